@@ -114,7 +114,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn high_mul_rounds_half_away_from_zero_and_saturates() {
+    fn high_mul_rounds_like_gemmlowp_and_saturates() {
         assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
         // 2^30 * 2^30 / 2^31 = 2^29 exactly.
         assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -1);
         assert_eq!(saturating_rounding_doubling_high_mul(-5, 1 << 30), -2);
         assert_eq!(saturating_rounding_doubling_high_mul(1, 1 << 30), 1);
-        assert_eq!(saturating_rounding_doubling_high_mul(-1, 1 << 30), -1);
+        assert_eq!(saturating_rounding_doubling_high_mul(-1, 1 << 30), 0);
     }
 
     #[test]
