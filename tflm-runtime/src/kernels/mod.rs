@@ -1,3 +1,25 @@
 //! Reference math of every operator, one module per op, free of any model or arena types:
 //! plain slices, shapes and parameter structs in, results out. The `ops` modules bind them to
 //! the model (TFLite Micro's split between kernels and `reference_ops`).
+
+pub mod activations;
+pub mod add;
+pub mod broadcast;
+pub mod concatenation;
+pub mod conv;
+pub mod depthwise_conv;
+pub mod dequantize;
+pub mod fully_connected;
+pub mod hard_swish;
+pub mod logistic;
+pub mod mean;
+pub mod mul;
+pub mod pad;
+pub mod pooling;
+pub mod quantize;
+pub mod softmax;
+pub mod strided_slice;
+pub mod sub;
+pub mod svdf;
+pub mod tanh;
+pub mod transpose;
