@@ -1,13 +1,33 @@
 //! `tflm-runtime`: runs TensorFlow Lite flatbuffers on microcontrollers and, with the same
 //! bits, on the host. `no_std`, no heap: the caller owns the model bytes and the arena.
+//!
+//! ```ignore
+//! let model = Model::parse(MODEL_BYTES)?;          // verifies everything, once
+//! let mut arena = [0u8; ARENA_SIZE];                // exact: model.arena_size()
+//! let mut interpreter = Interpreter::new(&model, &mut arena)?;
+//! interpreter.input::<i8>(0)?.copy_from_slice(&features);
+//! interpreter.invoke()?;
+//! let scores = interpreter.output::<i8>(0)?;
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "std")]
 extern crate std;
 
+mod arena;
+pub mod error;
+pub mod flatbuf;
+mod interpreter;
 pub mod kernels;
+pub mod model;
+mod ops;
 pub mod quant;
+pub mod schema;
 pub mod types;
 
+pub use arena::Layout;
+pub use error::{Error, Location, ParseError, ParseErrorKind};
+pub use interpreter::{Interpreter, Observation};
+pub use model::{Model, Operator, Quantization, Shape, Tensor};
 pub use types::{Activation, DType, Element, Padding};

@@ -1,0 +1,362 @@
+//! The arena: its layout, the memory planner, and safe disjoint views into it.
+//!
+//! Layout (every part 16-byte aligned):
+//! ```text
+//! [ slots: one per tensor, then one scratch slot per operator ]
+//! [ operator table ][ per-operator prepared data ][ variable tensors ][ activations (planned) ]
+//! ```
+//! Activations and scratch buffers share memory: the planner places them greedily by size,
+//! largest first, each at the lowest offset not used by a buffer alive at the same time
+//! (TFLite Micro's greedy planner), so the arena size is exact and known before allocation.
+
+use crate::model::{Model, MAX_PLANNED};
+use crate::ops;
+use bytemuck::{Pod, Zeroable};
+
+pub(crate) const ALIGN: usize = 16;
+
+pub(crate) const fn align_up(n: usize) -> usize {
+    (n + ALIGN - 1) & !(ALIGN - 1)
+}
+
+/// Where a tensor's (or a scratch buffer's) bytes live.
+pub(crate) mod kind {
+    /// Unused by any operator and not a subgraph input or output: no memory.
+    pub const NONE: u32 = 0;
+    /// Constant data in the model bytes.
+    pub const CONSTANT: u32 = 1;
+    /// A variable tensor in the state region.
+    pub const STATE: u32 = 2;
+    /// A planned buffer in the activation region.
+    pub const ACTIVATION: u32 = 3;
+}
+
+/// One tensor's or scratch buffer's place, and while planning, its lifetime.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct Slot {
+    pub offset: u32,
+    pub size: u32,
+    /// First and last operator that use the buffer (inclusive).
+    pub first: u16,
+    pub last: u16,
+    pub kind: u32,
+}
+
+impl Slot {
+    const UNPLACED: u32 = u32::MAX;
+
+    fn overlaps_in_time(&self, other: &Slot) -> bool {
+        self.first <= other.last && other.first <= self.last
+    }
+}
+
+/// One operator's entry: what to run and where its prepared data is.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct OpSlot {
+    pub kind: u32,
+    pub data_offset: u32,
+    pub data_len: u32,
+    /// Position of the operator's `inputs` / `outputs` vectors' first element in the model.
+    pub inputs_pos: u32,
+    pub outputs_pos: u32,
+    pub num_inputs: u16,
+    pub num_outputs: u16,
+    pub _reserved: [u32; 2],
+}
+
+/// Byte offsets and sizes of the arena's regions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    pub slots: usize,
+    pub op_table: usize,
+    pub op_data: usize,
+    pub state: usize,
+    pub activations: usize,
+    /// Whole arena in bytes.
+    pub total: usize,
+}
+
+impl Layout {
+    /// Sizes of everything but the activations, which need the planner.
+    fn fixed_parts(model: &Model<'_>) -> Layout {
+        let n_ops = model.num_operators();
+        let slots = align_up((model.num_tensors() + n_ops) * core::mem::size_of::<Slot>());
+        let op_table = align_up(n_ops * core::mem::size_of::<OpSlot>());
+        let op_data = (0..n_ops)
+            .map(|i| align_up(ops::requirements(model, &model.operator(i)).data_bytes))
+            .sum();
+        let state = (0..model.num_tensors())
+            .map(|t| model.tensor(t))
+            .filter(|t| t.is_variable)
+            .map(|t| align_up(t.byte_len()))
+            .sum();
+        Layout {
+            slots,
+            op_table,
+            op_data,
+            state,
+            activations: 0,
+            total: 0,
+        }
+    }
+
+    /// The layout, planning activations into `slots` (one per tensor plus one per operator).
+    pub(crate) fn compute(model: &Model<'_>, slots: &mut [Slot]) -> Layout {
+        let mut layout = Self::fixed_parts(model);
+        layout.activations = plan(model, slots);
+        layout.total =
+            layout.slots + layout.op_table + layout.op_data + layout.state + layout.activations;
+        layout
+    }
+
+    /// The layout computed with planner tables on the stack (`MAX_PLANNED` slots, 8 KiB).
+    pub(crate) fn compute_standalone(model: &Model<'_>) -> Layout {
+        let mut slots = [Slot::default(); MAX_PLANNED];
+        let n = (model.num_tensors() + model.num_operators()).min(MAX_PLANNED);
+        Self::compute(model, &mut slots[..n])
+    }
+}
+
+/// Fills `slots` (tensors, then one scratch buffer per operator) with kinds, sizes and
+/// lifetimes, places the activation buffers and returns the activation region's size.
+/// State and constant slots get their offsets too.
+pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> usize {
+    let n_tensors = model.num_tensors();
+    let n_ops = model.num_operators();
+    let last_op = n_ops.saturating_sub(1) as u16;
+    let mut state_offset = 0usize;
+    for (t, slot) in slots.iter_mut().enumerate().take(n_tensors) {
+        let tensor = model.tensor(t);
+        *slot = Slot::default();
+        slot.size = tensor.byte_len() as u32;
+        if let Some(data) = tensor.data {
+            slot.kind = kind::CONSTANT;
+            slot.offset = tensor.data_offset as u32;
+            slot.size = data.len() as u32;
+        } else if tensor.is_variable {
+            slot.kind = kind::STATE;
+            slot.offset = state_offset as u32;
+            state_offset += align_up(tensor.byte_len());
+        }
+    }
+    let mut used = |slots: &mut [Slot], t: usize, i: u16, writes: bool| {
+        if let Some(s) = slots.get_mut(t) {
+            if s.kind == kind::NONE || s.kind == kind::ACTIVATION {
+                if s.kind == kind::NONE {
+                    s.kind = kind::ACTIVATION;
+                    s.first = i;
+                    s.last = i;
+                }
+                if writes {
+                    s.first = s.first.min(i);
+                }
+                s.last = s.last.max(i);
+            }
+        }
+    };
+    for t in (0..model.num_inputs()).filter_map(|k| model.input_index(k)) {
+        used(slots, t, 0, true);
+    }
+    for i in 0..n_ops {
+        let op = model.operator(i);
+        for t in op.inputs.iter().filter(|&t| t >= 0) {
+            used(slots, t as usize, i as u16, false);
+        }
+        for t in op.outputs.iter() {
+            used(slots, t as usize, i as u16, true);
+        }
+    }
+    for t in (0..model.num_outputs()).filter_map(|k| model.output_index(k)) {
+        used(slots, t, last_op, false);
+    }
+    for i in 0..n_ops {
+        if let Some(s) = slots.get_mut(n_tensors + i) {
+            let scratch = ops::requirements(model, &model.operator(i)).scratch_bytes;
+            *s = Slot {
+                offset: 0,
+                size: scratch as u32,
+                first: i as u16,
+                last: i as u16,
+                kind: if scratch > 0 {
+                    kind::ACTIVATION
+                } else {
+                    kind::NONE
+                },
+            };
+        }
+    }
+    place_greedy_by_size(slots)
+}
+
+/// Places every activation slot: largest first (ties by index), each at the lowest 16-byte
+/// aligned offset free of every already placed slot alive at the same time.
+fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
+    for s in slots.iter_mut() {
+        if s.kind == kind::ACTIVATION {
+            s.offset = Slot::UNPLACED;
+        }
+    }
+    let mut total = 0usize;
+    loop {
+        let next = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == kind::ACTIVATION && s.offset == Slot::UNPLACED)
+            .max_by(|(i, a), (j, b)| a.size.cmp(&b.size).then(j.cmp(i)))
+            .map(|(i, _)| i);
+        let Some(n) = next else { break };
+        let me = slots[n];
+        let mut offset = 0usize;
+        loop {
+            let mut moved = false;
+            for other in slots.iter() {
+                if other.kind != kind::ACTIVATION
+                    || other.offset == Slot::UNPLACED
+                    || other.size == 0
+                    || !other.overlaps_in_time(&me)
+                {
+                    continue;
+                }
+                let (start, end) = (other.offset as usize, (other.offset + other.size) as usize);
+                if offset < end && start < offset + me.size as usize {
+                    offset = align_up(end);
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        slots[n].offset = offset as u32;
+        total = total.max(offset + me.size as usize);
+    }
+    align_up(total)
+}
+
+/// Most buffers one operator may write at once (outputs, scratch, state).
+pub(crate) const MAX_MUT: usize = 8;
+
+/// A region split into disjoint mutable buffers, with the bytes between them readable.
+pub(crate) struct Carved<'b> {
+    muts: [Option<&'b mut [u8]>; MAX_MUT],
+    gaps: [(usize, &'b [u8]); MAX_MUT + 1],
+    num_gaps: usize,
+}
+
+impl<'b> Carved<'b> {
+    /// Splits `region` at the `(offset, len)` requests, which must not overlap.
+    pub(crate) fn new(region: &'b mut [u8], requests: &[(usize, usize)]) -> Option<Carved<'b>> {
+        let n = requests.len();
+        if n > MAX_MUT {
+            return None;
+        }
+        let mut order = [0usize; MAX_MUT];
+        for (i, o) in order.iter_mut().enumerate().take(n) {
+            *o = i;
+        }
+        order[..n].sort_unstable_by_key(|&i| requests[i]);
+        let mut carved = Carved {
+            muts: Default::default(),
+            gaps: [(0, &[][..]); MAX_MUT + 1],
+            num_gaps: 0,
+        };
+        let mut rest = region;
+        let mut base = 0usize;
+        for &k in &order[..n] {
+            let (start, len) = requests[k];
+            let skip = start.checked_sub(base)?;
+            if skip.checked_add(len)? > rest.len() {
+                return None;
+            }
+            let (gap, tail) = rest.split_at_mut(skip);
+            let (m, tail) = tail.split_at_mut(len);
+            carved.gaps[carved.num_gaps] = (base, gap);
+            carved.num_gaps += 1;
+            carved.muts[k] = Some(m);
+            rest = tail;
+            base = start + len;
+        }
+        carved.gaps[carved.num_gaps] = (base, rest);
+        carved.num_gaps += 1;
+        Some(carved)
+    }
+
+    /// Takes mutable buffer `k` (once).
+    pub(crate) fn take(&mut self, k: usize) -> Option<&'b mut [u8]> {
+        self.muts.get_mut(k)?.take()
+    }
+
+    /// Reads `len` bytes at `offset`, which must lie outside every mutable buffer.
+    pub(crate) fn get(&self, offset: usize, len: usize) -> Option<&'b [u8]> {
+        let end = offset.checked_add(len)?;
+        self.gaps[..self.num_gaps]
+            .iter()
+            .find(|(start, g)| *start <= offset && end <= start + g.len())
+            .map(|(start, g)| &g[offset - start..end - start])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(size: u32, first: u16, last: u16) -> Slot {
+        Slot {
+            offset: 0,
+            size,
+            first,
+            last,
+            kind: kind::ACTIVATION,
+        }
+    }
+
+    #[test]
+    fn greedy_reuses_memory_of_dead_buffers() {
+        // a (0..1) -> b (1..2) -> c (2..3): a and c can share.
+        let mut s = [slot(100, 0, 1), slot(50, 1, 2), slot(100, 2, 3)];
+        let total = place_greedy_by_size(&mut s);
+        assert_eq!(s[0].offset, 0);
+        assert_eq!(s[2].offset, 0);
+        assert_eq!(s[1].offset, 112);
+        assert_eq!(total, 112 + 64);
+    }
+
+    #[test]
+    fn greedy_fills_gaps_lowest_first() {
+        let mut s = [
+            slot(64, 0, 0),
+            slot(64, 0, 2),
+            slot(32, 1, 1),
+            slot(16, 2, 2),
+        ];
+        let total = place_greedy_by_size(&mut s);
+        // 64@0 (t0) and 64@64 (t0..2); 32 at t1 reuses offset 0; 16 at t2 also at 0.
+        assert_eq!(
+            (s[0].offset, s[1].offset, s[2].offset, s[3].offset),
+            (0, 64, 0, 0)
+        );
+        assert_eq!(total, 128);
+    }
+
+    #[test]
+    fn carve_gives_disjoint_buffers_and_readable_gaps() {
+        let mut region = [0u8; 64];
+        for (i, b) in region.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let mut c = Carved::new(&mut region, &[(32, 8), (8, 8)]).unwrap();
+        let a = c.take(0).unwrap();
+        let b = c.take(1).unwrap();
+        assert!(c.take(1).is_none());
+        a[0] = 200;
+        b[0] = 201;
+        assert_eq!(c.get(0, 8).unwrap()[7], 7);
+        assert_eq!(c.get(16, 16).unwrap()[0], 16);
+        assert!(c.get(4, 8).is_none(), "overlaps a mutable buffer");
+        assert_eq!(c.get(40, 24).unwrap()[23], 63);
+        assert!(Carved::new(&mut region, &[(0, 8), (4, 8)]).is_none());
+        assert!(Carved::new(&mut region, &[(60, 8)]).is_none());
+    }
+}

@@ -1,0 +1,219 @@
+//! Errors: every one says what is wrong and where (which tensor, operator, buffer...).
+
+use crate::flatbuf::Malformed;
+use crate::types::DType;
+use core::fmt;
+
+/// The part of the model an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// The file as a whole (header, root table).
+    File,
+    /// The root `Model` table.
+    Model,
+    OperatorCode(usize),
+    Subgraph(usize),
+    Buffer(usize),
+    Tensor(usize),
+    Operator(usize),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File => f.write_str("model file"),
+            Location::Model => f.write_str("model table"),
+            Location::OperatorCode(i) => write!(f, "operator code {i}"),
+            Location::Subgraph(i) => write!(f, "subgraph {i}"),
+            Location::Buffer(i) => write!(f, "buffer {i}"),
+            Location::Tensor(i) => write!(f, "tensor {i}"),
+            Location::Operator(i) => write!(f, "operator {i}"),
+        }
+    }
+}
+
+/// What is wrong with a model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParseErrorKind {
+    /// Fewer bytes than a header.
+    TooShort { len: usize },
+    /// The file identifier is not `TFL3`.
+    BadIdentifier { found: [u8; 4] },
+    /// Schema version other than 3.
+    UnsupportedVersion { version: u32 },
+    /// A structural problem in the FlatBuffer encoding.
+    Malformed {
+        field: &'static str,
+        problem: Malformed,
+    },
+    /// A field the runtime needs is absent.
+    Missing { field: &'static str },
+    /// An index (tensor, buffer, opcode) points past the end of its table.
+    IndexOutOfRange {
+        what: &'static str,
+        index: i64,
+        count: usize,
+    },
+    /// A tensor element type the runtime cannot hold (string, complex, sub-byte...).
+    UnsupportedTensorType { code: i8 },
+    /// A negative or overflowing shape.
+    BadShape,
+    /// A constant buffer whose size does not match shape x element size.
+    BufferSizeMismatch { expected: usize, found: usize },
+    /// A constant buffer not aligned to its element size in memory (the model bytes must be
+    /// placed at a 16-byte aligned address, as the generated statics are).
+    Misaligned { align: usize },
+    /// An operator code this runtime has no kernel for.
+    UnsupportedOperator { code: i32, name: &'static str },
+    /// A custom operator (no kernels for custom ops).
+    CustomOperator,
+    /// A supported operator with an unsupported combination (types, options, ranks...).
+    UnsupportedOperands {
+        op: &'static str,
+        what: &'static str,
+    },
+    /// Operands that contradict each other (shapes that do not fit, missing tensors...).
+    InvalidOperands {
+        op: &'static str,
+        what: &'static str,
+    },
+    /// A graph-level inconsistency: a tensor read before it is written, written twice, ...
+    InvalidGraph { what: &'static str },
+    /// More tensors or operators than the planner's fixed tables hold.
+    TooLarge {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+}
+
+/// A model that failed verification: what and where.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParseError {
+    pub location: Location,
+    pub kind: ParseErrorKind,
+}
+
+impl ParseError {
+    pub(crate) const fn new(location: Location, kind: ParseErrorKind) -> Self {
+        ParseError { location, kind }
+    }
+}
+
+impl fmt::Display for ParseErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ParseErrorKind::TooShort { len } => {
+                write!(f, "only {len} bytes, too short for a TFLite model")
+            }
+            ParseErrorKind::BadIdentifier { found } => write!(
+                f,
+                "file identifier is {:?}, expected \"TFL3\" (not a TFLite flatbuffer)",
+                found.escape_ascii()
+            ),
+            ParseErrorKind::UnsupportedVersion { version } => {
+                write!(f, "schema version {version}, only version 3 is supported")
+            }
+            ParseErrorKind::Malformed { field, problem } => {
+                let what = match problem {
+                    Malformed::OutOfBounds => "points outside the model bytes",
+                    Malformed::BadVtable => "has a corrupt vtable",
+                    Malformed::FieldOutsideTable => "lies outside its table",
+                    Malformed::BadUtf8 => "is not valid UTF-8",
+                };
+                write!(f, "field `{field}` {what} (corrupt or truncated model)")
+            }
+            ParseErrorKind::Missing { field } => write!(f, "required field `{field}` is missing"),
+            ParseErrorKind::IndexOutOfRange { what, index, count } => {
+                write!(f, "{what} index {index} is out of range (there are {count})")
+            }
+            ParseErrorKind::UnsupportedTensorType { code } => {
+                write!(f, "tensor type {code} is not supported")
+            }
+            ParseErrorKind::BadShape => f.write_str("shape has a negative or overflowing dimension"),
+            ParseErrorKind::BufferSizeMismatch { expected, found } => write!(
+                f,
+                "constant data has {found} bytes but the shape and type need {expected}"
+            ),
+            ParseErrorKind::Misaligned { align } => write!(
+                f,
+                "constant data is not {align}-byte aligned in memory: place the model bytes at a 16-byte aligned address"
+            ),
+            ParseErrorKind::UnsupportedOperator { code, name } => {
+                write!(f, "{name} (builtin code {code}) not supported")
+            }
+            ParseErrorKind::CustomOperator => f.write_str("custom operators are not supported"),
+            ParseErrorKind::UnsupportedOperands { op, what } => {
+                write!(f, "{op}: unsupported: {what}")
+            }
+            ParseErrorKind::InvalidOperands { op, what } => write!(f, "{op}: invalid: {what}"),
+            ParseErrorKind::InvalidGraph { what } => write!(f, "invalid graph: {what}"),
+            ParseErrorKind::TooLarge { what, count, max } => {
+                write!(f, "{count} {what}, this runtime supports at most {max}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.kind)
+    }
+}
+
+/// An error from the interpreter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Error {
+    /// The model failed verification.
+    Parse(ParseError),
+    /// The arena cannot hold the plan.
+    ArenaTooSmall { needed: usize, available: usize },
+    /// `input(i)` / `output(i)` past the model's inputs or outputs.
+    NoSuchTensor {
+        what: &'static str,
+        index: usize,
+        count: usize,
+    },
+    /// A typed accessor used with the wrong element type.
+    TypeMismatch {
+        tensor: usize,
+        expected: DType,
+        requested: DType,
+    },
+    /// A kernel met something verification should have excluded (a bug: please report).
+    Internal { operator: usize, what: &'static str },
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::Parse(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::Parse(e) => e.fmt(f),
+            Error::ArenaTooSmall { needed, available } => write!(
+                f,
+                "arena too small: the model needs {needed} bytes, the arena has {available}"
+            ),
+            Error::NoSuchTensor { what, index, count } => {
+                write!(f, "no {what} {index}: the model has {count}")
+            }
+            Error::TypeMismatch {
+                tensor,
+                expected,
+                requested,
+            } => write!(f, "tensor {tensor} holds {expected}, not {requested}"),
+            Error::Internal { operator, what } => {
+                write!(f, "operator {operator}: internal error: {what}")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ParseError {}
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}

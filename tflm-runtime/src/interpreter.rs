@@ -1,0 +1,267 @@
+//! The interpreter: runs a verified model in a caller-owned arena.
+//!
+//! `Interpreter::new` plans the arena, prepares every operator's constants once (fixed-point
+//! multipliers, per-channel shifts) and zeroes the state; `invoke` then only runs kernels.
+
+use crate::arena::{align_up, kind, Layout, OpSlot, Slot, ALIGN};
+use crate::error::{Error, Location, ParseError};
+use crate::model::{Model, Tensor};
+use crate::ops::{self, OpIo};
+use crate::types::{DType, Element};
+
+/// An interpreter over a caller-owned arena: the TFLite Micro shape (parse, create over an
+/// arena, write inputs, `invoke`, read outputs).
+pub struct Interpreter<'m, 'a> {
+    model: Model<'m>,
+    slots: &'a [Slot],
+    ops: &'a [OpSlot],
+    op_data: &'a [u8],
+    state: &'a mut [u8],
+    activations: &'a mut [u8],
+    used: usize,
+}
+
+/// One operator output, shown to an observer after the operator ran.
+pub struct Observation<'o, 'm> {
+    pub operator: usize,
+    pub tensor: Tensor<'m>,
+    pub bytes: &'o [u8],
+}
+
+fn too_small(needed: usize, available: usize) -> Error {
+    Error::ArenaTooSmall { needed, available }
+}
+
+impl<'m, 'a> Interpreter<'m, 'a> {
+    /// Plans `arena` for `model` and prepares every operator. The arena must hold
+    /// `model.arena_size()` bytes (plus up to 15 when it does not start 16-byte aligned).
+    pub fn new(model: &Model<'m>, arena: &'a mut [u8]) -> Result<Self, Error> {
+        let available = arena.len();
+        let skip = (arena.as_ptr() as usize).wrapping_neg() % ALIGN;
+        let needed = || model.arena_size() + skip;
+        if available < skip {
+            return Err(too_small(needed(), available));
+        }
+        let arena = &mut arena[skip..];
+        let n_tensors = model.num_tensors();
+        let n_ops = model.num_operators();
+        let n_slots = n_tensors + n_ops;
+        let slot_bytes = align_up(n_slots * core::mem::size_of::<Slot>());
+        if arena.len() < slot_bytes {
+            return Err(too_small(needed(), available));
+        }
+        let (slot_region, rest) = arena.split_at_mut(slot_bytes);
+        let slots: &mut [Slot] =
+            bytemuck::try_cast_slice_mut(&mut slot_region[..n_slots * core::mem::size_of::<Slot>()])
+                .map_err(|_| internal("slot table misaligned"))?;
+        let layout = Layout::compute(model, slots);
+        if layout.total > arena_len_after(slot_bytes, rest.len()) {
+            return Err(too_small(layout.total + skip, available));
+        }
+        let (op_region, rest) = rest.split_at_mut(layout.op_table);
+        let (data_region, rest) = rest.split_at_mut(layout.op_data);
+        let (state, rest) = rest.split_at_mut(layout.state);
+        let activations = &mut rest[..layout.activations];
+
+        let op_slots: &mut [OpSlot] = bytemuck::try_cast_slice_mut(
+            &mut op_region[..n_ops * core::mem::size_of::<OpSlot>()],
+        )
+        .map_err(|_| internal("operator table misaligned"))?;
+        let mut data_offset = 0usize;
+        for (i, slot) in op_slots.iter_mut().enumerate() {
+            let op = model.operator(i);
+            let need = ops::requirements(model, &op).data_bytes;
+            let blob = data_region
+                .get_mut(data_offset..data_offset + need)
+                .ok_or(internal("operator data region too small"))?;
+            ops::prepare(model, &op, blob)
+                .map_err(|kind| Error::Parse(ParseError::new(Location::Operator(i), kind)))?;
+            *slot = OpSlot {
+                kind: op.code as u32,
+                data_offset: data_offset as u32,
+                data_len: need as u32,
+                inputs_pos: op.inputs.position() as u32,
+                outputs_pos: op.outputs.position() as u32,
+                num_inputs: op.inputs.len() as u16,
+                num_outputs: op.outputs.len() as u16,
+                _reserved: [0; 2],
+            };
+            data_offset += align_up(need);
+        }
+        let mut interpreter = Interpreter {
+            model: *model,
+            slots,
+            ops: op_slots,
+            op_data: data_region,
+            state,
+            activations,
+            used: layout.total,
+        };
+        interpreter.reset_state();
+        Ok(interpreter)
+    }
+
+    /// The model this interpreter runs.
+    pub fn model(&self) -> &Model<'m> {
+        &self.model
+    }
+
+    /// Arena bytes in use (from the 16-byte aligned start).
+    pub fn arena_used(&self) -> usize {
+        self.used
+    }
+
+    /// Runs every operator once.
+    pub fn invoke(&mut self) -> Result<(), Error> {
+        self.invoke_observed(|_| {})
+    }
+
+    /// Runs every operator once, showing each operator's outputs to `observer` right after the
+    /// operator ran (calibration records ranges this way). Costs nothing when the closure is
+    /// empty, so it needs no feature gate.
+    pub fn invoke_observed(
+        &mut self,
+        mut observer: impl FnMut(&Observation<'_, 'm>),
+    ) -> Result<(), Error> {
+        let n_tensors = self.model.num_tensors();
+        let bytes = self.model.bytes();
+        let (ops, slots, op_data) = (self.ops, self.slots, self.op_data);
+        for (i, op) in ops.iter().enumerate() {
+            let data = op_data
+                .get(op.data_offset as usize..(op.data_offset + op.data_len) as usize)
+                .ok_or(internal("operator data out of range"))?;
+            let mut io = OpIo::new(
+                i,
+                bytes,
+                slots,
+                n_tensors,
+                (op.inputs_pos as usize, op.num_inputs as usize),
+                (op.outputs_pos as usize, op.num_outputs as usize),
+                &mut *self.activations,
+                &mut *self.state,
+            )
+            .ok_or(internal("inconsistent memory plan"))?;
+            ops::eval(op.kind as i32, &mut io, data).map_err(|e| match e {
+                Error::Internal { what, .. } => Error::Internal { operator: i, what },
+                e => e,
+            })?;
+            let outputs: [Option<usize>; 4] = core::array::from_fn(|k| io.output_tensor(k));
+            drop(io);
+            for t in outputs.into_iter().flatten() {
+                if let Some(b) = self.tensor_bytes(t) {
+                    observer(&Observation {
+                        operator: i,
+                        tensor: self.model.tensor(t),
+                        bytes: b,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets every variable tensor to its zero point (a fresh start for stateful models such as
+    /// SVDF and LSTM, which otherwise carry state from one invoke to the next).
+    pub fn reset_state(&mut self) {
+        for t in 0..self.model.num_tensors() {
+            let tensor = self.model.tensor(t);
+            let Some(slot) = self.slots.get(t) else { continue };
+            if slot.kind != kind::STATE {
+                continue;
+            }
+            let start = slot.offset as usize;
+            let Some(bytes) = self.state.get_mut(start..start + slot.size as usize) else {
+                continue;
+            };
+            let zp = tensor.quantization.zero_point();
+            match tensor.dtype {
+                DType::I8 => bytes.fill(zp as i8 as u8),
+                DType::I16 => {
+                    for c in bytes.chunks_exact_mut(2) {
+                        c.copy_from_slice(&(zp as i16).to_le_bytes());
+                    }
+                }
+                _ => bytes.fill(0),
+            }
+        }
+    }
+
+    fn tensor_bytes(&self, t: usize) -> Option<&[u8]> {
+        let s = self.slots.get(t)?;
+        let range = s.offset as usize..(s.offset + s.size) as usize;
+        match s.kind {
+            kind::ACTIVATION => self.activations.get(range),
+            kind::STATE => self.state.get(range),
+            kind::CONSTANT => self.model.bytes().get(range),
+            _ => None,
+        }
+    }
+
+    fn io_index(&self, what: &'static str, i: usize) -> Result<usize, Error> {
+        let (index, count) = if what == "input" {
+            (self.model.input_index(i), self.model.num_inputs())
+        } else {
+            (self.model.output_index(i), self.model.num_outputs())
+        };
+        index.ok_or(Error::NoSuchTensor {
+            what,
+            index: i,
+            count,
+        })
+    }
+
+    /// Input `i`'s bytes, to write into before `invoke`.
+    pub fn input_bytes_mut(&mut self, i: usize) -> Result<&mut [u8], Error> {
+        let t = self.io_index("input", i)?;
+        let s = self.slots.get(t).copied().ok_or(internal("no slot"))?;
+        let range = s.offset as usize..(s.offset + s.size) as usize;
+        match s.kind {
+            kind::ACTIVATION => self.activations.get_mut(range),
+            _ => None,
+        }
+        .ok_or(internal("input not in the arena"))
+    }
+
+    /// Output `i`'s bytes, valid after `invoke`.
+    pub fn output_bytes(&self, i: usize) -> Result<&[u8], Error> {
+        let t = self.io_index("output", i)?;
+        self.tensor_bytes(t).ok_or(internal("output has no memory"))
+    }
+
+    fn check_type<T: Element>(&self, t: usize) -> Result<(), Error> {
+        let expected = self.model.tensor(t).dtype;
+        if expected != T::DTYPE {
+            return Err(Error::TypeMismatch {
+                tensor: t,
+                expected,
+                requested: T::DTYPE,
+            });
+        }
+        Ok(())
+    }
+
+    /// Input `i` as a typed slice: `interpreter.input::<i8>(0)?`.
+    pub fn input<T: Element>(&mut self, i: usize) -> Result<&mut [T], Error> {
+        let t = self.io_index("input", i)?;
+        self.check_type::<T>(t)?;
+        bytemuck::try_cast_slice_mut(self.input_bytes_mut(i)?).map_err(|_| internal("misaligned"))
+    }
+
+    /// Output `i` as a typed slice: `interpreter.output::<f32>(0)?`.
+    pub fn output<T: Element>(&self, i: usize) -> Result<&[T], Error> {
+        let t = self.io_index("output", i)?;
+        self.check_type::<T>(t)?;
+        bytemuck::try_cast_slice(self.output_bytes(i)?).map_err(|_| internal("misaligned"))
+    }
+}
+
+fn arena_len_after(slot_bytes: usize, rest: usize) -> usize {
+    slot_bytes + rest
+}
+
+fn internal(what: &'static str) -> Error {
+    Error::Internal {
+        operator: usize::MAX,
+        what,
+    }
+}

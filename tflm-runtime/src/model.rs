@@ -1,0 +1,750 @@
+//! `Model::parse`: verifies a TFLite flatbuffer once, completely, and then gives zero-copy,
+//! infallible views of its tensors and operators.
+//!
+//! Verification follows every offset and checks every bound, tensor type, shape against its
+//! buffer, operator index and supported operator/type combination, so that nothing after it can
+//! fail on a corrupt model. The views re-read the flatbuffer through the same checked reader;
+//! after a successful parse those reads cannot fail (their fallbacks are unreachable).
+
+use crate::error::{Location, ParseError, ParseErrorKind};
+use crate::flatbuf::{Malformed, Table, Tables, Vector};
+use crate::ops;
+use crate::schema::{field, op_name};
+use crate::types::DType;
+
+/// Most tensors plus operators in a model: the planner's fixed tables are this big when the
+/// arena size is computed without an arena (`Model::arena_size`).
+pub const MAX_PLANNED: usize = 512;
+
+/// Largest tensor rank the kernels handle.
+pub const MAX_RANK: usize = 6;
+
+/// A verified model. Cheap to copy: it borrows the caller's bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Model<'m> {
+    bytes: &'m [u8],
+    description: &'m str,
+    opcodes: Tables<'m>,
+    buffers: Tables<'m>,
+    tensors: Tables<'m>,
+    operators: Tables<'m>,
+    inputs: Vector<'m, i32>,
+    outputs: Vector<'m, i32>,
+    subgraphs: usize,
+}
+
+/// A tensor's shape, read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape<'m>(Vector<'m, i32>);
+
+impl<'m> Shape<'m> {
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Dimension `i` (0 past the rank; dimensions are verified non-negative).
+    pub fn dim(&self, i: usize) -> usize {
+        self.0.get(i).unwrap_or(0).max(0) as usize
+    }
+
+    pub fn dims(&self) -> impl Iterator<Item = usize> + 'm {
+        self.0.iter().map(|d| d.max(0) as usize)
+    }
+
+    /// Product of the dimensions (1 for a scalar).
+    pub fn num_elements(&self) -> usize {
+        self.dims().product()
+    }
+
+    /// The dimensions in a fixed array, padded on the left with 1 up to `N` (TFLite's
+    /// `RuntimeShape::ExtendedShape`); `None` when the rank exceeds `N`.
+    pub fn extended<const N: usize>(&self) -> Option<[usize; N]> {
+        let r = self.rank();
+        if r > N {
+            return None;
+        }
+        let mut out = [1usize; N];
+        for (o, d) in out[N - r..].iter_mut().zip(self.dims()) {
+            *o = d;
+        }
+        Some(out)
+    }
+
+    /// Whether two shapes have the same dimensions.
+    pub fn same_as(&self, other: &Shape<'_>) -> bool {
+        self.rank() == other.rank() && self.dims().eq(other.dims())
+    }
+}
+
+/// Affine quantization parameters: `real = scale * (q - zero_point)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Quantization<'m> {
+    pub scales: Vector<'m, f32>,
+    pub zero_points: Vector<'m, i64>,
+    /// The axis the per-channel scales run along; normalized to 0 when the file holds an
+    /// out-of-range value (person_detect's bias tensors carry 3 on 1-D tensors).
+    pub quantized_dimension: usize,
+}
+
+impl Quantization<'_> {
+    const NONE: Quantization<'static> = Quantization {
+        scales: Vector::empty(),
+        zero_points: Vector::empty(),
+        quantized_dimension: 0,
+    };
+
+    /// Whether scales are present at all.
+    pub fn is_quantized(&self) -> bool {
+        !self.scales.is_empty()
+    }
+
+    /// The (first) scale, 0 when unquantized.
+    pub fn scale(&self) -> f32 {
+        self.scales.get(0).unwrap_or(0.0)
+    }
+
+    /// The (first) zero point, 0 when absent. Verified to fit in i32.
+    pub fn zero_point(&self) -> i32 {
+        self.zero_points.get(0).unwrap_or(0) as i32
+    }
+
+    /// Whether there is more than one scale.
+    pub fn is_per_channel(&self) -> bool {
+        self.scales.len() > 1
+    }
+}
+
+/// A verified view of one tensor.
+#[derive(Clone, Copy, Debug)]
+pub struct Tensor<'m> {
+    pub index: usize,
+    pub name: &'m str,
+    pub dtype: DType,
+    pub shape: Shape<'m>,
+    /// Constant data stored in the model, if any.
+    pub data: Option<&'m [u8]>,
+    /// Position of `data` in the model bytes.
+    pub data_offset: usize,
+    /// A variable (state) tensor that keeps its value across invokes.
+    pub is_variable: bool,
+    pub quantization: Quantization<'m>,
+    /// The tensor carries `SparsityParameters`.
+    pub is_sparse: bool,
+}
+
+impl<'m> Tensor<'m> {
+    /// Bytes of the tensor's data.
+    pub fn byte_len(&self) -> usize {
+        self.shape.num_elements() * self.dtype.size()
+    }
+
+    pub fn is_constant(&self) -> bool {
+        self.data.is_some()
+    }
+}
+
+/// A verified view of one operator.
+#[derive(Clone, Copy, Debug)]
+pub struct Operator<'m> {
+    pub index: usize,
+    /// The effective builtin code: `max(builtin_code, deprecated_builtin_code)`.
+    pub code: i32,
+    pub version: i32,
+    /// Tensor indices; -1 marks an absent optional input.
+    pub inputs: Vector<'m, i32>,
+    pub outputs: Vector<'m, i32>,
+    pub intermediates: Vector<'m, i32>,
+    /// The `builtin_options` table, when present.
+    pub options: Option<Table<'m>>,
+    pub options_type: u8,
+}
+
+impl<'m> Operator<'m> {
+    pub fn name(&self) -> &'static str {
+        op_name(self.code)
+    }
+
+    /// Input `k`'s tensor index, `None` when absent or optional (-1).
+    pub fn input(&self, k: usize) -> Option<usize> {
+        self.inputs.get(k).filter(|&i| i >= 0).map(|i| i as usize)
+    }
+
+    pub fn output(&self, k: usize) -> Option<usize> {
+        self.outputs.get(k).filter(|&i| i >= 0).map(|i| i as usize)
+    }
+
+    /// A scalar option field, or `default` when the options table or the field is absent.
+    pub fn option<T: crate::flatbuf::Scalar>(&self, id: u16, default: T) -> Result<T, ParseErrorKind> {
+        match self.options {
+            Some(t) => t.scalar(id, default).map_err(|problem| ParseErrorKind::Malformed {
+                field: "builtin_options",
+                problem,
+            }),
+            None => Ok(default),
+        }
+    }
+
+    /// A vector option field (e.g. `ReshapeOptions.new_shape`).
+    pub fn option_vector<T: crate::flatbuf::Scalar>(
+        &self,
+        id: u16,
+    ) -> Result<Option<Vector<'m, T>>, ParseErrorKind> {
+        match self.options {
+            Some(t) => t.vector(id).map_err(|problem| ParseErrorKind::Malformed {
+                field: "builtin_options",
+                problem,
+            }),
+            None => Ok(None),
+        }
+    }
+}
+
+fn malformed(location: Location, field: &'static str) -> impl Fn(Malformed) -> ParseError {
+    move |problem| ParseError::new(location, ParseErrorKind::Malformed { field, problem })
+}
+
+fn missing(location: Location, field: &'static str) -> ParseError {
+    ParseError::new(location, ParseErrorKind::Missing { field })
+}
+
+fn index(
+    location: Location,
+    what: &'static str,
+    i: i64,
+    count: usize,
+) -> Result<usize, ParseError> {
+    if i < 0 || i as u64 >= count as u64 {
+        return Err(ParseError::new(
+            location,
+            ParseErrorKind::IndexOutOfRange {
+                what,
+                index: i,
+                count,
+            },
+        ));
+    }
+    Ok(i as usize)
+}
+
+impl<'m> Model<'m> {
+    /// Verifies `bytes` as a TFLite model this runtime can run. Never panics; the error says
+    /// what is wrong and where.
+    pub fn parse(bytes: &'m [u8]) -> Result<Model<'m>, ParseError> {
+        let model = Self::parse_structure(bytes)?;
+        for t in 0..model.num_tensors() {
+            model.read_tensor(t)?;
+        }
+        for i in 0..model.num_operators() {
+            let op = model.read_operator(i)?;
+            ops::check(&model, &op).map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
+        }
+        model.check_graph()?;
+        Ok(model)
+    }
+
+    fn parse_structure(bytes: &'m [u8]) -> Result<Model<'m>, ParseError> {
+        if bytes.len() < 8 {
+            return Err(ParseError::new(
+                Location::File,
+                ParseErrorKind::TooShort { len: bytes.len() },
+            ));
+        }
+        let mut ident = [0u8; 4];
+        ident.copy_from_slice(&bytes[4..8]);
+        if &ident != b"TFL3" {
+            return Err(ParseError::new(
+                Location::File,
+                ParseErrorKind::BadIdentifier { found: ident },
+            ));
+        }
+        let at = Location::Model;
+        let root = Table::root(bytes).map_err(malformed(Location::File, "root"))?;
+        let version = root
+            .scalar::<u32>(field::model::VERSION, 0)
+            .map_err(malformed(at, "version"))?;
+        if version != 3 {
+            return Err(ParseError::new(
+                at,
+                ParseErrorKind::UnsupportedVersion { version },
+            ));
+        }
+        let description = root
+            .string(field::model::DESCRIPTION)
+            .map_err(malformed(at, "description"))?
+            .unwrap_or("");
+        let opcodes = root
+            .tables(field::model::OPERATOR_CODES)
+            .map_err(malformed(at, "operator_codes"))?
+            .ok_or(missing(at, "operator_codes"))?;
+        let buffers = root
+            .tables(field::model::BUFFERS)
+            .map_err(malformed(at, "buffers"))?
+            .unwrap_or(Tables::empty());
+        let subgraphs = root
+            .tables(field::model::SUBGRAPHS)
+            .map_err(malformed(at, "subgraphs"))?
+            .ok_or(missing(at, "subgraphs"))?;
+        if subgraphs.is_empty() {
+            return Err(missing(at, "subgraphs[0]"));
+        }
+        let sg_at = Location::Subgraph(0);
+        let sg = subgraphs
+            .get(bytes, 0)
+            .map_err(malformed(sg_at, "subgraph"))?;
+        let tensors = sg
+            .tables(field::subgraph::TENSORS)
+            .map_err(malformed(sg_at, "tensors"))?
+            .unwrap_or(Tables::empty());
+        let operators = sg
+            .tables(field::subgraph::OPERATORS)
+            .map_err(malformed(sg_at, "operators"))?
+            .unwrap_or(Tables::empty());
+        let inputs = sg
+            .vector::<i32>(field::subgraph::INPUTS)
+            .map_err(malformed(sg_at, "inputs"))?
+            .unwrap_or(Vector::empty());
+        let outputs = sg
+            .vector::<i32>(field::subgraph::OUTPUTS)
+            .map_err(malformed(sg_at, "outputs"))?
+            .unwrap_or(Vector::empty());
+        let planned = tensors.len() + operators.len();
+        if planned > MAX_PLANNED {
+            return Err(ParseError::new(
+                sg_at,
+                ParseErrorKind::TooLarge {
+                    what: "tensors and operators",
+                    count: planned,
+                    max: MAX_PLANNED,
+                },
+            ));
+        }
+        if operators.len() > u16::MAX as usize {
+            return Err(ParseError::new(
+                sg_at,
+                ParseErrorKind::TooLarge {
+                    what: "operators",
+                    count: operators.len(),
+                    max: u16::MAX as usize,
+                },
+            ));
+        }
+        for (what, v) in [("subgraph input", inputs), ("subgraph output", outputs)] {
+            for t in v.iter() {
+                index(sg_at, what, t as i64, tensors.len())?;
+            }
+        }
+        Ok(Model {
+            bytes,
+            description,
+            opcodes,
+            buffers,
+            tensors,
+            operators,
+            inputs,
+            outputs,
+            subgraphs: subgraphs.len(),
+        })
+    }
+
+    /// The model's bytes.
+    pub fn bytes(&self) -> &'m [u8] {
+        self.bytes
+    }
+
+    /// The converter's description string ("MLIR Converted.", ...).
+    pub fn description(&self) -> &'m str {
+        self.description
+    }
+
+    /// Subgraphs in the file; only the first runs (no control-flow ops are supported).
+    pub fn num_subgraphs(&self) -> usize {
+        self.subgraphs
+    }
+
+    pub fn num_tensors(&self) -> usize {
+        self.tensors.len()
+    }
+
+    pub fn num_operators(&self) -> usize {
+        self.operators.len()
+    }
+
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+
+    pub fn num_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// Tensor index of the subgraph's input `i`.
+    pub fn input_index(&self, i: usize) -> Option<usize> {
+        self.inputs.get(i).map(|t| t as usize)
+    }
+
+    /// Tensor index of the subgraph's output `i`.
+    pub fn output_index(&self, i: usize) -> Option<usize> {
+        self.outputs.get(i).map(|t| t as usize)
+    }
+
+    /// The subgraph's input `i`.
+    pub fn input(&self, i: usize) -> Option<Tensor<'m>> {
+        self.input_index(i).map(|t| self.tensor(t))
+    }
+
+    /// The subgraph's output `i`.
+    pub fn output(&self, i: usize) -> Option<Tensor<'m>> {
+        self.output_index(i).map(|t| self.tensor(t))
+    }
+
+    /// Tensor `i` (`i < num_tensors()`; past the end, an empty placeholder).
+    pub fn tensor(&self, i: usize) -> Tensor<'m> {
+        self.read_tensor(i).unwrap_or(Tensor {
+            index: i,
+            name: "",
+            dtype: DType::I8,
+            shape: Shape(Vector::empty()),
+            data: None,
+            data_offset: 0,
+            is_variable: false,
+            quantization: Quantization::NONE,
+            is_sparse: false,
+        })
+    }
+
+    /// Operator `i` (`i < num_operators()`; past the end, an empty placeholder).
+    pub fn operator(&self, i: usize) -> Operator<'m> {
+        self.read_operator(i).unwrap_or(Operator {
+            index: i,
+            code: -1,
+            version: 0,
+            inputs: Vector::empty(),
+            outputs: Vector::empty(),
+            intermediates: Vector::empty(),
+            options: None,
+            options_type: 0,
+        })
+    }
+
+    /// Effective builtin code and version of operator code `i`, or an error for custom ops.
+    fn read_opcode(&self, i: usize) -> Result<(i32, i32), ParseError> {
+        let at = Location::OperatorCode(i);
+        let t = self
+            .opcodes
+            .get(self.bytes, i)
+            .map_err(malformed(at, "operator_code"))?;
+        let deprecated = t
+            .scalar::<i8>(field::operator_code::DEPRECATED_BUILTIN_CODE, 0)
+            .map_err(malformed(at, "deprecated_builtin_code"))? as i32;
+        let builtin = t
+            .scalar::<i32>(field::operator_code::BUILTIN_CODE, 0)
+            .map_err(malformed(at, "builtin_code"))?;
+        let version = t
+            .scalar::<i32>(field::operator_code::VERSION, 1)
+            .map_err(malformed(at, "version"))?;
+        Ok((builtin.max(deprecated), version))
+    }
+
+    fn read_operator(&self, i: usize) -> Result<Operator<'m>, ParseError> {
+        use field::operator as f;
+        let at = Location::Operator(i);
+        let t = self
+            .operators
+            .get(self.bytes, i)
+            .map_err(malformed(at, "operator"))?;
+        let opcode_index = t
+            .scalar::<u32>(f::OPCODE_INDEX, 0)
+            .map_err(malformed(at, "opcode_index"))?;
+        let opcode_index = index(at, "opcode", opcode_index as i64, self.opcodes.len())?;
+        let (code, version) = self.read_opcode(opcode_index)?;
+        let vec = |id, name| -> Result<Vector<'m, i32>, ParseError> {
+            Ok(t.vector::<i32>(id)
+                .map_err(malformed(at, name))?
+                .unwrap_or(Vector::empty()))
+        };
+        let inputs = vec(f::INPUTS, "inputs")?;
+        let outputs = vec(f::OUTPUTS, "outputs")?;
+        let intermediates = vec(f::INTERMEDIATES, "intermediates")?;
+        let n = self.num_tensors();
+        for ti in inputs.iter() {
+            if ti != -1 {
+                index(at, "input tensor", ti as i64, n)?;
+            }
+        }
+        for ti in outputs.iter().chain(intermediates.iter()) {
+            index(at, "output tensor", ti as i64, n)?;
+        }
+        let options_type = t
+            .scalar::<u8>(f::BUILTIN_OPTIONS_TYPE, 0)
+            .map_err(malformed(at, "builtin_options_type"))?;
+        let options = t
+            .table(f::BUILTIN_OPTIONS)
+            .map_err(malformed(at, "builtin_options"))?;
+        Ok(Operator {
+            index: i,
+            code,
+            version,
+            inputs,
+            outputs,
+            intermediates,
+            options,
+            options_type,
+        })
+    }
+
+    /// The constant bytes of buffer `b` and their position, `None` when empty.
+    fn read_buffer(&self, b: usize) -> Result<Option<(&'m [u8], usize)>, ParseError> {
+        use field::buffer as f;
+        let at = Location::Buffer(b);
+        let t = self
+            .buffers
+            .get(self.bytes, b)
+            .map_err(malformed(at, "buffer"))?;
+        if let Some(v) = t.vector::<u8>(f::DATA).map_err(malformed(at, "data"))? {
+            if !v.is_empty() {
+                return Ok(Some((v.as_bytes(), v.position())));
+            }
+        }
+        // Buffers stored after the flatbuffer (schema 3c): offset from the file start.
+        let offset = t.scalar::<u64>(f::OFFSET, 0).map_err(malformed(at, "offset"))?;
+        let size = t.scalar::<u64>(f::SIZE, 0).map_err(malformed(at, "size"))?;
+        if offset > 1 && size > 0 {
+            let start = usize::try_from(offset).ok();
+            let end = start.zip(usize::try_from(size).ok()).and_then(|(s, n)| s.checked_add(n));
+            return match (start, end) {
+                (Some(s), Some(e)) if e <= self.bytes.len() => Ok(Some((&self.bytes[s..e], s))),
+                _ => Err(ParseError::new(
+                    at,
+                    ParseErrorKind::Malformed {
+                        field: "offset",
+                        problem: Malformed::OutOfBounds,
+                    },
+                )),
+            };
+        }
+        Ok(None)
+    }
+
+    fn read_tensor(&self, i: usize) -> Result<Tensor<'m>, ParseError> {
+        use field::tensor as f;
+        let at = Location::Tensor(i);
+        let t = self
+            .tensors
+            .get(self.bytes, i)
+            .map_err(malformed(at, "tensor"))?;
+        let code = t.scalar::<i8>(f::TYPE, 0).map_err(malformed(at, "type"))?;
+        let dtype = DType::from_schema(code)
+            .ok_or(ParseError::new(at, ParseErrorKind::UnsupportedTensorType { code }))?;
+        let shape = t
+            .vector::<i32>(f::SHAPE)
+            .map_err(malformed(at, "shape"))?
+            .unwrap_or(Vector::empty());
+        let bad_shape = ParseError::new(at, ParseErrorKind::BadShape);
+        if shape.len() > MAX_RANK {
+            return Err(ParseError::new(
+                at,
+                ParseErrorKind::TooLarge {
+                    what: "dimensions",
+                    count: shape.len(),
+                    max: MAX_RANK,
+                },
+            ));
+        }
+        let mut bytes = dtype.size();
+        for d in shape.iter() {
+            if d < 0 {
+                return Err(bad_shape);
+            }
+            bytes = bytes.checked_mul(d as usize).ok_or(bad_shape)?;
+        }
+        if bytes > u32::MAX as usize / 2 {
+            return Err(bad_shape);
+        }
+        let name = t.string(f::NAME).map_err(malformed(at, "name"))?.unwrap_or("");
+        let is_variable = t
+            .scalar::<bool>(f::IS_VARIABLE, false)
+            .map_err(malformed(at, "is_variable"))?;
+        let is_sparse = t
+            .table(f::SPARSITY)
+            .map_err(malformed(at, "sparsity"))?
+            .is_some();
+        let buffer = t.scalar::<u32>(f::BUFFER, 0).map_err(malformed(at, "buffer"))?;
+        let (data, data_offset) = if buffer == 0 {
+            (None, 0)
+        } else {
+            let b = index(at, "buffer", buffer as i64, self.buffers.len())?;
+            match self.read_buffer(b)? {
+                Some((d, p)) => (Some(d), p),
+                None => (None, 0),
+            }
+        };
+        if let Some(d) = data {
+            if !is_sparse && d.len() != bytes {
+                return Err(ParseError::new(
+                    at,
+                    ParseErrorKind::BufferSizeMismatch {
+                        expected: bytes,
+                        found: d.len(),
+                    },
+                ));
+            }
+            let align = dtype.size();
+            if (d.as_ptr() as usize) % align != 0 {
+                return Err(ParseError::new(at, ParseErrorKind::Misaligned { align }));
+            }
+        }
+        let quantization = match t
+            .table(f::QUANTIZATION)
+            .map_err(malformed(at, "quantization"))?
+        {
+            Some(q) => self.read_quantization(at, q, &shape)?,
+            None => Quantization::NONE,
+        };
+        Ok(Tensor {
+            index: i,
+            name,
+            dtype,
+            shape: Shape(shape),
+            data,
+            data_offset,
+            is_variable,
+            quantization,
+            is_sparse,
+        })
+    }
+
+    fn read_quantization(
+        &self,
+        at: Location,
+        q: Table<'m>,
+        shape: &Vector<'m, i32>,
+    ) -> Result<Quantization<'m>, ParseError> {
+        use field::quantization as f;
+        let scales = q
+            .vector::<f32>(f::SCALE)
+            .map_err(malformed(at, "quantization.scale"))?
+            .unwrap_or(Vector::empty());
+        let zero_points = q
+            .vector::<i64>(f::ZERO_POINT)
+            .map_err(malformed(at, "quantization.zero_point"))?
+            .unwrap_or(Vector::empty());
+        let dim = q
+            .scalar::<i32>(f::QUANTIZED_DIMENSION, 0)
+            .map_err(malformed(at, "quantization.quantized_dimension"))?;
+        let quantized_dimension = if dim >= 0 && (dim as usize) < shape.len() {
+            dim as usize
+        } else {
+            0
+        };
+        let invalid = |what| {
+            Err(ParseError::new(
+                at,
+                ParseErrorKind::InvalidOperands {
+                    op: "quantization",
+                    what,
+                },
+            ))
+        };
+        if !zero_points.is_empty() && zero_points.len() != scales.len() {
+            return invalid("scale and zero_point counts differ");
+        }
+        if zero_points
+            .iter()
+            .any(|z| z < i32::MIN as i64 || z > i32::MAX as i64)
+        {
+            return invalid("zero point does not fit in 32 bits");
+        }
+        if scales.iter().any(|s| !s.is_finite() || s < 0.0) {
+            return invalid("scale is negative, infinite or NaN");
+        }
+        if scales.len() > 1 {
+            let channels = shape.get(quantized_dimension).unwrap_or(1).max(0) as usize;
+            if scales.len() != channels {
+                return invalid("per-channel scale count differs from the quantized dimension");
+            }
+        }
+        Ok(Quantization {
+            scales,
+            zero_points,
+            quantized_dimension,
+        })
+    }
+
+    /// Graph rules the planner relies on: every activation an operator reads was written
+    /// before (or is a subgraph input), none is written twice, constants are never written.
+    fn check_graph(&self) -> Result<(), ParseError> {
+        let graph_input = |t: usize| self.inputs.iter().any(|i| i as usize == t);
+        let fail = |i, what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
+        for i in 0..self.num_operators() {
+            let op = self.operator(i);
+            for t in op.outputs.iter() {
+                let tensor = self.tensor(t as usize);
+                if tensor.is_constant() {
+                    return Err(fail(i, "an operator writes a constant tensor"));
+                }
+                if tensor.is_variable {
+                    return Err(fail(i, "an operator output is a variable tensor"));
+                }
+                if graph_input(t as usize) {
+                    return Err(fail(i, "an operator writes a subgraph input"));
+                }
+                if self.producer(t as usize).is_some_and(|p| p != i)
+                    || op.outputs.iter().filter(|&o| o == t).count() > 1
+                {
+                    return Err(fail(i, "a tensor is written by more than one operator"));
+                }
+            }
+            for t in op.inputs.iter().filter(|&t| t >= 0) {
+                let tensor = self.tensor(t as usize);
+                if tensor.is_constant() || tensor.is_variable || graph_input(t as usize) {
+                    continue;
+                }
+                match self.producer(t as usize) {
+                    Some(p) if p < i => {}
+                    _ => return Err(fail(i, "an input is read before any operator writes it")),
+                }
+            }
+        }
+        for (k, t) in self.outputs.iter().enumerate() {
+            let t = t as usize;
+            let tensor = self.tensor(t);
+            if !(graph_input(t) || tensor.is_constant() || self.producer(t).is_some()) {
+                let _ = k;
+                return Err(ParseError::new(
+                    Location::Tensor(t),
+                    ParseErrorKind::InvalidGraph {
+                        what: "a subgraph output is never written",
+                    },
+                ));
+            }
+        }
+        for t in self.inputs.iter() {
+            let tensor = self.tensor(t as usize);
+            if tensor.is_constant() || tensor.is_variable {
+                return Err(ParseError::new(
+                    Location::Tensor(t as usize),
+                    ParseErrorKind::InvalidGraph {
+                        what: "a subgraph input is a constant or variable tensor",
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The operator that writes tensor `t`, if any.
+    pub fn producer(&self, t: usize) -> Option<usize> {
+        (0..self.num_operators()).find(|&i| {
+            self.operator(i)
+                .outputs
+                .iter()
+                .any(|o| o as usize == t)
+        })
+    }
+
+    /// Bytes of arena `Interpreter::new` needs for this model, with the arena at a 16-byte
+    /// aligned address (add up to 15 bytes for an unaligned one).
+    pub fn arena_size(&self) -> usize {
+        crate::arena::Layout::compute_standalone(self).total
+    }
+}

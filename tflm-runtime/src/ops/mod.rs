@@ -1,0 +1,399 @@
+//! Operators: each module binds one builtin op's kernel to the model.
+//!
+//! An op module has two functions. `prepare` validates the operator against the model (types,
+//! shapes, options) and writes the constants its kernel needs (fixed-point multipliers, per
+//! channel shifts, shapes) into its data blob; run without a blob it only validates and measures,
+//! which is how `Model::parse` verifies every operator and how the arena is sized. `eval` reads
+//! the blob back and runs the kernel on the operator's tensors.
+
+use crate::arena::{kind, Carved, Slot};
+use crate::error::{Error, ParseErrorKind};
+use crate::flatbuf::read_i32;
+use crate::model::{Model, Operator, Tensor};
+use crate::schema::op;
+use bytemuck::Pod;
+
+mod reshape;
+
+/// What an operator needs from the arena.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Requirements {
+    /// Prepared constants, kept for the interpreter's lifetime.
+    pub data_bytes: usize,
+    /// Scratch memory alive only while the operator runs.
+    pub scratch_bytes: usize,
+}
+
+type PrepareFn = for<'p, 'm, 'd> fn(&mut Prepare<'p, 'm, 'd>) -> Result<(), ParseErrorKind>;
+type EvalFn = for<'b, 'd> fn(&mut OpIo<'b>, &mut DataReader<'d>) -> Result<(), Error>;
+
+/// The kernel pair of a builtin code, or the reason there is none.
+fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
+    Ok(match code {
+        op::RESHAPE | op::SQUEEZE | op::EXPAND_DIMS => (reshape::prepare, reshape::eval),
+        op::CUSTOM => return Err(ParseErrorKind::CustomOperator),
+        _ => {
+            return Err(ParseErrorKind::UnsupportedOperator {
+                code,
+                name: crate::schema::op_name(code),
+            })
+        }
+    })
+}
+
+/// Validates an operator and measures what it needs.
+pub(crate) fn check(model: &Model<'_>, op: &Operator<'_>) -> Result<Requirements, ParseErrorKind> {
+    let (prepare, _) = lookup(op.code)?;
+    let mut p = Prepare {
+        model,
+        op,
+        data: DataWriter::measure(),
+        scratch_bytes: 0,
+    };
+    prepare(&mut p)?;
+    Ok(Requirements {
+        data_bytes: p.data.len,
+        scratch_bytes: p.scratch_bytes,
+    })
+}
+
+/// What a verified operator needs (zero for an operator that fails verification).
+pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements {
+    check(model, op).unwrap_or_default()
+}
+
+/// Writes the operator's prepared data into `data`.
+pub(crate) fn prepare(model: &Model<'_>, op: &Operator<'_>, data: &mut [u8]) -> Result<(), ParseErrorKind> {
+    let (prepare, _) = lookup(op.code)?;
+    let mut p = Prepare {
+        model,
+        op,
+        data: DataWriter::into(data),
+        scratch_bytes: 0,
+    };
+    prepare(&mut p)
+}
+
+/// Runs operator `io.index`.
+pub(crate) fn eval(code: i32, io: &mut OpIo<'_>, data: &[u8]) -> Result<(), Error> {
+    let (_, eval) = lookup(code).map_err(|_| io.internal("no kernel"))?;
+    eval(io, &mut DataReader { buf: data, pos: 0 })
+}
+
+/// Context of an op's `prepare`: the model, the operator, and where its data goes.
+pub(crate) struct Prepare<'p, 'm, 'd> {
+    pub model: &'p Model<'m>,
+    pub op: &'p Operator<'m>,
+    pub data: DataWriter<'d>,
+    pub scratch_bytes: usize,
+}
+
+impl<'m> Prepare<'_, 'm, '_> {
+    /// An `UnsupportedOperands` error for this op.
+    pub fn unsupported(&self, what: &'static str) -> ParseErrorKind {
+        ParseErrorKind::UnsupportedOperands {
+            op: self.op.name(),
+            what,
+        }
+    }
+
+    /// An `InvalidOperands` error for this op.
+    pub fn invalid(&self, what: &'static str) -> ParseErrorKind {
+        ParseErrorKind::InvalidOperands {
+            op: self.op.name(),
+            what,
+        }
+    }
+
+    /// Required input `k`.
+    pub fn input(&self, k: usize) -> Result<Tensor<'m>, ParseErrorKind> {
+        self.op
+            .input(k)
+            .map(|t| self.model.tensor(t))
+            .ok_or(self.invalid("a required input is missing"))
+    }
+
+    /// Optional input `k` (absent or -1 gives `None`).
+    pub fn optional_input(&self, k: usize) -> Option<Tensor<'m>> {
+        self.op.input(k).map(|t| self.model.tensor(t))
+    }
+
+    /// Required output `k`.
+    pub fn output(&self, k: usize) -> Result<Tensor<'m>, ParseErrorKind> {
+        self.op
+            .output(k)
+            .map(|t| self.model.tensor(t))
+            .ok_or(self.invalid("a required output is missing"))
+    }
+
+    /// Checks the operator has between `min` and `max` inputs and exactly `outputs` outputs.
+    pub fn expect_io(&self, min: usize, max: usize, outputs: usize) -> Result<(), ParseErrorKind> {
+        let n = self.op.inputs.len();
+        if n < min || n > max {
+            return Err(self.invalid("wrong number of inputs"));
+        }
+        if self.op.outputs.len() != outputs {
+            return Err(self.invalid("wrong number of outputs"));
+        }
+        Ok(())
+    }
+
+    /// A constant input's data, or an error saying it must be constant.
+    pub fn constant(&self, t: &Tensor<'m>, what: &'static str) -> Result<&'m [u8], ParseErrorKind> {
+        t.data.ok_or(self.unsupported(what))
+    }
+}
+
+/// Writes an op's prepared data, or only measures it when there is no buffer.
+pub(crate) struct DataWriter<'d> {
+    buf: Option<&'d mut [u8]>,
+    pub len: usize,
+}
+
+impl<'d> DataWriter<'d> {
+    fn measure() -> Self {
+        DataWriter { buf: None, len: 0 }
+    }
+
+    fn into(buf: &'d mut [u8]) -> Self {
+        DataWriter {
+            buf: Some(buf),
+            len: 0,
+        }
+    }
+
+    /// Appends one value (padded to 4 bytes, so every item stays 4-byte aligned).
+    pub fn put<T: Pod>(&mut self, value: T) {
+        let bytes = bytemuck::bytes_of(&value);
+        if let Some(dst) = self
+            .buf
+            .as_deref_mut()
+            .and_then(|b| b.get_mut(self.len..self.len + bytes.len()))
+        {
+            dst.copy_from_slice(bytes);
+        }
+        self.len += (bytes.len() + 3) & !3;
+    }
+
+    /// Appends `n` values produced by `f`, as one 4-byte aligned array.
+    pub fn put_array<T: Pod>(&mut self, n: usize, mut f: impl FnMut(usize) -> T) {
+        let size = core::mem::size_of::<T>();
+        let start = self.len;
+        if let Some(b) = self.buf.as_deref_mut() {
+            for i in 0..n {
+                if let Some(dst) = b.get_mut(start + i * size..start + (i + 1) * size) {
+                    dst.copy_from_slice(bytemuck::bytes_of(&f(i)));
+                }
+            }
+        }
+        self.len += (n * size + 3) & !3;
+    }
+
+    /// Whether this pass writes (false while only measuring): lets `prepare` skip costly
+    /// table computations when measuring.
+    pub fn is_writing(&self) -> bool {
+        self.buf.is_some()
+    }
+}
+
+/// Reads an op's prepared data back, in the order it was written.
+pub(crate) struct DataReader<'d> {
+    buf: &'d [u8],
+    pos: usize,
+}
+
+impl<'d> DataReader<'d> {
+    /// The next value.
+    pub fn get<T: Pod>(&mut self) -> Result<T, Error> {
+        let size = core::mem::size_of::<T>();
+        let bytes = self
+            .buf
+            .get(self.pos..self.pos + size)
+            .ok_or(Error::Internal {
+                operator: usize::MAX,
+                what: "prepared data too short",
+            })?;
+        self.pos += (size + 3) & !3;
+        Ok(bytemuck::pod_read_unaligned(bytes))
+    }
+
+    /// The next array of `n` values (4-byte aligned in the arena).
+    pub fn array<T: Pod>(&mut self, n: usize) -> Result<&'d [T], Error> {
+        let size = n * core::mem::size_of::<T>();
+        let err = Error::Internal {
+            operator: usize::MAX,
+            what: "prepared data too short or misaligned",
+        };
+        let bytes = self.buf.get(self.pos..self.pos + size).ok_or(err)?;
+        self.pos += (size + 3) & !3;
+        bytemuck::try_cast_slice(bytes).map_err(|_| err)
+    }
+}
+
+/// The tensors of the operator being run: constant inputs from the model, activations from the
+/// arena, outputs, scratch and state as disjoint mutable buffers.
+pub(crate) struct OpIo<'b> {
+    pub index: usize,
+    model: &'b [u8],
+    slots: &'b [Slot],
+    inputs_pos: usize,
+    num_inputs: usize,
+    outputs_pos: usize,
+    num_outputs: usize,
+    act: Carved<'b>,
+    state: Carved<'b>,
+}
+
+impl<'b> OpIo<'b> {
+    /// Splits the regions for operator `index`. `None` when the plan is inconsistent (which a
+    /// verified model never gives).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        index: usize,
+        model: &'b [u8],
+        slots: &'b [Slot],
+        n_tensors: usize,
+        (inputs_pos, num_inputs): (usize, usize),
+        (outputs_pos, num_outputs): (usize, usize),
+        act: &'b mut [u8],
+        state: &'b mut [u8],
+    ) -> Option<OpIo<'b>> {
+        let tensor_at = |pos: usize, k: usize| read_i32(model, pos + 4 * k).ok();
+        let mut act_req = [(0usize, 0usize); crate::arena::MAX_MUT];
+        let mut n_act = 0;
+        for k in 0..num_outputs {
+            let s = slots.get(tensor_at(outputs_pos, k)? as usize)?;
+            *act_req.get_mut(n_act)? = (s.offset as usize, s.size as usize);
+            n_act += 1;
+        }
+        let scratch = slots.get(n_tensors + index)?;
+        if scratch.kind == kind::ACTIVATION {
+            *act_req.get_mut(n_act)? = (scratch.offset as usize, scratch.size as usize);
+            n_act += 1;
+        }
+        let mut state_req = [(0usize, 0usize); crate::arena::MAX_MUT];
+        let mut n_state = 0;
+        for k in 0..num_inputs {
+            let t = tensor_at(inputs_pos, k)?;
+            if t < 0 {
+                continue;
+            }
+            let s = slots.get(t as usize)?;
+            if s.kind == kind::STATE {
+                *state_req.get_mut(n_state)? = (s.offset as usize, s.size as usize);
+                n_state += 1;
+            }
+        }
+        Some(OpIo {
+            index,
+            model,
+            slots,
+            inputs_pos,
+            num_inputs,
+            outputs_pos,
+            num_outputs,
+            act: Carved::new(act, &act_req[..n_act])?,
+            state: Carved::new(state, &state_req[..n_state])?,
+        })
+    }
+
+    pub fn internal(&self, what: &'static str) -> Error {
+        Error::Internal {
+            operator: self.index,
+            what,
+        }
+    }
+
+    fn input_slot(&self, k: usize) -> Option<Slot> {
+        if k >= self.num_inputs {
+            return None;
+        }
+        let t = read_i32(self.model, self.inputs_pos + 4 * k).ok()?;
+        if t < 0 {
+            return None;
+        }
+        self.slots.get(t as usize).copied()
+    }
+
+    /// Input `k`'s bytes; `None` when the optional input is absent.
+    pub fn optional_input(&self, k: usize) -> Result<Option<&'b [u8]>, Error> {
+        let Some(s) = self.input_slot(k) else {
+            return Ok(None);
+        };
+        let (offset, len) = (s.offset as usize, s.size as usize);
+        let bytes = match s.kind {
+            kind::CONSTANT => self.model.get(offset..offset + len),
+            kind::ACTIVATION => self.act.get(offset, len),
+            _ => None,
+        };
+        bytes.map(Some).ok_or(self.internal("input not readable"))
+    }
+
+    /// Input `k`'s bytes.
+    pub fn input(&self, k: usize) -> Result<&'b [u8], Error> {
+        self.optional_input(k)?
+            .ok_or(self.internal("required input missing"))
+    }
+
+    /// Input `k` as elements of `T`.
+    pub fn input_as<T: Pod>(&self, k: usize) -> Result<&'b [T], Error> {
+        bytemuck::try_cast_slice(self.input(k)?).map_err(|_| self.internal("input misaligned"))
+    }
+
+    /// Optional input `k` as elements of `T`.
+    pub fn optional_input_as<T: Pod>(&self, k: usize) -> Result<Option<&'b [T]>, Error> {
+        match self.optional_input(k)? {
+            Some(b) => bytemuck::try_cast_slice(b)
+                .map(Some)
+                .map_err(|_| self.internal("input misaligned")),
+            None => Ok(None),
+        }
+    }
+
+    /// Output `k`'s bytes (each output can be taken once per run).
+    pub fn output(&mut self, k: usize) -> Result<&'b mut [u8], Error> {
+        if k >= self.num_outputs {
+            return Err(self.internal("no such output"));
+        }
+        self.act.take(k).ok_or(self.internal("output taken twice"))
+    }
+
+    /// Output `k` as elements of `T`.
+    pub fn output_as<T: Pod>(&mut self, k: usize) -> Result<&'b mut [T], Error> {
+        let bytes = self.output(k)?;
+        bytemuck::try_cast_slice_mut(bytes).map_err(|_| self.internal("output misaligned"))
+    }
+
+    /// The operator's scratch buffer as elements of `T` (empty when it asked for none).
+    pub fn scratch_as<T: Pod>(&mut self) -> Result<&'b mut [T], Error> {
+        match self.act.take(self.num_outputs) {
+            Some(b) => bytemuck::try_cast_slice_mut(b).map_err(|_| self.internal("scratch misaligned")),
+            None => Ok(&mut []),
+        }
+    }
+
+    /// Variable input `k` (state kept across invokes), writable.
+    pub fn state_as<T: Pod>(&mut self, k: usize) -> Result<&'b mut [T], Error> {
+        let position = (0..k)
+            .filter(|&j| self.input_slot(j).is_some_and(|s| s.kind == kind::STATE))
+            .count();
+        if !self.input_slot(k).is_some_and(|s| s.kind == kind::STATE) {
+            return Err(self.internal("input is not a variable tensor"));
+        }
+        let bytes = self
+            .state
+            .take(position)
+            .ok_or(self.internal("state taken twice"))?;
+        bytemuck::try_cast_slice_mut(bytes).map_err(|_| self.internal("state misaligned"))
+    }
+
+    /// Tensor index of output `k` (for observers).
+    pub fn output_tensor(&self, k: usize) -> Option<usize> {
+        if k >= self.num_outputs {
+            return None;
+        }
+        read_i32(self.model, self.outputs_pos + 4 * k)
+            .ok()
+            .map(|t| t as usize)
+    }
+}
