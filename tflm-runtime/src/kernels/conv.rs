@@ -307,7 +307,12 @@ pub(crate) fn dot<T: Mac>(acc: T::Acc, x: &[T], w: &[T::W], input_offset: i32) -
 /// Four dot products sharing one input run: each input element is loaded once for four
 /// output channels. Each accumulator still sums in order, so float results are unchanged.
 #[inline(always)]
-fn dot4<T: Mac>(acc: [T::Acc; 4], x: &[T], w: [&[T::W]; 4], input_offset: i32) -> [T::Acc; 4] {
+pub(crate) fn dot4<T: Mac>(
+    acc: [T::Acc; 4],
+    x: &[T],
+    w: [&[T::W]; 4],
+    input_offset: i32,
+) -> [T::Acc; 4] {
     let [mut a0, mut a1, mut a2, mut a3] = acc;
     let n = x.len();
     let (w0, w1, w2, w3) = (&w[0][..n], &w[1][..n], &w[2][..n], &w[3][..n]);
@@ -1083,7 +1088,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, [0.0]);
-        // Without a bias TFLite still adds 0.0, turning -0.0 into +0.0.
+        // A sum that starts from +0.0 stays +0.0 on -0.0 products.
         conv_f32(
             &p,
             [1, 1, 1, 1],

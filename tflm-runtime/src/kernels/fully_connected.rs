@@ -1,1 +1,596 @@
-//! (in progress)
+//! FULLY_CONNECTED: int8 (per-tensor or per-channel weights), int16x8 and float32.
+//!
+//! Unlike CONV_2D, LiteRT's `BUILTIN_REF` FULLY_CONNECTED does not requantize in fixed point:
+//! `reference_integer_ops::FullyConnected` / `FullyConnectedPerChannel` (the overloads taking
+//! scales) compute `round(double(acc) * (double(in_scale) * double(filter_scale) /
+//! double(out_scale)))`, rounding half away from zero. That was checked against the
+//! `ai-edge-litert` 2.3.0 interpreter: `-3 * 0.5` gives -2 there, where the fixed-point
+//! `MultiplyByQuantizedMultiplier` (and TFLite Micro) gives -1. So these kernels take one f64
+//! effective scale per tensor or per output channel, computed once at init by
+//! [`effective_scale`]; on a Cortex-M4 that is one soft-float multiply per output element,
+//! none per multiply-accumulate.
+//!
+//! Float: `reference_ops::FullyConnected` — products summed in order from 0.0, then `+ bias`
+//! (0.0 when absent), then the activation clamp.
+
+use super::conv::{clamp_f32, dot, dot4, KernelError, Mac};
+use crate::quant::{activation_range_f32, activation_range_quantized};
+use crate::types::Activation;
+
+/// Sizes of one FULLY_CONNECTED: `input` is `batches x accum_depth` (the caller flattens any
+/// higher-rank input), `filter` is `output_depth x accum_depth`, `output` is `batches x
+/// output_depth`, all row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FcDims {
+    pub batches: usize,
+    pub accum_depth: usize,
+    pub output_depth: usize,
+}
+
+/// Zero points and clamp range of one FULLY_CONNECTED, built once at init.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct FullyConnectedParams {
+    /// `-input_zero_point` (int8 only: int16 activations have zero point 0).
+    pub input_offset: i32,
+    /// `-filter_zero_point`; used with per-tensor weights only (LiteRT's per-channel kernel
+    /// assumes symmetric weights and never reads it).
+    pub filter_offset: i32,
+    /// `output_zero_point`.
+    pub output_offset: i32,
+    pub activation_min: i32,
+    pub activation_max: i32,
+    pub float_activation_min: f32,
+    pub float_activation_max: f32,
+}
+
+impl FullyConnectedParams {
+    /// Quantized parameters: `qmin`/`qmax` are the output type's limits (-128/127 for int8,
+    /// -32768/32767 for int16); the clamp is TFLite's `CalculateActivationRangeQuantized`.
+    pub fn quantized(
+        input_zero_point: i32,
+        filter_zero_point: i32,
+        output_zero_point: i32,
+        output_scale: f32,
+        activation: Activation,
+        qmin: i32,
+        qmax: i32,
+    ) -> Self {
+        let (activation_min, activation_max) =
+            activation_range_quantized(activation, output_scale, output_zero_point, qmin, qmax);
+        let (float_activation_min, float_activation_max) = activation_range_f32(activation);
+        FullyConnectedParams {
+            input_offset: input_zero_point.wrapping_neg(),
+            filter_offset: filter_zero_point.wrapping_neg(),
+            output_offset: output_zero_point,
+            activation_min,
+            activation_max,
+            float_activation_min,
+            float_activation_max,
+        }
+    }
+
+    pub fn float(activation: Activation) -> Self {
+        Self::quantized(0, 0, 0, 1.0, activation, 0, 0)
+    }
+}
+
+/// The scale LiteRT's reference FULLY_CONNECTED multiplies the accumulator by, computed as it
+/// does: each f32 widened to double, then `in * filter / out` left to right.
+pub fn effective_scale(input_scale: f32, filter_scale: f32, output_scale: f32) -> f64 {
+    input_scale as f64 * filter_scale as f64 / output_scale as f64
+}
+
+/// Fills `scales` (one per output channel, or a single one for per-tensor weights) from the
+/// filter's scales; a single filter scale is broadcast, as TFLite does.
+pub fn effective_scales(
+    input_scale: f32,
+    filter_scales: &[f32],
+    output_scale: f32,
+    scales: &mut [f64],
+) -> Result<(), KernelError> {
+    if !(filter_scales.len() == 1 || filter_scales.len() == scales.len()) {
+        return Err(KernelError::Shape);
+    }
+    let broadcast = filter_scales.len() == 1;
+    for (i, s) in scales.iter_mut().enumerate() {
+        *s = effective_scale(
+            input_scale,
+            filter_scales[if broadcast { 0 } else { i }],
+            output_scale,
+        );
+    }
+    Ok(())
+}
+
+/// `static_cast<int32_t>(round(acc * scale))` as LiteRT's x86-64 build executes it: C's
+/// `round` (half away from zero), and a NaN or out-of-range value becomes `INT32_MIN` (what
+/// `cvttsd2si` returns; the C++ cast is undefined there), not Rust's saturation.
+#[inline(always)]
+pub(crate) fn scale_round(acc: f64, scale: f64) -> i32 {
+    let v = libm::round(acc * scale);
+    if (-2147483648.0..2147483648.0).contains(&v) {
+        v as i32
+    } else {
+        i32::MIN
+    }
+}
+
+/// Checks the slice lengths against `dims` and the scale count; returns whether the weights
+/// are per-channel.
+fn check(
+    dims: FcDims,
+    scales: usize,
+    input: usize,
+    filter: usize,
+    bias: Option<usize>,
+    output: usize,
+) -> Result<bool, KernelError> {
+    let FcDims {
+        batches,
+        accum_depth,
+        output_depth,
+    } = dims;
+    let ok = batches.checked_mul(accum_depth) == Some(input)
+        && output_depth.checked_mul(accum_depth) == Some(filter)
+        && batches.checked_mul(output_depth) == Some(output)
+        && bias.is_none_or(|b| b == output_depth);
+    if !ok || !(scales == 1 || scales == output_depth) {
+        return Err(KernelError::Shape);
+    }
+    Ok(scales > 1)
+}
+
+/// The loop nest shared by every variant: for each batch row, the dot product with each
+/// filter row (four rows per pass over the input), handed to `emit(out_channel, acc)`.
+#[inline(always)]
+fn fc_core<T: Mac, O>(
+    dims: FcDims,
+    input_offset: i32,
+    input: &[T],
+    filter: &[T::W],
+    output: &mut [O],
+    mut emit: impl FnMut(&[T], usize, T::Acc) -> O,
+) {
+    let depth = dims.accum_depth;
+    if depth == 0 {
+        // No products: every output is the bias alone (chunks_exact needs a non-zero size).
+        for row in output.chunks_exact_mut(dims.output_depth.max(1)) {
+            for (oc, o) in row.iter_mut().enumerate() {
+                *o = emit(&[], oc, T::ZERO);
+            }
+        }
+        return;
+    }
+    for (x, out_row) in input
+        .chunks_exact(depth)
+        .zip(output.chunks_exact_mut(dims.output_depth.max(1)))
+    {
+        let mut rows = filter.chunks_exact(depth);
+        let mut outs = out_row.chunks_exact_mut(4);
+        let mut oc = 0;
+        for quad in &mut outs {
+            let (Some(w0), Some(w1), Some(w2), Some(w3)) =
+                (rows.next(), rows.next(), rows.next(), rows.next())
+            else {
+                return;
+            };
+            let acc = dot4([T::ZERO; 4], x, [w0, w1, w2, w3], input_offset);
+            for (k, o) in quad.iter_mut().enumerate() {
+                *o = emit(x, oc + k, acc[k]);
+            }
+            oc += 4;
+        }
+        for (o, w) in outs.into_remainder().iter_mut().zip(rows) {
+            *o = emit(x, oc, dot(T::ZERO, x, w, input_offset));
+            oc += 1;
+        }
+    }
+}
+
+/// `filter_offset * Σ (x + input_offset)`: the filter zero point's share of the sum,
+/// `Σ (w + fo)(x + io) = Σ w (x + io) + fo Σ (x + io)`, exact in wrapping arithmetic, so the
+/// per-MAC loop never sees the filter zero point.
+#[inline(always)]
+fn filter_offset_term<T: Copy + Into<i32>>(x: &[T], input_offset: i32, filter_offset: i32) -> i32 {
+    if filter_offset == 0 {
+        return 0;
+    }
+    x.iter()
+        .fold(0i32, |s, &v| {
+            s.wrapping_add(v.into().wrapping_add(input_offset))
+        })
+        .wrapping_mul(filter_offset)
+}
+
+/// FULLY_CONNECTED with int8 input, weights and output, int32 bias (optional).
+///
+/// `scales` holds one [`effective_scale`] for per-tensor weights (then `p.filter_offset`
+/// applies, as in LiteRT's per-tensor kernel) or one per output channel (symmetric weights;
+/// `p.filter_offset` ignored). Each output is `clamp(round(double(acc) * scale) +
+/// output_offset)` with `acc = Σ (w + filter_offset)(x + input_offset) + bias` in wrapping
+/// 32-bit arithmetic.
+pub fn fully_connected_i8(
+    p: &FullyConnectedParams,
+    scales: &[f64],
+    dims: FcDims,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) -> Result<(), KernelError> {
+    let per_channel = check(
+        dims,
+        scales.len(),
+        input.len(),
+        filter.len(),
+        bias.map(<[i32]>::len),
+        output.len(),
+    )?;
+    let (io, zp, lo, hi) = (
+        p.input_offset,
+        p.output_offset,
+        p.activation_min,
+        p.activation_max,
+    );
+    let fo = if per_channel { 0 } else { p.filter_offset };
+    // Recomputed once per batch row (first channel), not per output.
+    let mut fo_term = 0i32;
+    fc_core(dims, io, input, filter, output, |x, oc, acc| {
+        if oc == 0 {
+            fo_term = filter_offset_term(x, io, fo);
+        }
+        let acc = acc
+            .wrapping_add(fo_term)
+            .wrapping_add(bias.map_or(0, |b| b[oc]));
+        let scale = scales[if per_channel { oc } else { 0 }];
+        let v = scale_round(acc as f64, scale).wrapping_add(zp);
+        v.max(lo).min(hi) as i8
+    });
+    Ok(())
+}
+
+/// The bias (and accumulator) type of an int16x8 FULLY_CONNECTED. LiteRT sums in the bias
+/// type, chosen by the op's `quantized_bias_type` (int64 unless it says INT32, also when there
+/// is no bias): with int32 the sum wraps at 32 bits before it is scaled.
+pub trait Int16Bias: Copy {
+    /// The accumulator, given the exact 64-bit sum of products and the bias.
+    fn accumulate(sum: i64, bias: Option<Self>) -> f64;
+}
+
+impl Int16Bias for i64 {
+    #[inline(always)]
+    fn accumulate(sum: i64, bias: Option<i64>) -> f64 {
+        sum.wrapping_add(bias.unwrap_or(0)) as f64
+    }
+}
+
+impl Int16Bias for i32 {
+    #[inline(always)]
+    fn accumulate(sum: i64, bias: Option<i32>) -> f64 {
+        // The 32-bit running sum equals the 64-bit one modulo 2^32.
+        (sum as i32).wrapping_add(bias.unwrap_or(0)) as f64
+    }
+}
+
+/// FULLY_CONNECTED with int16 input and output (zero point 0; `p.input_offset` is not used),
+/// int8 weights and an optional int64 or int32 bias (see [`Int16Bias`]). `scales` as in
+/// [`fully_connected_i8`].
+pub fn fully_connected_i16<B: Int16Bias>(
+    p: &FullyConnectedParams,
+    scales: &[f64],
+    dims: FcDims,
+    input: &[i16],
+    filter: &[i8],
+    bias: Option<&[B]>,
+    output: &mut [i16],
+) -> Result<(), KernelError> {
+    let per_channel = check(
+        dims,
+        scales.len(),
+        input.len(),
+        filter.len(),
+        bias.map(<[B]>::len),
+        output.len(),
+    )?;
+    let (zp, lo, hi) = (p.output_offset, p.activation_min, p.activation_max);
+    let fo = if per_channel { 0 } else { p.filter_offset } as i64;
+    let mut fo_term = 0i64;
+    fc_core(dims, 0, input, filter, output, |x, oc, acc| {
+        if oc == 0 && fo != 0 {
+            fo_term = x.iter().map(|&v| v as i64).sum::<i64>().wrapping_mul(fo);
+        }
+        let acc = B::accumulate(acc.wrapping_add(fo_term), bias.map(|b| b[oc]));
+        let scale = scales[if per_channel { oc } else { 0 }];
+        let v = scale_round(acc, scale).wrapping_add(zp);
+        v.max(lo).min(hi) as i16
+    });
+    Ok(())
+}
+
+/// FULLY_CONNECTED in float32.
+pub fn fully_connected_f32(
+    p: &FullyConnectedParams,
+    dims: FcDims,
+    input: &[f32],
+    filter: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    check(
+        dims,
+        1,
+        input.len(),
+        filter.len(),
+        bias.map(<[f32]>::len),
+        output.len(),
+    )?;
+    let (lo, hi) = (p.float_activation_min, p.float_activation_max);
+    fc_core(dims, 0, input, filter, output, |_, oc, acc| {
+        clamp_f32(acc + bias.map_or(0.0, |b| b[oc]), lo, hi)
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dims(batches: usize, accum_depth: usize, output_depth: usize) -> FcDims {
+        FcDims {
+            batches,
+            accum_depth,
+            output_depth,
+        }
+    }
+
+    fn p8(in_zp: i32, out_zp: i32) -> FullyConnectedParams {
+        FullyConnectedParams::quantized(in_zp, 0, out_zp, 1.0, Activation::None, -128, 127)
+    }
+
+    #[test]
+    fn int8_rounds_half_away_from_zero_in_double() {
+        // Same values LiteRT 2.3.0 BUILTIN_REF returns for a 1x1 FC with scale ratio 0.5.
+        let input = [-3i8, 3, -5, 5, -1, 1, 7, -7];
+        let mut out = [0i8; 8];
+        let s = effective_scale(1.0, 0.5, 1.0);
+        fully_connected_i8(&p8(0, 0), &[s], dims(8, 1, 1), &input, &[1], None, &mut out).unwrap();
+        assert_eq!(out, [-2, 2, -3, 3, -1, 1, 4, -4]);
+    }
+
+    #[test]
+    fn int8_zero_points_and_saturation() {
+        // Input zp -128 (offset +128), output zp 127 or -128, weights at the int8 limits.
+        let input = [-128i8, 127, 0];
+        let filter = [127i8, -128, 1, /**/ -128, 127, 0];
+        let s = effective_scale(1.0, 1.0 / 128.0, 1.0);
+        let mut out = [0i8; 2];
+        // Row 0: 0*127 + 255*-128 + 128*1 = -32512 -> /128 = -254 -> -254 + 127 = -127.
+        // Row 1: 0 + 255*127 + 0 = 32385 -> 253.0078 -> 253 + 127 saturates at 127.
+        fully_connected_i8(
+            &p8(-128, 127),
+            &[s],
+            dims(1, 3, 2),
+            &input,
+            &filter,
+            None,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [-127, 127]);
+        fully_connected_i8(
+            &p8(-128, -128),
+            &[s],
+            dims(1, 3, 2),
+            &input,
+            &filter,
+            None,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [-128, 125]);
+        // Input zp 127 (offset -127): (-255)*127 + 0 + (-127) = -32512; -255*-128 + 0 = 32640.
+        let p = p8(127, 0);
+        fully_connected_i8(
+            &p,
+            &[s],
+            dims(1, 3, 2),
+            &input,
+            &filter,
+            Some(&[0, -32640]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [-128, 0]);
+    }
+
+    #[test]
+    fn int8_out_of_range_scaled_value_behaves_like_x86() {
+        // 127 * 127 / 1e-6 is beyond int32: LiteRT's cast gives INT32_MIN, then + zp wraps.
+        let s = effective_scale(1.0, 1.0, 1e-6);
+        let mut out = [0i8; 4];
+        let input = [127i8, -128, 1, 0];
+        fully_connected_i8(
+            &p8(0, 0),
+            &[s],
+            dims(4, 1, 1),
+            &input,
+            &[127],
+            None,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [-128, -128, 127, 0]);
+        fully_connected_i8(
+            &p8(0, -5),
+            &[s],
+            dims(4, 1, 1),
+            &input,
+            &[127],
+            None,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [127, 127, 127, -5]);
+    }
+
+    #[test]
+    fn int8_per_tensor_filter_zero_point() {
+        // Filter zp 3 (offset -3): Σ (w - 3)(x + 1).
+        let p = FullyConnectedParams::quantized(-1, 3, 0, 1.0, Activation::None, -128, 127);
+        let input = [2i8, -1, 4];
+        let filter = [5i8, 3, 0, /**/ 3, 3, 3];
+        let s = effective_scale(1.0, 1.0, 1.0);
+        let mut out = [0i8; 2];
+        fully_connected_i8(&p, &[s], dims(1, 3, 2), &input, &filter, None, &mut out).unwrap();
+        // (2)(3) + 0*0 + (-3)(5) = -9; row 1 all zero.
+        assert_eq!(out, [-9, 0]);
+        // Per-channel weights ignore the filter zero point: 5*3 + 3*0 + 0 = 15; 3*(3+0+5) = 24.
+        let ss = [s, s];
+        fully_connected_i8(&p, &ss, dims(1, 3, 2), &input, &filter, None, &mut out).unwrap();
+        assert_eq!(out, [15, 24]);
+    }
+
+    #[test]
+    fn int8_per_channel_scales_and_batches() {
+        // Five output channels (a 4-wide pass plus a remainder), two batches.
+        let input = [1i8, 2, /**/ -3, 4];
+        let filter = [
+            1i8, 1, /**/ 2, 0, /**/ 0, 3, /**/ -1, -1, /**/ 5, 5,
+        ];
+        let fs = [1.0f32, 0.5, 0.25, 2.0, 0.1];
+        let mut scales = [0.0; 5];
+        effective_scales(1.0, &fs, 1.0, &mut scales).unwrap();
+        let bias = [0, 1, -1, 0, 5];
+        let mut out = [0i8; 10];
+        fully_connected_i8(
+            &p8(0, 0),
+            &scales,
+            dims(2, 2, 5),
+            &input,
+            &filter,
+            Some(&bias),
+            &mut out,
+        )
+        .unwrap();
+        // Batch 0 sums: 3, 2+1, 6-1, -3, 15+5 -> 3*1, 3*.5=1.5->2, 5*.25=1.25->1, -6, 2.0 -> 2.
+        // Batch 1 sums: 1, -6+1, 12-1, -1, 5+5 -> 1, -2.5->-3, 2.75->3, -2, 1.0 -> 1.
+        assert_eq!(out, [3, 2, 1, -6, 2, /**/ 1, -3, 3, -2, 1]);
+    }
+
+    #[test]
+    fn int8_relu_and_wrong_sizes() {
+        let p = FullyConnectedParams::quantized(0, 0, -20, 0.5, Activation::Relu, -128, 127);
+        assert_eq!((p.activation_min, p.activation_max), (-20, 127));
+        let s = effective_scale(1.0, 1.0, 1.0);
+        let mut out = [0i8; 2];
+        fully_connected_i8(&p, &[s], dims(2, 1, 1), &[-5, 30], &[1], None, &mut out).unwrap();
+        assert_eq!(out, [-20, 10]);
+        assert_eq!(
+            fully_connected_i8(&p, &[s], dims(2, 2, 1), &[-5, 30], &[1], None, &mut out),
+            Err(KernelError::Shape)
+        );
+        assert_eq!(
+            fully_connected_i8(
+                &p,
+                &[s, s, s],
+                dims(2, 1, 1),
+                &[-5, 30],
+                &[1],
+                None,
+                &mut out
+            ),
+            Err(KernelError::Shape)
+        );
+    }
+
+    #[test]
+    fn int16_bias_types() {
+        let p = FullyConnectedParams::quantized(0, 0, 0, 1.0, Activation::None, -32768, 32767);
+        // 600 products of 32767 * 127 = 2,496,845,400: past 2^31 in 32 bits.
+        let input = [32767i16; 600];
+        let filter = [127i8; 600];
+        let sum: i64 = 32767 * 127 * 600;
+        let s = effective_scale(1.0, 1.0 / 1048576.0, 1.0);
+        let mut out = [0i16; 1];
+        fully_connected_i16::<i64>(&p, &[s], dims(1, 600, 1), &input, &filter, None, &mut out)
+            .unwrap();
+        // 2496845400 / 2^20 = 2381.18 -> 2381.
+        assert_eq!(out, [2381]);
+        // int32 accumulation wraps first: 2496845400 - 2^32 = -1798121896.
+        assert_eq!(sum as i32, -1_798_121_896);
+        fully_connected_i16::<i32>(
+            &p,
+            &[s],
+            dims(1, 600, 1),
+            &input,
+            &filter,
+            Some(&[0]),
+            &mut out,
+        )
+        .unwrap();
+        // -1798121896 / 2^20 = -1714.82 -> -1715.
+        assert_eq!(out, [-1715]);
+        // int64 bias and half-way rounding: -3 * 0.5 -> -2; (2^20 - 3) * 0.5 saturates.
+        let s = effective_scale(1.0, 0.5, 1.0);
+        let mut out = [0i16; 2];
+        fully_connected_i16(
+            &p,
+            &[s, s],
+            dims(1, 1, 2),
+            &[-3],
+            &[1, 1],
+            Some(&[0i64, 1 << 20]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [-2, 32767]);
+    }
+
+    #[test]
+    fn float_order_bias_and_clamp() {
+        let p = FullyConnectedParams::float(Activation::None);
+        let mut out = [7.0f32; 2];
+        // 1e8 + 1 - 1e8 summed left to right is 0 in f32.
+        fully_connected_f32(
+            &p,
+            dims(1, 3, 2),
+            &[1e8, 1.0, -1e8],
+            &[1.0, 1.0, 1.0, 0.0, -0.0, 0.0],
+            None,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out[0], 0.0);
+        assert_eq!(out[1].to_bits(), 0);
+        let p = FullyConnectedParams::float(Activation::ReluN1To1);
+        let mut out = [0.0f32; 5];
+        fully_connected_f32(
+            &p,
+            dims(1, 2, 5),
+            &[0.5, -0.25],
+            &[1.0, 0.0, 0.0, 1.0, 4.0, 0.0, -4.0, 0.0, 1.0, 1.0],
+            Some(&[0.0, 0.0, 0.0, 0.0, 0.5]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [0.5, -0.25, 1.0, -1.0, 0.75]);
+    }
+
+    #[test]
+    fn zero_depth_gives_bias() {
+        let mut out = [0i8; 2];
+        let s = effective_scale(1.0, 1.0, 1.0);
+        fully_connected_i8(
+            &p8(0, 0),
+            &[s],
+            dims(1, 0, 2),
+            &[],
+            &[],
+            Some(&[5, -7]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [5, -7]);
+    }
+}
