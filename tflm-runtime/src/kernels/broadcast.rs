@@ -280,7 +280,9 @@ mod tests {
         let (po, want) = naive(&a[..n1], s1, &b[..n2], s2);
         let n: usize = po.iter().product();
         let mut got = [0i32; 64];
-        binary(&a[..n1], s1, &b[..n2], s2, &mut got[..n], |x, y| x * 100 + y);
+        binary(&a[..n1], s1, &b[..n2], s2, &mut got[..n], |x, y| {
+            x * 100 + y
+        });
         assert_eq!(&got[..n], &want[..n], "{s1:?} x {s2:?}");
     }
 
@@ -348,6 +350,13 @@ mod tests {
     #[test]
     fn empty_tensors() {
         let mut out: [i32; 0] = [];
-        binary(&[], &[0, 3], &[1, 2, 3], &[1, 3], &mut out, |x: i32, y: i32| x + y);
+        binary(
+            &[],
+            &[0, 3],
+            &[1, 2, 3],
+            &[1, 3],
+            &mut out,
+            |x: i32, y: i32| x + y,
+        );
     }
 }
