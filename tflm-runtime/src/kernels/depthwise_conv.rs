@@ -1,1 +1,528 @@
-//! (in progress)
+//! DEPTHWISE_CONV_2D (NHWC): int8 per-channel, int16x8 per-channel and float32.
+//!
+//! Bit-exact with LiteRT's `BUILTIN_REF` kernels: `reference_integer_ops::DepthwiseConvPerChannel`
+//! (fixed-point per-channel requantization; 64-bit accumulator and the 64-bit
+//! `MultiplyByQuantizedMultiplier` for int16) and `reference_ops::DepthwiseConv` for float
+//! (taps summed in `filter_y, filter_x` order from 0.0, then `+ bias`, then the clamp).
+//!
+//! Output channel `k` reads input channel `k / depth_multiplier`. Like LiteRT, the depth
+//! multiplier comes from the shapes (`filter channels / input channels`), not from the op's
+//! `depth_multiplier` option, which some converters write wrongly. Stride, dilation, padding,
+//! zero points and clamp are a [`ConvParams`], built with the same constructors as CONV_2D;
+//! multipliers come from [`super::conv::per_channel_multipliers`].
+
+use super::conv::{check_channels, clamp_f32, volume, ConvParams, KernelError, Mac, Window};
+use crate::quant::{multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_i64};
+
+/// Output channels accumulated together: one pass over a tap's input pixel feeds this many
+/// accumulators, which live on the stack (no arena scratch needed).
+const BLOCK: usize = 16;
+
+/// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
+/// channel count is not a multiple of the input's (or the input has none).
+pub fn depth_multiplier(input_channels: usize, filter_channels: usize) -> Option<usize> {
+    if input_channels == 0 || filter_channels % input_channels != 0 {
+        return None;
+    }
+    Some(filter_channels / input_channels)
+}
+
+/// `acc[j] += x[j / per_x] * w[j]`: each input element feeds `per_x` consecutive output
+/// channels (the depth multiplier, or a slice of it).
+#[inline(always)]
+fn tap_block<T: Mac>(acc: &mut [T::Acc], x: &[T], w: &[T::W], per_x: usize, input_offset: i32) {
+    if per_x == 1 {
+        for ((a, &xi), &wi) in acc.iter_mut().zip(x).zip(w) {
+            *a = T::mac(*a, xi, wi, input_offset);
+        }
+    } else {
+        for ((a, wv), &xi) in acc
+            .chunks_exact_mut(per_x)
+            .zip(w.chunks_exact(per_x))
+            .zip(x)
+        {
+            for (a, &wi) in a.iter_mut().zip(wv) {
+                *a = T::mac(*a, xi, wi, input_offset);
+            }
+        }
+    }
+}
+
+/// The loop nest shared by every variant. For each output pixel, output channels are taken
+/// in blocks of at most [`BLOCK`] that never split an input channel's multipliers unless the
+/// multiplier itself exceeds the block; each block sweeps the in-image taps once.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn depthwise_core<T: Mac, O>(
+    p: &ConvParams,
+    input_shape: [usize; 4],
+    input: &[T],
+    filter_shape: [usize; 4],
+    filter: &[T::W],
+    output_shape: [usize; 4],
+    output: &mut [O],
+    mut emit: impl FnMut(usize, T::Acc) -> O,
+) -> Result<(), KernelError> {
+    let win: Window = p.window().ok_or(KernelError::Shape)?;
+    let [batches, in_h, in_w, in_c] = input_shape;
+    let [one, f_h, f_w, out_c] = filter_shape;
+    if one != 1
+        || output_shape[0] != batches
+        || output_shape[3] != out_c
+        || volume(input_shape) != Some(input.len())
+        || volume(filter_shape) != Some(filter.len())
+        || volume(output_shape) != Some(output.len())
+    {
+        return Err(KernelError::Shape);
+    }
+    if output.is_empty() {
+        return Ok(());
+    }
+    let dm = depth_multiplier(in_c, out_c).ok_or(KernelError::Shape)?;
+    if dm == 0 {
+        return Err(KernelError::Shape);
+    }
+    let [_, out_h, out_w, _] = output_shape;
+    let off = p.input_offset;
+    // Blocks of (first output channel, first input channel, input channels, channels per x).
+    let (ics_per_block, per_x) = if dm <= BLOCK {
+        (BLOCK / dm, dm)
+    } else {
+        (1, BLOCK)
+    };
+    let mut out_px = output.chunks_exact_mut(out_c);
+    for b in 0..batches {
+        for oy in 0..out_h {
+            let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
+            for ox in 0..out_w {
+                let (ix0, fx0, fx1) = win.taps(1, ox, f_w, in_w);
+                let Some(px) = out_px.next() else {
+                    return Err(KernelError::Shape);
+                };
+                let mut run = |k0: usize, k1: usize, ic0: usize, ic1: usize, per_x: usize| {
+                    let mut acc = [T::ZERO; BLOCK];
+                    let acc = &mut acc[..k1 - k0];
+                    for fy in fy0..fy1 {
+                        let y = (iy0 + (fy * win.dilation[0]) as isize) as usize;
+                        let row = (b * in_h + y) * in_w;
+                        for fx in fx0..fx1 {
+                            let x = (ix0 + (fx * win.dilation[1]) as isize) as usize;
+                            let i = (row + x) * in_c;
+                            let t = (fy * f_w + fx) * out_c;
+                            tap_block(
+                                acc,
+                                &input[i + ic0..i + ic1],
+                                &filter[t + k0..t + k1],
+                                per_x,
+                                off,
+                            );
+                        }
+                    }
+                    for (k, (o, &a)) in px[k0..k1].iter_mut().zip(acc.iter()).enumerate() {
+                        *o = emit(k0 + k, a);
+                    }
+                };
+                if dm <= BLOCK {
+                    let mut ic0 = 0;
+                    while ic0 < in_c {
+                        let ic1 = (ic0 + ics_per_block).min(in_c);
+                        run(ic0 * dm, ic1 * dm, ic0, ic1, per_x);
+                        ic0 = ic1;
+                    }
+                } else {
+                    for ic in 0..in_c {
+                        let mut m0 = 0;
+                        while m0 < dm {
+                            let m1 = (m0 + BLOCK).min(dm);
+                            run(ic * dm + m0, ic * dm + m1, ic, ic + 1, m1 - m0);
+                            m0 = m1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// DEPTHWISE_CONV_2D, int8 activations and weights, per-channel requantization.
+///
+/// Shapes are NHWC: `input_shape = [batches, in_h, in_w, in_c]`, `filter_shape = [1, f_h,
+/// f_w, out_c]` with `out_c` a multiple of `in_c`, `output_shape = [batches, out_h, out_w,
+/// out_c]`. `multipliers`/`shifts` hold one entry per output channel; `bias` is `out_c` int32
+/// values or absent. Weights are symmetric (zero point 0).
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv_per_channel_i8(
+    p: &ConvParams,
+    multipliers: &[i32],
+    shifts: &[i32],
+    input_shape: [usize; 4],
+    input: &[i8],
+    filter_shape: [usize; 4],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output_shape: [usize; 4],
+    output: &mut [i8],
+) -> Result<(), KernelError> {
+    let out_c = filter_shape[3];
+    check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
+    let (m, s) = (&multipliers[..out_c], &shifts[..out_c]);
+    let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
+    depthwise_core(
+        p,
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        output_shape,
+        output,
+        |oc, acc| {
+            let acc = acc.wrapping_add(bias.map_or(0, |b| b[oc]));
+            let v = multiply_by_quantized_multiplier(acc, m[oc], s[oc]).wrapping_add(zp);
+            v.max(lo).min(hi) as i8
+        },
+    )
+}
+
+/// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8
+/// weights, 64-bit accumulator, optional int64 (LiteRT requires it) or int32 bias. Shapes and
+/// per-channel slices as in [`depthwise_conv_per_channel_i8`].
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv_per_channel_i16<B: Copy + Into<i64>>(
+    p: &ConvParams,
+    multipliers: &[i32],
+    shifts: &[i32],
+    input_shape: [usize; 4],
+    input: &[i16],
+    filter_shape: [usize; 4],
+    filter: &[i8],
+    bias: Option<&[B]>,
+    output_shape: [usize; 4],
+    output: &mut [i16],
+) -> Result<(), KernelError> {
+    let out_c = filter_shape[3];
+    check_channels(out_c, multipliers, shifts, bias.map(<[B]>::len))?;
+    let (m, s) = (&multipliers[..out_c], &shifts[..out_c]);
+    let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
+    depthwise_core(
+        p,
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        output_shape,
+        output,
+        |oc, acc| {
+            let acc = acc.wrapping_add(bias.map_or(0, |b| b[oc].into()));
+            let v = multiply_by_quantized_multiplier_i64(acc, m[oc], s[oc]).wrapping_add(zp);
+            v.max(lo).min(hi) as i16
+        },
+    )
+}
+
+/// DEPTHWISE_CONV_2D in float32. Shapes as in [`depthwise_conv_per_channel_i8`].
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv_f32(
+    p: &ConvParams,
+    input_shape: [usize; 4],
+    input: &[f32],
+    filter_shape: [usize; 4],
+    filter: &[f32],
+    bias: Option<&[f32]>,
+    output_shape: [usize; 4],
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    if bias.is_some_and(|b| b.len() != filter_shape[3]) {
+        return Err(KernelError::Shape);
+    }
+    let (lo, hi) = (p.float_activation_min, p.float_activation_max);
+    depthwise_core(
+        p,
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        output_shape,
+        output,
+        |oc, acc| clamp_f32(acc + bias.map_or(0.0, |b| b[oc]), lo, hi),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conv::{channel_multiplier, compute_padding, PaddingValues};
+    use super::*;
+    use crate::types::{Activation, Padding};
+
+    fn params(stride: i32, dil: i32, pad: PaddingValues, in_zp: i32, out_zp: i32) -> ConvParams {
+        ConvParams::quantized(
+            [stride; 2],
+            [dil; 2],
+            pad,
+            in_zp,
+            out_zp,
+            1.0,
+            Activation::None,
+            -128,
+            127,
+        )
+    }
+
+    const NO_PAD: PaddingValues = PaddingValues {
+        height: 0,
+        width: 0,
+        height_offset: 0,
+        width_offset: 0,
+    };
+
+    /// The reference loop nest, transcribed plainly (sums only).
+    #[allow(clippy::too_many_arguments)]
+    fn naive(
+        input: &[i32],
+        ishape: [usize; 4],
+        filter: &[i32],
+        fshape: [usize; 4],
+        oshape: [usize; 4],
+        stride: usize,
+        dil: usize,
+        pad: [usize; 2],
+        out: &mut [i32],
+    ) {
+        let dm = fshape[3] / ishape[3];
+        for oy in 0..oshape[1] {
+            for ox in 0..oshape[2] {
+                for oc in 0..oshape[3] {
+                    let mut acc = 0;
+                    for fy in 0..fshape[1] {
+                        for fx in 0..fshape[2] {
+                            let iy = (oy * stride + fy * dil) as isize - pad[0] as isize;
+                            let ix = (ox * stride + fx * dil) as isize - pad[1] as isize;
+                            if iy < 0
+                                || ix < 0
+                                || iy >= ishape[1] as isize
+                                || ix >= ishape[2] as isize
+                            {
+                                continue;
+                            }
+                            let x = input
+                                [(iy as usize * ishape[2] + ix as usize) * ishape[3] + oc / dm];
+                            acc += x * filter[(fy * fshape[2] + fx) * fshape[3] + oc];
+                        }
+                    }
+                    out[(oy * oshape[2] + ox) * oshape[3] + oc] = acc;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn depth_multipliers_strides_dilation_padding() {
+        // 6x5 input with 3 channels; depth multipliers 1, 2 and 20 (beyond one block); SAME
+        // and VALID; stride 2; dilation 2. Multiplier 1 and values chosen to stay in int8.
+        let input: [i8; 90] = core::array::from_fn(|i| (i % 7) as i8 - 3);
+        for (dm, padding, stride, dil) in [
+            (1usize, Padding::Same, 1, 1),
+            (2, Padding::Valid, 1, 1),
+            (2, Padding::Same, 2, 1),
+            (1, Padding::Same, 1, 2),
+            (20, Padding::Same, 2, 2),
+            (6, Padding::Valid, 1, 1),
+        ] {
+            let out_c = 3 * dm;
+            let fshape = [1, 3, 3, out_c];
+            let mut filter = [0i8; 9 * 60];
+            let filter = &mut filter[..9 * out_c];
+            for (i, w) in filter.iter_mut().enumerate() {
+                *w = ((i * 7 + 3) % 3) as i8 - 1;
+            }
+            let w = compute_padding(padding, stride, stride, dil, dil, 6, 5, 3, 3).unwrap();
+            let oshape = [1, w.out_height as usize, w.out_width as usize, out_c];
+            let n = oshape[1] * oshape[2] * out_c;
+            let p = params(stride, dil, w.padding, 0, 0);
+            let (m, s) = channel_multiplier(1.0, 1.0, 1.0);
+            let mut out = [0i8; 30 * 60];
+            depthwise_conv_per_channel_i8(
+                &p,
+                &[m; 60],
+                &[s; 60],
+                [1, 6, 5, 3],
+                &input,
+                fshape,
+                filter,
+                None,
+                oshape,
+                &mut out[..n],
+            )
+            .unwrap();
+            let mut want = [0i32; 30 * 60];
+            let fi: [i32; 540] = core::array::from_fn(|i| filter.get(i).map_or(0, |&v| v as i32));
+            naive(
+                &input.map(i32::from),
+                [1, 6, 5, 3],
+                &fi[..9 * out_c],
+                fshape,
+                oshape,
+                stride as usize,
+                dil as usize,
+                [w.padding.height as usize, w.padding.width as usize],
+                &mut want,
+            );
+            for i in 0..n {
+                assert_eq!(
+                    out[i] as i32, want[i],
+                    "dm {dm} {padding:?} s{stride} d{dil} at {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn int8_zero_points_saturation_and_per_channel_scales() {
+        // 1x1 image, 2 input channels, depth multiplier 2; input zp -128 and output zp 127.
+        let input = [-128i8, 127];
+        let filter = [127i8, -128, 2, -1];
+        let scales = [1.0f32, 1.0 / 256.0, 0.5, 0.25];
+        let mut m = [0; 4];
+        let mut s = [0; 4];
+        super::super::conv::per_channel_multipliers(1.0, &scales, 1.0, &mut m, &mut s).unwrap();
+        let mut out = [0i8; 4];
+        let run = |p: &ConvParams, bias: [i32; 4], out: &mut [i8; 4]| {
+            depthwise_conv_per_channel_i8(
+                p,
+                &m,
+                &s,
+                [1, 1, 1, 2],
+                &input,
+                [1, 1, 1, 4],
+                &filter,
+                Some(&bias),
+                [1, 1, 1, 4],
+                out,
+            )
+            .unwrap()
+        };
+        // Offsets +128: x = [0, 255]. Sums: 0, 0, 510, -255.
+        run(&params(1, 1, NO_PAD, -128, 0), [0, 0, 0, 0], &mut out);
+        // 510 * 0.5 = 255 -> 127; -255 * 0.25 = -63.75 -> -64.
+        assert_eq!(out, [0, 0, 127, -64]);
+        run(
+            &params(1, 1, NO_PAD, -128, 127),
+            [1, 300, -1000, 0],
+            &mut out,
+        );
+        // 1 -> 128 -> 127; 300/256 = 1.17 -> 1 + 127 = 128 -> 127; (510-1000)*.5 = -245
+        // + 127 = -118; -64 + 127 = 63.
+        assert_eq!(out, [127, 127, -118, 63]);
+        // Input zp 127: x = [-255, 0]; channel 0: -255 * 127 saturates at -128; channel 1:
+        // 32640 / 256 = 127.5 -> 128 (tie away from zero in the rounding shift) - 128 = 0.
+        run(&params(1, 1, NO_PAD, 127, -128), [0, 0, 0, 0], &mut out);
+        assert_eq!(out, [-128, 0, -128, -128]);
+    }
+
+    #[test]
+    fn int8_padding_edges_skip_taps() {
+        // 2x2 input of ones with zp -10 (offset 10 -> 11 each), 3x3 all-ones filter, SAME:
+        // every output sees exactly the 4 in-image pixels -> 44, never 9 * 11.
+        let p = params(
+            1,
+            1,
+            compute_padding(Padding::Same, 1, 1, 1, 1, 2, 2, 3, 3)
+                .unwrap()
+                .padding,
+            -10,
+            0,
+        );
+        let (m, s) = channel_multiplier(1.0, 1.0, 1.0);
+        let mut out = [0i8; 4];
+        depthwise_conv_per_channel_i8(
+            &p,
+            &[m],
+            &[s],
+            [1, 2, 2, 1],
+            &[1; 4],
+            [1, 3, 3, 1],
+            &[1; 9],
+            None,
+            [1, 2, 2, 1],
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [44; 4]);
+    }
+
+    #[test]
+    fn int16_sixty_four_bit_path() {
+        let p = ConvParams::quantized(
+            [1, 1],
+            [1, 1],
+            NO_PAD,
+            0,
+            0,
+            1.0,
+            Activation::Relu,
+            -32768,
+            32767,
+        );
+        let (m, s) = channel_multiplier(1.0, 0.5, 1.0);
+        let mut out = [0i16; 3];
+        depthwise_conv_per_channel_i16(
+            &p,
+            &[m; 3],
+            &[s; 3],
+            [1, 1, 1, 3],
+            &[-32768, 3, 32767],
+            [1, 1, 1, 3],
+            &[-128, 1, 127],
+            Some(&[0i64, 0, 1 << 40]),
+            [1, 1, 1, 3],
+            &mut out,
+        )
+        .unwrap();
+        // 4194304 * 0.5 saturates; 3 * 0.5 = 1.5 -> 2 (64-bit rescale rounds half up);
+        // the 2^40 bias saturates too.
+        assert_eq!(out, [32767, 2, 32767]);
+    }
+
+    #[test]
+    fn float_taps_in_order_with_bias_and_relu6() {
+        let p = ConvParams::float([1, 1], [1, 1], NO_PAD, Activation::Relu6);
+        let mut out = [0.0f32; 4];
+        // 1x3 input, 1 channel, 1x3 filter, depth multiplier 4.
+        depthwise_conv_f32(
+            &p,
+            [1, 1, 3, 1],
+            &[1e8, 1.0, -1e8],
+            [1, 1, 3, 4],
+            &[1.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+            Some(&[0.5, 0.0, 1.0, -1.0]),
+            [1, 1, 1, 4],
+            &mut out,
+        )
+        .unwrap();
+        // ch0: 1e8 + 1 - 1e8 = 0 in f32, + 0.5; ch1: 1e8 + 2 = 1e8 -> clamp 6; ch2: 1 + 1;
+        // ch3: 0 - 1 -> clamp 0.
+        assert_eq!(out, [0.5, 6.0, 2.0, 0.0]);
+    }
+
+    #[test]
+    fn shape_errors() {
+        let p = params(1, 1, NO_PAD, 0, 0);
+        let mut out = [0i8; 3];
+        // 3 filter channels over 2 input channels is no depth multiplier.
+        let r = depthwise_conv_per_channel_i8(
+            &p,
+            &[1; 3],
+            &[0; 3],
+            [1, 1, 1, 2],
+            &[1, 2],
+            [1, 1, 1, 3],
+            &[1, 1, 1],
+            None,
+            [1, 1, 1, 3],
+            &mut out,
+        );
+        assert_eq!(r, Err(KernelError::Shape));
+        assert_eq!(depth_multiplier(0, 4), None);
+        assert_eq!(depth_multiplier(4, 8), Some(2));
+    }
+}
