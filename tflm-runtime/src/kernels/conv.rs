@@ -401,7 +401,7 @@ fn conv_core<T: Mac, O>(
     if out_b != batches
         || out_c2 != out_c
         || f_c == 0
-        || in_c % f_c != 0
+        || !in_c.is_multiple_of(f_c)
         || volume(input_shape) != Some(input.len())
         || volume(filter_shape) != Some(filter.len())
         || volume(output_shape) != Some(output.len())
@@ -409,7 +409,7 @@ fn conv_core<T: Mac, O>(
         return Err(KernelError::Shape);
     }
     let groups = in_c / f_c;
-    if groups == 0 || out_c % groups != 0 {
+    if groups == 0 || !out_c.is_multiple_of(groups) {
         return Err(KernelError::Shape);
     }
     if output.is_empty() {
@@ -885,7 +885,7 @@ mod tests {
             let n = oshape[1] * oshape[2] * oc;
             let p = params_i8(stride, dil, w.padding, 0, 0);
             let mut out = [0i8; 128];
-            let groups_ok = 2 % fdepth == 0 && oc % (2 / fdepth) == 0;
+            let groups_ok = 2usize.is_multiple_of(fdepth) && oc.is_multiple_of(2 / fdepth);
             let r = conv_per_channel_i8(
                 &p,
                 &[m; 5],

@@ -21,7 +21,7 @@ const BLOCK: usize = 16;
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
 /// channel count is not a multiple of the input's (or the input has none).
 pub fn depth_multiplier(input_channels: usize, filter_channels: usize) -> Option<usize> {
-    if input_channels == 0 || filter_channels % input_channels != 0 {
+    if input_channels == 0 || !filter_channels.is_multiple_of(input_channels) {
         return None;
     }
     Some(filter_channels / input_channels)
