@@ -1,0 +1,7 @@
+//! `tflm`: the host side of tflm-rs: model inspection, running models on the host runtime
+//! (bit-exact with the MCU), and, next, conversion from ONNX.
+
+pub mod fixtures;
+pub mod run;
+
+pub use tflm_runtime as runtime;

@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("tflm: CLI coming up");
+    std::process::exit(2);
+}

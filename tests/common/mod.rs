@@ -1,0 +1,59 @@
+//! Helpers shared by the end-to-end tests: where the reference data is, and comparisons.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use tflm::fixtures::TensorData;
+
+/// `../shared/peer-models`, or `$TFLM_PEER_MODELS`. When absent the tests say so and skip,
+/// unless `TFLM_REQUIRE_PEER_MODELS=1` (CI), which turns the skip into a failure.
+pub fn peer_models() -> Option<PathBuf> {
+    let dir = std::env::var_os("TFLM_PEER_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/peer-models"));
+    if dir.join("hello_world_int8.tflite").exists() {
+        return Some(dir);
+    }
+    let msg = format!(
+        "SKIP: peer models not found at {} (set TFLM_PEER_MODELS to the folder)",
+        dir.display()
+    );
+    if std::env::var("TFLM_REQUIRE_PEER_MODELS").as_deref() == Ok("1") {
+        panic!("{msg}, and TFLM_REQUIRE_PEER_MODELS=1");
+    }
+    eprintln!("{msg}");
+    None
+}
+
+/// The single-op fixtures made by tools/gen_op_fixtures.py.
+pub fn op_fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tflm-runtime/tests/fixtures/ops")
+}
+
+/// Compares tensors: integers exactly, floats within `tol` (relative to max(1, |expected|)).
+pub fn compare(what: &str, got: &TensorData, expected: &TensorData, tol: f64) -> Result<(), String> {
+    if got.dtype != expected.dtype || got.shape.iter().product::<usize>() != expected.shape.iter().product::<usize>() {
+        return Err(format!(
+            "{what}: got {} {:?}, expected {} {:?}",
+            got.dtype, got.shape, expected.dtype, expected.shape
+        ));
+    }
+    let (g, e) = (got.values(), expected.values());
+    let mut bad = Vec::new();
+    for (i, (a, b)) in g.iter().zip(&e).enumerate() {
+        let ok = if expected.dtype == tflm_runtime::DType::F32 {
+            (a - b).abs() <= tol * b.abs().max(1.0)
+        } else {
+            a == b
+        };
+        if !ok {
+            bad.push(format!("[{i}] {a} != {b}"));
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        let n = bad.len();
+        bad.truncate(8);
+        Err(format!("{what}: {n} of {} elements differ: {}", e.len(), bad.join(", ")))
+    }
+}

@@ -1,0 +1,114 @@
+//! Bit-exactness against TFLite's reference kernels on real TFLite Micro models: every fixture
+//! in ../shared/peer-models (outputs, per-operator intermediates, stateful sequences).
+
+mod common;
+
+use common::{compare, peer_models};
+use std::collections::HashMap;
+use tflm::fixtures::{read_cases, TensorData};
+use tflm::run::{outputs, set_inputs, AlignedBytes};
+use tflm_runtime::{Interpreter, Model};
+
+/// Runs every line of `fixture` on `model`; `reset_each` resets state before each line.
+fn check(model: &str, fixture: &str, reset_each: bool, tol: f64) {
+    let Some(dir) = peer_models() else { return };
+    let bytes = AlignedBytes::new(&std::fs::read(dir.join(model)).unwrap());
+    let model = Model::parse(bytes.as_slice()).unwrap_or_else(|e| panic!("{model}: {e}"));
+    let cases = read_cases(&dir.join(fixture)).unwrap();
+    assert!(!cases.is_empty());
+    let mut arena = tflm::run::arena(model.arena_size());
+    let mut interpreter = Interpreter::new(&model, arena.as_mut_slice()).unwrap();
+    let mut failures = Vec::new();
+    for case in &cases {
+        if reset_each {
+            interpreter.reset_state();
+        }
+        set_inputs(&mut interpreter, &case.inputs).unwrap();
+        let mut seen: HashMap<(usize, usize), TensorData> = HashMap::new();
+        let want_intermediates = !case.intermediates.is_empty();
+        interpreter
+            .invoke_observed(|o| {
+                if want_intermediates {
+                    seen.insert(
+                        (o.operator, o.tensor.index),
+                        TensorData {
+                            dtype: o.tensor.dtype,
+                            shape: o.tensor.shape.dims().collect(),
+                            bytes: o.bytes.to_vec(),
+                        },
+                    );
+                }
+            })
+            .unwrap();
+        for (op, t, expected) in &case.intermediates {
+            match seen.get(&(*op, *t)) {
+                Some(got) => {
+                    if let Err(e) = compare(&format!("line {} operator {op} tensor {t}", case.line), got, expected, tol) {
+                        failures.push(e);
+                    }
+                }
+                None => failures.push(format!("line {}: operator {op} did not write tensor {t}", case.line)),
+            }
+        }
+        let got = outputs(&interpreter).unwrap();
+        for (k, (g, e)) in got.iter().zip(&case.outputs).enumerate() {
+            if let Err(e) = compare(&format!("line {} output {k}", case.line), g, e, tol) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{fixture}: {} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn hello_world_int8() {
+    check("hello_world_int8.tflite", "hello_world_int8.ref.jsonl", true, 0.0);
+    check("hello_world_int8.tflite", "hello_world_int8.testcases.ref.jsonl", true, 0.0);
+    check("hello_world_int8.tflite", "hello_world_int8.intermediates.jsonl", true, 0.0);
+}
+
+#[test]
+fn hello_world_float() {
+    check("hello_world_float.tflite", "hello_world_float.ref.jsonl", true, 1e-5);
+    check("hello_world_float.tflite", "hello_world_float.testcases.ref.jsonl", true, 1e-5);
+}
+
+#[test]
+fn micro_speech() {
+    check("micro_speech_quantized.tflite", "micro_speech_quantized.ref.jsonl", true, 0.0);
+    check("micro_speech_quantized.tflite", "micro_speech_quantized.intermediates.jsonl", true, 0.0);
+}
+
+#[test]
+fn person_detect() {
+    check("person_detect.tflite", "person_detect.ref.jsonl", true, 0.0);
+    check("person_detect.tflite", "person_detect.testcases.ref.jsonl", true, 0.0);
+}
+
+#[test]
+fn keyword_scrambled() {
+    check("keyword_scrambled.tflite", "keyword_scrambled.ref.jsonl", true, 0.0);
+    check("keyword_scrambled.tflite", "keyword_scrambled.seq.ref.jsonl", false, 0.0);
+    check("keyword_scrambled.tflite", "keyword_scrambled.intermediates.jsonl", true, 0.0);
+}
+
+#[test]
+fn simple_add() {
+    check("simple_add_model.tflite", "simple_add_model.ref.jsonl", true, 0.0);
+}
+
+#[test]
+fn lstm_model_is_rejected_with_a_clear_error() {
+    let Some(dir) = peer_models() else { return };
+    let bytes = AlignedBytes::new(&std::fs::read(dir.join("trained_lstm_int8.tflite")).unwrap());
+    let err = Model::parse(bytes.as_slice()).unwrap_err().to_string();
+    assert_eq!(err, "operator 0: UNIDIRECTIONAL_SEQUENCE_LSTM (builtin code 44) not supported");
+}
+
+#[test]
+fn audio_preprocessor_custom_ops_are_rejected() {
+    let Some(dir) = peer_models() else { return };
+    let bytes = AlignedBytes::new(&std::fs::read(dir.join("audio_preprocessor_int8.tflite")).unwrap());
+    let err = Model::parse(bytes.as_slice()).unwrap_err().to_string();
+    assert_eq!(err, "operator 0: custom operators are not supported");
+}
