@@ -13,6 +13,10 @@ use crate::model::{Model, Operator, Tensor};
 use crate::schema::op;
 use bytemuck::Pod;
 
+mod conv;
+mod depthwise_conv;
+mod fully_connected;
+mod pooling;
 mod reshape;
 
 /// What an operator needs from the arena.
@@ -30,6 +34,10 @@ type EvalFn = for<'b, 'd> fn(&mut OpIo<'b>, &mut DataReader<'d>) -> Result<(), E
 /// The kernel pair of a builtin code, or the reason there is none.
 fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
     Ok(match code {
+        op::CONV_2D => (conv::prepare, conv::eval),
+        op::DEPTHWISE_CONV_2D => (depthwise_conv::prepare, depthwise_conv::eval),
+        op::AVERAGE_POOL_2D | op::MAX_POOL_2D => (pooling::prepare, pooling::eval),
+        op::FULLY_CONNECTED => (fully_connected::prepare, fully_connected::eval),
         op::RESHAPE | op::SQUEEZE | op::EXPAND_DIMS => (reshape::prepare, reshape::eval),
         op::CUSTOM => return Err(ParseErrorKind::CustomOperator),
         _ => {
@@ -63,7 +71,11 @@ pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements
 }
 
 /// Writes the operator's prepared data into `data`.
-pub(crate) fn prepare(model: &Model<'_>, op: &Operator<'_>, data: &mut [u8]) -> Result<(), ParseErrorKind> {
+pub(crate) fn prepare(
+    model: &Model<'_>,
+    op: &Operator<'_>,
+    data: &mut [u8],
+) -> Result<(), ParseErrorKind> {
     let (prepare, _) = lookup(op.code)?;
     let mut p = Prepare {
         model,
@@ -162,23 +174,16 @@ impl<'d> DataWriter<'d> {
         }
     }
 
-    /// Appends one value (padded to 4 bytes, so every item stays 4-byte aligned).
+    /// Appends one value, aligned to its type (at least 4 bytes).
     pub fn put<T: Pod>(&mut self, value: T) {
-        let bytes = bytemuck::bytes_of(&value);
-        if let Some(dst) = self
-            .buf
-            .as_deref_mut()
-            .and_then(|b| b.get_mut(self.len..self.len + bytes.len()))
-        {
-            dst.copy_from_slice(bytes);
-        }
-        self.len += (bytes.len() + 3) & !3;
+        self.put_array(1, |_| value);
     }
 
-    /// Appends `n` values produced by `f`, as one 4-byte aligned array.
+    /// Appends `n` values produced by `f`, as one array aligned to its type (at least 4 bytes;
+    /// the blob itself starts 16-byte aligned).
     pub fn put_array<T: Pod>(&mut self, n: usize, mut f: impl FnMut(usize) -> T) {
         let size = core::mem::size_of::<T>();
-        let start = self.len;
+        let start = align_to::<T>(self.len);
         if let Some(b) = self.buf.as_deref_mut() {
             for i in 0..n {
                 if let Some(dst) = b.get_mut(start + i * size..start + (i + 1) * size) {
@@ -186,7 +191,7 @@ impl<'d> DataWriter<'d> {
                 }
             }
         }
-        self.len += (n * size + 3) & !3;
+        self.len = start + n * size;
     }
 
     /// Whether this pass writes (false while only measuring): lets `prepare` skip costly
@@ -205,29 +210,27 @@ pub(crate) struct DataReader<'d> {
 impl<'d> DataReader<'d> {
     /// The next value.
     pub fn get<T: Pod>(&mut self) -> Result<T, Error> {
-        let size = core::mem::size_of::<T>();
-        let bytes = self
-            .buf
-            .get(self.pos..self.pos + size)
-            .ok_or(Error::Internal {
-                operator: usize::MAX,
-                what: "prepared data too short",
-            })?;
-        self.pos += (size + 3) & !3;
-        Ok(bytemuck::pod_read_unaligned(bytes))
+        Ok(self.array::<T>(1)?[0])
     }
 
-    /// The next array of `n` values (4-byte aligned in the arena).
+    /// The next array of `n` values.
     pub fn array<T: Pod>(&mut self, n: usize) -> Result<&'d [T], Error> {
-        let size = n * core::mem::size_of::<T>();
         let err = Error::Internal {
             operator: usize::MAX,
             what: "prepared data too short or misaligned",
         };
-        let bytes = self.buf.get(self.pos..self.pos + size).ok_or(err)?;
-        self.pos += (size + 3) & !3;
+        let start = align_to::<T>(self.pos);
+        let end = start + n * core::mem::size_of::<T>();
+        let bytes = self.buf.get(start..end).ok_or(err)?;
+        self.pos = end;
         bytemuck::try_cast_slice(bytes).map_err(|_| err)
     }
+}
+
+/// Position `pos` rounded up to `T`'s alignment (at least 4).
+fn align_to<T>(pos: usize) -> usize {
+    let a = core::mem::align_of::<T>().max(4);
+    (pos + a - 1) & !(a - 1)
 }
 
 /// The tensors of the operator being run: constant inputs from the model, activations from the
@@ -367,7 +370,9 @@ impl<'b> OpIo<'b> {
     /// The operator's scratch buffer as elements of `T` (empty when it asked for none).
     pub fn scratch_as<T: Pod>(&mut self) -> Result<&'b mut [T], Error> {
         match self.act.take(self.num_outputs) {
-            Some(b) => bytemuck::try_cast_slice_mut(b).map_err(|_| self.internal("scratch misaligned")),
+            Some(b) => {
+                bytemuck::try_cast_slice_mut(b).map_err(|_| self.internal("scratch misaligned"))
+            }
             None => Ok(&mut []),
         }
     }
@@ -396,4 +401,37 @@ impl<'b> OpIo<'b> {
             .ok()
             .map(|t| t as usize)
     }
+}
+
+/// The fused activation of an options table field.
+pub(crate) fn fused_activation(
+    p: &Prepare<'_, '_, '_>,
+    field: u16,
+) -> Result<crate::types::Activation, ParseErrorKind> {
+    let code = p.op.option::<i8>(field, 0)?;
+    crate::types::Activation::from_schema(code)
+        .ok_or(p.unsupported("fused activation other than NONE, RELU, RELU_N1_TO_1, RELU6"))
+}
+
+/// The value range of a quantized element type.
+pub(crate) fn qrange(dtype: crate::types::DType) -> (i32, i32) {
+    match dtype {
+        crate::types::DType::I8 => (i8::MIN as i32, i8::MAX as i32),
+        crate::types::DType::I16 => (i16::MIN as i32, i16::MAX as i32),
+        crate::types::DType::U8 => (0, 255),
+        _ => (i32::MIN, i32::MAX),
+    }
+}
+
+/// Maps a kernel's shape error (verification makes it unreachable) to an internal error.
+pub(crate) fn kernel_result(
+    io: &OpIo<'_>,
+    r: Result<(), crate::kernels::conv::KernelError>,
+) -> Result<(), Error> {
+    r.map_err(|_| io.internal("kernel rejected the shapes"))
+}
+
+/// The scales of a quantized tensor as an array (for kernels that take `&[f32]`).
+pub(crate) fn scales_of<'m>(t: &Tensor<'m>) -> crate::flatbuf::Vector<'m, f32> {
+    t.quantization.scales
 }

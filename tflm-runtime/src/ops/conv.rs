@@ -1,0 +1,212 @@
+//! CONV_2D, and the preparation it shares with DEPTHWISE_CONV_2D: geometry (padding, output
+//! size), type variant, and per-channel fixed-point multipliers.
+
+use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
+use crate::error::{Error, ParseErrorKind};
+use crate::kernels::conv::{self as k, ConvParams};
+use crate::model::Tensor;
+use crate::quant::quantize_multiplier;
+use crate::schema::field::conv2d_options as f;
+use crate::types::{Activation, DType, Padding};
+use bytemuck::{Pod, Zeroable};
+
+pub(super) const FLOAT: u32 = 0;
+pub(super) const INT8: u32 = 1;
+pub(super) const INT16_BIAS64: u32 = 2;
+pub(super) const INT16_BIAS32: u32 = 3;
+
+/// Shapes and type variant of a convolution, stored ahead of its `ConvParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(super) struct ConvHeader {
+    pub variant: u32,
+    pub input: [u32; 4],
+    pub filter: [u32; 4],
+    pub output: [u32; 4],
+}
+
+impl ConvHeader {
+    pub fn shapes(&self) -> ([usize; 4], [usize; 4], [usize; 4]) {
+        let u = |s: [u32; 4]| s.map(|d| d as usize);
+        (u(self.input), u(self.filter), u(self.output))
+    }
+}
+
+/// The options a convolution reads, whatever its options table.
+pub(super) struct ConvOptions {
+    pub padding: Padding,
+    pub stride: [i32; 2],
+    pub dilation: [i32; 2],
+    pub activation: Activation,
+}
+
+/// Validates a convolution's tensors and writes header, params and per-channel multipliers.
+/// `out_channels_dim` is the filter dimension holding the output channels (0 for CONV_2D, 3
+/// for DEPTHWISE_CONV_2D).
+pub(super) fn prepare_conv_like(
+    p: &mut Prepare<'_, '_, '_>,
+    o: ConvOptions,
+    out_channels_dim: usize,
+) -> Result<(), ParseErrorKind> {
+    p.expect_io(2, 3, 1)?;
+    let input = p.input(0)?;
+    let filter = p.input(1)?;
+    let bias = p.optional_input(2);
+    let output = p.output(0)?;
+    let dims4 = |t: &Tensor<'_>| -> Result<[usize; 4], ParseErrorKind> {
+        if t.shape.rank() != 4 {
+            return Err(p.invalid("input, weights and output must be 4-D"));
+        }
+        t.shape.extended::<4>().ok_or(p.invalid("rank above 4"))
+    };
+    let (is, fs, os) = (dims4(&input)?, dims4(&filter)?, dims4(&output)?);
+    let out_c = fs[out_channels_dim];
+    let window = k::compute_padding(
+        o.padding,
+        o.stride[0],
+        o.stride[1],
+        o.dilation[0],
+        o.dilation[1],
+        is[1] as i32,
+        is[2] as i32,
+        fs[1] as i32,
+        fs[2] as i32,
+    )
+    .ok_or(p.invalid("stride, dilation or window size out of range"))?;
+    if os != [is[0], window.out_height as usize, window.out_width as usize, out_c] {
+        return Err(p.invalid("output shape differs from the one the window gives"));
+    }
+    if bias.is_some_and(|b| b.shape.num_elements() != out_c) {
+        return Err(p.invalid("bias size differs from the output channels"));
+    }
+    let variant = match (input.dtype, filter.dtype, output.dtype, bias.map(|b| b.dtype)) {
+        (DType::F32, DType::F32, DType::F32, None | Some(DType::F32)) => FLOAT,
+        (DType::I8, DType::I8, DType::I8, None | Some(DType::I32)) => INT8,
+        (DType::I16, DType::I8, DType::I16, Some(DType::I32)) => INT16_BIAS32,
+        (DType::I16, DType::I8, DType::I16, None | Some(DType::I64)) => INT16_BIAS64,
+        _ => return Err(p.unsupported("this combination of input, weight, bias and output types")),
+    };
+    let scales = filter.quantization.scales;
+    if variant != FLOAT {
+        if !input.quantization.is_quantized() || !output.quantization.is_quantized() || scales.is_empty() {
+            return Err(p.invalid("quantized tensors without scales"));
+        }
+        if scales.len() != 1 && scales.len() != out_c {
+            return Err(p.invalid("weight scales are neither per-tensor nor per output channel"));
+        }
+        if filter.quantization.zero_points.iter().any(|z| z != 0) {
+            return Err(p.unsupported("weights with a non-zero zero point"));
+        }
+        if variant != INT8 && (input.quantization.zero_point() != 0 || output.quantization.zero_point() != 0) {
+            return Err(p.invalid("int16 activations must have zero point 0"));
+        }
+    }
+    let params = if variant == FLOAT {
+        ConvParams::float(o.stride, o.dilation, window.padding, o.activation)
+    } else {
+        let (qmin, qmax) = qrange(output.dtype);
+        ConvParams::quantized(
+            o.stride,
+            o.dilation,
+            window.padding,
+            input.quantization.zero_point(),
+            output.quantization.zero_point(),
+            output.quantization.scale(),
+            o.activation,
+            qmin,
+            qmax,
+        )
+    };
+    let u = |s: [usize; 4]| s.map(|d| d as u32);
+    p.data.put(ConvHeader {
+        variant,
+        input: u(is),
+        filter: u(fs),
+        output: u(os),
+    });
+    p.data.put(params);
+    let channels = if variant == FLOAT { 0 } else { out_c };
+    let (si, so) = (input.quantization.scale(), output.quantization.scale());
+    let multiplier = |c: usize| {
+        let fs = scales.get(if scales.len() == 1 { 0 } else { c }).unwrap_or(0.0);
+        quantize_multiplier(si as f64 * fs as f64 / so as f64)
+    };
+    p.data.put_array(channels, |c| multiplier(c).0);
+    p.data.put_array(channels, |c| multiplier(c).1);
+    Ok(())
+}
+
+pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    let o = ConvOptions {
+        padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
+            .ok_or(p.invalid("unknown padding"))?,
+        stride: [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?],
+        dilation: [p.op.option(f::DILATION_H, 1)?, p.op.option(f::DILATION_W, 1)?],
+        activation: fused_activation(p, f::FUSED_ACTIVATION)?,
+    };
+    let input = p.input(0)?;
+    let filter = p.input(1)?;
+    let (in_c, f_c) = (input.shape.dim(3), filter.shape.dim(3));
+    if f_c == 0 || in_c % f_c != 0 {
+        return Err(p.invalid("input channels are not a multiple of the weights' channels"));
+    }
+    prepare_conv_like(p, o, 0)
+}
+
+pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let h: ConvHeader = data.get()?;
+    let params: ConvParams = data.get()?;
+    let channels = if h.variant == FLOAT { 0 } else { h.filter[0] as usize };
+    let multipliers = data.array::<i32>(channels)?;
+    let shifts = data.array::<i32>(channels)?;
+    let (is, fs, os) = h.shapes();
+    let r = match h.variant {
+        FLOAT => k::conv_f32(
+            &params,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+        ),
+        INT8 => k::conv_per_channel_i8(
+            &params,
+            multipliers,
+            shifts,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+        ),
+        INT16_BIAS64 => k::conv_per_channel_i16::<i64>(
+            &params,
+            multipliers,
+            shifts,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+        ),
+        _ => k::conv_per_channel_i16::<i32>(
+            &params,
+            multipliers,
+            shifts,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+        ),
+    };
+    kernel_result(io, r)
+}

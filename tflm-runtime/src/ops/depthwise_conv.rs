@@ -1,0 +1,87 @@
+//! DEPTHWISE_CONV_2D: int8 and int16x8 per-channel, float32. The depth multiplier comes from
+//! the shapes, as in LiteRT.
+
+use super::conv::{prepare_conv_like, ConvHeader, ConvOptions, FLOAT, INT16_BIAS64, INT8};
+use super::{fused_activation, kernel_result, DataReader, OpIo, Prepare};
+use crate::error::{Error, ParseErrorKind};
+use crate::kernels::conv::ConvParams;
+use crate::kernels::depthwise_conv as k;
+use crate::schema::field::depthwise_conv2d_options as f;
+use crate::types::Padding;
+
+pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    let o = ConvOptions {
+        padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
+            .ok_or(p.invalid("unknown padding"))?,
+        stride: [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?],
+        dilation: [p.op.option(f::DILATION_H, 1)?, p.op.option(f::DILATION_W, 1)?],
+        activation: fused_activation(p, f::FUSED_ACTIVATION)?,
+    };
+    let input = p.input(0)?;
+    let filter = p.input(1)?;
+    if filter.shape.dim(0) != 1 {
+        return Err(p.invalid("weights must have shape [1, h, w, channels]"));
+    }
+    if k::depth_multiplier(input.shape.dim(3), filter.shape.dim(3)).is_none() {
+        return Err(p.invalid("output channels are not a multiple of the input channels"));
+    }
+    prepare_conv_like(p, o, 3)
+}
+
+pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let h: ConvHeader = data.get()?;
+    let params: ConvParams = data.get()?;
+    let channels = if h.variant == FLOAT { 0 } else { h.filter[3] as usize };
+    let multipliers = data.array::<i32>(channels)?;
+    let shifts = data.array::<i32>(channels)?;
+    let (is, fs, os) = h.shapes();
+    let r = match h.variant {
+        FLOAT => k::depthwise_conv_f32(
+            &params,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+        ),
+        INT8 => k::depthwise_conv_per_channel_i8(
+            &params,
+            multipliers,
+            shifts,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+        ),
+        INT16_BIAS64 => k::depthwise_conv_per_channel_i16::<i64>(
+            &params,
+            multipliers,
+            shifts,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+        ),
+        _ => k::depthwise_conv_per_channel_i16::<i32>(
+            &params,
+            multipliers,
+            shifts,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+        ),
+    };
+    kernel_result(io, r)
+}

@@ -1,0 +1,152 @@
+//! FULLY_CONNECTED: int8 (per-tensor or per-channel weights), int16x8 and float32, with inputs
+//! of any rank flattened to `batches x accum_depth` as TFLite does.
+
+use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
+use crate::error::{Error, ParseErrorKind};
+use crate::kernels::fully_connected::{self as k, FcDims, FullyConnectedParams};
+use crate::schema::field::fully_connected_options as f;
+use crate::types::DType;
+use bytemuck::{Pod, Zeroable};
+
+const FLOAT: u32 = 0;
+const INT8: u32 = 1;
+const INT16_BIAS64: u32 = 2;
+const INT16_BIAS32: u32 = 3;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Header {
+    variant: u32,
+    batches: u32,
+    accum_depth: u32,
+    output_depth: u32,
+    num_scales: u32,
+}
+
+pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    p.expect_io(2, 3, 1)?;
+    let input = p.input(0)?;
+    let filter = p.input(1)?;
+    let bias = p.optional_input(2);
+    let output = p.output(0)?;
+    let activation = fused_activation(p, f::FUSED_ACTIVATION)?;
+    if p.op.option::<i8>(f::WEIGHTS_FORMAT, 0)? != 0 {
+        return Err(p.unsupported("shuffled weights format"));
+    }
+    if filter.shape.rank() != 2 {
+        return Err(p.invalid("weights must be 2-D [output_depth, accum_depth]"));
+    }
+    let (output_depth, accum_depth) = (filter.shape.dim(0), filter.shape.dim(1));
+    let elements = input.shape.num_elements();
+    if accum_depth == 0 || elements % accum_depth != 0 {
+        return Err(p.invalid("input size is not a multiple of the weights' depth"));
+    }
+    let batches = elements / accum_depth;
+    if output.shape.num_elements() != batches * output_depth {
+        return Err(p.invalid("output size differs from batches x output depth"));
+    }
+    if bias.is_some_and(|b| b.shape.num_elements() != output_depth) {
+        return Err(p.invalid("bias size differs from the output depth"));
+    }
+    let variant = match (input.dtype, filter.dtype, output.dtype, bias.map(|b| b.dtype)) {
+        (DType::F32, DType::F32, DType::F32, None | Some(DType::F32)) => FLOAT,
+        (DType::I8, DType::I8, DType::I8, None | Some(DType::I32)) => INT8,
+        (DType::I16, DType::I8, DType::I16, Some(DType::I32)) => INT16_BIAS32,
+        (DType::I16, DType::I8, DType::I16, None | Some(DType::I64)) => INT16_BIAS64,
+        (DType::F32, DType::I8, DType::F32, _) => {
+            return Err(p.unsupported("hybrid (dynamic range) weights"))
+        }
+        _ => return Err(p.unsupported("this combination of input, weight, bias and output types")),
+    };
+    let scales = filter.quantization.scales;
+    let num_scales = if variant == FLOAT {
+        0
+    } else {
+        if !input.quantization.is_quantized() || !output.quantization.is_quantized() || scales.is_empty() {
+            return Err(p.invalid("quantized tensors without scales"));
+        }
+        if scales.len() != 1 && scales.len() != output_depth {
+            return Err(p.invalid("weight scales are neither per-tensor nor per output channel"));
+        }
+        if variant != INT8 && (input.quantization.zero_point() != 0 || output.quantization.zero_point() != 0) {
+            return Err(p.invalid("int16 activations must have zero point 0"));
+        }
+        scales.len()
+    };
+    let params = if variant == FLOAT {
+        FullyConnectedParams::float(activation)
+    } else {
+        let (qmin, qmax) = qrange(output.dtype);
+        FullyConnectedParams::quantized(
+            input.quantization.zero_point(),
+            filter.quantization.zero_point(),
+            output.quantization.zero_point(),
+            output.quantization.scale(),
+            activation,
+            qmin,
+            qmax,
+        )
+    };
+    p.data.put(Header {
+        variant,
+        batches: batches as u32,
+        accum_depth: accum_depth as u32,
+        output_depth: output_depth as u32,
+        num_scales: num_scales as u32,
+    });
+    p.data.put(params);
+    let (si, so) = (input.quantization.scale(), output.quantization.scale());
+    p.data.put_array(num_scales, |c| {
+        k::effective_scale(si, scales.get(c).unwrap_or(0.0), so)
+    });
+    Ok(())
+}
+
+pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let h: Header = data.get()?;
+    let params: FullyConnectedParams = data.get()?;
+    let scales = data.array::<f64>(h.num_scales as usize)?;
+    let dims = FcDims {
+        batches: h.batches as usize,
+        accum_depth: h.accum_depth as usize,
+        output_depth: h.output_depth as usize,
+    };
+    let r = match h.variant {
+        FLOAT => k::fully_connected_f32(
+            &params,
+            dims,
+            io.input_as(0)?,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            io.output_as(0)?,
+        ),
+        INT8 => k::fully_connected_i8(
+            &params,
+            scales,
+            dims,
+            io.input_as(0)?,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            io.output_as(0)?,
+        ),
+        INT16_BIAS64 => k::fully_connected_i16::<i64>(
+            &params,
+            scales,
+            dims,
+            io.input_as(0)?,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            io.output_as(0)?,
+        ),
+        _ => k::fully_connected_i16::<i32>(
+            &params,
+            scales,
+            dims,
+            io.input_as(0)?,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            io.output_as(0)?,
+        ),
+    };
+    kernel_result(io, r)
+}

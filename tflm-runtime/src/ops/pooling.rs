@@ -1,0 +1,88 @@
+//! AVERAGE_POOL_2D and MAX_POOL_2D: int8, int16 and float32; quantized pooling keeps the
+//! input's scale and zero point.
+
+use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
+use crate::error::{Error, ParseErrorKind};
+use crate::kernels::conv::compute_padding;
+use crate::kernels::pooling::{self as k, PoolParams};
+use crate::schema::field::pool2d_options as f;
+use crate::schema::op;
+use crate::types::{DType, Padding};
+use bytemuck::{Pod, Zeroable};
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Header {
+    code: i32,
+    dtype: i32,
+    input: [u32; 4],
+    output: [u32; 4],
+}
+
+pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    p.expect_io(1, 1, 1)?;
+    let input = p.input(0)?;
+    let output = p.output(0)?;
+    if input.shape.rank() != 4 || output.shape.rank() != 4 {
+        return Err(p.invalid("input and output must be 4-D"));
+    }
+    if input.dtype != output.dtype || !matches!(input.dtype, DType::F32 | DType::I8 | DType::I16) {
+        return Err(p.unsupported("types other than float32, int8 or int16 (same in and out)"));
+    }
+    if input.dtype != DType::F32
+        && (input.quantization.scale() != output.quantization.scale()
+            || input.quantization.zero_point() != output.quantization.zero_point())
+    {
+        return Err(p.invalid("input and output quantization differ"));
+    }
+    let padding = Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
+        .ok_or(p.invalid("unknown padding"))?;
+    let stride = [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?];
+    let filter = [p.op.option(f::FILTER_HEIGHT, 1)?, p.op.option(f::FILTER_WIDTH, 1)?];
+    let activation = fused_activation(p, f::FUSED_ACTIVATION)?;
+    let is = input.shape.extended::<4>().ok_or(p.invalid("rank"))?;
+    let os = output.shape.extended::<4>().ok_or(p.invalid("rank"))?;
+    let window = compute_padding(
+        padding, stride[0], stride[1], 1, 1, is[1] as i32, is[2] as i32, filter[0], filter[1],
+    )
+    .ok_or(p.invalid("stride or window size out of range"))?;
+    if os != [is[0], window.out_height as usize, window.out_width as usize, is[3]] {
+        return Err(p.invalid("output shape differs from the one the window gives"));
+    }
+    let (qmin, qmax) = qrange(output.dtype);
+    let params = PoolParams::quantized(
+        stride,
+        filter,
+        window.padding,
+        output.quantization.scale(),
+        output.quantization.zero_point(),
+        activation,
+        qmin,
+        qmax,
+    );
+    p.data.put(Header {
+        code: p.op.code,
+        dtype: output.dtype.schema_code() as i32,
+        input: is.map(|d| d as u32),
+        output: os.map(|d| d as u32),
+    });
+    p.data.put(params);
+    Ok(())
+}
+
+pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let h: Header = data.get()?;
+    let params: PoolParams = data.get()?;
+    let (is, os) = (h.input.map(|d| d as usize), h.output.map(|d| d as usize));
+    let average = h.code == op::AVERAGE_POOL_2D;
+    let r = match (DType::from_schema(h.dtype as i8), average) {
+        (Some(DType::F32), true) => k::average_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?),
+        (Some(DType::F32), false) => k::max_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?),
+        (Some(DType::I8), true) => k::average_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?),
+        (Some(DType::I8), false) => k::max_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?),
+        (Some(DType::I16), true) => k::average_pool_i16(&params, is, io.input_as(0)?, os, io.output_as(0)?),
+        (Some(DType::I16), false) => k::max_pool_i16(&params, is, io.input_as(0)?, os, io.output_as(0)?),
+        _ => return Err(io.internal("pooling type")),
+    };
+    kernel_result(io, r)
+}
