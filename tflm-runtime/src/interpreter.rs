@@ -51,9 +51,10 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             return Err(too_small(needed(), available));
         }
         let (slot_region, rest) = arena.split_at_mut(slot_bytes);
-        let slots: &mut [Slot] =
-            bytemuck::try_cast_slice_mut(&mut slot_region[..n_slots * core::mem::size_of::<Slot>()])
-                .map_err(|_| internal("slot table misaligned"))?;
+        let slots: &mut [Slot] = bytemuck::try_cast_slice_mut(
+            &mut slot_region[..n_slots * core::mem::size_of::<Slot>()],
+        )
+        .map_err(|_| internal("slot table misaligned"))?;
         let layout = Layout::compute(model, slots);
         if layout.total > arena_len_after(slot_bytes, rest.len()) {
             return Err(too_small(layout.total + skip, available));
@@ -63,10 +64,9 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         let (state, rest) = rest.split_at_mut(layout.state);
         let activations = &mut rest[..layout.activations];
 
-        let op_slots: &mut [OpSlot] = bytemuck::try_cast_slice_mut(
-            &mut op_region[..n_ops * core::mem::size_of::<OpSlot>()],
-        )
-        .map_err(|_| internal("operator table misaligned"))?;
+        let op_slots: &mut [OpSlot] =
+            bytemuck::try_cast_slice_mut(&mut op_region[..n_ops * core::mem::size_of::<OpSlot>()])
+                .map_err(|_| internal("operator table misaligned"))?;
         let mut data_offset = 0usize;
         for (i, slot) in op_slots.iter_mut().enumerate() {
             let op = model.operator(i);
@@ -165,7 +165,9 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     pub fn reset_state(&mut self) {
         for t in 0..self.model.num_tensors() {
             let tensor = self.model.tensor(t);
-            let Some(slot) = self.slots.get(t) else { continue };
+            let Some(slot) = self.slots.get(t) else {
+                continue;
+            };
             if slot.kind != kind::STATE {
                 continue;
             }

@@ -174,12 +174,18 @@ impl<'m> Operator<'m> {
     }
 
     /// A scalar option field, or `default` when the options table or the field is absent.
-    pub fn option<T: crate::flatbuf::Scalar>(&self, id: u16, default: T) -> Result<T, ParseErrorKind> {
+    pub fn option<T: crate::flatbuf::Scalar>(
+        &self,
+        id: u16,
+        default: T,
+    ) -> Result<T, ParseErrorKind> {
         match self.options {
-            Some(t) => t.scalar(id, default).map_err(|problem| ParseErrorKind::Malformed {
-                field: "builtin_options",
-                problem,
-            }),
+            Some(t) => t
+                .scalar(id, default)
+                .map_err(|problem| ParseErrorKind::Malformed {
+                    field: "builtin_options",
+                    problem,
+                }),
             None => Ok(default),
         }
     }
@@ -506,11 +512,15 @@ impl<'m> Model<'m> {
             }
         }
         // Buffers stored after the flatbuffer (schema 3c): offset from the file start.
-        let offset = t.scalar::<u64>(f::OFFSET, 0).map_err(malformed(at, "offset"))?;
+        let offset = t
+            .scalar::<u64>(f::OFFSET, 0)
+            .map_err(malformed(at, "offset"))?;
         let size = t.scalar::<u64>(f::SIZE, 0).map_err(malformed(at, "size"))?;
         if offset > 1 && size > 0 {
             let start = usize::try_from(offset).ok();
-            let end = start.zip(usize::try_from(size).ok()).and_then(|(s, n)| s.checked_add(n));
+            let end = start
+                .zip(usize::try_from(size).ok())
+                .and_then(|(s, n)| s.checked_add(n));
             return match (start, end) {
                 (Some(s), Some(e)) if e <= self.bytes.len() => Ok(Some((&self.bytes[s..e], s))),
                 _ => Err(ParseError::new(
@@ -533,8 +543,10 @@ impl<'m> Model<'m> {
             .get(self.bytes, i)
             .map_err(malformed(at, "tensor"))?;
         let code = t.scalar::<i8>(f::TYPE, 0).map_err(malformed(at, "type"))?;
-        let dtype = DType::from_schema(code)
-            .ok_or(ParseError::new(at, ParseErrorKind::UnsupportedTensorType { code }))?;
+        let dtype = DType::from_schema(code).ok_or(ParseError::new(
+            at,
+            ParseErrorKind::UnsupportedTensorType { code },
+        ))?;
         let shape = t
             .vector::<i32>(f::SHAPE)
             .map_err(malformed(at, "shape"))?
@@ -560,7 +572,10 @@ impl<'m> Model<'m> {
         if bytes > u32::MAX as usize / 2 {
             return Err(bad_shape);
         }
-        let name = t.string(f::NAME).map_err(malformed(at, "name"))?.unwrap_or("");
+        let name = t
+            .string(f::NAME)
+            .map_err(malformed(at, "name"))?
+            .unwrap_or("");
         let is_variable = t
             .scalar::<bool>(f::IS_VARIABLE, false)
             .map_err(malformed(at, "is_variable"))?;
@@ -568,7 +583,9 @@ impl<'m> Model<'m> {
             .table(f::SPARSITY)
             .map_err(malformed(at, "sparsity"))?
             .is_some();
-        let buffer = t.scalar::<u32>(f::BUFFER, 0).map_err(malformed(at, "buffer"))?;
+        let buffer = t
+            .scalar::<u32>(f::BUFFER, 0)
+            .map_err(malformed(at, "buffer"))?;
         let (data, data_offset) = if buffer == 0 {
             (None, 0)
         } else {
@@ -674,7 +691,8 @@ impl<'m> Model<'m> {
     /// before (or is a subgraph input), none is written twice, constants are never written.
     fn check_graph(&self) -> Result<(), ParseError> {
         let graph_input = |t: usize| self.inputs.iter().any(|i| i as usize == t);
-        let fail = |i, what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
+        let fail =
+            |i, what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
         for i in 0..self.num_operators() {
             let op = self.operator(i);
             for t in op.outputs.iter() {
@@ -734,12 +752,8 @@ impl<'m> Model<'m> {
 
     /// The operator that writes tensor `t`, if any.
     pub fn producer(&self, t: usize) -> Option<usize> {
-        (0..self.num_operators()).find(|&i| {
-            self.operator(i)
-                .outputs
-                .iter()
-                .any(|o| o as usize == t)
-        })
+        (0..self.num_operators())
+            .find(|&i| self.operator(i).outputs.iter().any(|o| o as usize == t))
     }
 
     /// Bytes of arena `Interpreter::new` needs for this model, with the arena at a 16-byte

@@ -473,7 +473,10 @@ mod tests {
     #[test]
     fn names_follow_the_schema() {
         assert_eq!(op_name(op::ADD), "ADD");
-        assert_eq!(op_name(op::UNIDIRECTIONAL_SEQUENCE_LSTM), "UNIDIRECTIONAL_SEQUENCE_LSTM");
+        assert_eq!(
+            op_name(op::UNIDIRECTIONAL_SEQUENCE_LSTM),
+            "UNIDIRECTIONAL_SEQUENCE_LSTM"
+        );
         assert_eq!(op_name(op::HARD_SWISH), "HARD_SWISH");
         assert_eq!(op_name(-1), "?");
         assert_eq!(op_name(100_000), "?");
