@@ -505,6 +505,42 @@ fn conv_core<T: Mac, O>(
     Ok(())
 }
 
+/// The bias (and accumulator) type of an int16x8 convolution or fully-connected layer.
+/// LiteRT sums in the type the op's `quantized_bias_type` names (int64 unless it says INT32,
+/// also when there is no bias), and the type also picks the rescale: with int32 the running
+/// sum wraps at 32 bits and goes through the 32-bit `MultiplyByQuantizedMultiplier`; with
+/// int64 it is exact and goes through the 64-bit one (16-bit reduced multiplier). Both were
+/// checked against LiteRT 2.3.0, including sums beyond 2^31.
+pub trait Int16Bias: Copy {
+    /// The accumulator LiteRT holds, given the exact sum of products and the bias.
+    fn accumulate(sum: i64, bias: Option<Self>) -> i64;
+    /// The fixed-point rescale LiteRT applies to that accumulator.
+    fn rescale(acc: i64, multiplier: i32, shift: i32) -> i32;
+}
+
+impl Int16Bias for i64 {
+    #[inline(always)]
+    fn accumulate(sum: i64, bias: Option<i64>) -> i64 {
+        sum.wrapping_add(bias.unwrap_or(0))
+    }
+    #[inline(always)]
+    fn rescale(acc: i64, multiplier: i32, shift: i32) -> i32 {
+        multiply_by_quantized_multiplier_i64(acc, multiplier, shift)
+    }
+}
+
+impl Int16Bias for i32 {
+    #[inline(always)]
+    fn accumulate(sum: i64, bias: Option<i32>) -> i64 {
+        // The 32-bit running sum equals the 64-bit one modulo 2^32.
+        (sum as i32).wrapping_add(bias.unwrap_or(0)) as i64
+    }
+    #[inline(always)]
+    fn rescale(acc: i64, multiplier: i32, shift: i32) -> i32 {
+        multiply_by_quantized_multiplier(acc as i32, multiplier, shift)
+    }
+}
+
 /// CONV_2D, int8 activations and weights, per-channel requantization
 /// (`reference_integer_ops::ConvPerChannel`).
 ///
@@ -546,12 +582,12 @@ pub fn conv_per_channel_i8(
     )
 }
 
-/// CONV_2D, int16 activations (zero point 0), int8 weights, per-channel requantization with a
-/// 64-bit accumulator (`reference_integer_ops::ConvPerChannel` for int16). `bias` is int64 or
-/// int32 (the model's `quantized_bias_type`); both are added to the 64-bit sum. Shapes and
-/// per-channel slices as in [`conv_per_channel_i8`]; `p.input_offset` is not used.
+/// CONV_2D, int16 activations (zero point 0), int8 weights, per-channel requantization
+/// (`reference_integer_ops::ConvPerChannel` for int16). `B` is the op's `quantized_bias_type`
+/// (see [`Int16Bias`]): `i64` (the default) or `i32`. Shapes and per-channel slices as in
+/// [`conv_per_channel_i8`]; `p.input_offset` is not used.
 #[allow(clippy::too_many_arguments)]
-pub fn conv_per_channel_i16<B: Copy + Into<i64>>(
+pub fn conv_per_channel_i16<B: Int16Bias>(
     p: &ConvParams,
     multipliers: &[i32],
     shifts: &[i32],
@@ -576,8 +612,8 @@ pub fn conv_per_channel_i16<B: Copy + Into<i64>>(
         output_shape,
         output,
         |oc, acc| {
-            let acc = acc.wrapping_add(bias.map_or(0, |b| b[oc].into()));
-            let v = multiply_by_quantized_multiplier_i64(acc, m[oc], s[oc]).wrapping_add(zp);
+            let acc = B::accumulate(acc, bias.map(|b| b[oc]));
+            let v = B::rescale(acc, m[oc], s[oc]).wrapping_add(zp);
             v.max(lo).min(hi) as i16
         },
     )
@@ -1055,7 +1091,7 @@ mod tests {
         // Ties: x * 0.5 with the reduced 16-bit multiplier rounds half up (toward +inf).
         let (m, s) = channel_multiplier(1.0, 0.5, 1.0);
         let mut out = [0i16; 4];
-        conv_per_channel_i16::<i32>(
+        conv_per_channel_i16::<i64>(
             &p,
             &[m],
             &[s],
@@ -1063,12 +1099,71 @@ mod tests {
             &[-3, 3, -1, -32768],
             [1, 1, 1, 1],
             &[1],
-            Some(&[0]),
+            None,
             [1, 1, 4, 1],
             &mut out,
         )
         .unwrap();
         assert_eq!(out, [-1, 2, 0, -16384]);
+    }
+
+    #[test]
+    fn int16_bias_type_picks_accumulator_and_rescale() {
+        let p = ConvParams::quantized(
+            [1, 1],
+            [1, 1],
+            pad(0, 0),
+            0,
+            0,
+            1.0,
+            Activation::None,
+            -32768,
+            32767,
+        );
+        let run = |m: i32, s: i32, input: &[i16], filter: &[i8], bias64: bool| {
+            let mut out = [0i16; 1];
+            let shape = [1, 1, 1, input.len()];
+            let fshape = [1, 1, 1, input.len()];
+            if bias64 {
+                conv_per_channel_i16(
+                    &p,
+                    &[m],
+                    &[s],
+                    shape,
+                    input,
+                    fshape,
+                    filter,
+                    Some(&[0i64]),
+                    [1, 1, 1, 1],
+                    &mut out,
+                )
+            } else {
+                conv_per_channel_i16(
+                    &p,
+                    &[m],
+                    &[s],
+                    shape,
+                    input,
+                    fshape,
+                    filter,
+                    Some(&[0i32]),
+                    [1, 1, 1, 1],
+                    &mut out,
+                )
+            }
+            .unwrap();
+            out[0]
+        };
+        // 98304 * 0.3 = 29491.2: the 64-bit rescale's 16-bit multiplier (19661 / 2^16) lands
+        // on 29492, the 32-bit rescale on 29491.
+        let (m, s) = channel_multiplier(1.0, 0.3, 1.0);
+        assert_eq!(run(m, s, &[-32768], &[-3], true), 29492);
+        assert_eq!(run(m, s, &[-32768], &[-3], false), 29491);
+        // 700 * 32767 * 127 = 2912986300 wraps to -1381980996 in 32 bits; at 2^-20 that is
+        // -1318, against 2778 from the exact sum.
+        let (m, s) = channel_multiplier(1.0, 1.0 / 1048576.0, 1.0);
+        assert_eq!(run(m, s, &[32767; 700], &[127; 700], true), 2778);
+        assert_eq!(run(m, s, &[32767; 700], &[127; 700], false), -1318);
     }
 
     #[test]

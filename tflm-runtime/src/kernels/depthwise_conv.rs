@@ -11,8 +11,10 @@
 //! zero points and clamp are a [`ConvParams`], built with the same constructors as CONV_2D;
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
-use super::conv::{check_channels, clamp_f32, volume, ConvParams, KernelError, Mac, Window};
-use crate::quant::{multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_i64};
+use super::conv::{
+    check_channels, clamp_f32, volume, ConvParams, Int16Bias, KernelError, Mac, Window,
+};
+use crate::quant::multiply_by_quantized_multiplier;
 
 /// Output channels accumulated together: one pass over a tap's input pixel feeds this many
 /// accumulators, which live on the stack (no arena scratch needed).
@@ -185,10 +187,10 @@ pub fn depthwise_conv_per_channel_i8(
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8
-/// weights, 64-bit accumulator, optional int64 (LiteRT requires it) or int32 bias. Shapes and
-/// per-channel slices as in [`depthwise_conv_per_channel_i8`].
+/// weights, 64-bit sum and rescale, optional int64 bias (LiteRT rejects an int32 one here).
+/// Shapes and per-channel slices as in [`depthwise_conv_per_channel_i8`].
 #[allow(clippy::too_many_arguments)]
-pub fn depthwise_conv_per_channel_i16<B: Copy + Into<i64>>(
+pub fn depthwise_conv_per_channel_i16(
     p: &ConvParams,
     multipliers: &[i32],
     shifts: &[i32],
@@ -196,12 +198,12 @@ pub fn depthwise_conv_per_channel_i16<B: Copy + Into<i64>>(
     input: &[i16],
     filter_shape: [usize; 4],
     filter: &[i8],
-    bias: Option<&[B]>,
+    bias: Option<&[i64]>,
     output_shape: [usize; 4],
     output: &mut [i16],
 ) -> Result<(), KernelError> {
     let out_c = filter_shape[3];
-    check_channels(out_c, multipliers, shifts, bias.map(<[B]>::len))?;
+    check_channels(out_c, multipliers, shifts, bias.map(<[i64]>::len))?;
     let (m, s) = (&multipliers[..out_c], &shifts[..out_c]);
     let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
     depthwise_core(
@@ -213,8 +215,8 @@ pub fn depthwise_conv_per_channel_i16<B: Copy + Into<i64>>(
         output_shape,
         output,
         |oc, acc| {
-            let acc = acc.wrapping_add(bias.map_or(0, |b| b[oc].into()));
-            let v = multiply_by_quantized_multiplier_i64(acc, m[oc], s[oc]).wrapping_add(zp);
+            let acc = i64::accumulate(acc, bias.map(|b| b[oc]));
+            let v = i64::rescale(acc, m[oc], s[oc]).wrapping_add(zp);
             v.max(lo).min(hi) as i16
         },
     )

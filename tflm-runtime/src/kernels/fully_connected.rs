@@ -13,6 +13,7 @@
 //! Float: `reference_ops::FullyConnected` — products summed in order from 0.0, then `+ bias`
 //! (0.0 when absent), then the activation clamp.
 
+pub use super::conv::Int16Bias;
 use super::conv::{clamp_f32, dot, dot4, KernelError, Mac};
 use crate::quant::{activation_range_f32, activation_range_quantized};
 use crate::types::Activation;
@@ -250,31 +251,9 @@ pub fn fully_connected_i8(
     Ok(())
 }
 
-/// The bias (and accumulator) type of an int16x8 FULLY_CONNECTED. LiteRT sums in the bias
-/// type, chosen by the op's `quantized_bias_type` (int64 unless it says INT32, also when there
-/// is no bias): with int32 the sum wraps at 32 bits before it is scaled.
-pub trait Int16Bias: Copy {
-    /// The accumulator, given the exact 64-bit sum of products and the bias.
-    fn accumulate(sum: i64, bias: Option<Self>) -> f64;
-}
-
-impl Int16Bias for i64 {
-    #[inline(always)]
-    fn accumulate(sum: i64, bias: Option<i64>) -> f64 {
-        sum.wrapping_add(bias.unwrap_or(0)) as f64
-    }
-}
-
-impl Int16Bias for i32 {
-    #[inline(always)]
-    fn accumulate(sum: i64, bias: Option<i32>) -> f64 {
-        // The 32-bit running sum equals the 64-bit one modulo 2^32.
-        (sum as i32).wrapping_add(bias.unwrap_or(0)) as f64
-    }
-}
-
 /// FULLY_CONNECTED with int16 input and output (zero point 0; `p.input_offset` is not used),
-/// int8 weights and an optional int64 or int32 bias (see [`Int16Bias`]). `scales` as in
+/// int8 weights and an optional bias of the op's `quantized_bias_type` (see [`Int16Bias`];
+/// only its accumulation is used here, the rescale is the double one). `scales` as in
 /// [`fully_connected_i8`].
 pub fn fully_connected_i16<B: Int16Bias>(
     p: &FullyConnectedParams,
@@ -300,7 +279,7 @@ pub fn fully_connected_i16<B: Int16Bias>(
         if oc == 0 && fo != 0 {
             fo_term = x.iter().map(|&v| v as i64).sum::<i64>().wrapping_mul(fo);
         }
-        let acc = B::accumulate(acc.wrapping_add(fo_term), bias.map(|b| b[oc]));
+        let acc = B::accumulate(acc.wrapping_add(fo_term), bias.map(|b| b[oc])) as f64;
         let scale = scales[if per_channel { oc } else { 0 }];
         let v = scale_round(acc, scale).wrapping_add(zp);
         v.max(lo).min(hi) as i16
