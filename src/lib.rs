@@ -2,6 +2,7 @@
 //! (bit-exact with the MCU), and, next, conversion from ONNX.
 
 pub mod fixtures;
+pub mod inspect;
 pub mod run;
 
 pub use tflm_runtime as runtime;

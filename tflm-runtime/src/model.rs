@@ -759,6 +759,11 @@ impl<'m> Model<'m> {
     /// Bytes of arena `Interpreter::new` needs for this model, with the arena at a 16-byte
     /// aligned address (add up to 15 bytes for an unaligned one).
     pub fn arena_size(&self) -> usize {
-        crate::arena::Layout::compute_standalone(self).total
+        self.layout().total
+    }
+
+    /// The arena's regions for this model (what `arena_size` adds up).
+    pub fn layout(&self) -> crate::arena::Layout {
+        crate::arena::Layout::compute_standalone(self)
     }
 }

@@ -22,6 +22,11 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if filter.shape.dim(0) != 1 {
         return Err(p.invalid("weights must have shape [1, h, w, channels]"));
     }
+    if input.dtype == crate::types::DType::I16
+        && p.optional_input(2).is_some_and(|b| b.dtype != crate::types::DType::I64)
+    {
+        return Err(p.unsupported("int16 activations with a bias other than int64"));
+    }
     if k::depth_multiplier(input.shape.dim(3), filter.shape.dim(3)).is_none() {
         return Err(p.invalid("output channels are not a multiple of the input channels"));
     }
@@ -58,7 +63,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             os,
             io.output_as(0)?,
         ),
-        INT16_BIAS64 => k::depthwise_conv_per_channel_i16::<i64>(
+        INT16_BIAS64 => k::depthwise_conv_per_channel_i16(
             &params,
             multipliers,
             shifts,
@@ -70,18 +75,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             os,
             io.output_as(0)?,
         ),
-        _ => k::depthwise_conv_per_channel_i16::<i32>(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
+        _ => return Err(io.internal("depthwise type")),
     };
     kernel_result(io, r)
 }

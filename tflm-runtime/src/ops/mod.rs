@@ -13,9 +13,12 @@ use crate::model::{Model, Operator, Tensor};
 use crate::schema::op;
 use bytemuck::Pod;
 
+mod add;
+mod binary;
 mod conv;
 mod depthwise_conv;
 mod fully_connected;
+mod mul;
 mod pooling;
 mod reshape;
 
@@ -34,6 +37,8 @@ type EvalFn = for<'b, 'd> fn(&mut OpIo<'b>, &mut DataReader<'d>) -> Result<(), E
 /// The kernel pair of a builtin code, or the reason there is none.
 fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
     Ok(match code {
+        op::ADD | op::SUB => (add::prepare, add::eval),
+        op::MUL => (mul::prepare, mul::eval),
         op::CONV_2D => (conv::prepare, conv::eval),
         op::DEPTHWISE_CONV_2D => (depthwise_conv::prepare, depthwise_conv::eval),
         op::AVERAGE_POOL_2D | op::MAX_POOL_2D => (pooling::prepare, pooling::eval),
