@@ -21,6 +21,7 @@ mod fully_connected;
 mod mul;
 mod pooling;
 mod reshape;
+mod softmax;
 
 /// What an operator needs from the arena.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,6 +40,7 @@ fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
     Ok(match code {
         op::ADD | op::SUB => (add::prepare, add::eval),
         op::MUL => (mul::prepare, mul::eval),
+        op::SOFTMAX => (softmax::prepare, softmax::eval),
         op::CONV_2D => (conv::prepare, conv::eval),
         op::DEPTHWISE_CONV_2D => (depthwise_conv::prepare, depthwise_conv::eval),
         op::AVERAGE_POOL_2D | op::MAX_POOL_2D => (pooling::prepare, pooling::eval),
