@@ -22,6 +22,7 @@ mod mul;
 mod pooling;
 mod reshape;
 mod softmax;
+mod unary;
 
 /// What an operator needs from the arena.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,6 +41,13 @@ fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
     Ok(match code {
         op::ADD | op::SUB => (add::prepare, add::eval),
         op::MUL => (mul::prepare, mul::eval),
+        op::RELU
+        | op::RELU6
+        | op::RELU_N1_TO_1
+        | op::LEAKY_RELU
+        | op::LOGISTIC
+        | op::TANH
+        | op::HARD_SWISH => (unary::prepare, unary::eval),
         op::SOFTMAX => (softmax::prepare, softmax::eval),
         op::CONV_2D => (conv::prepare, conv::eval),
         op::DEPTHWISE_CONV_2D => (depthwise_conv::prepare, depthwise_conv::eval),
