@@ -173,9 +173,28 @@ pub(crate) fn scale_input(x: i32, multiplier: i32, shift: i32) -> i32 {
     rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), -shift)
 }
 
+/// A quantized element type: widening to and (after clamping) narrowing from i32.
+pub(crate) trait QuantInt: Copy + Into<i32> {
+    fn narrow(x: i32) -> Self;
+}
+
+impl QuantInt for i8 {
+    #[inline(always)]
+    fn narrow(x: i32) -> Self {
+        x as i8
+    }
+}
+
+impl QuantInt for i16 {
+    #[inline(always)]
+    fn narrow(x: i32) -> Self {
+        x as i16
+    }
+}
+
 /// The general quantized path shared by ADD and SUB: `combine` joins the two rescaled inputs.
 #[inline(always)]
-pub(crate) fn general_op<T: Copy + Into<i32>>(
+pub(crate) fn general_op<T: QuantInt>(
     p: &AddSubParams,
     in1: &[T],
     shape1: &[usize],
@@ -183,7 +202,6 @@ pub(crate) fn general_op<T: Copy + Into<i32>>(
     shape2: &[usize],
     out: &mut [T],
     combine: impl Fn(i32, i32) -> i32,
-    narrow: impl Fn(i32) -> T,
 ) {
     let p = *p;
     let input_shift = p.left_shift.clamp(0, 30);
@@ -195,7 +213,7 @@ pub(crate) fn general_op<T: Copy + Into<i32>>(
         let raw =
             multiply_by_quantized_multiplier(combine(a, b), p.output_multiplier, p.output_shift)
                 + p.output_offset;
-        narrow(raw.clamp(p.activation_min, p.activation_max))
+        T::narrow(raw.clamp(p.activation_min, p.activation_max))
     });
 }
 
@@ -232,16 +250,7 @@ pub fn add_i8(
     shape2: &[usize],
     out: &mut [i8],
 ) {
-    general_op(
-        p,
-        in1,
-        shape1,
-        in2,
-        shape2,
-        out,
-        |a, b| a.wrapping_add(b),
-        |x| x as i8,
-    );
+    general_op(p, in1, shape1, in2, shape2, out, |a, b| a.wrapping_add(b));
 }
 
 /// Int16 ADD (general or power-of-two path, as chosen by [`AddSubParams::add_int16`]).
@@ -256,16 +265,7 @@ pub fn add_i16(
     if p.pot != 0 {
         pot_op(p, in1, shape1, in2, shape2, out, |a, b| a + b);
     } else {
-        general_op(
-            p,
-            in1,
-            shape1,
-            in2,
-            shape2,
-            out,
-            |a, b| a.wrapping_add(b),
-            |x| x as i16,
-        );
+        general_op(p, in1, shape1, in2, shape2, out, |a, b| a.wrapping_add(b));
     }
 }
 

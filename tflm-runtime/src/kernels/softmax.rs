@@ -80,17 +80,42 @@ pub fn populate_exp_lut_i8(p: &SoftmaxParams, lut: &mut [i32; EXP_LUT_I8_LEN]) {
     }
 }
 
-/// The int8-input kernel for any output width; `exp` maps a difference to its exponential.
+/// Output types of the int8-input kernel: the output lands on scale 2^-BITS with the type's
+/// minimum as zero point.
+trait SoftmaxOutput: Copy {
+    const BITS: i32;
+    const MIN: i32;
+    const MAX: i32;
+    fn narrow(x: i32) -> Self;
+}
+
+impl SoftmaxOutput for i8 {
+    const BITS: i32 = 8;
+    const MIN: i32 = i8::MIN as i32;
+    const MAX: i32 = i8::MAX as i32;
+    #[inline(always)]
+    fn narrow(x: i32) -> Self {
+        x as i8
+    }
+}
+
+impl SoftmaxOutput for i16 {
+    const BITS: i32 = 16;
+    const MIN: i32 = i16::MIN as i32;
+    const MAX: i32 = i16::MAX as i32;
+    #[inline(always)]
+    fn narrow(x: i32) -> Self {
+        x as i16
+    }
+}
+
+/// The int8-input kernel for either output width; `exp` maps a difference to its exponential.
 #[inline(always)]
-fn softmax_from_i8<O: Copy>(
+fn softmax_from_i8<O: SoftmaxOutput>(
     input: &[i8],
     output: &mut [O],
     depth: usize,
     exp: impl Fn(i32) -> i32,
-    out_bits: i32,
-    out_min: i32,
-    out_max: i32,
-    narrow: impl Fn(i32) -> O,
 ) {
     if depth == 0 {
         return;
@@ -100,6 +125,7 @@ fn softmax_from_i8<O: Copy>(
         .zip(output.chunks_exact_mut(depth))
     {
         let max = row.iter().fold(i8::MIN, |m, &x| m.max(x)) as i32;
+        // Sum in Q12.19 (Rescale<12> of each Q0.31 exponential).
         let mut sum: i32 = 0;
         for &x in row {
             sum = sum.wrapping_add(rounding_divide_by_pot(
@@ -108,13 +134,13 @@ fn softmax_from_i8<O: Copy>(
             ));
         }
         let (scale, num_bits_over_unit) = get_reciprocal(sum, ACCUMULATION_INTEGER_BITS);
-        // LiteRT aborts outside 0..=31 (sums of 256 or more); clamp instead of failing.
-        let exponent = (num_bits_over_unit + 31 - out_bits).clamp(0, 31);
+        // LiteRT aborts outside 0..=31 (int8 sums of 256 or more); clamp instead of failing.
+        let exponent = (num_bits_over_unit + 31 - O::BITS).clamp(0, 31);
         for (o, &x) in out.iter_mut().zip(row) {
             let e = exp(x as i32 - max);
             let unsat =
                 rounding_divide_by_pot(saturating_rounding_doubling_high_mul(scale, e), exponent);
-            *o = narrow((unsat + out_min).clamp(out_min, out_max));
+            *o = O::narrow((unsat + O::MIN).clamp(O::MIN, O::MAX));
         }
     }
 }
@@ -122,37 +148,20 @@ fn softmax_from_i8<O: Copy>(
 /// Int8 → int8 SOFTMAX over rows of `depth` (output scale 1/256, zero point -128).
 pub fn softmax_i8(p: &SoftmaxParams, input: &[i8], output: &mut [i8], depth: usize) {
     let p = *p;
-    softmax_from_i8(
-        input,
-        output,
-        depth,
-        |d| p.exp_of_diff(d),
-        8,
-        -128,
-        127,
-        |v| v as i8,
-    );
+    softmax_from_i8(input, output, depth, |d| p.exp_of_diff(d));
 }
 
 /// Int8 → int16 SOFTMAX (output scale 1/65536, zero point -32768; see the module docs).
 pub fn softmax_i8_i16(p: &SoftmaxParams, input: &[i8], output: &mut [i16], depth: usize) {
     let p = *p;
-    softmax_from_i8(
-        input,
-        output,
-        depth,
-        |d| p.exp_of_diff(d),
-        16,
-        -32768,
-        32767,
-        |v| v as i16,
-    );
+    softmax_from_i8(input, output, depth, |d| p.exp_of_diff(d));
 }
 
 /// [`softmax_i8`] with the exponentials from [`populate_exp_lut_i8`].
 pub fn softmax_i8_lut(lut: &[i32; EXP_LUT_I8_LEN], input: &[i8], output: &mut [i8], depth: usize) {
-    let exp = |d: i32| lut[(d.unsigned_abs() & 0xFF) as usize];
-    softmax_from_i8(input, output, depth, exp, 8, -128, 127, |v| v as i8);
+    softmax_from_i8(input, output, depth, |d| {
+        lut[(d.unsigned_abs() & 0xFF) as usize]
+    });
 }
 
 /// [`softmax_i8_i16`] with the exponentials from [`populate_exp_lut_i8`].
@@ -162,8 +171,9 @@ pub fn softmax_i8_i16_lut(
     output: &mut [i16],
     depth: usize,
 ) {
-    let exp = |d: i32| lut[(d.unsigned_abs() & 0xFF) as usize];
-    softmax_from_i8(input, output, depth, exp, 16, -32768, 32767, |v| v as i16);
+    softmax_from_i8(input, output, depth, |d| {
+        lut[(d.unsigned_abs() & 0xFF) as usize]
+    });
 }
 
 /// Per-op constants of int16 SOFTMAX.
@@ -263,7 +273,7 @@ pub fn populate_lut_i16(
     let half_step = step / 2.0;
     let output_scaling_inv = 65536.0 / (output_max - output_min);
     let clamp = |v: f64| v.clamp(-32768.0, 32767.0) as i16;
-    for i in 0..512 {
+    for (i, entry) in lut[..512].iter_mut().enumerate() {
         let x = input_min + i as f64 * step;
         let val = f(x);
         let val_midpoint = f(x + half_step);
@@ -273,7 +283,7 @@ pub fn populate_lut_i16(
             round((val_next * output_scaling_inv + round(val * output_scaling_inv)) / 2.0);
         let midpoint_val = round(val_midpoint * output_scaling_inv);
         let bias = round((midpoint_interp_val - midpoint_val) / 2.0);
-        lut[i] = clamp(sample_val - bias);
+        *entry = clamp(sample_val - bias);
     }
     lut[512] = clamp(round(f(input_max) * output_scaling_inv));
 }

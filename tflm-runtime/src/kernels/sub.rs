@@ -50,16 +50,7 @@ pub fn sub_i8(
     shape2: &[usize],
     out: &mut [i8],
 ) {
-    general_op(
-        p,
-        in1,
-        shape1,
-        in2,
-        shape2,
-        out,
-        |a, b| a.wrapping_sub(b),
-        |x| x as i8,
-    );
+    general_op(p, in1, shape1, in2, shape2, out, |a, b| a.wrapping_sub(b));
 }
 
 /// Int16 SUB (general or power-of-two path, as chosen by [`AddSubParams::sub_int16`]).
@@ -74,16 +65,7 @@ pub fn sub_i16(
     if p.pot != 0 {
         pot_op(p, in1, shape1, in2, shape2, out, |a, b| a - b);
     } else {
-        general_op(
-            p,
-            in1,
-            shape1,
-            in2,
-            shape2,
-            out,
-            |a, b| a.wrapping_sub(b),
-            |x| x as i16,
-        );
+        general_op(p, in1, shape1, in2, shape2, out, |a, b| a.wrapping_sub(b));
     }
 }
 
