@@ -15,13 +15,19 @@ use bytemuck::Pod;
 
 mod add;
 mod binary;
+mod concatenation;
 mod conv;
 mod depthwise_conv;
 mod fully_connected;
+mod mean;
 mod mul;
+mod pad;
 mod pooling;
+mod quantize;
 mod reshape;
 mod softmax;
+mod strided_slice;
+mod transpose;
 mod unary;
 
 /// What an operator needs from the arena.
@@ -48,6 +54,12 @@ fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
         | op::LOGISTIC
         | op::TANH
         | op::HARD_SWISH => (unary::prepare, unary::eval),
+        op::QUANTIZE | op::DEQUANTIZE => (quantize::prepare, quantize::eval),
+        op::CONCATENATION => (concatenation::prepare, concatenation::eval),
+        op::MEAN => (mean::prepare, mean::eval),
+        op::PAD | op::PADV2 => (pad::prepare, pad::eval),
+        op::STRIDED_SLICE => (strided_slice::prepare, strided_slice::eval),
+        op::TRANSPOSE => (transpose::prepare, transpose::eval),
         op::SOFTMAX => (softmax::prepare, softmax::eval),
         op::CONV_2D => (conv::prepare, conv::eval),
         op::DEPTHWISE_CONV_2D => (depthwise_conv::prepare, depthwise_conv::eval),
@@ -449,4 +461,75 @@ pub(crate) fn kernel_result(
 /// The scales of a quantized tensor as an array (for kernels that take `&[f32]`).
 pub(crate) fn scales_of<'m>(t: &Tensor<'m>) -> crate::flatbuf::Vector<'m, f32> {
     t.quantization.scales
+}
+
+/// Most entries read from a constant index tensor (perm, paddings, begin/end/strides, axes).
+pub(crate) const MAX_INDEX_VALUES: usize = 16;
+
+/// A small constant int32/int64 tensor (index data) as i32 values.
+pub(crate) fn constant_ints(
+    p: &Prepare<'_, '_, '_>,
+    t: &Tensor<'_>,
+    what: &'static str,
+) -> Result<([i32; MAX_INDEX_VALUES], usize), ParseErrorKind> {
+    let data = p.constant(t, what)?;
+    let n = t.shape.num_elements();
+    if n > MAX_INDEX_VALUES {
+        return Err(p.unsupported("index tensor with more than 16 values"));
+    }
+    let mut out = [0i32; MAX_INDEX_VALUES];
+    for (i, o) in out.iter_mut().enumerate().take(n) {
+        *o = match t.dtype {
+            crate::types::DType::I32 => read_i32(data, 4 * i).map_err(|_| p.invalid(what))?,
+            crate::types::DType::I64 => {
+                let b = data.get(8 * i..8 * i + 8).ok_or(p.invalid(what))?;
+                let v = i64::from_le_bytes(b.try_into().map_err(|_| p.invalid(what))?);
+                i32::try_from(v).map_err(|_| p.invalid(what))?
+            }
+            _ => return Err(p.unsupported("index tensor that is not int32 or int64")),
+        };
+    }
+    Ok((out, n))
+}
+
+/// The dimensions of a tensor as a fixed array plus rank.
+pub(crate) fn dims_of(t: &Tensor<'_>) -> ([usize; crate::model::MAX_RANK], usize) {
+    let mut d = [1usize; crate::model::MAX_RANK];
+    for (o, x) in d.iter_mut().zip(t.shape.dims()) {
+        *o = x;
+    }
+    (d, t.shape.rank())
+}
+
+/// Runs `$body` with `$T` bound to an unsigned integer type of `$size` bytes: data-movement
+/// kernels only copy elements, so the element's meaning does not matter.
+macro_rules! with_element_size {
+    ($io:expr, $size:expr, $T:ident => $body:expr) => {
+        match $size {
+            1 => {
+                type $T = u8;
+                $body
+            }
+            2 => {
+                type $T = u16;
+                $body
+            }
+            4 => {
+                type $T = u32;
+                $body
+            }
+            8 => {
+                type $T = u64;
+                $body
+            }
+            _ => return Err($io.internal("element size")),
+        }
+    };
+}
+pub(crate) use with_element_size;
+
+/// Checks two tensors have the same quantization (scale and zero point), as copying ops need.
+pub(crate) fn same_quantization(a: &Tensor<'_>, b: &Tensor<'_>) -> bool {
+    a.quantization.scale() == b.quantization.scale()
+        && a.quantization.zero_point() == b.quantization.zero_point()
 }
