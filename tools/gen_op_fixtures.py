@@ -741,7 +741,7 @@ case('ss_int8_negstride', 'STRIDED_SLICE', 'int8 negative strides (-1, -2) with 
                                 [1, 5, 3, 3], _sq))
 case('ss_int8_masks', 'STRIDED_SLICE', 'int8 begin_mask 0b0110, end_mask 0b1010 (masked bounds ignored)',
      lambda m, r: strided_slice(m, r, 'int8', [1, 5, 6, 4], [0, 3, 4, 1], [1, 4, 5, 2], [1, 1, 2, 1],
-                                [1, 4, 3, 3], _sq, beginMask=0b0110, endMask=0b1010))
+                                [1, 5, 3, 3], _sq, beginMask=0b0110, endMask=0b1010))
 case('ss_int8_shrink', 'STRIDED_SLICE', 'int8 shrink_axis_mask 0b0101 (axes 0 and 2 removed)',
      lambda m, r: strided_slice(m, r, 'int8', [2, 4, 5, 3], [1, 1, 2, 0], [2, 3, 3, 3], [1, 1, 1, 2],
                                 [2, 2], _sq, shrinkAxisMask=0b0101))
