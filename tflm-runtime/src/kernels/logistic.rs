@@ -7,7 +7,12 @@
 //! - int16: `reference_integer_ops::Logistic`: the input is rescaled to steps of 1/(3·2^12)·…
 //!   (a power-of-two input scale of 2^-12 needs no multiplier) and interpolated in a 256-entry
 //!   table of sigmoid(i/24) in 0.16 fixed point. Output scale 1/32768, zero points 0.
-//! - float: `1 / (1 + expf(-x))` with the input clamped to ±100 (NaN passes through).
+//! - float: `1 / (1 + expf(-x))`, with `expf(x)` below -9 and 1 above 16.619 (TFLite's
+//!   reference; LiteRT's newest sources clamp to ±100 instead, the 2.3.0 wheel does not).
+//!   `expf` is the `libm` crate's f32 one (fast on a Cortex-M4F); glibc's differs from it in the
+//!   last bit for ~10% of inputs, so float results may differ from LiteRT's by an ulp or two.
+//!   The int8 table instead rounds a double-precision `exp`, which agrees with glibc's `expf`
+//!   for all but ~0.06% of inputs, as LiteRT's table bits depend on it.
 
 use super::activations::populate_lut_i8_from_f32;
 pub use super::activations::{apply_lut_i8, LUT_I8_LEN};
@@ -133,15 +138,20 @@ pub fn logistic_i16(p: &SigmoidI16Params, input: &[i16], output: &mut [i16]) {
     }
 }
 
-/// Float LOGISTIC: `1 / (1 + exp(-x))` on the input clamped to [-100, 100]; NaN stays NaN.
+/// Float LOGISTIC as TFLite's reference kernel: 1 above 16.619 (where the f32 result rounds to 1
+/// anyway), `exp(x)` below -9 (relative error under 1.3e-4, and no overflow of `exp(-x)`), and
+/// `1 / (1 + exp(-x))` between; NaN stays NaN.
 pub fn logistic_f32(input: &[f32], output: &mut [f32]) {
+    const CUTOFF_UPPER: f32 = 16.619_047;
+    const CUTOFF_LOWER: f32 = -9.0;
     for (o, &x) in output.iter_mut().zip(input) {
-        let x = if x.is_nan() {
-            x
+        *o = if x > CUTOFF_UPPER {
+            1.0
+        } else if x < CUTOFF_LOWER {
+            libm::expf(x)
         } else {
-            x.clamp(-100.0, 100.0)
+            1.0 / (1.0 + libm::expf(-x))
         };
-        *o = 1.0 / (1.0 + libm::expf(-x));
     }
 }
 
@@ -210,8 +220,12 @@ mod tests {
         logistic_f32(&[0.0, 200.0, -200.0, 1.0, f32::NAN], &mut out);
         assert_eq!(out[0], 0.5);
         assert_eq!(out[1], 1.0);
-        // exp(100) overflows f32: 1 / inf = 0, as in TFLite.
+        // exp(-200) underflows f32 to 0.
         assert_eq!(out[2], 0.0);
+        logistic_f32(&[-10.0, 16.62, 16.6], &mut out[..3]);
+        assert_eq!(out[0], libm::expf(-10.0));
+        assert_eq!(out[1], 1.0);
+        assert_eq!(out[2], 1.0 / (1.0 + libm::expf(-16.6)));
         assert!((out[3] - 0.731_058_6).abs() < 1e-6);
         assert!(out[4].is_nan());
     }

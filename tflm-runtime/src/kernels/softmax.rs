@@ -10,7 +10,8 @@
 //!   tensor declaring 1/32768, zp 0 still gets these values).
 //! - int16 → int16: `reference_ops::SoftmaxInt16`: 513-entry interpolated tables for exp(x) on
 //!   [-10, 0] and 1/(1+x) on [0, 1]; output 1/32768, zp 0.
-//! - float: `exp((x - max) · beta) / sum`.
+//! - float: `exp((x - max) · beta) / sum`, with the `libm` crate's f32 `expf` (within an ulp
+//!   or two of LiteRT's results, which use glibc's).
 
 use crate::quant::{
     exp_on_negative_values, get_reciprocal, multiply_by_quantized_multiplier, quantize_multiplier,
