@@ -109,7 +109,10 @@ pub fn concat_input<T: Copy>(
 ) {
     let Some((run, first, stride)) = params.runs(input.len(), in_axis, axis_offset, output.len())
     else {
-        debug_assert!(false, "concatenation: slice lengths do not match the geometry");
+        debug_assert!(
+            false,
+            "concatenation: slice lengths do not match the geometry"
+        );
         return;
     };
     if run == 0 {
@@ -132,7 +135,7 @@ pub fn concatenation<T: Copy>(params: &ConcatParams, inputs: &[&[T]], output: &m
     let block = params.outer.max(0) as usize * params.inner.max(0) as usize;
     let mut offset = 0;
     for input in inputs {
-        let in_axis = if block == 0 { 0 } else { input.len() / block };
+        let in_axis = input.len().checked_div(block).unwrap_or(0);
         concat_input(params, input, in_axis, offset, output);
         offset += in_axis;
     }
@@ -208,7 +211,10 @@ pub fn concat_input_requant<Q: Quantized>(
     }
     let Some((run, first, stride)) = params.runs(input.len(), in_axis, axis_offset, output.len())
     else {
-        debug_assert!(false, "concatenation: slice lengths do not match the geometry");
+        debug_assert!(
+            false,
+            "concatenation: slice lengths do not match the geometry"
+        );
         return;
     };
     if run == 0 {

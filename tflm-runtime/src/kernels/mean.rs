@@ -123,7 +123,7 @@ impl MeanParams {
             reduced_mask: 0,
             num_reduced: big(n)?,
             in_len: big(in_len)?,
-            out_len: if n == 0 { 0 } else { big(in_len / n)? },
+            out_len: big(in_len.checked_div(n).unwrap_or(0))?,
             multiplier: 0,
             shift: 0,
             in_zp: 0,
@@ -383,8 +383,12 @@ mod tests {
         assert_eq!((p.multiplier, p.shift), (((1i64 << 31) / 3) as i32, 0));
         // Means 1, 2 / 3 = 0.67 -> 1, -2 / 3 -> -1, 5/3 -> 2.
         let mut out = [0i8];
-        for (x, want) in [([1i8, 1, 1], 1i8), ([1, 1, 0], 1), ([-1, -1, 0], -1), ([2, 2, 1], 2)]
-        {
+        for (x, want) in [
+            ([1i8, 1, 1], 1i8),
+            ([1, 1, 0], 1),
+            ([-1, -1, 0], -1),
+            ([2, 2, 1], 2),
+        ] {
             mean_i8(&p, &x, &mut out);
             assert_eq!(out[0], want, "{x:?}");
         }

@@ -106,7 +106,8 @@ pub fn output_shape(
 /// Precondition: `input.len() == params.in_len` and `output.len() == params.out_len`;
 /// otherwise nothing is written (and debug builds assert).
 pub fn pad<T: Copy>(params: &PadParams, input: &[T], pad_value: T, output: &mut [T]) {
-    if input.len() != params.in_len.max(0) as usize || output.len() != params.out_len.max(0) as usize
+    if input.len() != params.in_len.max(0) as usize
+        || output.len() != params.out_len.max(0) as usize
     {
         debug_assert!(false, "pad: slice lengths do not match the shape");
         return;
@@ -162,10 +163,7 @@ mod tests {
         assert_eq!(output_shape(&[2, 2], &[1, 0, 1, 2]).unwrap().0[..2], [3, 5]);
         let mut out = [0i8; 15];
         pad(&p, &[1, 2, 3, 4], 9, &mut out);
-        assert_eq!(
-            out,
-            [9, 9, 9, 9, 9, /**/ 9, 1, 2, 9, 9, /**/ 9, 3, 4, 9, 9]
-        );
+        assert_eq!(out, [9, 9, 9, 9, 9, /**/ 9, 1, 2, 9, 9, /**/ 9, 3, 4, 9, 9]);
     }
 
     #[test]
@@ -212,9 +210,15 @@ mod tests {
         let mut out = [0u8; 3];
         pad(&p, &[1, 2, 3], 0, &mut out);
         assert_eq!(out, [1, 2, 3]);
-        assert_eq!(PadParams::new(&[3], &[-1, 0]), Err(PadError::NegativePadding));
+        assert_eq!(
+            PadParams::new(&[3], &[-1, 0]),
+            Err(PadError::NegativePadding)
+        );
         assert_eq!(PadParams::new(&[3], &[0]), Err(PadError::PaddingsLength));
-        assert_eq!(PadParams::new(&[1; 6], &[0; 12]), Err(PadError::RankTooLarge));
+        assert_eq!(
+            PadParams::new(&[1; 6], &[0; 12]),
+            Err(PadError::RankTooLarge)
+        );
     }
 
     #[test]

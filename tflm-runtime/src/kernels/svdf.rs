@@ -20,10 +20,15 @@
 //!    apply it (only the int8 saturation clips), so neither do we.
 //!
 //! LiteRT materialises the time products in a `[batch, num_filters]` scratch tensor and the
-//! integer sums in a `[batch, num_units]` one. Here each unit's sum is accumulated in a
-//! register, in LiteRT's order (time dot products from 0.0, summed over the rank from 0.0,
-//! then `+ bias`), so float results are bit-identical and no scratch memory is needed:
-//! [`scratch_len`] is 0.
+//! integer sums in a `[batch, num_units]` one. Here each unit's sum is accumulated in
+//! registers, so no scratch memory is needed: [`scratch_len`] is 0.
+//!
+//! Float results are bit-identical to LiteRT's x86 build, whose `tensor_utils` run TFLite's
+//! NEON code through NEON_2_SSE: every dot product (feature and time) and the sum over the
+//! rank use four lane accumulators, lanes added left to right, then the leftover elements;
+//! the bias is added after that sum. (A plain left-to-right dot product differs in the last
+//! bits as soon as a row has 8 or more elements.) Checked against LiteRT 2.3.0 on 500 random
+//! float and integer SVDFs over up to 20 invocations.
 //!
 //! The integer scales follow LiteRT 2.3.0's Prepare: `input * weights_feature / state` and
 //! `state * weights_time / output` are evaluated in **f32** and only then widened to f64 for
@@ -104,7 +109,7 @@ fn activation_code(a: Activation) -> i32 {
 
 impl SvdfParams {
     fn sizes(shape: &SvdfShape) -> Result<Self, SvdfError> {
-        if shape.rank == 0 || shape.num_filters % shape.rank != 0 {
+        if shape.rank == 0 || !shape.num_filters.is_multiple_of(shape.rank) {
             return Err(SvdfError::BadRank);
         }
         if shape.memory_size == 0 {
@@ -188,6 +193,34 @@ pub const fn scratch_len(_params: &SvdfParams) -> usize {
     0
 }
 
+/// Lanes summed left to right, as TFLite's `AccumulateNeonLane` does through NEON_2_SSE.
+#[inline(always)]
+fn lane_sum(l: [f32; 4]) -> f32 {
+    ((l[0] + l[1]) + l[2]) + l[3]
+}
+
+/// A float dot product in the order of TFLite's NEON `VectorVectorDotProduct` and
+/// `MatrixBatchVectorMultiplyAccumulate`, which LiteRT's x86 build runs too (through
+/// NEON_2_SSE): four lane accumulators over whole blocks of four (multiply, then add), the
+/// lanes summed left to right, then the remaining elements one by one. On a Cortex-M the four
+/// independent accumulators also keep the FPU pipeline busy.
+#[inline(always)]
+fn dot4(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    let mut s = lane_sum(lanes);
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
 /// `max(lo, min(x, hi))` with C++'s `std::max`/`std::min` semantics (NaN-in, bound-out).
 #[inline(always)]
 fn clamp_like_cpp(x: f32, lo: f32, hi: f32) -> f32 {
@@ -236,12 +269,8 @@ pub fn svdf_f32(
         let x = &input[b * n_in..(b + 1) * n_in];
         for (f, mem) in st.chunks_exact_mut(n_mem).enumerate() {
             let w = &weights_feature[f * n_in..(f + 1) * n_in];
-            let mut dot = 0.0f32;
-            for (a, v) in w.iter().zip(x) {
-                dot += a * v;
-            }
             // LiteRT accumulates into a zeroed scratch: 0.0 + dot (turns -0.0 into +0.0).
-            mem[n_mem - 1] = 0.0 + dot;
+            mem[n_mem - 1] = 0.0 + dot4(w, x);
         }
     }
     let (lo, hi, clip) = match Activation::from_schema(params.activation as i8) {
@@ -256,16 +285,27 @@ pub fn svdf_f32(
     {
         for (u, o) in out.iter_mut().enumerate() {
             let f0 = u * rank;
+            // The rank reduction in the same 4-lane order as the dot products.
+            let full = rank & !3;
+            let mut lanes = [0.0f32; 4];
             let mut acc = 0.0f32;
-            for (wt, mem) in weights_time[f0 * n_mem..(f0 + rank) * n_mem]
+            for (r, (wt, mem)) in weights_time[f0 * n_mem..(f0 + rank) * n_mem]
                 .chunks_exact(n_mem)
                 .zip(st[f0 * n_mem..].chunks_exact(n_mem))
+                .enumerate()
             {
-                let mut d = 0.0f32;
-                for (a, b) in wt.iter().zip(mem) {
-                    d += a * b;
+                let d = dot4(wt, mem);
+                if r < full {
+                    lanes[r & 3] += d;
+                } else {
+                    if r == full {
+                        acc = lane_sum(lanes);
+                    }
+                    acc += d;
                 }
-                acc += d;
+            }
+            if full == rank {
+                acc = lane_sum(lanes);
             }
             if let Some(bias) = bias {
                 acc += bias[u];
@@ -391,6 +431,39 @@ mod tests {
         svdf_f32(&p, &[0.0, 0.0], &wf, &wt, Some(&bias), &mut state, &mut out);
         assert_eq!(state, [5.0, 5.0, 0.0, 0.0, -2.5, 0.0]);
         assert_eq!(out, [0.25 * 5.0 + 0.5 * 5.0 + 0.5, 0.0]);
+    }
+
+    #[test]
+    fn float_dot_products_use_four_lanes() {
+        // Lanes: [1e8 - 1e8, 1 + 1, 1 + 1, 1 + 1] -> 6; a left-to-right sum would absorb
+        // the 1s into 1e8 and give 3. LiteRT 2.3.0 gives 6 for both dot products.
+        let seq = [1e8f32, 1.0, 1.0, 1.0, -1e8, 1.0, 1.0, 1.0];
+        let feature = SvdfShape {
+            batch: 1,
+            input_size: 8,
+            num_filters: 1,
+            memory_size: 1,
+            rank: 1,
+        };
+        let p = SvdfParams::new_float(&feature, Activation::None).unwrap();
+        let (mut state, mut out) = ([0.0f32], [0.0f32]);
+        svdf_f32(&p, &seq, &[1.0; 8], &[1.0], None, &mut state, &mut out);
+        assert_eq!(out, [6.0]);
+        // The time dot product over a memory of 8, fed one value per invocation.
+        let time = SvdfShape {
+            input_size: 1,
+            memory_size: 8,
+            ..feature
+        };
+        let p = SvdfParams::new_float(&time, Activation::None).unwrap();
+        let mut state = [0.0f32; 8];
+        let mut outs = [0.0f32; 8];
+        for (x, o) in seq.iter().zip(outs.iter_mut()) {
+            let mut out = [0.0f32];
+            svdf_f32(&p, &[*x], &[1.0], &[1.0; 8], None, &mut state, &mut out);
+            *o = out[0];
+        }
+        assert_eq!(outs, [1e8, 1e8, 1e8, 1e8, 3.0, 4.0, 5.0, 6.0]);
     }
 
     #[test]

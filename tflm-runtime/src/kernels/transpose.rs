@@ -268,7 +268,10 @@ mod tests {
             "first rows of out[c][a][b]"
         );
         assert_eq!(out[23], 123);
-        assert_eq!(output_shape(&[2, 3, 4], &[2, 0, 1]).unwrap().0[..3], [4, 2, 3]);
+        assert_eq!(
+            output_shape(&[2, 3, 4], &[2, 0, 1]).unwrap().0[..3],
+            [4, 2, 3]
+        );
     }
 
     #[test]
@@ -321,7 +324,10 @@ mod tests {
             TransposeParams::new(&[2, 3], &[-1, 0]),
             Err(TransposeError::NotAPermutation)
         );
-        assert_eq!(TransposeParams::new(&[2, 3], &[0]), Err(TransposeError::PermLength));
+        assert_eq!(
+            TransposeParams::new(&[2, 3], &[0]),
+            Err(TransposeError::PermLength)
+        );
         assert_eq!(
             TransposeParams::new(&[1; 7], &[0, 1, 2, 3, 4, 5, 6]),
             Err(TransposeError::RankTooLarge)
