@@ -1,0 +1,622 @@
+//! Runs a TFLite model on an emulated Cortex-M under QEMU (semihosting), checks every case's
+//! outputs against the expected bytes, and measures instructions per invoke (SysTick under
+//! `-icount shift=0`), arena bytes and peak stack (stack painting).
+//!
+//! Output on the semihosting stdout, one JSON object per line (see README.md):
+//!   {"calibration":{...}}          the SysTick tick → instruction check
+//!   {"outputs":[...]}              one per case, in the fixture format
+//!   {"mismatch":{...}}             one per differing output tensor
+//!   {"error":"..."}                on a runtime error (then exit failure)
+//!   {"summary":{...}}              last line
+#![no_std]
+#![no_main]
+
+use core::fmt::{self, Write};
+use core::ptr::{addr_of, addr_of_mut};
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use cortex_m::peripheral::{syst::SystClkSource, SCB, SYST};
+use cortex_m_rt::{entry, exception};
+use cortex_m_semihosting::{debug, hio};
+
+#[cfg(feature = "dummy")]
+mod dummy;
+#[cfg(feature = "dummy")]
+use dummy::{Interpreter, Model};
+#[cfg(not(feature = "dummy"))]
+use tflm_runtime::{Interpreter, Model};
+
+/// 16-byte aligned storage (the model's flatbuffer and the arena).
+#[repr(C, align(16))]
+pub struct Aligned<T: ?Sized>(pub T);
+
+/// dtype name and shape of a model input or output, from the flatbuffer at build time.
+pub struct TensorMeta {
+    pub dtype: &'static str,
+    pub shape: &'static [i32],
+}
+
+#[allow(dead_code)]
+mod data {
+    use super::{Aligned, TensorMeta};
+    include!(concat!(env!("OUT_DIR"), "/firmware_data.rs"));
+}
+
+/// The interpreter's arena (symbol `TFLM_ARENA`, in `.bss`).
+#[no_mangle]
+static mut TFLM_ARENA: Aligned<[u8; data::ARENA_BYTES]> = Aligned([0; data::ARENA_BYTES]);
+
+/// Instructions per SysTick tick under `-icount shift=0` on the mps2 boards (25 MHz core
+/// clock, 1 instruction = 1 ns). Checked at start-up by a calibration loop.
+const INSTR_PER_TICK: u64 = 40;
+/// Stack paint pattern.
+const PAINT: u32 = 0xC0FF_EE11;
+/// Stack painted (and scanned) below main's frame around each invoke.
+const INVOKE_STACK_WINDOW: usize = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Semihosting output, buffered (one host call per line or per 256 bytes, not per piece)
+
+struct Out {
+    host: Option<hio::HostStream>,
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Out {
+    fn flush(&mut self) {
+        if let Some(h) = &mut self.host {
+            let _ = h.write_all(&self.buf[..self.len]);
+        }
+        self.len = 0;
+    }
+    fn line(&mut self, args: fmt::Arguments) {
+        let _ = self.write_fmt(args);
+        let _ = self.write_str("\n");
+        self.flush();
+    }
+}
+
+impl Write for Out {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len == self.buf.len() {
+                self.flush();
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// JSON string contents (escapes quotes, backslashes and control characters).
+struct JsonStr<'a>(&'a str);
+
+impl fmt::Display for JsonStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn fail(out: &mut Out, what: &str, err: &dyn fmt::Debug) -> ! {
+    let mut msg = Buf::<200>::new();
+    let _ = write!(msg, "{what}: {err:?}");
+    out.line(format_args!("{{\"error\":\"{}\"}}", JsonStr(msg.as_str())));
+    exit(false)
+}
+
+fn exit(success: bool) -> ! {
+    debug::exit(if success { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    // Not reached under QEMU with semihosting.
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}
+
+/// Small fixed-capacity string for formatting error messages.
+struct Buf<const N: usize> {
+    b: [u8; N],
+    len: usize,
+}
+impl<const N: usize> Buf<N> {
+    fn new() -> Self {
+        Buf { b: [0; N], len: 0 }
+    }
+    fn as_str(&self) -> &str {
+        // Only whole UTF-8 sequences are stored by write_str.
+        core::str::from_utf8(&self.b[..self.len]).unwrap_or("")
+    }
+}
+impl<const N: usize> Write for Buf<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            let mut tmp = [0u8; 4];
+            let e = c.encode_utf8(&mut tmp).as_bytes();
+            if self.len + e.len() > N {
+                return Ok(()); // truncate
+            }
+            self.b[self.len..self.len + e.len()].copy_from_slice(e);
+            self.len += e.len();
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instruction counting: SysTick on the core clock, 24-bit, wraps counted by its exception
+
+static WRAPS: AtomicU32 = AtomicU32::new(0);
+
+#[exception]
+fn SysTick() {
+    WRAPS.store(WRAPS.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
+fn start_systick(mut syst: SYST) {
+    syst.set_clock_source(SystClkSource::Core);
+    syst.set_reload(0x00FF_FFFF);
+    syst.clear_current();
+    syst.enable_interrupt();
+    syst.enable_counter();
+}
+
+/// Ticks since `start_systick`, 64-bit. Inside a critical section; a wrap whose exception is
+/// still pending is accounted for.
+#[inline(never)]
+fn now() -> u64 {
+    cortex_m::interrupt::free(|_| {
+        let mut wraps = WRAPS.load(Relaxed) as u64;
+        let mut cur = SYST::get_current();
+        if SCB::is_pendst_pending() {
+            // The counter reloaded (before or just after the read above): read it again, now
+            // surely after the reload, and count the wrap the handler has not counted yet.
+            cur = SYST::get_current();
+            wraps += 1;
+        }
+        (wraps << 24) + (0x00FF_FFFF - cur) as u64
+    })
+}
+
+/// Instructions of `f`, in SysTick ticks converted with INSTR_PER_TICK.
+fn measure<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    let t0 = now();
+    let r = f();
+    let t1 = now();
+    (r, (t1 - t0) * INSTR_PER_TICK)
+}
+
+/// `2 * n` instructions (plus a few): `subs; bne` per iteration.
+#[inline(never)]
+fn spin(n: u32) {
+    if n == 0 {
+        return;
+    }
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "subs r0, #1",
+            "bne 2b",
+            inout("r0") n => _,
+            options(nomem, nostack),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stack painting
+
+extern "C" {
+    static _stack_start: u32; // top of the stack (initial SP)
+    static _stack_end: u32; // lowest address the stack may use (end of .bss/.uninit)
+}
+
+/// Fills the unused stack with PAINT: from `window` bytes below the current SP (or from
+/// `_stack_end`, whichever is higher) up to a little below the current SP. Returns the lowest
+/// painted address.
+#[inline(never)]
+fn paint_stack(window: usize) -> usize {
+    let sp = cortex_m::register::msp::read() as usize;
+    let lo = (addr_of!(_stack_end) as usize).max(sp.saturating_sub(window)) & !3;
+    let hi = (sp - 64) & !3;
+    let mut p = lo;
+    while p < hi {
+        unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
+        p += 4;
+    }
+    lo
+}
+
+/// Lowest stack address written since `paint_stack` returned `lo`.
+#[inline(never)]
+fn stack_low_water(lo: usize) -> usize {
+    let top = addr_of!(_stack_start) as usize;
+    let mut p = lo;
+    while p < top && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
+        p += 4;
+    }
+    p
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output printing
+
+fn print_tensor(out: &mut Out, meta: &TensorMeta, bytes: &[u8]) {
+    let _ = write!(out, "{{\"shape\":[");
+    for (i, d) in meta.shape.iter().enumerate() {
+        let _ = write!(out, "{}{}", if i > 0 { "," } else { "" }, d);
+    }
+    let _ = write!(out, "],\"dtype\":\"{}\",\"data\":[", meta.dtype);
+    let size = elem_size(meta.dtype);
+    for (i, e) in bytes.chunks_exact(size).enumerate() {
+        if i > 0 {
+            let _ = out.write_str(",");
+        }
+        write_elem(out, meta.dtype, e);
+    }
+    let _ = write!(out, "]}}");
+}
+
+fn elem_size(dtype: &str) -> usize {
+    match dtype {
+        "int8" | "uint8" | "bool" => 1,
+        "int16" | "uint16" | "float16" => 2,
+        "int32" | "uint32" | "float32" => 4,
+        _ => 8,
+    }
+}
+
+fn write_elem(out: &mut Out, dtype: &str, e: &[u8]) {
+    let mut b = [0u8; 8];
+    b[..e.len()].copy_from_slice(e);
+    let r = match dtype {
+        "int8" => write!(out, "{}", e[0] as i8),
+        "uint8" => write!(out, "{}", e[0]),
+        "bool" => write!(out, "{}", e[0] != 0),
+        "int16" => write!(out, "{}", i16::from_le_bytes([b[0], b[1]])),
+        "uint16" => write!(out, "{}", u16::from_le_bytes([b[0], b[1]])),
+        "int32" => write!(out, "{}", i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        "uint32" => write!(out, "{}", u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        "int64" => write!(out, "{}", i64::from_le_bytes(b)),
+        "uint64" => write!(out, "{}", u64::from_le_bytes(b)),
+        "float16" => write_float(out, f16_to_f32(u16::from_le_bytes([b[0], b[1]]))),
+        "float32" => write_float(out, f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        "float64" => write_f64(out, f64::from_le_bytes(b)),
+        _ => write!(out, "null"),
+    };
+    let _ = r;
+}
+
+/// Shortest decimal that reads back as the same f32 (Rust's Display), JSON-compatible; NaN and
+/// infinities as Python's json writes them.
+fn write_float(out: &mut Out, x: f32) -> fmt::Result {
+    if x.is_nan() {
+        out.write_str("NaN")
+    } else if x.is_infinite() {
+        out.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        write!(out, "{x:?}")
+    }
+}
+
+fn write_f64(out: &mut Out, x: f64) -> fmt::Result {
+    if x.is_nan() {
+        out.write_str("NaN")
+    } else if x.is_infinite() {
+        out.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        write!(out, "{x:?}")
+    }
+}
+
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h as u32) & 0x8000) << 16;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let man = (h & 0x3ff) as u32;
+    let bits = if exp == 0 {
+        if man == 0 {
+            sign
+        } else {
+            // subnormal: normalize
+            let mut e = 127 - 15 + 1;
+            let mut m = man;
+            while m & 0x400 == 0 {
+                m <<= 1;
+                e -= 1;
+            }
+            sign | (e << 23) | ((m & 0x3ff) << 13)
+        }
+    } else if exp == 0x1f {
+        sign | 0x7f80_0000 | (man << 13)
+    } else {
+        sign | ((exp + 127 - 15) << 23) | (man << 13)
+    };
+    f32::from_bits(bits)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime's calls, never inlined into main, so that their stack use is below main's frame
+// (`runtime_stack_bytes`) and their instruction counts are not mixed with main's code.
+
+#[inline(never)]
+fn parse(bytes: &'static [u8]) -> Result<Model<'static>, impl fmt::Debug> {
+    Model::parse(bytes)
+}
+
+#[inline(never)]
+fn arena_size(model: &Model<'static>) -> usize {
+    model.arena_size()
+}
+
+#[inline(never)]
+fn new_interpreter<'a>(model: &'a Model<'static>, arena: &'static mut [u8]) -> Result<Interpreter<'static, 'static>, impl fmt::Debug> {
+    Interpreter::new(model, arena)
+}
+
+#[inline(never)]
+fn reset_state(interp: &mut Interpreter<'static, 'static>) {
+    interp.reset_state()
+}
+
+#[inline(never)]
+fn invoke(interp: &mut Interpreter<'static, 'static>) -> Result<(), impl fmt::Debug> {
+    interp.invoke()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[entry]
+fn main() -> ! {
+    let paint_lo = paint_stack(usize::MAX);
+    let main_sp = cortex_m::register::msp::read() as usize;
+    let mut low_water = main_sp;
+    let cp = cortex_m::Peripherals::take().unwrap();
+    start_systick(cp.SYST);
+    let mut out = Out { host: hio::hstdout().ok(), buf: [0; 256], len: 0 };
+
+    // ---- calibration: a loop of a known instruction count ----
+    // The difference of two loops cancels the call and measurement overhead; each reading is
+    // quantized to one tick, so the difference is exact to +-1 tick.
+    const CAL_ITERS: u32 = 5_000_000;
+    let ((), t_small) = measure(|| spin(CAL_ITERS));
+    let ((), t_big) = measure(|| spin(2 * CAL_ITERS));
+    let cal_ticks = (t_big - t_small) / INSTR_PER_TICK;
+    let cal_instr = 2 * CAL_ITERS as u64;
+    let ((), t_empty) = measure(|| ());
+    out.line(format_args!(
+        "{{\"calibration\":{{\"machine\":\"{}\",\"loop_instr\":{},\"loop_ticks\":{},\"instr_per_tick\":{:.4},\"measure_overhead_instr\":{}}}}}",
+        data::MACHINE,
+        cal_instr,
+        cal_ticks,
+        if cal_ticks > 0 { cal_instr as f32 / cal_ticks as f32 } else { 0.0 },
+        t_empty
+    ));
+    if (cal_ticks * INSTR_PER_TICK).abs_diff(cal_instr) > INSTR_PER_TICK {
+        out.line(format_args!(
+            "{{\"warning\":\"SysTick is not {INSTR_PER_TICK} instructions per tick (run QEMU with -icount shift=0 on mps2-an385/an386): instruction counts are not exact\"}}"
+        ));
+    }
+    #[cfg(feature = "selftest")]
+    selftest(&mut out);
+
+    // ---- setup: parse the model, create the interpreter ----
+    let model_bytes: &'static [u8] = &data::TFLM_MODEL.0;
+    let (model, parse_instr) = measure(|| parse(model_bytes));
+    let model = match model {
+        Ok(m) => m,
+        Err(e) => fail(&mut out, "Model::parse", &e),
+    };
+    let (arena_needed, arena_size_instr) = measure(|| arena_size(&model));
+    if arena_needed > data::ARENA_BYTES {
+        out.line(format_args!(
+            "{{\"error\":\"arena too small: the model needs {} bytes, TFLM_ARENA is {}; rebuild with TFLM_ARENA={}\"}}",
+            arena_needed,
+            data::ARENA_BYTES,
+            arena_needed
+        ));
+        exit(false);
+    }
+    if model.num_inputs() != data::NUM_INPUTS || model.num_outputs() != data::NUM_OUTPUTS {
+        out.line(format_args!(
+            "{{\"error\":\"the runtime sees {} inputs and {} outputs, the build saw {} and {}\"}}",
+            model.num_inputs(),
+            model.num_outputs(),
+            data::NUM_INPUTS,
+            data::NUM_OUTPUTS
+        ));
+        exit(false);
+    }
+    // SAFETY: the only reference to TFLM_ARENA, taken once.
+    let arena: &'static mut [u8] = unsafe { &mut (*addr_of_mut!(TFLM_ARENA)).0 };
+    let (interp, new_instr) = measure(|| new_interpreter(&model, arena));
+    let mut interp = match interp {
+        Ok(i) => i,
+        Err(e) => fail(&mut out, "Interpreter::new", &e),
+    };
+    // Stack used by parse + arena_size + Interpreter::new (below main's frame).
+    let setup_low = stack_low_water(paint_lo);
+    low_water = low_water.min(setup_low);
+    let mut invoke_low = main_sp;
+    let mut last_paint_lo = paint_lo;
+
+    // ---- cases ----
+    let mut mismatches = 0u32;
+    let mut checked = 0u32;
+    let mut first_invoke: Option<u64> = None;
+    let (mut steady_sum, mut steady_n, mut steady_min, mut steady_max) = (0u64, 0u64, u64::MAX, 0u64);
+    for case in 0..data::NUM_CASES {
+        if case > 0 && !data::CARRY_STATE {
+            reset_state(&mut interp);
+        }
+        for (i, &(off, len)) in data::INPUT_SPANS[case].iter().enumerate() {
+            let src = &data::INPUT_BLOB[off as usize..(off + len) as usize];
+            let dst = match interp.input_bytes_mut(i) {
+                Ok(d) => d,
+                Err(e) => fail(&mut out, "input_bytes_mut", &e),
+            };
+            if dst.len() != src.len() {
+                out.line(format_args!(
+                    "{{\"error\":\"case {case}: input {i} has {} bytes in the interpreter, {} in the case\"}}",
+                    dst.len(),
+                    src.len()
+                ));
+                exit(false);
+            }
+            dst.copy_from_slice(src);
+        }
+        let window_lo = paint_stack(INVOKE_STACK_WINDOW);
+        last_paint_lo = window_lo;
+        let (r, instr) = measure(|| invoke(&mut interp));
+        let low = stack_low_water(window_lo);
+        invoke_low = invoke_low.min(low);
+        low_water = low_water.min(low);
+        if low == window_lo {
+            out.line(format_args!(
+                "{{\"warning\":\"invoke used the whole {INVOKE_STACK_WINDOW}-byte painted stack window: invoke_stack_bytes is a lower bound\"}}"
+            ));
+        }
+        if let Err(e) = r {
+            fail(&mut out, "invoke", &e);
+        }
+        match first_invoke {
+            None => first_invoke = Some(instr),
+            Some(_) => {
+                steady_sum += instr;
+                steady_n += 1;
+                steady_min = steady_min.min(instr);
+                steady_max = steady_max.max(instr);
+            }
+        }
+        // outputs line, in the fixture format
+        let _ = out.write_str("{\"outputs\":[");
+        for (j, meta) in data::OUTPUT_META.iter().enumerate() {
+            let got = match interp.output_bytes(j) {
+                Ok(o) => o,
+                Err(e) => fail(&mut out, "output_bytes", &e),
+            };
+            if j > 0 {
+                let _ = out.write_str(",");
+            }
+            print_tensor(&mut out, meta, got);
+        }
+        out.line(format_args!("]}}"));
+        // comparison, byte for byte
+        if let Some(spans) = &data::EXPECTED_SPANS[case] {
+            checked += 1;
+            for (j, &(off, len)) in spans.iter().enumerate() {
+                let want = &data::EXPECTED_BLOB[off as usize..(off + len) as usize];
+                let got = match interp.output_bytes(j) {
+                    Ok(o) => o,
+                    Err(e) => fail(&mut out, "output_bytes", &e),
+                };
+                if got != want {
+                    mismatches += 1;
+                    let size = elem_size(data::OUTPUT_META[j].dtype);
+                    let first = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0) / size;
+                    let differing = got
+                        .chunks(size)
+                        .zip(want.chunks(size))
+                        .filter(|(a, b)| a != b)
+                        .count();
+                    let _ = write!(
+                        out,
+                        "{{\"mismatch\":{{\"case\":{case},\"output\":{j},\"got_bytes\":{},\"expected_bytes\":{},\"differing_elements\":{differing},\"first_index\":{first}",
+                        got.len(),
+                        want.len()
+                    );
+                    if got.len() == want.len() && (first + 1) * size <= got.len() {
+                        let dt = data::OUTPUT_META[j].dtype;
+                        let _ = out.write_str(",\"got\":");
+                        write_elem(&mut out, dt, &got[first * size..(first + 1) * size]);
+                        let _ = out.write_str(",\"expected\":");
+                        write_elem(&mut out, dt, &want[first * size..(first + 1) * size]);
+                    }
+                    out.line(format_args!("}}}}"));
+                }
+            }
+        }
+    }
+
+    // ---- summary ----
+    let top = addr_of!(_stack_start) as usize;
+    // Since the last repaint: the last case's copying, printing and comparing.
+    let low = low_water.min(stack_low_water(last_paint_lo));
+    let _ = write!(
+        out,
+        "{{\"summary\":{{\"machine\":\"{}\",\"cases\":{},\"checked\":{checked},\"mismatches\":{mismatches}",
+        data::MACHINE,
+        data::NUM_CASES
+    );
+    let _ = match first_invoke {
+        Some(f) => write!(out, ",\"first_invoke_instr\":{f}"),
+        None => write!(out, ",\"first_invoke_instr\":null"),
+    };
+    let _ = if steady_n > 0 {
+        write!(
+            out,
+            ",\"steady_invoke_instr\":{},\"steady_invoke_instr_min\":{steady_min},\"steady_invoke_instr_max\":{steady_max}",
+            (steady_sum + steady_n / 2) / steady_n
+        )
+    } else {
+        match first_invoke {
+            // One case: the only invoke stands for the steady state too.
+            Some(f) => write!(out, ",\"steady_invoke_instr\":{f},\"steady_invoke_instr_min\":{f},\"steady_invoke_instr_max\":{f}"),
+            None => write!(out, ",\"steady_invoke_instr\":null"),
+        }
+    };
+    out.line(format_args!(
+        ",\"parse_instr\":{parse_instr},\"arena_size_instr\":{arena_size_instr},\"interpreter_new_instr\":{new_instr},\"setup_instr\":{},\"arena_bytes\":{arena_needed},\"arena_used\":{},\"arena_capacity\":{},\"model_bytes\":{},\"peak_stack_bytes\":{},\"setup_stack_bytes\":{},\"invoke_stack_bytes\":{},\"instr_per_tick\":{INSTR_PER_TICK}}}}}",
+        parse_instr + new_instr,
+        interp.arena_used(),
+        data::ARENA_BYTES,
+        model_bytes.len(),
+        top - low,
+        main_sp - setup_low,
+        main_sp - invoke_low,
+    ));
+    exit(mismatches == 0)
+}
+
+/// Long calibrated loops, including ones that cross SysTick's 24-bit wrap (2^24 ticks =
+/// 671,088,640 instructions). Build with `--features selftest`.
+#[cfg(feature = "selftest")]
+fn selftest(out: &mut Out) {
+    // Tick steps: spin(k) is 2k instructions, so the reading must step by one tick every 20 k.
+    let _ = out.write_str("{\"selftest_steps\":[");
+    for k in 0..=80u32 {
+        let ((), instr) = measure(|| spin(k));
+        let _ = write!(out, "{}{}", if k > 0 { "," } else { "" }, instr / INSTR_PER_TICK);
+    }
+    out.line(format_args!("]}}"));
+    for iters in [10_000_000u32, 400_000_000, 1_000_000_000] {
+        let w0 = WRAPS.load(Relaxed);
+        let ((), instr) = measure(|| spin(iters));
+        out.line(format_args!(
+            "{{\"selftest\":{{\"loop_instr\":{},\"measured_instr\":{instr},\"wraps\":{}}}}}",
+            2 * iters as u64,
+            WRAPS.load(Relaxed) - w0
+        ));
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    if let Ok(mut h) = hio::hstdout() {
+        let mut msg = Buf::<200>::new();
+        let _ = write!(msg, "{}", info);
+        let mut line = Buf::<256>::new();
+        let _ = write!(line, "{{\"error\":\"panic: {}\"}}\n", JsonStr(msg.as_str()));
+        let _ = h.write_all(line.as_str().as_bytes());
+    }
+    exit(false)
+}
