@@ -96,12 +96,12 @@ impl ReluParams {
     /// The quantized op on one value (before narrowing to the type).
     #[inline(always)]
     pub fn eval(&self, x: i32) -> i32 {
-        let y = self.output_zero_point
-            + multiply_by_quantized_multiplier(
-                x - self.input_zero_point,
-                self.output_multiplier,
-                self.output_shift,
-            );
+        let y = multiply_by_quantized_multiplier(
+            x.wrapping_sub(self.input_zero_point),
+            self.output_multiplier,
+            self.output_shift,
+        )
+        .wrapping_add(self.output_zero_point);
         y.clamp(self.activation_min, self.activation_max)
     }
 }
@@ -189,19 +189,22 @@ impl LeakyReluParams {
     /// and the sign restored afterwards, as current LiteRT does.
     #[inline(always)]
     pub fn eval(&self, x: i32) -> i32 {
-        let v = x - self.input_zero_point;
+        let v = x.wrapping_sub(self.input_zero_point);
         let scaled = if v >= 0 {
             multiply_by_quantized_multiplier(v, self.multiplier_identity, self.shift_identity)
         } else if self.multiplier_alpha < 0 {
-            -multiply_by_quantized_multiplier(
+            multiply_by_quantized_multiplier(
                 v,
                 self.multiplier_alpha.wrapping_neg(),
                 self.shift_alpha,
             )
+            .wrapping_neg()
         } else {
             multiply_by_quantized_multiplier(v, self.multiplier_alpha, self.shift_alpha)
         };
-        (self.output_zero_point + scaled).clamp(self.qmin, self.qmax)
+        self.output_zero_point
+            .wrapping_add(scaled)
+            .clamp(self.qmin, self.qmax)
     }
 }
 

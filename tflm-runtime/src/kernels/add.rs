@@ -206,13 +206,19 @@ pub(crate) fn general_op<T: QuantInt>(
     let p = *p;
     let input_shift = p.left_shift.clamp(0, 30);
     binary(in1, shape1, in2, shape2, out, |a: T, b: T| {
-        let a = (p.input1_offset + a.into()).wrapping_shl(input_shift as u32);
-        let b = (p.input2_offset + b.into()).wrapping_shl(input_shift as u32);
+        let a = p
+            .input1_offset
+            .wrapping_add(a.into())
+            .wrapping_shl(input_shift as u32);
+        let b = p
+            .input2_offset
+            .wrapping_add(b.into())
+            .wrapping_shl(input_shift as u32);
         let a = scale_input(a, p.input1_multiplier, p.input1_shift);
         let b = scale_input(b, p.input2_multiplier, p.input2_shift);
         let raw =
             multiply_by_quantized_multiplier(combine(a, b), p.output_multiplier, p.output_shift)
-                + p.output_offset;
+                .wrapping_add(p.output_offset);
         T::narrow(raw.clamp(p.activation_min, p.activation_max))
     });
 }

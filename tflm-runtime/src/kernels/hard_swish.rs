@@ -62,7 +62,7 @@ impl HardSwishParams {
     /// The quantized op on one int8 value.
     #[inline]
     pub fn eval(&self, x: i8) -> i8 {
-        let input_value = (x as i32 - self.input_zero_point) as i16;
+        let input_value = (x as i32).wrapping_sub(self.input_zero_point) as i16;
         let hires = input_value.wrapping_mul(1 << 7);
         let preshift_output = saturating_rounding_doubling_high_mul_i16(
             hires,

@@ -105,9 +105,12 @@ fn mul_quantized<T: Copy + Into<i32>>(
 ) {
     let p = *p;
     binary(in1, shape1, in2, shape2, out, |a: T, b: T| {
-        let prod = (p.input1_offset + a.into()).wrapping_mul(p.input2_offset + b.into());
-        let raw = p.output_offset
-            + multiply_by_quantized_multiplier(prod, p.output_multiplier, p.output_shift);
+        let prod = p
+            .input1_offset
+            .wrapping_add(a.into())
+            .wrapping_mul(p.input2_offset.wrapping_add(b.into()));
+        let raw = multiply_by_quantized_multiplier(prod, p.output_multiplier, p.output_shift)
+            .wrapping_add(p.output_offset);
         narrow(raw.clamp(p.activation_min, p.activation_max))
     });
 }
