@@ -389,11 +389,17 @@ pub fn strided_slice<T: Copy>(params: &StridedSliceParams, input: &[T], output: 
                     *d = *s;
                 }
             }
-            _ => {
-                let mut at = off;
-                for d in run.iter_mut() {
-                    *d = input[at as usize];
-                    at += inner_step;
+            s if s > 1 => {
+                for (d, x) in run.iter_mut().zip(input[o..].iter().step_by(s as usize)) {
+                    *d = *x;
+                }
+            }
+            s => {
+                // Backwards by more than one: the run ends at the lowest address.
+                let lo = o - (inner_len - 1) * s.unsigned_abs();
+                let src = input[lo..=o].iter().step_by(s.unsigned_abs()).rev();
+                for (d, x) in run.iter_mut().zip(src) {
+                    *d = *x;
                 }
             }
         }

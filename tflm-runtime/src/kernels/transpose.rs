@@ -179,8 +179,11 @@ pub fn transpose<T: Copy>(params: &TransposeParams, input: &[T], output: &mut [T
         if inner_stride == 1 {
             run.copy_from_slice(&input[base..base + inner_len]);
         } else {
-            for (j, o) in run.iter_mut().enumerate() {
-                *o = input[base + j * inner_stride];
+            for (o, x) in run
+                .iter_mut()
+                .zip(input[base..].iter().step_by(inner_stride))
+            {
+                *o = *x;
             }
         }
         // Odometer over the outer output axes, keeping `base` in step.
