@@ -358,6 +358,12 @@ impl Window {
     ) -> (isize, usize, usize) {
         let dil = self.dilation[axis];
         let origin = (out * self.stride[axis]) as isize - self.padding[axis] as isize;
+        if dil == 1 {
+            // The common case, without divisions.
+            let lo = origin.min(0).unsigned_abs();
+            let hi = (size as isize - origin).clamp(0, filter as isize) as usize;
+            return (origin, lo, hi.max(lo));
+        }
         let lo = if origin >= 0 {
             0
         } else {
@@ -379,9 +385,10 @@ pub(crate) fn volume(s: [usize; 4]) -> Option<usize> {
 }
 
 /// The loop nest shared by all CONV_2D variants: for each output pixel and channel, the sum of
-/// products over the in-image taps, handed to `emit(channel, acc)` for requantization.
-/// Without groups, four output channels are computed per pass over the input; with unit
-/// width dilation, the taps of a filter row are one contiguous run of input and weights.
+/// products over the in-image taps, handed to `emit(first_channel, accs, outputs)` for
+/// requantization (four channels at a time, or one). Without groups, four output channels are
+/// computed per pass over the input; with unit width dilation, the taps of a filter row are
+/// one contiguous run of input and weights.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn conv_core<T: Mac, O>(
@@ -392,7 +399,7 @@ fn conv_core<T: Mac, O>(
     filter: &[T::W],
     output_shape: [usize; 4],
     output: &mut [O],
-    mut emit: impl FnMut(usize, T::Acc) -> O,
+    mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
     let win = p.window().ok_or(KernelError::Shape)?;
     let [batches, in_h, in_w, in_c] = input_shape;
@@ -412,13 +419,20 @@ fn conv_core<T: Mac, O>(
     if groups == 0 || !out_c.is_multiple_of(groups) {
         return Err(KernelError::Shape);
     }
-    if output.is_empty() {
+    let filter_stride = f_h * f_w * f_c; // weights per output channel
+    if output.is_empty() || filter_stride == 0 {
+        // No taps at all: every output is its bias alone.
+        for px in output.chunks_exact_mut(out_c.max(1)) {
+            for (oc, o) in px.iter_mut().enumerate() {
+                emit(oc, &[T::ZERO], core::slice::from_mut(o));
+            }
+        }
         return Ok(());
     }
     let filters_per_group = out_c / groups;
     let off = p.input_offset;
-    let filter_stride = f_h * f_w * f_c; // weights per output channel
     let contiguous = win.dilation[1] == 1 && groups == 1;
+    let [dil_h, dil_w] = win.dilation;
     let mut out_px = output.chunks_exact_mut(out_c);
     for b in 0..batches {
         for oy in 0..out_h {
@@ -429,80 +443,125 @@ fn conv_core<T: Mac, O>(
                     return Err(KernelError::Shape);
                 };
                 // Input index of (b, row, col, 0): `row`/`col` are in-image by construction.
-                let at = |fy: usize, fx: usize| {
-                    let y = (iy0 + (fy * win.dilation[0]) as isize) as usize;
-                    let x = (ix0 + (fx * win.dilation[1]) as isize) as usize;
-                    ((b * in_h + y) * in_w + x) * in_c
-                };
-                let tap = |fy: usize, fx: usize| (fy * f_w + fx) * f_c;
+                // (Macros, not closures: LLVM must not outline these.)
+                macro_rules! at {
+                    ($fy:expr, $fx:expr) => {{
+                        let y = (iy0 + ($fy * dil_h) as isize) as usize;
+                        let x = (ix0 + ($fx * dil_w) as isize) as usize;
+                        ((b * in_h + y) * in_w + x) * in_c
+                    }};
+                }
+                macro_rules! tap {
+                    ($fy:expr, $fx:expr) => {
+                        ($fy * f_w + $fx) * f_c
+                    };
+                }
+                let run = (fx1 - fx0) * f_c;
                 if groups == 1 {
-                    let mut chunks = px.chunks_exact_mut(4);
+                    let mut rows = filter.chunks_exact(filter_stride);
+                    let mut quads = px.chunks_exact_mut(4);
                     let mut oc = 0;
-                    for quad in &mut chunks {
-                        let mut acc = [T::ZERO; 4];
-                        let base = oc * filter_stride;
-                        let ws = |t: usize, n: usize| {
-                            [0, 1, 2, 3].map(|k| {
-                                let s = base + k * filter_stride + t;
-                                &filter[s..s + n]
-                            })
+                    for quad in &mut quads {
+                        let (Some(f0), Some(f1), Some(f2), Some(f3)) =
+                            (rows.next(), rows.next(), rows.next(), rows.next())
+                        else {
+                            return Err(KernelError::Shape);
                         };
+                        macro_rules! ws {
+                            ($t:expr, $n:expr) => {{
+                                let (t, n) = ($t, $n);
+                                [&f0[t..t + n], &f1[t..t + n], &f2[t..t + n], &f3[t..t + n]]
+                            }};
+                        }
+                        let mut acc = [T::ZERO; 4];
                         for fy in fy0..fy1 {
                             if contiguous {
-                                let n = (fx1 - fx0) * f_c;
-                                let i = at(fy, fx0);
-                                acc = dot4(acc, &input[i..i + n], ws(tap(fy, fx0), n), off);
+                                let i = at!(fy, fx0);
+                                acc = dot4(acc, &input[i..i + run], ws!(tap!(fy, fx0), run), off);
                             } else {
                                 for fx in fx0..fx1 {
-                                    let i = at(fy, fx);
-                                    acc = dot4(acc, &input[i..i + f_c], ws(tap(fy, fx), f_c), off);
+                                    let i = at!(fy, fx);
+                                    acc =
+                                        dot4(acc, &input[i..i + f_c], ws!(tap!(fy, fx), f_c), off);
                                 }
                             }
                         }
-                        for (k, o) in quad.iter_mut().enumerate() {
-                            *o = emit(oc + k, acc[k]);
-                        }
+                        emit(oc, &acc, quad);
                         oc += 4;
                     }
-                    for o in chunks.into_remainder() {
-                        let w = &filter[oc * filter_stride..(oc + 1) * filter_stride];
+                    for (o, w) in quads.into_remainder().iter_mut().zip(rows) {
                         let mut acc = T::ZERO;
                         for fy in fy0..fy1 {
                             if contiguous {
-                                let n = (fx1 - fx0) * f_c;
-                                let i = at(fy, fx0);
-                                let t = tap(fy, fx0);
-                                acc = dot(acc, &input[i..i + n], &w[t..t + n], off);
+                                let i = at!(fy, fx0);
+                                let t = tap!(fy, fx0);
+                                acc = dot(acc, &input[i..i + run], &w[t..t + run], off);
                             } else {
                                 for fx in fx0..fx1 {
-                                    let i = at(fy, fx);
-                                    let t = tap(fy, fx);
+                                    let i = at!(fy, fx);
+                                    let t = tap!(fy, fx);
                                     acc = dot(acc, &input[i..i + f_c], &w[t..t + f_c], off);
                                 }
                             }
                         }
-                        *o = emit(oc, acc);
+                        emit(oc, &[acc], core::slice::from_mut(o));
                         oc += 1;
                     }
                 } else {
-                    for (oc, o) in px.iter_mut().enumerate() {
+                    for (oc, (o, w)) in px
+                        .iter_mut()
+                        .zip(filter.chunks_exact(filter_stride))
+                        .enumerate()
+                    {
                         let g = (oc / filters_per_group) * f_c;
-                        let w = &filter[oc * filter_stride..(oc + 1) * filter_stride];
                         let mut acc = T::ZERO;
                         for fy in fy0..fy1 {
                             for fx in fx0..fx1 {
-                                let i = at(fy, fx) + g;
-                                let t = tap(fy, fx);
+                                let i = at!(fy, fx) + g;
+                                let t = tap!(fy, fx);
                                 acc = dot(acc, &input[i..i + f_c], &w[t..t + f_c], off);
                             }
                         }
-                        *o = emit(oc, acc);
+                        emit(oc, &[acc], core::slice::from_mut(o));
                     }
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Requantizes `acc` (channels `oc..oc + acc.len()`) into `out`: `+ bias`, the channel's
+/// fixed-point rescale, `+ zero point`, clamp. Per-channel slices are cut once per call, so
+/// the element loop has no bounds checks.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn requantize<A: Copy, B: Copy, O>(
+    oc: usize,
+    acc: &[A],
+    out: &mut [O],
+    multipliers: &[i32],
+    shifts: &[i32],
+    bias: Option<&[B]>,
+    rescale: impl Fn(A, Option<B>, i32, i32) -> i32,
+    store: impl Fn(i32) -> O,
+) {
+    let n = acc.len();
+    let (m, s) = (&multipliers[oc..oc + n], &shifts[oc..oc + n]);
+    let o = &mut out[..n];
+    match bias {
+        Some(b) => {
+            let b = &b[oc..oc + n];
+            for ((((o, &a), &m), &s), &b) in o.iter_mut().zip(acc).zip(m).zip(s).zip(b) {
+                *o = store(rescale(a, Some(b), m, s));
+            }
+        }
+        None => {
+            for (((o, &a), &m), &s) in o.iter_mut().zip(acc).zip(m).zip(s) {
+                *o = store(rescale(a, None, m, s));
+            }
+        }
+    }
 }
 
 /// The bias (and accumulator) type of an int16x8 convolution or fully-connected layer.
@@ -564,7 +623,6 @@ pub fn conv_per_channel_i8(
 ) -> Result<(), KernelError> {
     let out_c = filter_shape[0];
     check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
-    let (m, s) = (&multipliers[..out_c], &shifts[..out_c]);
     let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
     conv_core(
         p,
@@ -574,10 +632,23 @@ pub fn conv_per_channel_i8(
         filter,
         output_shape,
         output,
-        |oc, acc| {
-            let acc = acc.wrapping_add(bias.map_or(0, |b| b[oc]));
-            let v = multiply_by_quantized_multiplier(acc, m[oc], s[oc]).wrapping_add(zp);
-            v.max(lo).min(hi) as i8
+        #[inline(always)]
+        |oc, acc, out| {
+            requantize(
+                oc,
+                acc,
+                out,
+                multipliers,
+                shifts,
+                bias,
+                #[inline(always)]
+                |a: i32, b, m, s| {
+                    let a = a.wrapping_add(b.unwrap_or(0));
+                    multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
+                },
+                #[inline(always)]
+                |v| v.max(lo).min(hi) as i8,
+            )
         },
     )
 }
@@ -601,7 +672,6 @@ pub fn conv_per_channel_i16<B: Int16Bias>(
 ) -> Result<(), KernelError> {
     let out_c = filter_shape[0];
     check_channels(out_c, multipliers, shifts, bias.map(<[B]>::len))?;
-    let (m, s) = (&multipliers[..out_c], &shifts[..out_c]);
     let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
     conv_core(
         p,
@@ -611,10 +681,20 @@ pub fn conv_per_channel_i16<B: Int16Bias>(
         filter,
         output_shape,
         output,
-        |oc, acc| {
-            let acc = B::accumulate(acc, bias.map(|b| b[oc]));
-            let v = B::rescale(acc, m[oc], s[oc]).wrapping_add(zp);
-            v.max(lo).min(hi) as i16
+        #[inline(always)]
+        |oc, acc, out| {
+            requantize(
+                oc,
+                acc,
+                out,
+                multipliers,
+                shifts,
+                bias,
+                #[inline(always)]
+                |a: i64, b, m, s| B::rescale(B::accumulate(a, b), m, s).wrapping_add(zp),
+                #[inline(always)]
+                |v| v.max(lo).min(hi) as i16,
+            )
         },
     )
 }
@@ -646,7 +726,19 @@ pub fn conv_f32(
         filter,
         output_shape,
         output,
-        |oc, acc| clamp_f32(acc + bias.map_or(0.0, |b| b[oc]), lo, hi),
+        #[inline(always)]
+        |oc, acc, out| match bias {
+            Some(b) => {
+                for ((o, &a), &b) in out.iter_mut().zip(acc).zip(&b[oc..oc + acc.len()]) {
+                    *o = clamp_f32(a + b, lo, hi);
+                }
+            }
+            None => {
+                for (o, &a) in out.iter_mut().zip(acc) {
+                    *o = clamp_f32(a + 0.0, lo, hi);
+                }
+            }
+        },
     )
 }
 

@@ -12,13 +12,9 @@
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
 use super::conv::{
-    check_channels, clamp_f32, volume, ConvParams, Int16Bias, KernelError, Mac, Window,
+    check_channels, clamp_f32, requantize, volume, ConvParams, Int16Bias, KernelError, Mac, Window,
 };
 use crate::quant::multiply_by_quantized_multiplier;
-
-/// Output channels accumulated together: one pass over a tap's input pixel feeds this many
-/// accumulators, which live on the stack (no arena scratch needed).
-const BLOCK: usize = 16;
 
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
 /// channel count is not a multiple of the input's (or the input has none).
@@ -29,30 +25,41 @@ pub fn depth_multiplier(input_channels: usize, filter_channels: usize) -> Option
     Some(filter_channels / input_channels)
 }
 
-/// `acc[j] += x[j / per_x] * w[j]`: each input element feeds `per_x` consecutive output
-/// channels (the depth multiplier, or a slice of it).
-#[inline(always)]
-fn tap_block<T: Mac>(acc: &mut [T::Acc], x: &[T], w: &[T::W], per_x: usize, input_offset: i32) {
-    if per_x == 1 {
-        for ((a, &xi), &wi) in acc.iter_mut().zip(x).zip(w) {
-            *a = T::mac(*a, xi, wi, input_offset);
-        }
-    } else {
-        for ((a, wv), &xi) in acc
-            .chunks_exact_mut(per_x)
-            .zip(w.chunks_exact(per_x))
-            .zip(x)
-        {
-            for (a, &wi) in a.iter_mut().zip(wv) {
-                *a = T::mac(*a, xi, wi, input_offset);
+/// The in-image taps of one output pixel.
+#[derive(Clone, Copy)]
+struct Taps {
+    /// Input row index (`b * in_h + y`) of filter row 0, which may be out of the image.
+    row0: isize,
+    col0: isize,
+    fy: (usize, usize),
+    fx: (usize, usize),
+    dilation: [usize; 2],
+    in_w: usize,
+    in_c: usize,
+    f_w: usize,
+    out_c: usize,
+}
+
+impl Taps {
+    /// Calls `visit(input_pixel_start, filter_tap_start)` for each in-image tap, in
+    /// `(filter_y, filter_x)` order.
+    #[inline(always)]
+    fn for_each(&self, mut visit: impl FnMut(usize, usize)) {
+        for fy in self.fy.0..self.fy.1 {
+            let row = (self.row0 + (fy * self.dilation[0]) as isize) as usize * self.in_w;
+            for fx in self.fx.0..self.fx.1 {
+                let x = (self.col0 + (fx * self.dilation[1]) as isize) as usize;
+                visit((row + x) * self.in_c, (fy * self.f_w + fx) * self.out_c);
             }
         }
     }
 }
 
-/// The loop nest shared by every variant. For each output pixel, output channels are taken
-/// in blocks of at most [`BLOCK`] that never split an input channel's multipliers unless the
-/// multiplier itself exceeds the block; each block sweeps the in-image taps once.
+/// The loop nest shared by every variant. For each output pixel, output channels go four at
+/// a time with their accumulators in registers, sweeping the in-image taps once per quad;
+/// the input element of each channel is loaded as one run (depth multiplier 1) or one value
+/// (multiplier a multiple of 4) where possible. `emit(first_channel, accs, outputs)`
+/// requantizes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn depthwise_core<T: Mac, O>(
@@ -63,7 +70,7 @@ fn depthwise_core<T: Mac, O>(
     filter: &[T::W],
     output_shape: [usize; 4],
     output: &mut [O],
-    mut emit: impl FnMut(usize, T::Acc) -> O,
+    mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
     let win: Window = p.window().ok_or(KernelError::Shape)?;
     let [batches, in_h, in_w, in_c] = input_shape;
@@ -86,12 +93,6 @@ fn depthwise_core<T: Mac, O>(
     }
     let [_, out_h, out_w, _] = output_shape;
     let off = p.input_offset;
-    // Blocks of (first output channel, first input channel, input channels, channels per x).
-    let (ics_per_block, per_x) = if dm <= BLOCK {
-        (BLOCK / dm, dm)
-    } else {
-        (1, BLOCK)
-    };
     let mut out_px = output.chunks_exact_mut(out_c);
     for b in 0..batches {
         for oy in 0..out_h {
@@ -101,45 +102,52 @@ fn depthwise_core<T: Mac, O>(
                 let Some(px) = out_px.next() else {
                     return Err(KernelError::Shape);
                 };
-                let mut run = |k0: usize, k1: usize, ic0: usize, ic1: usize, per_x: usize| {
-                    let mut acc = [T::ZERO; BLOCK];
-                    let acc = &mut acc[..k1 - k0];
-                    for fy in fy0..fy1 {
-                        let y = (iy0 + (fy * win.dilation[0]) as isize) as usize;
-                        let row = (b * in_h + y) * in_w;
-                        for fx in fx0..fx1 {
-                            let x = (ix0 + (fx * win.dilation[1]) as isize) as usize;
-                            let i = (row + x) * in_c;
-                            let t = (fy * f_w + fx) * out_c;
-                            tap_block(
-                                acc,
-                                &input[i + ic0..i + ic1],
-                                &filter[t + k0..t + k1],
-                                per_x,
-                                off,
-                            );
-                        }
-                    }
-                    for (k, (o, &a)) in px[k0..k1].iter_mut().zip(acc.iter()).enumerate() {
-                        *o = emit(k0 + k, a);
-                    }
+                let taps = Taps {
+                    row0: (b * in_h) as isize + iy0,
+                    col0: ix0,
+                    fy: (fy0, fy1),
+                    fx: (fx0, fx1),
+                    dilation: win.dilation,
+                    in_w,
+                    in_c,
+                    f_w,
+                    out_c,
                 };
-                if dm <= BLOCK {
-                    let mut ic0 = 0;
-                    while ic0 < in_c {
-                        let ic1 = (ic0 + ics_per_block).min(in_c);
-                        run(ic0 * dm, ic1 * dm, ic0, ic1, per_x);
-                        ic0 = ic1;
+                let mut quads = px.chunks_exact_mut(4);
+                let mut oc = 0;
+                for quad in &mut quads {
+                    let [mut a0, mut a1, mut a2, mut a3] = [T::ZERO; 4];
+                    let mut mac4 = |x: [T; 4], t: usize| {
+                        let w = &filter[t + oc..t + oc + 4];
+                        a0 = T::mac(a0, x[0], w[0], off);
+                        a1 = T::mac(a1, x[1], w[1], off);
+                        a2 = T::mac(a2, x[2], w[2], off);
+                        a3 = T::mac(a3, x[3], w[3], off);
+                    };
+                    if dm == 1 {
+                        taps.for_each(|i, t| {
+                            let x = &input[i + oc..i + oc + 4];
+                            mac4([x[0], x[1], x[2], x[3]], t);
+                        });
+                    } else if dm % 4 == 0 {
+                        let ic = oc / dm;
+                        taps.for_each(|i, t| mac4([input[i + ic]; 4], t));
+                    } else {
+                        let ic = [oc / dm, (oc + 1) / dm, (oc + 2) / dm, (oc + 3) / dm];
+                        taps.for_each(|i, t| {
+                            let x = &input[i..i + in_c];
+                            mac4([x[ic[0]], x[ic[1]], x[ic[2]], x[ic[3]]], t);
+                        });
                     }
-                } else {
-                    for ic in 0..in_c {
-                        let mut m0 = 0;
-                        while m0 < dm {
-                            let m1 = (m0 + BLOCK).min(dm);
-                            run(ic * dm + m0, ic * dm + m1, ic, ic + 1, m1 - m0);
-                            m0 = m1;
-                        }
-                    }
+                    emit(oc, &[a0, a1, a2, a3], quad);
+                    oc += 4;
+                }
+                for o in quads.into_remainder() {
+                    let ic = oc / dm;
+                    let mut acc = T::ZERO;
+                    taps.for_each(|i, t| acc = T::mac(acc, input[i + ic], filter[t + oc], off));
+                    emit(oc, &[acc], core::slice::from_mut(o));
+                    oc += 1;
                 }
             }
         }
@@ -168,7 +176,6 @@ pub fn depthwise_conv_per_channel_i8(
 ) -> Result<(), KernelError> {
     let out_c = filter_shape[3];
     check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
-    let (m, s) = (&multipliers[..out_c], &shifts[..out_c]);
     let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
     depthwise_core(
         p,
@@ -178,10 +185,23 @@ pub fn depthwise_conv_per_channel_i8(
         filter,
         output_shape,
         output,
-        |oc, acc| {
-            let acc = acc.wrapping_add(bias.map_or(0, |b| b[oc]));
-            let v = multiply_by_quantized_multiplier(acc, m[oc], s[oc]).wrapping_add(zp);
-            v.max(lo).min(hi) as i8
+        #[inline(always)]
+        |oc, acc, out| {
+            requantize(
+                oc,
+                acc,
+                out,
+                multipliers,
+                shifts,
+                bias,
+                #[inline(always)]
+                |a: i32, b, m, s| {
+                    let a = a.wrapping_add(b.unwrap_or(0));
+                    multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
+                },
+                #[inline(always)]
+                |v| v.max(lo).min(hi) as i8,
+            )
         },
     )
 }
@@ -204,7 +224,6 @@ pub fn depthwise_conv_per_channel_i16(
 ) -> Result<(), KernelError> {
     let out_c = filter_shape[3];
     check_channels(out_c, multipliers, shifts, bias.map(<[i64]>::len))?;
-    let (m, s) = (&multipliers[..out_c], &shifts[..out_c]);
     let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
     depthwise_core(
         p,
@@ -214,10 +233,20 @@ pub fn depthwise_conv_per_channel_i16(
         filter,
         output_shape,
         output,
-        |oc, acc| {
-            let acc = i64::accumulate(acc, bias.map(|b| b[oc]));
-            let v = i64::rescale(acc, m[oc], s[oc]).wrapping_add(zp);
-            v.max(lo).min(hi) as i16
+        #[inline(always)]
+        |oc, acc, out| {
+            requantize(
+                oc,
+                acc,
+                out,
+                multipliers,
+                shifts,
+                bias,
+                #[inline(always)]
+                |a: i64, b, m, s| i64::rescale(i64::accumulate(a, b), m, s).wrapping_add(zp),
+                #[inline(always)]
+                |v| v.max(lo).min(hi) as i16,
+            )
         },
     )
 }
@@ -246,7 +275,19 @@ pub fn depthwise_conv_f32(
         filter,
         output_shape,
         output,
-        |oc, acc| clamp_f32(acc + bias.map_or(0.0, |b| b[oc]), lo, hi),
+        #[inline(always)]
+        |oc, acc, out| match bias {
+            Some(b) => {
+                for ((o, &a), &b) in out.iter_mut().zip(acc).zip(&b[oc..oc + acc.len()]) {
+                    *o = clamp_f32(a + b, lo, hi);
+                }
+            }
+            None => {
+                for (o, &a) in out.iter_mut().zip(acc) {
+                    *o = clamp_f32(a + 0.0, lo, hi);
+                }
+            }
+        },
     )
 }
 

@@ -237,17 +237,25 @@ pub fn fully_connected_i8(
     let fo = if per_channel { 0 } else { p.filter_offset };
     // Recomputed once per batch row (first channel), not per output.
     let mut fo_term = 0i32;
-    fc_core(dims, io, input, filter, output, |x, oc, acc| {
-        if oc == 0 {
-            fo_term = filter_offset_term(x, io, fo);
-        }
-        let acc = acc
-            .wrapping_add(fo_term)
-            .wrapping_add(bias.map_or(0, |b| b[oc]));
-        let scale = scales[if per_channel { oc } else { 0 }];
-        let v = scale_round(acc as f64, scale).wrapping_add(zp);
-        v.max(lo).min(hi) as i8
-    });
+    fc_core(
+        dims,
+        io,
+        input,
+        filter,
+        output,
+        #[inline(always)]
+        |x, oc, acc| {
+            if oc == 0 {
+                fo_term = filter_offset_term(x, io, fo);
+            }
+            let acc = acc
+                .wrapping_add(fo_term)
+                .wrapping_add(bias.map_or(0, |b| b[oc]));
+            let scale = scales[if per_channel { oc } else { 0 }];
+            let v = scale_round(acc as f64, scale).wrapping_add(zp);
+            v.max(lo).min(hi) as i8
+        },
+    );
     Ok(())
 }
 
@@ -275,15 +283,23 @@ pub fn fully_connected_i16<B: Int16Bias>(
     let (zp, lo, hi) = (p.output_offset, p.activation_min, p.activation_max);
     let fo = if per_channel { 0 } else { p.filter_offset } as i64;
     let mut fo_term = 0i64;
-    fc_core(dims, 0, input, filter, output, |x, oc, acc| {
-        if oc == 0 && fo != 0 {
-            fo_term = x.iter().map(|&v| v as i64).sum::<i64>().wrapping_mul(fo);
-        }
-        let acc = B::accumulate(acc.wrapping_add(fo_term), bias.map(|b| b[oc])) as f64;
-        let scale = scales[if per_channel { oc } else { 0 }];
-        let v = scale_round(acc, scale).wrapping_add(zp);
-        v.max(lo).min(hi) as i16
-    });
+    fc_core(
+        dims,
+        0,
+        input,
+        filter,
+        output,
+        #[inline(always)]
+        |x, oc, acc| {
+            if oc == 0 && fo != 0 {
+                fo_term = x.iter().map(|&v| v as i64).sum::<i64>().wrapping_mul(fo);
+            }
+            let acc = B::accumulate(acc.wrapping_add(fo_term), bias.map(|b| b[oc])) as f64;
+            let scale = scales[if per_channel { oc } else { 0 }];
+            let v = scale_round(acc, scale).wrapping_add(zp);
+            v.max(lo).min(hi) as i16
+        },
+    );
     Ok(())
 }
 
@@ -305,9 +321,15 @@ pub fn fully_connected_f32(
         output.len(),
     )?;
     let (lo, hi) = (p.float_activation_min, p.float_activation_max);
-    fc_core(dims, 0, input, filter, output, |_, oc, acc| {
-        clamp_f32(acc + bias.map_or(0.0, |b| b[oc]), lo, hi)
-    });
+    fc_core(
+        dims,
+        0,
+        input,
+        filter,
+        output,
+        #[inline(always)]
+        |_, oc, acc| clamp_f32(acc + bias.map_or(0.0, |b| b[oc]), lo, hi),
+    );
     Ok(())
 }
 

@@ -11,9 +11,6 @@ use super::conv::{clamp_f32, volume, KernelError, PaddingValues, Window};
 use crate::quant::{activation_range_f32, activation_range_quantized};
 use crate::types::Activation;
 
-/// Channels accumulated together by the average pools (a stack array, no scratch).
-const BLOCK: usize = 16;
-
 /// Window size, stride, padding and clamp range of one pooling op, built once at init.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -182,22 +179,130 @@ impl Geometry {
     }
 }
 
-/// Integer averaging with TFLite's rounding: half away from zero, C division.
-#[inline(always)]
-fn rounded_average(sum: i64, count: i64) -> i64 {
-    if sum > 0 {
-        (sum + count / 2) / count
-    } else {
-        (sum - count / 2) / count
+/// An average-pool accumulator: `i32` when no window can overflow it (the usual case; one
+/// `SDIV` per output on Cortex-M), `i64` otherwise, as TFLite's `int64_t` sum.
+trait AvgAcc: Copy {
+    const ZERO: Self;
+    fn add(self, x: i32) -> Self;
+    /// TFLite's rounding: half away from zero, C's truncating division.
+    fn average(self, count: usize) -> i64;
+}
+
+impl AvgAcc for i32 {
+    const ZERO: i32 = 0;
+    #[inline(always)]
+    fn add(self, x: i32) -> i32 {
+        self.wrapping_add(x)
     }
+    #[inline(always)]
+    fn average(self, count: usize) -> i64 {
+        let c = count as i32;
+        (if self > 0 {
+            (self + c / 2) / c
+        } else {
+            (self - c / 2) / c
+        }) as i64
+    }
+}
+
+impl AvgAcc for i64 {
+    const ZERO: i64 = 0;
+    #[inline(always)]
+    fn add(self, x: i32) -> i64 {
+        self.wrapping_add(x as i64)
+    }
+    #[inline(always)]
+    fn average(self, count: usize) -> i64 {
+        let c = count as i64;
+        if self > 0 {
+            (self + c / 2) / c
+        } else {
+            (self - c / 2) / c
+        }
+    }
+}
+
+/// Whether `i32` sums cannot overflow: at most 2^16 window elements of at most 2^15 each
+/// (and the `count / 2` nudge) stay below 2^31.
+fn fits_i32(p: &PoolParams) -> bool {
+    (p.filter_height.max(0) as u64) * (p.filter_width.max(0) as u64) < (1 << 16)
+}
+
+/// Integer average pool, four channels at a time with the sums in registers.
+#[inline(always)]
+fn average_int<T: Copy + Into<i32>, A: AvgAcc>(
+    g: &Geometry,
+    input: &[T],
+    output: &mut [T],
+    lo: i64,
+    hi: i64,
+    store: impl Fn(i64) -> T,
+) -> Result<(), KernelError> {
+    g.for_each(output, |out, span| {
+        let count = span.count();
+        if count == 0 {
+            return Err(KernelError::EmptyWindow);
+        }
+        let finish = |a: A| store(a.average(count).max(lo).min(hi));
+        let mut quads = out.chunks_exact_mut(4);
+        let mut c = 0;
+        for q in &mut quads {
+            let [mut a0, mut a1, mut a2, mut a3] = [A::ZERO; 4];
+            span.pixels(|i| {
+                let x = &input[i + c..i + c + 4];
+                a0 = a0.add(x[0].into());
+                a1 = a1.add(x[1].into());
+                a2 = a2.add(x[2].into());
+                a3 = a3.add(x[3].into());
+            });
+            q[0] = finish(a0);
+            q[1] = finish(a1);
+            q[2] = finish(a2);
+            q[3] = finish(a3);
+            c += 4;
+        }
+        for o in quads.into_remainder() {
+            let mut a = A::ZERO;
+            span.pixels(|i| a = a.add(input[i + c].into()));
+            *o = finish(a);
+            c += 1;
+        }
+        Ok(())
+    })
+}
+
+/// Max pool: the output pixel holds the running maximum (contiguous channel vectors), starting
+/// from `init`; `max(m, x)` must keep `m` unless `x` is larger, as `std::max` does.
+#[inline(always)]
+fn max_core<T: Copy>(
+    g: &Geometry,
+    input: &[T],
+    output: &mut [T],
+    init: T,
+    max: impl Fn(T, T) -> T,
+    clamp: impl Fn(T) -> T,
+) -> Result<(), KernelError> {
+    let c = g.input_shape[3];
+    g.for_each(output, |out, span| {
+        out.fill(init);
+        span.pixels(|i| {
+            for (m, &x) in out.iter_mut().zip(&input[i..i + c]) {
+                *m = max(*m, x);
+            }
+        });
+        for m in out.iter_mut() {
+            *m = clamp(*m);
+        }
+        Ok(())
+    })
 }
 
 macro_rules! int_pools {
     ($avg:ident, $max:ident, $t:ty) => {
         /// AVERAGE_POOL_2D over NHWC `input_shape = [batches, in_h, in_w, channels]` into
         /// `output_shape = [batches, out_h, out_w, channels]` (sizes from
-        /// [`super::conv::compute_padding`] with dilation 1). Sums are exact (64-bit); fails
-        /// with [`KernelError::EmptyWindow`] if a window holds no in-image element, as TFLite.
+        /// [`super::conv::compute_padding`] with dilation 1). Fails with
+        /// [`KernelError::EmptyWindow`] if a window holds no in-image element, as TFLite.
         pub fn $avg(
             p: &PoolParams,
             input_shape: [usize; 4],
@@ -207,28 +312,11 @@ macro_rules! int_pools {
         ) -> Result<(), KernelError> {
             let g = geometry(p, input_shape, input.len(), output_shape, output.len())?;
             let (lo, hi) = (p.activation_min as i64, p.activation_max as i64);
-            g.for_each(output, |out, span| {
-                let count = span.count();
-                if count == 0 {
-                    return Err(KernelError::EmptyWindow);
-                }
-                let mut c0 = 0;
-                for block in out.chunks_mut(BLOCK) {
-                    let n = block.len();
-                    let mut acc = [0i64; BLOCK];
-                    let acc = &mut acc[..n];
-                    span.pixels(|i| {
-                        for (a, &x) in acc.iter_mut().zip(&input[i + c0..i + c0 + n]) {
-                            *a += x as i64;
-                        }
-                    });
-                    for (o, &a) in block.iter_mut().zip(acc.iter()) {
-                        *o = rounded_average(a, count as i64).max(lo).min(hi) as $t;
-                    }
-                    c0 += n;
-                }
-                Ok(())
-            })
+            if fits_i32(p) {
+                average_int::<$t, i32>(&g, input, output, lo, hi, |v| v as $t)
+            } else {
+                average_int::<$t, i64>(&g, input, output, lo, hi, |v| v as $t)
+            }
         }
 
         /// MAX_POOL_2D; shapes as for the average pool. An empty window yields the type's
@@ -241,22 +329,16 @@ macro_rules! int_pools {
             output: &mut [$t],
         ) -> Result<(), KernelError> {
             let g = geometry(p, input_shape, input.len(), output_shape, output.len())?;
-            let c = input_shape[3];
             let lo = p.activation_min.clamp(<$t>::MIN as i32, <$t>::MAX as i32) as $t;
             let hi = p.activation_max.clamp(<$t>::MIN as i32, <$t>::MAX as i32) as $t;
-            g.for_each(output, |out, span| {
-                // The output pixel is the running maximum: contiguous channel vectors.
-                out.fill(<$t>::MIN);
-                span.pixels(|i| {
-                    for (m, &x) in out.iter_mut().zip(&input[i..i + c]) {
-                        *m = (*m).max(x);
-                    }
-                });
-                for m in out.iter_mut() {
-                    *m = (*m).max(lo).min(hi);
-                }
-                Ok(())
-            })
+            max_core(
+                &g,
+                input,
+                output,
+                <$t>::MIN,
+                |m, x| m.max(x),
+                |m| m.max(lo).min(hi),
+            )
         }
     };
 }
@@ -280,20 +362,29 @@ pub fn average_pool_f32(
         if count == 0 {
             return Err(KernelError::EmptyWindow);
         }
-        let mut c0 = 0;
-        for block in out.chunks_mut(BLOCK) {
-            let n = block.len();
-            let mut acc = [0.0f32; BLOCK];
-            let acc = &mut acc[..n];
+        let n = count as f32;
+        let mut quads = out.chunks_exact_mut(4);
+        let mut c = 0;
+        for q in &mut quads {
+            let [mut a0, mut a1, mut a2, mut a3] = [0.0f32; 4];
             span.pixels(|i| {
-                for (a, &x) in acc.iter_mut().zip(&input[i + c0..i + c0 + n]) {
-                    *a += x;
-                }
+                let x = &input[i + c..i + c + 4];
+                a0 += x[0];
+                a1 += x[1];
+                a2 += x[2];
+                a3 += x[3];
             });
-            for (o, &a) in block.iter_mut().zip(acc.iter()) {
-                *o = clamp_f32(a / count as f32, lo, hi);
-            }
-            c0 += n;
+            q[0] = clamp_f32(a0 / n, lo, hi);
+            q[1] = clamp_f32(a1 / n, lo, hi);
+            q[2] = clamp_f32(a2 / n, lo, hi);
+            q[3] = clamp_f32(a3 / n, lo, hi);
+            c += 4;
+        }
+        for o in quads.into_remainder() {
+            let mut a = 0.0f32;
+            span.pixels(|i| a += input[i + c]);
+            *o = clamp_f32(a / n, lo, hi);
+            c += 1;
         }
         Ok(())
     })
@@ -309,22 +400,15 @@ pub fn max_pool_f32(
     output: &mut [f32],
 ) -> Result<(), KernelError> {
     let g = geometry(p, input_shape, input.len(), output_shape, output.len())?;
-    let c = input_shape[3];
     let (lo, hi) = (p.float_activation_min, p.float_activation_max);
-    g.for_each(output, |out, span| {
-        out.fill(f32::MIN);
-        span.pixels(|i| {
-            for (m, &x) in out.iter_mut().zip(&input[i..i + c]) {
-                if *m < x {
-                    *m = x;
-                }
-            }
-        });
-        for m in out.iter_mut() {
-            *m = clamp_f32(*m, lo, hi);
-        }
-        Ok(())
-    })
+    max_core(
+        &g,
+        input,
+        output,
+        f32::MIN,
+        |m, x| if m < x { x } else { m },
+        |m| clamp_f32(m, lo, hi),
+    )
 }
 
 #[cfg(test)]
