@@ -102,7 +102,7 @@ impl ReluParams {
             self.output_shift,
         )
         .wrapping_add(self.output_zero_point);
-        y.clamp(self.activation_min, self.activation_max)
+        y.max(self.activation_min).min(self.activation_max)
     }
 }
 
@@ -204,7 +204,8 @@ impl LeakyReluParams {
         };
         self.output_zero_point
             .wrapping_add(scaled)
-            .clamp(self.qmin, self.qmax)
+            .max(self.qmin)
+            .min(self.qmax)
     }
 }
 

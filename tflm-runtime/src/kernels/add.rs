@@ -219,7 +219,7 @@ pub(crate) fn general_op<T: QuantInt>(
         let raw =
             multiply_by_quantized_multiplier(combine(a, b), p.output_multiplier, p.output_shift)
                 .wrapping_add(p.output_offset);
-        T::narrow(raw.clamp(p.activation_min, p.activation_max))
+        T::narrow(raw.max(p.activation_min).min(p.activation_max))
     });
 }
 
@@ -243,7 +243,7 @@ pub(crate) fn pot_op(
     binary(in1, shape1, in2, shape2, out, |a: i16, b: i16| {
         let a = rounding_divide_by_pot_i16(a, s1) as i32;
         let b = rounding_divide_by_pot_i16(b, s2) as i32;
-        combine(a, b).clamp(lo, hi) as i16
+        combine(a, b).max(lo).min(hi) as i16
     });
 }
 
@@ -302,7 +302,7 @@ pub fn add_i32(
 ) {
     let (lo, hi) = activation_range_i32(activation);
     binary(in1, shape1, in2, shape2, out, |a, b| {
-        a.wrapping_add(b).clamp(lo, hi)
+        a.wrapping_add(b).max(lo).min(hi)
     });
 }
 

@@ -111,7 +111,7 @@ fn mul_quantized<T: Copy + Into<i32>>(
             .wrapping_mul(p.input2_offset.wrapping_add(b.into()));
         let raw = multiply_by_quantized_multiplier(prod, p.output_multiplier, p.output_shift)
             .wrapping_add(p.output_offset);
-        narrow(raw.clamp(p.activation_min, p.activation_max))
+        narrow(raw.max(p.activation_min).min(p.activation_max))
     });
 }
 
@@ -150,13 +150,16 @@ pub fn mul_i16_to_i8(
     out: &mut [i8],
 ) {
     let offset = p.output_offset;
-    let (lo, hi) = (p.activation_min - offset, p.activation_max - offset);
+    let (lo, hi) = (
+        p.activation_min.wrapping_sub(offset),
+        p.activation_max.wrapping_sub(offset),
+    );
     binary(in1, shape1, in2, shape2, out, |a: i16, b: i16| {
         let prod = saturating_rounding_doubling_high_mul_i16(a, b);
         let rescaled = rounding_divide_by_pot_i16(prod, 8) as i32;
         // TFLite clamps in int16 before adding the zero point, then narrows to int8.
         let clamped = (rescaled.min(hi as i16 as i32)).max(lo as i16 as i32);
-        (offset + clamped) as i8
+        offset.wrapping_add(clamped) as i8
     });
 }
 
@@ -186,7 +189,7 @@ pub fn mul_i32(
 ) {
     let (lo, hi) = activation_range_i32(activation);
     binary(in1, shape1, in2, shape2, out, |a, b| {
-        a.wrapping_mul(b).clamp(lo, hi)
+        a.wrapping_mul(b).max(lo).min(hi)
     });
 }
 

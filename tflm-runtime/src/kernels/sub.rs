@@ -95,7 +95,7 @@ pub fn sub_i32(
 ) {
     let (lo, hi) = activation_range_i32(activation);
     binary(in1, shape1, in2, shape2, out, |a, b| {
-        a.wrapping_sub(b).clamp(lo, hi)
+        a.wrapping_sub(b).max(lo).min(hi)
     });
 }
 
