@@ -5,8 +5,10 @@
 //! multiplier above one is allowed (`QuantizeMultiplierGreaterThanOne`), and int16 zero points
 //! need not be 0 on the general path.
 
-pub use super::add::AddSubParams;
-use super::add::{activation_range_i32, all_pot, clamp_f32, general_op, pot_op};
+use super::add::{
+    activation_range_i32, all_pot, clamp_f32, general_op, general_op_tables_i8, pot_op,
+};
+pub use super::add::{AddInputTablesI8, AddSubParams};
 use super::broadcast::binary;
 use crate::quant::{activation_range_f32, activation_range_quantized};
 use crate::types::Activation;
@@ -51,6 +53,22 @@ pub fn sub_i8(
     out: &mut [i8],
 ) {
     general_op(p, in1, shape1, in2, shape2, out, |a, b| a.wrapping_sub(b));
+}
+
+/// [`sub_i8`] with the inputs' rescale looked up in [`AddInputTablesI8`] (filled from the SUB
+/// params).
+pub fn sub_i8_tables(
+    p: &AddSubParams,
+    tables: &AddInputTablesI8,
+    in1: &[i8],
+    shape1: &[usize],
+    in2: &[i8],
+    shape2: &[usize],
+    out: &mut [i8],
+) {
+    general_op_tables_i8(p, tables, (in1, shape1), (in2, shape2), out, |a, b| {
+        a.wrapping_sub(b)
+    });
 }
 
 /// Int16 SUB (general or power-of-two path, as chosen by [`AddSubParams::sub_int16`]).
@@ -128,6 +146,22 @@ mod tests {
         );
         // 0, 0 + 128 → 127, 8 + 1 = 9, 0 + 127.
         assert_eq!(out, [0, 127, 9, 127]);
+    }
+
+    #[test]
+    fn tables_give_the_same_bits() {
+        let p = AddSubParams::sub_int8((0.02, 5), (0.09, -7), (0.03, -128), Activation::None);
+        let mut t = AddInputTablesI8 {
+            input1: [0; 256],
+            input2: [0; 256],
+        };
+        AddInputTablesI8::populate(&p, &mut t);
+        let a: [i8; 256] = core::array::from_fn(|i| i as u8 as i8);
+        let b: [i8; 256] = core::array::from_fn(|i| (i as u8).wrapping_mul(31) as i8);
+        let (mut direct, mut tabled) = ([0i8; 256], [0i8; 256]);
+        sub_i8(&p, &a, &[256], &b, &[256], &mut direct);
+        sub_i8_tables(&p, &t, &a, &[256], &b, &[256], &mut tabled);
+        assert_eq!(direct, tabled);
     }
 
     #[test]
