@@ -104,11 +104,102 @@ pub fn effective_scales(
     Ok(())
 }
 
-/// `static_cast<int32_t>(round(acc * scale))` as LiteRT's x86-64 build executes it: C's
-/// `round` (half away from zero), and a NaN or out-of-range value becomes `INT32_MIN` (what
-/// `cvttsd2si` returns; the C++ cast is undefined there), not Rust's saturation.
+/// `static_cast<int32_t>(round(double(acc) * scale))` as LiteRT's x86-64 build executes it:
+/// C's `round` (half away from zero), and a NaN or out-of-range value becomes `INT32_MIN`
+/// (what `cvttsd2si` returns; the C++ cast is undefined there), not Rust's saturation.
+///
+/// Computed in integers, bit for bit equal to the double arithmetic (see
+/// [`scale_round_f64`], the definition, and the test that compares both): a Cortex-M4 has no
+/// double-precision FPU, and the soft-float multiply, round and compares cost several hundred
+/// instructions per output, more than the whole dot product of a small layer. The three
+/// roundings of the double path are reproduced exactly: `double(acc)` (to 53 bits, ties to
+/// even; only int64 sums can need it), the product (53 bits, ties to even), then to an integer
+/// (half away from zero).
 #[inline(always)]
-pub(crate) fn scale_round(acc: f64, scale: f64) -> i32 {
+pub(crate) fn scale_round(acc: i64, scale: f64) -> i32 {
+    let bits = scale.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if bits >> 63 != 0 || biased == 0 || biased == 0x7ff {
+        // Negative, zero, subnormal, infinite or NaN scales: not from a valid model.
+        return scale_round_f64(acc as f64, scale);
+    }
+    if acc == 0 {
+        return 0;
+    }
+    // scale = m * 2^e exactly, m in [2^52, 2^53).
+    let m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+    let mut e = biased - 1075;
+    let mut a = acc.unsigned_abs();
+    if a >= 1 << 53 {
+        let sh = 11 - a.leading_zeros(); // 1..=11 bits beyond 53
+        a = round_shift_even(a as u128, sh) as u64;
+        e += sh as i32;
+    }
+    // The double product, q * 2^e with q in [2^52, 2^53]: the exact product (below 2^107)
+    // rounded to 53 significant bits. The product is at least 2^52 as a >= 1 and m >= 2^52.
+    let q = if a >> 32 == 0 {
+        // The common case (32-bit sums), in u64 words: p = t * 2^32 + w, p < 2^86, t >= 2^20.
+        // Ties here may go up instead of to even: a tie moves the result by one unit of
+        // 2^e <= 2^-22 (in-range results need e <= -22), between q and q + 1, and a
+        // half-integer can only sit on the even one of them, which both rules pick.
+        let lo = a * (m & 0xffff_ffff);
+        let t = a * (m >> 32) + (lo >> 32);
+        let w = lo & 0xffff_ffff;
+        let sh = 43 - t.leading_zeros(); // bits beyond 53: 0..=33
+        e += sh as i32;
+        match sh {
+            0 => (t << 32) | w,
+            1..=32 => ((t << (32 - sh)) | (w >> sh)) + ((w >> (sh - 1)) & 1),
+            _ => (t >> 1) + (t & 1),
+        }
+    } else {
+        let p = a as u128 * m as u128;
+        let len = 128 - p.leading_zeros();
+        if len > 53 {
+            let sh = len - 53;
+            e += sh as i32;
+            round_shift_even(p, sh) as u64
+        } else {
+            p as u64
+        }
+    };
+    // |value| = q * 2^e with q in [2^52, 2^53]: an integer >= 2^52 when e >= 0.
+    let n = -e;
+    let r = if n <= 0 {
+        return i32::MIN;
+    } else if n >= 64 {
+        0
+    } else {
+        (q + (1u64 << (n - 1))) >> n // half away from zero, on the magnitude
+    };
+    if acc < 0 {
+        if r <= 1 << 31 {
+            (r as i64).wrapping_neg() as i32
+        } else {
+            i32::MIN
+        }
+    } else if r <= i32::MAX as u64 {
+        r as i32
+    } else {
+        i32::MIN
+    }
+}
+
+/// `x >> sh` rounded to nearest, ties to even (`sh >= 1`).
+#[inline(always)]
+fn round_shift_even(x: u128, sh: u32) -> u128 {
+    let q = x >> sh;
+    let rem = x & ((1u128 << sh) - 1);
+    let half = 1u128 << (sh - 1);
+    if rem > half || (rem == half && q & 1 == 1) {
+        q + 1
+    } else {
+        q
+    }
+}
+
+/// The definition [`scale_round`] reproduces, in double arithmetic.
+pub(crate) fn scale_round_f64(acc: f64, scale: f64) -> i32 {
     let v = libm::round(acc * scale);
     if (-2147483648.0..2147483648.0).contains(&v) {
         v as i32
@@ -252,7 +343,7 @@ pub fn fully_connected_i8(
                 .wrapping_add(fo_term)
                 .wrapping_add(bias.map_or(0, |b| b[oc]));
             let scale = scales[if per_channel { oc } else { 0 }];
-            let v = scale_round(acc as f64, scale).wrapping_add(zp);
+            let v = scale_round(acc as i64, scale).wrapping_add(zp);
             v.max(lo).min(hi) as i8
         },
     );
@@ -294,7 +385,7 @@ pub fn fully_connected_i16<B: Int16Bias>(
             if oc == 0 && fo != 0 {
                 fo_term = x.iter().map(|&v| v as i64).sum::<i64>().wrapping_mul(fo);
             }
-            let acc = B::accumulate(acc.wrapping_add(fo_term), bias.map(|b| b[oc])) as f64;
+            let acc = B::accumulate(acc.wrapping_add(fo_term), bias.map(|b| b[oc]));
             let scale = scales[if per_channel { oc } else { 0 }];
             let v = scale_round(acc, scale).wrapping_add(zp);
             v.max(lo).min(hi) as i16
@@ -347,6 +438,113 @@ mod tests {
 
     fn p8(in_zp: i32, out_zp: i32) -> FullyConnectedParams {
         FullyConnectedParams::quantized(in_zp, 0, out_zp, 1.0, Activation::None, -128, 127)
+    }
+
+    /// xorshift64*: a deterministic stream for the randomized comparisons.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+    }
+
+    #[test]
+    fn integer_rescale_equals_double_rescale() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let check = |acc: i64, scale: f64| {
+            assert_eq!(
+                scale_round(acc, scale),
+                scale_round_f64(acc as f64, scale),
+                "acc {acc} scale {scale:e} ({:#x})",
+                scale.to_bits()
+            );
+        };
+        for i in 0..400_000u32 {
+            let r = rng.next();
+            // Scales as models make them: three f32s combined in double, over a wide range.
+            let f = |r: u64| f32::from_bits(0x3000_0000 + (r as u32 % 0x1800_0000));
+            let scale = match i % 4 {
+                0 => effective_scale(f(r), f(r >> 20), f(r >> 40)),
+                // Dyadic scales: exact ties.
+                1 => libm::ldexp(((r >> 8) % 64 + 1) as f64, -((r % 40) as i32)),
+                2 => f64::from_bits(0x3c00_0000_0000_0000 + (r >> 12) % 0x0800_0000_0000_0000),
+                _ => effective_scale(1.0, f(r), 1.0),
+            };
+            let r2 = rng.next();
+            let acc = match (r2 >> 60) % 8 {
+                0 => (r2 as i32 as i64) >> (r2 % 31),
+                1 => r2 as i32 as i64,
+                2 => (r2 as i64) >> (r2 % 63),
+                3 => ((1i64 << 53) + (r2 % 4096) as i64 - 2048) * if r2 & 1 == 0 { 1 } else { -1 },
+                4 => (r2 % 2001) as i64 - 1000,
+                5 => r2 as i64,
+                // Accumulators whose product lands on or near a half.
+                _ => {
+                    let k = (r2 % 65536) as i64 - 32768;
+                    let x = (2 * k + 1) as f64 / (2.0 * scale);
+                    if x.is_finite() && x.abs() < 9e18 {
+                        x as i64 + ((r2 >> 20) % 3) as i64 - 1
+                    } else {
+                        k
+                    }
+                }
+            };
+            check(acc, scale);
+            // The scale nearest to (k + 1/2) / acc: the product lands within about half a
+            // unit of its last place from a half-integer, where its rounding decides.
+            let r3 = rng.next();
+            let a = (r3 % (1 << 31)) as i64 + 1;
+            let k = (r3 >> 33) % (1 << 30);
+            let near = (2 * k + 1) as f64 / (2 * a) as f64;
+            let scale = f64::from_bits((near.to_bits() as i64 + (r3 >> 62) as i64 - 2) as u64);
+            check(a, scale);
+            check(-a, scale);
+        }
+        for acc in [
+            1i64,
+            -1,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+            3,
+            -3,
+        ] {
+            for scale in [
+                0.5,
+                1.0,
+                1e-300,
+                1e300,
+                2.0f64.powi(-31),
+                2.0f64.powi(31),
+                0.3,
+            ] {
+                check(acc, scale);
+            }
+        }
+        // Sums beyond 2^53, where `double(acc)` itself rounds and that first rounding decides
+        // the result (found by search; a single rounding of the exact product gives +-1).
+        for (acc, scale_bits, want) in [
+            (1457848167233969254i64, 0x3d86ff3be8fa94cfu64, 3811481),
+            (1339598470174861885, 0x3e065b5cdd2e8c19, 871637892),
+            (9596651897960943, 0x3e7da5db81d86994, 1059921050),
+            (1190213348935924364, 0x3def40dd1e9c88a7, 270652403),
+        ] {
+            let scale = f64::from_bits(scale_bits);
+            assert_eq!(scale_round(acc, scale), want);
+            assert_eq!(scale_round(-acc, scale), -want);
+            check(acc, scale);
+        }
+        // Results at the int32 limits.
+        check(1 << 31, 1.0);
+        check(-(1 << 31), 1.0);
+        check((1 << 32) - 1, 0.5);
+        check(-(1 << 32) + 1, 0.5);
+        check(-(1 << 32) - 1, 0.5);
+        check(i64::MIN, 2.0f64.powi(-32));
     }
 
     #[test]
