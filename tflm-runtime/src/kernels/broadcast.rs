@@ -156,19 +156,20 @@ pub fn binary<A: Copy, B: Copy, O>(
     out: &mut [O],
     f: impl Fn(A, B) -> O,
 ) {
-    // Equal shapes: one plain elementwise loop, no planning.
-    if in1.len() == out.len() && in2.len() == out.len() && shape1 == shape2 {
-        for ((o, &a), &b) in out.iter_mut().zip(in1).zip(in2) {
-            *o = f(a, b);
+    // Equal shapes need no plan.
+    let plan = if shape1 == shape2 {
+        None
+    } else {
+        match Broadcast::new(shape1, shape2) {
+            Some(plan) => Some(plan),
+            None => return,
         }
-        return;
-    }
-    if let Some(plan) = Broadcast::new(shape1, shape2) {
-        binary_planned(&plan, in1, in2, out, f);
-    }
+    };
+    binary_impl(plan.as_ref(), in1, in2, out, f);
 }
 
 /// [`binary`] with a plan made beforehand (e.g. at init).
+#[inline(always)]
 pub fn binary_planned<A: Copy, B: Copy, O>(
     plan: &Broadcast,
     in1: &[A],
@@ -176,6 +177,30 @@ pub fn binary_planned<A: Copy, B: Copy, O>(
     out: &mut [O],
     f: impl Fn(A, B) -> O,
 ) {
+    binary_impl(Some(plan), in1, in2, out, f);
+}
+
+/// The two loops behind [`binary`]: a plain zip when no element repeats, and a strided walk of
+/// the merged dimensions otherwise. Each kernel gets one copy of each (flash matters on an MCU),
+/// so the strided loop indexes with 0/1 strides instead of specializing the scalar cases.
+fn binary_impl<A: Copy, B: Copy, O>(
+    plan: Option<&Broadcast>,
+    in1: &[A],
+    in2: &[B],
+    out: &mut [O],
+    f: impl Fn(A, B) -> O,
+) {
+    let plan = match plan {
+        Some(p) if !p.is_elementwise() => p,
+        _ => {
+            if in1.len() == out.len() && in2.len() == out.len() {
+                for ((o, &a), &b) in out.iter_mut().zip(in1).zip(in2) {
+                    *o = f(a, b);
+                }
+            }
+            return;
+        }
+    };
     if in1.len() != plan.len1 || in2.len() != plan.len2 || out.len() != plan.out_len {
         return;
     }
@@ -184,33 +209,17 @@ pub fn binary_planned<A: Copy, B: Copy, O>(
     }
     let r = plan.rank;
     let inner = plan.dims[r - 1];
+    // The innermost strides are 0 (repeated scalar) or 1 (contiguous).
     let (s1, s2) = (plan.stride1[r - 1], plan.stride2[r - 1]);
+    let (span1, span2) = ((inner - 1) * s1 + 1, (inner - 1) * s2 + 1);
     let mut index = [0usize; MAX_DIMS];
     let (mut off1, mut off2) = (0usize, 0usize);
     for chunk in out.chunks_exact_mut(inner) {
         // The plan guarantees these ranges lie inside the inputs (lengths checked above).
-        match (s1 != 0, s2 != 0) {
-            (true, true) => {
-                let a = &in1[off1..off1 + inner];
-                let b = &in2[off2..off2 + inner];
-                for ((o, &x), &y) in chunk.iter_mut().zip(a).zip(b) {
-                    *o = f(x, y);
-                }
-            }
-            (false, true) => {
-                let x = in1[off1];
-                for (o, &y) in chunk.iter_mut().zip(&in2[off2..off2 + inner]) {
-                    *o = f(x, y);
-                }
-            }
-            (true, false) => {
-                let y = in2[off2];
-                for (o, &x) in chunk.iter_mut().zip(&in1[off1..off1 + inner]) {
-                    *o = f(x, y);
-                }
-            }
-            // Only possible when the whole output is one element.
-            (false, false) => chunk[0] = f(in1[off1], in2[off2]),
+        let a = &in1[off1..off1 + span1];
+        let b = &in2[off2..off2 + span2];
+        for (k, o) in chunk.iter_mut().enumerate() {
+            *o = f(a[k * s1], b[k * s2]);
         }
         // Odometer over the outer dimensions.
         let mut d = r - 1;
