@@ -7,8 +7,8 @@
 //! `ai-edge-litert` 2.3.0 interpreter: `-3 * 0.5` gives -2 there, where the fixed-point
 //! `MultiplyByQuantizedMultiplier` (and TFLite Micro) gives -1. So these kernels take one f64
 //! effective scale per tensor or per output channel, computed once at init by
-//! [`effective_scale`]; on a Cortex-M4 that is one soft-float multiply per output element,
-//! none per multiply-accumulate.
+//! [`effective_scale`], and reproduce that double arithmetic bit for bit in integer
+//! instructions, once per output element (a Cortex-M4 has no double-precision FPU).
 //!
 //! Float: `reference_ops::FullyConnected` — products summed in order from 0.0, then `+ bias`
 //! (0.0 when absent), then the activation clamp.
