@@ -4,7 +4,8 @@
 //! do (`reference_integer_ops::Add`, `reference_ops::AddElementwise`): each input, offset by its
 //! zero point, is shifted left (20 bits for int8, 15 for int16) and scaled by a multiplier below
 //! one, the two are summed in 32 bits, and the sum is rescaled to the output. Int16 with
-//! power-of-two scales and `pot_scale_int16` set takes LiteRT's shift-only path instead.
+//! power-of-two scales and `pot_scale_int16` set takes LiteRT's shift-only path instead (which
+//! LiteRT runs on equal shapes only; here it broadcasts like the others).
 //! [`AddSubParams`] is shared with SUB, whose constructors live in `sub.rs`.
 
 use super::broadcast::binary;
