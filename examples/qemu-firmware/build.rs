@@ -53,6 +53,10 @@ fn run() -> Result<(), String> {
     println!("cargo:rerun-if-changed={}", memory_src.display());
     fs::copy(&memory_src, out.join("memory.x")).map_err(|e| format!("{}: {e}", memory_src.display()))?;
     println!("cargo:rustc-link-search={}", out.display());
+    // cortex-m-rt's linker script (it INCLUDEs memory.x). Set here rather than in
+    // .cargo/config.toml so that `cargo build --manifest-path .../Cargo.toml --target ...` from
+    // any directory links correctly (cargo reads config files from the current directory).
+    println!("cargo:rustc-link-arg-bins=-Tlink.x");
 
     // ---- model and cases ----
     let default_dir = manifest.join("../../../shared/peer-models");

@@ -591,6 +591,23 @@ fn main() -> ! {
 /// 671,088,640 instructions). Build with `--features selftest`.
 #[cfg(feature = "selftest")]
 fn selftest(out: &mut Out) {
+    // Stack painting: a function with a 4096-byte local buffer, all of it written.
+    #[inline(never)]
+    fn use_stack() -> u8 {
+        let mut buf = [0u8; 4096];
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        core::hint::black_box(&mut buf);
+        buf[17]
+    }
+    let sp = cortex_m::register::msp::read() as usize;
+    let lo = paint_stack(INVOKE_STACK_WINDOW);
+    core::hint::black_box(use_stack());
+    out.line(format_args!(
+        "{{\"selftest_stack\":{{\"buffer_bytes\":4096,\"measured_bytes\":{}}}}}",
+        sp - stack_low_water(lo)
+    ));
     // Tick steps: spin(k) is 2k instructions, so the reading must step by one tick every 20 k.
     let _ = out.write_str("{\"selftest_steps\":[");
     for k in 0..=80u32 {
