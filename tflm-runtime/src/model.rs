@@ -614,7 +614,7 @@ impl<'m> Model<'m> {
             .table(f::QUANTIZATION)
             .map_err(malformed(at, "quantization"))?
         {
-            Some(q) => self.read_quantization(at, q, &shape)?,
+            Some(q) => self.read_quantization(at, q, &shape, dtype)?,
             None => Quantization::NONE,
         };
         Ok(Tensor {
@@ -635,6 +635,7 @@ impl<'m> Model<'m> {
         at: Location,
         q: Table<'m>,
         shape: &Vector<'m, i32>,
+        dtype: DType,
     ) -> Result<Quantization<'m>, ParseError> {
         use field::quantization as f;
         let scales = q
@@ -665,11 +666,15 @@ impl<'m> Model<'m> {
         if !zero_points.is_empty() && zero_points.len() != scales.len() {
             return invalid("scale and zero_point counts differ");
         }
-        if zero_points
-            .iter()
-            .any(|z| z < i32::MIN as i64 || z > i32::MAX as i64)
-        {
-            return invalid("zero point does not fit in 32 bits");
+        // A zero point outside its type's range has no meaning and would overflow kernels.
+        let (lo, hi) = match dtype {
+            DType::I8 => (i8::MIN as i64, i8::MAX as i64),
+            DType::U8 => (0, u8::MAX as i64),
+            DType::I16 => (i16::MIN as i64, i16::MAX as i64),
+            _ => (i32::MIN as i64, i32::MAX as i64),
+        };
+        if zero_points.iter().any(|z| z < lo || z > hi) {
+            return invalid("zero point outside the range of the tensor's type");
         }
         if scales.iter().any(|s| !s.is_finite() || s < 0.0) {
             return invalid("scale is negative, infinite or NaN");

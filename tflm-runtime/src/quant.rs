@@ -6,24 +6,26 @@
 //! both LiteRT and TFLite Micro ship. Every integer kernel is built on them, so they are the
 //! single place where rounding is decided.
 
-/// `round(a * b / 2^31)` (positive ties up, negative ties toward zero), saturating the single overflow case
-/// `i32::MIN * i32::MIN` (gemmlowp's `SaturatingRoundingDoublingHighMul`).
+/// `round(a * b / 2^31)` (positive ties up, negative ties toward zero), saturating the single
+/// overflow case `i32::MIN * i32::MIN` (gemmlowp's `SaturatingRoundingDoublingHighMul`).
+///
+/// gemmlowp adds `2^30` (or `1 - 2^30` for a negative product) and divides, truncating toward
+/// zero; for a negative numerator that truncation is a ceiling, and
+/// `ceil((ab + 1 - 2^30) / 2^31) == floor((ab + 2^30) / 2^31)`, so one add and one arithmetic
+/// shift give the same bits with no branch on the sign.
 #[inline(always)]
 pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
     if a == i32::MIN && b == i32::MIN {
         return i32::MAX;
     }
-    let ab = a as i64 * b as i64;
-    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
-    // Division (not a shift): C++ integer division truncates toward zero.
-    ((ab + nudge) / (1i64 << 31)) as i32
+    ((a as i64 * b as i64 + (1i64 << 30)) >> 31) as i32
 }
 
 /// `x / 2^exponent` rounded to nearest, ties away from zero (gemmlowp's `RoundingDivideByPOT`).
-/// `exponent` must be in `0..=31`.
+/// Exponents outside `0..=31` (which TFLite's Prepare rules out) are clamped, never a panic.
 #[inline(always)]
 pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
-    debug_assert!((0..=31).contains(&exponent));
+    let exponent = exponent.clamp(0, 31);
     let mask = ((1i64 << exponent) - 1) as i32;
     let remainder = x & mask;
     let threshold = (mask >> 1) + (x < 0) as i32;
@@ -31,13 +33,17 @@ pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
 }
 
 /// `x * multiplier * 2^shift` in Q31 fixed point (TFLite's `MultiplyByQuantizedMultiplier`):
-/// a left shift before the high multiply, a rounding right shift after it.
+/// a left shift before the high multiply, a rounding right shift after it. The left shift
+/// wraps like the C++ on x86 for out-of-range shifts (which TFLite's Prepare rules out).
 #[inline(always)]
 pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
     let left_shift = if shift > 0 { shift } else { 0 };
     let right_shift = if shift > 0 { 0 } else { -shift };
     rounding_divide_by_pot(
-        saturating_rounding_doubling_high_mul(x.wrapping_mul(1i32 << left_shift), multiplier),
+        saturating_rounding_doubling_high_mul(
+            x.wrapping_mul(1i32.wrapping_shl(left_shift as u32)),
+            multiplier,
+        ),
         right_shift,
     )
 }
@@ -53,9 +59,10 @@ pub fn multiply_by_quantized_multiplier_i64(x: i64, multiplier: i32, shift: i32)
     } else {
         0x7FFF
     };
-    let total_shift = 15 - shift;
+    // Valid shifts give 1..=46; the clamp only keeps invalid ones from panicking.
+    let total_shift = (15 - shift).clamp(1, 63);
     let round: i64 = 1i64 << (total_shift - 1);
-    let result = (x * reduced_multiplier + round) >> total_shift;
+    let result = x.wrapping_mul(reduced_multiplier).wrapping_add(round) >> total_shift;
     result.clamp(i32::MIN as i64, i32::MAX as i64) as i32
 }
 
@@ -131,6 +138,41 @@ mod tests {
         assert_eq!(saturating_rounding_doubling_high_mul(-5, 1 << 30), -2);
         assert_eq!(saturating_rounding_doubling_high_mul(1, 1 << 30), 1);
         assert_eq!(saturating_rounding_doubling_high_mul(-1, 1 << 30), 0);
+    }
+
+    /// The shift form against gemmlowp's literal nudge-and-divide definition.
+    #[test]
+    fn high_mul_shift_form_equals_gemmlowp_division() {
+        fn gemmlowp(a: i32, b: i32) -> i32 {
+            if a == i32::MIN && b == i32::MIN {
+                return i32::MAX;
+            }
+            let ab = a as i64 * b as i64;
+            let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+            ((ab + nudge) / (1i64 << 31)) as i32
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let edges = [0, 1, -1, 2, -2, i32::MAX, i32::MIN, i32::MIN + 1, 1 << 30, -(1 << 30)];
+        for &a in &edges {
+            for &b in &edges {
+                assert_eq!(saturating_rounding_doubling_high_mul(a, b), gemmlowp(a, b), "{a} {b}");
+            }
+        }
+        for _ in 0..1_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let (a, b) = (x as i32, (x >> 32) as i32 >> (x % 24));
+            assert_eq!(saturating_rounding_doubling_high_mul(a, b), gemmlowp(a, b), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn out_of_range_shifts_do_not_panic() {
+        assert_eq!(rounding_divide_by_pot(-7, 40), rounding_divide_by_pot(-7, 31));
+        let _ = multiply_by_quantized_multiplier(12345, 1 << 30, 40);
+        let _ = multiply_by_quantized_multiplier_i64(i64::MAX, i32::MAX, 30);
+        let _ = multiply_by_quantized_multiplier_i64(i64::MIN, i32::MAX, -60);
     }
 
     #[test]

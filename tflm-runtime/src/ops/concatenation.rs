@@ -1,5 +1,6 @@
-//! CONCATENATION along any axis; quantized inputs whose scale or zero point differ from the
-//! output's are rescaled as TFLite's `ConcatenationWithScaling`.
+//! CONCATENATION along any axis. int8 inputs whose scale or zero point differ from the
+//! output's are rescaled as TFLite's `ConcatenationWithScaling` (LiteRT itself refuses them;
+//! TFLite Micro rescales); other types are copied unchanged, as LiteRT does for int16.
 
 use super::{dims_of, with_element_size, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
@@ -35,7 +36,8 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     let axis = p.op.option::<i32>(f::AXIS, 0)?;
     let params = ConcatParams::new(&out_dims[..rank], axis).map_err(|_| p.invalid("axis out of range"))?;
     let a = params.axis as usize;
-    let quantized = matches!(output.dtype, DType::I8 | DType::I16 | DType::U8);
+    // LiteRT copies int16 inputs unchanged whatever their scales, so only int8 rescales.
+    let quantized = output.dtype == DType::I8;
     p.data.put(Header {
         dtype: output.dtype.schema_code() as i32,
         inputs: n as u32,
@@ -81,13 +83,6 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
     match dtype {
         DType::I8 => {
             let out = io.output_as::<i8>(0)?;
-            for (i, part) in parts.iter().enumerate() {
-                let (n, o) = (part.in_axis as usize, part.axis_offset as usize);
-                k::concat_input_requant(&h.params, &part.requant, io.input_as(i)?, n, o, out);
-            }
-        }
-        DType::I16 => {
-            let out = io.output_as::<i16>(0)?;
             for (i, part) in parts.iter().enumerate() {
                 let (n, o) = (part.in_axis as usize, part.axis_offset as usize);
                 k::concat_input_requant(&h.params, &part.requant, io.input_as(i)?, n, o, out);

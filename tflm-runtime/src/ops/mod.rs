@@ -27,6 +27,7 @@ mod quantize;
 mod reshape;
 mod softmax;
 mod strided_slice;
+mod svdf;
 mod transpose;
 mod unary;
 
@@ -60,6 +61,7 @@ fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
         op::PAD | op::PADV2 => (pad::prepare, pad::eval),
         op::STRIDED_SLICE => (strided_slice::prepare, strided_slice::eval),
         op::TRANSPOSE => (transpose::prepare, transpose::eval),
+        op::SVDF => (svdf::prepare, svdf::eval),
         op::SOFTMAX => (softmax::prepare, softmax::eval),
         op::CONV_2D => (conv::prepare, conv::eval),
         op::DEPTHWISE_CONV_2D => (depthwise_conv::prepare, depthwise_conv::eval),

@@ -1,0 +1,144 @@
+//! Never panics: every byte of the peer models mutated (several values per byte), parsed, and
+//! run when it parses; plus random byte strings. Every outcome must be `Ok` or `Err`.
+
+mod common;
+
+use common::peer_models;
+use tflm::run::{arena, AlignedBytes};
+use tflm_runtime::{Interpreter, Model};
+
+/// xorshift64*: a fixed, dependency-free pseudo-random sequence.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// Parses `bytes`; when they parse, plans an arena and, if `run`, invokes twice around a reset.
+fn exercise(bytes: &[u8], run: bool) -> bool {
+    let aligned = AlignedBytes::new(bytes);
+    let Ok(model) = Model::parse(aligned.as_slice()) else {
+        return false;
+    };
+    let size = model.arena_size();
+    // A mutated shape can ask for gigabytes; planning and refusing it is the check that
+    // matters, running it would only take time.
+    let run = run && size <= 1 << 22;
+    // A too-small arena must be refused, not crash.
+    let mut small = arena(size / 2);
+    if size > 64 {
+        assert!(Interpreter::new(&model, small.as_mut_slice()).is_err());
+    }
+    let mut a = arena(size);
+    let mut interpreter = Interpreter::new(&model, a.as_mut_slice()).expect("arena_size() bytes must suffice");
+    if !run {
+        return true;
+    }
+    let _ = interpreter.invoke();
+    interpreter.reset_state();
+    let _ = interpreter.invoke();
+    true
+}
+
+/// Byte ranges of constant tensor data (weights), where a mutation changes numbers, not
+/// structure.
+fn weight_ranges(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let aligned = AlignedBytes::new(bytes);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    (0..model.num_tensors())
+        .filter_map(|t| {
+            let t = model.tensor(t);
+            t.data.map(|d| (t.data_offset, t.data_offset + d.len()))
+        })
+        .collect()
+}
+
+/// Mutates every structural byte of a model (and every `weight_stride`-th weight byte) to
+/// several values and exercises each mutant; a mutant is also run when `run_every` divides
+/// its number (running a large model in a debug build is slow).
+fn mutate_model(name: &str, weight_stride: usize, run_every: usize) {
+    mutate_model_sampled(name, 1, weight_stride, run_every)
+}
+
+/// [`mutate_model`] over every `structure_stride`-th structural byte only.
+fn mutate_model_sampled(name: &str, structure_stride: usize, weight_stride: usize, run_every: usize) {
+    let Some(dir) = peer_models() else { return };
+    let original = std::fs::read(dir.join(name)).unwrap();
+    // Models the runtime rejects have no weight map: mutate everything.
+    let weights = if Model::parse(AlignedBytes::new(&original).as_slice()).is_ok() {
+        weight_ranges(&original)
+    } else {
+        Vec::new()
+    };
+    let in_weights = |p: usize| weights.iter().any(|&(a, b)| (a..b).contains(&p));
+    let mut bytes = original.clone();
+    let (mut parsed, mut tried) = (0usize, 0usize);
+    for pos in 0..bytes.len() {
+        let stride = if in_weights(pos) { weight_stride } else { structure_stride };
+        if pos % stride != 0 {
+            continue;
+        }
+        for v in [0x00u8, 0xFF, 0x7F, 0x80, original[pos] ^ 0x01, original[pos].wrapping_add(16)] {
+            if v == original[pos] {
+                continue;
+            }
+            bytes[pos] = v;
+            tried += 1;
+            parsed += exercise(&bytes, tried % run_every == 0) as usize;
+        }
+        bytes[pos] = original[pos];
+    }
+    eprintln!("{name}: {tried} mutants, {parsed} parsed");
+    assert!(tried > 0);
+}
+
+#[test]
+fn mutated_hello_world_never_panics() {
+    mutate_model("hello_world_int8.tflite", 1, 1);
+    mutate_model("hello_world_float.tflite", 1, 1);
+}
+
+#[test]
+fn mutated_micro_speech_never_panics() {
+    mutate_model("micro_speech_quantized.tflite", 16, 4);
+}
+
+#[test]
+fn mutated_keyword_and_add_never_panic() {
+    mutate_model("keyword_scrambled.tflite", 16, 4);
+    mutate_model("simple_add_model.tflite", 1, 1);
+}
+
+#[test]
+fn mutated_lstm_and_custom_op_models_never_panic() {
+    mutate_model("trained_lstm_int8.tflite", 1, 1);
+    mutate_model("audio_preprocessor_int8.tflite", 1, 1);
+}
+
+#[test]
+fn mutated_person_detect_never_panics() {
+    // 300 KB with 70 KB of tables (per-channel scales and zero points): every 5th structural
+    // byte, every 4096th weight byte, and one mutant in 200 run (an invoke takes milliseconds
+    // in a test build). The smaller models above cover every byte.
+    mutate_model_sampled("person_detect.tflite", 5, 4096, 200);
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut rng = Rng(0x5EED);
+    for i in 0..20_000 {
+        let len = (rng.next() % 512) as usize;
+        let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        // Half of them get a valid identifier so that the reader goes past the header.
+        if i % 2 == 0 && len >= 8 {
+            b[4..8].copy_from_slice(b"TFL3");
+            b[0..4].copy_from_slice(&((rng.next() % len as u64) as u32).to_le_bytes());
+        }
+        exercise(&b, true);
+    }
+}
