@@ -44,7 +44,11 @@ impl TensorData {
             .as_array()
             .ok_or("missing \"shape\"")?
             .iter()
-            .map(|d| d.as_u64().map(|d| d as usize).ok_or("shape entries must be non-negative integers"))
+            .map(|d| {
+                d.as_u64()
+                    .map(|d| d as usize)
+                    .ok_or("shape entries must be non-negative integers")
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let data = v["data"].as_array().ok_or("missing \"data\"")?;
         let expected: usize = shape.iter().product();
@@ -63,29 +67,55 @@ impl TensorData {
                 _ => {
                     let n = x.as_i64().ok_or_else(bad)?;
                     match dtype {
-                        DType::I8 => bytes.extend(i8::try_from(n).map_err(|_| bad())?.to_le_bytes()),
-                        DType::U8 => bytes.extend(u8::try_from(n).map_err(|_| bad())?.to_le_bytes()),
-                        DType::I16 => bytes.extend(i16::try_from(n).map_err(|_| bad())?.to_le_bytes()),
-                        DType::I32 => bytes.extend(i32::try_from(n).map_err(|_| bad())?.to_le_bytes()),
+                        DType::I8 => {
+                            bytes.extend(i8::try_from(n).map_err(|_| bad())?.to_le_bytes())
+                        }
+                        DType::U8 => {
+                            bytes.extend(u8::try_from(n).map_err(|_| bad())?.to_le_bytes())
+                        }
+                        DType::I16 => {
+                            bytes.extend(i16::try_from(n).map_err(|_| bad())?.to_le_bytes())
+                        }
+                        DType::I32 => {
+                            bytes.extend(i32::try_from(n).map_err(|_| bad())?.to_le_bytes())
+                        }
                         DType::I64 => bytes.extend(n.to_le_bytes()),
-                        _ => return Err(format!("dtype {dtype_name} is not supported in fixtures")),
+                        _ => {
+                            return Err(format!("dtype {dtype_name} is not supported in fixtures"))
+                        }
                     }
                 }
             }
         }
-        Ok(TensorData { dtype, shape, bytes })
+        Ok(TensorData {
+            dtype,
+            shape,
+            bytes,
+        })
     }
 
     /// The elements as f64 (exact for every supported type).
     pub fn values(&self) -> Vec<f64> {
         let b = &self.bytes;
         match self.dtype {
-            DType::F32 => b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+            DType::F32 => b
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
             DType::I8 => b.iter().map(|&x| x as i8 as f64).collect(),
             DType::U8 => b.iter().map(|&x| x as f64).collect(),
-            DType::I16 => b.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f64).collect(),
-            DType::I32 => b.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-            DType::I64 => b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+            DType::I16 => b
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64)
+                .collect(),
+            DType::I32 => b
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
+            DType::I64 => b
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -137,7 +167,9 @@ pub fn parse_cases(text: &str, file: &str) -> Result<Vec<Case>, FixtureError> {
                     .ok_or_else(|| err(format!("\"{key}\" must be a list")))?
                     .iter()
                     .enumerate()
-                    .map(|(k, t)| TensorData::from_json(t).map_err(|m| err(format!("{key}[{k}]: {m}"))))
+                    .map(|(k, t)| {
+                        TensorData::from_json(t).map_err(|m| err(format!("{key}[{k}]: {m}")))
+                    })
                     .collect(),
             }
         };
@@ -152,9 +184,12 @@ pub fn parse_cases(text: &str, file: &str) -> Result<Vec<Case>, FixtureError> {
                 let op = it["op_index"].as_u64();
                 let t = it["tensor_index"].as_u64();
                 let (Some(op), Some(t)) = (op, t) else {
-                    return Err(err(format!("intermediates[{k}]: missing op_index or tensor_index")));
+                    return Err(err(format!(
+                        "intermediates[{k}]: missing op_index or tensor_index"
+                    )));
                 };
-                let data = TensorData::from_json(it).map_err(|m| err(format!("intermediates[{k}]: {m}")))?;
+                let data = TensorData::from_json(it)
+                    .map_err(|m| err(format!("intermediates[{k}]: {m}")))?;
                 case.intermediates.push((op as usize, t as usize, data));
             }
         }
@@ -173,11 +208,24 @@ mod tests {
         let cases = parse_cases(text, "x.jsonl").unwrap();
         assert_eq!(cases[0].inputs[0].bytes, vec![0x80, 0x7f]);
         assert_eq!(cases[0].outputs[0].values(), vec![0.1f32 as f64, -2.5]);
-        assert_eq!(cases[0].outputs[0].to_json()["data"][0].as_f64().unwrap() as f32, 0.1f32);
+        assert_eq!(
+            cases[0].outputs[0].to_json()["data"][0].as_f64().unwrap() as f32,
+            0.1f32
+        );
         let bad = "\n{\"inputs\":[{\"shape\":[1,2],\"dtype\":\"int8\",\"data\":[-129,0]}]}";
         let e = parse_cases(bad, "x.jsonl").unwrap_err().to_string();
-        assert_eq!(e, "x.jsonl:2: inputs[0]: data[0] = -129 is not a valid int8");
-        let e = parse_cases("{\"inputs\":[{\"shape\":[3],\"dtype\":\"int8\",\"data\":[1]}]}", "y").unwrap_err();
-        assert!(e.to_string().contains("has 1 values but shape [3] needs 3"), "{e}");
+        assert_eq!(
+            e,
+            "x.jsonl:2: inputs[0]: data[0] = -129 is not a valid int8"
+        );
+        let e = parse_cases(
+            "{\"inputs\":[{\"shape\":[3],\"dtype\":\"int8\",\"data\":[1]}]}",
+            "y",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("has 1 values but shape [3] needs 3"),
+            "{e}"
+        );
     }
 }

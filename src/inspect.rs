@@ -23,16 +23,28 @@ pub fn macs(model: &Model<'_>, operator: &Operator<'_>) -> u64 {
 
 /// Multiply-accumulates of the whole model.
 pub fn total_macs(model: &Model<'_>) -> u64 {
-    (0..model.num_operators()).map(|i| macs(model, &model.operator(i))).sum()
+    (0..model.num_operators())
+        .map(|i| macs(model, &model.operator(i)))
+        .sum()
 }
 
 fn describe_tensor(t: &Tensor<'_>) -> String {
     let shape: Vec<usize> = t.shape.dims().collect();
-    let mut s = format!("{:>4}  {:<8} {:<18}", t.index, t.dtype.name(), format!("{shape:?}"));
+    let mut s = format!(
+        "{:>4}  {:<8} {:<18}",
+        t.index,
+        t.dtype.name(),
+        format!("{shape:?}")
+    );
     let q = &t.quantization;
     if q.is_quantized() {
         if q.is_per_channel() {
-            let _ = write!(s, " per-channel x{} (axis {})", q.scales.len(), q.quantized_dimension);
+            let _ = write!(
+                s,
+                " per-channel x{} (axis {})",
+                q.scales.len(),
+                q.quantized_dimension
+            );
         } else {
             let _ = write!(s, " scale {} zp {}", q.scale(), q.zero_point());
         }
@@ -52,7 +64,9 @@ fn describe_tensor(t: &Tensor<'_>) -> String {
 pub fn report(model: &Model<'_>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "description: {:?}", model.description());
-    let io = |n: usize, f: &dyn Fn(usize) -> Option<usize>| -> Vec<usize> { (0..n).filter_map(f).collect() };
+    let io = |n: usize, f: &dyn Fn(usize) -> Option<usize>| -> Vec<usize> {
+        (0..n).filter_map(f).collect()
+    };
     let _ = writeln!(
         s,
         "inputs: {:?}  outputs: {:?}",
@@ -69,7 +83,12 @@ pub fn report(model: &Model<'_>) -> String {
         let inputs: Vec<i32> = o.inputs.iter().collect();
         let outputs: Vec<i32> = o.outputs.iter().collect();
         let m = macs(model, &o);
-        let _ = write!(s, "{i:>4}  {} v{}  {inputs:?} -> {outputs:?}", o.name(), o.version);
+        let _ = write!(
+            s,
+            "{i:>4}  {} v{}  {inputs:?} -> {outputs:?}",
+            o.name(),
+            o.version
+        );
         if m > 0 {
             let _ = write!(s, "  {m} MACs");
         }

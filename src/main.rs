@@ -8,7 +8,11 @@ use tflm::run::{arena, outputs, set_inputs, AlignedBytes};
 use tflm_runtime::{Interpreter, Model};
 
 #[derive(Parser)]
-#[command(name = "tflm", version, about = "TensorFlow Lite for microcontrollers, from Rust")]
+#[command(
+    name = "tflm",
+    version,
+    about = "TensorFlow Lite for microcontrollers, from Rust"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,7 +50,8 @@ fn run(model_path: &Path, inputs: &Path, keep_state: bool) -> Result<(), String>
     let model = parse(model_path, &bytes)?;
     let cases = read_cases(inputs).map_err(|e| e.to_string())?;
     let mut arena = arena(model.arena_size());
-    let mut interpreter = Interpreter::new(&model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
+    let mut interpreter =
+        Interpreter::new(&model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
     for case in &cases {
         if !keep_state {
             interpreter.reset_state();
@@ -54,7 +59,10 @@ fn run(model_path: &Path, inputs: &Path, keep_state: bool) -> Result<(), String>
         let at = |e: String| format!("{}:{}: {e}", inputs.display(), case.line);
         set_inputs(&mut interpreter, &case.inputs).map_err(at)?;
         interpreter.invoke().map_err(|e| at(e.to_string()))?;
-        let outs: Vec<serde_json::Value> = outputs(&interpreter)?.iter().map(TensorData::to_json).collect();
+        let outs: Vec<serde_json::Value> = outputs(&interpreter)?
+            .iter()
+            .map(TensorData::to_json)
+            .collect();
         println!("{}", serde_json::json!({ "outputs": outs }));
     }
     Ok(())

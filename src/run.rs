@@ -40,7 +40,10 @@ impl AlignedBytes {
 }
 
 /// Copies `inputs` into the interpreter's input tensors, checking count, type and size.
-pub fn set_inputs(interpreter: &mut Interpreter<'_, '_>, inputs: &[TensorData]) -> Result<(), String> {
+pub fn set_inputs(
+    interpreter: &mut Interpreter<'_, '_>,
+    inputs: &[TensorData],
+) -> Result<(), String> {
     let model = *interpreter.model();
     if inputs.len() != model.num_inputs() {
         return Err(format!(
@@ -97,7 +100,8 @@ pub fn run_cases(
     let aligned = AlignedBytes::new(bytes);
     let model = Model::parse(aligned.as_slice()).map_err(|e| e.to_string())?;
     let mut arena = arena(model.arena_size());
-    let mut interpreter = Interpreter::new(&model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
+    let mut interpreter =
+        Interpreter::new(&model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
     let mut all = Vec::with_capacity(inputs.len());
     for case in inputs {
         if reset_each {

@@ -14,7 +14,8 @@ fn run_fixture(model_file: &str, fixture: &str, reset_each: bool) -> Result<(), 
     let model = Model::parse(bytes.as_slice()).map_err(|e| format!("parse: {e}"))?;
     let cases = read_cases(&dir.join(fixture)).map_err(|e| e.to_string())?;
     let mut arena = tflm::run::arena(model.arena_size());
-    let mut interpreter = Interpreter::new(&model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
+    let mut interpreter =
+        Interpreter::new(&model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
     for case in &cases {
         if reset_each {
             interpreter.reset_state();
@@ -30,8 +31,10 @@ fn run_fixture(model_file: &str, fixture: &str, reset_each: bool) -> Result<(), 
 
 #[test]
 fn every_op_fixture_matches_litert() {
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(op_fixtures().join("MANIFEST.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(op_fixtures().join("MANIFEST.json")).unwrap(),
+    )
+    .unwrap();
     let cases = manifest["cases"].as_array().unwrap();
     assert!(cases.len() > 100);
     let filter = std::env::var("TFLM_OP_FILTER").unwrap_or_default();
@@ -55,5 +58,10 @@ fn every_op_fixture_matches_litert() {
         }
     }
     assert!(ran > 0, "no case matches TFLM_OP_FILTER={filter:?}");
-    assert!(failures.is_empty(), "{} of {ran} cases fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

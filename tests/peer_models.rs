@@ -43,11 +43,19 @@ fn check(model: &str, fixture: &str, reset_each: bool, tol: f64) {
         for (op, t, expected) in &case.intermediates {
             match seen.get(&(*op, *t)) {
                 Some(got) => {
-                    if let Err(e) = compare(&format!("line {} operator {op} tensor {t}", case.line), got, expected, tol) {
+                    if let Err(e) = compare(
+                        &format!("line {} operator {op} tensor {t}", case.line),
+                        got,
+                        expected,
+                        tol,
+                    ) {
                         failures.push(e);
                     }
                 }
-                None => failures.push(format!("line {}: operator {op} did not write tensor {t}", case.line)),
+                None => failures.push(format!(
+                    "line {}: operator {op} did not write tensor {t}",
+                    case.line
+                )),
             }
         }
         let got = outputs(&interpreter).unwrap();
@@ -57,44 +65,109 @@ fn check(model: &str, fixture: &str, reset_each: bool, tol: f64) {
             }
         }
     }
-    assert!(failures.is_empty(), "{fixture}: {} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{fixture}: {} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn hello_world_int8() {
-    check("hello_world_int8.tflite", "hello_world_int8.ref.jsonl", true, 0.0);
-    check("hello_world_int8.tflite", "hello_world_int8.testcases.ref.jsonl", true, 0.0);
-    check("hello_world_int8.tflite", "hello_world_int8.intermediates.jsonl", true, 0.0);
+    check(
+        "hello_world_int8.tflite",
+        "hello_world_int8.ref.jsonl",
+        true,
+        0.0,
+    );
+    check(
+        "hello_world_int8.tflite",
+        "hello_world_int8.testcases.ref.jsonl",
+        true,
+        0.0,
+    );
+    check(
+        "hello_world_int8.tflite",
+        "hello_world_int8.intermediates.jsonl",
+        true,
+        0.0,
+    );
 }
 
 #[test]
 fn hello_world_float() {
-    check("hello_world_float.tflite", "hello_world_float.ref.jsonl", true, 1e-5);
-    check("hello_world_float.tflite", "hello_world_float.testcases.ref.jsonl", true, 1e-5);
+    check(
+        "hello_world_float.tflite",
+        "hello_world_float.ref.jsonl",
+        true,
+        1e-5,
+    );
+    check(
+        "hello_world_float.tflite",
+        "hello_world_float.testcases.ref.jsonl",
+        true,
+        1e-5,
+    );
 }
 
 #[test]
 fn micro_speech() {
-    check("micro_speech_quantized.tflite", "micro_speech_quantized.ref.jsonl", true, 0.0);
-    check("micro_speech_quantized.tflite", "micro_speech_quantized.intermediates.jsonl", true, 0.0);
+    check(
+        "micro_speech_quantized.tflite",
+        "micro_speech_quantized.ref.jsonl",
+        true,
+        0.0,
+    );
+    check(
+        "micro_speech_quantized.tflite",
+        "micro_speech_quantized.intermediates.jsonl",
+        true,
+        0.0,
+    );
 }
 
 #[test]
 fn person_detect() {
     check("person_detect.tflite", "person_detect.ref.jsonl", true, 0.0);
-    check("person_detect.tflite", "person_detect.testcases.ref.jsonl", true, 0.0);
+    check(
+        "person_detect.tflite",
+        "person_detect.testcases.ref.jsonl",
+        true,
+        0.0,
+    );
 }
 
 #[test]
 fn keyword_scrambled() {
-    check("keyword_scrambled.tflite", "keyword_scrambled.ref.jsonl", true, 0.0);
-    check("keyword_scrambled.tflite", "keyword_scrambled.seq.ref.jsonl", false, 0.0);
-    check("keyword_scrambled.tflite", "keyword_scrambled.intermediates.jsonl", true, 0.0);
+    check(
+        "keyword_scrambled.tflite",
+        "keyword_scrambled.ref.jsonl",
+        true,
+        0.0,
+    );
+    check(
+        "keyword_scrambled.tflite",
+        "keyword_scrambled.seq.ref.jsonl",
+        false,
+        0.0,
+    );
+    check(
+        "keyword_scrambled.tflite",
+        "keyword_scrambled.intermediates.jsonl",
+        true,
+        0.0,
+    );
 }
 
 #[test]
 fn simple_add() {
-    check("simple_add_model.tflite", "simple_add_model.ref.jsonl", true, 0.0);
+    check(
+        "simple_add_model.tflite",
+        "simple_add_model.ref.jsonl",
+        true,
+        0.0,
+    );
 }
 
 #[test]
@@ -102,13 +175,17 @@ fn lstm_model_is_rejected_with_a_clear_error() {
     let Some(dir) = peer_models() else { return };
     let bytes = AlignedBytes::new(&std::fs::read(dir.join("trained_lstm_int8.tflite")).unwrap());
     let err = Model::parse(bytes.as_slice()).unwrap_err().to_string();
-    assert_eq!(err, "operator 0: UNIDIRECTIONAL_SEQUENCE_LSTM (builtin code 44) not supported");
+    assert_eq!(
+        err,
+        "operator 0: UNIDIRECTIONAL_SEQUENCE_LSTM (builtin code 44) not supported"
+    );
 }
 
 #[test]
 fn audio_preprocessor_custom_ops_are_rejected() {
     let Some(dir) = peer_models() else { return };
-    let bytes = AlignedBytes::new(&std::fs::read(dir.join("audio_preprocessor_int8.tflite")).unwrap());
+    let bytes =
+        AlignedBytes::new(&std::fs::read(dir.join("audio_preprocessor_int8.tflite")).unwrap());
     let err = Model::parse(bytes.as_slice()).unwrap_err().to_string();
     assert_eq!(err, "operator 0: custom operators are not supported");
 }

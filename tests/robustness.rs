@@ -35,7 +35,8 @@ fn exercise(bytes: &[u8], run: bool) -> bool {
         assert!(Interpreter::new(&model, small.as_mut_slice()).is_err());
     }
     let mut a = arena(size);
-    let mut interpreter = Interpreter::new(&model, a.as_mut_slice()).expect("arena_size() bytes must suffice");
+    let mut interpreter =
+        Interpreter::new(&model, a.as_mut_slice()).expect("arena_size() bytes must suffice");
     if !run {
         return true;
     }
@@ -66,7 +67,12 @@ fn mutate_model(name: &str, weight_stride: usize, run_every: usize) {
 }
 
 /// [`mutate_model`] over every `structure_stride`-th structural byte only.
-fn mutate_model_sampled(name: &str, structure_stride: usize, weight_stride: usize, run_every: usize) {
+fn mutate_model_sampled(
+    name: &str,
+    structure_stride: usize,
+    weight_stride: usize,
+    run_every: usize,
+) {
     let Some(dir) = peer_models() else { return };
     let original = std::fs::read(dir.join(name)).unwrap();
     // Models the runtime rejects have no weight map: mutate everything.
@@ -79,11 +85,22 @@ fn mutate_model_sampled(name: &str, structure_stride: usize, weight_stride: usiz
     let mut bytes = original.clone();
     let (mut parsed, mut tried) = (0usize, 0usize);
     for pos in 0..bytes.len() {
-        let stride = if in_weights(pos) { weight_stride } else { structure_stride };
+        let stride = if in_weights(pos) {
+            weight_stride
+        } else {
+            structure_stride
+        };
         if pos % stride != 0 {
             continue;
         }
-        for v in [0x00u8, 0xFF, 0x7F, 0x80, original[pos] ^ 0x01, original[pos].wrapping_add(16)] {
+        for v in [
+            0x00u8,
+            0xFF,
+            0x7F,
+            0x80,
+            original[pos] ^ 0x01,
+            original[pos].wrapping_add(16),
+        ] {
             if v == original[pos] {
                 continue;
             }

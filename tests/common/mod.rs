@@ -30,8 +30,15 @@ pub fn op_fixtures() -> PathBuf {
 }
 
 /// Compares tensors: integers exactly, floats within `tol` (relative to max(1, |expected|)).
-pub fn compare(what: &str, got: &TensorData, expected: &TensorData, tol: f64) -> Result<(), String> {
-    if got.dtype != expected.dtype || got.shape.iter().product::<usize>() != expected.shape.iter().product::<usize>() {
+pub fn compare(
+    what: &str,
+    got: &TensorData,
+    expected: &TensorData,
+    tol: f64,
+) -> Result<(), String> {
+    if got.dtype != expected.dtype
+        || got.shape.iter().product::<usize>() != expected.shape.iter().product::<usize>()
+    {
         return Err(format!(
             "{what}: got {} {:?}, expected {} {:?}",
             got.dtype, got.shape, expected.dtype, expected.shape
@@ -54,6 +61,10 @@ pub fn compare(what: &str, got: &TensorData, expected: &TensorData, tol: f64) ->
     } else {
         let n = bad.len();
         bad.truncate(8);
-        Err(format!("{what}: {n} of {} elements differ: {}", e.len(), bad.join(", ")))
+        Err(format!(
+            "{what}: {n} of {} elements differ: {}",
+            e.len(),
+            bad.join(", ")
+        ))
     }
 }

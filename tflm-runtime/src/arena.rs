@@ -141,7 +141,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> usize {
             state_offset += align_up(tensor.byte_len());
         }
     }
-    let mut used = |slots: &mut [Slot], t: usize, i: u16, writes: bool| {
+    let used = |slots: &mut [Slot], t: usize, i: u16, writes: bool| {
         if let Some(s) = slots.get_mut(t) {
             if s.kind == kind::NONE || s.kind == kind::ACTIVATION {
                 if s.kind == kind::NONE {

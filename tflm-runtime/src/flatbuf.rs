@@ -98,7 +98,7 @@ impl<'a> Table<'a> {
         let vtable = vtable as usize;
         let vtable_len = read_u16(buf, vtable)? as usize;
         let table_len = read_u16(buf, vtable + 2)? as usize;
-        if vtable_len < 4 || vtable_len % 2 != 0 || table_len < 4 {
+        if vtable_len < 4 || !vtable_len.is_multiple_of(2) || table_len < 4 {
             return Err(Malformed::BadVtable);
         }
         if vtable

@@ -146,7 +146,6 @@ impl<'m, 'a> Interpreter<'m, 'a> {
                 e => e,
             })?;
             let outputs: [Option<usize>; 4] = core::array::from_fn(|k| io.output_tensor(k));
-            drop(io);
             for t in outputs.into_iter().flatten() {
                 if let Some(b) = self.tensor_bytes(t) {
                     observer(&Observation {

@@ -606,7 +606,7 @@ impl<'m> Model<'m> {
                 ));
             }
             let align = dtype.size();
-            if (d.as_ptr() as usize) % align != 0 {
+            if !(d.as_ptr() as usize).is_multiple_of(align) {
                 return Err(ParseError::new(at, ParseErrorKind::Misaligned { align }));
             }
         }

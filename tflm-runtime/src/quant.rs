@@ -152,10 +152,25 @@ mod tests {
             ((ab + nudge) / (1i64 << 31)) as i32
         }
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let edges = [0, 1, -1, 2, -2, i32::MAX, i32::MIN, i32::MIN + 1, 1 << 30, -(1 << 30)];
+        let edges = [
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+            1 << 30,
+            -(1 << 30),
+        ];
         for &a in &edges {
             for &b in &edges {
-                assert_eq!(saturating_rounding_doubling_high_mul(a, b), gemmlowp(a, b), "{a} {b}");
+                assert_eq!(
+                    saturating_rounding_doubling_high_mul(a, b),
+                    gemmlowp(a, b),
+                    "{a} {b}"
+                );
             }
         }
         for _ in 0..1_000_000 {
@@ -163,13 +178,20 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let (a, b) = (x as i32, (x >> 32) as i32 >> (x % 24));
-            assert_eq!(saturating_rounding_doubling_high_mul(a, b), gemmlowp(a, b), "{a} {b}");
+            assert_eq!(
+                saturating_rounding_doubling_high_mul(a, b),
+                gemmlowp(a, b),
+                "{a} {b}"
+            );
         }
     }
 
     #[test]
     fn out_of_range_shifts_do_not_panic() {
-        assert_eq!(rounding_divide_by_pot(-7, 40), rounding_divide_by_pot(-7, 31));
+        assert_eq!(
+            rounding_divide_by_pot(-7, 40),
+            rounding_divide_by_pot(-7, 31)
+        );
         let _ = multiply_by_quantized_multiplier(12345, 1 << 30, 40);
         let _ = multiply_by_quantized_multiplier_i64(i64::MAX, i32::MAX, 30);
         let _ = multiply_by_quantized_multiplier_i64(i64::MIN, i32::MAX, -60);

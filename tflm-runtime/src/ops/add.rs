@@ -41,7 +41,9 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         _ => return Err(p.unsupported("types other than float32, int32, int8 and int16")),
     };
     if matches!(out.dtype, DType::I8 | DType::I16)
-        && !(a.quantization.is_quantized() && b.quantization.is_quantized() && out.quantization.is_quantized())
+        && !(a.quantization.is_quantized()
+            && b.quantization.is_quantized()
+            && out.quantization.is_quantized())
     {
         return Err(p.invalid("quantized tensors without scales"));
     }
@@ -65,19 +67,35 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
     match DType::from_schema(h.dtype as i8) {
         Some(DType::I8) => {
             let (x, y, o) = (io.input_as(0)?, io.input_as(1)?, io.output_as(0)?);
-            if sub { ks::sub_i8(&params, x, s1, y, s2, o) } else { k::add_i8(&params, x, s1, y, s2, o) }
+            if sub {
+                ks::sub_i8(&params, x, s1, y, s2, o)
+            } else {
+                k::add_i8(&params, x, s1, y, s2, o)
+            }
         }
         Some(DType::I16) => {
             let (x, y, o) = (io.input_as(0)?, io.input_as(1)?, io.output_as(0)?);
-            if sub { ks::sub_i16(&params, x, s1, y, s2, o) } else { k::add_i16(&params, x, s1, y, s2, o) }
+            if sub {
+                ks::sub_i16(&params, x, s1, y, s2, o)
+            } else {
+                k::add_i16(&params, x, s1, y, s2, o)
+            }
         }
         Some(DType::F32) => {
             let (x, y, o) = (io.input_as(0)?, io.input_as(1)?, io.output_as(0)?);
-            if sub { ks::sub_f32(activation, x, s1, y, s2, o) } else { k::add_f32(activation, x, s1, y, s2, o) }
+            if sub {
+                ks::sub_f32(activation, x, s1, y, s2, o)
+            } else {
+                k::add_f32(activation, x, s1, y, s2, o)
+            }
         }
         Some(DType::I32) => {
             let (x, y, o) = (io.input_as(0)?, io.input_as(1)?, io.output_as(0)?);
-            if sub { ks::sub_i32(activation, x, s1, y, s2, o) } else { k::add_i32(activation, x, s1, y, s2, o) }
+            if sub {
+                ks::sub_i32(activation, x, s1, y, s2, o)
+            } else {
+                k::add_i32(activation, x, s1, y, s2, o)
+            }
         }
         _ => return Err(io.internal("add/sub type")),
     }

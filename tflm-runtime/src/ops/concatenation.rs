@@ -34,7 +34,8 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     let output = p.output(0)?;
     let (out_dims, rank) = dims_of(&output);
     let axis = p.op.option::<i32>(f::AXIS, 0)?;
-    let params = ConcatParams::new(&out_dims[..rank], axis).map_err(|_| p.invalid("axis out of range"))?;
+    let params =
+        ConcatParams::new(&out_dims[..rank], axis).map_err(|_| p.invalid("axis out of range"))?;
     let a = params.axis as usize;
     // LiteRT copies int16 inputs unchanged whatever their scales, so only int8 rescales.
     let quantized = output.dtype == DType::I8;

@@ -73,13 +73,25 @@ pub(super) fn prepare_conv_like(
         fs[2] as i32,
     )
     .ok_or(p.invalid("stride, dilation or window size out of range"))?;
-    if os != [is[0], window.out_height as usize, window.out_width as usize, out_c] {
+    if os
+        != [
+            is[0],
+            window.out_height as usize,
+            window.out_width as usize,
+            out_c,
+        ]
+    {
         return Err(p.invalid("output shape differs from the one the window gives"));
     }
     if bias.is_some_and(|b| b.shape.num_elements() != out_c) {
         return Err(p.invalid("bias size differs from the output channels"));
     }
-    let variant = match (input.dtype, filter.dtype, output.dtype, bias.map(|b| b.dtype)) {
+    let variant = match (
+        input.dtype,
+        filter.dtype,
+        output.dtype,
+        bias.map(|b| b.dtype),
+    ) {
         (DType::F32, DType::F32, DType::F32, None | Some(DType::F32)) => FLOAT,
         (DType::I8, DType::I8, DType::I8, None | Some(DType::I32)) => INT8,
         (DType::I16, DType::I8, DType::I16, Some(DType::I32)) => INT16_BIAS32,
@@ -88,7 +100,10 @@ pub(super) fn prepare_conv_like(
     };
     let scales = filter.quantization.scales;
     if variant != FLOAT {
-        if !input.quantization.is_quantized() || !output.quantization.is_quantized() || scales.is_empty() {
+        if !input.quantization.is_quantized()
+            || !output.quantization.is_quantized()
+            || scales.is_empty()
+        {
             return Err(p.invalid("quantized tensors without scales"));
         }
         if scales.len() != 1 && scales.len() != out_c {
@@ -97,7 +112,9 @@ pub(super) fn prepare_conv_like(
         if filter.quantization.zero_points.iter().any(|z| z != 0) {
             return Err(p.unsupported("weights with a non-zero zero point"));
         }
-        if variant != INT8 && (input.quantization.zero_point() != 0 || output.quantization.zero_point() != 0) {
+        if variant != INT8
+            && (input.quantization.zero_point() != 0 || output.quantization.zero_point() != 0)
+        {
             return Err(p.invalid("int16 activations must have zero point 0"));
         }
     }
@@ -128,7 +145,9 @@ pub(super) fn prepare_conv_like(
     let channels = if variant == FLOAT { 0 } else { out_c };
     let (si, so) = (input.quantization.scale(), output.quantization.scale());
     let multiplier = |c: usize| {
-        let fs = scales.get(if scales.len() == 1 { 0 } else { c }).unwrap_or(0.0);
+        let fs = scales
+            .get(if scales.len() == 1 { 0 } else { c })
+            .unwrap_or(0.0);
         quantize_multiplier(si as f64 * fs as f64 / so as f64)
     };
     p.data.put_array(channels, |c| multiplier(c).0);
@@ -141,7 +160,10 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
             .ok_or(p.invalid("unknown padding"))?,
         stride: [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?],
-        dilation: [p.op.option(f::DILATION_H, 1)?, p.op.option(f::DILATION_W, 1)?],
+        dilation: [
+            p.op.option(f::DILATION_H, 1)?,
+            p.op.option(f::DILATION_W, 1)?,
+        ],
         activation: fused_activation(p, f::FUSED_ACTIVATION)?,
     };
     let input = p.input(0)?;
@@ -156,7 +178,11 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
 pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
     let h: ConvHeader = data.get()?;
     let params: ConvParams = data.get()?;
-    let channels = if h.variant == FLOAT { 0 } else { h.filter[0] as usize };
+    let channels = if h.variant == FLOAT {
+        0
+    } else {
+        h.filter[0] as usize
+    };
     let multipliers = data.array::<i32>(channels)?;
     let shifts = data.array::<i32>(channels)?;
     let (is, fs, os) = h.shapes();

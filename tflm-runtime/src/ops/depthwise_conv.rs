@@ -14,7 +14,10 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
             .ok_or(p.invalid("unknown padding"))?,
         stride: [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?],
-        dilation: [p.op.option(f::DILATION_H, 1)?, p.op.option(f::DILATION_W, 1)?],
+        dilation: [
+            p.op.option(f::DILATION_H, 1)?,
+            p.op.option(f::DILATION_W, 1)?,
+        ],
         activation: fused_activation(p, f::FUSED_ACTIVATION)?,
     };
     let input = p.input(0)?;
@@ -23,7 +26,8 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         return Err(p.invalid("weights must have shape [1, h, w, channels]"));
     }
     if input.dtype == crate::types::DType::I16
-        && p.optional_input(2).is_some_and(|b| b.dtype != crate::types::DType::I64)
+        && p.optional_input(2)
+            .is_some_and(|b| b.dtype != crate::types::DType::I64)
     {
         return Err(p.unsupported("int16 activations with a bias other than int64"));
     }
@@ -36,7 +40,11 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
 pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
     let h: ConvHeader = data.get()?;
     let params: ConvParams = data.get()?;
-    let channels = if h.variant == FLOAT { 0 } else { h.filter[3] as usize };
+    let channels = if h.variant == FLOAT {
+        0
+    } else {
+        h.filter[3] as usize
+    };
     let multipliers = data.array::<i32>(channels)?;
     let shifts = data.array::<i32>(channels)?;
     let (is, fs, os) = h.shapes();

@@ -48,7 +48,12 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if bias.is_some_and(|b| b.shape.num_elements() != output_depth) {
         return Err(p.invalid("bias size differs from the output depth"));
     }
-    let variant = match (input.dtype, filter.dtype, output.dtype, bias.map(|b| b.dtype)) {
+    let variant = match (
+        input.dtype,
+        filter.dtype,
+        output.dtype,
+        bias.map(|b| b.dtype),
+    ) {
         (DType::F32, DType::F32, DType::F32, None | Some(DType::F32)) => FLOAT,
         (DType::I8, DType::I8, DType::I8, None | Some(DType::I32)) => INT8,
         (DType::I16, DType::I8, DType::I16, Some(DType::I32)) => INT16_BIAS32,
@@ -62,13 +67,18 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     let num_scales = if variant == FLOAT {
         0
     } else {
-        if !input.quantization.is_quantized() || !output.quantization.is_quantized() || scales.is_empty() {
+        if !input.quantization.is_quantized()
+            || !output.quantization.is_quantized()
+            || scales.is_empty()
+        {
             return Err(p.invalid("quantized tensors without scales"));
         }
         if scales.len() != 1 && scales.len() != output_depth {
             return Err(p.invalid("weight scales are neither per-tensor nor per output channel"));
         }
-        if variant != INT8 && (input.quantization.zero_point() != 0 || output.quantization.zero_point() != 0) {
+        if variant != INT8
+            && (input.quantization.zero_point() != 0 || output.quantization.zero_point() != 0)
+        {
             return Err(p.invalid("int16 activations must have zero point 0"));
         }
         scales.len()

@@ -396,22 +396,12 @@ impl<'b> OpIo<'b> {
         bytemuck::try_cast_slice_mut(bytes).map_err(|_| self.internal("output misaligned"))
     }
 
-    /// The operator's scratch buffer as elements of `T` (empty when it asked for none).
-    pub fn scratch_as<T: Pod>(&mut self) -> Result<&'b mut [T], Error> {
-        match self.act.take(self.num_outputs) {
-            Some(b) => {
-                bytemuck::try_cast_slice_mut(b).map_err(|_| self.internal("scratch misaligned"))
-            }
-            None => Ok(&mut []),
-        }
-    }
-
     /// Variable input `k` (state kept across invokes), writable.
     pub fn state_as<T: Pod>(&mut self, k: usize) -> Result<&'b mut [T], Error> {
         let position = (0..k)
             .filter(|&j| self.input_slot(j).is_some_and(|s| s.kind == kind::STATE))
             .count();
-        if !self.input_slot(k).is_some_and(|s| s.kind == kind::STATE) {
+        if self.input_slot(k).is_none_or(|s| s.kind != kind::STATE) {
             return Err(self.internal("input is not a variable tensor"));
         }
         let bytes = self
@@ -458,11 +448,6 @@ pub(crate) fn kernel_result(
     r: Result<(), crate::kernels::conv::KernelError>,
 ) -> Result<(), Error> {
     r.map_err(|_| io.internal("kernel rejected the shapes"))
-}
-
-/// The scales of a quantized tensor as an array (for kernels that take `&[f32]`).
-pub(crate) fn scales_of<'m>(t: &Tensor<'m>) -> crate::flatbuf::Vector<'m, f32> {
-    t.quantization.scales
 }
 
 /// Most entries read from a constant index tensor (perm, paddings, begin/end/strides, axes).

@@ -57,11 +57,46 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
     let activation = Activation::from_schema(h.activation as i8).unwrap_or(Activation::None);
     let (s1, s2) = (&s1[..r1], &s2[..r2]);
     match h.variant {
-        FLOAT => k::mul_f32(activation, io.input_as(0)?, s1, io.input_as(1)?, s2, io.output_as(0)?),
-        INT32 => k::mul_i32(activation, io.input_as(0)?, s1, io.input_as(1)?, s2, io.output_as(0)?),
-        INT8 => k::mul_i8(&params, io.input_as(0)?, s1, io.input_as(1)?, s2, io.output_as(0)?),
-        INT16 => k::mul_i16(&params, io.input_as(0)?, s1, io.input_as(1)?, s2, io.output_as(0)?),
-        _ => k::mul_i16_to_i8(&params, io.input_as(0)?, s1, io.input_as(1)?, s2, io.output_as(0)?),
+        FLOAT => k::mul_f32(
+            activation,
+            io.input_as(0)?,
+            s1,
+            io.input_as(1)?,
+            s2,
+            io.output_as(0)?,
+        ),
+        INT32 => k::mul_i32(
+            activation,
+            io.input_as(0)?,
+            s1,
+            io.input_as(1)?,
+            s2,
+            io.output_as(0)?,
+        ),
+        INT8 => k::mul_i8(
+            &params,
+            io.input_as(0)?,
+            s1,
+            io.input_as(1)?,
+            s2,
+            io.output_as(0)?,
+        ),
+        INT16 => k::mul_i16(
+            &params,
+            io.input_as(0)?,
+            s1,
+            io.input_as(1)?,
+            s2,
+            io.output_as(0)?,
+        ),
+        _ => k::mul_i16_to_i8(
+            &params,
+            io.input_as(0)?,
+            s1,
+            io.input_as(1)?,
+            s2,
+            io.output_as(0)?,
+        ),
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! PAD and PADV2 with constant paddings, any element type, up to 5-D. PAD fills with the
 //! output's zero point (0.0 for float); PADV2 with its constant value input.
 
-use super::{constant_ints, dims_of, same_quantization, with_element_size, DataReader, OpIo, Prepare};
+use super::{
+    constant_ints, dims_of, same_quantization, with_element_size, DataReader, OpIo, Prepare,
+};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::pad::{self as k, PadParams};
 use crate::schema::op;
@@ -13,9 +15,12 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     let (input, output) = (p.input(0)?, p.output(0)?);
     let (paddings, n) = constant_ints(p, &p.input(1)?, "paddings must be a constant tensor")?;
     let (dims, rank) = dims_of(&input);
-    let params = PadParams::new(&dims[..rank], &paddings[..n])
-        .map_err(|_| p.invalid("paddings do not fit the input (rank above 5, negative or wrong count)"))?;
-    if output.shape.rank() != rank || !(0..rank).all(|i| output.shape.dim(i) == params.out_dim(k::MAX_DIMS - rank + i)) {
+    let params = PadParams::new(&dims[..rank], &paddings[..n]).map_err(|_| {
+        p.invalid("paddings do not fit the input (rank above 5, negative or wrong count)")
+    })?;
+    if output.shape.rank() != rank
+        || !(0..rank).all(|i| output.shape.dim(i) == params.out_dim(k::MAX_DIMS - rank + i))
+    {
         return Err(p.invalid("output shape differs from the padded input"));
     }
     if input.dtype != output.dtype || !same_quantization(&input, &output) {
@@ -34,7 +39,9 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         }
         _ => match input.dtype {
             DType::I8 => fill[0] = output.quantization.zero_point() as i8 as u8,
-            DType::I16 => fill[..2].copy_from_slice(&(output.quantization.zero_point() as i16).to_le_bytes()),
+            DType::I16 => {
+                fill[..2].copy_from_slice(&(output.quantization.zero_point() as i16).to_le_bytes())
+            }
             _ => {}
         },
     }

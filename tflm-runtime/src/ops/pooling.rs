@@ -38,15 +38,33 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     let padding = Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
         .ok_or(p.invalid("unknown padding"))?;
     let stride = [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?];
-    let filter = [p.op.option(f::FILTER_HEIGHT, 1)?, p.op.option(f::FILTER_WIDTH, 1)?];
+    let filter = [
+        p.op.option(f::FILTER_HEIGHT, 1)?,
+        p.op.option(f::FILTER_WIDTH, 1)?,
+    ];
     let activation = fused_activation(p, f::FUSED_ACTIVATION)?;
     let is = input.shape.extended::<4>().ok_or(p.invalid("rank"))?;
     let os = output.shape.extended::<4>().ok_or(p.invalid("rank"))?;
     let window = compute_padding(
-        padding, stride[0], stride[1], 1, 1, is[1] as i32, is[2] as i32, filter[0], filter[1],
+        padding,
+        stride[0],
+        stride[1],
+        1,
+        1,
+        is[1] as i32,
+        is[2] as i32,
+        filter[0],
+        filter[1],
     )
     .ok_or(p.invalid("stride or window size out of range"))?;
-    if os != [is[0], window.out_height as usize, window.out_width as usize, is[3]] {
+    if os
+        != [
+            is[0],
+            window.out_height as usize,
+            window.out_width as usize,
+            is[3],
+        ]
+    {
         return Err(p.invalid("output shape differs from the one the window gives"));
     }
     let (qmin, qmax) = qrange(output.dtype);
@@ -76,12 +94,24 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
     let (is, os) = (h.input.map(|d| d as usize), h.output.map(|d| d as usize));
     let average = h.code == op::AVERAGE_POOL_2D;
     let r = match (DType::from_schema(h.dtype as i8), average) {
-        (Some(DType::F32), true) => k::average_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?),
-        (Some(DType::F32), false) => k::max_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?),
-        (Some(DType::I8), true) => k::average_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?),
-        (Some(DType::I8), false) => k::max_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?),
-        (Some(DType::I16), true) => k::average_pool_i16(&params, is, io.input_as(0)?, os, io.output_as(0)?),
-        (Some(DType::I16), false) => k::max_pool_i16(&params, is, io.input_as(0)?, os, io.output_as(0)?),
+        (Some(DType::F32), true) => {
+            k::average_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?)
+        }
+        (Some(DType::F32), false) => {
+            k::max_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?)
+        }
+        (Some(DType::I8), true) => {
+            k::average_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?)
+        }
+        (Some(DType::I8), false) => {
+            k::max_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?)
+        }
+        (Some(DType::I16), true) => {
+            k::average_pool_i16(&params, is, io.input_as(0)?, os, io.output_as(0)?)
+        }
+        (Some(DType::I16), false) => {
+            k::max_pool_i16(&params, is, io.input_as(0)?, os, io.output_as(0)?)
+        }
         _ => return Err(io.internal("pooling type")),
     };
     kernel_result(io, r)

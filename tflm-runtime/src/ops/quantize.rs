@@ -47,7 +47,9 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         channels: 0,
         inner: 0,
     };
-    let needs_scale = |t: &crate::model::Tensor<'_>| t.quantization.is_quantized() && t.quantization.scale() > 0.0;
+    let needs_scale = |t: &crate::model::Tensor<'_>| {
+        t.quantization.is_quantized() && t.quantization.scale() > 0.0
+    };
     if p.op.code == op::QUANTIZE {
         if !needs_scale(&output) {
             return Err(p.invalid("output has no quantization scale"));
@@ -95,8 +97,11 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     }
     p.data.put(h);
     let n = h.channels as usize;
-    p.data.put_array(n, |c| input.quantization.scales.get(c).unwrap_or(0.0));
-    p.data.put_array(n, |c| input.quantization.zero_points.get(c).unwrap_or(0) as i32);
+    p.data
+        .put_array(n, |c| input.quantization.scales.get(c).unwrap_or(0.0));
+    p.data.put_array(n, |c| {
+        input.quantization.zero_points.get(c).unwrap_or(0) as i32
+    });
     Ok(())
 }
 
@@ -104,7 +109,10 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
     let h: Header = data.get()?;
     let scales = data.array::<f32>(h.channels as usize)?;
     let zero_points = data.array::<i32>(h.channels as usize)?;
-    let types = (DType::from_schema(h.input as i8), DType::from_schema(h.output as i8));
+    let types = (
+        DType::from_schema(h.input as i8),
+        DType::from_schema(h.output as i8),
+    );
     let (rq, qp, dp) = (&h.requantize, &h.quantize, &h.dequantize);
     use DType::*;
     match types {

@@ -29,7 +29,11 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         return Err(p.invalid("input and output shapes differ"));
     }
     let rank = input.shape.rank();
-    let depth = if rank == 0 { 1 } else { input.shape.dim(rank - 1) };
+    let depth = if rank == 0 {
+        1
+    } else {
+        input.shape.dim(rank - 1)
+    };
     let beta = p.op.option::<f32>(f::BETA, 1.0)?;
     let q = |t: &crate::model::Tensor<'_>| (t.quantization.scale(), t.quantization.zero_point());
     let mut h = Header {
@@ -42,7 +46,9 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     match (input.dtype, output.dtype) {
         (DType::F32, DType::F32) => {}
         (DType::I8, DType::I8) => {
-            if output.quantization.scale() != 1.0 / 256.0 || output.quantization.zero_point() != -128 {
+            if output.quantization.scale() != 1.0 / 256.0
+                || output.quantization.zero_point() != -128
+            {
                 return Err(p.invalid("int8 output must have scale 1/256 and zero point -128"));
             }
             h.variant = INT8;
@@ -54,9 +60,8 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         }
         (DType::I16, DType::I16) => {
             h.variant = INT16;
-            h.int16 = SoftmaxI16Params::new(beta, q(&input), q(&output)).ok_or(
-                p.invalid("int16 softmax needs zero points 0 and output scale 1/32768"),
-            )?;
+            h.int16 = SoftmaxI16Params::new(beta, q(&input), q(&output))
+                .ok_or(p.invalid("int16 softmax needs zero points 0 and output scale 1/32768"))?;
         }
         _ => return Err(p.unsupported("this combination of input and output types")),
     }

@@ -1,6 +1,8 @@
 //! STRIDED_SLICE with constant begin, end and strides, any element type, up to 5-D.
 
-use super::{constant_ints, dims_of, same_quantization, with_element_size, DataReader, OpIo, Prepare};
+use super::{
+    constant_ints, dims_of, same_quantization, with_element_size, DataReader, OpIo, Prepare,
+};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::strided_slice::{self as k, StridedSliceOptions, StridedSliceParams};
 use crate::schema::field::strided_slice_options as f;
@@ -20,10 +22,21 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         offset: p.op.option::<bool>(f::OFFSET, false)? as i32,
     };
     let (dims, rank) = dims_of(&input);
-    let params = StridedSliceParams::new(&dims[..rank], &begin[..nb], &end[..ne], &strides[..ns], &options)
-        .map_err(|_| p.invalid("begin, end, strides or masks do not fit the input"))?;
+    let params = StridedSliceParams::new(
+        &dims[..rank],
+        &begin[..nb],
+        &end[..ne],
+        &strides[..ns],
+        &options,
+    )
+    .map_err(|_| p.invalid("begin, end, strides or masks do not fit the input"))?;
     let out = params.output_shape();
-    if out.len() != output.shape.rank() || !out.iter().map(|&d| d.max(0) as usize).eq(output.shape.dims()) {
+    if out.len() != output.shape.rank()
+        || !out
+            .iter()
+            .map(|&d| d.max(0) as usize)
+            .eq(output.shape.dims())
+    {
         return Err(p.invalid("output shape differs from the slice"));
     }
     if input.dtype != output.dtype || !same_quantization(&input, &output) {

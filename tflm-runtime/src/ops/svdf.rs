@@ -18,7 +18,10 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if !state.is_variable {
         return Err(p.invalid("the activation state (input 4) must be a variable tensor"));
     }
-    if input.shape.rank() != 2 || weights_feature.shape.rank() != 2 || weights_time.shape.rank() != 2 {
+    if input.shape.rank() != 2
+        || weights_feature.shape.rank() != 2
+        || weights_time.shape.rank() != 2
+    {
         return Err(p.invalid("input and weights must be 2-D"));
     }
     let rank = p.op.option::<i32>(f::RANK, 0)?;
@@ -32,7 +35,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if weights_feature.shape.dim(1) != shape.input_size
         || weights_time.shape.dim(0) != shape.num_filters
         || shape.rank == 0
-        || shape.num_filters % shape.rank != 0
+        || !shape.num_filters.is_multiple_of(shape.rank)
     {
         return Err(p.invalid("weights do not fit the input and rank"));
     }
@@ -44,42 +47,51 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         return Err(p.invalid("state, bias or output size does not fit the weights"));
     }
     let activation = fused_activation(p, f::FUSED_ACTIVATION)?;
-    let types = (input.dtype, weights_feature.dtype, weights_time.dtype, state.dtype, output.dtype);
-    let params = match types {
-        (DType::F32, DType::F32, DType::F32, DType::F32, DType::F32) => {
-            if bias.is_some_and(|b| b.dtype != DType::F32) {
-                return Err(p.invalid("float SVDF needs a float32 bias"));
+    let types = (
+        input.dtype,
+        weights_feature.dtype,
+        weights_time.dtype,
+        state.dtype,
+        output.dtype,
+    );
+    let params =
+        match types {
+            (DType::F32, DType::F32, DType::F32, DType::F32, DType::F32) => {
+                if bias.is_some_and(|b| b.dtype != DType::F32) {
+                    return Err(p.invalid("float SVDF needs a float32 bias"));
+                }
+                SvdfParams::new_float(&shape, activation)
             }
-            SvdfParams::new_float(&shape, activation)
+            (DType::I8, DType::I8, DType::I16, DType::I16, DType::I8) => {
+                if bias.is_some_and(|b| b.dtype != DType::I32) {
+                    return Err(p.invalid("integer SVDF needs an int32 bias"));
+                }
+                if activation != Activation::Relu {
+                    // LiteRT's integer kernel refuses anything but RELU (and then does not apply it).
+                    return Err(p.unsupported("integer SVDF without the RELU activation"));
+                }
+                if state.quantization.zero_point() != 0 {
+                    return Err(p.invalid("the state's zero point must be 0"));
+                }
+                let q = |t: &crate::model::Tensor<'_>| t.quantization.scale();
+                SvdfParams::new_integer(
+                    &shape,
+                    &SvdfQuant {
+                        input_scale: q(&input),
+                        input_zp: input.quantization.zero_point(),
+                        weights_feature_scale: q(&weights_feature),
+                        weights_time_scale: q(&weights_time),
+                        state_scale: q(&state),
+                        output_scale: q(&output),
+                        output_zp: output.quantization.zero_point(),
+                    },
+                )
+            }
+            _ => return Err(p.unsupported(
+                "this combination of types (float32, or int8 with int16 time weights and state)",
+            )),
         }
-        (DType::I8, DType::I8, DType::I16, DType::I16, DType::I8) => {
-            if bias.is_some_and(|b| b.dtype != DType::I32) {
-                return Err(p.invalid("integer SVDF needs an int32 bias"));
-            }
-            if activation != Activation::Relu {
-                // LiteRT's integer kernel refuses anything but RELU (and then does not apply it).
-                return Err(p.unsupported("integer SVDF without the RELU activation"));
-            }
-            if state.quantization.zero_point() != 0 {
-                return Err(p.invalid("the state's zero point must be 0"));
-            }
-            let q = |t: &crate::model::Tensor<'_>| t.quantization.scale();
-            SvdfParams::new_integer(
-                &shape,
-                &SvdfQuant {
-                    input_scale: q(&input),
-                    input_zp: input.quantization.zero_point(),
-                    weights_feature_scale: q(&weights_feature),
-                    weights_time_scale: q(&weights_time),
-                    state_scale: q(&state),
-                    output_scale: q(&output),
-                    output_zp: output.quantization.zero_point(),
-                },
-            )
-        }
-        _ => return Err(p.unsupported("this combination of types (float32, or int8 with int16 time weights and state)")),
-    }
-    .map_err(|_| p.invalid("sizes out of range"))?;
+        .map_err(|_| p.invalid("sizes out of range"))?;
     p.data.put((input.dtype == DType::F32) as u32);
     p.data.put(params);
     Ok(())

@@ -1,6 +1,8 @@
 //! TRANSPOSE with a constant permutation, any element type, up to 6-D.
 
-use super::{constant_ints, dims_of, same_quantization, with_element_size, DataReader, OpIo, Prepare};
+use super::{
+    constant_ints, dims_of, same_quantization, with_element_size, DataReader, OpIo, Prepare,
+};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::transpose::{self as k, TransposeParams};
 
@@ -17,7 +19,8 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if input.dtype != output.dtype || !same_quantization(&input, &output) {
         return Err(p.invalid("input and output types or quantization differ"));
     }
-    let params = TransposeParams::new(&dims[..rank], &perm[..n]).map_err(|_| p.invalid("permutation"))?;
+    let params =
+        TransposeParams::new(&dims[..rank], &perm[..n]).map_err(|_| p.invalid("permutation"))?;
     p.data.put(input.dtype.size() as u32);
     p.data.put(params);
     Ok(())

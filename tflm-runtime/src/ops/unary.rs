@@ -91,14 +91,18 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
             match code {
                 op::LEAKY_RELU => h.leaky = LeakyReluParams::new(alpha, qin, qout, qmin, qmax),
                 op::LOGISTIC => {
-                    h.sigmoid = SigmoidI16Params::logistic(qin, qout)
-                        .ok_or(p.invalid("int16 LOGISTIC needs zero points 0 and output scale 1/32768"))?
+                    h.sigmoid = SigmoidI16Params::logistic(qin, qout).ok_or(
+                        p.invalid("int16 LOGISTIC needs zero points 0 and output scale 1/32768"),
+                    )?
                 }
                 op::TANH => {
-                    h.sigmoid = SigmoidI16Params::tanh(qin, qout)
-                        .ok_or(p.invalid("int16 TANH needs zero points 0 and output scale 1/32768"))?
+                    h.sigmoid = SigmoidI16Params::tanh(qin, qout).ok_or(
+                        p.invalid("int16 TANH needs zero points 0 and output scale 1/32768"),
+                    )?
                 }
-                _ if is_relu => h.relu = ReluParams::new(relu_activation(code), qin, qout, qmin, qmax),
+                _ if is_relu => {
+                    h.relu = ReluParams::new(relu_activation(code), qin, qout, qmin, qmax)
+                }
                 _ => return Err(p.unsupported("int16")),
             }
             p.data.put(h);
