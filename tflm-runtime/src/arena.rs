@@ -84,9 +84,6 @@ impl Layout {
         let n_ops = model.num_operators();
         let slots = align_up((model.num_tensors() + n_ops) * core::mem::size_of::<Slot>());
         let op_table = align_up(n_ops * core::mem::size_of::<OpSlot>());
-        let op_data = (0..n_ops)
-            .map(|i| align_up(ops::requirements(model, &model.operator(i)).data_bytes))
-            .sum();
         let state = (0..model.num_tensors())
             .map(|t| model.tensor(t))
             .filter(|t| t.is_variable)
@@ -95,7 +92,7 @@ impl Layout {
         Layout {
             slots,
             op_table,
-            op_data,
+            op_data: 0,
             state,
             activations: 0,
             total: 0,
@@ -105,7 +102,7 @@ impl Layout {
     /// The layout, planning activations into `slots` (one per tensor plus one per operator).
     pub(crate) fn compute(model: &Model<'_>, slots: &mut [Slot]) -> Layout {
         let mut layout = Self::fixed_parts(model);
-        layout.activations = plan(model, slots);
+        (layout.activations, layout.op_data) = plan(model, slots);
         layout.total =
             layout.slots + layout.op_table + layout.op_data + layout.state + layout.activations;
         layout
@@ -120,9 +117,10 @@ impl Layout {
 }
 
 /// Fills `slots` (tensors, then one scratch buffer per operator) with kinds, sizes and
-/// lifetimes, places the activation buffers and returns the activation region's size.
-/// State and constant slots get their offsets too.
-pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> usize {
+/// lifetimes, places the activation buffers and returns the activation region's size and the
+/// operators' prepared data size (each operator measured once, here). State and constant
+/// slots get their offsets too.
+pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
     let n_tensors = model.num_tensors();
     let n_ops = model.num_operators();
     let last_op = n_ops.saturating_sub(1) as u16;
@@ -171,9 +169,12 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> usize {
     for t in (0..model.num_outputs()).filter_map(|k| model.output_index(k)) {
         used(slots, t, last_op, false);
     }
+    let mut op_data = 0;
     for i in 0..n_ops {
+        let needs = ops::requirements(model, &model.operator(i));
+        op_data += align_up(needs.data_bytes);
         if let Some(s) = slots.get_mut(n_tensors + i) {
-            let scratch = ops::requirements(model, &model.operator(i)).scratch_bytes;
+            let scratch = needs.scratch_bytes;
             *s = Slot {
                 offset: 0,
                 size: scratch as u32,
@@ -187,7 +188,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> usize {
             };
         }
     }
-    place_greedy_by_size(slots)
+    (place_greedy_by_size(slots), op_data)
 }
 
 /// Places every activation slot: largest first (ties by index), each at the lowest 16-byte

@@ -70,23 +70,22 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         let mut data_offset = 0usize;
         for (i, slot) in op_slots.iter_mut().enumerate() {
             let op = model.operator(i);
-            let need = ops::requirements(model, &op).data_bytes;
             let blob = data_region
-                .get_mut(data_offset..data_offset + need)
+                .get_mut(data_offset..)
                 .ok_or(internal("operator data region too small"))?;
-            ops::prepare(model, &op, blob)
+            let len = ops::prepare(model, &op, blob)
                 .map_err(|kind| Error::Parse(ParseError::new(Location::Operator(i), kind)))?;
             *slot = OpSlot {
                 kind: op.code as u32,
                 data_offset: data_offset as u32,
-                data_len: need as u32,
+                data_len: len as u32,
                 inputs_pos: op.inputs.position() as u32,
                 outputs_pos: op.outputs.position() as u32,
                 num_inputs: op.inputs.len() as u16,
                 num_outputs: op.outputs.len() as u16,
                 _reserved: [0; 2],
             };
-            data_offset += align_up(need);
+            data_offset += align_up(len);
         }
         let mut interpreter = Interpreter {
             model: *model,

@@ -693,63 +693,56 @@ impl<'m> Model<'m> {
     }
 
     /// Graph rules the planner relies on: every activation an operator reads was written
-    /// before (or is a subgraph input), none is written twice, constants are never written.
+    /// before (or is a subgraph input), none is written twice, constants, variables and
+    /// subgraph inputs are never written. One pass in operator order with a bitset of written
+    /// tensors (at most `MAX_PLANNED` tensors, so it fits in 64 bytes of stack).
     fn check_graph(&self) -> Result<(), ParseError> {
-        let graph_input = |t: usize| self.inputs.iter().any(|i| i as usize == t);
+        let mut written = [0u64; MAX_PLANNED / 64];
+        let is_set = |w: &[u64; MAX_PLANNED / 64], t: usize| w[t / 64] & (1 << (t % 64)) != 0;
+        let set = |w: &mut [u64; MAX_PLANNED / 64], t: usize| w[t / 64] |= 1 << (t % 64);
+        let tensor_error = |t: usize, what| {
+            ParseError::new(Location::Tensor(t), ParseErrorKind::InvalidGraph { what })
+        };
+        for t in self.inputs.iter().map(|t| t as usize) {
+            let tensor = self.tensor(t);
+            if tensor.is_constant() || tensor.is_variable {
+                return Err(tensor_error(
+                    t,
+                    "a subgraph input is a constant or variable tensor",
+                ));
+            }
+            set(&mut written, t);
+        }
         let fail =
             |i, what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
         for i in 0..self.num_operators() {
             let op = self.operator(i);
-            for t in op.outputs.iter() {
-                let tensor = self.tensor(t as usize);
+            for t in op.inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
+                let tensor = self.tensor(t);
+                if !(tensor.is_constant() || tensor.is_variable || is_set(&written, t)) {
+                    return Err(fail(i, "an input is read before any operator writes it"));
+                }
+            }
+            for t in op.outputs.iter().map(|t| t as usize) {
+                let tensor = self.tensor(t);
                 if tensor.is_constant() {
                     return Err(fail(i, "an operator writes a constant tensor"));
                 }
                 if tensor.is_variable {
                     return Err(fail(i, "an operator output is a variable tensor"));
                 }
-                if graph_input(t as usize) {
-                    return Err(fail(i, "an operator writes a subgraph input"));
+                if is_set(&written, t) {
+                    return Err(fail(
+                        i,
+                        "a tensor is written twice (or a subgraph input is overwritten)",
+                    ));
                 }
-                if self.producer(t as usize).is_some_and(|p| p != i)
-                    || op.outputs.iter().filter(|&o| o == t).count() > 1
-                {
-                    return Err(fail(i, "a tensor is written by more than one operator"));
-                }
-            }
-            for t in op.inputs.iter().filter(|&t| t >= 0) {
-                let tensor = self.tensor(t as usize);
-                if tensor.is_constant() || tensor.is_variable || graph_input(t as usize) {
-                    continue;
-                }
-                match self.producer(t as usize) {
-                    Some(p) if p < i => {}
-                    _ => return Err(fail(i, "an input is read before any operator writes it")),
-                }
+                set(&mut written, t);
             }
         }
-        for (k, t) in self.outputs.iter().enumerate() {
-            let t = t as usize;
-            let tensor = self.tensor(t);
-            if !(graph_input(t) || tensor.is_constant() || self.producer(t).is_some()) {
-                let _ = k;
-                return Err(ParseError::new(
-                    Location::Tensor(t),
-                    ParseErrorKind::InvalidGraph {
-                        what: "a subgraph output is never written",
-                    },
-                ));
-            }
-        }
-        for t in self.inputs.iter() {
-            let tensor = self.tensor(t as usize);
-            if tensor.is_constant() || tensor.is_variable {
-                return Err(ParseError::new(
-                    Location::Tensor(t as usize),
-                    ParseErrorKind::InvalidGraph {
-                        what: "a subgraph input is a constant or variable tensor",
-                    },
-                ));
+        for t in self.outputs.iter().map(|t| t as usize) {
+            if !(is_set(&written, t) || self.tensor(t).is_constant()) {
+                return Err(tensor_error(t, "a subgraph output is never written"));
             }
         }
         Ok(())

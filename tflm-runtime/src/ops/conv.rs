@@ -150,8 +150,7 @@ pub(super) fn prepare_conv_like(
             .unwrap_or(0.0);
         quantize_multiplier(si as f64 * fs as f64 / so as f64)
     };
-    p.data.put_array(channels, |c| multiplier(c).0);
-    p.data.put_array(channels, |c| multiplier(c).1);
+    p.data.put_array_pair(channels, multiplier);
     Ok(())
 }
 

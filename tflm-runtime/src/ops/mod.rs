@@ -99,12 +99,12 @@ pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements
     check(model, op).unwrap_or_default()
 }
 
-/// Writes the operator's prepared data into `data`.
+/// Writes the operator's prepared data into `data`; returns the bytes written.
 pub(crate) fn prepare(
     model: &Model<'_>,
     op: &Operator<'_>,
     data: &mut [u8],
-) -> Result<(), ParseErrorKind> {
+) -> Result<usize, ParseErrorKind> {
     let (prepare, _) = lookup(op.code)?;
     let mut p = Prepare {
         model,
@@ -112,7 +112,13 @@ pub(crate) fn prepare(
         data: DataWriter::into(data),
         scratch_bytes: 0,
     };
-    prepare(&mut p)
+    prepare(&mut p)?;
+    if p.data.len > p.data.capacity() {
+        return Err(ParseErrorKind::InvalidGraph {
+            what: "prepared data larger than measured",
+        });
+    }
+    Ok(p.data.len)
 }
 
 /// Runs operator `io.index`.
@@ -221,6 +227,31 @@ impl<'d> DataWriter<'d> {
             }
         }
         self.len = start + n * size;
+    }
+
+    /// Bytes available (unbounded while measuring).
+    fn capacity(&self) -> usize {
+        self.buf.as_deref().map_or(usize::MAX, <[u8]>::len)
+    }
+
+    /// Writes two arrays of `n` values in one pass over `f` (e.g. per-channel multipliers and
+    /// shifts, which come from one computation).
+    pub fn put_array_pair<A: Pod, B: Pod>(&mut self, n: usize, mut f: impl FnMut(usize) -> (A, B)) {
+        let start_a = align_to::<A>(self.len);
+        let start_b = align_to::<B>(start_a + n * core::mem::size_of::<A>());
+        let (sa, sb) = (core::mem::size_of::<A>(), core::mem::size_of::<B>());
+        if let Some(buf) = self.buf.as_deref_mut() {
+            for i in 0..n {
+                let (a, b) = f(i);
+                if let Some(dst) = buf.get_mut(start_a + i * sa..start_a + (i + 1) * sa) {
+                    dst.copy_from_slice(bytemuck::bytes_of(&a));
+                }
+                if let Some(dst) = buf.get_mut(start_b + i * sb..start_b + (i + 1) * sb) {
+                    dst.copy_from_slice(bytemuck::bytes_of(&b));
+                }
+            }
+        }
+        self.len = start_b + n * sb;
     }
 
     /// Whether this pass writes (false while only measuring): lets `prepare` skip costly
