@@ -108,7 +108,7 @@ impl fmt::Display for ParseErrorKind {
             }
             ParseErrorKind::BadIdentifier { found } => write!(
                 f,
-                "file identifier is {:?}, expected \"TFL3\" (not a TFLite flatbuffer)",
+                "file identifier is \"{}\", expected \"TFL3\" (not a TFLite flatbuffer)",
                 found.escape_ascii()
             ),
             ParseErrorKind::UnsupportedVersion { version } => {

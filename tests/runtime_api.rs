@@ -1,0 +1,250 @@
+//! The runtime's API contract on models that ship with the repository: exact arena sizes,
+//! errors instead of panics, typed accessors, state reset, the observer, and precise parse
+//! errors for corrupt models.
+
+mod common;
+
+use common::op_fixtures;
+use tflm::fixtures::read_cases;
+use tflm::run::{arena, set_inputs, AlignedBytes};
+use tflm_runtime::{Error, Interpreter, Location, Model, ParseErrorKind};
+
+fn model_bytes(name: &str) -> AlignedBytes {
+    AlignedBytes::new(&std::fs::read(op_fixtures().join(name)).unwrap())
+}
+
+#[test]
+fn arena_size_is_exact_and_a_smaller_arena_is_refused() {
+    for name in [
+        "fc_int8_relu.tflite",
+        "conv_int8_same_s1.tflite",
+        "svdf_int8_rank1_relu.tflite",
+    ] {
+        let bytes = model_bytes(name);
+        let model = Model::parse(bytes.as_slice()).unwrap();
+        let size = model.arena_size();
+        let mut exact = arena(size);
+        let interpreter = Interpreter::new(&model, exact.as_mut_slice()).unwrap();
+        assert_eq!(interpreter.arena_used(), size, "{name}");
+        let mut short = arena(size - 1);
+        match Interpreter::new(&model, short.as_mut_slice()) {
+            Err(Error::ArenaTooSmall { needed, available }) => {
+                assert_eq!((needed, available), (size, size - 1), "{name}")
+            }
+            other => panic!("{name}: expected ArenaTooSmall, got {:?}", other.err()),
+        }
+        // An arena that does not start 16-byte aligned needs the skipped bytes on top.
+        let mut big = arena(size + 16);
+        let unaligned = &mut big.as_mut_slice()[1..];
+        assert!(Interpreter::new(&model, &mut unaligned[..size + 15]).is_ok());
+        match Interpreter::new(&model, &mut unaligned[..size + 14]) {
+            Err(Error::ArenaTooSmall { needed, .. }) => assert_eq!(needed, size + 15),
+            other => panic!("expected ArenaTooSmall, got {:?}", other.err()),
+        }
+        assert!(matches!(
+            Interpreter::new(&model, &mut []),
+            Err(Error::ArenaTooSmall { needed, available: 0 }) if (size..size + 16).contains(&needed)
+        ));
+    }
+}
+
+#[test]
+fn typed_accessors_check_type_and_index() {
+    let bytes = model_bytes("fc_int8_relu.tflite");
+    let model = Model::parse(bytes.as_slice()).unwrap();
+    let mut a = arena(model.arena_size());
+    let mut interpreter = Interpreter::new(&model, a.as_mut_slice()).unwrap();
+    assert_eq!(interpreter.input::<i8>(0).unwrap().len(), 16);
+    let err = interpreter.input::<f32>(0).unwrap_err();
+    assert!(matches!(err, Error::TypeMismatch { .. }));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tensor {} holds int8, not float32",
+            model.input_index(0).unwrap()
+        )
+    );
+    let err = interpreter.output::<i8>(3).unwrap_err();
+    assert_eq!(err.to_string(), "no output 3: the model has 1");
+    // The typed path computes what the fixture says.
+    let case = &read_cases(&op_fixtures().join("fc_int8_relu.ref.jsonl")).unwrap()[0];
+    let input: Vec<i8> = case.inputs[0].bytes.iter().map(|&b| b as i8).collect();
+    interpreter.input::<i8>(0).unwrap().copy_from_slice(&input);
+    interpreter.invoke().unwrap();
+    let expected: Vec<i8> = case.outputs[0].bytes.iter().map(|&b| b as i8).collect();
+    assert_eq!(interpreter.output::<i8>(0).unwrap(), &expected[..]);
+}
+
+#[test]
+fn state_persists_across_invokes_until_reset() {
+    let bytes = model_bytes("svdf_int8_rank1_relu.tflite");
+    let model = Model::parse(bytes.as_slice()).unwrap();
+    let cases = read_cases(&op_fixtures().join("svdf_int8_rank1_relu.ref.jsonl")).unwrap();
+    let mut a = arena(model.arena_size());
+    let mut interpreter = Interpreter::new(&model, a.as_mut_slice()).unwrap();
+    let run = |i: &mut Interpreter<'_, '_>| {
+        set_inputs(i, &cases[0].inputs).unwrap();
+        i.invoke().unwrap();
+        i.output_bytes(0).unwrap().to_vec()
+    };
+    let first = run(&mut interpreter);
+    assert_eq!(
+        first, cases[0].outputs[0].bytes,
+        "fresh state gives the reference"
+    );
+    let second = run(&mut interpreter);
+    assert_ne!(first, second, "the state carried over changes the result");
+    interpreter.reset_state();
+    assert_eq!(run(&mut interpreter), first, "reset gives a fresh start");
+}
+
+#[test]
+fn observer_sees_every_operator_output() {
+    let bytes = model_bytes("conv_int8_same_s1.tflite");
+    let model = Model::parse(bytes.as_slice()).unwrap();
+    let mut a = arena(model.arena_size());
+    let mut interpreter = Interpreter::new(&model, a.as_mut_slice()).unwrap();
+    let mut seen = Vec::new();
+    interpreter
+        .invoke_observed(|o| seen.push((o.operator, o.tensor.index, o.bytes.len())))
+        .unwrap();
+    let out = model.output(0).unwrap();
+    assert_eq!(seen, vec![(0, out.index, out.byte_len())]);
+}
+
+#[test]
+fn corrupt_models_get_precise_errors() {
+    let good = std::fs::read(op_fixtures().join("fc_int8_relu.tflite")).unwrap();
+    let parse = |b: &[u8]| {
+        Model::parse(AlignedBytes::new(b).as_slice())
+            .map(|_| ())
+            .unwrap_err()
+    };
+
+    assert_eq!(
+        parse(&good[..5]).to_string(),
+        "model file: only 5 bytes, too short for a TFLite model"
+    );
+    let mut wrong_id = good.clone();
+    wrong_id[4..8].copy_from_slice(b"ABCD");
+    assert_eq!(
+        parse(&wrong_id).to_string(),
+        "model file: file identifier is \"ABCD\", expected \"TFL3\" (not a TFLite flatbuffer)"
+    );
+    let truncated = parse(&good[..good.len() / 2]);
+    assert!(
+        matches!(truncated.kind, ParseErrorKind::Malformed { .. }),
+        "{truncated}"
+    );
+
+    // The weights' data is 16-byte aligned in the file: a model placed one byte off is
+    // refused with the tensor named, instead of being read misaligned.
+    let good_aligned = AlignedBytes::new(&good);
+    let model = Model::parse(good_aligned.as_slice()).unwrap();
+    let bias = (0..model.num_tensors())
+        .map(|t| model.tensor(t))
+        .find(|t| t.is_constant() && t.dtype.size() == 4)
+        .unwrap();
+    let mut shifted = vec![0u8; good.len() + 1];
+    shifted[1..].copy_from_slice(&good);
+    let aligned = AlignedBytes::new(&shifted);
+    let err = Model::parse(&aligned.as_slice()[1..]).unwrap_err();
+    assert_eq!(err.location, Location::Tensor(bias.index));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tensor {}: constant data is not 4-byte aligned in memory: place the model bytes at a 16-byte aligned address",
+            bias.index
+        )
+    );
+
+    // A shape that no longer matches its buffer.
+    let shape_pos = find_shape(&good, &[8, 16]);
+    let mut bad_shape = good.clone();
+    bad_shape[shape_pos + 4..shape_pos + 8].copy_from_slice(&17i32.to_le_bytes());
+    let err = parse(&bad_shape);
+    assert!(
+        err.to_string()
+            .ends_with("constant data has 128 bytes but the shape and type need 136"),
+        "{err}"
+    );
+}
+
+/// Position of the first `[len, d0, d1]` int32 vector with these dims in a flatbuffer.
+fn find_shape(bytes: &[u8], dims: &[i32]) -> usize {
+    let mut pattern = (dims.len() as u32).to_le_bytes().to_vec();
+    for d in dims {
+        pattern.extend(d.to_le_bytes());
+    }
+    bytes
+        .windows(pattern.len())
+        .position(|w| w == pattern)
+        .expect("shape vector")
+        + 4
+}
+
+#[test]
+fn cli_run_prints_outputs_and_reports_errors() {
+    let dir = op_fixtures();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tflm"))
+        .args([
+            "run",
+            dir.join("add_int8_bcast_4d.tflite").to_str().unwrap(),
+            "--inputs",
+        ])
+        .arg(dir.join("add_int8_bcast_4d.ref.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected = read_cases(&dir.join("add_int8_bcast_4d.ref.jsonl")).unwrap();
+    assert_eq!(got.len(), expected.len());
+    for (g, e) in got.iter().zip(&expected) {
+        assert_eq!(g["outputs"][0], e.outputs[0].to_json());
+    }
+
+    let bad = std::env::temp_dir().join("tflm_cli_bad_inputs.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"inputs\":[{\"shape\":[1,2],\"dtype\":\"int8\",\"data\":[1,2]}]}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tflm"))
+        .args([
+            "run",
+            dir.join("fc_int8_relu.tflite").to_str().unwrap(),
+            "--inputs",
+        ])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tflm_cli_bad_inputs.jsonl:1: input 0")
+            && stderr.contains("has shape [1, 16]"),
+        "{stderr}"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tflm"))
+        .args([
+            "inspect",
+            dir.join("conv_int8_same_s1.tflite").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("CONV_2D") && text.contains("arena: ") && text.contains("MACs: "),
+        "{text}"
+    );
+}
