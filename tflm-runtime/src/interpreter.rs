@@ -112,15 +112,22 @@ impl<'m, 'a> Interpreter<'m, 'a> {
 
     /// Runs every operator once.
     pub fn invoke(&mut self) -> Result<(), Error> {
-        self.invoke_observed(|_| {})
+        self.run::<fn(&Observation<'_, 'm>)>(None)
     }
 
     /// Runs every operator once, showing each operator's outputs to `observer` right after the
-    /// operator ran (calibration records ranges this way). Costs nothing when the closure is
-    /// empty, so it needs no feature gate.
+    /// operator ran (calibration records ranges this way). Plain `invoke` compiles the
+    /// observation away, so this needs no feature gate.
     pub fn invoke_observed(
         &mut self,
         mut observer: impl FnMut(&Observation<'_, 'm>),
+    ) -> Result<(), Error> {
+        self.run(Some(&mut observer))
+    }
+
+    fn run<F: FnMut(&Observation<'_, 'm>)>(
+        &mut self,
+        mut observer: Option<&mut F>,
     ) -> Result<(), Error> {
         let n_tensors = self.model.num_tensors();
         let bytes = self.model.bytes();
@@ -144,6 +151,9 @@ impl<'m, 'a> Interpreter<'m, 'a> {
                 Error::Internal { what, .. } => Error::Internal { operator: i, what },
                 e => e,
             })?;
+            let Some(observer) = observer.as_deref_mut() else {
+                continue;
+            };
             let outputs: [Option<usize>; 4] = core::array::from_fn(|k| io.output_tensor(k));
             for t in outputs.into_iter().flatten() {
                 if let Some(b) = self.tensor_bytes(t) {
