@@ -22,13 +22,13 @@ pub(crate) const fn align_up(n: usize) -> usize {
 /// Where a tensor's (or a scratch buffer's) bytes live.
 pub(crate) mod kind {
     /// Unused by any operator and not a subgraph input or output: no memory.
-    pub const NONE: u32 = 0;
+    pub const NONE: u16 = 0;
     /// Constant data in the model bytes.
-    pub const CONSTANT: u32 = 1;
+    pub const CONSTANT: u16 = 1;
     /// A variable tensor in the state region.
-    pub const STATE: u32 = 2;
+    pub const STATE: u16 = 2;
     /// A planned buffer in the activation region.
-    pub const ACTIVATION: u32 = 3;
+    pub const ACTIVATION: u16 = 3;
 }
 
 /// One tensor's or scratch buffer's place, and while planning, its lifetime.
@@ -40,7 +40,9 @@ pub(crate) struct Slot {
     /// First and last operator that use the buffer (inclusive).
     pub first: u16,
     pub last: u16,
-    pub kind: u32,
+    pub kind: u16,
+    /// The tensor's element type (schema code), so typed accessors need no flatbuffer read.
+    pub dtype: i16,
 }
 
 impl Slot {
@@ -129,6 +131,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
         let tensor = model.tensor(t);
         *slot = Slot::default();
         slot.size = tensor.byte_len() as u32;
+        slot.dtype = tensor.dtype.schema_code() as i16;
         if let Some(data) = tensor.data {
             slot.kind = kind::CONSTANT;
             slot.offset = tensor.data_offset as u32;
@@ -185,6 +188,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
                 } else {
                     kind::NONE
                 },
+                dtype: 0,
             };
         }
     }
@@ -236,8 +240,9 @@ fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
     align_up(total)
 }
 
-/// Most buffers one operator may write at once (outputs, scratch, state).
-pub(crate) const MAX_MUT: usize = 8;
+/// Most buffers one operator may write at once in one region (outputs and scratch in the
+/// activations, variable inputs in the state).
+pub(crate) const MAX_MUT: usize = 4;
 
 /// A region split into disjoint mutable buffers, with the bytes between them readable.
 pub(crate) struct Carved<'b> {
@@ -253,11 +258,16 @@ impl<'b> Carved<'b> {
         if n > MAX_MUT {
             return None;
         }
+        // Request indices by offset (insertion sort: at most MAX_MUT entries).
         let mut order = [0usize; MAX_MUT];
-        for (i, o) in order.iter_mut().enumerate().take(n) {
-            *o = i;
+        for i in 0..n {
+            let mut j = i;
+            while j > 0 && requests[order[j - 1]] > requests[i] {
+                order[j] = order[j - 1];
+                j -= 1;
+            }
+            order[j] = i;
         }
-        order[..n].sort_unstable_by_key(|&i| requests[i]);
         let mut carved = Carved {
             muts: Default::default(),
             gaps: [(0, &[][..]); MAX_MUT + 1],
@@ -310,6 +320,7 @@ mod tests {
             first,
             last,
             kind: kind::ACTIVATION,
+            dtype: 0,
         }
     }
 

@@ -239,7 +239,11 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     }
 
     fn check_type<T: Element>(&self, t: usize) -> Result<(), Error> {
-        let expected = self.model.tensor(t).dtype;
+        let expected = self
+            .slots
+            .get(t)
+            .and_then(|s| DType::from_schema(s.dtype as i8))
+            .ok_or(internal("no slot"))?;
         if expected != T::DTYPE {
             return Err(Error::TypeMismatch {
                 tensor: t,

@@ -81,6 +81,12 @@ fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
 /// Validates an operator and measures what it needs.
 pub(crate) fn check(model: &Model<'_>, op: &Operator<'_>) -> Result<Requirements, ParseErrorKind> {
     let (prepare, _) = lookup(op.code)?;
+    if op.outputs.len() >= crate::arena::MAX_MUT {
+        return Err(ParseErrorKind::UnsupportedOperands {
+            op: op.name(),
+            what: "more than 3 outputs",
+        });
+    }
     let mut p = Prepare {
         model,
         op,
