@@ -238,7 +238,7 @@ impl<'m> Model<'m> {
     pub fn parse(bytes: &'m [u8]) -> Result<Model<'m>, ParseError> {
         let model = Self::parse_structure(bytes)?;
         for t in 0..model.num_tensors() {
-            model.read_tensor(t)?;
+            model.read_tensor(t, true)?;
         }
         for i in 0..model.num_operators() {
             let op = model.read_operator(i)?;
@@ -405,7 +405,7 @@ impl<'m> Model<'m> {
 
     /// Tensor `i` (`i < num_tensors()`; past the end, an empty placeholder).
     pub fn tensor(&self, i: usize) -> Tensor<'m> {
-        self.read_tensor(i).unwrap_or(Tensor {
+        self.read_tensor(i, false).unwrap_or(Tensor {
             index: i,
             name: "",
             dtype: DType::I8,
@@ -535,7 +535,9 @@ impl<'m> Model<'m> {
         Ok(None)
     }
 
-    fn read_tensor(&self, i: usize) -> Result<Tensor<'m>, ParseError> {
+    /// Reads tensor `i`. `verify` adds the checks whose cost grows with the data (every scale
+    /// and zero point, buffer alignment); they ran once in `parse`, so views skip them.
+    fn read_tensor(&self, i: usize, verify: bool) -> Result<Tensor<'m>, ParseError> {
         use field::tensor as f;
         let at = Location::Tensor(i);
         let t = self
@@ -614,7 +616,7 @@ impl<'m> Model<'m> {
             .table(f::QUANTIZATION)
             .map_err(malformed(at, "quantization"))?
         {
-            Some(q) => self.read_quantization(at, q, &shape, dtype)?,
+            Some(q) => self.read_quantization(at, q, &shape, dtype, verify)?,
             None => Quantization::NONE,
         };
         Ok(Tensor {
@@ -636,6 +638,7 @@ impl<'m> Model<'m> {
         q: Table<'m>,
         shape: &Vector<'m, i32>,
         dtype: DType,
+        verify: bool,
     ) -> Result<Quantization<'m>, ParseError> {
         use field::quantization as f;
         let scales = q
@@ -663,6 +666,13 @@ impl<'m> Model<'m> {
                 },
             ))
         };
+        if !verify {
+            return Ok(Quantization {
+                scales,
+                zero_points,
+                quantized_dimension,
+            });
+        }
         if !zero_points.is_empty() && zero_points.len() != scales.len() {
             return invalid("scale and zero_point counts differ");
         }
