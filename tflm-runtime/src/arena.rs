@@ -252,7 +252,9 @@ pub(crate) struct Carved<'b> {
 }
 
 impl<'b> Carved<'b> {
-    /// Splits `region` at the `(offset, len)` requests, which must not overlap.
+    /// Splits `region` at the `(offset, len)` requests, which must not overlap. Inlined so
+    /// that the struct is built in place instead of copied (it is rebuilt for every operator).
+    #[inline(always)]
     pub(crate) fn new(region: &'b mut [u8], requests: &[(usize, usize)]) -> Option<Carved<'b>> {
         let n = requests.len();
         if n > MAX_MUT {

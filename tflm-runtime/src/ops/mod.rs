@@ -317,6 +317,7 @@ impl<'b> OpIo<'b> {
     /// Splits the regions for operator `index`. `None` when the plan is inconsistent (which a
     /// verified model never gives).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     pub(crate) fn new(
         index: usize,
         model: &'b [u8],
