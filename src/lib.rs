@@ -3,6 +3,9 @@
 
 pub mod fixtures;
 pub mod inspect;
+pub mod ir;
 pub mod run;
+pub mod tflite_import;
+pub mod tflite_writer;
 
 pub use tflm_runtime as runtime;
