@@ -238,7 +238,7 @@ impl ConstData {
     /// Reads little-endian values of `dtype`; `None` when `bytes` is not a whole number of
     /// elements. Booleans are any non-zero byte.
     pub fn from_le_bytes(dtype: DType, bytes: &[u8]) -> Option<ConstData> {
-        if bytes.len() % dtype.size() != 0 {
+        if !bytes.len().is_multiple_of(dtype.size()) {
             return None;
         }
         Some(match dtype {
