@@ -4,6 +4,7 @@
 pub mod fixtures;
 pub mod inspect;
 pub mod ir;
+pub mod qemu;
 pub mod run;
 pub mod tflite_import;
 pub mod tflite_writer;

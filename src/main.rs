@@ -33,6 +33,38 @@ enum Command {
         #[arg(long)]
         keep_state: bool,
     },
+    /// Build the firmware of examples/qemu-firmware for a model and its cases, run it on an
+    /// emulated Cortex-M (qemu-system-arm, -icount shift=0) and check every output. Prints the
+    /// outputs on stdout as `tflm run` does, then a summary on stderr: instructions per invoke
+    /// and setup, flash (model and test data apart) and RAM (arena, statics, peak stack).
+    Qemu {
+        model: PathBuf,
+        /// JSON-lines cases; an "outputs" key on a line is checked too.
+        #[arg(long)]
+        inputs: PathBuf,
+        /// JSON-lines expected outputs, line i for case i (replaces those in --inputs).
+        #[arg(long)]
+        expect: Option<PathBuf>,
+        /// mps2-an386 (Cortex-M4F, thumbv7em-none-eabihf) or mps2-an385 (Cortex-M3, thumbv7m).
+        #[arg(long, default_value = "mps2-an386")]
+        machine: tflm::qemu::Machine,
+        /// Keep variable tensors (SVDF/LSTM state) from one line to the next.
+        #[arg(long)]
+        keep_state: bool,
+        /// Arena capacity in bytes (default: exactly what the model needs).
+        #[arg(long)]
+        arena: Option<usize>,
+        /// QEMU's time limit in seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// Also build the firmware with a stand-in interpreter and report the runtime's code
+        /// bytes as the difference (one more build).
+        #[arg(long)]
+        runtime_code: bool,
+        /// Print the summary as a last JSON line `{"summary":{...}}` on stdout as well.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn load(path: &Path) -> Result<AlignedBytes, String> {
@@ -68,6 +100,33 @@ fn run(model_path: &Path, inputs: &Path, keep_state: bool) -> Result<(), String>
     Ok(())
 }
 
+fn qemu(opts: &tflm::qemu::QemuOptions, json: bool) -> Result<(), String> {
+    let print = |r: &tflm::qemu::QemuReport| {
+        for o in &r.outputs {
+            println!("{}", o.line);
+        }
+        if json {
+            println!("{}", serde_json::json!({ "summary": r.summary_json() }));
+        }
+        eprint!("{}", r.summary_text());
+    };
+    match tflm::qemu::run(opts) {
+        Ok(r) => {
+            print(&r);
+            Ok(())
+        }
+        Err(tflm::qemu::QemuError::Mismatch { report, details }) => {
+            print(&report);
+            Err(format!(
+                "{} output tensors differ: {}",
+                details.len(),
+                details.join("; ")
+            ))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -81,6 +140,29 @@ fn main() -> ExitCode {
             inputs,
             keep_state,
         } => run(&model, &inputs, keep_state),
+        Command::Qemu {
+            model,
+            inputs,
+            expect,
+            machine,
+            keep_state,
+            arena,
+            timeout,
+            runtime_code,
+            json,
+        } => {
+            let opts = tflm::qemu::QemuOptions {
+                expect,
+                machine,
+                keep_state,
+                arena,
+                timeout: std::time::Duration::from_secs(timeout),
+                runtime_code,
+                progress: true,
+                ..tflm::qemu::QemuOptions::new(model, inputs)
+            };
+            qemu(&opts, json)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -156,8 +156,24 @@ fn run() -> Result<(), String> {
     }
     fs::write(out.join("inputs.bin"), &input_blob).map_err(|e| e.to_string())?;
     fs::write(out.join("expected.bin"), &expected_blob).map_err(|e| e.to_string())?;
-    writeln!(code, "pub static INPUT_BLOB: &[u8] = include_bytes!(concat!(env!(\"OUT_DIR\"), \"/inputs.bin\"));").unwrap();
-    writeln!(code, "pub static EXPECTED_BLOB: &[u8] = include_bytes!(concat!(env!(\"OUT_DIR\"), \"/expected.bin\"));").unwrap();
+    // The test data under unmangled names too (`TFLM_INPUTS`, `TFLM_EXPECTED`), so that the host
+    // can tell the image's code and constants from the test harness's data.
+    writeln!(code, "/// Every case's inputs, concatenated (symbol `TFLM_INPUTS`, in flash).").unwrap();
+    writeln!(
+        code,
+        "#[no_mangle]\npub static TFLM_INPUTS: [u8; {}] = *include_bytes!(concat!(env!(\"OUT_DIR\"), \"/inputs.bin\"));",
+        input_blob.len()
+    )
+    .unwrap();
+    writeln!(code, "/// Every case's expected outputs, concatenated (symbol `TFLM_EXPECTED`, in flash).").unwrap();
+    writeln!(
+        code,
+        "#[no_mangle]\npub static TFLM_EXPECTED: [u8; {}] = *include_bytes!(concat!(env!(\"OUT_DIR\"), \"/expected.bin\"));",
+        expected_blob.len()
+    )
+    .unwrap();
+    writeln!(code, "pub static INPUT_BLOB: &[u8] = &TFLM_INPUTS;").unwrap();
+    writeln!(code, "pub static EXPECTED_BLOB: &[u8] = &TFLM_EXPECTED;").unwrap();
     writeln!(code, "pub static INPUT_SPANS: [[(u32, u32); NUM_INPUTS]; NUM_CASES] = [{in_spans}];").unwrap();
     writeln!(code, "pub static EXPECTED_SPANS: [Option<[(u32, u32); NUM_OUTPUTS]>; NUM_CASES] = [{ex_spans}];").unwrap();
     let meta = |ts: &[TensorInfo]| {

@@ -33,14 +33,15 @@ impl<'m> Model<'m> {
     }
 }
 
-pub struct Interpreter<'a> {
-    model: &'a Model<'a>,
+/// The runtime's `Interpreter<'model, 'arena>`.
+pub struct Interpreter<'m, 'a> {
+    model: Model<'m>,
     arena: &'a mut [u8],
     spans: [(usize, usize); 16],
 }
 
-impl<'a> Interpreter<'a> {
-    pub fn new(model: &'a Model<'a>, arena: &'a mut [u8]) -> Result<Self, Error> {
+impl<'m, 'a> Interpreter<'m, 'a> {
+    pub fn new(model: &Model<'m>, arena: &'a mut [u8]) -> Result<Self, Error> {
         let mut spans = [(0, 0); 16];
         let mut at = 0;
         for (k, m) in data::INPUT_META.iter().chain(data::OUTPUT_META.iter()).enumerate() {
@@ -51,7 +52,7 @@ impl<'a> Interpreter<'a> {
         if at > arena.len() {
             return Err(Error);
         }
-        Ok(Interpreter { model, arena, spans })
+        Ok(Interpreter { model: Model { bytes: model.bytes }, arena, spans })
     }
     pub fn input_bytes_mut(&mut self, i: usize) -> Result<&mut [u8], Error> {
         let (o, n) = self.spans[i];
@@ -83,7 +84,7 @@ impl<'a> Interpreter<'a> {
     pub fn reset_state(&mut self) {}
 }
 
-impl Interpreter<'_> {
+impl Interpreter<'_, '_> {
     pub fn arena_used(&self) -> usize {
         self.model.arena_size()
     }

@@ -359,7 +359,7 @@ fn arena_size(model: &Model<'static>) -> usize {
 }
 
 #[inline(never)]
-fn new_interpreter<'a>(model: &'a Model<'static>, arena: &'static mut [u8]) -> Result<Interpreter<'static, 'static>, impl fmt::Debug> {
+fn new_interpreter(model: &Model<'static>, arena: &'static mut [u8]) -> Result<Interpreter<'static, 'static>, impl fmt::Debug> {
     Interpreter::new(model, arena)
 }
 

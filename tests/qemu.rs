@@ -1,0 +1,238 @@
+//! The peer models on an emulated Cortex-M: `tflm::qemu::run` builds examples/qemu-firmware for
+//! each model, runs it in qemu-system-arm and the outputs must match the reference fixtures bit
+//! for bit (the firmware compares bytes, and so does this test, on the host).
+//!
+//! Needs the Cortex-M toolchain (`tools/cortex-m-toolchain.sh --check`) and qemu-system-arm;
+//! without them every test prints `SKIP: ...` and passes, unless `TFLM_REQUIRE_QEMU=1` (CI),
+//! which turns the skip into a failure. The builds share one target directory and take turns
+//! (a lock in `tflm::qemu`): only the firmware crate relinks from one model to the next.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use tflm::fixtures::read_cases;
+use tflm::qemu::{self, Machine, QemuError, QemuOptions, QemuReport};
+
+/// Written to the real stderr, not the test harness's captured one, so the line shows in
+/// `cargo test`'s output.
+fn say(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+/// The peer models' folder when the QEMU tests can run; `None` (after a SKIP line) otherwise.
+fn setup(test: &str) -> Option<PathBuf> {
+    let required = std::env::var("TFLM_REQUIRE_QEMU").as_deref() == Ok("1");
+    let reason = match common::peer_models() {
+        None => Some("the peer models are missing".to_string()),
+        Some(dir) => match qemu::unavailable(None) {
+            None => return Some(dir),
+            Some(r) => Some(r),
+        },
+    };
+    let msg = format!(
+        "SKIP: {test} (QEMU): {}",
+        reason.unwrap_or_default().replace('\n', "\n    ")
+    );
+    if required {
+        panic!("{msg}\nTFLM_REQUIRE_QEMU=1: the QEMU tests must run (bash .ci/cortex-m-setup.sh installs what they need)");
+    }
+    say(&msg);
+    None
+}
+
+/// Runs `model` over `fixture` under QEMU and checks every output against the fixture's, bit
+/// for bit.
+fn check(model: &str, fixture: &str, keep_state: bool, machine: Machine) -> Option<QemuReport> {
+    let dir = setup(&format!("{model} {fixture} on {machine}"))?;
+    let opts = QemuOptions {
+        keep_state,
+        machine,
+        ..QemuOptions::new(dir.join(model), dir.join(fixture))
+    };
+    let report =
+        qemu::run(&opts).unwrap_or_else(|e| panic!("{model} / {fixture} on {machine}: {e}"));
+    let expected = read_cases(&dir.join(fixture)).unwrap();
+    assert_eq!(
+        report.outputs.len(),
+        expected.len(),
+        "one output line per case"
+    );
+    for (i, (got, want)) in report.outputs.iter().zip(&expected).enumerate() {
+        let got = got
+            .tensors
+            .as_ref()
+            .unwrap_or_else(|| panic!("case {i}: outputs not readable: {}", got.line));
+        assert_eq!(got.len(), want.outputs.len(), "case {i}: number of outputs");
+        for (j, (g, w)) in got.iter().zip(&want.outputs).enumerate() {
+            assert_eq!(g.dtype, w.dtype, "case {i} output {j}: dtype");
+            assert_eq!(
+                g.shape.iter().product::<usize>(),
+                w.shape.iter().product::<usize>(),
+                "case {i} output {j}: element count"
+            );
+            assert!(
+                g.bytes == w.bytes,
+                "case {i} output {j} differs from {fixture}:\n got      {:?}\n expected {:?}",
+                g.values(),
+                w.values()
+            );
+        }
+    }
+    let s = &report.summary;
+    assert_eq!(s.cases as usize, expected.len());
+    assert_eq!(
+        s.checked as usize,
+        expected.len(),
+        "every case checked by the firmware"
+    );
+    assert_eq!(s.mismatches, 0);
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    // The measurements are there and plausible.
+    let model_len = std::fs::metadata(dir.join(model)).unwrap().len();
+    assert!(
+        (model_len..model_len + 16).contains(&report.elf.model),
+        "TFLM_MODEL is the model's bytes (padded to 16): {} for {model_len}",
+        report.elf.model
+    );
+    assert!(report.elf.text > 0 && report.elf.flash >= report.elf.text + report.elf.model);
+    assert_eq!(
+        report.elf.arena, s.arena_capacity,
+        "TFLM_ARENA is the arena"
+    );
+    assert_eq!(
+        s.arena_capacity, s.arena_bytes,
+        "the arena is exactly what the model needs"
+    );
+    assert!(s.steady_invoke_instr.unwrap() > 0 && s.first_invoke_instr.unwrap() > 0);
+    assert!(s.setup_instr > 0 && s.peak_stack_bytes > 0);
+    let cal = &report.calibration;
+    let (loop_instr, loop_ticks) = (cal["loop_instr"].as_u64(), cal["loop_ticks"].as_u64());
+    assert!(
+        matches!((loop_instr, loop_ticks), (Some(i), Some(t)) if (t * 40).abs_diff(i) <= 40),
+        "SysTick counts 40 instructions per tick under -icount shift=0: {cal}"
+    );
+    assert!(report.ram_bytes() >= s.arena_bytes + s.peak_stack_bytes);
+    say(&report.summary_text());
+    Some(report)
+}
+
+#[test]
+fn hello_world_int8_on_cortex_m4() {
+    check(
+        "hello_world_int8.tflite",
+        "hello_world_int8.ref.jsonl",
+        false,
+        Machine::Mps2An386,
+    );
+}
+
+#[test]
+fn micro_speech_quantized_on_cortex_m4() {
+    check(
+        "micro_speech_quantized.tflite",
+        "micro_speech_quantized.ref.jsonl",
+        false,
+        Machine::Mps2An386,
+    );
+}
+
+#[test]
+fn person_detect_on_cortex_m4() {
+    check(
+        "person_detect.tflite",
+        "person_detect.ref.jsonl",
+        false,
+        Machine::Mps2An386,
+    );
+}
+
+#[test]
+fn keyword_scrambled_on_cortex_m4() {
+    // Each line from a reset state, then a sequence with the SVDF state carried over.
+    check(
+        "keyword_scrambled.tflite",
+        "keyword_scrambled.ref.jsonl",
+        false,
+        Machine::Mps2An386,
+    );
+    check(
+        "keyword_scrambled.tflite",
+        "keyword_scrambled.seq.ref.jsonl",
+        true,
+        Machine::Mps2An386,
+    );
+}
+
+#[test]
+fn hello_world_int8_on_cortex_m3() {
+    let Some(r) = check(
+        "hello_world_int8.tflite",
+        "hello_world_int8.ref.jsonl",
+        false,
+        Machine::Mps2An385,
+    ) else {
+        return;
+    };
+    assert_eq!(r.summary.raw["machine"], "mps2-an385");
+}
+
+/// A wrong expected value is found, reported with its case, output and values, and fails.
+#[test]
+fn a_mismatch_is_an_error_with_details() {
+    let Some(dir) = setup("mismatch detection") else {
+        return;
+    };
+    let fixture = std::fs::read_to_string(dir.join("hello_world_int8.ref.jsonl")).unwrap();
+    let cases = tflm::fixtures::parse_cases(&fixture, "hello_world_int8.ref.jsonl").unwrap();
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("qemu-mismatch");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // Expected outputs of the first three cases, the second one's value changed.
+    let mut expect = String::new();
+    for (i, c) in cases.iter().take(3).enumerate() {
+        let mut out = c.outputs[0].clone();
+        if i == 1 {
+            out.bytes[0] = out.bytes[0].wrapping_add(1);
+        }
+        expect.push_str(&serde_json::json!({ "outputs": [out.to_json()] }).to_string());
+        expect.push('\n');
+    }
+    let mut inputs = String::new();
+    for c in cases.iter().take(3) {
+        let ins: Vec<_> = c.inputs.iter().map(|t| t.to_json()).collect();
+        inputs.push_str(&serde_json::json!({ "inputs": ins }).to_string());
+        inputs.push('\n');
+    }
+    std::fs::write(tmp.join("inputs.jsonl"), inputs).unwrap();
+    std::fs::write(tmp.join("expect.jsonl"), expect).unwrap();
+    let opts = QemuOptions {
+        expect: Some(tmp.join("expect.jsonl")),
+        ..QemuOptions::new(
+            dir.join("hello_world_int8.tflite"),
+            tmp.join("inputs.jsonl"),
+        )
+    };
+    match qemu::run(&opts) {
+        Err(QemuError::Mismatch { report, details }) => {
+            assert_eq!(report.summary.mismatches, 1);
+            assert_eq!(report.outputs.len(), 3, "the outputs are still reported");
+            let msg = details.join("\n");
+            assert!(
+                msg.contains("case 1 output 0: 1 elements differ, the first at index 0"),
+                "{msg}"
+            );
+        }
+        Err(e) => panic!("expected a mismatch, got: {e}"),
+        Ok(_) => panic!("expected a mismatch, the run passed"),
+    }
+    // Cases that do not fit the model are refused at build time with the line number.
+    let opts = QemuOptions::new(
+        dir.join("micro_speech_quantized.tflite"),
+        tmp.join("inputs.jsonl"),
+    );
+    match qemu::run(&opts) {
+        Err(QemuError::Input(msg)) => assert!(msg.contains("inputs.jsonl:1"), "{msg}"),
+        Err(e) => panic!("expected an input error, got: {e}"),
+        Ok(_) => panic!("hello_world's inputs ran on micro_speech"),
+    }
+}
