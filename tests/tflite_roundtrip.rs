@@ -28,6 +28,7 @@ fn round_trip(original: &[u8]) -> Result<(Graph, Vec<u8>), String> {
     if write(&graph).map_err(|e| e.to_string())? != written {
         return Err("writing the same graph twice gives different bytes".into());
     }
+    check_layout(&written)?;
     let again = import(&written).map_err(|e| format!("re-import of the written model: {e}"))?;
     if again != graph {
         return Err("re-importing the written model gives another graph".into());
@@ -36,6 +37,34 @@ fn round_trip(original: &[u8]) -> Result<(Graph, Vec<u8>), String> {
         return Err("the written model is not a fixpoint of import and write".into());
     }
     Ok((graph, written))
+}
+
+/// Buffer 0 is empty and every constant's data starts at a 16-byte aligned offset.
+fn check_layout(written: &[u8]) -> Result<(), String> {
+    use tflm::runtime::flatbuf::Table;
+    use tflm::runtime::schema::field;
+    let root = Table::root(written).map_err(|e| format!("{e:?}"))?;
+    let buffers = root
+        .tables(field::model::BUFFERS)
+        .map_err(|e| format!("{e:?}"))?
+        .ok_or("no buffers")?;
+    let first = buffers.get(written, 0).map_err(|e| format!("{e:?}"))?;
+    if first
+        .bytes(field::buffer::DATA)
+        .map_err(|e| format!("{e:?}"))?
+        .is_some()
+    {
+        return Err("buffer 0 holds data".into());
+    }
+    let aligned = tflm::run::AlignedBytes::new(written);
+    let model = tflm::runtime::Model::parse(aligned.as_slice()).map_err(|e| e.to_string())?;
+    for i in 0..model.num_tensors() {
+        let t = model.tensor(i);
+        if t.data.is_some() && !t.data_offset.is_multiple_of(16) {
+            return Err(format!("tensor {i}: data at offset {}", t.data_offset));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `fixture`'s inputs on both models: the written one must give exactly the original's

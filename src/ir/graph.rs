@@ -90,6 +90,41 @@ impl Graph {
             .map(TensorId)
             .collect()
     }
+
+    /// Drops the tensors of [`Graph::unused_tensors`] (after a pass leaves dead weights, for
+    /// example) and renumbers the others, keeping their order. Returns how many were dropped.
+    pub fn remove_unused_tensors(&mut self) -> usize {
+        let unused = self.unused_tensors();
+        if unused.is_empty() {
+            return 0;
+        }
+        let mut new_id = vec![None; self.tensors.len()];
+        let mut next = 0;
+        let mut dropped = unused.iter().peekable();
+        for (i, slot) in new_id.iter_mut().enumerate() {
+            if dropped.peek().is_some_and(|d| d.0 == i) {
+                dropped.next();
+            } else {
+                *slot = Some(TensorId(next));
+                next += 1;
+            }
+        }
+        // Every id still referenced is a used tensor, so it has a new id.
+        let remap = |id: &mut TensorId| *id = new_id[id.0].unwrap_or(*id);
+        for op in &mut self.ops {
+            op.inputs.iter_mut().flatten().for_each(remap);
+            op.outputs.iter_mut().for_each(remap);
+            op.intermediates.iter_mut().for_each(remap);
+        }
+        self.inputs.iter_mut().for_each(remap);
+        self.outputs.iter_mut().for_each(remap);
+        let mut i = 0;
+        self.tensors.retain(|_| {
+            i += 1;
+            new_id[i - 1].is_some()
+        });
+        unused.len()
+    }
 }
 
 #[cfg(test)]
@@ -114,5 +149,26 @@ mod tests {
         assert_eq!(g.tensor(z).name, "z");
         assert!(g.get_tensor(TensorId(3)).is_none());
         g.validate().unwrap();
+    }
+
+    #[test]
+    fn drops_unused_tensors_and_renumbers() {
+        let mut g = Graph::new();
+        let dead = g.add_tensor(Tensor::activation("dead", DType::F32, vec![2]));
+        let x = g.add_tensor(Tensor::activation("x", DType::F32, vec![1, 4]));
+        let dead2 = g.add_tensor(Tensor::activation("dead2", DType::F32, vec![2]));
+        let y = g.add_tensor(Tensor::activation("y", DType::F32, vec![1, 4]));
+        g.add_op(Op::new(OpKind::Relu, [x], [y]));
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        assert_eq!(g.unused_tensors(), vec![dead, dead2]);
+        assert_eq!(g.remove_unused_tensors(), 2);
+        assert_eq!(g.tensors.len(), 2);
+        assert_eq!(g.ops[0].inputs, vec![Some(TensorId(0))]);
+        assert_eq!(g.ops[0].outputs, vec![TensorId(1)]);
+        assert_eq!((g.inputs[0], g.outputs[0]), (TensorId(0), TensorId(1)));
+        assert_eq!(g.tensor(TensorId(1)).name, "y");
+        g.validate().unwrap();
+        assert_eq!(g.remove_unused_tensors(), 0);
     }
 }

@@ -651,4 +651,96 @@ mod tests {
             "operator 1 (ADD): the operands do not fit together (the broadcast of the inputs)"
         );
     }
+
+    /// x[1,8,8,3] -> CONV_2D(w[4,3,3,3], SAME, stride 2) -> y[1,4,4,4]
+    fn conv_graph() -> Graph {
+        let mut g = Graph::new();
+        let x = g.add_tensor(Tensor::activation("x", DType::F32, vec![1, 8, 8, 3]));
+        let w = g.add_tensor(Tensor::constant(
+            "w",
+            vec![4, 3, 3, 3],
+            ConstData::F32(vec![0.0; 108]),
+        ));
+        let y = g.add_tensor(Tensor::activation("y", DType::F32, vec![1, 4, 4, 4]));
+        let o = crate::ir::Conv2dOptions {
+            padding: tflm_runtime::Padding::Same,
+            stride_h: 2,
+            stride_w: 2,
+            ..Default::default()
+        };
+        g.add_op(Op::new(OpKind::Conv2d(o), [x, w], [y]));
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        g
+    }
+
+    #[test]
+    fn checks_convolution_geometry() {
+        conv_graph().validate().unwrap();
+        let mut g = conv_graph();
+        if let OpKind::Conv2d(o) = &mut g.ops[0].kind {
+            o.padding = tflm_runtime::Padding::Valid;
+        }
+        assert_eq!(
+            err(&g),
+            "operator 0 (CONV_2D): output shape [1, 4, 4, 4] differs from [1, 3, 3, 4], the \
+             one the window gives"
+        );
+        let mut g = conv_graph();
+        g.tensors[0].shape = vec![1, 8, 8, 2];
+        assert_eq!(
+            err(&g),
+            "operator 0 (CONV_2D): input channels 2 are not a multiple of the weights' 3"
+        );
+        let mut g = conv_graph();
+        g.ops[0].kind = OpKind::DepthwiseConv2d(crate::ir::DepthwiseConv2dOptions {
+            padding: tflm_runtime::Padding::Same,
+            stride_h: 2,
+            stride_w: 2,
+            depth_multiplier: 3,
+            ..Default::default()
+        });
+        g.tensors[2].shape = vec![1, 4, 4, 3];
+        assert!(err(&g).contains("weights must have shape [1, h, w, channels]"));
+    }
+
+    #[test]
+    fn checks_index_operands() {
+        let mut g = Graph::new();
+        let x = g.add_tensor(Tensor::activation("x", DType::I8, vec![2, 3, 4]));
+        let perm = g.add_tensor(Tensor::constant(
+            "perm",
+            vec![3],
+            ConstData::I32(vec![2, 0, 1]),
+        ));
+        let y = g.add_tensor(Tensor::activation("y", DType::I8, vec![4, 2, 3]));
+        let axes = g.add_tensor(Tensor::constant("axes", vec![1], ConstData::I32(vec![-1])));
+        let m = g.add_tensor(Tensor::activation("m", DType::I8, vec![4, 2]));
+        g.add_op(Op::new(OpKind::Transpose, [x, perm], [y]));
+        g.add_op(Op::new(
+            OpKind::Mean(crate::ir::ReducerOptions { keep_dims: false }),
+            [y, axes],
+            [m],
+        ));
+        g.inputs = vec![x];
+        g.outputs = vec![m];
+        g.validate().unwrap();
+        g.tensors[1].data = Some(ConstData::I32(vec![2, 2, 1]));
+        assert_eq!(
+            err(&g),
+            "operator 0 (TRANSPOSE): the operands do not fit together (the permuted input)"
+        );
+        g.tensors[1].data = None;
+        assert_eq!(
+            err(&g),
+            "operator 0 (TRANSPOSE): input 1 (tensor 1, \"perm\") is read before any operator \
+             writes it"
+        );
+        g.tensors[1].data = Some(ConstData::I32(vec![2, 0, 1]));
+        g.tensors[4].shape = vec![4, 2, 1];
+        assert_eq!(
+            err(&g),
+            "operator 1 (MEAN): output shape [4, 2, 1] differs from [4, 2], the reduced input"
+        );
+    }
 }
