@@ -171,14 +171,11 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     /// Sets every variable tensor to its zero point (a fresh start for stateful models such as
     /// SVDF and LSTM, which otherwise carry state from one invoke to the next).
     pub fn reset_state(&mut self) {
-        for t in 0..self.model.num_tensors() {
-            let tensor = self.model.tensor(t);
-            let Some(slot) = self.slots.get(t) else {
-                continue;
-            };
+        for (t, slot) in self.slots.iter().enumerate().take(self.model.num_tensors()) {
             if slot.kind != kind::STATE {
                 continue;
             }
+            let tensor = self.model.tensor(t);
             let start = slot.offset as usize;
             let Some(bytes) = self.state.get_mut(start..start + slot.size as usize) else {
                 continue;
