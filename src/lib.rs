@@ -1,10 +1,12 @@
 //! `tflm`: the host side of tflm-rs: model inspection, running models on the host runtime
 //! (bit-exact with the MCU), and, next, conversion from ONNX.
 
+pub mod calibrate;
 pub mod fixtures;
 pub mod inspect;
 pub mod ir;
 pub mod qemu;
+pub mod quantize;
 pub mod run;
 pub mod tflite_import;
 pub mod tflite_writer;
