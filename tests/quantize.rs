@@ -1,13 +1,14 @@
 //! Post-training int8 quantization end to end: a real float model (TFLite Micro's
 //! hello_world_float, imported from .tflite), calibrated on its own task's data through the
 //! runtime's observer, quantized to int8, written, and run: accuracy close to the float model,
-//! the TFLite quantization spec's parameters, determinism, and (where LiteRT is installed)
-//! bit-identical outputs in LiteRT's reference kernels.
+//! the TFLite quantization spec's parameters, determinism, and bit-identical outputs in
+//! LiteRT's reference kernels (skipped without ai-edge-litert unless TFLM_REQUIRE_LITERT=1).
 
 mod common;
 
-use common::peer_models;
+use common::{litert_available, litert_outputs, peer_models};
 use tflm::calibrate::{calibrate, Method};
+use tflm::fixtures::TensorData;
 use tflm::ir::{ConstData, DType, Graph, OpKind};
 use tflm::quantize::{quantize_int8, IoType};
 use tflm::run::{arena, AlignedBytes};
@@ -169,4 +170,36 @@ fn bad_calibration_input_is_reported() {
             .to_string(),
         "calibration needs at least one sample"
     );
+}
+
+#[test]
+fn quantized_model_runs_bit_exact_in_litert() {
+    let Some(graph) = float_model() else { return };
+    if litert_available().is_none() {
+        return;
+    }
+    let samples: Vec<Vec<Vec<f32>>> = xs(200, 0.0).into_iter().map(|x| vec![vec![x]]).collect();
+    let ranges = calibrate(&graph, &samples, Method::MinMax).unwrap();
+    for io in [IoType::Int8, IoType::Float32] {
+        let bytes =
+            tflm::tflite_writer::write(&quantize_int8(&graph, &ranges, io).unwrap()).unwrap();
+        let inputs: Vec<Vec<TensorData>> = (-128..=127)
+            .step_by(5)
+            .map(|q: i32| match io {
+                IoType::Int8 => vec![TensorData {
+                    dtype: DType::I8,
+                    shape: vec![1, 1],
+                    bytes: vec![q as i8 as u8],
+                }],
+                IoType::Float32 => vec![TensorData {
+                    dtype: DType::F32,
+                    shape: vec![1, 1],
+                    bytes: ((q + 128) as f32 * 0.025).to_le_bytes().to_vec(),
+                }],
+            })
+            .collect();
+        let ours = tflm::run::run_cases(&bytes, &inputs, true).unwrap();
+        let theirs = litert_outputs(&format!("hello_int8_{io:?}"), &bytes, &inputs);
+        assert_eq!(ours, theirs, "{io:?}");
+    }
 }

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{compare, op_fixtures, peer_models};
+use common::{compare, litert_available, op_fixtures, peer_models};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tflm::fixtures::{read_cases, TensorData};
@@ -228,23 +228,6 @@ fn every_supported_peer_model_round_trips() {
 }
 
 /// Whether LiteRT can be run; `None` (after printing `SKIP`) when not and not required.
-fn litert_available() -> Option<()> {
-    let ok = Command::new("python3")
-        .args(["-c", "import numpy, ai_edge_litert.interpreter"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(());
-    }
-    let msg = "SKIP: python3 with ai_edge_litert and numpy not found \
-               (pip install -r tools/requirements.txt)";
-    if std::env::var("TFLM_REQUIRE_LITERT").as_deref() == Ok("1") {
-        panic!("{msg}, and TFLM_REQUIRE_LITERT=1");
-    }
-    eprintln!("{msg}");
-    None
-}
-
 /// One model for LiteRT: the written bytes, the fixture whose inputs it runs on, and whether
 /// the state is reset before every line.
 struct Job {

@@ -68,3 +68,66 @@ pub fn compare(
         ))
     }
 }
+
+/// Whether python3 with ai_edge_litert and numpy is there to run models in LiteRT. When it is
+/// not, says so and returns `None`, unless `TFLM_REQUIRE_LITERT=1` (CI), which fails.
+pub fn litert_available() -> Option<()> {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import numpy, ai_edge_litert.interpreter"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(());
+    }
+    let msg = "SKIP: python3 with ai_edge_litert and numpy not found \
+               (pip install -r tools/requirements.txt)";
+    if std::env::var("TFLM_REQUIRE_LITERT").as_deref() == Ok("1") {
+        panic!("{msg}, and TFLM_REQUIRE_LITERT=1");
+    }
+    eprintln!("{msg}");
+    None
+}
+
+/// Runs `model` on each line of `inputs` in LiteRT's reference kernels (tools/litert_run.py,
+/// state reset before each line) and returns the outputs per line.
+pub fn litert_outputs(
+    name: &str,
+    model: &[u8],
+    inputs: &[Vec<TensorData>],
+) -> Vec<Vec<TensorData>> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("litert_single");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (m, i) = (
+        dir.join(format!("{name}.tflite")),
+        dir.join(format!("{name}.inputs.jsonl")),
+    );
+    std::fs::write(&m, model).unwrap();
+    let lines: Vec<String> = inputs
+        .iter()
+        .map(|case| {
+            let t: Vec<serde_json::Value> = case.iter().map(TensorData::to_json).collect();
+            serde_json::json!({ "inputs": t }).to_string()
+        })
+        .collect();
+    std::fs::write(&i, lines.join("\n") + "\n").unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/litert_run.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&m)
+        .arg(&i)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "litert_run.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tflm::fixtures::parse_cases(
+        &String::from_utf8(out.stdout).unwrap(),
+        "litert_run.py output",
+    )
+    .unwrap()
+    .into_iter()
+    .map(|c| c.outputs)
+    .collect()
+}
