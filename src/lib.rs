@@ -2,12 +2,14 @@
 //! (bit-exact with the MCU), and, next, conversion from ONNX.
 
 pub mod calibrate;
+pub mod dataset;
 pub mod fixtures;
 pub mod inspect;
 pub mod ir;
 pub mod qemu;
 pub mod quantize;
 pub mod run;
+pub mod specs;
 pub mod tflite_import;
 pub mod tflite_writer;
 
