@@ -15,6 +15,9 @@
 //!    section and symbol sizes from the ELF (flash and static RAM; the model's and the test
 //!    data's bytes apart).
 //!
+//! `$TFLM_QEMU` names another `qemu-system-arm` binary; `$TFLM_SOURCE_DIR` another tflm-rs
+//! checkout (with `tools/` and `examples/qemu-firmware/`).
+//!
 //! A mismatch between the outputs and the expected ones is an error
 //! ([`QemuError::Mismatch`]) that still carries the whole report.
 
@@ -383,7 +386,8 @@ impl QemuReport {
         let o = |x: Option<u64>| x.map_or("-".to_string(), group);
         let mut t = String::new();
         let verdict = if !self.mismatches.is_empty() {
-            format!("{} MISMATCHES", self.mismatches.len())
+            let n = self.mismatches.len();
+            format!("{n} MISMATCH{}", if n == 1 { "" } else { "ES" })
         } else if s.checked == 0 {
             "nothing checked (no expected outputs)".to_string()
         } else {
@@ -546,8 +550,13 @@ pub fn unavailable(source: Option<&Path>) -> Option<String> {
     }
 }
 
+/// `qemu-system-arm`, or `$TFLM_QEMU` (another build of it).
+fn qemu_bin() -> std::ffi::OsString {
+    std::env::var_os("TFLM_QEMU").unwrap_or_else(|| "qemu-system-arm".into())
+}
+
 fn qemu_version() -> Result<String, QemuError> {
-    match Command::new("qemu-system-arm")
+    match Command::new(qemu_bin())
         .arg("--version")
         .stdin(Stdio::null())
         .output()
@@ -564,7 +573,7 @@ fn qemu_version() -> Result<String, QemuError> {
             ),
         }),
         Err(e) => Err(QemuError::QemuMissing {
-            details: e.to_string(),
+            details: format!("{}: {e}", Path::new(&qemu_bin()).display()),
         }),
     }
 }
@@ -1042,7 +1051,7 @@ fn run_qemu(
     elf: &Path,
     timeout: Duration,
 ) -> Result<(std::process::ExitStatus, String, String), QemuError> {
-    let mut child = Command::new("qemu-system-arm")
+    let mut child = Command::new(qemu_bin())
         .args(["-machine", machine.name(), "-cpu", machine.cpu()])
         .args(["-nographic", "-monitor", "none", "-serial", "none"])
         .args(["-semihosting-config", "enable=on,target=native"])

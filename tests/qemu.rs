@@ -150,12 +150,16 @@ fn person_detect_on_cortex_m4() {
 #[test]
 fn keyword_scrambled_on_cortex_m4() {
     // Each line from a reset state, then a sequence with the SVDF state carried over.
-    check(
+    if check(
         "keyword_scrambled.tflite",
         "keyword_scrambled.ref.jsonl",
         false,
         Machine::Mps2An386,
-    );
+    )
+    .is_none()
+    {
+        return;
+    }
     check(
         "keyword_scrambled.tflite",
         "keyword_scrambled.seq.ref.jsonl",
