@@ -6,6 +6,7 @@ pub mod dataset;
 pub mod fixtures;
 pub mod inspect;
 pub mod ir;
+pub mod onnx_import;
 pub mod qemu;
 pub mod quantize;
 pub mod run;
