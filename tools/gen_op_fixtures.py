@@ -481,6 +481,67 @@ case('dw_float32_dil2_valid', 'DEPTHWISE_CONV_2D', 'float32 dilation 2 VALID, RE
 case('dw_int16x8', 'DEPTHWISE_CONV_2D', 'int16 activations, int8 per-channel weights, int64 bias, SAME',
      lambda m, r: conv2d(m, r, 'int16x8', [1, 5, 5, 3], 0, 3, 3, depthwise=True))
 
+
+# Hybrid (dynamic range): float input and output, int8 symmetric weights (FULLY_CONNECTED
+# per-tensor, convolutions per channel), float bias. The input is quantized on the fly per batch.
+def hybrid(m, r, op, in_shape, units=None, kh=3, kw=3, stride=(1, 1), dil=(1, 1), padding='SAME',
+           act='NONE', asym=True, bias=True, dm=1, equal_scales=False):
+    x = m.inp(in_shape, 'float32')
+    if op == 'FULLY_CONNECTED':
+        k = int(np.prod(in_shape[1:]))
+        w = m.const([units, k], 'int8', weights_int8(r, (units, k)), (f32(r.uniform(0.003, 0.02)), 0))
+        b = m.const([units], 'float32', r.uniform(-1, 1, units)) if bias else -1
+        y = m.out([in_shape[0], units], 'float32')
+        m.op('FULLY_CONNECTED', [x, w, b], [y], version=12 if asym else 3,
+             fusedActivationFunction=ACT[act], asymmetricQuantizeInputs=asym)
+        return
+    n, h, wd, cin = in_shape
+    depthwise = op == 'DEPTHWISE_CONV_2D'
+    cout = cin * dm if depthwise else units
+    fshape = [1, kh, kw, cout] if depthwise else [cout, kh, kw, cin]
+    ws = r.uniform(0.003, 0.02, cout).astype(np.float32)
+    if equal_scales:
+        ws[:] = ws[0]
+    f = m.const(fshape, 'int8', weights_int8(r, fshape), (ws, [0] * cout, 3 if depthwise else 0))
+    b = m.const([cout], 'float32', r.uniform(-0.5, 0.5, cout)) if bias else -1
+    oh = conv_out(h, kh, stride[0], dil[0], padding)
+    ow = conv_out(wd, kw, stride[1], dil[1], padding)
+    y = m.out([n, oh, ow, cout], 'float32')
+    opts = dict(padding=PAD[padding], strideH=stride[0], strideW=stride[1], dilationHFactor=dil[0],
+                dilationWFactor=dil[1], fusedActivationFunction=ACT[act])
+    if depthwise:
+        opts['depthMultiplier'] = dm
+    m.op(op, [x, f, b], [y], version=6 if depthwise else 5, **opts)
+
+
+case('fc_hybrid_asym', 'FULLY_CONNECTED', 'hybrid: float input, int8 per-tensor weights, float bias, '
+     'asymmetric_quantize_inputs (as TensorFlow converts dynamic range)',
+     lambda m, r: hybrid(m, r, 'FULLY_CONNECTED', [1, 24], 7), near=[0.0])
+case('fc_hybrid_sym_relu', 'FULLY_CONNECTED', 'hybrid, symmetric input quantization, RELU',
+     lambda m, r: hybrid(m, r, 'FULLY_CONNECTED', [1, 20], 6, act='RELU', asym=False))
+case('fc_hybrid_asym_batch3_nobias', 'FULLY_CONNECTED', 'hybrid asymmetric, 3 rows quantized '
+     'separately, no bias, RELU6', lambda m, r: hybrid(m, r, 'FULLY_CONNECTED', [3, 9], 5, act='RELU6',
+                                                      bias=False), frange=(-1.0, 7.0))
+case('fc_hybrid_positive', 'FULLY_CONNECTED', 'hybrid asymmetric on non-negative inputs (zero point -128)',
+     lambda m, r: hybrid(m, r, 'FULLY_CONNECTED', [1, 16], 4), frange=(0.0, 3.0))
+case('conv_hybrid_same', 'CONV_2D', 'hybrid: float input, int8 per-channel weights, 3x3 SAME '
+     '(skipped border taps), asymmetric per-batch input quantization',
+     lambda m, r: hybrid(m, r, 'CONV_2D', [1, 5, 5, 3], 4))
+case('conv_hybrid_s2_dil_relu_batch2', 'CONV_2D', 'hybrid, batch 2 (one quantization per image), '
+     'stride 2, dilation 2, VALID, RELU',
+     lambda m, r: hybrid(m, r, 'CONV_2D', [2, 9, 9, 2], 3, stride=(2, 2), dil=(2, 2), padding='VALID',
+                         act='RELU'))
+case('conv_hybrid_equal_scales', 'CONV_2D', 'hybrid whose channel scales are all equal: LiteRT takes '
+     'its optimized per-tensor hybrid path (the runtime refuses this model)',
+     lambda m, r: hybrid(m, r, 'CONV_2D', [1, 4, 4, 2], 3, equal_scales=True),
+     drop='not an oracle for the reference path: LiteRT runs optimized_ops::HybridConv here')
+case('dw_hybrid_m1_same', 'DEPTHWISE_CONV_2D', 'hybrid: float input, int8 per-channel weights, '
+     'depth multiplier 1, 3x3 SAME',
+     lambda m, r: hybrid(m, r, 'DEPTHWISE_CONV_2D', [1, 5, 5, 4], kh=3, kw=3))
+case('dw_hybrid_m2_s2_relu6', 'DEPTHWISE_CONV_2D', 'hybrid, depth multiplier 2, stride 2 SAME, RELU6, '
+     'batch 2', lambda m, r: hybrid(m, r, 'DEPTHWISE_CONV_2D', [2, 6, 6, 2], dm=2, stride=(2, 2),
+                                    act='RELU6'))
+
 # AVERAGE_POOL_2D / MAX_POOL_2D
 for _op, _p in (('AVERAGE_POOL_2D', 'avgpool'), ('MAX_POOL_2D', 'maxpool')):
     case(f'{_p}_int8_2x2_s2_valid', _op, 'int8 2x2 stride 2 VALID (odd input: last row/col dropped)',

@@ -391,7 +391,7 @@ pub(crate) fn volume(s: [usize; 4]) -> Option<usize> {
 /// one contiguous run of input and weights.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn conv_core<T: Mac, O>(
+pub(crate) fn conv_core<T: Mac, O>(
     p: &ConvParams,
     input_shape: [usize; 4],
     input: &[T],

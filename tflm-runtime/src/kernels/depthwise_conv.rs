@@ -62,7 +62,7 @@ impl Taps {
 /// requantizes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn depthwise_core<T: Mac, O>(
+pub(crate) fn depthwise_core<T: Mac, O>(
     p: &ConvParams,
     input_shape: [usize; 4],
     input: &[T],

@@ -11,6 +11,7 @@ pub mod depthwise_conv;
 pub mod dequantize;
 pub mod fully_connected;
 pub mod hard_swish;
+pub mod hybrid;
 pub mod logistic;
 pub mod mean;
 pub mod mul;

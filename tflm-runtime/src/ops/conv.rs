@@ -4,6 +4,7 @@
 use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::conv::{self as k, ConvParams};
+use crate::kernels::hybrid;
 use crate::model::Tensor;
 use crate::quant::quantize_multiplier;
 use crate::schema::field::conv2d_options as f;
@@ -14,6 +15,8 @@ pub(super) const FLOAT: u32 = 0;
 pub(super) const INT8: u32 = 1;
 pub(super) const INT16_BIAS64: u32 = 2;
 pub(super) const INT16_BIAS32: u32 = 3;
+/// Float input and output, int8 per-channel weights (dynamic range).
+pub(super) const HYBRID: u32 = 4;
 
 /// Shapes and type variant of a convolution, stored ahead of its `ConvParams`.
 #[repr(C)]
@@ -96,10 +99,23 @@ pub(super) fn prepare_conv_like(
         (DType::I8, DType::I8, DType::I8, None | Some(DType::I32)) => INT8,
         (DType::I16, DType::I8, DType::I16, Some(DType::I32)) => INT16_BIAS32,
         (DType::I16, DType::I8, DType::I16, None | Some(DType::I64)) => INT16_BIAS64,
+        (DType::F32, DType::I8, DType::F32, None | Some(DType::F32)) => HYBRID,
         _ => return Err(p.unsupported("this combination of input, weight, bias and output types")),
     };
     let scales = filter.quantization.scales;
-    if variant != FLOAT {
+    if variant == HYBRID {
+        if scales.len() != out_c || scales.iter().any(|s| !(s > 0.0)) {
+            return Err(p.unsupported("hybrid weights without one positive scale per channel"));
+        }
+        if out_channels_dim == 0 && scales.iter().all(|s| s == scales.get(0).unwrap_or(0.0)) {
+            // LiteRT runs such a layer through its optimized per-tensor hybrid kernel.
+            return Err(p.unsupported("hybrid CONV_2D whose channel scales are all equal"));
+        }
+        if filter.quantization.zero_points.iter().any(|z| z != 0) {
+            return Err(p.unsupported("weights with a non-zero zero point"));
+        }
+        p.scratch_bytes = input.shape.num_elements();
+    } else if variant != FLOAT {
         if !input.quantization.is_quantized()
             || !output.quantization.is_quantized()
             || scales.is_empty()
@@ -118,7 +134,7 @@ pub(super) fn prepare_conv_like(
             return Err(p.invalid("int16 activations must have zero point 0"));
         }
     }
-    let params = if variant == FLOAT {
+    let params = if variant == FLOAT || variant == HYBRID {
         ConvParams::float(o.stride, o.dilation, window.padding, o.activation)
     } else {
         let (qmin, qmax) = qrange(output.dtype);
@@ -142,6 +158,10 @@ pub(super) fn prepare_conv_like(
         output: u(os),
     });
     p.data.put(params);
+    if variant == HYBRID {
+        p.data.put_array(out_c, |c| scales.get(c).unwrap_or(0.0));
+        return Ok(());
+    }
     let channels = if variant == FLOAT { 0 } else { out_c };
     let (si, so) = (input.quantization.scale(), output.quantization.scale());
     let multiplier = |c: usize| {
@@ -177,6 +197,24 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
 pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
     let h: ConvHeader = data.get()?;
     let params: ConvParams = data.get()?;
+    let (is, fs, os) = h.shapes();
+    if h.variant == HYBRID {
+        let scales = data.array::<f32>(fs[0])?;
+        let scratch = io.scratch_as::<i8>()?;
+        let r = hybrid::conv_hybrid_per_channel(
+            &params,
+            scales,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+            scratch,
+        );
+        return kernel_result(io, r);
+    }
     let channels = if h.variant == FLOAT {
         0
     } else {
@@ -184,7 +222,6 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
     };
     let multipliers = data.array::<i32>(channels)?;
     let shifts = data.array::<i32>(channels)?;
-    let (is, fs, os) = h.shapes();
     let r = match h.variant {
         FLOAT => k::conv_f32(
             &params,

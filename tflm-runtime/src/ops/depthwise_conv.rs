@@ -1,11 +1,12 @@
-//! DEPTHWISE_CONV_2D: int8 and int16x8 per-channel, float32. The depth multiplier comes from
-//! the shapes, as in LiteRT.
+//! DEPTHWISE_CONV_2D: int8 and int16x8 per-channel, float32, hybrid (float activations, int8
+//! per-channel weights). The depth multiplier comes from the shapes, as in LiteRT.
 
-use super::conv::{prepare_conv_like, ConvHeader, ConvOptions, FLOAT, INT16_BIAS64, INT8};
+use super::conv::{prepare_conv_like, ConvHeader, ConvOptions, FLOAT, HYBRID, INT16_BIAS64, INT8};
 use super::{fused_activation, kernel_result, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::conv::ConvParams;
 use crate::kernels::depthwise_conv as k;
+use crate::kernels::hybrid;
 use crate::schema::field::depthwise_conv2d_options as f;
 use crate::types::Padding;
 
@@ -40,6 +41,24 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
 pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
     let h: ConvHeader = data.get()?;
     let params: ConvParams = data.get()?;
+    let (is, fs, os) = h.shapes();
+    if h.variant == HYBRID {
+        let scales = data.array::<f32>(fs[3])?;
+        let scratch = io.scratch_as::<i8>()?;
+        let r = hybrid::depthwise_conv_hybrid_per_channel(
+            &params,
+            scales,
+            is,
+            io.input_as(0)?,
+            fs,
+            io.input_as(1)?,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+            scratch,
+        );
+        return kernel_result(io, r);
+    }
     let channels = if h.variant == FLOAT {
         0
     } else {
@@ -47,7 +66,6 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
     };
     let multipliers = data.array::<i32>(channels)?;
     let shifts = data.array::<i32>(channels)?;
-    let (is, fs, os) = h.shapes();
     let r = match h.variant {
         FLOAT => k::depthwise_conv_f32(
             &params,

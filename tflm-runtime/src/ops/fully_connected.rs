@@ -1,9 +1,11 @@
-//! FULLY_CONNECTED: int8 (per-tensor or per-channel weights), int16x8 and float32, with inputs
-//! of any rank flattened to `batches x accum_depth` as TFLite does.
+//! FULLY_CONNECTED: int8 (per-tensor or per-channel weights), int16x8, float32 and hybrid
+//! (float activations, int8 per-tensor weights), with inputs of any rank flattened to
+//! `batches x accum_depth` as TFLite does.
 
 use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::fully_connected::{self as k, FcDims, FullyConnectedParams};
+use crate::kernels::hybrid;
 use crate::schema::field::fully_connected_options as f;
 use crate::types::DType;
 use bytemuck::{Pod, Zeroable};
@@ -12,6 +14,8 @@ const FLOAT: u32 = 0;
 const INT8: u32 = 1;
 const INT16_BIAS64: u32 = 2;
 const INT16_BIAS32: u32 = 3;
+const HYBRID: u32 = 4;
+const HYBRID_ASYMMETRIC: u32 = 5;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -21,6 +25,9 @@ struct Header {
     accum_depth: u32,
     output_depth: u32,
     num_scales: u32,
+    activation: u32,
+    /// Hybrid only: the weights' scale.
+    filter_scale: f32,
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
@@ -58,13 +65,27 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         (DType::I8, DType::I8, DType::I8, None | Some(DType::I32)) => INT8,
         (DType::I16, DType::I8, DType::I16, Some(DType::I32)) => INT16_BIAS32,
         (DType::I16, DType::I8, DType::I16, None | Some(DType::I64)) => INT16_BIAS64,
-        (DType::F32, DType::I8, DType::F32, _) => {
-            return Err(p.unsupported("hybrid (dynamic range) weights"))
+        (DType::F32, DType::I8, DType::F32, None | Some(DType::F32)) => {
+            if p.op.option::<bool>(f::ASYMMETRIC_QUANTIZE_INPUTS, false)? {
+                HYBRID_ASYMMETRIC
+            } else {
+                HYBRID
+            }
         }
         _ => return Err(p.unsupported("this combination of input, weight, bias and output types")),
     };
     let scales = filter.quantization.scales;
-    let num_scales = if variant == FLOAT {
+    let hybrid = variant == HYBRID || variant == HYBRID_ASYMMETRIC;
+    if hybrid {
+        if scales.len() != 1 || !(scales.get(0).unwrap_or(0.0) > 0.0) {
+            return Err(p.unsupported("hybrid weights without a single positive scale"));
+        }
+        if filter.quantization.zero_point() != 0 {
+            return Err(p.unsupported("hybrid weights with a non-zero zero point"));
+        }
+        p.scratch_bytes = elements;
+    }
+    let num_scales = if variant == FLOAT || hybrid {
         0
     } else {
         if !input.quantization.is_quantized()
@@ -83,7 +104,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         }
         scales.len()
     };
-    let params = if variant == FLOAT {
+    let params = if variant == FLOAT || hybrid {
         FullyConnectedParams::float(activation)
     } else {
         let (qmin, qmax) = qrange(output.dtype);
@@ -103,6 +124,12 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         accum_depth: accum_depth as u32,
         output_depth: output_depth as u32,
         num_scales: num_scales as u32,
+        activation: activation as u32,
+        filter_scale: if hybrid {
+            scales.get(0).unwrap_or(0.0)
+        } else {
+            0.0
+        },
     });
     p.data.put(params);
     let (si, so) = (input.quantization.scale(), output.quantization.scale());
@@ -139,6 +166,22 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             io.optional_input_as(2)?,
             io.output_as(0)?,
         ),
+        HYBRID | HYBRID_ASYMMETRIC => {
+            let activation = crate::types::Activation::from_schema(h.activation as i8)
+                .ok_or(io.internal("activation"))?;
+            let scratch = io.scratch_as::<i8>()?;
+            hybrid::fully_connected_hybrid(
+                activation,
+                h.variant == HYBRID_ASYMMETRIC,
+                h.filter_scale,
+                dims,
+                io.input_as(0)?,
+                io.input_as(1)?,
+                io.optional_input_as(2)?,
+                scratch,
+                io.output_as(0)?,
+            )
+        }
         INT16_BIAS64 => k::fully_connected_i16::<i64>(
             &params,
             scales,

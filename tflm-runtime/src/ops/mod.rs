@@ -434,6 +434,16 @@ impl<'b> OpIo<'b> {
         bytemuck::try_cast_slice_mut(bytes).map_err(|_| self.internal("output misaligned"))
     }
 
+    /// The operator's scratch buffer (as many bytes as its `prepare` asked for), alive only
+    /// while it runs.
+    pub fn scratch_as<T: Pod>(&mut self) -> Result<&'b mut [T], Error> {
+        let bytes = self
+            .act
+            .take(self.num_outputs)
+            .ok_or(self.internal("no scratch buffer"))?;
+        bytemuck::try_cast_slice_mut(bytes).map_err(|_| self.internal("scratch misaligned"))
+    }
+
     /// Variable input `k` (state kept across invokes), writable.
     pub fn state_as<T: Pod>(&mut self, k: usize) -> Result<&'b mut [T], Error> {
         let position = (0..k)
