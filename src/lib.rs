@@ -3,8 +3,10 @@
 
 pub mod calibrate;
 pub mod dataset;
+pub mod evaluate;
 pub mod fixtures;
 pub mod inspect;
+pub mod io_codec;
 pub mod ir;
 pub mod onnx_import;
 pub mod qemu;

@@ -12,32 +12,12 @@
 //! - float constants feeding arithmetic (an ADD of a constant, ...) are quantized
 //!   asymmetrically from their own values.
 //!
-//! The model's inputs and outputs become int8 (`IoType::Int8`), or stay float with a QUANTIZE
-//! after each input and a DEQUANTIZE before each output (`IoType::Float32`).
+//! The model's inputs and outputs become int8 (`IoKind::Integer`), or stay float with a
+//! QUANTIZE after each input and a DEQUANTIZE before each output (`IoKind::Float32`).
 
+use super::{IoKind, QuantizeError};
 use crate::calibrate::Ranges;
 use crate::ir::{ConstData, DType, Graph, Op, OpKind, Quantization, Tensor, TensorId};
-
-/// The element type of the quantized model's inputs and outputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IoType {
-    Int8,
-    Float32,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum QuantizeError {
-    #[error("operator {op} ({name}): no int8 kernel; use int8_float_fallback")]
-    Unsupported { op: usize, name: &'static str },
-    #[error("tensor {tensor} ({name}): calibration saw no values")]
-    Uncalibrated { tensor: usize, name: String },
-    #[error("tensor {tensor} ({name}): expected float32 data, found {dtype}")]
-    NotFloat {
-        tensor: usize,
-        name: String,
-        dtype: DType,
-    },
-}
 
 /// Scale and zero point of an int8 tensor covering `[min, max]` (widened to include 0), as
 /// TFLite's quantizer computes them.
@@ -97,13 +77,14 @@ fn supported(kind: &OpKind) -> bool {
 }
 
 /// Quantizes a float `graph` to full int8 with the calibrated `ranges`.
-pub fn quantize_int8(graph: &Graph, ranges: &Ranges, io: IoType) -> Result<Graph, QuantizeError> {
+pub fn quantize_int8(graph: &Graph, ranges: &Ranges, io: IoKind) -> Result<Graph, QuantizeError> {
     let mut g = graph.clone();
     for (i, op) in g.ops.iter().enumerate() {
         if !supported(&op.kind) {
             return Err(QuantizeError::Unsupported {
                 op: i,
                 name: op.name(),
+                mode: super::Mode::Int8,
             });
         }
     }
@@ -196,7 +177,7 @@ pub fn quantize_int8(graph: &Graph, ranges: &Ranges, io: IoType) -> Result<Graph
             tensor.quantization = Some(Quantization::per_tensor(scale, zp as i64));
         }
     }
-    if io == IoType::Float32 {
+    if io == IoKind::Float32 {
         add_float_io(&mut g);
     }
     Ok(g)
