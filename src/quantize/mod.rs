@@ -4,8 +4,17 @@
 //! One entry point, [`quantize`], dispatches on [`Mode`]; each mode lives in its own module.
 //! Modes that quantize activations need the calibrated [`Ranges`]; the others ignore them.
 
+mod common;
+mod dynamic;
+mod fallback;
+mod float16;
+mod int16x8;
 mod int8;
 
+pub use dynamic::quantize_dynamic;
+pub use fallback::quantize_int8_float_fallback;
+pub use float16::{f32_to_f16, quantize_float16};
+pub use int16x8::quantize_int16x8;
 pub use int8::{affine_params, quantize_int8};
 
 use crate::calibrate::Ranges;
@@ -159,9 +168,10 @@ pub fn quantize(
     match mode {
         Mode::None => Ok(graph.clone()),
         Mode::Int8 => quantize_int8(graph, ranges()?, io),
-        Mode::Float16 | Mode::Dynamic | Mode::Int8FloatFallback | Mode::Int16x8 => {
-            Err(QuantizeError::NotImplemented(mode))
-        }
+        Mode::Float16 => quantize_float16(graph),
+        Mode::Dynamic => quantize_dynamic(graph),
+        Mode::Int8FloatFallback => quantize_int8_float_fallback(graph, ranges()?),
+        Mode::Int16x8 => quantize_int16x8(graph, ranges()?, io),
     }
 }
 
