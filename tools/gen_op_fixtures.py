@@ -809,6 +809,9 @@ case('ss_int8_shrink', 'STRIDED_SLICE', 'int8 shrink_axis_mask 0b0101 (axes 0 an
 case('ss_int8_negstride_masks', 'STRIDED_SLICE', 'int8 stride -1 with begin/end masks (full reversal of axis 1)',
      lambda m, r: strided_slice(m, r, 'int8', [3, 5], [0, 0], [0, 0], [1, -1], [3, 5], _sq,
                                 beginMask=0b11, endMask=0b11))
+case('ss_int16_stride2', 'STRIDED_SLICE', 'int16 (zp 0) positive strides, as int16x8 models use it',
+     lambda m, r: strided_slice(m, r, 'int16', [1, 6, 6, 3], [0, 1, 0, 0], [1, 6, 5, 3], [1, 2, 2, 1],
+                                [1, 3, 3, 3], (1 / 3000, 0)))
 case('ss_float32', 'STRIDED_SLICE', 'float32 2-D negative begin/end, strides (2,3)',
      lambda m, r: strided_slice(m, r, 'float32', [6, 8], [-5, 1], [-1, -1], [2, 3], [2, 2]))
 case('ss_float32_negstride_shrink', 'STRIDED_SLICE', 'float32 stride -2 and shrink_axis_mask on axis 0',
@@ -830,6 +833,8 @@ case('transpose_int8_4d_nchw', 'TRANSPOSE', 'int8 4-D perm [0,3,1,2] (NHWC -> NC
      lambda m, r: transpose(m, r, 'int8', [1, 2, 3, 4], [0, 3, 1, 2], (0.05, 3)))
 case('transpose_int8_4d_rev', 'TRANSPOSE', 'int8 4-D perm [3,2,1,0]',
      lambda m, r: transpose(m, r, 'int8', [2, 3, 1, 4], [3, 2, 1, 0], (0.05, 3)))
+case('transpose_int16_4d_nchw', 'TRANSPOSE', 'int16 (zp 0) 4-D perm [0,3,1,2]',
+     lambda m, r: transpose(m, r, 'int16', [1, 2, 3, 4], [0, 3, 1, 2], (1 / 3000, 0)))
 case('transpose_float32_3d', 'TRANSPOSE', 'float32 3-D perm [1,0,2]',
      lambda m, r: transpose(m, r, 'float32', [3, 2, 4], [1, 0, 2]))
 case('transpose_float32_4d', 'TRANSPOSE', 'float32 4-D perm [0,2,3,1] (NCHW -> NHWC)',
