@@ -104,7 +104,7 @@ pub(super) fn prepare_conv_like(
     };
     let scales = filter.quantization.scales;
     if variant == HYBRID {
-        if scales.len() != out_c || scales.iter().any(|s| !(s > 0.0)) {
+        if scales.len() != out_c || scales.iter().any(|s| s.is_nan() || s <= 0.0) {
             return Err(p.unsupported("hybrid weights without one positive scale per channel"));
         }
         if out_channels_dim == 0 && scales.iter().all(|s| s == scales.get(0).unwrap_or(0.0)) {

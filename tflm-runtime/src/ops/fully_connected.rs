@@ -77,7 +77,8 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     let scales = filter.quantization.scales;
     let hybrid = variant == HYBRID || variant == HYBRID_ASYMMETRIC;
     if hybrid {
-        if scales.len() != 1 || !(scales.get(0).unwrap_or(0.0) > 0.0) {
+        let s0 = scales.get(0).unwrap_or(0.0);
+        if scales.len() != 1 || s0.is_nan() || s0 <= 0.0 {
             return Err(p.unsupported("hybrid weights without a single positive scale"));
         }
         if filter.quantization.zero_point() != 0 {
