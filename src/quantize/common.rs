@@ -95,14 +95,14 @@ pub(crate) fn keeps_input_params(kind: &OpKind) -> bool {
     )
 }
 
-/// The weight input's per-channel axis for ops with weights: `Some(Some(axis))` per channel,
-/// `Some(None)` per tensor, `None` for ops without weights. FULLY_CONNECTED is per tensor, as
-/// the runtime's and LiteRT's int8 and hybrid kernels read it.
+/// The weight input's per-channel axis for ops with weights in the integer modes:
+/// `Some(Some(axis))` per channel, `Some(None)` per tensor, `None` for ops without weights.
+/// FULLY_CONNECTED is per output channel, as TensorFlow's converter does since 2.16
+/// ([`quantize_weights`] keeps a single channel per tensor).
 pub(crate) fn weight_axis(kind: &OpKind) -> Option<Option<usize>> {
     match kind {
-        OpKind::Conv2d(_) => Some(Some(0)),
+        OpKind::Conv2d(_) | OpKind::FullyConnected(_) => Some(Some(0)),
         OpKind::DepthwiseConv2d(_) => Some(Some(3)),
-        OpKind::FullyConnected(_) => Some(None),
         _ => None,
     }
 }
@@ -194,7 +194,8 @@ fn float_values(g: &Graph, t: TensorId) -> Result<Vec<f32>, QuantizeError> {
 }
 
 /// Quantizes weight tensor `w` symmetrically to int8 in `[-127, 127]`: per channel along
-/// `axis`, or per tensor. Returns the scales (one per channel, or one).
+/// `axis` (per tensor when that axis has a single channel), or per tensor. Returns the scales
+/// (one per channel, or one).
 pub(crate) fn quantize_weights(
     g: &mut Graph,
     w: TensorId,
@@ -202,6 +203,8 @@ pub(crate) fn quantize_weights(
 ) -> Result<Vec<f32>, QuantizeError> {
     let values = float_values(g, w)?;
     let shape = g.tensor(w).shape.clone();
+    // One channel: per tensor.
+    let axis = axis.filter(|&a| shape.get(a).copied().unwrap_or(1) > 1);
     let (channels, inner) = match axis {
         Some(a) => (
             shape.get(a).copied().unwrap_or(1),

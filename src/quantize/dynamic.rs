@@ -25,8 +25,12 @@ pub fn quantize_dynamic(graph: &Graph) -> Result<Graph, QuantizeError> {
     let mut done = vec![false; g.tensors.len()];
     for k in 0..g.ops.len() {
         let op = &g.ops[k];
-        let (Some(axis), Some(x), Some(w)) = (weight_axis(&op.kind), op.input(0), op.input(1))
-        else {
+        // FULLY_CONNECTED per tensor: the hybrid kernel's layout (see above).
+        let axis = match op.kind {
+            OpKind::FullyConnected(_) => Some(None),
+            _ => weight_axis(&op.kind),
+        };
+        let (Some(axis), Some(x), Some(w)) = (axis, op.input(0), op.input(1)) else {
             continue;
         };
         let (xt, wt) = (g.tensor(x), g.tensor(w));

@@ -3,8 +3,8 @@
 //!
 //! - activations: int16, symmetric (zero point 0), scale `max(|min|, |max|) / 32767` from the
 //!   calibrated range;
-//! - weights: int8 symmetric as in `int8` (per channel for CONV_2D and DEPTHWISE_CONV_2D, per
-//!   tensor for FULLY_CONNECTED);
+//! - weights: int8 symmetric as in `int8` (per channel for CONV_2D, DEPTHWISE_CONV_2D and
+//!   FULLY_CONNECTED, as TensorFlow writes them);
 //! - biases: int64, scale `s_input * s_weight`; CONV_2D and FULLY_CONNECTED record it in
 //!   `quantized_bias_type` (INT64), as TensorFlow's converter writes;
 //! - fixed outputs: SOFTMAX, LOGISTIC and TANH `1/32768, 0`;

@@ -4,7 +4,8 @@
 //! - activations: int8, asymmetric, from the calibrated range widened to include 0, zero point
 //!   nudged to an integer (`zp = round(-128 - min / scale)`);
 //! - CONV_2D weights: int8 symmetric per output channel (axis 0), DEPTHWISE_CONV_2D per channel
-//!   along axis 3, FULLY_CONNECTED per tensor; all in `[-127, 127]`, zero point 0;
+//!   along axis 3, FULLY_CONNECTED per output channel (axis 0) as TensorFlow 2.16+ does; a
+//!   single channel stays per tensor; all in `[-127, 127]`, zero point 0;
 //! - biases: int32, scale `s_input * s_weight` (per channel), zero point 0;
 //! - fixed output parameters: SOFTMAX and LOGISTIC `1/256, -128`, TANH `1/128, 0`;
 //! - ops that move data without arithmetic (pooling, reshapes, transpose, slices, pads) keep
