@@ -92,7 +92,10 @@ fn fixed_output_params(kind: &OpKind) -> Option<(f32, i32)> {
 fn supported(kind: &OpKind) -> bool {
     !matches!(
         kind,
-        OpKind::Quantize | OpKind::Dequantize | OpKind::Svdf(_)
+        OpKind::Quantize
+            | OpKind::Dequantize
+            | OpKind::Svdf(_)
+            | OpKind::UnidirectionalSequenceLstm(_)
     )
 }
 
