@@ -137,6 +137,7 @@ pub struct LstmWeights<'a, T, B, P> {
 pub struct LstmError;
 
 /// Checks every slice length against `params`.
+#[allow(clippy::too_many_arguments)]
 fn check<T, B, P, X>(
     p: &LstmParams,
     w: &LstmWeights<'_, T, B, P>,
@@ -448,10 +449,10 @@ pub fn lstm_i8(
         match (w.projection, w.projection_bias) {
             (Some(pw), Some(pb)) if p.has(flag::PROJECTION) => {
                 let hidden: &mut [i8] = bytemuck::cast_slice_mut(&mut hidden[..n.div_ceil(2)]);
-                for k in 0..n {
+                for (k, v) in hidden.iter_mut().enumerate().take(n) {
                     // LiteRT subtracts the hidden zero point here (b/246629213) and adds
                     // `hidden_zp * row sums` back through the effective projection bias.
-                    hidden[k] = hidden_q(k, -p.hidden_zp);
+                    *v = hidden_q(k, -p.hidden_zp);
                 }
                 let [pm, ps] = p.proj_scale;
                 let pclip = p.quantized_proj_clip;
