@@ -81,6 +81,16 @@ pub fn calibrate(
     samples: &[Vec<Vec<f32>>],
     method: Method,
 ) -> Result<Ranges, CalibrationError> {
+    calibrate_with_progress(graph, samples, method, &mut |_| {})
+}
+
+/// [`calibrate`], calling `progress` with the number of samples done after each one.
+pub fn calibrate_with_progress(
+    graph: &Graph,
+    samples: &[Vec<Vec<f32>>],
+    method: Method,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Ranges, CalibrationError> {
     if samples.is_empty() {
         return Err(CalibrationError::NoSamples);
     }
@@ -155,6 +165,7 @@ pub fn calibrate(
                 }
             })
             .map_err(|e| CalibrationError::Runtime(e.to_string()))?;
+        progress(s + 1);
     }
     if let Some(e) = bad {
         return Err(e);

@@ -3,12 +3,19 @@
 
 pub mod calibrate;
 pub mod dataset;
+pub mod evaluate;
+pub mod export;
 pub mod fixtures;
 pub mod inspect;
+pub mod io_codec;
 pub mod ir;
 pub mod onnx_import;
+pub mod pipeline;
+pub mod plot;
+pub mod prune;
 pub mod qemu;
 pub mod quantize;
+pub mod report;
 pub mod run;
 pub mod specs;
 pub mod tflite_import;

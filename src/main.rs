@@ -1,5 +1,7 @@
 //! The `tflm` command line.
 
+mod convert;
+
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +22,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Convert a model directory (model.onnx or float model.tflite, specs.json, dataset.csv)
+    /// to TFLite in one or more quantization modes, evaluate every variant on the test split
+    /// with the host runtime, and optionally export and plot.
+    Convert(convert::ConvertArgs),
     /// Print a model's tensors, operators, exact arena bytes and MAC count.
     Inspect { model: PathBuf },
     /// Run a model on the host runtime (bit-exact with the MCU) over JSON-lines inputs
@@ -130,6 +136,7 @@ fn qemu(opts: &tflm::qemu::QemuOptions, json: bool) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Convert(args) => convert::convert(args),
         Command::Inspect { model } => load(&model).and_then(|b| {
             let m = parse(&model, &b)?;
             print!("{}", tflm::inspect::report(&m));

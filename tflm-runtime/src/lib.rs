@@ -19,6 +19,7 @@ mod arena;
 pub mod error;
 pub mod flatbuf;
 mod interpreter;
+pub mod io;
 pub mod kernels;
 pub mod model;
 mod ops;

@@ -1,0 +1,252 @@
+//! `tflm convert MODEL_DIR`: the pipeline over a model directory, every requested variant
+//! evaluated on the test split, exports and the plot.
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use tflm::calibrate::Method;
+use tflm::pipeline::{Converted, Options, Pipeline, Session};
+use tflm::prune::Ranking;
+use tflm::quantize::{IoKind, Mode};
+use tflm::report::{Report, Variant};
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// The model directory: model.onnx (or a float model.tflite), specs.json, dataset.csv.
+    dir: Option<PathBuf>,
+    /// The model directory (the original tool's spelling).
+    #[arg(long = "input-dir", alias = "input_dir", value_name = "DIR")]
+    input_dir: Option<PathBuf>,
+    /// Quantization modes, comma-separated or repeated: none, float16, dynamic, int8,
+    /// int8_float_fallback, int16x8 (or the original tool's names).
+    #[arg(
+        short = 'q',
+        long = "quant",
+        alias = "quantization_type",
+        alias = "quantization-type",
+        value_delimiter = ',',
+        default_value = "int8"
+    )]
+    quant: Vec<Mode>,
+    /// Magnitude pruning: the fraction of each weight tensor set to zero (0.5 without a value).
+    #[arg(short = 'p', long, num_args = 0..=1, default_missing_value = "0.5", value_name = "SPARSITY")]
+    prune: Option<f32>,
+    /// Rank weights for pruning over all layers at once instead of per layer.
+    #[arg(long)]
+    global_pruning: bool,
+    /// Calibration method: minmax, percentile or mse.
+    #[arg(long, default_value = "minmax")]
+    calibration: Method,
+    /// Calibration examples (default: the specs' representative_rows).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Input/output type of integer modes: int8 (int16 for int16x8) or float32.
+    #[arg(long, default_value = "int8")]
+    io: IoKind,
+    /// Write the .tflite, the C array, the MicroPython module and the updated specs.json.
+    #[arg(short = 'e', long)]
+    export: bool,
+    /// Where exports and the plot go (default: MODEL_DIR/export).
+    #[arg(long = "export-dir", alias = "export_dir", value_name = "DIR")]
+    export_dir: Option<PathBuf>,
+    /// Write a PNG of every variant's metric and size (results.png in the export directory).
+    #[arg(long = "plot-results", alias = "plot_results")]
+    plot_results: bool,
+    /// Post-training quantization (the original tool's flag; this is what convert does).
+    #[arg(long = "PTQ")]
+    ptq: bool,
+    /// Quantization-aware training (not available yet).
+    #[arg(long = "QAT")]
+    qat: bool,
+    /// Skip the evaluation on the test split.
+    #[arg(long)]
+    no_eval: bool,
+    /// Seed of random choices.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let b = ProgressBar::new(len as u64);
+    b.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    b.set_message(what.to_string());
+    b
+}
+
+pub fn convert(args: ConvertArgs) -> Result<(), String> {
+    let dir = match (&args.dir, &args.input_dir) {
+        (Some(d), None) | (None, Some(d)) => d.clone(),
+        (Some(_), Some(_)) => {
+            return Err("give the model directory once (as an argument or --input-dir)".into())
+        }
+        (None, None) => return Err("no model directory given (tflm convert MODEL_DIR)".into()),
+    };
+    if args.qat {
+        return Err("--QAT: quantization-aware training is not available yet".into());
+    }
+    let _ = args.ptq;
+    let mut modes: Vec<Mode> = Vec::new();
+    for &m in &args.quant {
+        if !modes.contains(&m) {
+            modes.push(m);
+        }
+    }
+    let options = Options {
+        quant: modes[0],
+        prune: args.prune,
+        ranking: if args.global_pruning {
+            Ranking::Global
+        } else {
+            Ranking::PerLayer
+        },
+        calibration: args.calibration,
+        samples: args.samples,
+        io: args.io,
+        seed: args.seed,
+    };
+    let pipeline = Pipeline::from_dir(&dir).with_options(options);
+    let session = pipeline.load().map_err(|e| e.to_string())?;
+    let name = session.specs.name.clone().unwrap_or_else(|| "model".into());
+    eprintln!(
+        "{}: {} operators, {} from {}",
+        name,
+        session.imported.ops.len(),
+        if session.options.prune.is_some() {
+            "pruned"
+        } else {
+            "float"
+        },
+        session.model_path.display()
+    );
+    for l in &session.sparsity {
+        eprintln!(
+            "  pruned op {} ({}) {}: {}/{} zero ({:.1}%)",
+            l.op,
+            l.op_name,
+            l.tensor,
+            l.zeros,
+            l.weights,
+            100.0 * l.sparsity()
+        );
+    }
+    if modes.iter().any(|m| m.needs_calibration()) {
+        let n = session.calibration_inputs().len();
+        let b = bar(n, "calibration");
+        session
+            .ranges_with_progress(&mut |d| b.set_position(d as u64))
+            .map_err(|e| e.to_string())?;
+        b.finish_and_clear();
+        eprintln!(
+            "calibrated on {n} examples ({:?})",
+            session.options.calibration
+        );
+    }
+
+    // The variants: the imported float model, the pruned float one, then each mode.
+    let mut variants: Vec<(String, Converted)> = vec![(
+        "float".into(),
+        session.convert_imported().map_err(|e| e.to_string())?,
+    )];
+    if let Some(s) = session.options.prune {
+        variants.push((
+            format!("float pruned {:.0}%", 100.0 * s),
+            session.convert(Mode::None).map_err(|e| e.to_string())?,
+        ));
+    }
+    for &m in &modes {
+        if m == Mode::None {
+            continue;
+        }
+        let c = session.convert(m).map_err(|e| e.to_string())?;
+        let label = match session.options.prune {
+            Some(s) => format!("{m} pruned {:.0}%", 100.0 * s),
+            None => m.to_string(),
+        };
+        variants.push((label, c));
+    }
+
+    let export_dir = args
+        .export_dir
+        .clone()
+        .unwrap_or_else(|| dir.join("export"));
+    if args.export {
+        for (label, c) in &variants[1..] {
+            let written =
+                tflm::export::write_all(&export_dir, &name, c).map_err(|e| e.to_string())?;
+            eprintln!("exported {label}:");
+            for p in written {
+                eprintln!("  {}", p.display());
+            }
+        }
+        if variants.len() == 1 {
+            eprintln!("nothing to export: no quantization mode other than none was asked");
+        }
+    }
+
+    if args.no_eval {
+        for (label, c) in &variants {
+            println!(
+                "{label}: {} bytes, arena {} bytes, {} MACs",
+                c.tflite.len(),
+                c.arena_size,
+                c.macs
+            );
+        }
+        return Ok(());
+    }
+    let mut report = Report {
+        model: name.clone(),
+        task: session.specs.task,
+        metric: session.specs.metric(),
+        unit: session
+            .specs
+            .outputs
+            .first()
+            .map(|o| o.unit().to_string())
+            .unwrap_or_default(),
+        variants: Vec::new(),
+    };
+    let n = session.dataset.test.len();
+    for (label, c) in &variants {
+        let b = bar(n, &format!("evaluating {label}"));
+        let metrics = session
+            .evaluate(c, label, &mut |d| b.set_position(d as u64))
+            .map_err(|e| e.to_string())?;
+        b.finish_and_clear();
+        report.variants.push(Variant {
+            name: label.clone(),
+            metrics,
+            model_bytes: c.tflite.len(),
+            arena_bytes: c.arena_size,
+            macs: c.macs,
+            parameters: c.parameters,
+            sparsity: tflm::prune::sparsity_of(session_graph_for(&session, label)),
+        });
+    }
+    println!(
+        "{name}: {} on the test split ({n} examples), host runtime (bit-exact with the MCU)",
+        tflm::evaluate::metric_name(report.metric)
+    );
+    print!("{}", report.table());
+    if args.plot_results {
+        std::fs::create_dir_all(&export_dir)
+            .map_err(|e| format!("{}: {e}", export_dir.display()))?;
+        let path = export_dir.join("results.png");
+        tflm::plot::plot(&report, &path)?;
+        eprintln!("plot: {}", path.display());
+    }
+    Ok(())
+}
+
+/// The float graph a variant came from: the imported one for "float", the pruned one else.
+fn session_graph_for<'s>(session: &'s Session, label: &str) -> &'s tflm::ir::Graph {
+    if label == "float" {
+        &session.imported
+    } else {
+        &session.float
+    }
+}

@@ -1,0 +1,423 @@
+//! The conversion pipeline of `DESIGN.md`: model directory → import → prune → calibrate →
+//! quantize → write → check → report. The CLI, the build-script API and the proc macro all
+//! run exactly this.
+//!
+//! ```no_run
+//! use tflm::pipeline::Pipeline;
+//! use tflm::quantize::Mode;
+//! let out = Pipeline::from_dir("models/sine").quant(Mode::Int8).run()?;
+//! std::fs::write("sine.tflite", &out.tflite)?;
+//! println!("arena: {} bytes", out.arena_size);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::calibrate::{self, CalibrationError, Method, Ranges};
+use crate::dataset::Dataset;
+use crate::evaluate::{self, EvaluateError, Metrics};
+use crate::io_codec::{CodecError, ModelCodec};
+use crate::ir::{DType, Graph};
+use crate::prune::{self, LayerSparsity, PruneError, Ranking};
+use crate::quantize::{self, IoKind, Mode, QuantizeError};
+use crate::run::AlignedBytes;
+use crate::specs::{IoType, Specs, SpecsError};
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+use tflm_runtime::Model;
+
+/// Everything that can be chosen about a conversion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    pub quant: Mode,
+    /// Magnitude pruning: the fraction of each weight tensor set to zero, in `[0, 1)`.
+    pub prune: Option<f32>,
+    pub ranking: Ranking,
+    pub calibration: Method,
+    /// Calibration examples (default: the specs' `dataset.representative_rows`).
+    pub samples: Option<usize>,
+    pub io: IoKind,
+    /// Seed of every random choice (fine-tuning, sampling); conversion itself is deterministic.
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            quant: Mode::Int8,
+            prune: None,
+            ranking: Ranking::PerLayer,
+            calibration: Method::MinMax,
+            samples: None,
+            io: IoKind::Integer,
+            seed: 0,
+        }
+    }
+}
+
+/// Why a conversion failed; each variant names the file or stage.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{0}")]
+    Specs(#[from] SpecsError),
+    #[error("{}: no model: expected model.onnx or model.tflite in this directory", dir.display())]
+    NoModel { dir: PathBuf },
+    #[error("{}: {message}", path.display())]
+    Model { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Shape { path: PathBuf, message: String },
+    #[error("pruning: {0}")]
+    Prune(#[from] PruneError),
+    #[error("calibration: {0}")]
+    Calibration(#[from] CalibrationError),
+    #[error("quantization ({mode}): {source}")]
+    Quantize { mode: Mode, source: QuantizeError },
+    #[error("writing the {mode} model: {message}")]
+    Write { mode: Mode, message: String },
+    #[error("the {mode} model does not fit the specs: {source}")]
+    Codec { mode: Mode, source: Box<CodecError> },
+    #[error("evaluating {variant}: {source}")]
+    Evaluate {
+        variant: String,
+        source: Box<EvaluateError>,
+    },
+}
+
+/// A conversion to run: a model directory and options.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    dir: PathBuf,
+    options: Options,
+}
+
+impl Pipeline {
+    /// The model directory `dir`: `model.onnx` (or a float `model.tflite`), `specs.json`,
+    /// `dataset.csv`.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Pipeline {
+        Pipeline {
+            dir: dir.as_ref().to_path_buf(),
+            options: Options::default(),
+        }
+    }
+
+    pub fn with_options(mut self, options: Options) -> Pipeline {
+        self.options = options;
+        self
+    }
+
+    pub fn quant(mut self, mode: Mode) -> Pipeline {
+        self.options.quant = mode;
+        self
+    }
+
+    pub fn prune(mut self, sparsity: f32) -> Pipeline {
+        self.options.prune = Some(sparsity);
+        self
+    }
+
+    pub fn ranking(mut self, ranking: Ranking) -> Pipeline {
+        self.options.ranking = ranking;
+        self
+    }
+
+    pub fn calibration(mut self, method: Method) -> Pipeline {
+        self.options.calibration = method;
+        self
+    }
+
+    pub fn samples(mut self, n: usize) -> Pipeline {
+        self.options.samples = Some(n);
+        self
+    }
+
+    pub fn io(mut self, io: IoKind) -> Pipeline {
+        self.options.io = io;
+        self
+    }
+
+    pub fn seed(mut self, seed: u64) -> Pipeline {
+        self.options.seed = seed;
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The model file the pipeline reads: `model.onnx`, else `model.tflite`.
+    pub fn model_path(&self) -> Result<PathBuf, PipelineError> {
+        ["model.onnx", "model.tflite"]
+            .iter()
+            .map(|f| self.dir.join(f))
+            .find(|p| p.is_file())
+            .ok_or_else(|| PipelineError::NoModel {
+                dir: self.dir.clone(),
+            })
+    }
+
+    /// Every file the result depends on (for build scripts' `rerun-if-changed` and the macro's
+    /// cache key): the model, `specs.json` and the dataset.
+    pub fn input_files(&self) -> Result<Vec<PathBuf>, PipelineError> {
+        let specs = Specs::from_dir(&self.dir)?;
+        Ok(vec![
+            self.model_path()?,
+            self.dir.join("specs.json"),
+            specs.dataset_path(),
+        ])
+    }
+
+    /// Reads the directory, imports and prunes the model: everything before quantization.
+    pub fn load(&self) -> Result<Session, PipelineError> {
+        let specs = Specs::from_dir(&self.dir)?;
+        let model_path = self.model_path()?;
+        let imported = import(&model_path)?;
+        check_inputs(&imported, &specs, &model_path)?;
+        let dataset = Dataset::load(&specs)?;
+        let mut float = imported.clone();
+        let sparsity = match self.options.prune {
+            Some(s) => prune::prune(&mut float, s, self.options.ranking, &[])?,
+            None => Vec::new(),
+        };
+        Ok(Session {
+            options: self.options.clone(),
+            model_path,
+            specs,
+            dataset,
+            imported,
+            float,
+            sparsity,
+            ranges: OnceCell::new(),
+        })
+    }
+
+    /// Converts in the chosen mode.
+    pub fn run(&self) -> Result<Converted, PipelineError> {
+        self.load()?.convert(self.options.quant)
+    }
+}
+
+fn import(path: &Path) -> Result<Graph, PipelineError> {
+    let fail = |message: String| PipelineError::Model {
+        path: path.to_path_buf(),
+        message,
+    };
+    let is_onnx = path.extension().is_some_and(|e| e == "onnx");
+    if is_onnx {
+        crate::onnx_import::import(path).map_err(|e| fail(e.to_string()))
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let graph = crate::tflite_import::import(&bytes).map_err(|e| fail(e.to_string()))?;
+        if let Some(t) = graph
+            .inputs
+            .iter()
+            .chain(&graph.outputs)
+            .map(|&t| graph.tensor(t))
+            .find(|t| t.dtype != DType::F32)
+        {
+            return Err(fail(format!(
+                "the model must be float32 (it is quantized from here); tensor {:?} is {}",
+                t.name, t.dtype
+            )));
+        }
+        Ok(graph)
+    }
+}
+
+/// The model's inputs and outputs against the specs: count and elements per example.
+fn check_inputs(graph: &Graph, specs: &Specs, path: &Path) -> Result<(), PipelineError> {
+    for (what, ids, list) in [
+        ("inputs", &graph.inputs, &specs.inputs),
+        ("outputs", &graph.outputs, &specs.outputs),
+    ] {
+        let fail = |message: String| PipelineError::Shape {
+            path: path.to_path_buf(),
+            message,
+        };
+        if ids.len() != list.len() {
+            return Err(fail(format!(
+                "the model has {} {what}, {} lists {}",
+                ids.len(),
+                specs.source,
+                list.len()
+            )));
+        }
+        for (k, (&id, spec)) in ids.iter().zip(list).enumerate() {
+            let t = graph.tensor(id);
+            let n: usize = t.shape.iter().product();
+            if n != spec.element_count() {
+                return Err(fail(format!(
+                    "{what}[{k}] ({:?}) has shape {:?} ({n} values per example), but {} says \
+                     {:?} has shape {:?} ({} values)",
+                    t.name,
+                    t.shape,
+                    specs.source,
+                    spec.name,
+                    spec.shape,
+                    spec.element_count()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A loaded model directory: the float graph (pruned if asked), the specs and the dataset,
+/// ready to convert in any mode. Calibration runs once, on first need.
+pub struct Session {
+    pub options: Options,
+    pub model_path: PathBuf,
+    pub specs: Specs,
+    pub dataset: Dataset,
+    /// The model as imported.
+    pub imported: Graph,
+    /// The graph every mode quantizes: the imported one, pruned if asked.
+    pub float: Graph,
+    /// Per-layer sparsity after pruning (empty without pruning).
+    pub sparsity: Vec<LayerSparsity>,
+    ranges: OnceCell<Ranges>,
+}
+
+/// A converted model and what the firmware needs to know about it.
+#[derive(Clone, Debug)]
+pub struct Converted {
+    pub mode: Mode,
+    /// The `.tflite` flatbuffer.
+    pub tflite: Vec<u8>,
+    /// The exact arena the runtime needs (`Model::arena_size`).
+    pub arena_size: usize,
+    /// Raw values ↔ tensors for every input and output.
+    pub codec: ModelCodec,
+    /// The specs with each input's and output's dtype, scale and zero point.
+    pub specs: Specs,
+    /// The builtin operators the model uses, in first-use order.
+    pub ops: Vec<&'static str>,
+    /// Multiply-accumulates per inference.
+    pub macs: u64,
+    /// Weights and biases: elements of the constant tensors.
+    pub parameters: usize,
+}
+
+impl Session {
+    /// The calibration examples' model inputs: the first `samples` (default
+    /// `representative_rows`) training examples, normalized.
+    pub fn calibration_inputs(&self) -> Vec<Vec<Vec<f32>>> {
+        let n = self
+            .options
+            .samples
+            .unwrap_or_else(|| self.specs.dataset.representative_rows())
+            .min(self.dataset.train.len());
+        self.dataset.train[..n]
+            .iter()
+            .map(|e| e.model_inputs(&self.specs))
+            .collect()
+    }
+
+    /// The calibrated ranges of the float graph (computed once).
+    pub fn ranges(&self) -> Result<&Ranges, PipelineError> {
+        self.ranges_with_progress(&mut |_| {})
+    }
+
+    /// [`Session::ranges`], calling `progress` after each calibration example when they are
+    /// computed now.
+    pub fn ranges_with_progress(
+        &self,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<&Ranges, PipelineError> {
+        if let Some(r) = self.ranges.get() {
+            return Ok(r);
+        }
+        let r = calibrate::calibrate_with_progress(
+            &self.float,
+            &self.calibration_inputs(),
+            self.options.calibration,
+            progress,
+        )?;
+        Ok(self.ranges.get_or_init(|| r))
+    }
+
+    /// The float graph quantized in `mode`, written and checked.
+    pub fn convert(&self, mode: Mode) -> Result<Converted, PipelineError> {
+        let ranges = if mode.needs_calibration() {
+            Some(self.ranges()?)
+        } else {
+            None
+        };
+        let graph = quantize::quantize(&self.float, ranges, mode, self.options.io)
+            .map_err(|source| PipelineError::Quantize { mode, source })?;
+        self.finish(&graph, mode)
+    }
+
+    /// The imported model as it is (float32, unpruned), written and checked: the baseline.
+    pub fn convert_imported(&self) -> Result<Converted, PipelineError> {
+        self.finish(&self.imported, Mode::None)
+    }
+
+    fn finish(&self, graph: &Graph, mode: Mode) -> Result<Converted, PipelineError> {
+        let write_error = |message: String| PipelineError::Write { mode, message };
+        let tflite = crate::tflite_writer::write(graph).map_err(|e| write_error(e.to_string()))?;
+        let aligned = AlignedBytes::new(&tflite);
+        let model = Model::parse(aligned.as_slice())
+            .map_err(|e| write_error(format!("our runtime refuses it: {e}")))?;
+        let codec =
+            ModelCodec::new(&self.specs, &model).map_err(|source| PipelineError::Codec {
+                mode,
+                source: Box::new(source),
+            })?;
+        let io_types = |side: &[crate::io_codec::TensorCodec]| -> Vec<IoType> {
+            side.iter()
+                .map(|c| match (c.dtype, c.quantization) {
+                    (tflm_runtime::DType::I8, Some((scale, zero_point))) => {
+                        IoType::Int8 { scale, zero_point }
+                    }
+                    (tflm_runtime::DType::I16, Some((scale, zero_point))) => {
+                        IoType::Int16 { scale, zero_point }
+                    }
+                    _ => IoType::Float32,
+                })
+                .collect()
+        };
+        let specs = self
+            .specs
+            .with_io_quantization(&io_types(&codec.inputs), &io_types(&codec.outputs))?;
+        let mut ops: Vec<&'static str> = Vec::new();
+        for i in 0..model.num_operators() {
+            let name = model.operator(i).name();
+            if !ops.contains(&name) {
+                ops.push(name);
+            }
+        }
+        let parameters = graph
+            .tensors
+            .iter()
+            .filter(|t| t.is_constant())
+            .map(|t| t.shape.iter().product::<usize>())
+            .sum();
+        Ok(Converted {
+            mode,
+            arena_size: model.arena_size(),
+            macs: crate::inspect::total_macs(&model),
+            codec,
+            specs,
+            ops,
+            parameters,
+            tflite,
+        })
+    }
+
+    /// The metrics of a converted model on the test split.
+    pub fn evaluate(
+        &self,
+        converted: &Converted,
+        variant: &str,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Metrics, PipelineError> {
+        evaluate::evaluate(&converted.tflite, &self.specs, &self.dataset.test, progress).map_err(
+            |source| PipelineError::Evaluate {
+                variant: variant.to_string(),
+                source: Box::new(source),
+            },
+        )
+    }
+}

@@ -1,0 +1,218 @@
+//! Magnitude pruning: the smallest weights of each prunable tensor set to zero.
+//!
+//! Prunable tensors are the kernels of FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D (never
+//! biases). Ranking is per layer (each tensor loses the same fraction) or global (one
+//! threshold over all of them, so layers with many small weights lose more). Ties are broken
+//! by position, so the result is deterministic.
+
+use crate::ir::{ConstData, Graph, OpKind, TensorId};
+
+/// How weights are ranked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Ranking {
+    #[default]
+    PerLayer,
+    Global,
+}
+
+/// What pruning did to one tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerSparsity {
+    /// The operator the weights belong to.
+    pub op: usize,
+    pub op_name: &'static str,
+    pub tensor: String,
+    pub weights: usize,
+    /// Weights that are zero after pruning (including those zero before).
+    pub zeros: usize,
+}
+
+impl LayerSparsity {
+    pub fn sparsity(&self) -> f64 {
+        self.zeros as f64 / self.weights.max(1) as f64
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PruneError {
+    #[error("sparsity must be in [0, 1), got {0}")]
+    Sparsity(f32),
+}
+
+/// The weight tensors pruning touches, with their operator, in operator order.
+pub fn prunable(graph: &Graph) -> Vec<(usize, TensorId)> {
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for (i, op) in graph.ops.iter().enumerate() {
+        let weights = match op.kind {
+            OpKind::FullyConnected(_) | OpKind::Conv2d(_) | OpKind::DepthwiseConv2d(_) => {
+                op.input(1)
+            }
+            _ => None,
+        };
+        if let Some(w) = weights {
+            let t = graph.tensor(w);
+            if t.data.as_ref().and_then(ConstData::as_f32).is_some() && !seen.contains(&w) {
+                seen.push(w);
+                out.push((i, w));
+            }
+        }
+    }
+    out
+}
+
+/// The fraction of zeros among all prunable weights of `graph` (0 when it has none).
+pub fn sparsity_of(graph: &Graph) -> f64 {
+    let (mut zeros, mut total) = (0usize, 0usize);
+    for (_, w) in prunable(graph) {
+        if let Some(v) = graph.tensor(w).data.as_ref().and_then(ConstData::as_f32) {
+            zeros += v.iter().filter(|&&x| x == 0.0).count();
+            total += v.len();
+        }
+    }
+    if total == 0 {
+        0.0
+    } else {
+        zeros as f64 / total as f64
+    }
+}
+
+/// Sets the fraction `sparsity` of the prunable weights to zero, skipping the operators
+/// whose index is in `skip`. Returns each pruned tensor's sparsity.
+pub fn prune(
+    graph: &mut Graph,
+    sparsity: f32,
+    ranking: Ranking,
+    skip: &[usize],
+) -> Result<Vec<LayerSparsity>, PruneError> {
+    if !(0.0..1.0).contains(&sparsity) {
+        return Err(PruneError::Sparsity(sparsity));
+    }
+    let targets: Vec<(usize, TensorId)> = prunable(graph)
+        .into_iter()
+        .filter(|(op, _)| !skip.contains(op))
+        .collect();
+    let magnitudes = |g: &Graph, w: TensorId| -> Vec<f32> {
+        g.tensor(w)
+            .data
+            .as_ref()
+            .and_then(ConstData::as_f32)
+            .map(|v| v.iter().map(|x| x.abs()).collect())
+            .unwrap_or_default()
+    };
+    // The number of weights to zero per tensor.
+    let counts: Vec<usize> = match ranking {
+        Ranking::PerLayer => targets
+            .iter()
+            .map(|&(_, w)| {
+                let n = magnitudes(graph, w).len();
+                (f64::from(sparsity) * n as f64).round() as usize
+            })
+            .collect(),
+        Ranking::Global => {
+            let mut all: Vec<(f32, usize, usize)> = Vec::new();
+            for (k, &(_, w)) in targets.iter().enumerate() {
+                all.extend(
+                    magnitudes(graph, w)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, m)| (m, k, i)),
+                );
+            }
+            let n = (f64::from(sparsity) * all.len() as f64).round() as usize;
+            all.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+            let mut counts = vec![0; targets.len()];
+            for &(_, k, _) in &all[..n] {
+                counts[k] += 1;
+            }
+            counts
+        }
+    };
+    let mut report = Vec::new();
+    for (&(op, w), &count) in targets.iter().zip(&counts) {
+        let mut order: Vec<(f32, usize)> = magnitudes(graph, w)
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (m, i))
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let op_name = graph.ops[op].name();
+        let tensor = graph.tensor_mut(w);
+        if let Some(ConstData::F32(values)) = tensor.data.as_mut() {
+            for &(_, i) in &order[..count] {
+                values[i] = 0.0;
+            }
+            report.push(LayerSparsity {
+                op,
+                op_name,
+                tensor: tensor.name.clone(),
+                weights: values.len(),
+                zeros: values.iter().filter(|&&x| x == 0.0).count(),
+            });
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{DType, FullyConnectedOptions, Op, Tensor};
+
+    fn two_layers() -> Graph {
+        let mut g = Graph::new();
+        let x = g.add_tensor(Tensor::activation("x", DType::F32, vec![1, 2]));
+        let w1 = g.add_tensor(Tensor::constant(
+            "w1",
+            vec![2, 2],
+            ConstData::F32(vec![0.1, -0.4, 0.3, -0.2]),
+        ));
+        let h = g.add_tensor(Tensor::activation("h", DType::F32, vec![1, 2]));
+        let w2 = g.add_tensor(Tensor::constant(
+            "w2",
+            vec![2, 2],
+            ConstData::F32(vec![5.0, -6.0, 7.0, 0.05]),
+        ));
+        let y = g.add_tensor(Tensor::activation("y", DType::F32, vec![1, 2]));
+        let fc = || OpKind::FullyConnected(FullyConnectedOptions::default());
+        g.add_op(Op::new(fc(), [x, w1], [h]));
+        g.add_op(Op::new(fc(), [h, w2], [y]));
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        g
+    }
+
+    fn weights(g: &Graph, name: &str) -> Vec<f32> {
+        let t = g.tensors.iter().find(|t| t.name == name).unwrap();
+        t.data.as_ref().unwrap().as_f32().unwrap().to_vec()
+    }
+
+    #[test]
+    fn per_layer_prunes_the_same_fraction_of_each_tensor() {
+        let mut g = two_layers();
+        let r = prune(&mut g, 0.5, Ranking::PerLayer, &[]).unwrap();
+        assert_eq!(weights(&g, "w1"), vec![0.0, -0.4, 0.3, 0.0]);
+        assert_eq!(weights(&g, "w2"), vec![0.0, -6.0, 7.0, 0.0]);
+        assert_eq!(r.iter().map(|l| l.zeros).collect::<Vec<_>>(), vec![2, 2]);
+    }
+
+    #[test]
+    fn global_ranking_takes_the_smallest_anywhere() {
+        let mut g = two_layers();
+        let r = prune(&mut g, 0.5, Ranking::Global, &[]).unwrap();
+        assert_eq!(weights(&g, "w1"), vec![0.0, -0.4, 0.0, 0.0]);
+        assert_eq!(weights(&g, "w2"), vec![5.0, -6.0, 7.0, 0.0]);
+        assert_eq!(r[0].sparsity(), 0.75);
+    }
+
+    #[test]
+    fn skipped_layers_and_bad_sparsity() {
+        let mut g = two_layers();
+        prune(&mut g, 0.5, Ranking::PerLayer, &[1]).unwrap();
+        assert_eq!(weights(&g, "w2"), vec![5.0, -6.0, 7.0, 0.05]);
+        assert_eq!(
+            prune(&mut g, 1.0, Ranking::PerLayer, &[]),
+            Err(PruneError::Sparsity(1.0))
+        );
+    }
+}
