@@ -11,7 +11,7 @@ use tflm::run::{arena, AlignedBytes};
 use tflm_runtime::{Interpreter, Model};
 
 /// Model stem, TFLite Micro's configured arena, TFLite Micro's used arena (bytes).
-const MODELS: [(&str, Option<usize>, Option<usize>); 6] = [
+const MODELS: [(&str, Option<usize>, Option<usize>); 7] = [
     // examples/hello_world: kTensorArenaSize = 3000.
     ("hello_world_int8", Some(3000), Some(676)),
     ("hello_world_float", Some(3000), None),
@@ -21,6 +21,7 @@ const MODELS: [(&str, Option<usize>, Option<usize>); 6] = [
     ("person_detect", Some(139_264), Some(82_292)),
     ("keyword_scrambled", None, None),
     ("simple_add_model", None, None),
+    ("trained_lstm_int8", None, None),
 ];
 
 fn fmt(n: usize) -> String {

@@ -8,9 +8,9 @@
 
 use crate::ir::{
     AddSubOptions, ConcatenationOptions, ConstData, Conv2dOptions, DepthwiseConv2dOptions,
-    FullyConnectedOptions, Graph, LeakyReluOptions, MulOptions, Op, OpKind, Pool2dOptions,
-    Quantization, ReducerOptions, ReshapeOptions, SoftmaxOptions, SqueezeOptions,
-    StridedSliceOptions, SvdfOptions, Tensor, TensorId, ValidationError,
+    FullyConnectedOptions, GateActivation, Graph, LeakyReluOptions, LstmOptions, MulOptions, Op,
+    OpKind, Pool2dOptions, Quantization, ReducerOptions, ReshapeOptions, SoftmaxOptions,
+    SqueezeOptions, StridedSliceOptions, SvdfOptions, Tensor, TensorId, ValidationError,
 };
 use crate::run::AlignedBytes;
 use tflm_runtime::flatbuf::Scalar;
@@ -285,6 +285,19 @@ fn operator(op: &Operator<'_>) -> Result<Op, String> {
                 asymmetric_quantize_inputs: o.get(f::ASYMMETRIC_QUANTIZE_INPUTS, false)?,
             })
         }
+        code::UNIDIRECTIONAL_SEQUENCE_LSTM => {
+            use field::unidirectional_sequence_lstm_options as f;
+            let a = o.get::<i8>(f::FUSED_ACTIVATION, 0)?;
+            OpKind::UnidirectionalSequenceLstm(LstmOptions {
+                activation: GateActivation::from_schema(a)
+                    .ok_or_else(|| format!("unknown activation {a}"))?,
+                cell_clip: o.get(f::CELL_CLIP, 0.0)?,
+                proj_clip: o.get(f::PROJ_CLIP, 0.0)?,
+                time_major: o.get(f::TIME_MAJOR, false)?,
+                asymmetric_quantize_inputs: o.get(f::ASYMMETRIC_QUANTIZE_INPUTS, false)?,
+                diagonal_recurrent_tensors: o.get(f::DIAGONAL_RECURRENT_TENSORS, false)?,
+            })
+        }
         other => return Err(format!("builtin code {other} has no IR operator")),
     };
     // A table of another options type would have been read with the wrong field ids.
@@ -336,6 +349,25 @@ mod tests {
         assert_eq!(q.scales.len(), q.zero_points.len());
         assert_eq!(g.inputs.len(), 1);
         assert_eq!(g.outputs, op.outputs);
+    }
+
+    #[test]
+    fn imports_an_integer_lstm_with_absent_inputs_and_intermediates() {
+        let g = import(&fixture("lstm_int8_projection")).unwrap();
+        let op = &g.ops[0];
+        let OpKind::UnidirectionalSequenceLstm(o) = &op.kind else {
+            panic!("{:?}", op.kind)
+        };
+        assert_eq!(o.activation, GateActivation::Tanh);
+        assert!((o.proj_clip - 0.6).abs() < 1e-6 && !o.time_major);
+        assert_eq!(op.inputs.len(), 24);
+        let absent: Vec<usize> = (0..24).filter(|&k| op.input(k).is_none()).collect();
+        assert_eq!(absent, [9, 10, 11, 20, 21, 22, 23]);
+        assert!(g.tensor(op.input(18).unwrap()).is_variable);
+        assert_eq!(g.tensor(op.input(19).unwrap()).dtype, DType::I16);
+        assert_eq!(op.intermediates.len(), 5);
+        let hidden = g.tensor(op.intermediates[4]);
+        assert_eq!(hidden.quantization.as_ref().unwrap().zero_points, [3]);
     }
 
     #[test]

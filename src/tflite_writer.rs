@@ -396,6 +396,25 @@ fn options(fbb: &mut FlatBufferBuilder<'_>, kind: &OpKind) -> Option<Table> {
                 false,
             );
         }
+        OpKind::UnidirectionalSequenceLstm(o) => {
+            use field::unidirectional_sequence_lstm_options as f;
+            put::<i8>(fbb, f::FUSED_ACTIVATION, o.activation.schema_code(), 0);
+            put::<f32>(fbb, f::CELL_CLIP, o.cell_clip, 0.0);
+            put::<f32>(fbb, f::PROJ_CLIP, o.proj_clip, 0.0);
+            put::<bool>(fbb, f::TIME_MAJOR, o.time_major, false);
+            put::<bool>(
+                fbb,
+                f::ASYMMETRIC_QUANTIZE_INPUTS,
+                o.asymmetric_quantize_inputs,
+                false,
+            );
+            put::<bool>(
+                fbb,
+                f::DIAGONAL_RECURRENT_TENSORS,
+                o.diagonal_recurrent_tensors,
+                false,
+            );
+        }
         // Empty tables: ExpandDims, HardSwish, Quantize, Dequantize, Pad, PadV2, Transpose.
         _ => {}
     }
@@ -504,6 +523,21 @@ pub fn op_version(graph: &Graph, op: &Op) -> i32 {
                     9
                 } else {
                     3
+                }
+            } else {
+                1
+            }
+        }
+        OpKind::UnidirectionalSequenceLstm(o) => {
+            // Float and full integer (8x8->16) are version 1; hybrid 2 (4 with asymmetric
+            // inputs); diagonal recurrent weights 5.
+            if o.diagonal_recurrent_tensors {
+                5
+            } else if dt(0) == f32_ && dt(2) == i8_ {
+                if o.asymmetric_quantize_inputs {
+                    4
+                } else {
+                    2
                 }
             } else {
                 1

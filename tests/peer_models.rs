@@ -171,13 +171,24 @@ fn simple_add() {
 }
 
 #[test]
-fn lstm_model_is_rejected_with_a_clear_error() {
-    let Some(dir) = peer_models() else { return };
-    let bytes = AlignedBytes::new(&std::fs::read(dir.join("trained_lstm_int8.tflite")).unwrap());
-    let err = Model::parse(bytes.as_slice()).unwrap_err().to_string();
-    assert_eq!(
-        err,
-        "operator 0: UNIDIRECTIONAL_SEQUENCE_LSTM (builtin code 44) not supported"
+fn trained_lstm_int8() {
+    check(
+        "trained_lstm_int8.tflite",
+        "trained_lstm_int8.ref.jsonl",
+        true,
+        0.0,
+    );
+    check(
+        "trained_lstm_int8.tflite",
+        "trained_lstm_int8.testcases.ref.jsonl",
+        true,
+        0.0,
+    );
+    check(
+        "trained_lstm_int8.tflite",
+        "trained_lstm_int8.intermediates.jsonl",
+        true,
+        0.0,
     );
 }
 

@@ -169,6 +169,27 @@ fn keyword_scrambled_on_cortex_m4() {
 }
 
 #[test]
+fn trained_lstm_int8_on_cortex_m4() {
+    // The UNIDIRECTIONAL_SEQUENCE_LSTM state is reset before every line (each is one image).
+    if check(
+        "trained_lstm_int8.tflite",
+        "trained_lstm_int8.testcases.ref.jsonl",
+        false,
+        Machine::Mps2An386,
+    )
+    .is_none()
+    {
+        return;
+    }
+    check(
+        "trained_lstm_int8.tflite",
+        "trained_lstm_int8.ref.jsonl",
+        false,
+        Machine::Mps2An386,
+    );
+}
+
+#[test]
 fn hello_world_int8_on_cortex_m3() {
     let Some(r) = check(
         "hello_world_int8.tflite",

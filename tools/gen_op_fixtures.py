@@ -13,9 +13,20 @@ For every case CASE this writes into tflm-runtime/tests/fixtures/ops/:
     CASE.ref.jsonl         one JSON object per line, exactly the format of shared/peer-models:
                            {"inputs":[{"shape","dtype","data"}...],"outputs":[...]}; for stateful
                            ops reset_all_variables() runs before every line
-    CASE.seq.ref.jsonl     stateful ops only (SVDF): the same inputs, state carried over from line to
+    CASE.seq.ref.jsonl     stateful ops only (SVDF, LSTM): the same inputs, state carried over from line to
                            line (reset once, before the first line)
     MANIFEST.json          every case: op, dtypes, number of inputs, lines, stateful, what it covers
+UNIDIRECTIONAL_SEQUENCE_LSTM cases: lstm_keras_* are tf_keras LSTM layers (batch 1, unroll=False)
+converted by TensorFlow (tools/keras_lstm.py, run with TFLM_TF_PYTHON, default
+/root/venv-models/bin/python = TF 2.21): float32, and int8 full-integer PTQ (8x8->16 with its 5
+intermediates); return_sequences=False adds a STRIDED_SLICE after the LSTM. The committed .tflite
+files are reused (TensorFlow is needed only with --rebuild-keras or for a new case; conversion is
+deterministic, checked). TF 2.21 refuses 16x8 quantization for this op ("Quantization to 16x8-bit
+not yet supported for op: 'UNIDIRECTIONAL_SEQUENCE_LSTM'"), and LiteRT's kernel itself only runs
+float, hybrid and int8 inputs, so there is no int16x8 LSTM case. The other lstm_* cases are built
+here (CIFG, peephole, projection, clips, time-major, batch > 1, non-zero state and hidden zero
+points), which Keras never produces.
+
 Outputs come from ai-edge-litert's Python interpreter with
 experimental_op_resolver_type=OpResolverType.BUILTIN_REF (reference kernels, no delegate).
 Everything is deterministic: numpy default_rng seeded from the case name (crc32), so two runs give
@@ -84,6 +95,7 @@ OPTIONS = {
     'PADV2': 'PadV2Options', 'STRIDED_SLICE': 'StridedSliceOptions', 'TRANSPOSE': 'TransposeOptions',
     'RESHAPE': 'ReshapeOptions', 'SQUEEZE': 'SqueezeOptions', 'EXPAND_DIMS': 'ExpandDimsOptions',
     'SVDF': 'SVDFOptions', 'QUANTIZE': 'QuantizeOptions', 'DEQUANTIZE': 'DequantizeOptions',
+    'UNIDIRECTIONAL_SEQUENCE_LSTM': 'UnidirectionalSequenceLSTMOptions',
     'LOGISTIC': None, 'TANH': None, 'RELU': None, 'RELU6': None,
 }
 
@@ -158,7 +170,7 @@ class Model:
     def const(self, shape, dtype, data, q=None):
         return self.tensor(shape, dtype, q, data=data, name=f'const{len(self.tensors)}')
 
-    def op(self, name, ins, outs, version=1, **opts):
+    def op(self, name, ins, outs, version=1, intermediates=None, **opts):
         code = getattr(S.BuiltinOperator, name)
         oc = S.OperatorCodeT()
         oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = code, min(code, 127), version
@@ -166,6 +178,8 @@ class Model:
         o = S.OperatorT()
         o.opcodeIndex = len(self.opcodes) - 1
         o.inputs, o.outputs = list(ins), list(outs)
+        if intermediates:
+            o.intermediates = list(intermediates)
         oname = OPTIONS[name]
         if oname is not None:
             ot = getattr(S, oname + 'T')()
@@ -896,6 +910,104 @@ case('svdf_int8_rank1_nobias', 'SVDF', 'int8/int16 rank 1 without bias (input -1
      build=lambda m, r: svdf(m, r, 'int8', 1, 7, 3, 1, 5, act='RELU', bias=False))
 
 
+def lstm(m, r, dt, batch, steps, n_in, n_cell, n_out=None, cifg=False, peephole=False, proj=False,
+         proj_bias=True, time_major=False, cell_clip=0.0, proj_clip=0.0, state_zp=0, hidden_zp=0):
+    """UNIDIRECTIONAL_SEQUENCE_LSTM with all 24 inputs (absent ones -1), built by hand: the options
+    TF's Keras conversion never produces (CIFG, peephole, projection, time-major, batch > 1, clips).
+    Integer: TFLite's 8x8->16 scheme, 5 intermediates (4 float32 placeholders, as the converter
+    writes them without layer norm, and the int8 hidden state's scale and zero point)."""
+    n_out = n_out or n_cell
+    in_shape = [steps, batch, n_in] if time_major else [batch, steps, n_in]
+    gates = [g for g in range(4) if not (cifg and g == 0)]
+    ins = [-1] * 24
+    if dt == 'float32':
+        ins[0] = m.inp(in_shape, 'float32')
+        for g in gates:
+            ins[1 + g] = m.const([n_cell, n_in], dt, r.uniform(-1, 1, (n_cell, n_in)) / np.sqrt(n_in))
+            ins[5 + g] = m.const([n_cell, n_out], dt, r.uniform(-1, 1, (n_cell, n_out)) / np.sqrt(n_out))
+            ins[12 + g] = m.const([n_cell], dt, r.uniform(-0.5, 0.5, n_cell) + (1.0 if g == 1 else 0.0))
+            if peephole and g != 2:
+                ins[9 + {0: 0, 1: 1, 3: 2}[g]] = m.const([n_cell], dt, r.uniform(-0.5, 0.5, n_cell))
+        if proj:
+            ins[16] = m.const([n_out, n_cell], dt, r.uniform(-1, 1, (n_out, n_cell)) / np.sqrt(n_cell))
+            if proj_bias:
+                ins[17] = m.const([n_out], dt, r.uniform(-0.2, 0.2, n_out))
+        ins[18] = m.tensor([batch, n_out], dt, name='output_state', variable=True)
+        ins[19] = m.tensor([batch, n_cell], dt, name='cell_state', variable=True)
+        y = m.out(in_shape[:2] + [n_out], dt)
+        m.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], version=1,
+             fusedActivationFunction=S.ActivationFunctionType.TANH, cellClip=cell_clip, projClip=proj_clip,
+             timeMajor=time_major)
+        return
+    in_q = (f32(r.uniform(0.01, 0.03)), int(r.integers(-10, 10)))
+    state_q = (f32(1.0 / 128), state_zp)
+    hidden_q = (f32(1.0 / 128), hidden_zp) if proj else state_q
+    ins[0] = m.inp(in_shape, 'int8', in_q)
+    for g in gates:
+        ws = f32(1.0 / (127 * np.sqrt(n_in)) * r.uniform(0.8, 1.2))
+        rs = f32(1.0 / (127 * np.sqrt(n_out)) * r.uniform(0.8, 1.2))
+        ins[1 + g] = m.const([n_cell, n_in], 'int8', weights_int8(r, (n_cell, n_in)), (ws, 0))
+        ins[5 + g] = m.const([n_cell, n_out], 'int8', weights_int8(r, (n_cell, n_out)), (rs, 0))
+        bs = in_q[0] * ws
+        b = (r.uniform(-0.5, 0.5, n_cell) + (1.0 if g == 1 else 0.0)) / bs
+        ins[12 + g] = m.const([n_cell], 'int32', np.round(b), (f32(bs), 0))
+        if peephole and g != 2:
+            ins[9 + {0: 0, 1: 1, 3: 2}[g]] = m.const(
+                [n_cell], 'int16', r.integers(-32767, 32767, n_cell, endpoint=True), (f32(0.5 / 32767), 0))
+    if proj:
+        ps = f32(1.0 / (127 * np.sqrt(n_cell)))
+        ins[16] = m.const([n_out, n_cell], 'int8', weights_int8(r, (n_out, n_cell)), (ps, 0))
+        if proj_bias:
+            pbs = f32(hidden_q[0] * ps)
+            ins[17] = m.const([n_out], 'int32', np.round(r.uniform(-0.2, 0.2, n_out) / pbs), (pbs, 0))
+    ins[18] = m.tensor([batch, n_out], 'int8', state_q, name='output_state', variable=True)
+    ins[19] = m.tensor([batch, n_cell], 'int16', (f32(2.0 ** -11), 0), name='cell_state', variable=True)
+    inter = [m.tensor([0], 'float32', name=f'input_to_{g}_intermediate') for g in
+             ('input', 'forget', 'cell', 'output')]
+    inter.append(m.tensor([0], 'int8', hidden_q, name='effective_hidden_scale_intermediate'))
+    y = m.out(in_shape[:2] + [n_out], 'int8', state_q)
+    m.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], version=1, intermediates=inter,
+         fusedActivationFunction=S.ActivationFunctionType.TANH, cellClip=cell_clip, projClip=proj_clip,
+         timeMajor=time_major)
+
+
+# UNIDIRECTIONAL_SEQUENCE_LSTM (stateful: variable output and cell states). The lstm_keras_* cases
+# are converted from tf_keras models by TensorFlow (tools/keras_lstm.py); the others are built here.
+LSTM_NEAR = [float(v) for v in np.linspace(-2.0, 2.0, 9)]
+for (name, q, steps, feats, units, rs, desc) in [
+        ('lstm_keras_float32_seq', 'float32', 6, 3, 5, True, 'TF-converted Keras LSTM, float32, return_sequences'),
+        ('lstm_keras_float32_last', 'float32', 9, 4, 8, False, 'TF-converted Keras LSTM, float32, last step only '
+         '(LSTM then STRIDED_SLICE)'),
+        ('lstm_keras_int8_seq', 'int8', 6, 3, 5, True, 'TF-converted Keras LSTM, int8 PTQ (8x8->16), '
+         'return_sequences'),
+        ('lstm_keras_int8_last', 'int8', 12, 4, 16, False, 'TF-converted Keras LSTM, int8 PTQ, 12 steps, 16 units, '
+         'last step only'),
+        ('lstm_keras_int8_long', 'int8', 28, 8, 20, True, 'TF-converted Keras LSTM, int8 PTQ, 28 steps, 20 units')]:
+    case(name, 'UNIDIRECTIONAL_SEQUENCE_LSTM', desc, stateful=True, frange=(-2.0, 2.0),
+         near=LSTM_NEAR if q == 'int8' else None,
+         build=dict(keras=dict(name=name, steps=steps, features=feats, units=units, return_sequences=rs,
+                               quant=q, seed=zlib.crc32(name.encode()) % 1000)))
+case('lstm_float32_cifg_peephole_proj', 'UNIDIRECTIONAL_SEQUENCE_LSTM', 'float32, CIFG, peephole, projection '
+     'with bias, cell and projection clips, batch 2', stateful=True, frange=(-2.0, 2.0),
+     build=lambda m, r: lstm(m, r, 'float32', 2, 5, 3, 6, 4, cifg=True, peephole=True, proj=True, cell_clip=3.0,
+                             proj_clip=0.8))
+case('lstm_float32_time_major', 'UNIDIRECTIONAL_SEQUENCE_LSTM', 'float32, time-major, batch 3, peephole',
+     stateful=True, frange=(-2.0, 2.0),
+     build=lambda m, r: lstm(m, r, 'float32', 3, 4, 5, 7, peephole=True, time_major=True))
+case('lstm_int8_batch2', 'UNIDIRECTIONAL_SEQUENCE_LSTM', 'int8 8x8->16, batch-major, batch 2, output state zp 5, '
+     'cell clip', stateful=True, near=LSTM_NEAR,
+     build=lambda m, r: lstm(m, r, 'int8', 2, 6, 4, 8, cell_clip=2.5, state_zp=5))
+case('lstm_int8_cifg_peephole', 'UNIDIRECTIONAL_SEQUENCE_LSTM', 'int8, CIFG, int16 peephole weights, time-major, '
+     'batch 2', stateful=True, near=LSTM_NEAR,
+     build=lambda m, r: lstm(m, r, 'int8', 2, 5, 3, 6, cifg=True, peephole=True, time_major=True))
+case('lstm_int8_projection', 'UNIDIRECTIONAL_SEQUENCE_LSTM', 'int8, projection 8 -> 5 with bias and clip, '
+     'hidden zero point 3, output state zp -2', stateful=True, near=LSTM_NEAR,
+     build=lambda m, r: lstm(m, r, 'int8', 1, 7, 4, 8, 5, proj=True, proj_clip=0.6, hidden_zp=3, state_zp=-2))
+case('lstm_int8_projection_nobias', 'UNIDIRECTIONAL_SEQUENCE_LSTM', 'int8, CIFG, projection 6 -> 6 without bias, '
+     'hidden zero point -4', stateful=True, near=LSTM_NEAR,
+     build=lambda m, r: lstm(m, r, 'int8', 1, 5, 3, 6, 6, cifg=True, proj=True, proj_bias=False, hidden_zp=-4))
+
+
 # --------------------------------------------------------------------------- running and writing
 
 def seed(name, k):
@@ -969,7 +1081,25 @@ def dump(path, recs):
                                separators=(',', ':'), allow_nan=False) + '\n')
 
 
-def build(c):
+TF_PYTHON = os.environ.get('TFLM_TF_PYTHON', '/root/venv-models/bin/python')
+
+
+def convert_keras(cases, out, rebuild):
+    """Runs tools/keras_lstm.py (TensorFlow) for the Keras cases whose .tflite is missing (all of
+    them with --rebuild-keras); the committed models are reused otherwise, so regenerating the
+    fixtures needs TensorFlow only for new Keras cases."""
+    import subprocess
+    todo = [c['build']['keras'] for c in cases if isinstance(c['build'], dict) and
+            (rebuild or not os.path.exists(os.path.join(out, c['name'] + '.tflite')))]
+    if todo:
+        subprocess.run([TF_PYTHON, os.path.join(ROOT, 'tools', 'keras_lstm.py'), out],
+                       input=json.dumps(todo).encode(), check=True)
+
+
+def build(c, out=OUT):
+    if isinstance(c['build'], dict):  # converted by TensorFlow (convert_keras)
+        with open(os.path.join(out, c['name'] + '.tflite'), 'rb') as f:
+            return f.read()
     m = Model()
     c['build'](m, np.random.default_rng(seed(c['name'], 0)))
     return m.finish()
@@ -979,7 +1109,8 @@ def interpreter(buf):
     it = Interpreter(model_content=buf, experimental_op_resolver_type=REF)
     it.allocate_tensors()
     ops = [o['op_name'] for o in it._get_ops_details()]
-    assert len(ops) == 1 and 'DELEGATE' not in ops, ops
+    # One operator, except TF-converted Keras LSTMs that keep the last step (+ STRIDED_SLICE).
+    assert (len(ops) == 1 or ops[0] == 'UNIDIRECTIONAL_SEQUENCE_LSTM') and 'DELEGATE' not in ops, ops
     return it
 
 
@@ -999,6 +1130,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=OUT, help='output folder (default: %(default)s)')
     ap.add_argument('--check-dropped', action='store_true', help='only re-try the dropped cases')
+    ap.add_argument('--rebuild-keras', action='store_true',
+                    help='re-convert the Keras LSTM models with TensorFlow (see tools/keras_lstm.py)')
     ap.add_argument('-v', '--verbose', action='store_true')
     args = ap.parse_args()
 
@@ -1016,8 +1149,9 @@ def main():
     names = [c['name'] for c in CASES]
     assert len(set(names)) == len(names), 'duplicate case names'
     manifest = []
+    convert_keras(CASES, args.out, args.rebuild_keras)
     for c in CASES:
-        buf = build(c)
+        buf = build(c, args.out)
         it = interpreter(buf)
         ind, outd = it.get_input_details(), it.get_output_details()
         samples = gen_inputs(c, ind)

@@ -26,8 +26,9 @@ pub mod validate;
 pub use graph::Graph;
 pub use op::{
     AddSubOptions, ConcatenationOptions, Conv2dOptions, DepthwiseConv2dOptions,
-    FullyConnectedOptions, LeakyReluOptions, MulOptions, Op, OpKind, Pool2dOptions, ReducerOptions,
-    ReshapeOptions, SoftmaxOptions, SqueezeOptions, StridedSliceOptions, SvdfOptions,
+    FullyConnectedOptions, GateActivation, LeakyReluOptions, LstmOptions, MulOptions, Op, OpKind,
+    Pool2dOptions, ReducerOptions, ReshapeOptions, SoftmaxOptions, SqueezeOptions,
+    StridedSliceOptions, SvdfOptions,
 };
 pub use tensor::{ConstData, Quantization, Tensor, TensorId};
 pub use tflm_runtime::{Activation, DType, Padding};

@@ -18,8 +18,9 @@ pub struct Op {
     /// In the builtin's order; `None` marks an absent optional input.
     pub inputs: Vec<Option<TensorId>>,
     pub outputs: Vec<TensorId>,
-    /// Tensors the kernel uses internally (TFLite's integer LSTM records gate statistics
-    /// there); empty for every op supported so far.
+    /// Tensors the kernel reads quantization parameters from but never touches: only the
+    /// integer UNIDIRECTIONAL_SEQUENCE_LSTM has them (see [`OpKind::UnidirectionalSequenceLstm`]);
+    /// empty for every other op.
     pub intermediates: Vec<TensorId>,
 }
 
@@ -55,9 +56,6 @@ impl Op {
 }
 
 /// What an operator computes: the TFLite builtin and its options.
-///
-/// Room for more: `UnidirectionalSequenceLstm(LstmOptions)` (with `Op::intermediates` for
-/// the integer kernel) joins when the runtime gets its kernel.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpKind {
     /// Inputs: input (any rank, flattened to `[batches, depth]`), weights
@@ -113,6 +111,44 @@ pub enum OpKind {
     /// weights `[filters, memory]`, bias `[units]` (optional), state (variable,
     /// `[batch, memory * filters]`).
     Svdf(SvdfOptions),
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM: an LSTM layer over a whole sequence. 24 inputs in TFLite's
+    /// order (20 are accepted on import, as old converters wrote; the writer keeps the count),
+    /// absent optional ones `None` (-1 in the file). Gates are always ordered **input, forget,
+    /// cell (candidate), output** (ONNX's `W`/`R`/`B` stack them as i, o, f, c and its peephole
+    /// `P` as i, o, f: reorder when lowering):
+    ///
+    /// | k | tensor | shape | |
+    /// |---|---|---|---|
+    /// | 0 | input | `[batch, time, n_input]` (`[time, batch, n_input]` if `time_major`) | |
+    /// | 1–4 | input-to-{input, forget, cell, output} weights `W_*` | `[n_cell, n_input]` | 1 absent with CIFG |
+    /// | 5–8 | recurrent-to-{input, forget, cell, output} weights `R_*` | `[n_cell, n_output]` | 5 absent with CIFG |
+    /// | 9–11 | cell-to-{input, forget, output} peephole weights | `[n_cell]` | optional, all or none (9 absent with CIFG) |
+    /// | 12–15 | {input, forget, cell, output} gate bias | `[n_cell]` | 12 absent with CIFG |
+    /// | 16 | projection weights | `[n_output, n_cell]` | optional |
+    /// | 17 | projection bias | `[n_output]` | optional, only with 16 |
+    /// | 18 | output state `h` (variable, zero-initialised) | `[batch, n_output]` | |
+    /// | 19 | cell state `c` (variable, zero-initialised) | `[batch, n_cell]` | |
+    /// | 20–23 | {input, forget, cell, output} layer-norm coefficients | `[n_cell]` | optional (the runtime rejects them) |
+    ///
+    /// Output 0: `[batch, time, n_output]` (same layout as the input), `h` after every step;
+    /// for the last step only, follow with a STRIDED_SLICE (what TFLite's converter does).
+    /// Without projection `n_output == n_cell`. Per step: `i = σ(W_i x + R_i h + p_i ⊙ c +
+    /// b_i)` (CIFG: `i = 1 - f`), `f` likewise, `g = act(W_g x + R_g h + b_g)`,
+    /// `c = clip(f ⊙ c + i ⊙ g)`, `o = σ(W_o x + R_o h + p_o ⊙ c + b_o)` (new `c`),
+    /// `h = o ⊙ act(c)`, projected `h = clip(P h + b_p)` when 16 is present. ONNX's `B`
+    /// holds `Wb` and `Rb`: the TFLite bias is their sum. ONNX's default activations
+    /// (sigmoid, tanh, tanh) are the only ones TFLite has; `act` is `activation`.
+    ///
+    /// Float32: every operand float32, no intermediates. Integer (TFLite's 8x8→16 scheme):
+    /// int8 input, weights (per-tensor, zero point 0) and output; int32 biases (scale
+    /// `input_scale * weight_scale`; the projection bias `hidden_scale * projection_scale`);
+    /// int16 peephole weights; output state int8 (the output's quantization); cell state int16
+    /// with a power-of-two scale (`2^-11` for |c| < 16) and zero point 0; and exactly 5
+    /// `Op::intermediates`: four gate pre-activation tensors (float32, shape `[0]`, no
+    /// quantization: the kernel then uses Q3.12) and the hidden state `o ⊙ tanh(c)` (int8,
+    /// shape `[0]`, its scale and zero point; without projection it must equal the output
+    /// state's quantization).
+    UnidirectionalSequenceLstm(LstmOptions),
 }
 
 impl OpKind {
@@ -147,6 +183,7 @@ impl OpKind {
             OpKind::StridedSlice(_) => code::STRIDED_SLICE,
             OpKind::Transpose => code::TRANSPOSE,
             OpKind::Svdf(_) => code::SVDF,
+            OpKind::UnidirectionalSequenceLstm(_) => code::UNIDIRECTIONAL_SEQUENCE_LSTM,
         }
     }
 
@@ -183,6 +220,7 @@ impl OpKind {
             OpKind::StridedSlice(_) => options_type::STRIDED_SLICE,
             OpKind::Transpose => options_type::TRANSPOSE,
             OpKind::Svdf(_) => options_type::SVDF,
+            OpKind::UnidirectionalSequenceLstm(_) => options_type::UNIDIRECTIONAL_SEQUENCE_LSTM,
             OpKind::Logistic | OpKind::Tanh | OpKind::Relu | OpKind::Relu6 | OpKind::ReluN1To1 => {
                 options_type::NONE
             }
@@ -205,6 +243,7 @@ impl OpKind {
             OpKind::PadV2 => (3, 3, 1),
             OpKind::StridedSlice(_) => (4, 4, 1),
             OpKind::Svdf(_) => (5, 5, 1),
+            OpKind::UnidirectionalSequenceLstm(_) => (20, 24, 1),
             OpKind::Concatenation(_) => (1, usize::MAX, 1),
             _ => (1, 1, 1),
         }
@@ -216,6 +255,7 @@ impl OpKind {
             OpKind::FullyConnected(_) | OpKind::Conv2d(_) | OpKind::DepthwiseConv2d(_) => &[2],
             OpKind::Reshape(_) => &[1],
             OpKind::Svdf(_) => &[3],
+            OpKind::UnidirectionalSequenceLstm(_) => &[1, 5, 9, 10, 11, 12, 16, 17, 20, 21, 22, 23],
             _ => &[],
         }
     }
@@ -426,6 +466,73 @@ pub struct SvdfOptions {
     pub activation: Activation,
     /// Hybrid kernels only.
     pub asymmetric_quantize_inputs: bool,
+}
+
+/// `UnidirectionalSequenceLSTMOptions`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LstmOptions {
+    /// `act` of the cell gate and of the output (`Tanh` in every converted model; the
+    /// integer kernel always uses tanh).
+    pub activation: GateActivation,
+    /// Clip of the cell state (0: none).
+    pub cell_clip: f32,
+    /// Clip of the projection output (0: none).
+    pub proj_clip: f32,
+    /// Input and output are `[time, batch, features]`.
+    pub time_major: bool,
+    /// Hybrid kernels only.
+    pub asymmetric_quantize_inputs: bool,
+    /// Recurrent weights given as diagonals `[n_cell]` (TFLite v5; the runtime rejects it).
+    pub diagonal_recurrent_tensors: bool,
+}
+
+impl Default for LstmOptions {
+    fn default() -> Self {
+        LstmOptions {
+            activation: GateActivation::Tanh,
+            cell_clip: 0.0,
+            proj_clip: 0.0,
+            time_major: false,
+            asymmetric_quantize_inputs: false,
+            diagonal_recurrent_tensors: false,
+        }
+    }
+}
+
+/// The schema's `ActivationFunctionType` as recurrent ops use it (TANH included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateActivation {
+    None,
+    Relu,
+    ReluN1To1,
+    Relu6,
+    Tanh,
+    SignBit,
+}
+
+impl GateActivation {
+    pub const fn from_schema(code: i8) -> Option<GateActivation> {
+        Some(match code {
+            0 => GateActivation::None,
+            1 => GateActivation::Relu,
+            2 => GateActivation::ReluN1To1,
+            3 => GateActivation::Relu6,
+            4 => GateActivation::Tanh,
+            5 => GateActivation::SignBit,
+            _ => return None,
+        })
+    }
+
+    pub const fn schema_code(self) -> i8 {
+        match self {
+            GateActivation::None => 0,
+            GateActivation::Relu => 1,
+            GateActivation::ReluN1To1 => 2,
+            GateActivation::Relu6 => 3,
+            GateActivation::Tanh => 4,
+            GateActivation::SignBit => 5,
+        }
+    }
 }
 
 #[cfg(test)]

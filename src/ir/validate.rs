@@ -453,6 +453,22 @@ fn check_op(g: &Graph, op: &Op) -> Result<(), String> {
                 return Err("input, feature and time weights must be 2-D".into());
             }
         }
+        OpKind::UnidirectionalSequenceLstm(_) => {
+            if op.inputs.len() != 20 && op.inputs.len() != 24 {
+                return Err(format!("{} inputs, expected 24 (or 20)", op.inputs.len()));
+            }
+            if !req(18)?.is_variable || !req(19)?.is_variable {
+                return Err("the output and cell states (inputs 18, 19) must be variable".into());
+            }
+            let (w, r) = (req(4)?, req(8)?);
+            if x.rank() != 3 || w.rank() != 2 || r.rank() != 2 || w.shape[1] != x.shape[2] {
+                return Err("input must be 3-D and the weights [n_cell, n_input]".into());
+            }
+            let mut want = x.shape.clone();
+            want[2] = r.shape[1];
+            expect_shape(Some(want), "[.., .., n_output]")?;
+            same_type("the LSTM output has the input's type")?;
+        }
     }
     Ok(())
 }

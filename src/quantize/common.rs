@@ -62,7 +62,11 @@ impl Scheme {
     /// quantizer knows how to feed.
     pub fn supports(self, kind: &OpKind) -> bool {
         match kind {
-            OpKind::Quantize | OpKind::Dequantize | OpKind::Svdf(_) => false,
+            // The integer LSTM needs calibrated gate intermediates (issue 6): not yet.
+            OpKind::Quantize
+            | OpKind::Dequantize
+            | OpKind::Svdf(_)
+            | OpKind::UnidirectionalSequenceLstm(_) => false,
             OpKind::HardSwish => self == Scheme::Int8,
             _ => true,
         }

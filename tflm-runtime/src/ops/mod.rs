@@ -19,6 +19,7 @@ mod concatenation;
 mod conv;
 mod depthwise_conv;
 mod fully_connected;
+mod lstm;
 mod mean;
 mod mul;
 mod pad;
@@ -62,6 +63,7 @@ fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
         op::STRIDED_SLICE => (strided_slice::prepare, strided_slice::eval),
         op::TRANSPOSE => (transpose::prepare, transpose::eval),
         op::SVDF => (svdf::prepare, svdf::eval),
+        op::UNIDIRECTIONAL_SEQUENCE_LSTM => (lstm::prepare, lstm::eval),
         op::SOFTMAX => (softmax::prepare, softmax::eval),
         op::CONV_2D => (conv::prepare, conv::eval),
         op::DEPTHWISE_CONV_2D => (depthwise_conv::prepare, depthwise_conv::eval),
@@ -434,13 +436,19 @@ impl<'b> OpIo<'b> {
         bytemuck::try_cast_slice_mut(bytes).map_err(|_| self.internal("output misaligned"))
     }
 
-    /// The operator's scratch buffer (as many bytes as its `prepare` asked for), alive only
-    /// while it runs.
+    /// The operator's scratch buffer (planned like an activation, alive only while the
+    /// operator runs; empty when its `prepare` asked for none).
+    pub fn scratch(&mut self) -> Result<&'b mut [u8], Error> {
+        Ok(self.act.take(self.num_outputs).unwrap_or_default())
+    }
+
+    /// The operator's scratch buffer reinterpreted as `T`; an error when `prepare` asked for
+    /// none.
     pub fn scratch_as<T: Pod>(&mut self) -> Result<&'b mut [T], Error> {
-        let bytes = self
-            .act
-            .take(self.num_outputs)
-            .ok_or(self.internal("no scratch buffer"))?;
+        let bytes = self.scratch()?;
+        if bytes.is_empty() {
+            return Err(self.internal("no scratch buffer"));
+        }
         bytemuck::try_cast_slice_mut(bytes).map_err(|_| self.internal("scratch misaligned"))
     }
 

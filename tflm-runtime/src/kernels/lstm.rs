@@ -1,0 +1,485 @@
+//! UNIDIRECTIONAL_SEQUENCE_LSTM: float32 and full integer (TFLite's "8x8→16" scheme), as
+//! LiteRT's `lstm_eval::EvalFloat` and `lstm_eval::EvalInteger8x8_16`.
+//!
+//! Gates are numbered as TFLite orders them: 0 input (`i`), 1 forget (`f`), 2 cell (`g`, the
+//! candidate), 3 output (`o`). For each time step and each batch row:
+//! ```text
+//! i = σ(W_i x + R_i h + p_i ⊙ c + b_i)        (absent with CIFG: i = 1 - f)
+//! f = σ(W_f x + R_f h + p_f ⊙ c + b_f)
+//! g = act(W_g x + R_g h + b_g)
+//! c = clip(f ⊙ c + i ⊙ g, cell_clip)
+//! o = σ(W_o x + R_o h + p_o ⊙ c + b_o)        (peephole on the *updated* cell)
+//! h = o ⊙ act(c);  with projection h = clip(P h + b_p, proj_clip)
+//! ```
+//! `W_*` are `[n_cell, n_input]`, `R_*` `[n_cell, n_output]`, `p_*` `[n_cell]` (peephole),
+//! `b_*` `[n_cell]`, `P` `[n_output, n_cell]`; `h` (`[n_batch, n_output]`) and `c`
+//! (`[n_batch, n_cell]`) are the operator's variable tensors, kept across invokes. The output
+//! of each step is `h`.
+//!
+//! Batch-major input (`[n_batch, max_time, n_input]`) runs every batch row's sequence to the
+//! end before the next row; time-major (`[max_time, n_batch, n_input]`) steps all rows at once.
+//!
+//! **Integer** (int8 input, weights and output, int16 cell state with a power-of-two scale
+//! `2^cell_scale_log2`, int32 biases, int16 peephole weights): each gate's pre-activation is a
+//! Q3.12 int16; `W x` and `R h` are two separate int8 matrix products, each rescaled by its own
+//! effective scale (`w_scale * in_scale / 2^-12`) and saturated to int16 in turn, the
+//! zero-point terms folded into per-row "effective biases" at prepare time. σ and tanh are
+//! gemmlowp's int16 fixed-point functions ([`super::fixed16`]); products of gates are rounding
+//! shifts; `h = o ⊙ tanh(c)` is rescaled by `2^-30 / hidden_scale` to int8. LiteRT's integer
+//! kernel always uses tanh for `act`, whatever the options say.
+//!
+//! Scratch: four gate buffers (and, for the integer projection, one int8 row), each
+//! `rows * n_cell` long, `rows` being the number of batch rows stepped at once.
+
+use super::fixed16;
+use crate::quant::multiply_by_quantized_multiplier;
+
+/// Flag bits of [`LstmParams::flags`].
+pub mod flag {
+    /// No input gate (coupled input and forget gate: `i = 1 - f`).
+    pub const CIFG: i32 = 1;
+    /// Peephole weights `p_*` present.
+    pub const PEEPHOLE: i32 = 2;
+    /// Projection weights `P` present.
+    pub const PROJECTION: i32 = 4;
+    /// Input is `[max_time, n_batch, n_input]`.
+    pub const TIME_MAJOR: i32 = 8;
+}
+
+/// Sizes and constants, computed once at prepare time and stored in the arena.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct LstmParams {
+    pub n_batch: i32,
+    pub max_time: i32,
+    pub n_input: i32,
+    pub n_cell: i32,
+    pub n_output: i32,
+    pub flags: i32,
+    /// Float: the cell and output activation as the schema's code (0 none, 1 relu,
+    /// 2 relu_n1_to_1, 3 relu6, 4 tanh).
+    pub activation: i32,
+    /// Float clips (0: none).
+    pub cell_clip: f32,
+    pub proj_clip: f32,
+    /// Integer: clips in the cell state's and the output state's units (0: none).
+    pub quantized_cell_clip: i32,
+    pub quantized_proj_clip: i32,
+    /// Integer: the cell state's scale is `2^cell_scale_log2`.
+    pub cell_scale_log2: i32,
+    pub output_state_zp: i32,
+    pub hidden_zp: i32,
+    /// Integer effective scales `(multiplier, shift)` of `W_g x`, `R_g h` and `p_g ⊙ c` per gate.
+    pub input_scale: [[i32; 2]; 4],
+    pub recurrent_scale: [[i32; 2]; 4],
+    pub cell_scale: [[i32; 2]; 4],
+    pub hidden_scale: [i32; 2],
+    pub proj_scale: [i32; 2],
+}
+
+impl LstmParams {
+    pub fn has(&self, f: i32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Batch rows stepped at once: all of them when time-major, one otherwise.
+    pub fn rows_per_step(&self) -> usize {
+        if self.has(flag::TIME_MAJOR) {
+            self.n_batch.max(0) as usize
+        } else {
+            1
+        }
+    }
+
+    fn dims(&self) -> (usize, usize, usize, usize, usize) {
+        let u = |x: i32| x.max(0) as usize;
+        (
+            u(self.n_batch),
+            u(self.max_time),
+            u(self.n_input),
+            u(self.n_cell),
+            u(self.n_output),
+        )
+    }
+
+    /// Scratch bytes: four gate buffers of `rows * n_cell` elements of `gate_size` bytes,
+    /// plus one int8 buffer of the same length for the integer projection.
+    pub fn scratch_bytes(&self, gate_size: usize) -> usize {
+        let n = self.rows_per_step() * self.dims().3;
+        let extra = if gate_size == 2 && self.has(flag::PROJECTION) {
+            2 * n.div_ceil(2)
+        } else {
+            0
+        };
+        4 * n * gate_size + extra
+    }
+}
+
+/// The constant operands of one LSTM; `T` is the weight type, `B` the bias type, `P` the
+/// peephole type. Index 0 (input gate) is `None` with CIFG, `peephole[2]` is always `None`.
+#[derive(Clone, Copy, Debug)]
+pub struct LstmWeights<'a, T, B, P> {
+    pub input: [Option<&'a [T]>; 4],
+    pub recurrent: [Option<&'a [T]>; 4],
+    pub peephole: [Option<&'a [P]>; 4],
+    /// Float: the gate biases. Integer: the effective biases of `W_g x` (bias plus
+    /// `-input_zp * row sums`).
+    pub bias: [Option<&'a [B]>; 4],
+    /// Integer only: the effective biases of `R_g h` (`-output_state_zp * row sums`).
+    pub recurrent_bias: [Option<&'a [B]>; 4],
+    pub projection: Option<&'a [T]>,
+    /// Float: the projection bias. Integer: the effective projection bias.
+    pub projection_bias: Option<&'a [B]>,
+}
+
+/// Why the kernel refused to run (verification makes these unreachable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LstmError;
+
+/// Checks every slice length against `params`.
+#[allow(clippy::too_many_arguments)]
+fn check<T, B, P, X>(
+    p: &LstmParams,
+    w: &LstmWeights<'_, T, B, P>,
+    input: &[X],
+    output: &[X],
+    output_state: &[X],
+    cell_len: usize,
+    scratch_len: usize,
+    integer: bool,
+) -> Result<(), LstmError> {
+    let (nb, t, ni, nc, no) = p.dims();
+    let len = |s: Option<usize>, n: usize| s.is_none_or(|l| l == n);
+    let mut ok = input.len() == nb * t * ni
+        && output.len() == nb * t * no
+        && output_state.len() == nb * no
+        && cell_len == nb * nc
+        && scratch_len >= p.scratch_bytes(if integer { 2 } else { 4 })
+        && len(w.projection.map(<[T]>::len), no * nc)
+        && len(w.projection_bias.map(<[B]>::len), no)
+        && w.projection.is_some() == p.has(flag::PROJECTION)
+        && (p.has(flag::PROJECTION) || nc == no)
+        && (!integer || !p.has(flag::PROJECTION) || w.projection_bias.is_some());
+    for g in 0..4 {
+        let needed = g != 0 || !p.has(flag::CIFG);
+        let peephole = g != 2 && needed && p.has(flag::PEEPHOLE);
+        ok &= w.input[g].map(<[T]>::len) == needed.then_some(nc * ni)
+            && w.recurrent[g].map(<[T]>::len) == needed.then_some(nc * no)
+            && w.peephole[g].map(<[P]>::len) == peephole.then_some(nc)
+            && w.bias[g].map(<[B]>::len) == needed.then_some(nc)
+            && w.recurrent_bias[g].map(<[B]>::len) == (needed && integer).then_some(nc);
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(LstmError)
+    }
+}
+
+/// Where step `t` of batch row `b` (or of all rows, time-major) lives: element offsets of
+/// the input, the output and the state rows, and the number of rows.
+fn steps(p: &LstmParams) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+    let (nb, t_max, ni, _, no) = p.dims();
+    let time_major = p.has(flag::TIME_MAJOR);
+    let (outer, inner) = if time_major { (1, t_max) } else { (nb, t_max) };
+    (0..outer).flat_map(move |b| {
+        (0..inner).map(move |t| {
+            if time_major {
+                (t * nb * ni, t * nb * no, 0, nb)
+            } else {
+                let step = b * t_max + t;
+                (step * ni, step * no, b, 1)
+            }
+        })
+    })
+}
+
+// ------------------------------------------------------------------------------------ float
+
+#[inline(always)]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + libm::expf(-x))
+}
+
+fn activate(code: i32, x: f32) -> f32 {
+    match code {
+        1 => x.max(0.0),
+        2 => x.clamp(-1.0, 1.0),
+        3 => x.clamp(0.0, 6.0),
+        4 => libm::tanhf(x),
+        _ => x,
+    }
+}
+
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).fold(0.0f32, |s, (x, y)| s + x * y)
+}
+
+/// Float32 LSTM over the whole sequence. `output_state` and `cell_state` are read and
+/// updated in place; `scratch` holds at least `params.scratch_bytes(4) / 4` floats.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_f32(
+    p: &LstmParams,
+    w: &LstmWeights<'_, f32, f32, f32>,
+    input: &[f32],
+    output_state: &mut [f32],
+    cell_state: &mut [f32],
+    output: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<(), LstmError> {
+    check(
+        p,
+        w,
+        input,
+        output,
+        output_state,
+        cell_state.len(),
+        scratch.len() * 4,
+        false,
+    )?;
+    let (_, _, ni, nc, no) = p.dims();
+    for (in_off, out_off, row, rows) in steps(p) {
+        let x = &input[in_off..in_off + rows * ni];
+        let h = &mut output_state[row * no..(row + rows) * no];
+        let c = &mut cell_state[row * nc..(row + rows) * nc];
+        let n = rows * nc;
+        let (gates, _) = scratch.split_at_mut(4 * n);
+        let (gi, rest) = gates.split_at_mut(n);
+        let (gf, rest) = rest.split_at_mut(n);
+        let (gg, go) = rest.split_at_mut(n);
+        let input_all_zero = x.iter().all(|&v| v == 0.0);
+        let gate = |g: usize, out: &mut [f32], c: &[f32], h: &[f32], act: i32| {
+            let (Some(wi), Some(wr), Some(bias)) = (w.input[g], w.recurrent[g], w.bias[g]) else {
+                return;
+            };
+            for r in 0..rows {
+                for k in 0..nc {
+                    let mut acc = bias[k];
+                    if !input_all_zero {
+                        acc += dot(&wi[k * ni..(k + 1) * ni], &x[r * ni..(r + 1) * ni]);
+                    }
+                    acc += dot(&wr[k * no..(k + 1) * no], &h[r * no..(r + 1) * no]);
+                    if let Some(pw) = w.peephole[g] {
+                        acc += pw[k] * c[r * nc + k];
+                    }
+                    out[r * nc + k] = if act < 0 {
+                        sigmoid(acc)
+                    } else {
+                        activate(act, acc)
+                    };
+                }
+            }
+        };
+        let cifg = p.has(flag::CIFG);
+        if !cifg {
+            gate(0, gi, c, h, -1);
+        }
+        gate(1, gf, c, h, -1);
+        gate(2, gg, c, h, p.activation);
+        for k in 0..n {
+            let input_gate = if cifg { 1.0 - gf[k] } else { gi[k] };
+            let mut v = gf[k] * c[k];
+            v += gg[k] * input_gate;
+            if p.cell_clip > 0.0 {
+                v = v.clamp(-p.cell_clip, p.cell_clip);
+            }
+            c[k] = v;
+        }
+        gate(3, go, c, h, -1);
+        // h = o ⊙ act(c), into the cell gate's buffer (no longer needed).
+        for k in 0..n {
+            gg[k] = go[k] * activate(p.activation, c[k]);
+        }
+        match (w.projection, p.has(flag::PROJECTION)) {
+            (Some(pw), true) => {
+                for r in 0..rows {
+                    for k in 0..no {
+                        let mut acc = w.projection_bias.map_or(0.0, |b| b[k]);
+                        acc += dot(&pw[k * nc..(k + 1) * nc], &gg[r * nc..(r + 1) * nc]);
+                        if p.proj_clip > 0.0 {
+                            acc = acc.clamp(-p.proj_clip, p.proj_clip);
+                        }
+                        h[r * no + k] = acc;
+                    }
+                }
+            }
+            _ => h.copy_from_slice(&gg[..rows * no]),
+        }
+        output[out_off..out_off + rows * no].copy_from_slice(h);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------- integer
+
+/// `gate += clamp16(MBQM(bias + W x, scale) + gate)`: TFLite's
+/// `MatrixBatchVectorMultiplyAccumulate` with an int16 output (the zero-point terms are in
+/// `bias`).
+#[inline(always)]
+fn matmul_acc_i16(
+    weights: &[i8],
+    bias: &[i32],
+    x: &[i8],
+    cols: usize,
+    scale: [i32; 2],
+    out: &mut [i16],
+) {
+    for (k, o) in out.iter_mut().enumerate() {
+        let row = &weights[k * cols..(k + 1) * cols];
+        let dot = row
+            .iter()
+            .zip(x)
+            .fold(0i32, |s, (&a, &b)| s.wrapping_add(a as i32 * b as i32));
+        let acc = multiply_by_quantized_multiplier(bias[k].wrapping_add(dot), scale[0], scale[1]);
+        *o = acc
+            .saturating_add(*o as i32)
+            .clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+    }
+}
+
+/// Full-integer LSTM over the whole sequence (int8 input and output, int16 cell state).
+/// `output_state` and `cell_state` are read and updated in place; `scratch` holds at least
+/// `params.scratch_bytes(2)` bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_i8(
+    p: &LstmParams,
+    w: &LstmWeights<'_, i8, i32, i16>,
+    input: &[i8],
+    output_state: &mut [i8],
+    cell_state: &mut [i16],
+    output: &mut [i8],
+    scratch: &mut [i16],
+) -> Result<(), LstmError> {
+    check(
+        p,
+        w,
+        input,
+        output,
+        output_state,
+        cell_state.len(),
+        scratch.len() * 2,
+        true,
+    )?;
+    let (_, _, ni, nc, no) = p.dims();
+    let cifg = p.has(flag::CIFG);
+    for (in_off, out_off, row, rows) in steps(p) {
+        let x = &input[in_off..in_off + rows * ni];
+        let h = &mut output_state[row * no..(row + rows) * no];
+        let c = &mut cell_state[row * nc..(row + rows) * nc];
+        let n = rows * nc;
+        let (gates, hidden) = scratch.split_at_mut(4 * n);
+        let (gi, rest) = gates.split_at_mut(n);
+        let (gf, rest) = rest.split_at_mut(n);
+        let (gg, go) = rest.split_at_mut(n);
+        let gate = |g: usize, out: &mut [i16], c: &[i16], h: &[i8]| {
+            let (Some(wi), Some(wr), Some(bi), Some(br)) =
+                (w.input[g], w.recurrent[g], w.bias[g], w.recurrent_bias[g])
+            else {
+                return;
+            };
+            out.fill(0);
+            for r in 0..rows {
+                let o = &mut out[r * nc..(r + 1) * nc];
+                matmul_acc_i16(wi, bi, &x[r * ni..(r + 1) * ni], ni, p.input_scale[g], o);
+                matmul_acc_i16(
+                    wr,
+                    br,
+                    &h[r * no..(r + 1) * no],
+                    no,
+                    p.recurrent_scale[g],
+                    o,
+                );
+                if let Some(pw) = w.peephole[g] {
+                    let [m, s] = p.cell_scale[g];
+                    for (k, v) in o.iter_mut().enumerate() {
+                        let prod = multiply_by_quantized_multiplier(
+                            pw[k] as i32 * c[r * nc + k] as i32,
+                            m,
+                            s,
+                        );
+                        *v = prod
+                            .saturating_add(*v as i32)
+                            .clamp(i16::MIN as i32, i16::MAX as i32)
+                            as i16;
+                    }
+                }
+            }
+            for v in out.iter_mut() {
+                *v = if g == 2 {
+                    fixed16::tanh(*v, 3)
+                } else {
+                    fixed16::logistic(*v, 3)
+                };
+            }
+        };
+        if !cifg {
+            gate(0, gi, c, h);
+        }
+        gate(1, gf, c, h);
+        gate(2, gg, c, h);
+        // c = clip(f ⊙ c + i ⊙ g): f ⊙ c in Q0.15 x cell units, i ⊙ g from Q0.30 to cell units.
+        let shift = 30 + p.cell_scale_log2;
+        let clip = p.quantized_cell_clip;
+        for k in 0..n {
+            let fc = fixed16::mul_shift(gf[k], c[k], 15);
+            let input_gate = if cifg {
+                32767i16.wrapping_sub(gf[k])
+            } else {
+                gi[k]
+            };
+            let ig = fixed16::mul_shift(input_gate, gg[k], shift);
+            let mut v = (fc as i32 + ig as i32).clamp(i16::MIN as i32, i16::MAX as i32);
+            if clip > 0 {
+                v = v.clamp(-clip, clip);
+            }
+            c[k] = v as i16;
+        }
+        gate(3, go, c, h);
+        // tanh(c) into the input gate's buffer (no longer needed).
+        let tanh_bits = 15 + p.cell_scale_log2;
+        for k in 0..n {
+            gi[k] = fixed16::tanh(c[k], tanh_bits);
+        }
+        let [hm, hs] = p.hidden_scale;
+        let hidden_q = |k: usize, zp: i32| {
+            let v = multiply_by_quantized_multiplier(go[k] as i32 * gi[k] as i32, hm, hs);
+            v.wrapping_add(zp).clamp(-128, 127) as i8
+        };
+        match (w.projection, w.projection_bias) {
+            (Some(pw), Some(pb)) if p.has(flag::PROJECTION) => {
+                let hidden: &mut [i8] = bytemuck::cast_slice_mut(&mut hidden[..n.div_ceil(2)]);
+                for (k, v) in hidden.iter_mut().enumerate().take(n) {
+                    // LiteRT subtracts the hidden zero point here (b/246629213) and adds
+                    // `hidden_zp * row sums` back through the effective projection bias.
+                    *v = hidden_q(k, -p.hidden_zp);
+                }
+                let [pm, ps] = p.proj_scale;
+                let pclip = p.quantized_proj_clip;
+                for r in 0..rows {
+                    let hr = &hidden[r * nc..(r + 1) * nc];
+                    for k in 0..no {
+                        let dot = pw[k * nc..(k + 1) * nc]
+                            .iter()
+                            .zip(hr)
+                            .fold(0i32, |s, (&a, &b)| s.wrapping_add(a as i32 * b as i32));
+                        let acc = multiply_by_quantized_multiplier(pb[k].wrapping_add(dot), pm, ps)
+                            .wrapping_add(p.output_state_zp);
+                        let mut v = acc.clamp(-128, 127);
+                        if pclip > 0 {
+                            v = v.clamp(-pclip, pclip);
+                        }
+                        h[r * no + k] = v as i8;
+                    }
+                }
+            }
+            _ => {
+                for (k, v) in h.iter_mut().enumerate().take(n) {
+                    *v = hidden_q(k, p.hidden_zp);
+                }
+            }
+        }
+        output[out_off..out_off + rows * no].copy_from_slice(h);
+    }
+    Ok(())
+}

@@ -1,0 +1,443 @@
+//! UNIDIRECTIONAL_SEQUENCE_LSTM: float32, and full integer in TFLite's 8x8→16 scheme (int8
+//! input, weights and output, int16 cell state, int32 biases, int16 peephole weights, the
+//! hidden state's scale taken from the operator's fifth `intermediates` tensor). The output
+//! state (input 18) and cell state (input 19) are variable tensors updated in place.
+//!
+//! Prepare computes what LiteRT's `PopulateQuantizedLstmParams8x8_16` and
+//! `PopulatePrecomputedZPTimesWeightsWithBias` compute, with the same arithmetic: the
+//! effective scales in f32 (the hidden and peephole ones through f64 powers of two, rounded to
+//! f32), the clips truncated toward zero, and per-row effective biases
+//! `bias - input_zp * row_sum(W)`, `-output_state_zp * row_sum(R)` and
+//! `projection_bias + hidden_zp * row_sum(P)` (LiteRT's sign, compensated in the kernel).
+
+use super::{DataReader, OpIo, Prepare};
+use crate::error::{Error, ParseErrorKind};
+use crate::flatbuf::read_i32;
+use crate::kernels::lstm::{self as k, flag, LstmParams, LstmWeights};
+use crate::model::Tensor;
+use crate::quant::quantize_multiplier;
+use crate::schema::field::unidirectional_sequence_lstm_options as f;
+use crate::types::DType;
+
+/// Input indices (TFLite's `lstm::full` tensor order).
+mod idx {
+    pub const INPUT: usize = 0;
+    /// input_to_{input, forget, cell, output}_weights.
+    pub const INPUT_WEIGHTS: usize = 1;
+    /// recurrent_to_{input, forget, cell, output}_weights.
+    pub const RECURRENT_WEIGHTS: usize = 5;
+    /// cell_to_{input, forget, output}_weights (peephole).
+    pub const PEEPHOLE: usize = 9;
+    /// {input, forget, cell, output}_gate_bias.
+    pub const BIAS: usize = 12;
+    pub const PROJECTION: usize = 16;
+    pub const PROJECTION_BIAS: usize = 17;
+    pub const OUTPUT_STATE: usize = 18;
+    pub const CELL_STATE: usize = 19;
+    /// {input, forget, cell, output}_layer_norm_coefficients.
+    pub const LAYER_NORM: usize = 20;
+}
+
+/// Peephole input of gate `g` (the cell gate has none).
+fn peephole_index(g: usize) -> Option<usize> {
+    match g {
+        0 => Some(idx::PEEPHOLE),
+        1 => Some(idx::PEEPHOLE + 1),
+        3 => Some(idx::PEEPHOLE + 2),
+        _ => None,
+    }
+}
+
+const FLOAT: u32 = 0;
+const INT8: u32 = 1;
+
+/// The operand tensors, gate by gate (index 0 `None` with CIFG).
+struct Operands<'m> {
+    input_w: [Option<Tensor<'m>>; 4],
+    recurrent_w: [Option<Tensor<'m>>; 4],
+    peephole: [Option<Tensor<'m>>; 4],
+    bias: [Option<Tensor<'m>>; 4],
+    projection: Option<Tensor<'m>>,
+    projection_bias: Option<Tensor<'m>>,
+}
+
+/// TFLite's `CheckedLog2`: the exponent of a power-of-two scale.
+fn checked_log2(x: f32) -> Option<i32> {
+    let log2 = libm::logf(x) * (1.0f32 / libm::logf(2.0));
+    let rounded = libm::roundf(log2);
+    (libm::fabsf(log2 - rounded) < 1e-3).then_some(rounded as i32)
+}
+
+fn multiplier(real: f32) -> [i32; 2] {
+    let (m, s) = quantize_multiplier(f64::from(real));
+    [m, s]
+}
+
+pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    p.expect_io(20, 24, 1)?;
+    if p.op.inputs.len() != 20 && p.op.inputs.len() != 24 {
+        return Err(p.invalid("expects 20 or 24 inputs"));
+    }
+    let input = p.input(idx::INPUT)?;
+    let output = p.output(0)?;
+    let output_state = p.input(idx::OUTPUT_STATE)?;
+    let cell_state = p.input(idx::CELL_STATE)?;
+    if !output_state.is_variable || !cell_state.is_variable {
+        return Err(
+            p.invalid("the output and cell states (inputs 18, 19) must be variable tensors")
+        );
+    }
+    if (idx::LAYER_NORM..idx::LAYER_NORM + 4).any(|i| p.optional_input(i).is_some()) {
+        return Err(p.unsupported("layer normalization"));
+    }
+    if p.op.option::<bool>(f::DIAGONAL_RECURRENT_TENSORS, false)? {
+        return Err(p.unsupported("diagonal recurrent weights"));
+    }
+    if input.shape.rank() != 3 {
+        return Err(p.unsupported("input that is not 3-D"));
+    }
+    let time_major = p.op.option::<bool>(f::TIME_MAJOR, false)?;
+    let (n_batch, max_time) = if time_major {
+        (input.shape.dim(1), input.shape.dim(0))
+    } else {
+        (input.shape.dim(0), input.shape.dim(1))
+    };
+    let n_input = input.shape.dim(2);
+    let w_out = p.input(idx::INPUT_WEIGHTS + 3)?;
+    let r_out = p.input(idx::RECURRENT_WEIGHTS + 3)?;
+    if w_out.shape.rank() != 2 || r_out.shape.rank() != 2 {
+        return Err(p.unsupported("weights that are not 2-D (diagonal recurrent weights)"));
+    }
+    let n_cell = w_out.shape.dim(0);
+    let n_output = r_out.shape.dim(1);
+
+    let cifg = p.optional_input(idx::INPUT_WEIGHTS).is_none();
+    let mut ops = Operands {
+        input_w: [None; 4],
+        recurrent_w: [None; 4],
+        peephole: [None; 4],
+        bias: [None; 4],
+        projection: p.optional_input(idx::PROJECTION),
+        projection_bias: p.optional_input(idx::PROJECTION_BIAS),
+    };
+    for g in 0..4 {
+        let t = |i| p.optional_input(i);
+        if g == 0 && cifg {
+            if t(idx::RECURRENT_WEIGHTS).is_some() || t(idx::BIAS).is_some() {
+                return Err(p.invalid("CIFG (no input gate) needs inputs 1, 5 and 12 all absent"));
+            }
+            continue;
+        }
+        let missing = p.invalid("a gate's weights or bias are missing");
+        ops.input_w[g] = Some(t(idx::INPUT_WEIGHTS + g).ok_or(missing)?);
+        ops.recurrent_w[g] = Some(t(idx::RECURRENT_WEIGHTS + g).ok_or(missing)?);
+        ops.bias[g] = Some(t(idx::BIAS + g).ok_or(missing)?);
+        ops.peephole[g] = peephole_index(g).and_then(t);
+    }
+    let peephole = ops.peephole[1].is_some();
+    let gates = |g: usize| g != 0 || !cifg;
+    if (0..4).any(|g| gates(g) && g != 2 && ops.peephole[g].is_some() != peephole) {
+        return Err(p.invalid("peephole weights must be all present or all absent"));
+    }
+    if ops.projection.is_none() && ops.projection_bias.is_some() {
+        return Err(p.invalid("projection bias without projection weights"));
+    }
+    if ops.projection.is_none() && n_output != n_cell {
+        return Err(p.invalid("without projection the output size must equal the cell count"));
+    }
+
+    // Shapes.
+    let is = |t: &Tensor<'_>, dims: &[usize]| {
+        t.shape.rank() == dims.len() && t.shape.dims().eq(dims.iter().copied())
+    };
+    for g in (0..4).filter(|&g| gates(g)) {
+        let shapes_ok = ops.input_w[g].is_some_and(|t| is(&t, &[n_cell, n_input]))
+            && ops.recurrent_w[g].is_some_and(|t| is(&t, &[n_cell, n_output]))
+            && ops.bias[g].is_some_and(|t| is(&t, &[n_cell]))
+            && ops.peephole[g].is_none_or(|t| is(&t, &[n_cell]));
+        if !shapes_ok {
+            return Err(
+                p.invalid("weight, bias or peephole shapes do not fit the input and cell count")
+            );
+        }
+    }
+    if ops.projection.is_some_and(|t| !is(&t, &[n_output, n_cell]))
+        || ops.projection_bias.is_some_and(|t| !is(&t, &[n_output]))
+    {
+        return Err(p.invalid("projection shapes do not fit"));
+    }
+    let mut out_dims = [0usize; 3];
+    for (o, d) in out_dims.iter_mut().zip(input.shape.dims()) {
+        *o = d;
+    }
+    out_dims[2] = n_output;
+    if !is(&output, &out_dims)
+        || output_state.shape.num_elements() != n_batch * n_output
+        || cell_state.shape.num_elements() != n_batch * n_cell
+    {
+        return Err(p.invalid("output or state sizes do not fit"));
+    }
+    let fits = |x: usize| i32::try_from(x).map_err(|_| p.invalid("sizes out of range"));
+    // The scratch buffers (four gates of n_batch * n_cell, at most 4 bytes each) must fit.
+    let scratch = n_batch.checked_mul(n_cell).and_then(|n| n.checked_mul(20));
+    fits(scratch.ok_or(p.invalid("sizes out of range"))?)?;
+
+    // Every operand must be constant except the input and the states.
+    let constants = ops
+        .input_w
+        .iter()
+        .chain(&ops.recurrent_w)
+        .chain(&ops.peephole)
+        .chain(&ops.bias)
+        .chain([&ops.projection, &ops.projection_bias])
+        .flatten();
+    for t in constants.clone() {
+        p.constant(t, "LSTM weights and biases must be constant")?;
+    }
+
+    let cell_clip = p.op.option::<f32>(f::CELL_CLIP, 0.0)?;
+    let proj_clip = p.op.option::<f32>(f::PROJ_CLIP, 0.0)?;
+    if !(cell_clip >= 0.0 && cell_clip.is_finite() && proj_clip >= 0.0 && proj_clip.is_finite()) {
+        return Err(p.invalid("clips must be finite and non-negative"));
+    }
+    let activation = p.op.option::<i8>(f::FUSED_ACTIVATION, 0)? as i32;
+    let mut params = LstmParams {
+        n_batch: fits(n_batch)?,
+        max_time: fits(max_time)?,
+        n_input: fits(n_input)?,
+        n_cell: fits(n_cell)?,
+        n_output: fits(n_output)?,
+        flags: if cifg { flag::CIFG } else { 0 }
+            | if peephole { flag::PEEPHOLE } else { 0 }
+            | if ops.projection.is_some() {
+                flag::PROJECTION
+            } else {
+                0
+            }
+            | if time_major { flag::TIME_MAJOR } else { 0 },
+        activation,
+        cell_clip,
+        proj_clip,
+        ..LstmParams::default()
+    };
+
+    let all_f32 = input.dtype == DType::F32
+        && output.dtype == DType::F32
+        && output_state.dtype == DType::F32
+        && cell_state.dtype == DType::F32
+        && constants.clone().all(|t| t.dtype == DType::F32);
+    if all_f32 {
+        if !(0..=4).contains(&activation) {
+            return Err(
+                p.unsupported("activation other than NONE, RELU, RELU_N1_TO_1, RELU6, TANH")
+            );
+        }
+        p.scratch_bytes = params.scratch_bytes(4);
+        p.data.put(FLOAT);
+        p.data.put(params);
+        return Ok(());
+    }
+
+    // Full integer, 8x8->16.
+    let w8 = |t: &Option<Tensor<'_>>| t.is_none_or(|t| t.dtype == DType::I8);
+    let types_ok = input.dtype == DType::I8
+        && output.dtype == DType::I8
+        && output_state.dtype == DType::I8
+        && cell_state.dtype == DType::I16
+        && ops.input_w.iter().chain(&ops.recurrent_w).all(w8)
+        && w8(&ops.projection)
+        && ops
+            .bias
+            .iter()
+            .chain([&ops.projection_bias])
+            .all(|t| t.is_none_or(|t| t.dtype == DType::I32))
+        && ops
+            .peephole
+            .iter()
+            .all(|t| t.is_none_or(|t| t.dtype == DType::I16));
+    if !types_ok {
+        return Err(p.unsupported(
+            "this combination of types (float32, or int8 with int16 cell state, int32 biases and int16 peephole weights)",
+        ));
+    }
+    if p.op.intermediates.len() != 5 {
+        return Err(p.invalid("an integer LSTM needs 5 intermediates tensors"));
+    }
+    let hidden = p
+        .model
+        .tensor(p.op.intermediates.get(4).unwrap_or(0).max(0) as usize);
+    let hidden_scale = hidden.quantization.scale();
+    if !hidden.quantization.is_quantized() || hidden_scale <= 0.0 {
+        return Err(p.invalid("the hidden-state intermediate (intermediates[4]) has no scale"));
+    }
+    if cell_state.quantization.zero_point() != 0 {
+        return Err(p.invalid("the cell state's zero point must be 0"));
+    }
+    let cell_scale_log2 = checked_log2(cell_state.quantization.scale())
+        .ok_or(p.unsupported("a cell state scale that is not a power of two"))?;
+    if !(-15..=-9).contains(&cell_scale_log2) {
+        return Err(p.unsupported("a cell state scale outside 2^-15..2^-9"));
+    }
+    if peephole && n_output != n_cell {
+        // LiteRT applies the peephole over n_output elements (meant as n_cell).
+        return Err(p.unsupported("integer peephole with a projection to another size"));
+    }
+    let scale = |t: &Option<Tensor<'_>>| t.map_or(1.0f32, |t| t.quantization.scale());
+    let in_scale = input.quantization.scale();
+    let state_scale = output_state.quantization.scale();
+    let cell_scale = cell_state.quantization.scale();
+    // Without layer normalization every gate is Q3.12.
+    let gate_scale = libm::powf(2.0, -12.0);
+    for g in (0..4).filter(|&g| gates(g)) {
+        params.input_scale[g] = multiplier(scale(&ops.input_w[g]) * in_scale / gate_scale);
+        params.recurrent_scale[g] =
+            multiplier(scale(&ops.recurrent_w[g]) * state_scale / gate_scale);
+        if g != 2 && peephole {
+            let s = libm::pow(2.0, cell_scale_log2 as f64) * f64::from(scale(&ops.peephole[g]))
+                / f64::from(gate_scale);
+            params.cell_scale[g] = multiplier(s as f32);
+        }
+    }
+    let two15 = libm::pow(2.0, -15.0);
+    params.hidden_scale = multiplier((two15 / f64::from(hidden_scale) * two15) as f32);
+    params.proj_scale = multiplier(scale(&ops.projection) * hidden_scale / state_scale);
+    params.hidden_zp = hidden.quantization.zero_point();
+    params.output_state_zp = output_state.quantization.zero_point();
+    if cell_clip > 0.0 {
+        params.quantized_cell_clip =
+            (cell_clip / cell_scale).clamp(-32768.0, 32767.0) as i16 as i32;
+    }
+    if proj_clip > 0.0 {
+        let s = output.quantization.scale();
+        params.quantized_proj_clip = (proj_clip / s).clamp(-128.0, 127.0) as i8 as i32;
+    }
+    params.cell_scale_log2 = cell_scale_log2;
+    p.scratch_bytes = params.scratch_bytes(2);
+    p.data.put(INT8);
+    p.data.put(params);
+
+    // Effective biases, gate by gate (zeros for the absent input gate).
+    let row_sums_times =
+        |t: Option<Tensor<'_>>, zp: i32, bias: Option<Tensor<'_>>, row: usize| -> i32 {
+            let mut acc = bias
+                .and_then(|b| b.data)
+                .and_then(|d| read_i32(d, 4 * row).ok())
+                .unwrap_or(0);
+            if let Some((w, cols)) = t.and_then(|t| Some((t.data?, t.shape.dim(1)))) {
+                let sum = w
+                    .get(row * cols..(row + 1) * cols)
+                    .unwrap_or(&[])
+                    .iter()
+                    .fold(0i32, |s, &b| s.wrapping_add(b as i8 as i32));
+                acc = acc.wrapping_add(sum.wrapping_mul(zp));
+            }
+            acc
+        };
+    let in_zp = input.quantization.zero_point();
+    let state_zp = params.output_state_zp;
+    for g in 0..4 {
+        p.data.put_array(n_cell, |r| {
+            row_sums_times(ops.input_w[g], -in_zp, ops.bias[g], r)
+        });
+    }
+    for g in 0..4 {
+        p.data.put_array(n_cell, |r| {
+            row_sums_times(ops.recurrent_w[g], -state_zp, None, r)
+        });
+    }
+    if ops.projection.is_some() {
+        let hidden_zp = params.hidden_zp;
+        p.data.put_array(n_output, |r| {
+            row_sums_times(ops.projection, hidden_zp, ops.projection_bias, r)
+        });
+    }
+    Ok(())
+}
+
+/// Input `i` as `T`s, `None` when absent.
+fn opt<'b, T: bytemuck::Pod>(io: &OpIo<'b>, i: usize) -> Result<Option<&'b [T]>, Error> {
+    io.optional_input_as::<T>(i)
+}
+
+pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let kind: u32 = data.get()?;
+    let params: LstmParams = data.get()?;
+    let cifg = params.has(flag::CIFG);
+    let gate = |g: usize, base: usize| if g == 0 && cifg { None } else { Some(base + g) };
+    let kernel_err = |io: &OpIo<'_>| io.internal("kernel rejected the shapes");
+    let scratch = io.scratch()?;
+    if kind == FLOAT {
+        let mut w = LstmWeights::<f32, f32, f32> {
+            input: [None; 4],
+            recurrent: [None; 4],
+            peephole: [None; 4],
+            bias: [None; 4],
+            recurrent_bias: [None; 4],
+            projection: opt(io, idx::PROJECTION)?,
+            projection_bias: opt(io, idx::PROJECTION_BIAS)?,
+        };
+        for g in 0..4 {
+            if let Some(i) = gate(g, idx::INPUT_WEIGHTS) {
+                w.input[g] = opt(io, i)?;
+                w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
+                w.bias[g] = opt(io, idx::BIAS + g)?;
+                if params.has(flag::PEEPHOLE) {
+                    w.peephole[g] = peephole_index(g).map(|i| opt(io, i)).transpose()?.flatten();
+                }
+            }
+        }
+        let input = io.input_as::<f32>(idx::INPUT)?;
+        let h = io.state_as::<f32>(idx::OUTPUT_STATE)?;
+        let c = io.state_as::<f32>(idx::CELL_STATE)?;
+        let out = io.output_as::<f32>(0)?;
+        let scratch: &mut [f32] =
+            bytemuck::try_cast_slice_mut(scratch).map_err(|_| io.internal("scratch misaligned"))?;
+        return k::lstm_f32(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io));
+    }
+    let n_cell = params.n_cell.max(0) as usize;
+    let n_output = params.n_output.max(0) as usize;
+    let input_bias: [&[i32]; 4] = [
+        data.array(n_cell)?,
+        data.array(n_cell)?,
+        data.array(n_cell)?,
+        data.array(n_cell)?,
+    ];
+    let recurrent_bias: [&[i32]; 4] = [
+        data.array(n_cell)?,
+        data.array(n_cell)?,
+        data.array(n_cell)?,
+        data.array(n_cell)?,
+    ];
+    let projection_bias = if params.has(flag::PROJECTION) {
+        Some(data.array::<i32>(n_output)?)
+    } else {
+        None
+    };
+    let mut w = LstmWeights::<i8, i32, i16> {
+        input: [None; 4],
+        recurrent: [None; 4],
+        peephole: [None; 4],
+        bias: [None; 4],
+        recurrent_bias: [None; 4],
+        projection: opt(io, idx::PROJECTION)?,
+        projection_bias,
+    };
+    for g in 0..4 {
+        if let Some(i) = gate(g, idx::INPUT_WEIGHTS) {
+            w.input[g] = opt(io, i)?;
+            w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
+            w.bias[g] = Some(input_bias[g]);
+            w.recurrent_bias[g] = Some(recurrent_bias[g]);
+            if params.has(flag::PEEPHOLE) {
+                w.peephole[g] = peephole_index(g).map(|i| opt(io, i)).transpose()?.flatten();
+            }
+        }
+    }
+    let input = io.input_as::<i8>(idx::INPUT)?;
+    let h = io.state_as::<i8>(idx::OUTPUT_STATE)?;
+    let c = io.state_as::<i16>(idx::CELL_STATE)?;
+    let out = io.output_as::<i8>(0)?;
+    let scratch: &mut [i16] =
+        bytemuck::try_cast_slice_mut(scratch).map_err(|_| io.internal("scratch misaligned"))?;
+    k::lstm_i8(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io))
+}
