@@ -60,11 +60,13 @@ def write_json(path: Path, obj) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def export_onnx(model, spec: dict, path: Path) -> None:
+def export_onnx(model, spec: dict, path: Path, positional_names: bool = False) -> None:
     """Exports a Keras model with tf2onnx (opset OPSET), graph I/O named as in specs.json.
 
     tf2onnx.convert.from_keras does not handle Keras 3 models (KeyError on the output
-    names), so the model is traced as a tf.function, which gives the same graph."""
+    names), so the model is traced as a tf.function, which gives the same graph.
+    positional_names: name nodes and values by their place in the graph (see
+    positional_names below) instead of keeping TensorFlow's names."""
     import onnx
     import tf2onnx
 
@@ -79,6 +81,8 @@ def export_onnx(model, spec: dict, path: Path) -> None:
     proto.graph.output[0].name = out["name"]
     proto.graph.name = spec["name"]
     canonicalize_names(proto)
+    if positional_names:
+        rename_positionally(proto)
     onnx.checker.check_model(proto, full_check=True)
     path.write_bytes(proto.SerializeToString())
     ops = sorted({n.op_type for n in proto.graph.node})
@@ -123,6 +127,41 @@ def canonicalize_names(proto) -> None:
         dst.CopyFrom(src)
     del g.initializer[:]
     g.initializer.extend(new)
+
+
+def rename_positionally(proto) -> None:
+    """Names every node `<OpType>_<k>` (k: its index in the graph), every node output
+    `<node>:<j>`, and every initializer `<first reader>/<input name in the op's schema>`
+    (`LSTM_8/W`). Graph inputs and outputs keep their names.
+
+    tf2onnx merges identical constants and identical small subgraphs (an LSTM's zero initial
+    h and c states), and which of the merged TensorFlow names survives varies from run to run
+    (it is not Python's string hashing: PYTHONHASHSEED does not fix it). Names that depend
+    only on the graph's structure make the bytes depend only on the structure and weights."""
+    import onnx
+
+    g = proto.graph
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    keep = {v.name for v in list(g.input) + list(g.output)}
+    inits = {t.name for t in g.initializer}
+    mapping: dict[str, str] = {}
+    for k, node in enumerate(g.node):
+        node.name = f"{node.op_type}_{k}"
+        for j, o in enumerate(node.output):
+            if o and o not in keep:
+                mapping[o] = f"{node.name}:{j}"
+    for node in g.node:
+        formal = [i.name for i in onnx.defs.get_schema(node.op_type, opset).inputs]
+        for slot, i in enumerate(node.input):
+            if i in inits and i not in mapping:
+                mapping[i] = f"{node.name}/{formal[min(slot, len(formal) - 1)]}"
+    for node in g.node:
+        node.input[:] = [mapping.get(i, i) for i in node.input]
+        node.output[:] = [mapping.get(o, o) for o in node.output]
+    for t in g.initializer:
+        t.name = mapping.get(t.name, t.name)
+    for v in g.value_info:
+        v.name = mapping.get(v.name, v.name)
 
 
 def tflite_int8_baseline(model, spec: dict, data: tflm_specs.Dataset) -> dict:
