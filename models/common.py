@@ -164,44 +164,77 @@ def rename_positionally(proto) -> None:
         v.name = mapping.get(v.name, v.name)
 
 
+def tflite_convert(model, spec: dict, data: tflm_specs.Dataset, mode: str = "int8") -> bytes:
+    """TensorFlow's converter on a Keras model (Keras 3 or tf-keras). mode: "float"; "int8",
+    full-integer post-training quantization (Optimize.DEFAULT, TFLITE_BUILTINS_INT8, int8 input
+    and output); "16x8", int16 activations and int8 weights (EXPERIMENTAL_TFLITE_BUILTINS_
+    ACTIVATIONS_INT16_WEIGHTS_INT8, int16 input and output). Calibration uses the rows our
+    converter uses: the first `representative_rows` training examples, normalized. Raises
+    TensorFlow's error when it refuses the model."""
+    (inp,) = spec["inputs"]
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode != "float":
+        x_train, _ = data.examples("train")
+        rep = tflm_specs.normalize_input(x_train[0], inp)[: spec["dataset"]["representative_rows"]]
+
+        def representative_dataset():
+            for row in rep:
+                yield [row[None]]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative_dataset
+        if mode == "int8":
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            io_type = tf.int8
+        elif mode == "16x8":
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            io_type = tf.int16
+        else:
+            raise ValueError(f"unknown mode {mode!r} (float, int8, 16x8)")
+        conv.inference_input_type = io_type
+        conv.inference_output_type = io_type
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the traced signature
+        return conv.convert()
+
+
+def tflite_evaluate(flat: bytes, spec: dict, data: tflm_specs.Dataset, reset: bool = True) -> dict:
+    """The metric of a .tflite on the test split, run example by example, in order, through
+    LiteRT's reference kernels (OpResolverType.BUILTIN_REF, the kernels tflm-runtime is
+    bit-exact with). Integer inputs are quantized as docs/specs.md says, integer outputs
+    dequantized. reset: zero the variable tensors (an LSTM's state) before every example, as
+    Keras and ONNX start every window from zero state; without it the state runs on."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    (inp,) = spec["inputs"]
+    it = Interpreter(model_content=flat, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    i_det, o_det = it.get_input_details()[0], it.get_output_details()[0]
+    (si, zi), (so, zo) = i_det["quantization"], o_det["quantization"]
+    x_test, y_test = data.examples("test")
+    xs = tflm_specs.normalize_input(x_test[0], inp)
+    integer = np.issubdtype(i_det["dtype"], np.integer)
+    outs = []
+    for x in xs:
+        if reset:
+            it.reset_all_variables()
+        if integer:
+            lim = np.iinfo(i_det["dtype"])
+            x = np.clip(np.round(x / si) + zi, lim.min, lim.max).astype(i_det["dtype"])
+        it.set_tensor(i_det["index"], x[None])
+        it.invoke()
+        y = it.get_tensor(o_det["index"])[0]
+        outs.append((y.astype(np.float32) - zo) * so if so else y.astype(np.float32))
+    result = tflm_specs.metrics(spec, [np.stack(outs)], y_test)
+    result["tflite_bytes"] = len(flat)
+    return result
+
+
 def tflite_int8_baseline(model, spec: dict, data: tflm_specs.Dataset) -> dict:
     """TensorFlow's full-integer post-training quantization of the same Keras model, with the
     same representative rows our converter uses (the first `representative_rows` training
     examples), evaluated on the test split with TFLite's reference kernels. Nothing is saved."""
-    (inp,), (out,) = spec["inputs"], spec["outputs"]
-    x_train, _ = data.examples("train")
-    rep = tflm_specs.normalize_input(x_train[0], inp)[: spec["dataset"]["representative_rows"]]
-
-    def representative_dataset():
-        for row in rep:
-            yield [row[None]]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative_dataset
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the traced signature
-        flat = conv.convert()
-
-    interp = tf.lite.Interpreter(
-        model_content=flat,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
-    interp.allocate_tensors()
-    i_det, o_det = interp.get_input_details()[0], interp.get_output_details()[0]
-    (si, zi), (so, zo) = i_det["quantization"], o_det["quantization"]
-    x_test, y_test = data.examples("test")
-    xs = tflm_specs.normalize_input(x_test[0], inp)
-    outs = []
-    for row in xs:
-        q = np.clip(np.round(row / si) + zi, -128, 127).astype(np.int8)
-        interp.set_tensor(i_det["index"], q[None])
-        interp.invoke()
-        outs.append((interp.get_tensor(o_det["index"])[0].astype(np.float32) - zo) * so)
-    result = tflm_specs.metrics(spec, [np.stack(outs)], y_test)
-    result["tflite_bytes"] = len(flat)
-    return result
+    return tflite_evaluate(tflite_convert(model, spec, data, "int8"), spec, data)
 
 
 def float_metrics(model, spec: dict, data: tflm_specs.Dataset) -> dict:

@@ -16,8 +16,6 @@ TensorFlow's converter fuses a Keras LSTM into UNIDIRECTIONAL_SEQUENCE_LSTM only
 """
 
 import argparse
-import contextlib
-import io
 import math
 import sys
 from datetime import datetime, timedelta
@@ -375,66 +373,11 @@ def batch1_tf_keras(model):
     return m
 
 
-def tflite_convert(model_b1, spec, data, mode: str) -> bytes:
-    """mode: float, int8 (full integer, int8 I/O) or 16x8 (int16 activations, int8 weights).
-    Calibration: the first `representative_rows` training windows, normalized."""
-    (inp,) = spec["inputs"]
-    conv = tf.lite.TFLiteConverter.from_keras_model(model_b1)
-    if mode != "float":
-        rep = tflm_specs.normalize_input(data.examples("train")[0][0], inp)
-        rep = rep[: spec["dataset"]["representative_rows"]]
-
-        def representative_dataset():
-            for row in rep:
-                yield [row[None]]
-
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = representative_dataset
-        io_type = tf.int8 if mode == "int8" else tf.int16
-        conv.target_spec.supported_ops = [
-            tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if mode == "int8" else
-            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-        conv.inference_input_type = io_type
-        conv.inference_output_type = io_type
-    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the traced signature
-        return conv.convert()
-
-
-def tflite_evaluate(flat: bytes, spec, data, reset: bool = True) -> dict:
-    """Runs the test windows in order through LiteRT's reference kernels. reset: zero the
-    LSTM's variable state tensors before every window (the Keras/ONNX semantics); without
-    it the state runs on from the previous window."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    (inp,) = spec["inputs"]
-    it = Interpreter(model_content=flat, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    it.allocate_tensors()
-    i_det, o_det = it.get_input_details()[0], it.get_output_details()[0]
-    x_test, y_test = data.examples("test")
-    xs = tflm_specs.normalize_input(x_test[0], inp)
-    quant_in = i_det["dtype"] != np.float32
-    (si, zi), (so, zo) = i_det["quantization"], o_det["quantization"]
-    info = np.iinfo(i_det["dtype"]) if quant_in else None
-    outs = np.empty((len(xs), 1), np.float32)
-    for k, x in enumerate(xs):
-        if reset:
-            it.reset_all_variables()
-        if quant_in:
-            x = np.clip(np.round(x / si) + zi, info.min, info.max).astype(i_det["dtype"])
-        it.set_tensor(i_det["index"], x[None])
-        it.invoke()
-        y = it.get_tensor(o_det["index"])[0]
-        outs[k] = (y.astype(np.float32) - zo) * so if quant_in else y
-    result = tflm_specs.metrics(spec, [outs], y_test)
-    result["tflite_bytes"] = len(flat)
-    return result
-
-
 def tflite_baselines(model, spec, data) -> None:
     model_b1 = batch1_tf_keras(model)
     for mode in ("float", "int8", "16x8"):
         try:
-            flat = tflite_convert(model_b1, spec, data, mode)
+            flat = common.tflite_convert(model_b1, spec, data, mode)
         except Exception as e:  # noqa: BLE001  (TensorFlow raises ConverterError, RuntimeError)
             msg = " ".join(str(e).split())
             print(f"TensorFlow {mode}: REFUSED by TensorFlow's converter: {type(e).__name__}: {msg}")
@@ -444,7 +387,7 @@ def tflite_baselines(model, spec, data) -> None:
               "LiteRT reference kernels, test split:")
         for reset, what in ((True, "state reset before every window"),
                             (False, "no reset (state carried over: the forgotten reset)")):
-            m = tflite_evaluate(flat, spec, data, reset)
+            m = common.tflite_evaluate(flat, spec, data, reset)
             print(f"  {what}: mae {m['mae']:.2f}, rmse {m['rmse']:.2f}")
 
 
