@@ -164,6 +164,20 @@ def rename_positionally(proto) -> None:
         v.name = mapping.get(v.name, v.name)
 
 
+def representative_dataset(spec: dict, data: tflm_specs.Dataset):
+    """TensorFlow's calibration input: the examples our converter calibrates on, the first
+    `representative_rows` training examples, normalized, one at a time (batch 1)."""
+    (inp,) = spec["inputs"]
+    x_train, _ = data.examples("train")
+    rep = tflm_specs.normalize_input(x_train[0], inp)[: spec["dataset"]["representative_rows"]]
+
+    def generate():
+        for row in rep:
+            yield [row[None]]
+
+    return generate
+
+
 def tflite_convert(model, spec: dict, data: tflm_specs.Dataset, mode: str = "int8") -> bytes:
     """TensorFlow's converter on a Keras model (Keras 3 or tf-keras). mode: "float"; "int8",
     full-integer post-training quantization (Optimize.DEFAULT, TFLITE_BUILTINS_INT8, int8 input
@@ -171,18 +185,10 @@ def tflite_convert(model, spec: dict, data: tflm_specs.Dataset, mode: str = "int
     ACTIVATIONS_INT16_WEIGHTS_INT8, int16 input and output). Calibration uses the rows our
     converter uses: the first `representative_rows` training examples, normalized. Raises
     TensorFlow's error when it refuses the model."""
-    (inp,) = spec["inputs"]
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode != "float":
-        x_train, _ = data.examples("train")
-        rep = tflm_specs.normalize_input(x_train[0], inp)[: spec["dataset"]["representative_rows"]]
-
-        def representative_dataset():
-            for row in rep:
-                yield [row[None]]
-
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = representative_dataset
+        conv.representative_dataset = representative_dataset(spec, data)
         if mode == "int8":
             conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             io_type = tf.int8
