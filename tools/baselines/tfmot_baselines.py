@@ -19,7 +19,8 @@ models), and then:
 (b) QAT: `tfmot.quantization.keras.quantize_model`, fine-tuned with specs.json's `training`
     settings, converted to int8 (int8 I/O). TensorFlow's error is printed when it refuses.
 
-Every .tflite runs on the test split through LiteRT's reference kernels (BUILTIN_REF); co2's
+TensorFlow converts batch-1 copies with the same weights (co2's LSTM is fused into
+UNIDIRECTIONAL_SEQUENCE_LSTM only with a fixed batch). Every .tflite runs on the test split through LiteRT's reference kernels (BUILTIN_REF); co2's
 LSTM state is reset before every window. Deterministic (seeded, one thread, op determinism).
 From the repository root, about 3 minutes on one core:
 
@@ -67,15 +68,17 @@ def same_onnx(a: Path, b: Path) -> bool:
     return pa == pb
 
 
-def tf_keras_twin(name: str, mod, model):
-    """The same network with tf-keras layers (same names), carrying the trained weights.
-    digits' Lambda reshape becomes a Reshape layer: the same op, and one tfmot can quantize."""
+def tf_keras_twin(name: str, mod, model, batch=None):
+    """The same network with tf-keras layers (same names), carrying `model`'s weights; batch
+    None (training) or 1 (conversion). digits' Lambda reshape becomes a Reshape layer, one
+    that tfmot can quantize; with a dynamic batch TensorFlow converts it into SHAPE,
+    STRIDED_SLICE, PACK and RESHAPE, hence batch 1 for conversion (as co2's LSTM needs it)."""
     import tf_keras
 
     L = tf_keras.layers
     if name == "digits":
         twin = tf_keras.Sequential([
-            tf_keras.Input((8, 8, 1), name="image"),
+            tf_keras.Input((8, 8, 1), batch_size=batch, name="image"),
             L.Conv2D(12, 3, padding="same", activation="relu", name="conv"),
             L.DepthwiseConv2D(3, padding="same", activation="relu", name="depthwise"),
             L.MaxPooling2D(2, name="max_pool"),
@@ -88,7 +91,7 @@ def tf_keras_twin(name: str, mod, model):
         ], name="digits")
     elif name == "co2":
         twin = tf_keras.Sequential([
-            tf_keras.Input((mod.WINDOW, 3), name="history"),
+            tf_keras.Input((mod.WINDOW, 3), batch_size=batch, name="history"),
             L.LSTM(mod.HIDDEN, name="lstm"),
             L.Dense(1, name="co2_next"),
         ], name="co2")
@@ -110,11 +113,10 @@ def training_arrays(spec, data):
 
 
 def int8_for(name: str, mod, keras_model, spec, data) -> bytes:
-    """TensorFlow's int8 PTQ; co2 through its batch-1 copy (the converter needs a fixed
-    batch to fuse the LSTM)."""
-    if name == "co2":
-        keras_model = mod.batch1_tf_keras(keras_model)
-    return common.tflite_convert(keras_model, spec, data, "int8")
+    """TensorFlow's int8 PTQ of a batch-1 copy (the converter fuses co2's LSTM only with a
+    fixed batch, and digits' reshape then has a constant shape)."""
+    return common.tflite_convert(tf_keras_twin(name, mod, keras_model, batch=1), spec, data,
+                                 "int8")
 
 
 def sparsity_report(model) -> str:
@@ -180,9 +182,15 @@ def qat(name, mod, twin, spec, data) -> None:
         q.fit(x, y, epochs=tr["epochs"], batch_size=tr["batch_size"], shuffle=True, verbose=0)
         print(f"  QAT ({tr['epochs']} epochs), float (fake-quantized, tf-keras) on the test split: "
               f"{fmt(common.float_metrics(q, spec, data))}")
-        if name == "co2":
-            raise SystemExit("co2: QAT fine-tuning went through; converting it is not handled")
-        conv = tf.lite.TFLiteConverter.from_keras_model(q)
+        # Convert a batch-1 copy: the same quantized network, its weights and quantizer
+        # ranges copied over (tf-keras keeps them in the same order).
+        q1 = tfmot.quantization.keras.quantize_model(tf_keras_twin(name, mod, twin, batch=1))
+        q1.set_weights(q.get_weights())
+        xs = tflm_specs.normalize_input(data.examples("test")[0][0], spec["inputs"][0])
+        for k in range(0, len(xs), max(1, len(xs) // 8)):
+            if not np.array_equal(q1(xs[k:k + 1]).numpy(), q(xs[k:k + 1]).numpy()):
+                raise SystemExit(f"{name}: the batch-1 QAT copy differs on test example {k}")
+        conv = tf.lite.TFLiteConverter.from_keras_model(q1)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         # With int8 I/O TensorFlow asks for a representative dataset even after QAT (the
         # ranges come from the fake-quantization layers): the usual calibration rows.
