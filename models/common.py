@@ -60,11 +60,13 @@ def write_json(path: Path, obj) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def export_onnx(model, spec: dict, path: Path) -> None:
+def export_onnx(model, spec: dict, path: Path, positional_names: bool = False) -> None:
     """Exports a Keras model with tf2onnx (opset OPSET), graph I/O named as in specs.json.
 
     tf2onnx.convert.from_keras does not handle Keras 3 models (KeyError on the output
-    names), so the model is traced as a tf.function, which gives the same graph."""
+    names), so the model is traced as a tf.function, which gives the same graph.
+    positional_names: name nodes and values by their place in the graph (see
+    positional_names below) instead of keeping TensorFlow's names."""
     import onnx
     import tf2onnx
 
@@ -79,6 +81,8 @@ def export_onnx(model, spec: dict, path: Path) -> None:
     proto.graph.output[0].name = out["name"]
     proto.graph.name = spec["name"]
     canonicalize_names(proto)
+    if positional_names:
+        rename_positionally(proto)
     onnx.checker.check_model(proto, full_check=True)
     path.write_bytes(proto.SerializeToString())
     ops = sorted({n.op_type for n in proto.graph.node})
@@ -125,44 +129,118 @@ def canonicalize_names(proto) -> None:
     g.initializer.extend(new)
 
 
+def rename_positionally(proto) -> None:
+    """Names every node `<OpType>_<k>` (k: its index in the graph), every node output
+    `<node>:<j>`, and every initializer `<first reader>/<input name in the op's schema>`
+    (`LSTM_8/W`). Graph inputs and outputs keep their names.
+
+    tf2onnx merges identical constants and identical small subgraphs (an LSTM's zero initial
+    h and c states), and which of the merged TensorFlow names survives varies from run to run
+    (it is not Python's string hashing: PYTHONHASHSEED does not fix it). Names that depend
+    only on the graph's structure make the bytes depend only on the structure and weights."""
+    import onnx
+
+    g = proto.graph
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    keep = {v.name for v in list(g.input) + list(g.output)}
+    inits = {t.name for t in g.initializer}
+    mapping: dict[str, str] = {}
+    for k, node in enumerate(g.node):
+        node.name = f"{node.op_type}_{k}"
+        for j, o in enumerate(node.output):
+            if o and o not in keep:
+                mapping[o] = f"{node.name}:{j}"
+    for node in g.node:
+        formal = [i.name for i in onnx.defs.get_schema(node.op_type, opset).inputs]
+        for slot, i in enumerate(node.input):
+            if i in inits and i not in mapping:
+                mapping[i] = f"{node.name}/{formal[min(slot, len(formal) - 1)]}"
+    for node in g.node:
+        node.input[:] = [mapping.get(i, i) for i in node.input]
+        node.output[:] = [mapping.get(o, o) for o in node.output]
+    for t in g.initializer:
+        t.name = mapping.get(t.name, t.name)
+    for v in g.value_info:
+        v.name = mapping.get(v.name, v.name)
+
+
+def representative_dataset(spec: dict, data: tflm_specs.Dataset):
+    """TensorFlow's calibration input: the examples our converter calibrates on, the first
+    `representative_rows` training examples, normalized, one at a time (batch 1)."""
+    (inp,) = spec["inputs"]
+    x_train, _ = data.examples("train")
+    rep = tflm_specs.normalize_input(x_train[0], inp)[: spec["dataset"]["representative_rows"]]
+
+    def generate():
+        for row in rep:
+            yield [row[None]]
+
+    return generate
+
+
+def tflite_convert(model, spec: dict, data: tflm_specs.Dataset, mode: str = "int8") -> bytes:
+    """TensorFlow's converter on a Keras model (Keras 3 or tf-keras). mode: "float"; "int8",
+    full-integer post-training quantization (Optimize.DEFAULT, TFLITE_BUILTINS_INT8, int8 input
+    and output); "16x8", int16 activations and int8 weights (EXPERIMENTAL_TFLITE_BUILTINS_
+    ACTIVATIONS_INT16_WEIGHTS_INT8, int16 input and output). Calibration uses the rows our
+    converter uses: the first `representative_rows` training examples, normalized. Raises
+    TensorFlow's error when it refuses the model."""
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode != "float":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative_dataset(spec, data)
+        if mode == "int8":
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            io_type = tf.int8
+        elif mode == "16x8":
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            io_type = tf.int16
+        else:
+            raise ValueError(f"unknown mode {mode!r} (float, int8, 16x8)")
+        conv.inference_input_type = io_type
+        conv.inference_output_type = io_type
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the traced signature
+        return conv.convert()
+
+
+def tflite_evaluate(flat: bytes, spec: dict, data: tflm_specs.Dataset, reset: bool = True) -> dict:
+    """The metric of a .tflite on the test split, run example by example, in order, through
+    LiteRT's reference kernels (OpResolverType.BUILTIN_REF, the kernels tflm-runtime is
+    bit-exact with). Integer inputs are quantized as docs/specs.md says, integer outputs
+    dequantized. reset: zero the variable tensors (an LSTM's state) before every example, as
+    Keras and ONNX start every window from zero state; without it the state runs on."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    (inp,) = spec["inputs"]
+    it = Interpreter(model_content=flat, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    i_det, o_det = it.get_input_details()[0], it.get_output_details()[0]
+    (si, zi), (so, zo) = i_det["quantization"], o_det["quantization"]
+    x_test, y_test = data.examples("test")
+    xs = tflm_specs.normalize_input(x_test[0], inp)
+    integer = np.issubdtype(i_det["dtype"], np.integer)
+    outs = []
+    for x in xs:
+        if reset:
+            it.reset_all_variables()
+        if integer:
+            lim = np.iinfo(i_det["dtype"])
+            x = np.clip(np.round(x / si) + zi, lim.min, lim.max).astype(i_det["dtype"])
+        it.set_tensor(i_det["index"], x[None])
+        it.invoke()
+        y = it.get_tensor(o_det["index"])[0]
+        outs.append((y.astype(np.float32) - zo) * so if so else y.astype(np.float32))
+    result = tflm_specs.metrics(spec, [np.stack(outs)], y_test)
+    result["tflite_bytes"] = len(flat)
+    return result
+
+
 def tflite_int8_baseline(model, spec: dict, data: tflm_specs.Dataset) -> dict:
     """TensorFlow's full-integer post-training quantization of the same Keras model, with the
     same representative rows our converter uses (the first `representative_rows` training
     examples), evaluated on the test split with TFLite's reference kernels. Nothing is saved."""
-    (inp,), (out,) = spec["inputs"], spec["outputs"]
-    x_train, _ = data.examples("train")
-    rep = tflm_specs.normalize_input(x_train[0], inp)[: spec["dataset"]["representative_rows"]]
-
-    def representative_dataset():
-        for row in rep:
-            yield [row[None]]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative_dataset
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the traced signature
-        flat = conv.convert()
-
-    interp = tf.lite.Interpreter(
-        model_content=flat,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
-    interp.allocate_tensors()
-    i_det, o_det = interp.get_input_details()[0], interp.get_output_details()[0]
-    (si, zi), (so, zo) = i_det["quantization"], o_det["quantization"]
-    x_test, y_test = data.examples("test")
-    xs = tflm_specs.normalize_input(x_test[0], inp)
-    outs = []
-    for row in xs:
-        q = np.clip(np.round(row / si) + zi, -128, 127).astype(np.int8)
-        interp.set_tensor(i_det["index"], q[None])
-        interp.invoke()
-        outs.append((interp.get_tensor(o_det["index"])[0].astype(np.float32) - zo) * so)
-    result = tflm_specs.metrics(spec, [np.stack(outs)], y_test)
-    result["tflite_bytes"] = len(flat)
-    return result
+    return tflite_evaluate(tflite_convert(model, spec, data, "int8"), spec, data)
 
 
 def float_metrics(model, spec: dict, data: tflm_specs.Dataset) -> dict:

@@ -20,14 +20,21 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import tflm_specs  # noqa: E402
 
-# ONNX ops the converter imports (issue 4), plus shape-computation ops tract folds.
+# ONNX ops the converter imports (issue 4; src/onnx_import/lower.rs, SUPPORTED), plus LSTM,
+# whose import comes with the co2 model, and the shape-computation ops tract folds at import
+# time (lower.rs, FOLDABLE). The co2 graph's Slice is not folded: tf2onnx takes the last time
+# step of the LSTM's output sequence with it (LSTM -> Squeeze -> Slice -> Squeeze), as
+# TensorFlow's converter does with a STRIDED_SLICE after UNIDIRECTIONAL_SEQUENCE_LSTM.
 SUPPORTED = {
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Conv", "BatchNormalization", "Relu",
     "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSwish", "Softmax", "MaxPool", "AveragePool",
     "GlobalAveragePool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat",
-    "Pad", "ReduceMean", "Identity", "Dropout",
+    "Pad", "ReduceMean", "Identity", "Dropout", "LSTM",
 }
-FOLDED = {"Constant", "Shape", "Gather", "Cast"}
+FOLDED = {
+    "Constant", "ConstantOfShape", "Shape", "Size", "Gather", "Slice", "Cast", "Range", "Expand",
+    "Equal", "Where", "Neg", "Floor", "Ceil", "Sqrt", "Reciprocal", "ReduceProd", "ReduceSum",
+}
 MAX_ONNX, MAX_CSV = 100 * 1024, 1024 * 1024
 
 

@@ -82,8 +82,52 @@ fn sine_loads_with_an_ordered_split() {
 }
 
 #[test]
+fn co2_loads_as_windows() {
+    let specs = Specs::from_dir(&models().join("co2")).unwrap();
+    assert_eq!(specs.name.as_deref(), Some("co2"));
+    assert_eq!(specs.task, Task::Regression);
+    assert_eq!(specs.metric(), Metric::Mae);
+    assert_eq!(specs.inputs[0].layout, Layout::Ntc);
+    assert_eq!(specs.inputs[0].shape, [1, 24, 3]);
+    assert_eq!(specs.dataset.window, Some(24));
+    let data = Dataset::load(&specs).unwrap();
+    // 28 days of 2-minute rows; the time column is not read.
+    assert_eq!(data.n_rows, 20160);
+    assert_eq!(data.columns.len(), 5);
+    assert_eq!(data.feature_columns, ["co2", "temperature", "humidity"]);
+    // Ordered split 0.25: rows 0..15120 train, 15120..20160 test, one window per start row
+    // inside each run (15120 - 23 and 5040 - 23 windows).
+    assert_eq!(data.train_runs, [(0..15120).collect::<Vec<_>>()]);
+    assert_eq!(data.test_runs, [(15120..20160).collect::<Vec<_>>()]);
+    assert_eq!((data.train.len(), data.test.len()), (15097, 5017));
+    assert_eq!(data.train.last().unwrap().row, 15120 - 24);
+    assert_eq!(data.test[0].row, 15120);
+    assert_eq!(data.test.last().unwrap().row, 20160 - 24);
+
+    // The first window: rows 0..24, time step t = row t's (co2, temperature, humidity);
+    // rows 0 and 1 are "438,17.08,51.7" and "449,16.95,51.8". The label is row 23's
+    // co2_in_10min (443: the CO2 reading of row 28).
+    let e = &data.train[0];
+    assert_eq!(e.inputs[0].len(), 24 * 3);
+    assert_eq!(&e.inputs[0][..6], &[438.0, 17.08, 51.7, 449.0, 16.95, 51.8]);
+    assert_eq!(e.target, Target::Values(vec![vec![443.0]]));
+    // Standardization per channel (co2, temperature, humidity).
+    let m = e.model_inputs(&specs);
+    assert_eq!(m[0][0], ((438.0 - 571.3542) / 204.0134) as f32);
+    assert_eq!(m[0][4], ((f64::from(16.95f32) - 19.2741) / 2.1135) as f32);
+    // The first test window starts at midnight on day 22.
+    let t = &data.test[0];
+    assert_eq!(&t.inputs[0][..3], &[434.0, 16.53, 36.7]);
+
+    // Calibration: the first week of training windows.
+    let rep = data.representative();
+    assert_eq!(rep.len(), 5040);
+    assert_eq!(rep[5039].row, 5039);
+}
+
+#[test]
 fn bundled_specs_survive_a_round_trip() {
-    for m in ["sine", "digits"] {
+    for m in ["sine", "digits", "co2"] {
         let path = models().join(m).join("specs.json");
         let text = std::fs::read_to_string(&path).unwrap();
         let specs = Specs::from_str(&text, "specs.json").unwrap();

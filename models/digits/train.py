@@ -82,15 +82,8 @@ def build_model() -> tf.keras.Model:
     ], name="digits")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--tflite-baseline", action="store_true",
-                    help="print TensorFlow's full-integer PTQ accuracy on the test split")
-    ap.add_argument("--out-dir", type=Path, default=HERE,
-                    help="where to write the files (default: this script's directory)")
-    args = ap.parse_args()
-    out = args.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+def train(out: Path):
+    """Writes dataset.csv and specs.json into `out`, trains; returns (model, spec, data)."""
     common.seed_everything(SEED)
 
     make_dataset(out / "dataset.csv")
@@ -106,6 +99,21 @@ def main() -> None:
                   metrics=["accuracy"])
     model.fit(tflm_specs.normalize_input(x_train[0], inp), y_train[:, 0].astype(np.int64),
               epochs=EPOCHS, batch_size=BATCH, shuffle=True, verbose=0)
+    return model, spec, data
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--tflite-baseline", action="store_true",
+                    help="print TensorFlow's full-integer PTQ accuracy on the test split")
+    ap.add_argument("--out-dir", type=Path, default=HERE,
+                    help="where to write the files (default: this script's directory)")
+    args = ap.parse_args()
+    out = args.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+
+    model, spec, data = train(out)
+    y_train = data.examples("train")[1]
     print(f"parameters: {model.count_params()}")
     print(f"train/test examples: {len(y_train)}/{len(data.examples('test')[1])}")
     print("float (Keras) on the test split:", common.float_metrics(model, spec, data))
