@@ -25,13 +25,15 @@ pub enum ConstVals {
 }
 
 impl Const {
-    /// From tract's tensor; `None` for types other than floats, integers and booleans.
+    /// From tract's tensor; `None` for types other than floats, integers, booleans and
+    /// concrete dimensions (`TDim`).
     pub fn from_tensor(t: &Tensor) -> Option<Const> {
         let shape = t.shape().to_vec();
         let dt = t.datum_type();
         let data = if dt.is_float() {
             ConstVals::F32(values::<f32>(t)?)
-        } else if dt.is_integer() || dt == DatumType::Bool {
+        } else if dt.is_integer() || dt == DatumType::Bool || dt == DatumType::TDim {
+            // TDim: tract's shape arithmetic (`Shape` of a concrete input), concrete here.
             ConstVals::I64(values::<i64>(t)?)
         } else {
             return None;

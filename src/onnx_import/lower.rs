@@ -47,6 +47,7 @@ pub const SUPPORTED: &[&str] = &[
     "ReduceMean",
     "Identity",
     "Dropout",
+    "LSTM",
 ];
 
 /// Op types accepted only where tract computes their outputs at import time (shape
@@ -450,6 +451,9 @@ impl Importer<'_> {
             "Transpose" => self.transpose(node),
             "Concat" => self.concat(node),
             "Pad" => self.pad(node),
+            "LSTM" => self.lstm(node),
+            "Slice" => self.slice(node),
+            "Gather" => self.gather(node),
             op if FOLDABLE.contains(&op) => Err(node.err(
                 "not supported yet (only where its output is a constant known at import time)",
             )),
@@ -727,6 +731,9 @@ impl Importer<'_> {
         let x = node.req_input(0)?;
         let out_name = node.output()?;
         let out_shape = self.onnx_shape(node, out_name)?;
+        if self.try_shrink_slice(node, x, out_name)? {
+            return Ok(());
+        }
         let (id, perm) = self.held(node, x)?;
         let ir_shape = self.g.tensor(id).shape.clone();
         if layout::keeps_element_order(&ir_shape, &perm) {
@@ -769,12 +776,14 @@ impl Importer<'_> {
         let (OpKind::Reshape(_), Some(src)) = (&op.kind, op.input(0)) else {
             return false;
         };
-        let perm = layout::identity(shape.len());
-        if self.g.tensor(src).shape == shape {
+        // The RESHAPE's input holds the elements in this order too: when only size-1 axes
+        // differ, it holds the result (relabelled) and the RESHAPE goes.
+        if let Some(relabel) = layout::relabel_unit_axes(&self.g.tensor(src).shape, shape) {
             self.g.ops.remove(p);
-            self.set(out_name, src, perm);
+            self.set(out_name, src, relabel);
             return true;
         }
+        let perm = layout::identity(shape.len());
         let dims = to_i32(shape);
         if let Some(shape_t) = op.input(1) {
             let t = self.g.tensor_mut(shape_t);

@@ -20,6 +20,8 @@
 //! | `Transpose` | nothing, or `TRANSPOSE` where a layout must really change |
 //! | `Concat`, `Pad` | `CONCATENATION`, `PAD` (`PADV2` for a non-zero value) |
 //! | `Identity`, `Dropout` | nothing |
+//! | `LSTM` (forward) | `UNIDIRECTIONAL_SEQUENCE_LSTM` with variable state tensors ([`lstm`]) |
+//! | `Slice`, `Gather` (one constant index) of a run-time tensor | `STRIDED_SLICE`; a following `Squeeze` of the sliced axis becomes its `shrink_axis_mask` |
 //!
 //! # Layout
 //!
@@ -62,6 +64,7 @@ mod dense;
 mod facts;
 pub mod layout;
 mod lower;
+mod lstm;
 
 use crate::ir::{Graph, ValidationError};
 use std::path::{Path, PathBuf};
