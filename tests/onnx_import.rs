@@ -379,6 +379,74 @@ fn nchw_outputs_keep_the_onnx_layout() {
 }
 
 #[test]
+fn pytorch_batch_first_lstm_runs_batch_major_without_transposes() {
+    // Transpose → LSTM → Squeeze → Transpose: the sequence output is the LSTM's own output;
+    // out[:, -1] (Gather) is one STRIDED_SLICE; the zero state made from Shape and
+    // ConstantOfShape folds away.
+    assert_eq!(
+        check_fixture("lstm_torch_batch_first", &[1, 6, 4]),
+        [
+            "UNIDIRECTIONAL_SEQUENCE_LSTM",
+            "STRIDED_SLICE",
+            "FULLY_CONNECTED"
+        ]
+    );
+}
+
+#[test]
+fn pytorch_time_major_lstm_with_batch_2_matches_tract() {
+    // time_major = true, batch 2; h_n.squeeze(0) is a STRIDED_SLICE with shrink_axis_mask.
+    assert_eq!(
+        check_fixture("lstm_torch_time_major", &[6, 2, 4]),
+        [
+            "UNIDIRECTIONAL_SEQUENCE_LSTM",
+            "STRIDED_SLICE",
+            "FULLY_CONNECTED"
+        ]
+    );
+    let graph = onnx_import::import(&fixture("lstm_torch_time_major")).unwrap();
+    let lstm = &graph.ops[0];
+    let tflm::ir::OpKind::UnidirectionalSequenceLstm(o) = &lstm.kind else {
+        panic!("{:?}", lstm.kind)
+    };
+    assert!(o.time_major);
+    assert_eq!(graph.tensor(lstm.input(18).unwrap()).shape, [2, 8]);
+    assert!(graph.tensor(lstm.input(19).unwrap()).is_variable);
+}
+
+#[test]
+fn layout_1_lstm_with_peepholes_and_clip_matches_tract() {
+    // Y (4-D) is a RESHAPE of the LSTM output; no bias input gives zero biases; the clip
+    // (50, never reached) is the cell clip.
+    let ops = check_fixture("lstm_layout1_peephole", &[1, 5, 3]);
+    assert_eq!(
+        ops,
+        ["UNIDIRECTIONAL_SEQUENCE_LSTM", "RESHAPE", "STRIDED_SLICE"]
+    );
+    let graph = onnx_import::import(&fixture("lstm_layout1_peephole")).unwrap();
+    let lstm = &graph.ops[0];
+    let tflm::ir::OpKind::UnidirectionalSequenceLstm(o) = &lstm.kind else {
+        panic!("{:?}", lstm.kind)
+    };
+    assert!(!o.time_major && o.cell_clip == 50.0);
+    assert!((9..=15).all(|k| lstm.input(k).is_some()));
+}
+
+#[test]
+fn lstm_errors_name_the_node() {
+    let err = onnx_import::import(&fixture("lstm_bidirectional")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"node "bilstm" (LSTM, opset 13): direction "bidirectional" is not supported: UNIDIRECTIONAL_SEQUENCE_LSTM runs forward only"#
+    );
+    let err = onnx_import::import(&fixture("lstm_initial_state")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"node "lstm" (LSTM, opset 13): initial_h ("c4") must be absent or a constant zero: the state starts at zero (a reset) in TFLite"#
+    );
+}
+
+#[test]
 fn unsupported_op_names_node_type_and_opset() {
     let err = onnx_import::import(&fixture("unsupported")).unwrap_err();
     assert_eq!(

@@ -45,8 +45,11 @@ class Builder:
         self.nodes.append(helper.make_node(op, inputs, outs, name=name, **attrs))
         return outs[0] if n_out == 1 else outs
 
-    def save(self, in_shape, outputs, opset=OPSET):
-        inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", *in_shape])
+    def save(self, in_shape, outputs, opset=OPSET, batch="batch", ort=True):
+        """`batch` None: the input shape is `in_shape` as it is (all dimensions fixed). `ort`
+        False: onnxruntime cannot run the model (an LSTM with layout 1), skip the check."""
+        dims = list(in_shape) if batch is None else [batch, *in_shape]
+        inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)
         outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs]
         graph = helper.make_graph(self.nodes, self.name, [inp], outs, self.inits)
         model = helper.make_model(
@@ -60,10 +63,13 @@ class Builder:
         path = os.path.join(OUT, f"{self.name}.onnx")
         onnx.save(model, path)
         try:
-            import onnxruntime as ort
+            import onnxruntime
 
-            sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-            x = rng.standard_normal((1, *in_shape)).astype(np.float32)
+            if not ort:
+                raise ImportError
+            sess = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+            shape = in_shape if batch is None else (1, *in_shape)
+            x = rng.standard_normal(shape).astype(np.float32)
             sess.run(None, {"x": x})
         except ImportError:
             pass
@@ -170,10 +176,96 @@ def ceil_mode():
     b.save([1, 5, 5], [y])
 
 
+# ---- LSTMs. PyTorch is not installable here (its wheel index is not reachable), so the
+# graphs torch.onnx.export writes for nn.LSTM are built node by node: torch reorders its gate
+# blocks (i, f, g, o) into ONNX's (i, o, f, c), stores both bias vectors in B, makes the zero
+# initial state from the input's shape when the batch is dynamic (an initializer when it is
+# fixed), and wraps a batch_first LSTM in Transpose(perm [1, 0, 2]) on both sides. `out[:, -1]`
+# is a Gather of one index, `h_n.squeeze(0)` a Squeeze.
+
+def lstm_weights(hidden, inputs, peephole=False):
+    s = 1.0 / np.sqrt(hidden)  # torch's uniform(-1/sqrt(h), 1/sqrt(h)) initialisation
+    ws = [w(1, 4 * hidden, inputs, scale=s), w(1, 4 * hidden, hidden, scale=s),
+          w(1, 8 * hidden, scale=s)]
+    if peephole:
+        ws.append(w(1, 3 * hidden, scale=0.5))
+    return ws
+
+
+def lstm_torch_batch_first():
+    """nn.LSTM(4, 8, batch_first=True) exported with a dynamic batch, then a Linear(8, 3) on
+    out[:, -1]: Transpose, the zero state from Shape/Gather/Unsqueeze/Concat/ConstantOfShape,
+    LSTM, Squeeze, Transpose, Gather, Gemm. Outputs: the whole sequence and the head."""
+    b = Builder("lstm_torch_batch_first")
+    W, R, B = (b.const(a) for a in lstm_weights(8, 4))
+    t = b.node("Transpose", ["x"], "transpose_in", perm=[1, 0, 2])
+    shape = b.node("Shape", ["x"], "shape")
+    n = b.node("Gather", [shape, b.const(np.array(0, np.int64))], "batch_size", axis=0)
+    n = b.node("Unsqueeze", [n, b.const(np.array([0], np.int64))], "unsqueeze_batch")
+    dims = b.node("Concat", [b.const(np.array([1], np.int64)), n,
+                             b.const(np.array([8], np.int64))], "state_shape", axis=0)
+    h0 = b.node("ConstantOfShape", [dims], "zeros",
+                value=numpy_helper.from_array(np.zeros(1, np.float32)))
+    y, _, _ = b.node("LSTM", [t, W, R, B, "", h0, h0], "lstm", n_out=3, hidden_size=8)
+    y = b.node("Squeeze", [y, b.const(np.array([1], np.int64))], "squeeze_dir")
+    seq = b.node("Transpose", [y], "transpose_out", perm=[1, 0, 2])
+    last = b.node("Gather", [seq, b.const(np.array(-1, np.int64))], "last_step", axis=1)
+    head = b.node("Gemm", [last, b.const(w(3, 8)), b.const(w(3))], "linear", transB=1)
+    b.save([6, 4], [seq, head])
+
+
+def lstm_torch_time_major():
+    """nn.LSTM(4, 8) (batch_first=False) with a fixed batch of 2: input [6, 2, 4], zero state
+    initializers, the sequence (Squeeze of the direction axis) and a Linear on
+    h_n.squeeze(0) (MatMul + Add)."""
+    b = Builder("lstm_torch_time_major")
+    W, R, B = (b.const(a) for a in lstm_weights(8, 4))
+    h0 = b.const(np.zeros((1, 2, 8), np.float32))
+    c0 = b.const(np.zeros((1, 2, 8), np.float32))
+    y, yh, _ = b.node("LSTM", ["x", W, R, B, "", h0, c0], "lstm", n_out=3, hidden_size=8)
+    seq = b.node("Squeeze", [y, b.const(np.array([1], np.int64))], "squeeze_dir")
+    h = b.node("Squeeze", [yh, b.const(np.array([0], np.int64))], "squeeze_h")
+    h = b.node("MatMul", [h, b.const(w(8, 3))], "linear")
+    h = b.node("Add", [h, b.const(w(3))], "linear_bias")
+    b.save([6, 2, 4], [seq, h], batch=None)
+
+
+def lstm_layout1_peephole():
+    """Opset 14, layout 1 (batch first without transposes), peepholes, no B, a clip that does
+    not bind, default activations spelt out: Y (4-D) and Y_h squeezed are the outputs."""
+    b = Builder("lstm_layout1_peephole")
+    W, R, _, P = lstm_weights(6, 3, peephole=True)
+    W, R, P = b.const(W), b.const(R), b.const(P)
+    y, yh, _ = b.node("LSTM", ["x", W, R, "", "", "", "", P], "lstm", n_out=3, hidden_size=6,
+                      layout=1, clip=50.0, activations=["Sigmoid", "Tanh", "Tanh"])
+    h = b.node("Squeeze", [yh, b.const(np.array([1], np.int64))], "squeeze_h")
+    b.save([5, 3], [y, h], opset=14, ort=False)  # onnxruntime has no layout 1
+
+
+def lstm_bidirectional():
+    """A bidirectional LSTM: an error naming the node."""
+    b = Builder("lstm_bidirectional")
+    ws = [np.concatenate([a, a]) for a in lstm_weights(4, 3)]
+    W, R, B = (b.const(a) for a in ws)
+    y, _, _ = b.node("LSTM", ["x", W, R, B], "bilstm", n_out=3, hidden_size=4,
+                     direction="bidirectional")
+    b.save([5, 1, 3], [y], batch=None)
+
+
+def lstm_initial_state():
+    """A non-zero initial hidden state: an error (TFLite's state starts at zero)."""
+    b = Builder("lstm_initial_state")
+    W, R, B = (b.const(a) for a in lstm_weights(4, 3))
+    h0 = b.const(np.full((1, 1, 4), 0.5, np.float32))
+    _, yh, _ = b.node("LSTM", ["x", W, R, B, "", h0], "lstm", n_out=3, hidden_size=4)
+    b.save([1, 1, 3], [yh], batch=None)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in [nchw_cnn, gemm_variants, concat_pad_gap, keras_style, nchw_output, unsupported,
-              ceil_mode]:
+              ceil_mode, lstm_torch_batch_first, lstm_torch_time_major, lstm_layout1_peephole,
+              lstm_bidirectional, lstm_initial_state]:
         f()
     return 0
 
