@@ -1,6 +1,13 @@
 //! Calibration: the float model runs on representative inputs in the host runtime, whose
 //! observer shows every operator's output; each tensor's range is recorded.
 //!
+//! Each sample starts from zero state (the variable tensors are reset), as the model is
+//! evaluated and as Keras and ONNX run a window. Variable tensors (an LSTM's output and cell
+//! state) are observed as each operator leaves them, after the whole sequence: what
+//! TensorFlow's calibrator logs too (a variable input before and after the operator), not
+//! every time step. TensorFlow's calibrator does not reset the state between samples, so its
+//! ranges include states carried over from one sample to the next (see docs/modes.md).
+//!
 //! The runtime is the same one the MCU runs, so the ranges are those of the arithmetic that
 //! will be quantized. Three methods: `minmax` (TensorFlow's default: the observed extremes),
 //! `percentile` (the 0.01 % and 99.99 % quantiles, which ignores rare outliers) and `mse` (the
@@ -173,8 +180,13 @@ pub fn calibrate_with_progress(
     let ranges = extremes
         .into_iter()
         .zip(values.iter_mut())
-        .map(|(e, v)| {
+        .zip(&graph.tensors)
+        .map(|((e, v), tensor)| {
             e.map(|(lo, hi)| match method {
+                // State (an LSTM's cell state): its extremes whatever the method. The cell
+                // state's scale is a power of two at or above its largest magnitude, and a
+                // clipped state would saturate every later step.
+                _ if tensor.is_variable => (lo, hi),
                 Method::MinMax => (lo, hi),
                 Method::Percentile => percentile_range(thin(v)),
                 Method::Mse => mse_range(thin(v), lo, hi),

@@ -113,6 +113,34 @@ fn observer_sees_every_operator_output() {
 }
 
 #[test]
+fn observer_sees_the_state_an_lstm_left() {
+    // After the output, the variable inputs (output state h, cell state c): h is the last step
+    // of the output sequence.
+    let bytes = model_bytes("lstm_keras_float32_seq.tflite");
+    let model = Model::parse(bytes.as_slice()).unwrap();
+    let mut a = arena(model.arena_size());
+    let mut interpreter = Interpreter::new(&model, a.as_mut_slice()).unwrap();
+    for x in interpreter.input::<f32>(0).unwrap().iter_mut().enumerate() {
+        *x.1 = (x.0 as f32 * 0.37).sin();
+    }
+    let mut seen = Vec::new();
+    interpreter
+        .invoke_observed(|o| seen.push((o.operator, o.tensor.index, o.bytes.to_vec())))
+        .unwrap();
+    let op = model.operator(0);
+    let (h, c) = (op.inputs.get(18).unwrap(), op.inputs.get(19).unwrap());
+    let out = model.output(0).unwrap();
+    let indices: Vec<(usize, usize)> = seen.iter().map(|s| (s.0, s.1)).collect();
+    assert_eq!(
+        indices,
+        vec![(0, out.index), (0, h as usize), (0, c as usize)]
+    );
+    let h_bytes = &seen[1].2;
+    assert!(seen[0].2.ends_with(h_bytes));
+    assert!(seen[2].2.iter().any(|&b| b != 0));
+}
+
+#[test]
 fn corrupt_models_get_precise_errors() {
     let good = std::fs::read(op_fixtures().join("fc_int8_relu.tflite")).unwrap();
     let parse = |b: &[u8]| {

@@ -62,14 +62,42 @@ impl Scheme {
     /// quantizer knows how to feed.
     pub fn supports(self, kind: &OpKind) -> bool {
         match kind {
-            // The integer LSTM needs calibrated gate intermediates (issue 6): not yet.
-            OpKind::Quantize
-            | OpKind::Dequantize
-            | OpKind::Svdf(_)
-            | OpKind::UnidirectionalSequenceLstm(_) => false,
-            OpKind::HardSwish => self == Scheme::Int8,
+            OpKind::Quantize | OpKind::Dequantize | OpKind::Svdf(_) => false,
+            // LiteRT's integer LSTM is 8x8→16 only (int8 activations).
+            OpKind::HardSwish | OpKind::UnidirectionalSequenceLstm(_) => self == Scheme::Int8,
             _ => true,
         }
+    }
+
+    /// Whether operator `i` of `g` can be quantized in this scheme: the error that says why
+    /// not.
+    pub fn check(self, g: &Graph, i: usize) -> Result<(), QuantizeError> {
+        let op = &g.ops[i];
+        let refused = |reason| QuantizeError::Refused {
+            op: i,
+            name: op.name(),
+            mode: self.mode(),
+            reason,
+        };
+        if super::lstm::is_lstm(op) {
+            if self == Scheme::Int16 {
+                return Err(refused(
+                    "LiteRT has no int16 LSTM kernel to be bit-exact with (TensorFlow refuses \
+                     16x8 for this operator too); use int8",
+                ));
+            }
+            if let Some(reason) = super::lstm::refusal(g, op) {
+                return Err(refused(reason));
+            }
+        }
+        if !self.supports(&op.kind) {
+            return Err(QuantizeError::Unsupported {
+                op: i,
+                name: op.name(),
+                mode: self.mode(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -313,13 +341,18 @@ pub(crate) fn quantize_constant(
 
 /// Quantizes the float constants operator `op` reads: weights symmetric (per channel for
 /// convolutions), the bias with the input's and weights' scales, a PADV2 fill value with the
-/// input's parameters, any other float constant from its own values.
+/// input's parameters, any other float constant from its own values. An LSTM also gets its
+/// state tensors and intermediates ([`super::lstm`]).
 pub(crate) fn quantize_op_constants(
     g: &mut Graph,
-    op: &Op,
+    op: &mut Op,
     params: &[Option<(f32, i32)>],
+    ranges: &Ranges,
     scheme: Scheme,
 ) -> Result<(), QuantizeError> {
+    if super::lstm::is_lstm(op) {
+        return super::lstm::quantize_lstm(g, op, params, ranges);
+    }
     let param = |t: Option<TensorId>| t.and_then(|t| params.get(t.index()).copied().flatten());
     if let (Some(axis), Some(w)) = (weight_axis(&op.kind), op.input(1)) {
         if g.tensor(w).dtype == DType::F32 && g.tensor(w).is_constant() {
@@ -384,21 +417,16 @@ pub(crate) fn quantize_full_integer(
     scheme: Scheme,
 ) -> Result<Graph, QuantizeError> {
     let mut g = graph.clone();
-    for (i, op) in g.ops.iter().enumerate() {
-        if !scheme.supports(&op.kind) {
-            return Err(QuantizeError::Unsupported {
-                op: i,
-                name: op.name(),
-                mode: scheme.mode(),
-            });
-        }
+    for i in 0..g.ops.len() {
+        scheme.check(&g, i)?;
     }
     let mut ranges = ranges.clone();
     share_concatenation_ranges(&g, &mut ranges);
     let params = activation_params(&g, &ranges, scheme, |_| true)?;
-    let ops = g.ops.clone();
-    for op in &ops {
-        quantize_op_constants(&mut g, op, &params, scheme)?;
+    for i in 0..g.ops.len() {
+        let mut op = g.ops[i].clone();
+        quantize_op_constants(&mut g, &mut op, &params, &ranges, scheme)?;
+        g.ops[i] = op;
     }
     for (t, p) in params.iter().enumerate() {
         if let Some((scale, zp)) = *p {

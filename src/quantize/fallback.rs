@@ -18,10 +18,8 @@ pub fn quantize_int8_float_fallback(
     ranges: &Ranges,
 ) -> Result<Graph, QuantizeError> {
     let scheme = Scheme::Int8;
-    let quantized: Vec<bool> = graph
-        .ops
-        .iter()
-        .map(|op| scheme.supports(&op.kind))
+    let quantized: Vec<bool> = (0..graph.ops.len())
+        .map(|i| scheme.check(graph, i).is_ok())
         .collect();
     let mut ranges = ranges.clone();
     share_concatenation_ranges(graph, &mut ranges);
@@ -88,7 +86,10 @@ pub fn quantize_int8_float_fallback(
                     local[nw.index()] = params[o.index()];
                 }
             }
-            quantize_op_constants(&mut g, &op, &local, scheme)?;
+            for (&orig, &new) in graph.ops[i].outputs.iter().zip(&op.outputs) {
+                local[new.index()] = params[orig.index()];
+            }
+            quantize_op_constants(&mut g, &mut op, &local, &ranges, scheme)?;
         } else {
             for t in op.inputs.iter().flatten().copied() {
                 if is_activation(t) && !has_float[t.index()] {

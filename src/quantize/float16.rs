@@ -3,7 +3,8 @@
 //! biases, other operands) is stored as IEEE half precision and followed by a DEQUANTIZE
 //! (float16 → float32) that runs at the start of every invoke; all arithmetic stays float32,
 //! and so do the model's inputs and outputs. Exceptions, which keep float32 constants: SVDF
-//! (whose weights the kernels read as constants) and PADV2's fill value.
+//! and UNIDIRECTIONAL_SEQUENCE_LSTM (whose weights the kernels read as constants) and PADV2's
+//! fill value.
 //!
 //! The flash holds half the bytes; RAM holds the dequantized float32 copies as activations
 //! (the memory planner reuses each one's space once its consumer has run).
@@ -67,9 +68,12 @@ pub fn quantize_float16(graph: &Graph) -> Result<Graph, QuantizeError> {
                 continue;
             };
             let tensor = g.tensor(t);
-            // SVDF keeps its float weights, and PADV2's fill value must stay a constant.
-            let keep = matches!(g.ops[k].kind, OpKind::Svdf(_))
-                || (matches!(g.ops[k].kind, OpKind::PadV2) && j == 2);
+            // SVDF and LSTM keep their float weights (their kernels read them as constants),
+            // and PADV2's fill value must stay a constant.
+            let keep = matches!(
+                g.ops[k].kind,
+                OpKind::Svdf(_) | OpKind::UnidirectionalSequenceLstm(_)
+            ) || (matches!(g.ops[k].kind, OpKind::PadV2) && j == 2);
             if keep || !(tensor.is_constant() && tensor.dtype == DType::F32) {
                 continue;
             }

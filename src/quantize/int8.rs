@@ -22,15 +22,19 @@ use crate::calibrate::Ranges;
 use crate::ir::Graph;
 
 /// Scale and zero point of an int8 tensor covering `[min, max]` (widened to include 0), as
-/// TFLite's quantizer computes them.
+/// TFLite's quantizer computes them: the scale in float32 arithmetic, `(max - min) / 255`
+/// (TensorFlow's post-training quantizer sets `legacy_float_scale`; a float64 division can
+/// differ in the last bit, as co2's input scale showed), the zero point rounded from it.
 pub fn affine_params(min: f32, max: f32) -> (f32, i32) {
-    let (lo, hi) = (min.min(0.0) as f64, max.max(0.0) as f64);
+    let (lo, hi) = (min.min(0.0), max.max(0.0));
     if hi - lo <= 0.0 {
         return (1.0, 0);
     }
     let scale = (hi - lo) / 255.0;
-    let zero_point = (-128.0 - lo / scale).round().clamp(-128.0, 127.0);
-    (scale as f32, zero_point as i32)
+    let zero_point = (-128.0 - lo as f64 / scale as f64)
+        .round()
+        .clamp(-128.0, 127.0);
+    (scale, zero_point as i32)
 }
 
 /// Quantizes a float `graph` to full int8 with the calibrated `ranges`.

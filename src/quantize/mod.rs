@@ -10,12 +10,14 @@ mod fallback;
 mod float16;
 mod int16x8;
 mod int8;
+mod lstm;
 
 pub use dynamic::quantize_dynamic;
 pub use fallback::quantize_int8_float_fallback;
 pub use float16::{f32_to_f16, quantize_float16};
 pub use int16x8::quantize_int16x8;
 pub use int8::{affine_params, quantize_int8};
+pub use lstm::cell_scale;
 
 use crate::calibrate::Ranges;
 use crate::ir::{DType, Graph};
@@ -141,6 +143,14 @@ pub enum QuantizeError {
         op: usize,
         name: &'static str,
         mode: Mode,
+    },
+    /// An operator this mode has a kernel for, in a form it cannot quantize.
+    #[error("operator {op} ({name}), {mode}: {reason}")]
+    Refused {
+        op: usize,
+        name: &'static str,
+        mode: Mode,
+        reason: &'static str,
     },
     #[error("tensor {tensor} ({name}): calibration saw no values")]
     Uncalibrated { tensor: usize, name: String },

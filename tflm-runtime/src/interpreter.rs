@@ -21,7 +21,8 @@ pub struct Interpreter<'m, 'a> {
     used: usize,
 }
 
-/// One operator output, shown to an observer after the operator ran.
+/// One operator output, or one variable tensor the operator reads and updates (an LSTM's or
+/// SVDF's state, as the operator left it), shown to an observer after the operator ran.
 pub struct Observation<'o, 'm> {
     pub operator: usize,
     pub tensor: Tensor<'m>,
@@ -115,8 +116,9 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         self.run::<fn(&Observation<'_, 'm>)>(None)
     }
 
-    /// Runs every operator once, showing each operator's outputs to `observer` right after the
-    /// operator ran (calibration records ranges this way). Plain `invoke` compiles the
+    /// Runs every operator once, showing each operator's outputs, then its variable inputs
+    /// (the state it updated), to `observer` right after the operator ran (calibration records
+    /// ranges this way). Plain `invoke` compiles the
     /// observation away, so this needs no feature gate.
     pub fn invoke_observed(
         &mut self,
@@ -155,7 +157,20 @@ impl<'m, 'a> Interpreter<'m, 'a> {
                 continue;
             };
             let outputs: [Option<usize>; 4] = core::array::from_fn(|k| io.output_tensor(k));
-            for t in outputs.into_iter().flatten() {
+            // Variable inputs: their slot is state memory.
+            let mut states = [None; 4];
+            let mut found = 0;
+            for k in 0..op.num_inputs as usize {
+                let t = crate::flatbuf::read_i32(bytes, op.inputs_pos as usize + 4 * k);
+                let Ok(t) = usize::try_from(t.unwrap_or(-1)) else {
+                    continue;
+                };
+                if slots.get(t).is_some_and(|s| s.kind == kind::STATE) && found < states.len() {
+                    states[found] = Some(t);
+                    found += 1;
+                }
+            }
+            for t in outputs.into_iter().chain(states).flatten() {
                 if let Some(b) = self.tensor_bytes(t) {
                     observer(&Observation {
                         operator: i,
