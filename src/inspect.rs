@@ -4,10 +4,22 @@ use std::fmt::Write;
 use tflm_runtime::schema::op;
 use tflm_runtime::{Layout, Model, Operator, Tensor};
 
-/// Multiply-accumulates of one operator (0 for ops without weights).
+/// Multiply-accumulates of one operator (0 for ops without weights). An LSTM counts its
+/// weight matrices (and peepholes, projection) once per time step and batch row.
 pub fn macs(model: &Model<'_>, operator: &Operator<'_>) -> u64 {
     let tensor = |k: usize| operator.input(k).map(|t| model.tensor(t));
     let out = operator.output(0).map(|t| model.tensor(t));
+    if operator.code == op::UNIDIRECTIONAL_SEQUENCE_LSTM {
+        let Some(out) = out else { return 0 };
+        let n_output = out.shape.dims().last().unwrap_or(1).max(1) as u64;
+        let rows = out.shape.num_elements() as u64 / n_output;
+        let weights: u64 = (1..=11)
+            .chain([16])
+            .filter_map(tensor)
+            .map(|t| t.shape.num_elements() as u64)
+            .sum();
+        return rows * weights;
+    }
     let (Some(filter), Some(out)) = (tensor(1), out) else {
         return 0;
     };

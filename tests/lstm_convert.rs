@@ -85,6 +85,8 @@ fn co2_int8_is_within_5_percent_of_float_beats_tensorflow_and_matches_litert() {
             "FULLY_CONNECTED"
         ]
     );
+    // 24 steps of 4 × 20 × (3 + 20) multiply-accumulates, then the dense layer's 20.
+    assert_eq!(q.macs, 24 * 4 * 20 * 23 + 20);
     // 1941 weights and biases, and the slice's begin, end and strides.
     assert_eq!(q.parameters, 1941 + 9);
     let (mf, mq) = (mae(&session, &float), mae(&session, &q));
