@@ -1,7 +1,9 @@
 //! `tflm`: the host side of tflm-rs: model inspection, running models on the host runtime
 //! (bit-exact with the MCU), and, next, conversion from ONNX.
 
+pub mod build_cache;
 pub mod calibrate;
+pub mod codegen;
 pub mod dataset;
 pub mod evaluate;
 pub mod export;

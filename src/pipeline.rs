@@ -12,6 +12,7 @@
 //! ```
 
 use crate::calibrate::{self, CalibrationError, Method, Ranges};
+use crate::codegen::{self, ModelBytes, Summary};
 use crate::dataset::Dataset;
 use crate::evaluate::{self, EvaluateError, Metrics};
 use crate::io_codec::{CodecError, ModelCodec};
@@ -74,6 +75,8 @@ pub enum PipelineError {
     Write { mode: Mode, message: String },
     #[error("the {mode} model does not fit the specs: {source}")]
     Codec { mode: Mode, source: Box<CodecError> },
+    #[error("{}: {message}", path.display())]
+    Output { path: PathBuf, message: String },
     #[error("evaluating {variant}: {source}")]
     Evaluate {
         variant: String,
@@ -196,6 +199,97 @@ impl Pipeline {
     pub fn run(&self) -> Result<Converted, PipelineError> {
         self.load()?.convert(self.options.quant)
     }
+
+    /// The options in the macro's syntax (`quant = "int8", prune = 0.5, ...`), for generated
+    /// comments and reports.
+    pub fn describe_options(&self) -> String {
+        let o = &self.options;
+        let mut s = format!("quant = \"{}\"", o.quant);
+        if let Some(p) = o.prune {
+            s.push_str(&format!(", prune = {p}"));
+        }
+        if o.quant.needs_calibration() {
+            let method = match o.calibration {
+                Method::MinMax => "minmax",
+                Method::Percentile => "percentile",
+                Method::Mse => "mse",
+            };
+            s.push_str(&format!(", calibration = \"{method}\""));
+            if let Some(n) = o.samples {
+                s.push_str(&format!(", samples = {n}"));
+            }
+            if o.io == IoKind::Float32 {
+                s.push_str(", io = \"float32\"");
+            }
+        }
+        s
+    }
+
+    /// Converts, evaluates the float and the converted model on the test split, and returns
+    /// the Rust source of the firmware items (`crate::codegen`).
+    pub fn generate_rust(&self, bytes: &ModelBytes) -> Result<Generated, PipelineError> {
+        let session = self.load()?;
+        let converted = session.convert(self.options.quant)?;
+        let float = session.convert_imported()?;
+        let float_metrics = session.evaluate(&float, "float", &mut |_| {})?;
+        let metrics = session.evaluate(&converted, self.options.quant.as_str(), &mut |_| {})?;
+        let specs = &session.specs;
+        let summary = Summary {
+            name: specs.name.clone().unwrap_or_else(|| "model".into()),
+            description: specs.description().to_string(),
+            task: specs.task,
+            metric: specs.metric(),
+            unit: specs
+                .outputs
+                .first()
+                .map(|o| o.unit().to_string())
+                .unwrap_or_default(),
+            float: Some(float_metrics),
+            converted: Some(metrics),
+            options: self.describe_options(),
+        };
+        let source = codegen::generate(&converted, &summary, bytes);
+        Ok(Generated {
+            source,
+            converted,
+            summary,
+        })
+    }
+
+    /// The build-script API: converts, writes `<name>.tflite` and `<name>_model.rs` into
+    /// `out_dir` (normally `OUT_DIR`), and prints `cargo:rerun-if-changed` for every input file
+    /// so that changing the model, specs or dataset reruns the build script. Include the
+    /// result with `include!(concat!(env!("OUT_DIR"), "/<name>_model.rs"));`. Returns the path
+    /// of the `.rs` file.
+    pub fn write_rust(&self, out_dir: impl AsRef<Path>) -> Result<PathBuf, PipelineError> {
+        let out_dir = out_dir.as_ref();
+        for f in self.input_files()? {
+            println!("cargo:rerun-if-changed={}", f.display());
+        }
+        let specs = Specs::from_dir(&self.dir)?;
+        let id = crate::export::identifier(specs.name.as_deref().unwrap_or("model"));
+        let tflite_name = format!("{id}.tflite");
+        let generated = self.generate_rust(&ModelBytes::Include(format!(
+            "concat!(env!(\"OUT_DIR\"), \"/{tflite_name}\")"
+        )))?;
+        let io = |path: &Path, e: std::io::Error| PipelineError::Output {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let tflite = out_dir.join(&tflite_name);
+        std::fs::write(&tflite, &generated.converted.tflite).map_err(|e| io(&tflite, e))?;
+        let rs = out_dir.join(format!("{id}_model.rs"));
+        std::fs::write(&rs, &generated.source).map_err(|e| io(&rs, e))?;
+        Ok(rs)
+    }
+}
+
+/// Generated firmware source and what it was made from.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    pub source: String,
+    pub converted: Converted,
+    pub summary: Summary,
 }
 
 fn import(path: &Path) -> Result<Graph, PipelineError> {

@@ -15,6 +15,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod aligned;
 mod arena;
 pub mod error;
 pub mod flatbuf;
@@ -27,6 +28,7 @@ pub mod quant;
 pub mod schema;
 pub mod types;
 
+pub use aligned::Aligned16;
 pub use arena::Layout;
 pub use error::{Error, Location, ParseError, ParseErrorKind};
 pub use interpreter::{Interpreter, Observation};

@@ -1,0 +1,112 @@
+//! `include_quantized_model!` on the host: the embedded model is the pipeline's, its typed
+//! API computes exactly what the evaluation reports, and the I/O maps saturate and survive
+//! NaN.
+
+use std::path::Path;
+use tflm::dataset::Target;
+use tflm::pipeline::Pipeline;
+use tflm::quantize::IoKind;
+
+mod sine {
+    tflm_macros::include_quantized_model!("models/sine", quant = "int8");
+}
+
+mod digits {
+    tflm_macros::include_quantized_model!(
+        "models/digits",
+        quant = "int8",
+        io = "float32",
+        calibration = "mse",
+        samples = 100,
+    );
+}
+
+fn dir(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name)
+}
+
+#[test]
+fn sine_macro_model_is_the_pipelines_and_predicts_what_the_evaluation_reports() {
+    let session = Pipeline::from_dir(dir("sine")).load().unwrap();
+    let c = session.convert(tflm::quantize::Mode::Int8).unwrap();
+    assert_eq!(sine::MODEL_BYTES, &c.tflite[..]);
+    assert_eq!(sine::MODEL_BYTES.as_ptr() as usize % 16, 0);
+    assert_eq!(sine::ARENA_SIZE, c.arena_size);
+    assert_eq!(sine::INPUT_SHAPE, [1, 1]);
+    assert_eq!((sine::INPUT_LEN, sine::OUTPUT_LEN), (1, 1));
+    let (scale, zp) = c.codec.inputs[0].quantization.unwrap();
+    assert_eq!((sine::INPUT_SCALE, sine::INPUT_ZERO_POINT), (scale, zp));
+
+    let mut arena = sine::Arena::zeroed();
+    let mut model = sine::Model::new(&mut arena.0).unwrap();
+    let mut abs = 0.0f64;
+    for ex in &session.dataset.test {
+        let y = model.predict(&[ex.inputs[0][0]]).unwrap();
+        let Target::Values(v) = &ex.target else {
+            panic!("regression")
+        };
+        abs += (f64::from(y[0]) - f64::from(v[0][0])).abs();
+    }
+    let mae = abs / session.dataset.test.len() as f64;
+    let reported = session
+        .evaluate(&c, "int8", &mut |_| {})
+        .unwrap()
+        .mae
+        .unwrap();
+    assert_eq!(mae, reported, "the firmware's numbers are the report's");
+
+    // NaN becomes the model's 0 (the zero point); out-of-range values saturate.
+    let q: [sine::Input; 1] = sine::quantize_input(&[f32::NAN]);
+    assert_eq!(i32::from(q[0]), sine::INPUT_ZERO_POINT);
+    assert_eq!(sine::quantize_input(&[1e30]), [127]);
+    assert_eq!(sine::quantize_input(&[-1e30]), [-128]);
+    // The output map inverts the tensor's quantization.
+    let out = sine::dequantize_output(&[sine::OUTPUT_ZERO_POINT as i8]);
+    assert!(out[0].abs() < 1e-6, "{out:?}");
+    // A too-small arena is an error, not a panic.
+    let mut small = [0u8; 64];
+    assert!(matches!(
+        sine::Model::new(&mut small),
+        Err(tflm_runtime::Error::ArenaTooSmall { .. })
+    ));
+}
+
+#[test]
+fn digits_macro_with_options_classifies_like_the_pipeline() {
+    let pipeline = Pipeline::from_dir(dir("digits"))
+        .io(IoKind::Float32)
+        .calibration(tflm::calibrate::Method::Mse)
+        .samples(100);
+    let session = pipeline.load().unwrap();
+    let c = session.convert(tflm::quantize::Mode::Int8).unwrap();
+    assert_eq!(digits::MODEL_BYTES, &c.tflite[..]);
+    assert_eq!(digits::INPUT_SHAPE, [1, 8, 8, 1]);
+    // Float I/O: the input map only normalizes (pixels 0..16 to 0..1).
+    let x: [digits::Input; 64] = digits::quantize_input(&[16.0; 64]);
+    assert!(x.iter().all(|&v| (v - 1.0).abs() < 1e-6));
+
+    let mut arena = digits::Arena::zeroed();
+    let mut model = digits::Model::new(&mut arena.0).unwrap();
+    let mut correct = 0;
+    for ex in &session.dataset.test {
+        let input: [f32; 64] = ex.inputs[0].as_slice().try_into().unwrap();
+        let class = model.predict_class(&input).unwrap();
+        // predict gives the scores predict_class takes the arg-max of.
+        let scores = model.predict(&input).unwrap();
+        assert_eq!(tflm_runtime::io::argmax(&scores), Some(class));
+        let Target::Classes(cl) = &ex.target else {
+            panic!("classification")
+        };
+        correct += usize::from(class == cl[0]);
+    }
+    let accuracy = correct as f64 / session.dataset.test.len() as f64;
+    let reported = session
+        .evaluate(&c, "int8", &mut |_| {})
+        .unwrap()
+        .accuracy
+        .unwrap();
+    assert_eq!(accuracy, reported);
+    assert!(accuracy > 0.97, "{accuracy}");
+}
