@@ -20,11 +20,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import tflm_specs  # noqa: E402
 
-# ONNX ops the converter imports (issue 4; src/onnx_import/lower.rs, SUPPORTED), plus LSTM,
-# whose import comes with the co2 model, and the shape-computation ops tract folds at import
-# time (lower.rs, FOLDABLE). The co2 graph's Slice is not folded: tf2onnx takes the last time
-# step of the LSTM's output sequence with it (LSTM -> Squeeze -> Slice -> Squeeze), as
-# TensorFlow's converter does with a STRIDED_SLICE after UNIDIRECTIONAL_SEQUENCE_LSTM.
+# ONNX ops the converter imports (src/onnx_import/lower.rs, SUPPORTED; LSTM in lstm.rs), and
+# the shape-computation ops tract folds at import time (lower.rs, FOLDABLE). The co2 graph's
+# Slice is not folded: tf2onnx takes the last time step of the LSTM's output sequence with it
+# (LSTM -> Squeeze -> Slice -> Squeeze), which the importer turns into one STRIDED_SLICE, as
+# TensorFlow's converter writes after UNIDIRECTIONAL_SEQUENCE_LSTM.
 SUPPORTED = {
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Conv", "BatchNormalization", "Relu",
     "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSwish", "Softmax", "MaxPool", "AveragePool",
