@@ -170,10 +170,8 @@ fn co2_calibration_methods_all_meet_the_target() {
         let q = session.convert(Mode::Int8).unwrap();
         let m = mae(&session, &q);
         eprintln!("co2 int8 ({method:?} calibration): MAE {m:.4}");
-        assert!(
-            m <= FLOAT_MAE * 1.05 && m <= TENSORFLOW_INT8_MAE,
-            "{method:?}: {m}"
-        );
+        // Not worse than TensorFlow's (11.047), which is within 5% of float (11.430).
+        assert!(m <= TENSORFLOW_INT8_MAE, "{method:?}: {m}");
         assert!((m - want).abs() < 5e-4, "{method:?}: MAE {m}");
     }
 }

@@ -53,7 +53,7 @@
 //! # Errors
 //!
 //! Never a panic: an op the importer does not map is an [`ImportError::Node`] naming the
-//! node, its op type and the opset (`node "lstm_1" (LSTM, opset 13): not supported yet`), and
+//! node, its op type and the opset (`node "gru_1" (GRU, opset 13): not supported yet`), and
 //! so is an attribute it cannot honour (`ceil_mode` that changes the output size, `SAME_LOWER`
 //! padding of a pool, `count_include_pad` with pads that are not TFLite's...).
 
