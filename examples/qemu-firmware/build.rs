@@ -128,6 +128,19 @@ fn run() -> Result<(), String> {
         model_path.display().to_string()
     )
     .unwrap();
+    // Only the model's kernels are linked: the runtime's registrations of its operator codes.
+    let regs: Vec<String> = io
+        .op_codes
+        .iter()
+        .map(|c| {
+            format!(
+                "match tflm_runtime::ops::by_code({c}) {{ Some(r) => r, None => panic!(\"operator code {c} has no kernel in tflm-runtime\") }}"
+            )
+        })
+        .collect();
+    writeln!(code, "/// The kernels of the model's operators (builtin codes {:?}).", io.op_codes).unwrap();
+    writeln!(code, "#[cfg(not(feature = \"dummy\"))]").unwrap();
+    writeln!(code, "pub static OPS: &[tflm_runtime::ops::Registration] = &[{}];", regs.join(", ")).unwrap();
     writeln!(code, "pub const ARENA_BYTES: usize = {arena};").unwrap();
     writeln!(code, "pub const CARRY_STATE: bool = {carry_state};").unwrap();
     writeln!(code, "pub const NUM_INPUTS: usize = {n_in};").unwrap();
@@ -404,6 +417,9 @@ struct TensorInfo {
 struct ModelIo {
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
+    /// Effective builtin code of each operator code (`max(builtin_code,
+    /// deprecated_builtin_code)`), without repeats.
+    op_codes: Vec<i32>,
 }
 
 struct Fb<'a>(&'a [u8]);
@@ -480,6 +496,24 @@ impl ModelIo {
             }
             Ok(list)
         };
-        Ok(ModelIo { inputs: io(1)?, outputs: io(2)? })
+        let mut op_codes = Vec::new();
+        if let Some((codes, n)) = fb.vector(model, 1)? {
+            for k in 0..n {
+                let t = fb.deref(codes + 4 * k)?;
+                let deprecated = match fb.field(t, 0)? {
+                    None => 0,
+                    Some(f) => *buf.get(f).ok_or("flatbuffer offset out of bounds")? as i8 as i32,
+                };
+                let builtin = match fb.field(t, 3)? {
+                    None => 0,
+                    Some(f) => fb.i32(f)?,
+                };
+                let code = builtin.max(deprecated);
+                if !op_codes.contains(&code) {
+                    op_codes.push(code);
+                }
+            }
+        }
+        Ok(ModelIo { inputs: io(1)?, outputs: io(2)?, op_codes })
     }
 }

@@ -348,8 +348,13 @@ fn f16_to_f32(h: u16) -> f32 {
 // The runtime's calls, never inlined into main, so that their stack use is below main's frame
 // (`runtime_stack_bytes`) and their instruction counts are not mixed with main's code.
 
+/// Parses with the model's own operators only (`data::OPS`, from build.rs), so that only
+/// their kernels are linked, as in a real firmware.
 #[inline(never)]
 fn parse(bytes: &'static [u8]) -> Result<Model<'static>, impl fmt::Debug> {
+    #[cfg(not(feature = "dummy"))]
+    return Model::parse_with(bytes, data::OPS);
+    #[cfg(feature = "dummy")]
     Model::parse(bytes)
 }
 
