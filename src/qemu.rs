@@ -126,6 +126,8 @@ pub struct QemuOptions {
     pub target_dir: Option<PathBuf>,
     /// Progress lines on stderr (toolchain, build, run).
     pub progress: bool,
+    /// The firmware's `opt-level` (`"3"`, `"s"`, `"z"`, ...); `None`: its Cargo.toml's (3).
+    pub opt_level: Option<String>,
 }
 
 impl QemuOptions {
@@ -142,6 +144,7 @@ impl QemuOptions {
             source_dir: None,
             target_dir: None,
             progress: false,
+            opt_level: None,
         }
     }
 }
@@ -719,6 +722,7 @@ pub fn run(opts: &QemuOptions) -> Result<QemuReport, QemuError> {
         expect: expect_path.as_deref(),
         arena,
         keep_state: opts.keep_state,
+        opt_level: opts.opt_level.as_deref(),
     };
     let t0 = Instant::now();
     progress(&format!(
@@ -931,6 +935,7 @@ struct FirmwareBuild<'a> {
     expect: Option<&'a Path>,
     arena: usize,
     keep_state: bool,
+    opt_level: Option<&'a str>,
 }
 
 impl FirmwareBuild<'_> {
@@ -991,8 +996,12 @@ cp "$elf" "$dest""#;
             "RUSTC_WRAPPER",
             "RUSTC_WORKSPACE_WRAPPER",
             "TFLM_EXPECT",
+            "CARGO_PROFILE_RELEASE_OPT_LEVEL",
         ] {
             cmd.env_remove(k);
+        }
+        if let Some(o) = self.opt_level {
+            cmd.env("CARGO_PROFILE_RELEASE_OPT_LEVEL", o);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("CARGO_TARGET_DIR", self.target_dir)
@@ -1004,7 +1013,10 @@ cp "$elf" "$dest""#;
             cmd.env("TFLM_EXPECT", e);
         }
         let command = format!(
-            "TFLM_MODEL={} TFLM_CASES={}{} TFLM_ARENA={} TFLM_CARRY_STATE={} CARGO_TARGET_DIR={} {} {}",
+            "{}TFLM_MODEL={} TFLM_CASES={}{} TFLM_ARENA={} TFLM_CARRY_STATE={} CARGO_TARGET_DIR={} {} {}",
+            self.opt_level
+                .map(|o| format!("CARGO_PROFILE_RELEASE_OPT_LEVEL={o} "))
+                .unwrap_or_default(),
             self.model.display(),
             self.cases.display(),
             self.expect
