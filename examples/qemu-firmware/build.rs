@@ -12,7 +12,8 @@
 //!   (`*.seq.ref.jsonl`); default `0`: `reset_state()` before every case.
 //!
 //! Generates `$OUT_DIR/firmware_data.rs` (model bytes 16-byte aligned, cases as raw
-//! little-endian bytes, counts, output metadata) and `$OUT_DIR/memory.x` (by target).
+//! little-endian bytes, counts, output metadata). The memory map (`memory.x`) comes from
+//! tflm-firmware-harness.
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
@@ -37,22 +38,19 @@ fn run() -> Result<(), String> {
     }
     println!("cargo:rerun-if-changed=build.rs");
 
-    // ---- memory map, by target ----
+    // ---- the board, by target (its memory.x comes from tflm-firmware-harness's build script,
+    // which puts it on the linker's search path) ----
     let target = env::var("TARGET").unwrap_or_default();
-    let (memory, machine) = if target.starts_with("thumbv7em") {
-        ("mps2-an386.x", "mps2-an386")
+    let machine = if target.starts_with("thumbv7em") {
+        "mps2-an386"
     } else if target.starts_with("thumbv7m") || target.starts_with("thumbv6m") {
-        ("mps2-an385.x", "mps2-an385")
+        "mps2-an385"
     } else {
         return Err(format!(
             "unsupported target {target}: use thumbv7em-none-eabihf (mps2-an386), \
              thumbv7m-none-eabi or thumbv6m-none-eabi (mps2-an385)"
         ));
     };
-    let memory_src = manifest.join("memory").join(memory);
-    println!("cargo:rerun-if-changed={}", memory_src.display());
-    fs::copy(&memory_src, out.join("memory.x")).map_err(|e| format!("{}: {e}", memory_src.display()))?;
-    println!("cargo:rustc-link-search={}", out.display());
     // cortex-m-rt's linker script (it INCLUDEs memory.x). Set here rather than in
     // .cargo/config.toml so that `cargo build --manifest-path .../Cargo.toml --target ...` from
     // any directory links correctly (cargo reads config files from the current directory).
