@@ -368,6 +368,20 @@ pub fn generate(c: &Converted, summary: &Summary, bytes: &ModelBytes) -> String 
          pub fn interpreter(&mut self) -> &mut ::tflm_runtime::Interpreter<'static, 'a> {\n        \
          &mut self.interpreter\n    }\n}\n",
     );
+    allow_unused(&out)
+}
+
+/// Every top-level item marked `#[allow(dead_code)]`: firmware uses part of the generated API,
+/// and the rest must not warn in the caller's crate.
+fn allow_unused(source: &str) -> String {
+    let mut out = String::with_capacity(source.len() + 1024);
+    for line in source.lines() {
+        if line.starts_with("pub ") || line.starts_with("impl") {
+            out.push_str("#[allow(dead_code)]\n");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
     out
 }
 
