@@ -889,7 +889,8 @@ pub struct CrateRun {
     /// Build-time environment of the crate's build script (e.g. `TFLM_ROWS`).
     pub env: Vec<(String, String)>,
     /// Cargo target directory. Default: `$TFLM_FIRMWARE_TARGET_DIR`, else
-    /// `<source>/target/firmware` (where tools/check-firmware.sh builds, so CI reuses it).
+    /// `$CARGO_TARGET_DIR/firmware`, else `<source>/target/firmware`: where
+    /// tools/check-firmware.sh builds, so that the tests reuse CI's build.
     pub target_dir: Option<PathBuf>,
     /// QEMU's time limit (the build has none).
     pub timeout: Duration,
@@ -964,6 +965,7 @@ pub fn run_crate(opts: &CrateRun) -> Result<CrateOutput, QemuError> {
         .target_dir
         .clone()
         .or_else(|| std::env::var_os("TFLM_FIRMWARE_TARGET_DIR").map(PathBuf::from))
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|d| PathBuf::from(d).join("firmware")))
         .unwrap_or_else(|| src.join("target/firmware"));
     std::fs::create_dir_all(target_dir.join("runs")).map_err(io_err("create", &target_dir))?;
     static RUN: AtomicU32 = AtomicU32::new(0);

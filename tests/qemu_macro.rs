@@ -6,10 +6,11 @@
 //! firmware embeds the very same model bytes (FNV-1a) and arena size.
 //!
 //! Needs the Cortex-M toolchain (`tools/cortex-m-toolchain.sh --check`) and qemu-system-arm;
-//! without them the test prints `SKIP: ...` and passes, unless `TFLM_REQUIRE_QEMU=1` (CI). The
-//! firmware builds in `$TFLM_FIRMWARE_TARGET_DIR` or `target/firmware`, where
-//! tools/check-firmware.sh (CI) has already built it; a cold build compiles the proc macro's
-//! host side (tract-onnx) with the firmware's compiler: about 10 minutes on 2 cores.
+//! without them the test prints `SKIP: ...` and passes, unless `TFLM_REQUIRE_QEMU=1` (CI), which
+//! turns the skip into a failure. The firmware builds in `$TFLM_FIRMWARE_TARGET_DIR`,
+//! `$CARGO_TARGET_DIR/firmware` or `target/firmware`, where tools/check-firmware.sh (CI) has
+//! already built it; a cold build compiles the proc macro's host side (tract-onnx) with the
+//! firmware's compiler: 12-14 minutes on a busy 2-core machine.
 
 use serde_json::Value;
 use std::io::Write;
