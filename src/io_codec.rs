@@ -141,6 +141,23 @@ pub enum CodecError {
 }
 
 impl ModelCodec {
+    /// One example's raw inputs (one vector per input) as the model's input tensors.
+    pub fn encode_inputs(&self, raw: &[Vec<f32>]) -> Vec<crate::fixtures::TensorData> {
+        self.inputs
+            .iter()
+            .zip(raw)
+            .map(|(codec, raw)| {
+                let mut bytes = Vec::new();
+                codec.encode(raw, &mut bytes);
+                crate::fixtures::TensorData {
+                    dtype: codec.dtype,
+                    shape: codec.shape.clone(),
+                    bytes,
+                }
+            })
+            .collect()
+    }
+
     /// The maps of `model` (a parsed `.tflite`) described by `specs`.
     pub fn new(specs: &Specs, model: &Model<'_>) -> Result<ModelCodec, CodecError> {
         let count = |what, specs: usize, model: usize| {

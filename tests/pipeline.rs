@@ -32,22 +32,7 @@ fn test_inputs(session: &Session, c: &Converted) -> Vec<Vec<TensorData>> {
         .dataset
         .test
         .iter()
-        .map(|ex| {
-            c.codec
-                .inputs
-                .iter()
-                .zip(&ex.inputs)
-                .map(|(codec, raw)| {
-                    let mut bytes = Vec::new();
-                    codec.encode(raw, &mut bytes);
-                    TensorData {
-                        dtype: codec.dtype,
-                        shape: codec.shape.clone(),
-                        bytes,
-                    }
-                })
-                .collect()
-        })
+        .map(|ex| c.codec.encode_inputs(&ex.inputs))
         .collect()
 }
 
