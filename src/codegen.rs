@@ -287,6 +287,16 @@ pub fn generate(c: &Converted, summary: &Summary, bytes: &ModelBytes) -> String 
         out,
         "pub type Arena = ::tflm_runtime::Aligned16<ARENA_SIZE>;"
     );
+    let _ = writeln!(
+        out,
+        "/// The model's operators: `Model::new` parses with these, so only their kernels are \
+         linked.\npub static OPS: &[::tflm_runtime::ops::Registration] = &[{}];",
+        c.ops
+            .iter()
+            .map(|op| format!("::tflm_runtime::ops::{op}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
     let single = c.codec.inputs.len() == 1 && c.codec.outputs.len() == 1;
     let name = |base: &str, k: usize, n: usize| {
@@ -318,7 +328,7 @@ pub fn generate(c: &Converted, summary: &Summary, bytes: &ModelBytes) -> String 
         "    /// Parses `MODEL_BYTES` and plans `arena` (at least `ARENA_SIZE` bytes, 16-byte \
          aligned,\n    /// or 15 more).\n    \
          pub fn new(arena: &'a mut [u8]) -> Result<Self, ::tflm_runtime::Error> {\n        \
-         let model = ::tflm_runtime::Model::parse(MODEL_BYTES)?;\n        \
+         let model = ::tflm_runtime::Model::parse_with(MODEL_BYTES, OPS)?;\n        \
          Ok(Model { interpreter: ::tflm_runtime::Interpreter::new(&model, arena)? })\n    }\n\n",
     );
     if single {

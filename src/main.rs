@@ -67,6 +67,9 @@ enum Command {
         /// bytes as the difference (one more build).
         #[arg(long)]
         runtime_code: bool,
+        /// The firmware's opt-level: 3 (default), s or z (size), 2, 1, 0.
+        #[arg(long)]
+        opt_level: Option<String>,
         /// Print the summary as a last JSON line `{"summary":{...}}` on stdout as well.
         #[arg(long)]
         json: bool,
@@ -156,6 +159,7 @@ fn main() -> ExitCode {
             arena,
             timeout,
             runtime_code,
+            opt_level,
             json,
         } => {
             let opts = tflm::qemu::QemuOptions {
@@ -165,6 +169,7 @@ fn main() -> ExitCode {
                 arena,
                 timeout: std::time::Duration::from_secs(timeout),
                 runtime_code,
+                opt_level,
                 progress: true,
                 ..tflm::qemu::QemuOptions::new(model, inputs)
             };

@@ -126,6 +126,8 @@ pub struct QemuOptions {
     pub target_dir: Option<PathBuf>,
     /// Progress lines on stderr (toolchain, build, run).
     pub progress: bool,
+    /// The firmware's `opt-level` (`"3"`, `"s"`, `"z"`, ...); `None`: its Cargo.toml's (3).
+    pub opt_level: Option<String>,
 }
 
 impl QemuOptions {
@@ -142,6 +144,7 @@ impl QemuOptions {
             source_dir: None,
             target_dir: None,
             progress: false,
+            opt_level: None,
         }
     }
 }
@@ -719,6 +722,7 @@ pub fn run(opts: &QemuOptions) -> Result<QemuReport, QemuError> {
         expect: expect_path.as_deref(),
         arena,
         keep_state: opts.keep_state,
+        opt_level: opts.opt_level.as_deref(),
     };
     let t0 = Instant::now();
     progress(&format!(
@@ -875,6 +879,182 @@ pub fn run(opts: &QemuOptions) -> Result<QemuReport, QemuError> {
     Ok(report)
 }
 
+/// A firmware crate to build and run under QEMU as it is: its inputs are its own (compiled in,
+/// e.g. by `include_quantized_model!` and its build script), its output is whatever it prints
+/// over semihosting. `examples/qemu-macro-firmware` is run this way by tests/qemu_macro.rs.
+#[derive(Clone, Debug)]
+pub struct CrateRun {
+    /// The crate's directory, relative to the source tree (e.g. `examples/qemu-macro-firmware`)
+    /// or absolute.
+    pub crate_dir: PathBuf,
+    /// The binary's name (the ELF under `<target dir>/<target>/release/`).
+    pub bin: String,
+    pub machine: Machine,
+    /// Build-time environment of the crate's build script (e.g. `TFLM_ROWS`).
+    pub env: Vec<(String, String)>,
+    /// Cargo target directory. Default: `$TFLM_FIRMWARE_TARGET_DIR`, else
+    /// `$CARGO_TARGET_DIR/firmware`, else `<source>/target/firmware`: where
+    /// tools/check-firmware.sh builds, so that the tests reuse CI's build.
+    pub target_dir: Option<PathBuf>,
+    /// QEMU's time limit (the build has none).
+    pub timeout: Duration,
+    /// The tflm-rs source tree (default as in [`QemuOptions::source_dir`]).
+    pub source_dir: Option<PathBuf>,
+}
+
+impl CrateRun {
+    pub fn new(crate_dir: impl Into<PathBuf>, bin: &str) -> CrateRun {
+        CrateRun {
+            crate_dir: crate_dir.into(),
+            bin: bin.to_string(),
+            machine: Machine::default(),
+            env: Vec::new(),
+            target_dir: None,
+            timeout: Duration::from_secs(600),
+            source_dir: None,
+        }
+    }
+}
+
+/// What a [`run_crate`] found.
+#[derive(Clone, Debug)]
+pub struct CrateOutput {
+    /// `rustup` or `debian` (from the toolchain script).
+    pub toolchain: String,
+    /// Section and symbol sizes of the image.
+    pub elf: ImageSizes,
+    /// Every symbol of the image with its size (`(name, size)`, mangled names as they are).
+    pub symbols: Vec<(String, u64)>,
+    /// The firmware's semihosting stdout and QEMU's stderr.
+    pub stdout: String,
+    pub stderr: String,
+    /// QEMU's exit status (the firmware's verdict through semihosting).
+    pub success: bool,
+    pub build_time: Duration,
+    pub run_time: Duration,
+}
+
+/// Every symbol of an ELF image with its size.
+pub fn elf_symbols(bytes: &[u8]) -> Result<Vec<(String, u64)>, String> {
+    let file = object::File::parse(bytes).map_err(|e| format!("not an ELF file: {e}"))?;
+    Ok(file
+        .symbols()
+        .filter_map(|s| s.name().ok().map(|n| (n.to_string(), s.size())))
+        .collect())
+}
+
+/// Builds a firmware crate for `machine` (release, the Cortex-M toolchain's environment) and
+/// runs its image in QEMU with `-icount shift=0`. `Ok` whatever the exit status (see
+/// [`CrateOutput::success`]); `Err` when it cannot be built or run.
+pub fn run_crate(opts: &CrateRun) -> Result<CrateOutput, QemuError> {
+    let src = source_dir(opts.source_dir.as_deref());
+    let dir = src.join(&opts.crate_dir);
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.exists() {
+        return Err(QemuError::SourceNotFound(dir));
+    }
+    qemu_version()?;
+    let env = match toolchain_env(&src, true) {
+        Ok(env) => env,
+        Err(_) => toolchain_env(&src, false)?,
+    };
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let toolchain = get("TFLM_CM_TOOLCHAIN");
+    let target_dir = opts
+        .target_dir
+        .clone()
+        .or_else(|| std::env::var_os("TFLM_FIRMWARE_TARGET_DIR").map(PathBuf::from))
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|d| PathBuf::from(d).join("firmware")))
+        .unwrap_or_else(|| src.join("target/firmware"));
+    std::fs::create_dir_all(target_dir.join("runs")).map_err(io_err("create", &target_dir))?;
+    static RUN: AtomicU32 = AtomicU32::new(0);
+    let elf_path = target_dir
+        .join(opts.machine.target())
+        .join("release")
+        .join(&opts.bin);
+    let dest = target_dir.join("runs").join(format!(
+        "{}-{}-{}.elf",
+        opts.bin,
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    ));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--release".into(),
+        "--target".into(),
+        opts.machine.target().into(),
+    ];
+    args.extend(
+        get("TFLM_CM_CARGO_ARGS")
+            .split_whitespace()
+            .map(str::to_string),
+    );
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(WRAPPER)
+        .arg("bash")
+        .arg(target_dir.join(".tflm-qemu.lock"))
+        .arg(&elf_path)
+        .arg(&dest)
+        .arg(&cargo)
+        .args(&args)
+        // The crate's directory: its .cargo/config.toml applies.
+        .current_dir(&dir)
+        .stdin(Stdio::null());
+    for k in HOST_ONLY_ENV {
+        cmd.env_remove(k);
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("CARGO_TARGET_DIR", &target_dir);
+    let command = format!(
+        "cd {} && {}CARGO_TARGET_DIR={} {} {}",
+        dir.display(),
+        opts.env
+            .iter()
+            .map(|(k, v)| format!("{k}={v} "))
+            .collect::<String>(),
+        target_dir.display(),
+        Path::new(&cargo).display(),
+        args.join(" ")
+    );
+    let t0 = Instant::now();
+    let out = cmd.output().map_err(|e| QemuError::Build {
+        command: command.clone(),
+        log: format!("cannot run bash: {e}"),
+    })?;
+    if !out.status.success() {
+        let log = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+        return Err(QemuError::Build { command, log: tail });
+    }
+    let build_time = t0.elapsed();
+    let _cleanup = RemoveOnDrop(dest.clone());
+    let bytes = std::fs::read(&dest).map_err(io_err("read", &dest))?;
+    let elf = ImageSizes::from_elf(&bytes)
+        .map_err(|e| QemuError::Io(format!("{}: {e}", elf_path.display())))?;
+    let symbols = elf_symbols(&bytes).map_err(QemuError::Io)?;
+    let t1 = Instant::now();
+    let (status, stdout, stderr) = run_qemu(opts.machine, &dest, opts.timeout)?;
+    Ok(CrateOutput {
+        toolchain,
+        elf,
+        symbols,
+        stdout,
+        stderr,
+        success: status.success(),
+        build_time,
+        run_time: t1.elapsed(),
+    })
+}
+
 /// Each case's expected outputs, from `--expect` or else from the cases' own `outputs`; empty
 /// when the host's fixture reader cannot read the files.
 fn host_expected(inputs: &Path, expect: Option<&Path>) -> Vec<Option<Vec<TensorData>>> {
@@ -911,6 +1091,29 @@ fn describe_mismatch(m: &Value) -> String {
     s
 }
 
+/// Builds (`"$@"`) and copies the ELF to a file of the run's own, holding a lock on the target
+/// directory: another run's build cannot replace the image between the build and the copy.
+const WRAPPER: &str = r#"set -eu
+lock="$1"; elf="$2"; dest="$3"; shift 3
+exec 9>"$lock"
+if command -v flock >/dev/null 2>&1; then flock 9; fi
+"$@"
+cp "$elf" "$dest""#;
+
+/// Host-build settings that must not leak into a Cortex-M build.
+const HOST_ONLY_ENV: [&str; 10] = [
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "CARGO_BUILD_TARGET_DIR",
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "RUSTC",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_PROFILE_RELEASE_OPT_LEVEL",
+];
+
 struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {
@@ -931,6 +1134,7 @@ struct FirmwareBuild<'a> {
     expect: Option<&'a Path>,
     arena: usize,
     keep_state: bool,
+    opt_level: Option<&'a str>,
 }
 
 impl FirmwareBuild<'_> {
@@ -962,12 +1166,6 @@ impl FirmwareBuild<'_> {
         if dummy {
             args.extend(["--features".into(), "dummy".into()]);
         }
-        const WRAPPER: &str = r#"set -eu
-lock="$1"; elf="$2"; dest="$3"; shift 3
-exec 9>"$lock"
-if command -v flock >/dev/null 2>&1; then flock 9; fi
-"$@"
-cp "$elf" "$dest""#;
         let mut cmd = Command::new("bash");
         cmd.arg("-c")
             .arg(WRAPPER)
@@ -979,20 +1177,12 @@ cp "$elf" "$dest""#;
             .args(&args)
             .current_dir(self.manifest.parent().unwrap_or(self.src))
             .stdin(Stdio::null());
-        // Host-build settings that must not leak into a Cortex-M build.
-        for k in [
-            "CARGO_TARGET_DIR",
-            "CARGO_BUILD_TARGET",
-            "CARGO_BUILD_TARGET_DIR",
-            "RUSTFLAGS",
-            "CARGO_ENCODED_RUSTFLAGS",
-            "CARGO_BUILD_RUSTFLAGS",
-            "RUSTC",
-            "RUSTC_WRAPPER",
-            "RUSTC_WORKSPACE_WRAPPER",
-            "TFLM_EXPECT",
-        ] {
+        for k in HOST_ONLY_ENV {
             cmd.env_remove(k);
+        }
+        cmd.env_remove("TFLM_EXPECT");
+        if let Some(o) = self.opt_level {
+            cmd.env("CARGO_PROFILE_RELEASE_OPT_LEVEL", o);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("CARGO_TARGET_DIR", self.target_dir)
@@ -1004,7 +1194,10 @@ cp "$elf" "$dest""#;
             cmd.env("TFLM_EXPECT", e);
         }
         let command = format!(
-            "TFLM_MODEL={} TFLM_CASES={}{} TFLM_ARENA={} TFLM_CARRY_STATE={} CARGO_TARGET_DIR={} {} {}",
+            "{}TFLM_MODEL={} TFLM_CASES={}{} TFLM_ARENA={} TFLM_CARRY_STATE={} CARGO_TARGET_DIR={} {} {}",
+            self.opt_level
+                .map(|o| format!("CARGO_PROFILE_RELEASE_OPT_LEVEL={o} "))
+                .unwrap_or_default(),
             self.model.display(),
             self.cases.display(),
             self.expect

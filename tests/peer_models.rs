@@ -200,3 +200,59 @@ fn audio_preprocessor_custom_ops_are_rejected() {
     let err = Model::parse(bytes.as_slice()).unwrap_err().to_string();
     assert_eq!(err, "operator 0: custom operators are not supported");
 }
+
+/// The op resolver: a model parsed with only its own operators runs bit for bit as with all
+/// of them; one missing from the list is refused at its first use, by name.
+#[test]
+fn parse_with_the_models_operators_only() {
+    use tflm_runtime::{ops, ParseErrorKind};
+    let Some(dir) = peer_models() else { return };
+    let bytes =
+        AlignedBytes::new(&std::fs::read(dir.join("micro_speech_quantized.tflite")).unwrap());
+    let all = Model::parse(bytes.as_slice()).unwrap();
+    assert_eq!(all.registrations().len(), ops::ALL.len());
+    static OPS: &[ops::Registration] = &[
+        ops::RESHAPE,
+        ops::DEPTHWISE_CONV_2D,
+        ops::FULLY_CONNECTED,
+        ops::SOFTMAX,
+    ];
+    let own = Model::parse_with(bytes.as_slice(), OPS).unwrap();
+    assert_eq!(own.arena_size(), all.arena_size());
+    let cases = read_cases(&dir.join("micro_speech_quantized.ref.jsonl")).unwrap();
+    let mut arena = tflm::run::arena(own.arena_size());
+    let mut interpreter = Interpreter::new(&own, arena.as_mut_slice()).unwrap();
+    for case in &cases {
+        set_inputs(&mut interpreter, &case.inputs).unwrap();
+        interpreter.invoke().unwrap();
+        assert_eq!(outputs(&interpreter).unwrap(), case.outputs);
+    }
+    let err = Model::parse_with(bytes.as_slice(), &OPS[..3]).unwrap_err();
+    assert_eq!(
+        err.kind,
+        ParseErrorKind::NotRegistered {
+            code: 25,
+            name: "SOFTMAX"
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "operator 3: SOFTMAX (builtin code 25) is not in the operator list the model was parsed \
+         with (add tflm_runtime::ops::SOFTMAX)"
+    );
+    // A const list from builtin codes (build scripts), and an empty list.
+    const FROM_CODES: &[ops::Registration] = &[
+        match ops::by_code(22) {
+            Some(r) => r,
+            None => panic!(),
+        },
+        ops::DEPTHWISE_CONV_2D,
+        ops::FULLY_CONNECTED,
+        ops::SOFTMAX,
+    ];
+    assert!(Model::parse_with(bytes.as_slice(), FROM_CODES).is_ok());
+    assert!(matches!(
+        Model::parse_with(bytes.as_slice(), &[]).unwrap_err().kind,
+        ParseErrorKind::NotRegistered { .. }
+    ));
+}

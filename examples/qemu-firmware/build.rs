@@ -12,7 +12,8 @@
 //!   (`*.seq.ref.jsonl`); default `0`: `reset_state()` before every case.
 //!
 //! Generates `$OUT_DIR/firmware_data.rs` (model bytes 16-byte aligned, cases as raw
-//! little-endian bytes, counts, output metadata) and `$OUT_DIR/memory.x` (by target).
+//! little-endian bytes, counts, output metadata). The memory map (`memory.x`) comes from
+//! tflm-firmware-harness.
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
@@ -37,22 +38,19 @@ fn run() -> Result<(), String> {
     }
     println!("cargo:rerun-if-changed=build.rs");
 
-    // ---- memory map, by target ----
+    // ---- the board, by target (its memory.x comes from tflm-firmware-harness's build script,
+    // which puts it on the linker's search path) ----
     let target = env::var("TARGET").unwrap_or_default();
-    let (memory, machine) = if target.starts_with("thumbv7em") {
-        ("mps2-an386.x", "mps2-an386")
+    let machine = if target.starts_with("thumbv7em") {
+        "mps2-an386"
     } else if target.starts_with("thumbv7m") || target.starts_with("thumbv6m") {
-        ("mps2-an385.x", "mps2-an385")
+        "mps2-an385"
     } else {
         return Err(format!(
             "unsupported target {target}: use thumbv7em-none-eabihf (mps2-an386), \
              thumbv7m-none-eabi or thumbv6m-none-eabi (mps2-an385)"
         ));
     };
-    let memory_src = manifest.join("memory").join(memory);
-    println!("cargo:rerun-if-changed={}", memory_src.display());
-    fs::copy(&memory_src, out.join("memory.x")).map_err(|e| format!("{}: {e}", memory_src.display()))?;
-    println!("cargo:rustc-link-search={}", out.display());
     // cortex-m-rt's linker script (it INCLUDEs memory.x). Set here rather than in
     // .cargo/config.toml so that `cargo build --manifest-path .../Cargo.toml --target ...` from
     // any directory links correctly (cargo reads config files from the current directory).
@@ -128,6 +126,19 @@ fn run() -> Result<(), String> {
         model_path.display().to_string()
     )
     .unwrap();
+    // Only the model's kernels are linked: the runtime's registrations of its operator codes.
+    let regs: Vec<String> = io
+        .op_codes
+        .iter()
+        .map(|c| {
+            format!(
+                "match tflm_runtime::ops::by_code({c}) {{ Some(r) => r, None => panic!(\"operator code {c} has no kernel in tflm-runtime\") }}"
+            )
+        })
+        .collect();
+    writeln!(code, "/// The kernels of the model's operators (builtin codes {:?}).", io.op_codes).unwrap();
+    writeln!(code, "#[cfg(not(feature = \"dummy\"))]").unwrap();
+    writeln!(code, "pub static OPS: &[tflm_runtime::ops::Registration] = &[{}];", regs.join(", ")).unwrap();
     writeln!(code, "pub const ARENA_BYTES: usize = {arena};").unwrap();
     writeln!(code, "pub const CARRY_STATE: bool = {carry_state};").unwrap();
     writeln!(code, "pub const NUM_INPUTS: usize = {n_in};").unwrap();
@@ -404,6 +415,9 @@ struct TensorInfo {
 struct ModelIo {
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
+    /// Effective builtin code of each operator code (`max(builtin_code,
+    /// deprecated_builtin_code)`), without repeats.
+    op_codes: Vec<i32>,
 }
 
 struct Fb<'a>(&'a [u8]);
@@ -480,6 +494,24 @@ impl ModelIo {
             }
             Ok(list)
         };
-        Ok(ModelIo { inputs: io(1)?, outputs: io(2)? })
+        let mut op_codes = Vec::new();
+        if let Some((codes, n)) = fb.vector(model, 1)? {
+            for k in 0..n {
+                let t = fb.deref(codes + 4 * k)?;
+                let deprecated = match fb.field(t, 0)? {
+                    None => 0,
+                    Some(f) => *buf.get(f).ok_or("flatbuffer offset out of bounds")? as i8 as i32,
+                };
+                let builtin = match fb.field(t, 3)? {
+                    None => 0,
+                    Some(f) => fb.i32(f)?,
+                };
+                let code = builtin.max(deprecated);
+                if !op_codes.contains(&code) {
+                    op_codes.push(code);
+                }
+            }
+        }
+        Ok(ModelIo { inputs: io(1)?, outputs: io(2)?, op_codes })
     }
 }

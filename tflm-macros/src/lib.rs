@@ -193,12 +193,14 @@ fn pipeline_of(args: &Args) -> syn::Result<Pipeline> {
                     ),
                 ))
             }
-            _ => return Err(syn::Error::new(
-                arg.name.span(),
-                format!(
+            _ => {
+                return Err(syn::Error::new(
+                    arg.name.span(),
+                    format!(
                     "unknown argument `{key}`; valid: quant, prune, calibration, samples, io, seed"
                 ),
-            )),
+                ))
+            }
         };
     }
     Ok(pipeline)

@@ -57,6 +57,7 @@ impl Slot {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub(crate) struct OpSlot {
+    /// Index of the operator's kernel in `Model::registrations()`.
     pub kind: u32,
     pub data_offset: u32,
     pub data_len: u32,
@@ -65,7 +66,14 @@ pub(crate) struct OpSlot {
     pub outputs_pos: u32,
     pub num_inputs: u16,
     pub num_outputs: u16,
-    pub _reserved: [u32; 2],
+    /// [`OpSlot::HAS_STATE`].
+    pub flags: u32,
+    pub _reserved: u32,
+}
+
+impl OpSlot {
+    /// Some input is a variable tensor (state region).
+    pub const HAS_STATE: u32 = 1;
 }
 
 /// Byte offsets and sizes of the arena's regions.
@@ -252,10 +260,42 @@ pub(crate) struct Carved<'b> {
 }
 
 impl<'b> Carved<'b> {
-    /// Splits `region` at the `(offset, len)` requests, which must not overlap. Inlined so
-    /// that the struct is built in place instead of copied (it is rebuilt for every operator).
+    /// No buffers yet: [`Carved::carve`] splits a region into it, in place (the struct is big
+    /// and rebuilt for every operator: built where it lives, never copied).
     #[inline(always)]
-    pub(crate) fn new(region: &'b mut [u8], requests: &[(usize, usize)]) -> Option<Carved<'b>> {
+    pub(crate) fn empty() -> Carved<'b> {
+        Carved {
+            muts: Default::default(),
+            gaps: [(0, &[][..]); MAX_MUT + 1],
+            num_gaps: 0,
+        }
+    }
+
+    /// Splits `region` at the `(offset, len)` requests, which must not overlap, into this
+    /// (empty) carve; an invalid request leaves no buffers at all (`is_valid()` false).
+    #[inline(always)]
+    pub(crate) fn carve_into(&mut self, region: &'b mut [u8], requests: &[(usize, usize)]) {
+        if self.carve(region, requests).is_none() {
+            self.muts = Default::default();
+            self.num_gaps = 0;
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn new(region: &'b mut [u8], requests: &[(usize, usize)]) -> Carved<'b> {
+        let mut c = Carved::empty();
+        c.carve_into(region, requests);
+        c
+    }
+
+    /// Whether every request was valid.
+    #[inline(always)]
+    pub(crate) fn is_valid(&self) -> bool {
+        self.num_gaps > 0
+    }
+
+    #[inline(always)]
+    fn carve(&mut self, region: &'b mut [u8], requests: &[(usize, usize)]) -> Option<()> {
         let n = requests.len();
         if n > MAX_MUT {
             return None;
@@ -270,30 +310,25 @@ impl<'b> Carved<'b> {
             }
             order[j] = i;
         }
-        let mut carved = Carved {
-            muts: Default::default(),
-            gaps: [(0, &[][..]); MAX_MUT + 1],
-            num_gaps: 0,
-        };
         let mut rest = region;
         let mut base = 0usize;
         for &k in &order[..n] {
-            let (start, len) = requests[k];
+            let (start, len) = *requests.get(k)?;
             let skip = start.checked_sub(base)?;
             if skip.checked_add(len)? > rest.len() {
                 return None;
             }
             let (gap, tail) = rest.split_at_mut(skip);
             let (m, tail) = tail.split_at_mut(len);
-            carved.gaps[carved.num_gaps] = (base, gap);
-            carved.num_gaps += 1;
-            carved.muts[k] = Some(m);
+            *self.gaps.get_mut(self.num_gaps)? = (base, gap);
+            self.num_gaps += 1;
+            *self.muts.get_mut(k)? = Some(m);
             rest = tail;
             base = start + len;
         }
-        carved.gaps[carved.num_gaps] = (base, rest);
-        carved.num_gaps += 1;
-        Some(carved)
+        *self.gaps.get_mut(self.num_gaps)? = (base, rest);
+        self.num_gaps += 1;
+        Some(())
     }
 
     /// Takes mutable buffer `k` (once).
@@ -360,7 +395,8 @@ mod tests {
         for (i, b) in region.iter_mut().enumerate() {
             *b = i as u8;
         }
-        let mut c = Carved::new(&mut region, &[(32, 8), (8, 8)]).unwrap();
+        let mut c = Carved::new(&mut region, &[(32, 8), (8, 8)]);
+        assert!(c.is_valid());
         let a = c.take(0).unwrap();
         let b = c.take(1).unwrap();
         assert!(c.take(1).is_none());
@@ -370,7 +406,8 @@ mod tests {
         assert_eq!(c.get(16, 16).unwrap()[0], 16);
         assert!(c.get(4, 8).is_none(), "overlaps a mutable buffer");
         assert_eq!(c.get(40, 24).unwrap()[23], 63);
-        assert!(Carved::new(&mut region, &[(0, 8), (4, 8)]).is_none());
-        assert!(Carved::new(&mut region, &[(60, 8)]).is_none());
+        assert!(!Carved::new(&mut region, &[(0, 8), (4, 8)]).is_valid());
+        assert!(!Carved::new(&mut region, &[(60, 8)]).is_valid());
+        assert!(Carved::new(&mut region, &[]).is_valid());
     }
 }

@@ -65,6 +65,9 @@ pub enum ParseErrorKind {
     Misaligned { align: usize },
     /// An operator code this runtime has no kernel for.
     UnsupportedOperator { code: i32, name: &'static str },
+    /// A supported operator missing from the list the model was parsed with
+    /// (`Model::parse_with`): add `tflm_runtime::ops::<name>` to it.
+    NotRegistered { code: i32, name: &'static str },
     /// A custom operator (no kernels for custom ops).
     CustomOperator,
     /// A supported operator with an unsupported combination (types, options, ranks...).
@@ -142,6 +145,11 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::UnsupportedOperator { code, name } => {
                 write!(f, "{name} (builtin code {code}) not supported")
             }
+            ParseErrorKind::NotRegistered { code, name } => write!(
+                f,
+                "{name} (builtin code {code}) is not in the operator list the model was parsed \
+                 with (add tflm_runtime::ops::{name})"
+            ),
             ParseErrorKind::CustomOperator => f.write_str("custom operators are not supported"),
             ParseErrorKind::UnsupportedOperands { op, what } => {
                 write!(f, "{op}: unsupported: {what}")

@@ -74,17 +74,24 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             let blob = data_region
                 .get_mut(data_offset..)
                 .ok_or(internal("operator data region too small"))?;
-            let len = ops::prepare(model, &op, blob)
-                .map_err(|kind| Error::Parse(ParseError::new(Location::Operator(i), kind)))?;
+            let at = |kind| Error::Parse(ParseError::new(Location::Operator(i), kind));
+            let registration = ops::lookup(model, op.code).map_err(at)?;
+            let has_state = op
+                .inputs
+                .iter()
+                .filter(|&t| t >= 0)
+                .any(|t| slots.get(t as usize).is_some_and(|s| s.kind == kind::STATE));
+            let len = ops::prepare(model, &op, blob).map_err(at)?;
             *slot = OpSlot {
-                kind: op.code as u32,
+                kind: registration as u32,
                 data_offset: data_offset as u32,
                 data_len: len as u32,
                 inputs_pos: op.inputs.position() as u32,
                 outputs_pos: op.outputs.position() as u32,
                 num_inputs: op.inputs.len() as u16,
                 num_outputs: op.outputs.len() as u16,
-                _reserved: [0; 2],
+                flags: if has_state { OpSlot::HAS_STATE } else { 0 },
+                _reserved: 0,
             };
             data_offset += align_up(len);
         }
@@ -134,6 +141,7 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         let n_tensors = self.model.num_tensors();
         let bytes = self.model.bytes();
         let (ops, slots, op_data) = (self.ops, self.slots, self.op_data);
+        let registrations = self.model.registrations();
         for (i, op) in ops.iter().enumerate() {
             let data = op_data
                 .get(op.data_offset as usize..(op.data_offset + op.data_len) as usize)
@@ -142,14 +150,22 @@ impl<'m, 'a> Interpreter<'m, 'a> {
                 i,
                 bytes,
                 slots,
-                n_tensors,
                 (op.inputs_pos as usize, op.num_inputs as usize),
                 (op.outputs_pos as usize, op.num_outputs as usize),
+            );
+            io.split(
+                n_tensors,
                 &mut *self.activations,
                 &mut *self.state,
-            )
-            .ok_or(internal("inconsistent memory plan"))?;
-            ops::eval(op.kind as i32, &mut io, data).map_err(|e| match e {
+                op.flags & OpSlot::HAS_STATE != 0,
+            );
+            if !io.is_valid() {
+                return Err(internal("inconsistent memory plan"));
+            }
+            let registration = registrations
+                .get(op.kind as usize)
+                .ok_or(internal("no kernel"))?;
+            ops::eval(registration, &mut io, data).map_err(|e| match e {
                 Error::Internal { what, .. } => Error::Internal { operator: i, what },
                 e => e,
             })?;

@@ -2,7 +2,8 @@
 //! bits, on the host. `no_std`, no heap: the caller owns the model bytes and the arena.
 //!
 //! ```ignore
-//! let model = Model::parse(MODEL_BYTES)?;          // verifies everything, once
+//! // verifies everything, once; links only these kernels (`Model::parse`: all of them)
+//! let model = Model::parse_with(MODEL_BYTES, &[ops::FULLY_CONNECTED, ops::SOFTMAX])?;
 //! let mut arena = [0u8; ARENA_SIZE];                // exact: model.arena_size()
 //! let mut interpreter = Interpreter::new(&model, &mut arena)?;
 //! interpreter.input::<i8>(0)?.copy_from_slice(&features);
@@ -23,7 +24,7 @@ mod interpreter;
 pub mod io;
 pub mod kernels;
 pub mod model;
-mod ops;
+pub mod ops;
 pub mod quant;
 pub mod schema;
 pub mod types;

@@ -31,6 +31,8 @@ pub struct Model<'m> {
     inputs: Vector<'m, i32>,
     outputs: Vector<'m, i32>,
     subgraphs: usize,
+    /// The kernels the model was parsed with (every operator's code is among them).
+    registrations: &'m [ops::Registration],
 }
 
 /// A tensor's shape, read in place.
@@ -233,10 +235,33 @@ fn index(
 }
 
 impl<'m> Model<'m> {
-    /// Verifies `bytes` as a TFLite model this runtime can run. Never panics; the error says
-    /// what is wrong and where.
+    /// Verifies `bytes` as a TFLite model this runtime can run, with every kernel
+    /// ([`ops::ALL`]). Never panics; the error says what is wrong and where.
+    ///
+    /// A firmware that calls this links every kernel of the runtime; [`Model::parse_with`]
+    /// links only the listed ones.
     pub fn parse(bytes: &'m [u8]) -> Result<Model<'m>, ParseError> {
-        let model = Self::parse_structure(bytes)?;
+        Self::parse_with(bytes, ops::ALL)
+    }
+
+    /// Verifies `bytes` as [`Model::parse`] does, with only the kernels in `registrations`
+    /// (TFLite Micro's op resolver): a model whose operator is not in the list is refused with
+    /// [`ParseErrorKind::NotRegistered`] at that operator. The interpreter runs the model with
+    /// these kernels, and a firmware links no other.
+    ///
+    /// ```
+    /// use tflm_runtime::{ops, Model};
+    /// static OPS: &[ops::Registration] = &[ops::FULLY_CONNECTED];
+    /// # let bytes: &[u8] = &[];
+    /// let result = Model::parse_with(bytes, OPS);
+    /// # assert!(result.is_err());
+    /// ```
+    pub fn parse_with(
+        bytes: &'m [u8],
+        registrations: &'m [ops::Registration],
+    ) -> Result<Model<'m>, ParseError> {
+        let mut model = Self::parse_structure(bytes)?;
+        model.registrations = registrations;
         for t in 0..model.num_tensors() {
             model.read_tensor(t, true)?;
         }
@@ -349,7 +374,13 @@ impl<'m> Model<'m> {
             inputs,
             outputs,
             subgraphs: subgraphs.len(),
+            registrations: &[],
         })
+    }
+
+    /// The kernels the model was parsed with ([`ops::ALL`] for [`Model::parse`]).
+    pub fn registrations(&self) -> &'m [ops::Registration] {
+        self.registrations
     }
 
     /// The model's bytes.

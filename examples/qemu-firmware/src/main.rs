@@ -12,12 +12,13 @@
 #![no_main]
 
 use core::fmt::{self, Write};
-use core::ptr::{addr_of, addr_of_mut};
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::ptr::addr_of_mut;
 
-use cortex_m::peripheral::{syst::SystClkSource, SCB, SYST};
 use cortex_m_rt::{entry, exception};
-use cortex_m_semihosting::{debug, hio};
+use tflm_firmware_harness::{
+    calibrate, exit, fail, measure, paint_stack, stack_low_water, stack_top, write_f64,
+    write_float, Out, INSTR_PER_TICK,
+};
 
 #[cfg(feature = "dummy")]
 mod dummy;
@@ -46,206 +47,12 @@ mod data {
 #[no_mangle]
 static mut TFLM_ARENA: Aligned<[u8; data::ARENA_BYTES]> = Aligned([0; data::ARENA_BYTES]);
 
-/// Instructions per SysTick tick under `-icount shift=0` on the mps2 boards (25 MHz core
-/// clock, 1 instruction = 1 ns). Checked at start-up by a calibration loop.
-const INSTR_PER_TICK: u64 = 40;
-/// Stack paint pattern.
-const PAINT: u32 = 0xC0FF_EE11;
 /// Stack painted (and scanned) below main's frame around each invoke.
 const INVOKE_STACK_WINDOW: usize = 1024 * 1024;
 
-// ---------------------------------------------------------------------------------------------
-// Semihosting output, buffered (one host call per line or per 256 bytes, not per piece)
-
-struct Out {
-    host: Option<hio::HostStream>,
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl Out {
-    fn flush(&mut self) {
-        if let Some(h) = &mut self.host {
-            let _ = h.write_all(&self.buf[..self.len]);
-        }
-        self.len = 0;
-    }
-    fn line(&mut self, args: fmt::Arguments) {
-        let _ = self.write_fmt(args);
-        let _ = self.write_str("\n");
-        self.flush();
-    }
-}
-
-impl Write for Out {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for &b in s.as_bytes() {
-            if self.len == self.buf.len() {
-                self.flush();
-            }
-            self.buf[self.len] = b;
-            self.len += 1;
-        }
-        Ok(())
-    }
-}
-
-/// JSON string contents (escapes quotes, backslashes and control characters).
-struct JsonStr<'a>(&'a str);
-
-impl fmt::Display for JsonStr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn fail(out: &mut Out, what: &str, err: &dyn fmt::Debug) -> ! {
-    let mut msg = Buf::<200>::new();
-    let _ = write!(msg, "{what}: {err:?}");
-    out.line(format_args!("{{\"error\":\"{}\"}}", JsonStr(msg.as_str())));
-    exit(false)
-}
-
-fn exit(success: bool) -> ! {
-    debug::exit(if success { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    // Not reached under QEMU with semihosting.
-    loop {
-        cortex_m::asm::bkpt();
-    }
-}
-
-/// Small fixed-capacity string for formatting error messages.
-struct Buf<const N: usize> {
-    b: [u8; N],
-    len: usize,
-}
-impl<const N: usize> Buf<N> {
-    fn new() -> Self {
-        Buf { b: [0; N], len: 0 }
-    }
-    fn as_str(&self) -> &str {
-        // Only whole UTF-8 sequences are stored by write_str.
-        core::str::from_utf8(&self.b[..self.len]).unwrap_or("")
-    }
-}
-impl<const N: usize> Write for Buf<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            let mut tmp = [0u8; 4];
-            let e = c.encode_utf8(&mut tmp).as_bytes();
-            if self.len + e.len() > N {
-                return Ok(()); // truncate
-            }
-            self.b[self.len..self.len + e.len()].copy_from_slice(e);
-            self.len += e.len();
-        }
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Instruction counting: SysTick on the core clock, 24-bit, wraps counted by its exception
-
-static WRAPS: AtomicU32 = AtomicU32::new(0);
-
 #[exception]
 fn SysTick() {
-    WRAPS.store(WRAPS.load(Relaxed).wrapping_add(1), Relaxed);
-}
-
-fn start_systick(mut syst: SYST) {
-    syst.set_clock_source(SystClkSource::Core);
-    syst.set_reload(0x00FF_FFFF);
-    syst.clear_current();
-    syst.enable_interrupt();
-    syst.enable_counter();
-}
-
-/// Ticks since `start_systick`, 64-bit. Inside a critical section; a wrap whose exception is
-/// still pending is accounted for.
-#[inline(never)]
-fn now() -> u64 {
-    cortex_m::interrupt::free(|_| {
-        let mut wraps = WRAPS.load(Relaxed) as u64;
-        let mut cur = SYST::get_current();
-        if SCB::is_pendst_pending() {
-            // The counter reloaded (before or just after the read above): read it again, now
-            // surely after the reload, and count the wrap the handler has not counted yet.
-            cur = SYST::get_current();
-            wraps += 1;
-        }
-        (wraps << 24) + (0x00FF_FFFF - cur) as u64
-    })
-}
-
-/// Instructions of `f`, in SysTick ticks converted with INSTR_PER_TICK.
-fn measure<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    let t0 = now();
-    let r = f();
-    let t1 = now();
-    (r, (t1 - t0) * INSTR_PER_TICK)
-}
-
-/// `2 * n` instructions (plus a few): `subs; bne` per iteration.
-#[inline(never)]
-fn spin(n: u32) {
-    if n == 0 {
-        return;
-    }
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "subs r0, #1",
-            "bne 2b",
-            inout("r0") n => _,
-            options(nomem, nostack),
-        );
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stack painting
-
-extern "C" {
-    static _stack_start: u32; // top of the stack (initial SP)
-    static _stack_end: u32; // lowest address the stack may use (end of .bss/.uninit)
-}
-
-/// Fills the unused stack with PAINT: from `window` bytes below the current SP (or from
-/// `_stack_end`, whichever is higher) up to a little below the current SP. Returns the lowest
-/// painted address.
-#[inline(never)]
-fn paint_stack(window: usize) -> usize {
-    let sp = cortex_m::register::msp::read() as usize;
-    let lo = (addr_of!(_stack_end) as usize).max(sp.saturating_sub(window)) & !3;
-    let hi = (sp - 64) & !3;
-    let mut p = lo;
-    while p < hi {
-        unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
-        p += 4;
-    }
-    lo
-}
-
-/// Lowest stack address written since `paint_stack` returned `lo`.
-#[inline(never)]
-fn stack_low_water(lo: usize) -> usize {
-    let top = addr_of!(_stack_start) as usize;
-    let mut p = lo;
-    while p < top && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
-        p += 4;
-    }
-    p
+    tflm_firmware_harness::on_systick();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,26 +106,6 @@ fn write_elem(out: &mut Out, dtype: &str, e: &[u8]) {
 
 /// Shortest decimal that reads back as the same f32 (Rust's Display), JSON-compatible; NaN and
 /// infinities as Python's json writes them.
-fn write_float(out: &mut Out, x: f32) -> fmt::Result {
-    if x.is_nan() {
-        out.write_str("NaN")
-    } else if x.is_infinite() {
-        out.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" })
-    } else {
-        write!(out, "{x:?}")
-    }
-}
-
-fn write_f64(out: &mut Out, x: f64) -> fmt::Result {
-    if x.is_nan() {
-        out.write_str("NaN")
-    } else if x.is_infinite() {
-        out.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" })
-    } else {
-        write!(out, "{x:?}")
-    }
-}
-
 fn f16_to_f32(h: u16) -> f32 {
     let sign = ((h as u32) & 0x8000) << 16;
     let exp = ((h >> 10) & 0x1f) as u32;
@@ -348,8 +135,13 @@ fn f16_to_f32(h: u16) -> f32 {
 // The runtime's calls, never inlined into main, so that their stack use is below main's frame
 // (`runtime_stack_bytes`) and their instruction counts are not mixed with main's code.
 
+/// Parses with the model's own operators only (`data::OPS`, from build.rs), so that only
+/// their kernels are linked, as in a real firmware.
 #[inline(never)]
 fn parse(bytes: &'static [u8]) -> Result<Model<'static>, impl fmt::Debug> {
+    #[cfg(not(feature = "dummy"))]
+    return Model::parse_with(bytes, data::OPS);
+    #[cfg(feature = "dummy")]
     Model::parse(bytes)
 }
 
@@ -359,7 +151,10 @@ fn arena_size(model: &Model<'static>) -> usize {
 }
 
 #[inline(never)]
-fn new_interpreter(model: &Model<'static>, arena: &'static mut [u8]) -> Result<Interpreter<'static, 'static>, impl fmt::Debug> {
+fn new_interpreter(
+    model: &Model<'static>,
+    arena: &'static mut [u8],
+) -> Result<Interpreter<'static, 'static>, impl fmt::Debug> {
     Interpreter::new(model, arena)
 }
 
@@ -381,31 +176,11 @@ fn main() -> ! {
     let main_sp = cortex_m::register::msp::read() as usize;
     let mut low_water = main_sp;
     let cp = cortex_m::Peripherals::take().unwrap();
-    start_systick(cp.SYST);
-    let mut out = Out { host: hio::hstdout().ok(), buf: [0; 256], len: 0 };
+    tflm_firmware_harness::start_systick(cp.SYST);
+    let mut out = Out::new();
 
-    // ---- calibration: a loop of a known instruction count ----
-    // The difference of two loops cancels the call and measurement overhead; each reading is
-    // quantized to one tick, so the difference is exact to +-1 tick.
-    const CAL_ITERS: u32 = 5_000_000;
-    let ((), t_small) = measure(|| spin(CAL_ITERS));
-    let ((), t_big) = measure(|| spin(2 * CAL_ITERS));
-    let cal_ticks = (t_big - t_small) / INSTR_PER_TICK;
-    let cal_instr = 2 * CAL_ITERS as u64;
-    let ((), t_empty) = measure(|| ());
-    out.line(format_args!(
-        "{{\"calibration\":{{\"machine\":\"{}\",\"loop_instr\":{},\"loop_ticks\":{},\"instr_per_tick\":{:.4},\"measure_overhead_instr\":{}}}}}",
-        data::MACHINE,
-        cal_instr,
-        cal_ticks,
-        if cal_ticks > 0 { cal_instr as f32 / cal_ticks as f32 } else { 0.0 },
-        t_empty
-    ));
-    if (cal_ticks * INSTR_PER_TICK).abs_diff(cal_instr) > INSTR_PER_TICK {
-        out.line(format_args!(
-            "{{\"warning\":\"SysTick is not {INSTR_PER_TICK} instructions per tick (run QEMU with -icount shift=0 on mps2-an385/an386): instruction counts are not exact\"}}"
-        ));
-    }
+    // ---- calibration: a loop of a known instruction count (tflm_firmware_harness) ----
+    calibrate(&mut out);
     #[cfg(feature = "selftest")]
     selftest(&mut out);
 
@@ -453,7 +228,8 @@ fn main() -> ! {
     let mut mismatches = 0u32;
     let mut checked = 0u32;
     let mut first_invoke: Option<u64> = None;
-    let (mut steady_sum, mut steady_n, mut steady_min, mut steady_max) = (0u64, 0u64, u64::MAX, 0u64);
+    let (mut steady_sum, mut steady_n, mut steady_min, mut steady_max) =
+        (0u64, 0u64, u64::MAX, 0u64);
     for case in 0..data::NUM_CASES {
         if case > 0 && !data::CARRY_STATE {
             reset_state(&mut interp);
@@ -548,7 +324,7 @@ fn main() -> ! {
     }
 
     // ---- summary ----
-    let top = addr_of!(_stack_start) as usize;
+    let top = stack_top();
     // Since the last repaint: the last case's copying, printing and comparing.
     let low = low_water.min(stack_low_water(last_paint_lo));
     let _ = write!(
@@ -591,6 +367,7 @@ fn main() -> ! {
 /// 671,088,640 instructions). Build with `--features selftest`.
 #[cfg(feature = "selftest")]
 fn selftest(out: &mut Out) {
+    use tflm_firmware_harness::{spin, wraps};
     // Stack painting: a function with a 4096-byte local buffer, all of it written.
     #[inline(never)]
     fn use_stack() -> u8 {
@@ -612,28 +389,21 @@ fn selftest(out: &mut Out) {
     let _ = out.write_str("{\"selftest_steps\":[");
     for k in 0..=80u32 {
         let ((), instr) = measure(|| spin(k));
-        let _ = write!(out, "{}{}", if k > 0 { "," } else { "" }, instr / INSTR_PER_TICK);
+        let _ = write!(
+            out,
+            "{}{}",
+            if k > 0 { "," } else { "" },
+            instr / INSTR_PER_TICK
+        );
     }
     out.line(format_args!("]}}"));
     for iters in [10_000_000u32, 400_000_000, 1_000_000_000] {
-        let w0 = WRAPS.load(Relaxed);
+        let w0 = wraps();
         let ((), instr) = measure(|| spin(iters));
         out.line(format_args!(
             "{{\"selftest\":{{\"loop_instr\":{},\"measured_instr\":{instr},\"wraps\":{}}}}}",
             2 * iters as u64,
-            WRAPS.load(Relaxed) - w0
+            wraps() - w0
         ));
     }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    if let Ok(mut h) = hio::hstdout() {
-        let mut msg = Buf::<200>::new();
-        let _ = write!(msg, "{}", info);
-        let mut line = Buf::<256>::new();
-        let _ = write!(line, "{{\"error\":\"panic: {}\"}}\n", JsonStr(msg.as_str()));
-        let _ = h.write_all(line.as_str().as_bytes());
-    }
-    exit(false)
 }

@@ -115,8 +115,64 @@ pub fn effective_scales(
 /// roundings of the double path are reproduced exactly: `double(acc)` (to 53 bits, ties to
 /// even; only int64 sums can need it), the product (53 bits, ties to even), then to an integer
 /// (half away from zero).
+///
+/// The usual case, a 32-bit sum and a scale in `[2^-43, 2^31)`, takes a short path: with `M`
+/// the top 32 bits of the scale's 53-bit significand and `N` the fraction bits of
+/// `P = |acc| * M` (one 32x32->64 multiply), the result is `(P + 2^(N-1) + d) >> N` for some
+/// `0 <= d < |acc| + 512`. `d` stands for the 21 significand bits `M` drops (less than
+/// `|acc|` units of `P`) and for the product's rounding to 53 bits, which can only move it
+/// by half a unit of its last place (below 2^9 units of `P`) and only towards a half-integer
+/// it then rounds away from: `round(round53(p))` is `floor(p + 1/2 + ulp/2)` whenever the
+/// result fits in 32 bits. When `d = 0` and `d = |acc| + 512` give the same quotient
+/// (all but about `(|acc| + 512) / 2^N` of the sums), that quotient is the result; otherwise
+/// the exact path below decides.
 #[inline(always)]
 pub(crate) fn scale_round(acc: i64, scale: f64) -> i32 {
+    if let Ok(a32) = i32::try_from(acc) {
+        let bits = scale.to_bits();
+        let (hi, lo) = ((bits >> 32) as u32, bits as u32);
+        // Fraction bits of P; out of 1..=63 for negative, zero, subnormal, huge, infinite or
+        // NaN scales (the sign bit makes `hi >> 20` at least 0x800).
+        let n = 1054u32.wrapping_sub(hi >> 20);
+        let m = (hi << 11) | (lo >> 21) | 0x8000_0000;
+        let a = a32.unsigned_abs();
+        if n.wrapping_sub(33) < 31 {
+            // Scales in [2^-32, 0.5), the usual ones: 32-bit words only. P < 2^63, so its
+            // high word is below 2^31 and the result below 2^30.
+            let p = a as u64 * m as u64;
+            let (ph, pl) = ((p >> 32) as u32, p as u32);
+            let k = n - 32;
+            let xh = ph + (1 << (k - 1));
+            let mask = (1u32 << k) - 1;
+            // `d` carries at most one into the high word, which moves the quotient only when
+            // the high word's fraction bits are all ones.
+            if xh & mask != mask || pl.checked_add(a + 512).is_some() {
+                let r = (xh >> k) as i32;
+                return if a32 < 0 { r.wrapping_neg() } else { r };
+            }
+        } else if n.wrapping_sub(1) < 63 {
+            let a = a as u64;
+            let x = a * m as u64 + (1u64 << (n - 1));
+            let r = x >> n;
+            if (x + a + 512) >> n == r {
+                return if r >= 1 << 31 {
+                    i32::MIN
+                } else if a32 < 0 {
+                    (r as i32).wrapping_neg()
+                } else {
+                    r as i32
+                };
+            }
+        }
+    }
+    scale_round_exact(acc, scale)
+}
+
+/// [`scale_round`] for every accumulator and scale: the double arithmetic's three roundings
+/// reproduced one by one.
+#[cold]
+#[inline(never)]
+pub(crate) fn scale_round_exact(acc: i64, scale: f64) -> i32 {
     let bits = scale.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
     if bits >> 63 != 0 || biased == 0 || biased == 0x7ff {
@@ -182,6 +238,49 @@ pub(crate) fn scale_round(acc: i64, scale: f64) -> i32 {
         r as i32
     } else {
         i32::MIN
+    }
+}
+
+/// [`scale_round`] of a 32-bit sum with the scale decoded once (per tensor, or per output
+/// channel): the short path's multiplier and shift, and the scale for the other paths.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rescale {
+    scale: f64,
+    /// Top 32 bits of the scale's significand.
+    m: u32,
+    /// Fraction bits of the short path's high word (1..=31), 0 when the scale needs another
+    /// path.
+    k: u32,
+}
+
+impl Rescale {
+    #[inline(always)]
+    pub(crate) fn new(scale: f64) -> Rescale {
+        let bits = scale.to_bits();
+        let (hi, lo) = ((bits >> 32) as u32, bits as u32);
+        let n = 1054u32.wrapping_sub(hi >> 20);
+        Rescale {
+            scale,
+            m: (hi << 11) | (lo >> 21) | 0x8000_0000,
+            k: if n.wrapping_sub(33) < 31 { n - 32 } else { 0 },
+        }
+    }
+
+    /// `scale_round(acc, scale)`, bit for bit.
+    #[inline(always)]
+    pub(crate) fn apply(self, acc: i32) -> i32 {
+        if self.k != 0 {
+            let a = acc.unsigned_abs();
+            let p = a as u64 * self.m as u64;
+            let (ph, pl) = ((p >> 32) as u32, p as u32);
+            let xh = ph + (1 << (self.k - 1));
+            let mask = (1u32 << self.k) - 1;
+            if xh & mask != mask || pl.checked_add(a + 512).is_some() {
+                let r = (xh >> self.k) as i32;
+                return if acc < 0 { r.wrapping_neg() } else { r };
+            }
+        }
+        scale_round(acc as i64, self.scale)
     }
 }
 
@@ -295,6 +394,31 @@ fn filter_offset_term<T: Copy + Into<i32>>(x: &[T], input_offset: i32, filter_of
         .wrapping_mul(filter_offset)
 }
 
+/// The end of one int8 output: `clamp(round(double(acc + bias) * scale) + zero_point)`.
+struct Requantize<'a> {
+    bias: Option<&'a [i32]>,
+    scales: &'a [f64],
+    per_channel: bool,
+    tensor_scale: Rescale,
+    zp: i32,
+    lo: i32,
+    hi: i32,
+}
+
+impl Requantize<'_> {
+    #[inline(always)]
+    fn finish(&self, acc: i32, oc: usize) -> i8 {
+        let acc = acc.wrapping_add(self.bias.map_or(0, |b| b.get(oc).copied().unwrap_or(0)));
+        let rescale = if self.per_channel {
+            Rescale::new(self.scales.get(oc).copied().unwrap_or(0.0))
+        } else {
+            self.tensor_scale
+        };
+        let v = rescale.apply(acc).wrapping_add(self.zp);
+        v.max(self.lo).min(self.hi) as i8
+    }
+}
+
 /// FULLY_CONNECTED with int8 input, weights and output, int32 bias (optional).
 ///
 /// `scales` holds one [`effective_scale`] for per-tensor weights (then `p.filter_offset`
@@ -326,27 +450,57 @@ pub fn fully_connected_i8(
         p.activation_max,
     );
     let fo = if per_channel { 0 } else { p.filter_offset };
-    // Recomputed once per batch row (first channel), not per output.
-    let mut fo_term = 0i32;
-    fc_core(
-        dims,
-        io,
-        input,
-        filter,
-        output,
-        #[inline(always)]
-        |x, oc, acc| {
-            if oc == 0 {
-                fo_term = filter_offset_term(x, io, fo);
+    let tensor_scale = Rescale::new(scales.first().copied().unwrap_or(0.0));
+    // acc = Σ (x + io) w + fo Σ (x + io) + bias, wrapping: any order of the sums gives the
+    // same bits.
+    let out = Requantize {
+        bias,
+        scales,
+        per_channel,
+        tensor_scale,
+        zp,
+        lo,
+        hi,
+    };
+    let finish = |acc: i32, oc: usize| out.finish(acc, oc);
+    let (depth, output_depth) = (dims.accum_depth, dims.output_depth.max(1));
+    if depth == 0 {
+        // No products: every output is the bias alone (chunks_exact needs a non-zero size).
+        for row in output.chunks_exact_mut(output_depth) {
+            for (oc, o) in row.iter_mut().enumerate() {
+                *o = finish(0, oc);
             }
-            let acc = acc
-                .wrapping_add(fo_term)
-                .wrapping_add(bias.map_or(0, |b| b[oc]));
-            let scale = scales[if per_channel { oc } else { 0 }];
-            let v = scale_round(acc as i64, scale).wrapping_add(zp);
-            v.max(lo).min(hi) as i8
-        },
-    );
+        }
+        return Ok(());
+    }
+    for (x, out_row) in input
+        .chunks_exact(depth)
+        .zip(output.chunks_exact_mut(output_depth))
+    {
+        let fo_term = filter_offset_term(x, io, fo);
+        let mut rows = filter.chunks_exact(depth);
+        let mut outs = out_row.chunks_exact_mut(4);
+        let mut oc = 0;
+        for quad in &mut outs {
+            let (Some(w0), Some(w1), Some(w2), Some(w3)) =
+                (rows.next(), rows.next(), rows.next(), rows.next())
+            else {
+                break;
+            };
+            let [a0, a1, a2, a3] = dot4([fo_term; 4], x, [w0, w1, w2, w3], io);
+            if let [q0, q1, q2, q3] = quad {
+                *q0 = finish(a0, oc);
+                *q1 = finish(a1, oc + 1);
+                *q2 = finish(a2, oc + 2);
+                *q3 = finish(a3, oc + 3);
+            }
+            oc += 4;
+        }
+        for (o, w) in outs.into_remainder().iter_mut().zip(rows) {
+            *o = finish(dot(fo_term, x, w, io), oc);
+            oc += 1;
+        }
+    }
     Ok(())
 }
 
@@ -455,12 +609,22 @@ mod tests {
     fn integer_rescale_equals_double_rescale() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let check = |acc: i64, scale: f64| {
+            let want = scale_round_f64(acc as f64, scale);
+            let b = scale.to_bits();
             assert_eq!(
                 scale_round(acc, scale),
-                scale_round_f64(acc as f64, scale),
-                "acc {acc} scale {scale:e} ({:#x})",
-                scale.to_bits()
+                want,
+                "acc {acc} scale {scale:e} ({b:#x})"
             );
+            let exact = scale_round_exact(acc, scale);
+            assert_eq!(
+                exact, want,
+                "exact path: acc {acc} scale {scale:e} ({b:#x})"
+            );
+            if let Ok(a) = i32::try_from(acc) {
+                let decoded = Rescale::new(scale).apply(a);
+                assert_eq!(decoded, want, "Rescale: acc {acc} scale {scale:e} ({b:#x})");
+            }
         };
         for i in 0..400_000u32 {
             let r = rng.next();
@@ -502,6 +666,19 @@ mod tests {
             let scale = f64::from_bits((near.to_bits() as i64 + (r3 >> 62) as i64 - 2) as u64);
             check(a, scale);
             check(-a, scale);
+            // Products at distances from a half-integer around the short path's window
+            // ((|acc| + 512) / 2^N, relative 2^-20 .. 2^-60): both sides of its edge.
+            let r4 = rng.next();
+            let t = libm::ldexp(
+                1.0 + (r4 % 1024) as f64 / 1024.0,
+                -20 - (r4 >> 10) as i32 % 41,
+            );
+            let t = if r4 >> 63 == 0 { t } else { -t };
+            let scale = near * (1.0 + t);
+            if scale.is_finite() && scale > 0.0 {
+                check(a, scale);
+                check(-a, scale);
+            }
         }
         for acc in [
             1i64,

@@ -44,45 +44,137 @@ pub(crate) struct Requirements {
 type PrepareFn = for<'p, 'm, 'd> fn(&mut Prepare<'p, 'm, 'd>) -> Result<(), ParseErrorKind>;
 type EvalFn = for<'b, 'd> fn(&mut OpIo<'b>, &mut DataReader<'d>) -> Result<(), Error>;
 
-/// The kernel pair of a builtin code, or the reason there is none.
-fn lookup(code: i32) -> Result<(PrepareFn, EvalFn), ParseErrorKind> {
-    Ok(match code {
-        op::ADD | op::SUB => (add::prepare, add::eval),
-        op::MUL => (mul::prepare, mul::eval),
-        op::RELU
-        | op::RELU6
-        | op::RELU_N1_TO_1
-        | op::LEAKY_RELU
-        | op::LOGISTIC
-        | op::TANH
-        | op::HARD_SWISH => (unary::prepare, unary::eval),
-        op::QUANTIZE | op::DEQUANTIZE => (quantize::prepare, quantize::eval),
-        op::CONCATENATION => (concatenation::prepare, concatenation::eval),
-        op::MEAN => (mean::prepare, mean::eval),
-        op::PAD | op::PADV2 => (pad::prepare, pad::eval),
-        op::STRIDED_SLICE => (strided_slice::prepare, strided_slice::eval),
-        op::TRANSPOSE => (transpose::prepare, transpose::eval),
-        op::SVDF => (svdf::prepare, svdf::eval),
-        op::UNIDIRECTIONAL_SEQUENCE_LSTM => (lstm::prepare, lstm::eval),
-        op::SOFTMAX => (softmax::prepare, softmax::eval),
-        op::CONV_2D => (conv::prepare, conv::eval),
-        op::DEPTHWISE_CONV_2D => (depthwise_conv::prepare, depthwise_conv::eval),
-        op::AVERAGE_POOL_2D | op::MAX_POOL_2D => (pooling::prepare, pooling::eval),
-        op::FULLY_CONNECTED => (fully_connected::prepare, fully_connected::eval),
-        op::RESHAPE | op::SQUEEZE | op::EXPAND_DIMS => (reshape::prepare, reshape::eval),
-        op::CUSTOM => return Err(ParseErrorKind::CustomOperator),
-        _ => {
-            return Err(ParseErrorKind::UnsupportedOperator {
-                code,
-                name: crate::schema::op_name(code),
-            })
+/// One builtin operator's kernel as a model may use it: the builtin code with its `prepare`
+/// (validate, measure, precompute) and `eval` functions. TFLite Micro's `TFLMRegistration`,
+/// checked at compile time: each supported builtin is a constant of this module
+/// ([`FULLY_CONNECTED`], [`CONV_2D`], ...), so a list such as
+/// `&[ops::FULLY_CONNECTED, ops::SOFTMAX]` names only existing kernels, and only the listed
+/// kernels are linked into a firmware that parses with it ([`Model::parse_with`]).
+#[derive(Clone, Copy)]
+pub struct Registration {
+    code: i32,
+    prepare: PrepareFn,
+    eval: EvalFn,
+}
+
+impl Registration {
+    /// The builtin operator code (`BuiltinOperator` in TFLite's schema).
+    pub const fn code(&self) -> i32 {
+        self.code
+    }
+
+    /// The builtin operator's name (`"FULLY_CONNECTED"`), the same as its constant's.
+    pub fn name(&self) -> &'static str {
+        crate::schema::op_name(self.code)
+    }
+}
+
+impl core::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Registration({})", self.name())
+    }
+}
+
+impl PartialEq for Registration {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+    }
+}
+
+macro_rules! registrations {
+    ($($name:ident => $module:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", stringify!($name), "` kernel (`ops::", stringify!($module), "`).")]
+            pub const $name: Registration = Registration {
+                code: op::$name,
+                prepare: $module::prepare,
+                eval: $module::eval,
+            };
+        )*
+
+        /// Every operator this runtime supports: what [`Model::parse`] uses. A firmware that
+        /// parses with it links every kernel; list the model's own operators instead
+        /// ([`Model::parse_with`]) to link only those.
+        pub const ALL: &[Registration] = &[$($name),*];
+
+        /// The registration of a builtin code, for constant contexts:
+        /// `const OPS: &[Registration] = &[ops::by_code(9).unwrap()];` (a build script that
+        /// knows the model's codes). Called at run time it links every kernel: use the
+        /// named constants there.
+        pub const fn by_code(code: i32) -> Option<Registration> {
+            match code {
+                $(op::$name => Some($name),)*
+                _ => None,
+            }
         }
+
+        /// Whether this runtime has a kernel for the builtin code (links no kernel).
+        pub const fn is_supported(code: i32) -> bool {
+            matches!(code, $(op::$name)|*)
+        }
+    };
+}
+
+registrations! {
+    ADD => add,
+    SUB => add,
+    MUL => mul,
+    RELU => unary,
+    RELU6 => unary,
+    RELU_N1_TO_1 => unary,
+    LEAKY_RELU => unary,
+    LOGISTIC => unary,
+    TANH => unary,
+    HARD_SWISH => unary,
+    QUANTIZE => quantize,
+    DEQUANTIZE => quantize,
+    CONCATENATION => concatenation,
+    MEAN => mean,
+    PAD => pad,
+    PADV2 => pad,
+    STRIDED_SLICE => strided_slice,
+    TRANSPOSE => transpose,
+    SVDF => svdf,
+    UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
+    SOFTMAX => softmax,
+    CONV_2D => conv,
+    DEPTHWISE_CONV_2D => depthwise_conv,
+    AVERAGE_POOL_2D => pooling,
+    MAX_POOL_2D => pooling,
+    FULLY_CONNECTED => fully_connected,
+    RESHAPE => reshape,
+    SQUEEZE => reshape,
+    EXPAND_DIMS => reshape,
+}
+
+/// The index of the operator's registration in the model's list, or the reason there is none.
+pub(crate) fn lookup(model: &Model<'_>, code: i32) -> Result<usize, ParseErrorKind> {
+    if let Some(i) = model.registrations().iter().position(|r| r.code == code) {
+        return Ok(i);
+    }
+    let name = crate::schema::op_name(code);
+    Err(if code == op::CUSTOM {
+        ParseErrorKind::CustomOperator
+    } else if is_supported(code) {
+        ParseErrorKind::NotRegistered { code, name }
+    } else {
+        ParseErrorKind::UnsupportedOperator { code, name }
     })
+}
+
+fn registration<'a>(model: &'a Model<'_>, code: i32) -> Result<&'a Registration, ParseErrorKind> {
+    let i = lookup(model, code)?;
+    model
+        .registrations()
+        .get(i)
+        .ok_or(ParseErrorKind::InvalidGraph {
+            what: "operator registration",
+        })
 }
 
 /// Validates an operator and measures what it needs.
 pub(crate) fn check(model: &Model<'_>, op: &Operator<'_>) -> Result<Requirements, ParseErrorKind> {
-    let (prepare, _) = lookup(op.code)?;
+    let prepare = registration(model, op.code)?.prepare;
     if op.outputs.len() >= crate::arena::MAX_MUT {
         return Err(ParseErrorKind::UnsupportedOperands {
             op: op.name(),
@@ -113,7 +205,7 @@ pub(crate) fn prepare(
     op: &Operator<'_>,
     data: &mut [u8],
 ) -> Result<usize, ParseErrorKind> {
-    let (prepare, _) = lookup(op.code)?;
+    let prepare = registration(model, op.code)?.prepare;
     let mut p = Prepare {
         model,
         op,
@@ -129,10 +221,14 @@ pub(crate) fn prepare(
     Ok(p.data.len)
 }
 
-/// Runs operator `io.index`.
-pub(crate) fn eval(code: i32, io: &mut OpIo<'_>, data: &[u8]) -> Result<(), Error> {
-    let (_, eval) = lookup(code).map_err(|_| io.internal("no kernel"))?;
-    eval(io, &mut DataReader { buf: data, pos: 0 })
+/// Runs operator `io.index` with the kernel `registration`.
+#[inline(always)]
+pub(crate) fn eval(
+    registration: &Registration,
+    io: &mut OpIo<'_>,
+    data: &[u8],
+) -> Result<(), Error> {
+    (registration.eval)(io, &mut DataReader { buf: data, pos: 0 })
 }
 
 /// Context of an op's `prepare`: the model, the operator, and where its data goes.
@@ -312,51 +408,22 @@ pub(crate) struct OpIo<'b> {
     outputs_pos: usize,
     num_outputs: usize,
     act: Carved<'b>,
-    state: Carved<'b>,
+    /// Only for operators with variable inputs (the carve is big: not built for the others).
+    state: Option<Carved<'b>>,
 }
 
 impl<'b> OpIo<'b> {
-    /// Splits the regions for operator `index`. `None` when the plan is inconsistent (which a
-    /// verified model never gives).
-    #[allow(clippy::too_many_arguments)]
+    /// Operator `index`'s view, before [`OpIo::split`]. The struct is big and built for every
+    /// operator: it is returned as a literal and split in place, so that it is never copied.
     #[inline(always)]
     pub(crate) fn new(
         index: usize,
         model: &'b [u8],
         slots: &'b [Slot],
-        n_tensors: usize,
         (inputs_pos, num_inputs): (usize, usize),
         (outputs_pos, num_outputs): (usize, usize),
-        act: &'b mut [u8],
-        state: &'b mut [u8],
-    ) -> Option<OpIo<'b>> {
-        let tensor_at = |pos: usize, k: usize| read_i32(model, pos + 4 * k).ok();
-        let mut act_req = [(0usize, 0usize); crate::arena::MAX_MUT];
-        let mut n_act = 0;
-        for k in 0..num_outputs {
-            let s = slots.get(tensor_at(outputs_pos, k)? as usize)?;
-            *act_req.get_mut(n_act)? = (s.offset as usize, s.size as usize);
-            n_act += 1;
-        }
-        let scratch = slots.get(n_tensors + index)?;
-        if scratch.kind == kind::ACTIVATION {
-            *act_req.get_mut(n_act)? = (scratch.offset as usize, scratch.size as usize);
-            n_act += 1;
-        }
-        let mut state_req = [(0usize, 0usize); crate::arena::MAX_MUT];
-        let mut n_state = 0;
-        for k in 0..num_inputs {
-            let t = tensor_at(inputs_pos, k)?;
-            if t < 0 {
-                continue;
-            }
-            let s = slots.get(t as usize)?;
-            if s.kind == kind::STATE {
-                *state_req.get_mut(n_state)? = (s.offset as usize, s.size as usize);
-                n_state += 1;
-            }
-        }
-        Some(OpIo {
+    ) -> OpIo<'b> {
+        OpIo {
             index,
             model,
             slots,
@@ -364,9 +431,75 @@ impl<'b> OpIo<'b> {
             num_inputs,
             outputs_pos,
             num_outputs,
-            act: Carved::new(act, &act_req[..n_act])?,
-            state: Carved::new(state, &state_req[..n_state])?,
-        })
+            act: Carved::empty(),
+            state: None,
+        }
+    }
+
+    /// Splits the regions into the operator's outputs, scratch and state (`has_state`: whether
+    /// any input is a variable tensor); an inconsistent plan (which a verified model never
+    /// gives) makes `is_valid()` false.
+    #[inline(always)]
+    pub(crate) fn split(
+        &mut self,
+        n_tensors: usize,
+        act: &'b mut [u8],
+        state: &'b mut [u8],
+        has_state: bool,
+    ) {
+        const INVALID: usize = crate::arena::MAX_MUT + 1;
+        let (model, slots, index) = (self.model, self.slots, self.index);
+        let tensor_at = |pos: usize, k: usize| read_i32(model, pos + 4 * k).ok();
+        let mut act_req = [(0usize, 0usize); crate::arena::MAX_MUT];
+        let act_n = (|| {
+            let mut n = 0;
+            for k in 0..self.num_outputs {
+                let s = slots.get(tensor_at(self.outputs_pos, k)? as usize)?;
+                *act_req.get_mut(n)? = (s.offset as usize, s.size as usize);
+                n += 1;
+            }
+            let scratch = slots.get(n_tensors + index)?;
+            if scratch.kind == kind::ACTIVATION {
+                *act_req.get_mut(n)? = (scratch.offset as usize, scratch.size as usize);
+                n += 1;
+            }
+            Some(n)
+        })()
+        .unwrap_or(INVALID);
+        let mut state_req = [(0usize, 0usize); crate::arena::MAX_MUT];
+        let state_n = if has_state {
+            (|| {
+                let mut n = 0;
+                for k in 0..self.num_inputs {
+                    let t = tensor_at(self.inputs_pos, k)?;
+                    if t < 0 {
+                        continue;
+                    }
+                    let s = slots.get(t as usize)?;
+                    if s.kind == kind::STATE {
+                        *state_req.get_mut(n)? = (s.offset as usize, s.size as usize);
+                        n += 1;
+                    }
+                }
+                Some(n)
+            })()
+            .unwrap_or(INVALID)
+        } else {
+            0
+        };
+        let invalid: &[(usize, usize)] = &[(1, usize::MAX)];
+        self.act
+            .carve_into(act, act_req.get(..act_n).unwrap_or(invalid));
+        if has_state {
+            let carved = self.state.insert(Carved::empty());
+            carved.carve_into(state, state_req.get(..state_n).unwrap_or(invalid));
+        }
+    }
+
+    /// Whether the regions were split as planned.
+    #[inline(always)]
+    pub(crate) fn is_valid(&self) -> bool {
+        self.act.is_valid() && self.state.as_ref().is_none_or(Carved::is_valid)
     }
 
     pub fn internal(&self, what: &'static str) -> Error {
@@ -462,7 +595,8 @@ impl<'b> OpIo<'b> {
         }
         let bytes = self
             .state
-            .take(position)
+            .as_mut()
+            .and_then(|c| c.take(position))
             .ok_or(self.internal("state taken twice"))?;
         bytemuck::try_cast_slice_mut(bytes).map_err(|_| self.internal("state misaligned"))
     }
