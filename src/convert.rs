@@ -5,7 +5,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use tflm::calibrate::Method;
-use tflm::pipeline::{Converted, Options, Pipeline, Session};
+use tflm::pipeline::{Converted, Options, Pipeline, Session, Stage};
 use tflm::prune::Ranking;
 use tflm::quantize::{IoKind, Mode};
 use tflm::report::{Report, Variant};
@@ -55,9 +55,16 @@ pub struct ConvertArgs {
     /// Post-training quantization (the original tool's flag; this is what convert does).
     #[arg(long = "PTQ")]
     ptq: bool,
-    /// Quantization-aware training (not available yet).
-    #[arg(long = "QAT")]
+    /// Quantization-aware training before the integer conversion (fine-tuning with fake
+    /// quantization; --finetune-epochs epochs, default 2).
+    #[arg(long = "QAT", alias = "qat")]
     qat: bool,
+    /// Fine-tune on the training split for N epochs (with --prune: prune gradually meanwhile).
+    #[arg(long = "finetune-epochs", alias = "finetune_epochs", value_name = "N", default_value_t = 0)]
+    finetune_epochs: usize,
+    /// Layers pruning leaves dense: weight tensor names or operator indices, comma-separated.
+    #[arg(long = "prune-skip", value_delimiter = ',', value_name = "LAYER")]
+    prune_skip: Vec<String>,
     /// Skip the evaluation on the test split.
     #[arg(long)]
     no_eval: bool,
@@ -78,6 +85,10 @@ fn bar(len: usize, what: &str) -> ProgressBar {
 }
 
 pub fn convert(args: ConvertArgs) -> Result<(), String> {
+    let metric_label = match dir_metric(&args) {
+        Some(m) => tflm::evaluate::metric_name(m),
+        None => "metric",
+    };
     let dir = match (&args.dir, &args.input_dir) {
         (Some(d), None) | (None, Some(d)) => d.clone(),
         (Some(_), Some(_)) => {
@@ -85,9 +96,6 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         }
         (None, None) => return Err("no model directory given (tflm convert MODEL_DIR)".into()),
     };
-    if args.qat {
-        return Err("--QAT: quantization-aware training is not available yet".into());
-    }
     let _ = args.ptq;
     let mut modes: Vec<Mode> = Vec::new();
     for &m in &args.quant {
@@ -107,9 +115,51 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         samples: args.samples,
         io: args.io,
         seed: args.seed,
+        finetune_epochs: args.finetune_epochs,
+        qat: args.qat,
+        prune_skip: args.prune_skip.clone(),
+        train_examples: None,
     };
+    if args.qat && !modes.iter().any(|m| m.needs_calibration()) {
+        return Err("--QAT trains for an integer mode (int8, int8_float_fallback, int16x8); none was asked".into());
+    }
     let pipeline = Pipeline::from_dir(&dir).with_options(options);
-    let session = pipeline.load().map_err(|e| e.to_string())?;
+    let epoch_bar = bar(0, "training");
+    let session = pipeline
+        .load_with_progress(&mut |stage, e| {
+            let what = match stage {
+                Stage::Finetune => "fine-tuning",
+                Stage::Qat => "QAT",
+            };
+            epoch_bar.set_length(e.epochs as u64);
+            epoch_bar.set_position(e.epoch as u64);
+            epoch_bar.set_message(format!("{what} loss {:.5}", e.loss));
+            epoch_bar.println(format!(
+                "{what} epoch {}/{}: loss {:.5}, test {} {:.5} (float){}",
+                e.epoch,
+                e.epochs,
+                e.loss,
+                metric_label,
+                e.metric,
+                if e.sparsity > 0.0 {
+                    format!(", sparsity {:.1}%", 100.0 * e.sparsity)
+                } else {
+                    String::new()
+                }
+            ));
+        })
+        .map_err(|e| e.to_string())?;
+    epoch_bar.finish_and_clear();
+    for (what, report) in [("fine-tuning", &session.finetune), ("QAT", &session.qat)] {
+        if let Some(r) = report {
+            if let Some(last) = r.epochs.last() {
+                eprintln!(
+                    "{what}: test {metric_label} {:.5} before, {:.5} after {} epochs (float forward pass)",
+                    r.metric_before, last.metric, last.epochs
+                );
+            }
+        }
+    }
     let name = session.specs.name.clone().unwrap_or_else(|| "model".into());
     eprintln!(
         "{}: {} operators, {} from {}",
@@ -151,9 +201,10 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         "float".into(),
         session.convert_imported().map_err(|e| e.to_string())?,
     )];
-    if let Some(s) = session.options.prune {
+    let trained = training_label(&session.options);
+    if session.options.prune.is_some() || session.options.finetune_epochs > 0 {
         variants.push((
-            format!("float pruned {:.0}%", 100.0 * s),
+            format!("float{}", trained.replace(" qat", "")),
             session.convert(Mode::None).map_err(|e| e.to_string())?,
         ));
     }
@@ -162,10 +213,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
             continue;
         }
         let c = session.convert(m).map_err(|e| e.to_string())?;
-        let label = match session.options.prune {
-            Some(s) => format!("{m} pruned {:.0}%", 100.0 * s),
-            None => m.to_string(),
-        };
+        let label = format!("{m}{trained}");
         variants.push((label, c));
     }
 
@@ -240,6 +288,28 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         eprintln!("plot: {}", path.display());
     }
     Ok(())
+}
+
+/// What was done to the float model, for variant labels: " pruned 50% ft2 qat".
+fn training_label(o: &Options) -> String {
+    let mut s = String::new();
+    if let Some(p) = o.prune {
+        s.push_str(&format!(" pruned {:.0}%", 100.0 * p));
+    }
+    if o.finetune_epochs > 0 {
+        s.push_str(&format!(" ft{}", o.finetune_epochs));
+    }
+    if o.qat {
+        s.push_str(" qat");
+    }
+    s
+}
+
+/// The specs' metric, for the training lines (None when the specs do not read; the pipeline
+/// then reports the error).
+fn dir_metric(args: &ConvertArgs) -> Option<tflm::specs::Metric> {
+    let dir = args.dir.as_ref().or(args.input_dir.as_ref())?;
+    tflm::specs::Specs::from_dir(dir).ok().map(|s| s.metric())
 }
 
 /// The float graph a variant came from: the imported one for "float", the pruned one else.

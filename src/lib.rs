@@ -22,5 +22,6 @@ pub mod run;
 pub mod specs;
 pub mod tflite_import;
 pub mod tflite_writer;
+pub mod train;
 
 pub use tflm_runtime as runtime;

@@ -21,6 +21,7 @@ use crate::prune::{self, LayerSparsity, PruneError, Ranking};
 use crate::quantize::{self, IoKind, Mode, QuantizeError};
 use crate::run::AlignedBytes;
 use crate::specs::{IoType, Specs, SpecsError};
+use crate::train::{self, Epoch, PruneSchedule, TrainConfig, TrainError, TrainReport};
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use tflm_runtime::Model;
@@ -38,7 +39,21 @@ pub struct Options {
     pub io: IoKind,
     /// Seed of every random choice (fine-tuning, sampling); conversion itself is deterministic.
     pub seed: u64,
+    /// Epochs of fine-tuning on the training split (0: none). With `prune`, the weights are
+    /// pruned gradually during these epochs (tfmot's polynomial-decay schedule, `src/train/`).
+    pub finetune_epochs: usize,
+    /// Quantization-aware training before an integer conversion: `finetune_epochs` epochs (2
+    /// when that is 0) with fake quantization, then the observed ranges are used.
+    pub qat: bool,
+    /// Layers pruning leaves dense: weight tensor names or operator indices.
+    pub prune_skip: Vec<String>,
+    /// Train (fine-tuning, QAT) on the first `n` training examples only: quick builds and
+    /// tests; the default is the whole training split.
+    pub train_examples: Option<usize>,
 }
+
+/// QAT's epochs when `finetune_epochs` does not say.
+pub const DEFAULT_QAT_EPOCHS: usize = 2;
 
 impl Default for Options {
     fn default() -> Options {
@@ -50,6 +65,10 @@ impl Default for Options {
             samples: None,
             io: IoKind::Integer,
             seed: 0,
+            finetune_epochs: 0,
+            qat: false,
+            prune_skip: Vec::new(),
+            train_examples: None,
         }
     }
 }
@@ -69,6 +88,8 @@ pub enum PipelineError {
     Prune(#[from] PruneError),
     #[error("calibration: {0}")]
     Calibration(#[from] CalibrationError),
+    #[error("training: {0}")]
+    Train(#[from] TrainError),
     #[error("quantization ({mode}): {source}")]
     Quantize { mode: Mode, source: QuantizeError },
     #[error("writing the {mode} model: {message}")]
@@ -141,6 +162,30 @@ impl Pipeline {
         self
     }
 
+    /// Fine-tunes for `epochs` epochs (pruning gradually when `prune` is set).
+    pub fn finetune_epochs(mut self, epochs: usize) -> Pipeline {
+        self.options.finetune_epochs = epochs;
+        self
+    }
+
+    /// Quantization-aware training before the integer conversion.
+    pub fn qat(mut self, qat: bool) -> Pipeline {
+        self.options.qat = qat;
+        self
+    }
+
+    /// Trains on the first `n` training examples only.
+    pub fn train_examples(mut self, n: usize) -> Pipeline {
+        self.options.train_examples = Some(n);
+        self
+    }
+
+    /// Layers pruning leaves dense (weight tensor names or operator indices).
+    pub fn prune_skip(mut self, layers: Vec<String>) -> Pipeline {
+        self.options.prune_skip = layers;
+        self
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -171,19 +216,65 @@ impl Pipeline {
         ])
     }
 
-    /// Reads the directory, imports and prunes the model: everything before quantization.
+    /// Reads the directory, imports, prunes and trains the model: everything before
+    /// quantization.
     pub fn load(&self) -> Result<Session, PipelineError> {
+        self.load_with_progress(&mut |_, _| {})
+    }
+
+    /// [`Pipeline::load`], calling `progress` after every training epoch (fine-tuning, then
+    /// QAT).
+    pub fn load_with_progress(
+        &self,
+        progress: &mut dyn FnMut(Stage, &Epoch),
+    ) -> Result<Session, PipelineError> {
+        let o = &self.options;
         let specs = Specs::from_dir(&self.dir)?;
         let model_path = self.model_path()?;
         let imported = import(&model_path)?;
         check_inputs(&imported, &specs, &model_path)?;
         let dataset = Dataset::load(&specs)?;
         let mut float = imported.clone();
-        let sparsity = match self.options.prune {
-            Some(s) => prune::prune(&mut float, s, self.options.ranking, &[])?,
-            None => Vec::new(),
+        let skip = prune::skip_list(&float, &o.prune_skip)?;
+        let config = |epochs: usize| TrainConfig {
+            epochs,
+            batch_size: None,
+            learning_rate: None,
+            seed: o.seed,
+            prune: None,
+            keep_zeros: false,
+            qat: None,
+            max_examples: o.train_examples,
         };
-        Ok(Session {
+        let finetune = if o.finetune_epochs > 0 {
+            let prune = o.prune.map(|sparsity| PruneSchedule {
+                sparsity,
+                ranking: o.ranking,
+                skip: skip.clone(),
+            });
+            let c = TrainConfig {
+                prune,
+                ..config(o.finetune_epochs)
+            };
+            Some(train::train(
+                &mut float,
+                &specs,
+                &dataset,
+                &c,
+                &mut |e| progress(Stage::Finetune, e),
+            )?)
+        } else {
+            if let Some(s) = o.prune {
+                prune::prune(&mut float, s, o.ranking, &skip)?;
+            }
+            None
+        };
+        let sparsity = if o.prune.is_some() {
+            prune::report(&float, &skip)
+        } else {
+            Vec::new()
+        };
+        let mut session = Session {
             options: self.options.clone(),
             model_path,
             specs,
@@ -191,8 +282,36 @@ impl Pipeline {
             imported,
             float,
             sparsity,
+            finetune,
+            qat: None,
             ranges: OnceCell::new(),
-        })
+        };
+        if o.qat && o.quant.needs_calibration() {
+            let start = calibrate::calibrate(
+                &session.float,
+                &session.calibration_inputs(),
+                o.calibration,
+            )?;
+            let epochs = if o.finetune_epochs > 0 {
+                o.finetune_epochs
+            } else {
+                DEFAULT_QAT_EPOCHS
+            };
+            let c = TrainConfig {
+                qat: Some(start),
+                keep_zeros: o.prune.is_some(),
+                ..config(epochs)
+            };
+            let report = train::train(
+                &mut session.float,
+                &session.specs,
+                &session.dataset,
+                &c,
+                &mut |e| progress(Stage::Qat, e),
+            )?;
+            session.qat = Some(report);
+        }
+        Ok(session)
     }
 
     /// Converts in the chosen mode.
@@ -207,6 +326,21 @@ impl Pipeline {
         let mut s = format!("quant = \"{}\"", o.quant);
         if let Some(p) = o.prune {
             s.push_str(&format!(", prune = {p}"));
+        }
+        if !o.prune_skip.is_empty() {
+            s.push_str(&format!(", prune_skip = {:?}", o.prune_skip.join(",")));
+        }
+        if o.finetune_epochs > 0 {
+            s.push_str(&format!(", finetune_epochs = {}", o.finetune_epochs));
+        }
+        if o.qat {
+            s.push_str(", qat = true");
+        }
+        if o.finetune_epochs > 0 || o.qat {
+            if let Some(n) = o.train_examples {
+                s.push_str(&format!(", train_examples = {n}"));
+            }
+            s.push_str(&format!(", seed = {}", o.seed));
         }
         if o.quant.needs_calibration() {
             let method = match o.calibration {
@@ -370,7 +504,18 @@ pub struct Session {
     pub float: Graph,
     /// Per-layer sparsity after pruning (empty without pruning).
     pub sparsity: Vec<LayerSparsity>,
+    /// What fine-tuning did (`None` without).
+    pub finetune: Option<TrainReport>,
+    /// What QAT did (`None` without); its observed ranges replace the calibrated ones.
+    pub qat: Option<TrainReport>,
     ranges: OnceCell<Ranges>,
+}
+
+/// The training stage a progress report belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Finetune,
+    Qat,
 }
 
 /// A converted model and what the firmware needs to know about it.
@@ -422,12 +567,21 @@ impl Session {
         if let Some(r) = self.ranges.get() {
             return Ok(r);
         }
-        let r = calibrate::calibrate_with_progress(
+        let mut r = calibrate::calibrate_with_progress(
             &self.float,
             &self.calibration_inputs(),
             self.options.calibration,
             progress,
         )?;
+        // QAT trained the weights against the ranges it observed: the conversion uses them,
+        // so that the integer model rounds as training did.
+        if let Some(qat) = &self.qat {
+            for &(id, range) in &qat.qat_ranges {
+                if !self.float.tensor(id).is_variable {
+                    r.set(id, range);
+                }
+            }
+        }
         Ok(self.ranges.get_or_init(|| r))
     }
 

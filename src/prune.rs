@@ -1,7 +1,8 @@
 //! Magnitude pruning: the smallest weights of each prunable tensor set to zero.
 //!
-//! Prunable tensors are the kernels of FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D (never
-//! biases). Ranking is per layer (each tensor loses the same fraction) or global (one
+//! Prunable tensors are the kernels of FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D and the
+//! input, recurrent and projection weight matrices of UNIDIRECTIONAL_SEQUENCE_LSTM (each gate's
+//! matrix is one tensor, ranked on its own per layer), never biases or peephole weights. Ranking is per layer (each tensor loses the same fraction) or global (one
 //! threshold over all of them, so layers with many small weights lose more). Ties are broken
 //! by position, so the result is deterministic.
 
@@ -37,6 +38,8 @@ impl LayerSparsity {
 pub enum PruneError {
     #[error("sparsity must be in [0, 1), got {0}")]
     Sparsity(f32),
+    #[error("no prunable layer {name:?} to skip (prunable: operator index or weight tensor name of {known})")]
+    UnknownLayer { name: String, known: String },
 }
 
 /// The weight tensors pruning touches, with their operator, in operator order.
@@ -44,13 +47,12 @@ pub fn prunable(graph: &Graph) -> Vec<(usize, TensorId)> {
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for (i, op) in graph.ops.iter().enumerate() {
-        let weights = match op.kind {
-            OpKind::FullyConnected(_) | OpKind::Conv2d(_) | OpKind::DepthwiseConv2d(_) => {
-                op.input(1)
-            }
-            _ => None,
+        let positions: &[usize] = match op.kind {
+            OpKind::FullyConnected(_) | OpKind::Conv2d(_) | OpKind::DepthwiseConv2d(_) => &[1],
+            OpKind::UnidirectionalSequenceLstm(_) => &[1, 2, 3, 4, 5, 6, 7, 8, 16],
+            _ => &[],
         };
-        if let Some(w) = weights {
+        for w in positions.iter().filter_map(|&k| op.input(k)) {
             let t = graph.tensor(w);
             if t.data.as_ref().and_then(ConstData::as_f32).is_some() && !seen.contains(&w) {
                 seen.push(w);
@@ -77,14 +79,15 @@ pub fn sparsity_of(graph: &Graph) -> f64 {
     }
 }
 
-/// Sets the fraction `sparsity` of the prunable weights to zero, skipping the operators
-/// whose index is in `skip`. Returns each pruned tensor's sparsity.
-pub fn prune(
-    graph: &mut Graph,
+/// The weights [`prune`] would zero: per pruned tensor, its operator and the indices of the
+/// weights to set to zero (smallest magnitudes first, ties by position). Fine-tuning uses it
+/// to recompute its masks on the current weights at every point of the sparsity schedule.
+pub fn plan(
+    graph: &Graph,
     sparsity: f32,
     ranking: Ranking,
     skip: &[usize],
-) -> Result<Vec<LayerSparsity>, PruneError> {
+) -> Result<Vec<(usize, TensorId, Vec<usize>)>, PruneError> {
     if !(0.0..1.0).contains(&sparsity) {
         return Err(PruneError::Sparsity(sparsity));
     }
@@ -92,8 +95,9 @@ pub fn prune(
         .into_iter()
         .filter(|(op, _)| !skip.contains(op))
         .collect();
-    let magnitudes = |g: &Graph, w: TensorId| -> Vec<f32> {
-        g.tensor(w)
+    let magnitudes = |w: TensorId| -> Vec<f32> {
+        graph
+            .tensor(w)
             .data
             .as_ref()
             .and_then(ConstData::as_f32)
@@ -105,7 +109,7 @@ pub fn prune(
         Ranking::PerLayer => targets
             .iter()
             .map(|&(_, w)| {
-                let n = magnitudes(graph, w).len();
+                let n = magnitudes(w).len();
                 (f64::from(sparsity) * n as f64).round() as usize
             })
             .collect(),
@@ -113,7 +117,7 @@ pub fn prune(
             let mut all: Vec<(f32, usize, usize)> = Vec::new();
             for (k, &(_, w)) in targets.iter().enumerate() {
                 all.extend(
-                    magnitudes(graph, w)
+                    magnitudes(w)
                         .into_iter()
                         .enumerate()
                         .map(|(i, m)| (m, k, i)),
@@ -128,30 +132,90 @@ pub fn prune(
             counts
         }
     };
+    Ok(targets
+        .iter()
+        .zip(&counts)
+        .map(|(&(op, w), &count)| {
+            let mut order: Vec<(f32, usize)> = magnitudes(w)
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| (m, i))
+                .collect();
+            order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            (op, w, order[..count].iter().map(|&(_, i)| i).collect())
+        })
+        .collect())
+}
+
+/// Sets the fraction `sparsity` of the prunable weights to zero, skipping the operators
+/// whose index is in `skip`. Returns each pruned tensor's sparsity.
+pub fn prune(
+    graph: &mut Graph,
+    sparsity: f32,
+    ranking: Ranking,
+    skip: &[usize],
+) -> Result<Vec<LayerSparsity>, PruneError> {
+    let plan = plan(graph, sparsity, ranking, skip)?;
     let mut report = Vec::new();
-    for (&(op, w), &count) in targets.iter().zip(&counts) {
-        let mut order: Vec<(f32, usize)> = magnitudes(graph, w)
-            .into_iter()
-            .enumerate()
-            .map(|(i, m)| (m, i))
-            .collect();
-        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    for (op, w, zeroed) in plan {
         let op_name = graph.ops[op].name();
         let tensor = graph.tensor_mut(w);
         if let Some(ConstData::F32(values)) = tensor.data.as_mut() {
-            for &(_, i) in &order[..count] {
+            for i in zeroed {
                 values[i] = 0.0;
             }
-            report.push(LayerSparsity {
-                op,
-                op_name,
-                tensor: tensor.name.clone(),
-                weights: values.len(),
-                zeros: values.iter().filter(|&&x| x == 0.0).count(),
-            });
         }
+        report.push(layer_sparsity(graph, op, w, op_name));
     }
     Ok(report)
+}
+
+/// The sparsity of every prunable tensor of `graph` as it is (after fine-tuning with masks,
+/// for the report), skipping the operators in `skip`.
+pub fn report(graph: &Graph, skip: &[usize]) -> Vec<LayerSparsity> {
+    prunable(graph)
+        .into_iter()
+        .filter(|(op, _)| !skip.contains(op))
+        .map(|(op, w)| layer_sparsity(graph, op, w, graph.ops[op].name()))
+        .collect()
+}
+
+fn layer_sparsity(graph: &Graph, op: usize, w: TensorId, op_name: &'static str) -> LayerSparsity {
+    let t = graph.tensor(w);
+    let values = t.data.as_ref().and_then(ConstData::as_f32).unwrap_or(&[]);
+    LayerSparsity {
+        op,
+        op_name,
+        tensor: t.name.clone(),
+        weights: values.len(),
+        zeros: values.iter().filter(|&&x| x == 0.0).count(),
+    }
+}
+
+/// The operators whose weights `names` designate: each name is a weight tensor's name, or an
+/// operator index. Unknown names are an error that lists the prunable tensors.
+pub fn skip_list(graph: &Graph, names: &[String]) -> Result<Vec<usize>, PruneError> {
+    let targets = prunable(graph);
+    let mut skip = Vec::new();
+    for name in names {
+        let found: Vec<usize> = targets
+            .iter()
+            .filter(|&&(op, w)| graph.tensor(w).name == *name || op.to_string() == *name)
+            .map(|&(op, _)| op)
+            .collect();
+        if found.is_empty() {
+            return Err(PruneError::UnknownLayer {
+                name: name.clone(),
+                known: targets
+                    .iter()
+                    .map(|&(op, w)| format!("{op} ({})", graph.tensor(w).name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        skip.extend(found);
+    }
+    Ok(skip)
 }
 
 #[cfg(test)]

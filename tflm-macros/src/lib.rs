@@ -12,7 +12,9 @@
 //! Arguments: the model directory (relative to the calling crate's `CARGO_MANIFEST_DIR`), then
 //! `quant` (`"none"`, `"float16"`, `"dynamic"`, `"int8"`, `"int8_float_fallback"`,
 //! `"int16x8"`), `prune` (a fraction in `[0, 1)`), `calibration` (`"minmax"`, `"percentile"`,
-//! `"mse"`), `samples` (calibration examples), `io` (`"int8"` or `"float32"`), `seed`.
+//! `"mse"`), `samples` (calibration examples), `io` (`"int8"` or `"float32"`), `seed`,
+//! `finetune_epochs` (fine-tuning on the dataset, pruning gradually with `prune`), `qat`
+//! (`true`: quantization-aware training), `prune_skip` (`"name,name"`: layers left dense).
 //! The generated items are those of `tflm::codegen`; to embed two models in one crate, invoke
 //! the macro once per `mod`.
 //!
@@ -185,19 +187,32 @@ fn pipeline_of(args: &Args) -> syn::Result<Pipeline> {
                 pipeline.io(io)
             }
             "seed" => pipeline.seed(u64_of(arg)?),
-            "finetune_epochs" | "qat" | "prune_structure" => {
+            "finetune_epochs" => pipeline.finetune_epochs(u64_of(arg)? as usize),
+            "qat" => match &arg.value {
+                Lit::Bool(b) => pipeline.qat(b.value),
+                other => {
+                    return Err(syn::Error::new(
+                        other.span(),
+                        "`qat` takes true or false, e.g. qat = true",
+                    ))
+                }
+            },
+            "prune_skip" => {
+                let s = string_of(arg)?;
+                pipeline.prune_skip(s.split(',').map(|l| l.trim().to_string()).collect())
+            }
+            "prune_structure" => {
                 return Err(syn::Error::new(
                     arg.name.span(),
-                    format!(
-                        "`{key}` is not available yet (fine-tuning and QAT come with training)"
-                    ),
+                    "`prune_structure` is not available yet (structured pruning)",
                 ))
             }
             _ => {
                 return Err(syn::Error::new(
                     arg.name.span(),
                     format!(
-                    "unknown argument `{key}`; valid: quant, prune, calibration, samples, io, seed"
+                    "unknown argument `{key}`; valid: quant, prune, prune_skip, finetune_epochs, qat, \
+                     calibration, samples, io, seed"
                 ),
                 ))
             }

@@ -1,0 +1,2 @@
+// `qat` takes a boolean: the error points at the value.
+tflm_macros::include_quantized_model!("models/sine", qat = 1);
