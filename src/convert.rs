@@ -60,7 +60,12 @@ pub struct ConvertArgs {
     #[arg(long = "QAT", alias = "qat")]
     qat: bool,
     /// Fine-tune on the training split for N epochs (with --prune: prune gradually meanwhile).
-    #[arg(long = "finetune-epochs", alias = "finetune_epochs", value_name = "N", default_value_t = 0)]
+    #[arg(
+        long = "finetune-epochs",
+        alias = "finetune_epochs",
+        value_name = "N",
+        default_value_t = 0
+    )]
     finetune_epochs: usize,
     /// Layers pruning leaves dense: weight tensor names or operator indices, comma-separated.
     #[arg(long = "prune-skip", value_delimiter = ',', value_name = "LAYER")]
@@ -121,7 +126,10 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         train_examples: None,
     };
     if args.qat && !modes.iter().any(|m| m.needs_calibration()) {
-        return Err("--QAT trains for an integer mode (int8, int8_float_fallback, int16x8); none was asked".into());
+        return Err(
+            "--QAT trains for an integer mode (int8, int8_float_fallback, int16x8); none was asked"
+                .into(),
+        );
     }
     let pipeline = Pipeline::from_dir(&dir).with_options(options);
     let epoch_bar = bar(0, "training");

@@ -256,13 +256,9 @@ impl Pipeline {
                 prune,
                 ..config(o.finetune_epochs)
             };
-            Some(train::train(
-                &mut float,
-                &specs,
-                &dataset,
-                &c,
-                &mut |e| progress(Stage::Finetune, e),
-            )?)
+            Some(train::train(&mut float, &specs, &dataset, &c, &mut |e| {
+                progress(Stage::Finetune, e)
+            })?)
         } else {
             if let Some(s) = o.prune {
                 prune::prune(&mut float, s, o.ranking, &skip)?;
@@ -287,11 +283,8 @@ impl Pipeline {
             ranges: OnceCell::new(),
         };
         if o.qat && o.quant.needs_calibration() {
-            let start = calibrate::calibrate(
-                &session.float,
-                &session.calibration_inputs(),
-                o.calibration,
-            )?;
+            let start =
+                calibrate::calibrate(&session.float, &session.calibration_inputs(), o.calibration)?;
             let epochs = if o.finetune_epochs > 0 {
                 o.finetune_epochs
             } else {

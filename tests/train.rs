@@ -103,8 +103,14 @@ fn finetuning_a_pruned_model_lowers_the_loss_and_recovers_the_metric() {
         learning_rate: Some(0.005),
         ..config(4, 600)
     };
-    let report = train::train(&mut graph, &session.specs, &session.dataset, &c, &mut |_| {})
-        .unwrap();
+    let report = train::train(
+        &mut graph,
+        &session.specs,
+        &session.dataset,
+        &c,
+        &mut |_| {},
+    )
+    .unwrap();
     let first = report.epochs.first().unwrap();
     let last = report.epochs.last().unwrap();
     assert!(
@@ -163,7 +169,12 @@ fn masks_keep_pruned_weights_at_zero_through_optimizer_steps() {
         prune::prunable(&g)
             .into_iter()
             .map(|(_, w)| {
-                let v = g.tensor(w).data.as_ref().and_then(ConstData::as_f32).unwrap();
+                let v = g
+                    .tensor(w)
+                    .data
+                    .as_ref()
+                    .and_then(ConstData::as_f32)
+                    .unwrap();
                 (0..v.len()).filter(|&i| v[i] == 0.0).collect()
             })
             .collect()
@@ -221,7 +232,10 @@ fn pipeline_pruning_with_finetuning_is_reproducible_byte_for_byte() {
     let a = run();
     let b = run();
     assert_eq!(a, b, "two fine-tuning runs gave different models");
-    let plain = Pipeline::from_dir(model_dir("sine")).prune(0.5).run().unwrap();
+    let plain = Pipeline::from_dir(model_dir("sine"))
+        .prune(0.5)
+        .run()
+        .unwrap();
     assert_ne!(a, plain.tflite, "fine-tuning changed nothing");
 }
 

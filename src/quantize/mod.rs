@@ -12,14 +12,14 @@ mod int16x8;
 mod int8;
 mod lstm;
 
+/// For QAT's fake quantization of weights (`crate::train::qat`), which must round as this does.
+pub(crate) use common::weight_axis;
 pub use dynamic::quantize_dynamic;
 pub use fallback::quantize_int8_float_fallback;
 pub use float16::{f32_to_f16, quantize_float16};
 pub use int16x8::quantize_int16x8;
 pub use int8::{affine_params, quantize_int8};
 pub use lstm::cell_scale;
-/// For QAT's fake quantization of weights (`crate::train::qat`), which must round as this does.
-pub(crate) use common::weight_axis;
 
 use crate::calibrate::Ranges;
 use crate::ir::{DType, Graph};

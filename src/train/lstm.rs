@@ -83,7 +83,17 @@ pub(crate) fn forward(
         .broadcast_add(&bias)?
         .reshape((batch, steps, gates.len() * n_cell))?;
     let wh_t = wh.t()?;
-    let peephole = |g: usize| w.get(9 + g).and_then(|p| p.as_ref());
+    // Peephole weights: inputs 9, 10, 11 for the input, forget and output gates (none for
+    // the cell gate).
+    let peephole = |g: usize| {
+        let k = match g {
+            0 => 9,
+            1 => 10,
+            3 => 11,
+            _ => return None,
+        };
+        w[k].as_ref()
+    };
     let mut h = Tensor::zeros((batch, n_output), x.dtype(), x.device())?;
     let mut c = Tensor::zeros((batch, n_cell), x.dtype(), x.device())?;
     let mut outputs = Vec::with_capacity(steps);

@@ -140,9 +140,9 @@ impl Net {
             .outputs
             .iter()
             .map(|&id| {
-                values[id.index()]
-                    .clone()
-                    .ok_or_else(|| TrainError::Graph(format!("output tensor {} not computed", id.0)))
+                values[id.index()].clone().ok_or_else(|| {
+                    TrainError::Graph(format!("output tensor {} not computed", id.0))
+                })
             })
             .collect()
     }
@@ -171,7 +171,11 @@ impl Net {
         }
         let t = self.graph.tensor(id);
         match t.data.as_ref().and_then(ConstData::as_f32) {
-            Some(v) => Ok(Some(Tensor::from_slice(v, t.shape.as_slice(), &Device::Cpu)?)),
+            Some(v) => Ok(Some(Tensor::from_slice(
+                v,
+                t.shape.as_slice(),
+                &Device::Cpu,
+            )?)),
             None => Err(Eval::Unsupported(format!(
                 "input {k} ({:?}) is neither computed nor a float constant",
                 t.name
@@ -343,7 +347,9 @@ impl Net {
                 let rank = x.rank() as i32;
                 let axis = if o.axis < 0 { o.axis + rank } else { o.axis };
                 if axis <= 0 {
-                    return Err(Eval::Unsupported("concatenation along the batch axis".into()));
+                    return Err(Eval::Unsupported(
+                        "concatenation along the batch axis".into(),
+                    ));
                 }
                 fused(Tensor::cat(&parts, axis as usize)?, o.activation)?
             }
@@ -351,7 +357,9 @@ impl Net {
             OpKind::Transpose => {
                 let perm: Vec<usize> = self.indices(op, 1)?.iter().map(|&p| p as usize).collect();
                 if perm.first() != Some(&0) {
-                    return Err(Eval::Unsupported("transpose that moves the batch axis".into()));
+                    return Err(Eval::Unsupported(
+                        "transpose that moves the batch axis".into(),
+                    ));
                 }
                 x.permute(perm)?.contiguous()?
             }
@@ -493,7 +501,9 @@ fn strided_slice(
     for axis in 1..x.rank() {
         let n = x.dims()[axis] as i64;
         if strides.get(axis).copied().unwrap_or(1) != 1 {
-            return Err(Eval::Unsupported("STRIDED_SLICE with a stride other than 1".into()));
+            return Err(Eval::Unsupported(
+                "STRIDED_SLICE with a stride other than 1".into(),
+            ));
         }
         let bit = 1 << axis;
         let clampi = |v: i64| if v < 0 { (v + n).clamp(0, n) } else { v.min(n) };
