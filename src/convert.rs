@@ -67,6 +67,9 @@ pub struct ConvertArgs {
         default_value_t = 0
     )]
     finetune_epochs: usize,
+    /// Learning rate of fine-tuning and QAT (default: specs.json's training.learning_rate).
+    #[arg(long = "learning-rate", value_name = "LR")]
+    learning_rate: Option<f64>,
     /// Layers pruning leaves dense: weight tensor names or operator indices, comma-separated.
     #[arg(long = "prune-skip", value_delimiter = ',', value_name = "LAYER")]
     prune_skip: Vec<String>,
@@ -124,6 +127,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         qat: args.qat,
         prune_skip: args.prune_skip.clone(),
         train_examples: None,
+        learning_rate: args.learning_rate,
     };
     if args.qat && !modes.iter().any(|m| m.needs_calibration()) {
         return Err(

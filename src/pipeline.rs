@@ -50,6 +50,8 @@ pub struct Options {
     /// Train (fine-tuning, QAT) on the first `n` training examples only: quick builds and
     /// tests; the default is the whole training split.
     pub train_examples: Option<usize>,
+    /// Fine-tuning and QAT learning rate (default: the specs' `training.learning_rate`).
+    pub learning_rate: Option<f64>,
 }
 
 /// QAT's epochs when `finetune_epochs` does not say.
@@ -69,6 +71,7 @@ impl Default for Options {
             qat: false,
             prune_skip: Vec::new(),
             train_examples: None,
+            learning_rate: None,
         }
     }
 }
@@ -239,7 +242,7 @@ impl Pipeline {
         let config = |epochs: usize| TrainConfig {
             epochs,
             batch_size: None,
-            learning_rate: None,
+            learning_rate: o.learning_rate,
             seed: o.seed,
             prune: None,
             keep_zeros: false,
@@ -330,6 +333,9 @@ impl Pipeline {
             s.push_str(", qat = true");
         }
         if o.finetune_epochs > 0 || o.qat {
+            if let Some(lr) = o.learning_rate {
+                s.push_str(&format!(", learning_rate = {lr}"));
+            }
             if let Some(n) = o.train_examples {
                 s.push_str(&format!(", train_examples = {n}"));
             }
