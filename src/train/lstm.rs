@@ -1,9 +1,10 @@
 //! UNIDIRECTIONAL_SEQUENCE_LSTM unrolled over time with candle operations.
 //!
 //! The math is the runtime's float kernel (`tflm-runtime/src/kernels/lstm.rs`), gate by gate
-//! in TFLite's order input, forget, cell (candidate), output: `i = σ(W_i x + R_i h + p_i ⊙ c
-//! + b_i)` (CIFG: `i = 1 - f`), `f` likewise, `g = act(W_g x + R_g h + b_g)`, `c = clip(f ⊙ c
-//! + i ⊙ g)`, `o = σ(W_o x + R_o h + p_o ⊙ c + b_o)` with the new `c`, `h = o ⊙ act(c)`,
+//! in TFLite's order input, forget, cell (candidate), output:
+//! `i = σ(W_i x + R_i h + p_i ⊙ c + b_i)` (CIFG: `i = 1 - f`), `f` likewise,
+//! `g = act(W_g x + R_g h + b_g)`, `c = clip(f ⊙ c + i ⊙ g)`,
+//! `o = σ(W_o x + R_o h + p_o ⊙ c + b_o)` with the new `c`, `h = o ⊙ act(c)`,
 //! projected when the layer has a projection. Every window starts from zero state (the
 //! pipeline evaluates and calibrates each example from a reset state too), so the variable
 //! state tensors of the graph are never read.

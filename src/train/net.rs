@@ -108,17 +108,16 @@ impl Net {
     ) -> Result<Vec<Option<Tensor>>, TrainError> {
         let g = &self.graph;
         let mut values: Vec<Option<Tensor>> = vec![None; g.tensors.len()];
-        for (k, (&id, x)) in g.inputs.iter().zip(inputs).enumerate() {
+        for (&id, x) in g.inputs.iter().zip(inputs) {
             let x = match fq.as_deref_mut() {
                 Some(q) => q.activation(id, x).map_err(TrainError::candle)?,
                 None => x.clone(),
             };
-            let _ = k;
             values[id.index()] = Some(x);
         }
         for (i, op) in g.ops.iter().enumerate() {
             let y = self
-                .eval(i, op, &values, fq.as_deref_mut())
+                .eval(op, &values, fq.as_deref_mut())
                 .map_err(|e| match e {
                     Eval::Candle(e) => op_error(i, op, e),
                     Eval::Unsupported(m) => op_error(i, op, m),
@@ -216,12 +215,10 @@ impl Net {
 
     fn eval(
         &self,
-        i: usize,
         op: &Op,
         values: &[Option<Tensor>],
         mut fq: Option<&mut FakeQuant>,
     ) -> Result<Tensor, Eval> {
-        let _ = i;
         let out = op.outputs[0];
         let x = self.required(op, 0, values, None)?;
         let reshape_out = |t: Tensor| -> Result<Tensor, Eval> {

@@ -37,7 +37,7 @@ impl PolynomialDecay {
 
     /// The sparsity the masks get at `step`, when it is an update step.
     pub fn at(&self, step: usize) -> Option<f32> {
-        if step > self.end_step || step % self.frequency != 0 {
+        if step > self.end_step || !step.is_multiple_of(self.frequency) {
             return None;
         }
         if self.end_step == 0 {
