@@ -157,17 +157,35 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
             session.convert(Mode::None).map_err(|e| e.to_string())?,
         ));
     }
+    // A mode the model cannot take (int16x8 with an LSTM, ...) is reported and skipped, so the
+    // other modes still convert; the command fails at the end, naming it.
+    let mut refused: Vec<String> = Vec::new();
     for &m in &modes {
         if m == Mode::None {
             continue;
         }
-        let c = session.convert(m).map_err(|e| e.to_string())?;
         let label = match session.options.prune {
             Some(s) => format!("{m} pruned {:.0}%", 100.0 * s),
             None => m.to_string(),
         };
-        variants.push((label, c));
+        match session.convert(m) {
+            Ok(c) => variants.push((label, c)),
+            Err(e) => {
+                eprintln!("{label}: not converted: {e}");
+                refused.push(format!("{m}: {e}"));
+            }
+        }
     }
+    let result = if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} quantization modes could not be converted:\n  {}",
+            refused.len(),
+            modes.iter().filter(|&&m| m != Mode::None).count(),
+            refused.join("\n  ")
+        ))
+    };
 
     let export_dir = args
         .export_dir
@@ -196,7 +214,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
                 c.macs
             );
         }
-        return Ok(());
+        return result;
     }
     let mut report = Report {
         model: name.clone(),
@@ -239,7 +257,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         tflm::plot::plot(&report, &path)?;
         eprintln!("plot: {}", path.display());
     }
-    Ok(())
+    result
 }
 
 /// The float graph a variant came from: the imported one for "float", the pruned one else.
