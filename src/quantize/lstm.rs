@@ -21,17 +21,44 @@
 //!
 //! Refused (the reason is the error): projection (the hidden state before the projection
 //! would need its own calibrated range) and layer normalization.
+//!
+//! **int16x8** ([`Scheme::Int16`]): TFLite Micro's 16x8 LSTM (its `EvalLstm<int16_t, int8_t,
+//! int16_t, int64_t>`; TensorFlow's converter refuses 16x8 for this operator and LiteRT has no
+//! int16 LSTM kernel), the same scheme with the 16x8 types: input, output and output state
+//! int16 symmetric (zero point 0, the output's scale on the state), the same per-tensor int8
+//! weights, int64 gate biases at `input_scale * input_weight_scale`, the same power-of-two
+//! int16 cell state. No intermediates: TFLite Micro's kernel fixes the gates at Q3.12 and
+//! takes the hidden state's scale from the output state. It runs the standard LSTM only, so
+//! CIFG, peephole weights and a cell activation other than TANH are refused as well.
 
-use super::common::quantize_weights;
+use super::common::{quantize_weights, Scheme};
 use super::QuantizeError;
 use crate::calibrate::Ranges;
-use crate::ir::{ConstData, DType, Graph, Op, OpKind, Quantization, Tensor, TensorId};
+use crate::ir::{
+    ConstData, DType, GateActivation, Graph, Op, OpKind, Quantization, Tensor, TensorId,
+};
 
 /// The cell state's scales the integer kernel accepts: `2^-15 ..= 2^-9`.
 pub const CELL_LOG2_RANGE: std::ops::RangeInclusive<i32> = -15..=-9;
 
-/// Why an LSTM operator cannot be quantized to int8 here, `None` when it can.
-pub(crate) fn refusal(g: &Graph, op: &Op) -> Option<&'static str> {
+/// Why an LSTM operator cannot be quantized in `scheme` here, `None` when it can.
+pub(crate) fn refusal(g: &Graph, op: &Op, scheme: Scheme) -> Option<&'static str> {
+    if scheme == Scheme::Int16 {
+        let OpKind::UnidirectionalSequenceLstm(o) = &op.kind else {
+            return None;
+        };
+        if op.input(1).is_none() || (9..12).any(|k| op.input(k).is_some()) {
+            return Some(
+                "an LSTM with CIFG or peephole weights has no int16 kernel (TFLite Micro's runs \
+                 the standard LSTM only); use int8",
+            );
+        }
+        if o.activation != GateActivation::Tanh {
+            return Some(
+                "an int16 LSTM needs the TANH activation (TFLite Micro's kernel); use int8",
+            );
+        }
+    }
     if op.input(16).is_some() {
         return Some(
             "an LSTM with a projection is not quantized (the hidden state before the \
@@ -59,13 +86,14 @@ pub fn cell_scale(lo: f32, hi: f32) -> f32 {
     2f32.powi(log2.clamp(*CELL_LOG2_RANGE.start(), *CELL_LOG2_RANGE.end()))
 }
 
-/// Quantizes the constants and state tensors of the LSTM `op` and gives it its five
-/// intermediates. `params` holds the activations' parameters (input and output).
+/// Quantizes the constants and state tensors of the LSTM `op` in `scheme` and, for int8, gives
+/// it its five intermediates. `params` holds the activations' parameters (input and output).
 pub(crate) fn quantize_lstm(
     g: &mut Graph,
     op: &mut Op,
     params: &[Option<(f32, i32)>],
     ranges: &Ranges,
+    scheme: Scheme,
 ) -> Result<(), QuantizeError> {
     let param = |t: Option<TensorId>| t.and_then(|t| params.get(t.index()).copied().flatten());
     let (Some(input), Some(output)) = (op.input(0), op.output(0)) else {
@@ -81,7 +109,7 @@ pub(crate) fn quantize_lstm(
         if let Some(w) = op.input(1 + gate) {
             let s_w = quantize_weights(g, w, None)?[0];
             if let Some(b) = op.input(12 + gate) {
-                super::common::quantize_bias(g, b, s_in, &[s_w], DType::I32)?;
+                super::common::quantize_bias(g, b, s_in, &[s_w], scheme.bias_dtype())?;
             }
         }
         if let Some(r) = op.input(5 + gate) {
@@ -95,7 +123,7 @@ pub(crate) fn quantize_lstm(
     }
     if let Some(h) = op.input(18) {
         let t = g.tensor_mut(h);
-        t.dtype = DType::I8;
+        t.dtype = scheme.dtype();
         t.quantization = Some(Quantization::per_tensor(s_out, zp_out as i64));
     }
     if let Some(c) = op.input(19) {
@@ -103,6 +131,9 @@ pub(crate) fn quantize_lstm(
         let t = g.tensor_mut(c);
         t.dtype = DType::I16;
         t.quantization = Some(Quantization::per_tensor(cell_scale(lo, hi), 0));
+    }
+    if scheme == Scheme::Int16 {
+        return Ok(());
     }
     let mut intermediates = Vec::with_capacity(5);
     for gate in ["input", "forget", "cell", "output"] {

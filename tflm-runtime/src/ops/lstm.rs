@@ -9,11 +9,23 @@
 //! f32), the clips truncated toward zero, and per-row effective biases
 //! `bias - input_zp * row_sum(W)`, `-output_state_zp * row_sum(R)` and
 //! `projection_bias + hidden_zp * row_sum(P)` (LiteRT's sign, compensated in the kernel).
+//!
+//! int16x8 (int16 activations, int8 weights, int64 biases, int16 cell state) follows TFLite
+//! Micro instead, whose kernel is the only one with int16 activations (LiteRT has none):
+//! `CreateGateParams` and `CreateInterGateMulParams` of its `lstm_eval_common.cc`. Every
+//! multiplier comes from a double `s1 * s2 / s3` of the f32 scales through
+//! `QuantizeMultiplier`: `W x` and `R h` to Q3.12, `f ⊙ c` (Q0.15 times the cell) and `i ⊙ g`
+//! (Q0.15 times Q0.15) to the cell state's scale, `o ⊙ tanh(c)` to the output state's; the cell
+//! clip is `(int16)(clip / cell_scale)` in double. The intermediates are not read. The standard
+//! LSTM only (TFLite Micro's `ValidateTensorStatus`): no CIFG, peephole, projection or layer
+//! normalization, all zero points 0.
 
 use super::{DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::flatbuf::read_i32;
-use crate::kernels::lstm::{self as k, flag, LstmParams, LstmWeights};
+use crate::kernels::fully_connected::effective_scale;
+use crate::kernels::lstm::{self as k, flag, Lstm16Muls, LstmParams, LstmWeights};
+use crate::kernels::mul::MulParams;
 use crate::model::Tensor;
 use crate::quant::quantize_multiplier;
 use crate::schema::field::unidirectional_sequence_lstm_options as f;
@@ -50,6 +62,7 @@ fn peephole_index(g: usize) -> Option<usize> {
 
 const FLOAT: u32 = 0;
 const INT8: u32 = 1;
+const INT16: u32 = 2;
 
 /// The operand tensors, gate by gate (index 0 `None` with CIFG).
 struct Operands<'m> {
@@ -69,8 +82,7 @@ fn checked_log2(x: f32) -> Option<i32> {
 }
 
 fn multiplier(real: f32) -> [i32; 2] {
-    let (m, s) = quantize_multiplier(f64::from(real));
-    [m, s]
+    multiplier64(f64::from(real))
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
@@ -238,6 +250,15 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         return Ok(());
     }
 
+    if input.dtype == DType::I16 {
+        return prepare_int16(
+            p,
+            params,
+            &ops,
+            [&input, &output, &output_state, &cell_state],
+        );
+    }
+
     // Full integer, 8x8->16.
     let w8 = |t: &Option<Tensor<'_>>| t.is_none_or(|t| t.dtype == DType::I8);
     let types_ok = input.dtype == DType::I8
@@ -354,6 +375,92 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     Ok(())
 }
 
+/// The int16x8 LSTM (TFLite Micro's scheme, see the module documentation). `io` is the
+/// input, the output, the output state and the cell state.
+fn prepare_int16(
+    p: &mut Prepare<'_, '_, '_>,
+    mut params: LstmParams,
+    ops: &Operands<'_>,
+    io: [&Tensor<'_>; 4],
+) -> Result<(), ParseErrorKind> {
+    let [input, output, output_state, cell_state] = io;
+    let is = |t: &Option<Tensor<'_>>, dtype: DType| t.is_some_and(|t| t.dtype == dtype);
+    let types_ok = output.dtype == DType::I16
+        && output_state.dtype == DType::I16
+        && cell_state.dtype == DType::I16
+        && ops
+            .input_w
+            .iter()
+            .chain(&ops.recurrent_w)
+            .all(|t| is(t, DType::I8))
+        && ops.bias.iter().all(|t| is(t, DType::I64));
+    if !types_ok {
+        return Err(p.unsupported(
+            "int16 activations without int16 output and states, int8 weights and int64 biases",
+        ));
+    }
+    if params.has(flag::CIFG | flag::PEEPHOLE | flag::PROJECTION) {
+        return Err(p.unsupported(
+            "int16 activations with CIFG, peephole or projection (TFLite Micro's int16 LSTM is \
+             the standard one only)",
+        ));
+    }
+    if params.activation != 4 {
+        return Err(p.unsupported("an int16 LSTM whose activation is not TANH"));
+    }
+    let zp = |t: &Tensor<'_>| t.quantization.zero_point();
+    if zp(input) != 0 || zp(output) != 0 || zp(output_state) != 0 || zp(cell_state) != 0 {
+        return Err(p.invalid("an int16 LSTM's activations and states need zero point 0"));
+    }
+    let cell_scale = cell_state.quantization.scale();
+    let cell_scale_log2 = checked_log2(cell_scale)
+        .ok_or(p.unsupported("a cell state scale that is not a power of two"))?;
+    if !(-31..=0).contains(&cell_scale_log2) {
+        return Err(p.unsupported("a cell state scale outside 2^-31..1"));
+    }
+    let scale = |t: &Option<Tensor<'_>>| t.map_or(1.0f32, |t| t.quantization.scale());
+    let gate_scale = 1.0f32 / 4096.0; // Q3.12
+    let state_scale = output_state.quantization.scale();
+    for g in 0..4 {
+        let (wi, wr) = (scale(&ops.input_w[g]), scale(&ops.recurrent_w[g]));
+        params.input_scale[g] =
+            multiplier64(effective_scale(input.quantization.scale(), wi, gate_scale));
+        params.recurrent_scale[g] = multiplier64(effective_scale(state_scale, wr, gate_scale));
+    }
+    let q0_15 = 1.0f32 / 32768.0;
+    let mul = |s1: f32, s2: f32, out: f32| {
+        let [m, s] = multiplier64(effective_scale(s1, s2, out));
+        MulParams {
+            output_multiplier: m,
+            output_shift: s,
+            activation_min: i16::MIN as i32,
+            activation_max: i16::MAX as i32,
+            ..MulParams::default()
+        }
+    };
+    let muls = Lstm16Muls {
+        forget: mul(q0_15, cell_scale, cell_scale),
+        input: mul(q0_15, q0_15, cell_scale),
+        hidden: mul(q0_15, q0_15, state_scale),
+    };
+    params.cell_scale_log2 = cell_scale_log2;
+    if params.cell_clip > 0.0 {
+        let q = f64::from(params.cell_clip) / f64::from(cell_scale);
+        params.quantized_cell_clip = q.clamp(-32768.0, 32767.0) as i16 as i32;
+    }
+    p.scratch_bytes = params.scratch_bytes(2);
+    p.data.put(INT16);
+    p.data.put(params);
+    p.data.put(muls);
+    Ok(())
+}
+
+/// `QuantizeMultiplier` of a double real multiplier.
+fn multiplier64(real: f64) -> [i32; 2] {
+    let (m, s) = quantize_multiplier(real);
+    [m, s]
+}
+
 /// Input `i` as `T`s, `None` when absent.
 fn opt<'b, T: bytemuck::Pod>(io: &OpIo<'b>, i: usize) -> Result<Option<&'b [T]>, Error> {
     io.optional_input_as::<T>(i)
@@ -393,6 +500,31 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
         let scratch: &mut [f32] =
             bytemuck::try_cast_slice_mut(scratch).map_err(|_| io.internal("scratch misaligned"))?;
         return k::lstm_f32(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io));
+    }
+    if kind == INT16 {
+        let muls: Lstm16Muls = data.get()?;
+        let mut w = LstmWeights::<i8, i64, i16> {
+            input: [None; 4],
+            recurrent: [None; 4],
+            peephole: [None; 4],
+            bias: [None; 4],
+            recurrent_bias: [None; 4],
+            projection: None,
+            projection_bias: None,
+        };
+        for g in 0..4 {
+            w.input[g] = opt(io, idx::INPUT_WEIGHTS + g)?;
+            w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
+            w.bias[g] = opt(io, idx::BIAS + g)?;
+        }
+        let input = io.input_as::<i16>(idx::INPUT)?;
+        let h = io.state_as::<i16>(idx::OUTPUT_STATE)?;
+        let c = io.state_as::<i16>(idx::CELL_STATE)?;
+        let out = io.output_as::<i16>(0)?;
+        let scratch: &mut [i16] =
+            bytemuck::try_cast_slice_mut(scratch).map_err(|_| io.internal("scratch misaligned"))?;
+        return k::lstm_i16(&params, &muls, &w, input, h, c, out, scratch)
+            .map_err(|_| kernel_err(io));
     }
     let n_cell = params.n_cell.max(0) as usize;
     let n_output = params.n_output.max(0) as usize;
