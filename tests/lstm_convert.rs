@@ -282,9 +282,18 @@ fn co2_int16x8_is_within_1_percent_of_float_and_matches_tflite_micro() {
     let int8 = session.convert(Mode::Int8).unwrap();
     let q = session.convert(Mode::Int16x8).unwrap();
     assert_eq!(q.ops, int8.ops);
-    let mq = mae(&session, &q);
+    // The library's one-call form (what `tflm convert models/co2 -q int16x8` and the macro run).
+    let run = Pipeline::from_dir(co2())
+        .quant(Mode::Int16x8)
+        .run()
+        .unwrap();
+    assert_eq!(run.tflite, q.tflite);
+    assert_eq!(run.arena_size, 2320);
+    let m = session.evaluate(&q, "int16x8", &mut |_| {}).unwrap();
+    let mq = m.mae.unwrap();
     eprintln!(
-        "co2: int16x8 MAE {mq:.4}, {} bytes, arena {} bytes",
+        "co2: int16x8 MAE {mq:.4}, RMSE {:.2}, {} bytes, arena {} bytes",
+        m.rmse.unwrap(),
         q.tflite.len(),
         q.arena_size
     );

@@ -697,3 +697,128 @@ pub fn lstm_i16(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::quantize_multiplier;
+
+    #[test]
+    fn cell_tanh_reads_the_cell_state_as_tflite_micro() {
+        let p = |log2| {
+            let s = cell_tanh_params(log2);
+            (s.input_multiplier, s.input_left_shift)
+        };
+        // Q3.12 is the table's own input: multiplier 3; coarser cells multiply, finer shift.
+        assert_eq!(p(-12), (3, 0));
+        assert_eq!(p(-11), (6, 0));
+        assert_eq!(p(-9), (24, 0));
+        assert_eq!(p(-15), (3, 3));
+    }
+
+    /// A 2-input, 2-unit LSTM over 3 steps in int16x8 follows the float kernel on the same
+    /// weights to within a few output quanta, and updates its state in place.
+    #[test]
+    fn int16x8_follows_float() {
+        let wf: [[f32; 4]; 4] = [
+            [0.5, -0.3, 0.8, 0.1],
+            [-0.2, 0.6, 0.4, -0.7],
+            [0.9, 0.2, -0.5, 0.3],
+            [0.1, -0.8, 0.2, 0.6],
+        ];
+        let rf: [[f32; 4]; 4] = [
+            [0.2, 0.1, -0.3, 0.4],
+            [0.5, -0.2, 0.1, 0.3],
+            [-0.6, 0.4, 0.2, 0.1],
+            [0.3, 0.3, -0.1, -0.4],
+        ];
+        let bf: [[f32; 2]; 4] = [[0.1, -0.2], [1.0, 0.8], [0.0, 0.3], [-0.1, 0.2]];
+        let x = [1.5f32, -0.7, 0.2, 1.9, -1.2, 0.4];
+        let (in_s, state_s) = (2.0f32 / 32767.0, 1.0f32 / 32767.0);
+        let mut p = LstmParams {
+            n_batch: 1,
+            max_time: 3,
+            n_input: 2,
+            n_cell: 2,
+            n_output: 2,
+            activation: 4,
+            cell_scale_log2: -11,
+            ..LstmParams::default()
+        };
+        let mult = |real: f64| {
+            let (m, s) = quantize_multiplier(real);
+            [m, s]
+        };
+        let q = |v: &[f32; 4], s: f32| v.map(|w| (w / s).round() as i8);
+        let (mut wq, mut rq, mut bq) = ([[0i8; 4]; 4], [[0i8; 4]; 4], [[0i64; 2]; 4]);
+        for g in 0..4 {
+            let ws = wf[g].iter().fold(0f32, |m, w| m.max(w.abs())) / 127.0;
+            let rs = rf[g].iter().fold(0f32, |m, w| m.max(w.abs())) / 127.0;
+            wq[g] = q(&wf[g], ws);
+            rq[g] = q(&rf[g], rs);
+            bq[g] = bf[g].map(|b| (b / (in_s * ws)).round() as i64);
+            p.input_scale[g] = mult(in_s as f64 * ws as f64 * 4096.0);
+            p.recurrent_scale[g] = mult(state_s as f64 * rs as f64 * 4096.0);
+        }
+        let mul = |real: f64| {
+            let [m, s] = mult(real);
+            MulParams {
+                output_multiplier: m,
+                output_shift: s,
+                activation_min: -32768,
+                activation_max: 32767,
+                ..MulParams::default()
+            }
+        };
+        let muls = Lstm16Muls {
+            forget: mul(2f64.powi(-15)),
+            input: mul(2f64.powi(-30) / 2f64.powi(-11)),
+            hidden: mul(2f64.powi(-30) / state_s as f64),
+        };
+        let (mut h, mut c, mut out, mut scratch) = ([0i16; 2], [0i16; 2], [0i16; 6], [0i16; 8]);
+        let xq = x.map(|v| (v / in_s).round() as i16);
+        let w = LstmWeights {
+            input: wq.each_ref().map(|w| Some(&w[..])),
+            recurrent: rq.each_ref().map(|w| Some(&w[..])),
+            peephole: [None; 4],
+            bias: bq.each_ref().map(|b| Some(&b[..])),
+            recurrent_bias: [None; 4],
+            projection: None,
+            projection_bias: None,
+        };
+        lstm_i16(&p, &muls, &w, &xq, &mut h, &mut c, &mut out, &mut scratch).unwrap();
+
+        let (mut hf, mut cf, mut outf, mut scratch_f) =
+            ([0f32; 2], [0f32; 2], [0f32; 6], [0f32; 8]);
+        let wf_ = LstmWeights {
+            input: wf.each_ref().map(|w| Some(&w[..])),
+            recurrent: rf.each_ref().map(|w| Some(&w[..])),
+            peephole: [None; 4],
+            bias: bf.each_ref().map(|b| Some(&b[..])),
+            recurrent_bias: [None; 4],
+            projection: None,
+            projection_bias: None,
+        };
+        lstm_f32(&p, &wf_, &x, &mut hf, &mut cf, &mut outf, &mut scratch_f).unwrap();
+        // Not a trivial sequence: outputs of both signs and up to about 0.3.
+        assert!(outf.iter().any(|&f| f > 0.2) && outf.iter().any(|&f| f < -0.05));
+        for (k, (&o, &f)) in out.iter().zip(&outf).enumerate() {
+            let got = o as f32 * state_s;
+            assert!(
+                (got - f).abs() < 0.01,
+                "output {k}: {got} against float {f}"
+            );
+        }
+        assert_eq!(&out[4..], &h);
+        assert!(c
+            .iter()
+            .zip(&cf)
+            .all(|(&q, &f)| (q as f32 / 2048.0 - f).abs() < 0.01));
+        // The int16x8 kernel refuses what TFLite Micro's does not run (here: peephole flags).
+        p.flags = flag::PEEPHOLE;
+        assert_eq!(
+            lstm_i16(&p, &muls, &w, &xq, &mut h, &mut c, &mut out, &mut scratch),
+            Err(LstmError)
+        );
+    }
+}
