@@ -237,6 +237,10 @@ fn steps(p: &LstmParams) -> impl Iterator<Item = (usize, usize, usize, usize)> {
     })
 }
 
+/// A whole sequence's data: the input, the output state, the cell state, the output and the
+/// scratch.
+pub type Sequence<'a, X, C, S> = (&'a [X], &'a mut [X], &'a mut [C], &'a mut [X], &'a mut [S]);
+
 /// One time step's operands, as [`for_each_step`] hands them to a kernel.
 struct Step<'s, X, C, S> {
     /// The input rows.
@@ -252,18 +256,28 @@ struct Step<'s, X, C, S> {
     rows: usize,
 }
 
-/// Runs `step` over the sequence (every kernel's loop): slices the rows of each step, splits
-/// the scratch into four gate buffers, and copies the new output state into the output.
-/// The lengths were verified by [`check`].
-fn for_each_step<X: Copy, C, S>(
+/// Runs `step` over the sequence (every kernel's loop), once [`check`] has verified every
+/// length for `kind`: slices the rows of each step, splits the scratch into four gate buffers,
+/// and copies the new output state into the output.
+fn for_each_step<T, B, P, X: Copy, C, S>(
     p: &LstmParams,
-    input: &[X],
-    output_state: &mut [X],
-    cell_state: &mut [C],
-    output: &mut [X],
-    scratch: &mut [S],
+    w: &LstmWeights<'_, T, B, P>,
+    kind: Kind,
+    io: Sequence<'_, X, C, S>,
     mut step: impl FnMut(Step<'_, X, C, S>),
-) {
+) -> Result<(), LstmError> {
+    let (input, output_state, cell_state, output, scratch) = io;
+    let scratch_bytes = core::mem::size_of_val(scratch);
+    check(
+        p,
+        w,
+        input,
+        output,
+        output_state,
+        cell_state.len(),
+        scratch_bytes,
+        kind,
+    )?;
     let (_, _, ni, nc, no) = p.dims();
     for (in_off, out_off, row, rows) in steps(p) {
         let n = rows * nc;
@@ -282,6 +296,7 @@ fn for_each_step<X: Copy, C, S>(
         });
         output[out_off..out_off + rows * no].copy_from_slice(h);
     }
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------ float
@@ -318,18 +333,9 @@ pub fn lstm_f32(
     output: &mut [f32],
     scratch: &mut [f32],
 ) -> Result<(), LstmError> {
-    check(
-        p,
-        w,
-        input,
-        output,
-        output_state,
-        cell_state.len(),
-        scratch.len() * 4,
-        Kind::Float,
-    )?;
     let (_, _, ni, nc, no) = p.dims();
-    for_each_step(p, input, output_state, cell_state, output, scratch, |s| {
+    let io = (input, output_state, cell_state, output, scratch);
+    for_each_step(p, w, Kind::Float, io, |s| {
         let Step {
             x,
             h,
@@ -397,8 +403,7 @@ pub fn lstm_f32(
             }
             _ => h.copy_from_slice(&gg[..rows * no]),
         }
-    });
-    Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------- integer
@@ -441,19 +446,10 @@ pub fn lstm_i8(
     output: &mut [i8],
     scratch: &mut [i16],
 ) -> Result<(), LstmError> {
-    check(
-        p,
-        w,
-        input,
-        output,
-        output_state,
-        cell_state.len(),
-        scratch.len() * 2,
-        Kind::Int8,
-    )?;
     let (_, _, ni, nc, no) = p.dims();
     let cifg = p.has(flag::CIFG);
-    for_each_step(p, input, output_state, cell_state, output, scratch, |s| {
+    let io = (input, output_state, cell_state, output, scratch);
+    for_each_step(p, w, Kind::Int8, io, |s| {
         let Step {
             x,
             h,
@@ -570,8 +566,7 @@ pub fn lstm_i8(
                 }
             }
         }
-    });
-    Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------- int16x8
@@ -625,16 +620,6 @@ pub fn lstm_i16(
     output: &mut [i16],
     scratch: &mut [i16],
 ) -> Result<(), LstmError> {
-    check(
-        p,
-        w,
-        input,
-        output,
-        output_state,
-        cell_state.len(),
-        scratch.len() * 2,
-        Kind::Int16,
-    )?;
     let (_, _, ni, nc, no) = p.dims();
     // The gates' nonlinearities read Q3.12 (TFLite Micro passes multiplier 0, shift 0: 3x).
     let q3_12 = SigmoidI16Params {
@@ -643,7 +628,8 @@ pub fn lstm_i16(
     };
     let cell_tanh = cell_tanh_params(p.cell_scale_log2);
     let clip = p.quantized_cell_clip as i16;
-    for_each_step(p, input, output_state, cell_state, output, scratch, |s| {
+    let io = (input, output_state, cell_state, output, scratch);
+    for_each_step(p, w, Kind::Int16, io, |s| {
         let Step {
             x,
             h,
@@ -694,8 +680,7 @@ pub fn lstm_i16(
         // h = o ⊙ tanh(c), an int16 MUL to the output state's scale.
         tanh_i16(&cell_tanh, c, gf);
         mul_i16(&muls.hidden, gf, &one, gi, &one, h);
-    });
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -466,110 +466,87 @@ fn opt<'b, T: bytemuck::Pod>(io: &OpIo<'b>, i: usize) -> Result<Option<&'b [T]>,
     io.optional_input_as::<T>(i)
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    let kind: u32 = data.get()?;
-    let params: LstmParams = data.get()?;
-    let cifg = params.has(flag::CIFG);
-    let gate = |g: usize, base: usize| if g == 0 && cifg { None } else { Some(base + g) };
-    let kernel_err = |io: &OpIo<'_>| io.internal("kernel rejected the shapes");
-    let scratch = io.scratch()?;
-    if kind == FLOAT {
-        let mut w = LstmWeights::<f32, f32, f32> {
-            input: [None; 4],
-            recurrent: [None; 4],
-            peephole: [None; 4],
-            bias: [None; 4],
-            recurrent_bias: [None; 4],
-            projection: opt(io, idx::PROJECTION)?,
-            projection_bias: opt(io, idx::PROJECTION_BIAS)?,
-        };
-        for g in 0..4 {
-            if let Some(i) = gate(g, idx::INPUT_WEIGHTS) {
-                w.input[g] = opt(io, i)?;
-                w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
-                w.bias[g] = opt(io, idx::BIAS + g)?;
-                if params.has(flag::PEEPHOLE) {
-                    w.peephole[g] = peephole_index(g).map(|i| opt(io, i)).transpose()?.flatten();
-                }
-            }
-        }
-        let input = io.input_as::<f32>(idx::INPUT)?;
-        let h = io.state_as::<f32>(idx::OUTPUT_STATE)?;
-        let c = io.state_as::<f32>(idx::CELL_STATE)?;
-        let out = io.output_as::<f32>(0)?;
-        let scratch: &mut [f32] =
-            bytemuck::try_cast_slice_mut(scratch).map_err(|_| io.internal("scratch misaligned"))?;
-        return k::lstm_f32(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io));
-    }
-    if kind == INT16 {
-        let muls: Lstm16Muls = data.get()?;
-        let mut w = LstmWeights::<i8, i64, i16> {
-            input: [None; 4],
-            recurrent: [None; 4],
-            peephole: [None; 4],
-            bias: [None; 4],
-            recurrent_bias: [None; 4],
-            projection: None,
-            projection_bias: None,
-        };
-        for g in 0..4 {
-            w.input[g] = opt(io, idx::INPUT_WEIGHTS + g)?;
-            w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
-            w.bias[g] = opt(io, idx::BIAS + g)?;
-        }
-        let input = io.input_as::<i16>(idx::INPUT)?;
-        let h = io.state_as::<i16>(idx::OUTPUT_STATE)?;
-        let c = io.state_as::<i16>(idx::CELL_STATE)?;
-        let out = io.output_as::<i16>(0)?;
-        let scratch: &mut [i16] =
-            bytemuck::try_cast_slice_mut(scratch).map_err(|_| io.internal("scratch misaligned"))?;
-        return k::lstm_i16(&params, &muls, &w, input, h, c, out, scratch)
-            .map_err(|_| kernel_err(io));
-    }
-    let n_cell = params.n_cell.max(0) as usize;
-    let n_output = params.n_output.max(0) as usize;
-    let input_bias: [&[i32]; 4] = [
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-    ];
-    let recurrent_bias: [&[i32]; 4] = [
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-    ];
-    let projection_bias = if params.has(flag::PROJECTION) {
-        Some(data.array::<i32>(n_output)?)
-    } else {
-        None
-    };
-    let mut w = LstmWeights::<i8, i32, i16> {
+/// The weights of the gates (the input gate's absent with CIFG), peepholes and projection;
+/// the gate and projection biases too when `tensor_bias` (the integer 8x8→16 kernel takes
+/// prepared effective biases instead).
+fn weights<'b, T: bytemuck::Pod, B: bytemuck::Pod, P: bytemuck::Pod>(
+    io: &OpIo<'b>,
+    params: &LstmParams,
+    tensor_bias: bool,
+) -> Result<LstmWeights<'b, T, B, P>, Error> {
+    let mut w = LstmWeights {
         input: [None; 4],
         recurrent: [None; 4],
         peephole: [None; 4],
         bias: [None; 4],
         recurrent_bias: [None; 4],
         projection: opt(io, idx::PROJECTION)?,
-        projection_bias,
+        projection_bias: if tensor_bias {
+            opt(io, idx::PROJECTION_BIAS)?
+        } else {
+            None
+        },
     };
-    for g in 0..4 {
-        if let Some(i) = gate(g, idx::INPUT_WEIGHTS) {
-            w.input[g] = opt(io, i)?;
-            w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
-            w.bias[g] = Some(input_bias[g]);
-            w.recurrent_bias[g] = Some(recurrent_bias[g]);
-            if params.has(flag::PEEPHOLE) {
-                w.peephole[g] = peephole_index(g).map(|i| opt(io, i)).transpose()?.flatten();
-            }
+    for g in (0..4).filter(|&g| g != 0 || !params.has(flag::CIFG)) {
+        w.input[g] = opt(io, idx::INPUT_WEIGHTS + g)?;
+        w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
+        if tensor_bias {
+            w.bias[g] = opt(io, idx::BIAS + g)?;
+        }
+        if params.has(flag::PEEPHOLE) {
+            w.peephole[g] = peephole_index(g).map(|i| opt(io, i)).transpose()?.flatten();
         }
     }
-    let input = io.input_as::<i8>(idx::INPUT)?;
-    let h = io.state_as::<i8>(idx::OUTPUT_STATE)?;
-    let c = io.state_as::<i16>(idx::CELL_STATE)?;
-    let out = io.output_as::<i8>(0)?;
-    let scratch: &mut [i16] =
-        bytemuck::try_cast_slice_mut(scratch).map_err(|_| io.internal("scratch misaligned"))?;
+    Ok(w)
+}
+
+/// The input, output state, cell state, output and scratch (of the cell state's type), as the
+/// kernels take them.
+fn sequence<'b, X: bytemuck::Pod, C: bytemuck::Pod>(
+    io: &mut OpIo<'b>,
+) -> Result<k::Sequence<'b, X, C, C>, Error> {
+    let scratch = bytemuck::try_cast_slice_mut(io.scratch()?)
+        .map_err(|_| io.internal("scratch misaligned"))?;
+    Ok((
+        io.input_as::<X>(idx::INPUT)?,
+        io.state_as::<X>(idx::OUTPUT_STATE)?,
+        io.state_as::<C>(idx::CELL_STATE)?,
+        io.output_as::<X>(0)?,
+        scratch,
+    ))
+}
+
+pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let kind: u32 = data.get()?;
+    let params: LstmParams = data.get()?;
+    let kernel_err = |io: &OpIo<'_>| io.internal("kernel rejected the shapes");
+    if kind == FLOAT {
+        let w = weights::<f32, f32, f32>(io, &params, true)?;
+        let (input, h, c, out, scratch) = sequence::<f32, f32>(io)?;
+        return k::lstm_f32(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io));
+    }
+    if kind == INT16 {
+        let muls: Lstm16Muls = data.get()?;
+        let w = weights::<i8, i64, i16>(io, &params, true)?;
+        let (input, h, c, out, scratch) = sequence::<i16, i16>(io)?;
+        return k::lstm_i16(&params, &muls, &w, input, h, c, out, scratch)
+            .map_err(|_| kernel_err(io));
+    }
+    let n_cell = params.n_cell.max(0) as usize;
+    let n_output = params.n_output.max(0) as usize;
+    let mut w = weights::<i8, i32, i16>(io, &params, false)?;
+    // The effective biases of `W x`, then of `R h`, gate by gate (zeros for an absent gate).
+    let mut biases: [[&[i32]; 4]; 2] = [[&[]; 4]; 2];
+    for b in biases.iter_mut().flatten() {
+        *b = data.array(n_cell)?;
+    }
+    for g in (0..4).filter(|&g| w.input[g].is_some()) {
+        w.bias[g] = Some(biases[0][g]);
+        w.recurrent_bias[g] = Some(biases[1][g]);
+    }
+    if params.has(flag::PROJECTION) {
+        w.projection_bias = Some(data.array::<i32>(n_output)?);
+    }
+    let (input, h, c, out, scratch) = sequence::<i8, i16>(io)?;
     k::lstm_i8(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io))
 }
