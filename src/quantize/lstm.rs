@@ -197,4 +197,63 @@ mod tests {
         assert_eq!(cell_scale(-100.0, 0.0), 2f32.powi(-9));
         assert_eq!(cell_scale(0.0, 0.0), 2f32.powi(-15));
     }
+
+    /// A 1-input, 1-unit LSTM: every gate's weights, recurrent weights and bias, with or
+    /// without the input gate and peepholes.
+    fn lstm(cifg: bool, peephole: bool, activation: GateActivation) -> (Graph, Op) {
+        let mut g = Graph::new();
+        let mut inputs = vec![Some(g.add_tensor(Tensor::activation(
+            "x",
+            DType::F32,
+            vec![1, 2, 1],
+        )))];
+        let constant = |g: &mut Graph, name: String, present: bool| {
+            present
+                .then(|| g.add_tensor(Tensor::constant(name, vec![1], ConstData::F32(vec![0.5]))))
+        };
+        for k in 1..24 {
+            let present = match k {
+                1 | 5 | 12 => !cifg,
+                9..=11 => peephole && (k != 9 || !cifg),
+                2..=4 | 6..=8 | 13..=15 => true,
+                _ => false,
+            };
+            inputs.push(constant(&mut g, format!("t{k}"), present));
+        }
+        let y = g.add_tensor(Tensor::activation("y", DType::F32, vec![1, 2, 1]));
+        let mut op = Op::new(
+            OpKind::UnidirectionalSequenceLstm(crate::ir::LstmOptions {
+                activation,
+                ..Default::default()
+            }),
+            [],
+            [y],
+        );
+        op.inputs = inputs;
+        (g, op)
+    }
+
+    #[test]
+    fn int16x8_takes_the_standard_lstm_only() {
+        let standard = lstm(false, false, GateActivation::Tanh);
+        assert_eq!(refusal(&standard.0, &standard.1, Scheme::Int16), None);
+        let cifg = lstm(true, false, GateActivation::Tanh);
+        let peephole = lstm(false, true, GateActivation::Tanh);
+        let relu = lstm(false, false, GateActivation::Relu);
+        let cifg_msg = "an LSTM with CIFG or peephole weights has no int16 kernel (TFLite \
+                        Micro's runs the standard LSTM only); use int8";
+        assert_eq!(refusal(&cifg.0, &cifg.1, Scheme::Int16), Some(cifg_msg));
+        assert_eq!(
+            refusal(&peephole.0, &peephole.1, Scheme::Int16),
+            Some(cifg_msg)
+        );
+        assert_eq!(
+            refusal(&relu.0, &relu.1, Scheme::Int16),
+            Some("an int16 LSTM needs the TANH activation (TFLite Micro's kernel); use int8")
+        );
+        // int8 (LiteRT's 8x8→16 kernel) takes all three.
+        for (g, op) in [&cifg, &peephole, &relu] {
+            assert_eq!(refusal(g, op, Scheme::Int8), None);
+        }
+    }
 }
