@@ -88,3 +88,50 @@ fn check_manifest(dir: &Path, min_cases: usize) {
         failures.join("\n")
     );
 }
+
+#[test]
+fn int16x8_lstm_outside_tflite_micros_scheme_is_refused() {
+    use tflm::ir::{ConstData, Graph, Quantization, Tensor};
+    let bytes = std::fs::read(
+        op_fixtures()
+            .with_file_name("tflm")
+            .join("lstm_int16_batch2_clip.tflite"),
+    )
+    .unwrap();
+    let parse = |edit: &dyn Fn(&mut Graph)| -> String {
+        let mut g = tflm::tflite_import::import(&bytes).unwrap();
+        edit(&mut g);
+        let written = AlignedBytes::new(&tflm::tflite_writer::write(&g).unwrap());
+        match Model::parse(written.as_slice()) {
+            Ok(_) => "parsed".into(),
+            Err(e) => e.to_string(),
+        }
+    };
+    let state = |k: usize, q: Quantization| {
+        move |g: &mut Graph| {
+            let t = g.ops[0].input(k).unwrap();
+            g.tensor_mut(t).quantization = Some(q.clone());
+        }
+    };
+    assert_eq!(parse(&|_| {}), "parsed");
+    let cell = parse(&state(19, Quantization::per_tensor(3e-4, 0)));
+    assert!(
+        cell.contains("a cell state scale that is not a power of two"),
+        "{cell}"
+    );
+    let zp = parse(&state(18, Quantization::per_tensor(1.0 / 32767.0, 5)));
+    assert!(
+        zp.contains("activations and states need zero point 0"),
+        "{zp}"
+    );
+    let peephole = parse(&|g: &mut Graph| {
+        let p = Tensor::constant("cell_to_forget", vec![8], ConstData::I16(vec![1; 8]))
+            .with_quantization(Quantization::per_tensor(1e-4, 0));
+        let p = g.add_tensor(p);
+        g.ops[0].inputs[9..12].fill(Some(p));
+    });
+    assert!(
+        peephole.contains("CIFG, peephole or projection"),
+        "{peephole}"
+    );
+}
