@@ -101,6 +101,35 @@ fn compare_with_tflite_micro(name: &str, session: &Session, c: &Converted) -> Op
     Some(differ)
 }
 
+/// What both integer schemes share in co2's LSTM (operator 0 of `model`): `weights` weights
+/// (scales `weight_scales`, or checked by the caller when empty), `bias` biases at input ×
+/// weight scale, variable output and cell states of types `state` and int16, the cell state
+/// at 2^-11 with zero point 0, the output state with the output's parameters.
+fn assert_lstm_tensors(model: &Model<'_>, weight_scales: &[f32], bias: DType, state: DType) {
+    let input = model.input(0).unwrap();
+    let op = model.operator(0);
+    let tensor = |k: usize| model.tensor(op.inputs.get(k).unwrap() as usize);
+    for (k, &s) in weight_scales.iter().enumerate() {
+        let w = tensor(1 + k);
+        assert_eq!(w.dtype, DType::I8);
+        assert_eq!(w.quantization.scale(), s, "weights {}", 1 + k);
+    }
+    for g in 0..4 {
+        let b = tensor(12 + g);
+        assert_eq!(b.dtype, bias);
+        let want = input.quantization.scale() * tensor(1 + g).quantization.scale();
+        assert_eq!(b.quantization.scale(), want);
+    }
+    let (h, c) = (tensor(18), tensor(19));
+    let out = model.tensor(op.outputs.get(0).unwrap() as usize);
+    assert!(h.is_variable && c.is_variable);
+    assert_eq!((h.dtype, c.dtype, out.dtype), (state, DType::I16, state));
+    assert_eq!(c.quantization.scale(), 2f32.powi(-11));
+    assert_eq!(c.quantization.zero_point(), 0);
+    assert_eq!(h.quantization.scale(), out.quantization.scale());
+    assert_eq!(h.quantization.zero_point(), out.quantization.zero_point());
+}
+
 fn mae(session: &Session, c: &Converted) -> f64 {
     let m = session.evaluate(c, c.mode.as_str(), &mut |_| {}).unwrap();
     assert_eq!(m.examples, 5017);
@@ -150,7 +179,6 @@ fn co2_int8_is_within_5_percent_of_float_beats_tensorflow_and_matches_litert() {
     assert_eq!(input.quantization.scale().to_bits(), 1018991487); // 0.02301955, TensorFlow's
     assert_eq!(input.quantization.zero_point(), -36);
     let op = model.operator(0);
-    let tensor = |k: usize| model.tensor(op.inputs.get(k).unwrap() as usize);
     let tf_scales = [
         0.007072339f32,
         0.007638464,
@@ -161,25 +189,8 @@ fn co2_int8_is_within_5_percent_of_float_beats_tensorflow_and_matches_litert() {
         0.005587694,
         0.010411979,
     ];
-    for (k, &s) in tf_scales.iter().enumerate() {
-        let w = tensor(1 + k);
-        assert_eq!(w.dtype, DType::I8);
-        assert_eq!(w.quantization.scale(), s, "weights {}", 1 + k);
-    }
-    for g in 0..4 {
-        let b = tensor(12 + g);
-        assert_eq!(b.dtype, DType::I32);
-        let want = input.quantization.scale() * tensor(1 + g).quantization.scale();
-        assert_eq!(b.quantization.scale(), want);
-    }
-    let (h, c) = (tensor(18), tensor(19));
+    assert_lstm_tensors(&model, &tf_scales, DType::I32, DType::I8);
     let out = model.tensor(op.outputs.get(0).unwrap() as usize);
-    assert!(h.is_variable && c.is_variable);
-    assert_eq!((h.dtype, c.dtype), (DType::I8, DType::I16));
-    assert_eq!(c.quantization.scale(), 2f32.powi(-11));
-    assert_eq!(c.quantization.zero_point(), 0);
-    assert_eq!(h.quantization.scale(), out.quantization.scale());
-    assert_eq!(h.quantization.zero_point(), out.quantization.zero_point());
     let inter: Vec<usize> = (0..5)
         .map(|k| op.intermediates.get(k).unwrap() as usize)
         .collect();
@@ -314,31 +325,17 @@ fn co2_int16x8_is_within_1_percent_of_float_and_matches_tflite_micro() {
     let input = model.input(0).unwrap();
     assert_eq!(input.dtype, DType::I16);
     assert_eq!(input.quantization.zero_point(), 0);
+    // The int8 file's weight scales (TensorFlow's).
+    let op8 = model8.operator(0);
+    let scales: Vec<f32> = (1..9)
+        .map(|k| {
+            let t = model8.tensor(op8.inputs.get(k).unwrap() as usize);
+            t.quantization.scale()
+        })
+        .collect();
+    assert_lstm_tensors(&model, &scales, DType::I64, DType::I16);
     let op = model.operator(0);
-    let tensor = |k: usize| model.tensor(op.inputs.get(k).unwrap() as usize);
-    let tensor8 = |k: usize| model8.tensor(model8.operator(0).inputs.get(k).unwrap() as usize);
-    for k in 1..9 {
-        assert_eq!(tensor(k).dtype, DType::I8);
-        assert_eq!(
-            tensor(k).quantization.scale(),
-            tensor8(k).quantization.scale()
-        );
-    }
-    for g in 0..4 {
-        let b = tensor(12 + g);
-        assert_eq!(b.dtype, DType::I64);
-        let want = input.quantization.scale() * tensor(1 + g).quantization.scale();
-        assert_eq!(b.quantization.scale(), want);
-    }
-    let (h, c) = (tensor(18), tensor(19));
-    let out = model.tensor(op.outputs.get(0).unwrap() as usize);
-    assert!(h.is_variable && c.is_variable);
-    assert_eq!(
-        (h.dtype, c.dtype, out.dtype),
-        (DType::I16, DType::I16, DType::I16)
-    );
-    assert_eq!(c.quantization.scale(), 2f32.powi(-11));
-    assert_eq!(h.quantization.scale(), out.quantization.scale());
+    let h = model.tensor(op.inputs.get(18).unwrap() as usize);
     assert_eq!(h.quantization.zero_point(), 0);
     assert_eq!(op.intermediates.len(), 0);
 

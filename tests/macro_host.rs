@@ -3,8 +3,8 @@
 //! NaN.
 
 use std::path::Path;
-use tflm::dataset::Target;
-use tflm::pipeline::Pipeline;
+use tflm::dataset::{Example, Target};
+use tflm::pipeline::{Pipeline, Session};
 use tflm::quantize::IoKind;
 
 mod sine {
@@ -23,6 +23,18 @@ mod digits {
 
 mod co2_int16x8 {
     tflm_macros::include_quantized_model!("models/co2", quant = "int16x8");
+}
+
+/// The MAE of `predict` (one output) on the test split of a regression model.
+fn test_mae(session: &Session, mut predict: impl FnMut(&Example) -> f32) -> f64 {
+    let mut abs = 0.0f64;
+    for ex in &session.dataset.test {
+        let Target::Values(v) = &ex.target else {
+            panic!("regression")
+        };
+        abs += (f64::from(predict(ex)) - f64::from(v[0][0])).abs();
+    }
+    abs / session.dataset.test.len() as f64
 }
 
 fn dir(name: &str) -> std::path::PathBuf {
@@ -45,15 +57,7 @@ fn sine_macro_model_is_the_pipelines_and_predicts_what_the_evaluation_reports() 
 
     let mut arena = sine::Arena::zeroed();
     let mut model = sine::Model::new(&mut arena.0).unwrap();
-    let mut abs = 0.0f64;
-    for ex in &session.dataset.test {
-        let y = model.predict(&[ex.inputs[0][0]]).unwrap();
-        let Target::Values(v) = &ex.target else {
-            panic!("regression")
-        };
-        abs += (f64::from(y[0]) - f64::from(v[0][0])).abs();
-    }
-    let mae = abs / session.dataset.test.len() as f64;
+    let mae = test_mae(&session, |ex| model.predict(&[ex.inputs[0][0]]).unwrap()[0]);
     let reported = session
         .evaluate(&c, "int8", &mut |_| {})
         .unwrap()
@@ -125,16 +129,10 @@ fn co2_int16x8_macro_model_predicts_what_the_evaluation_reports() {
     assert_eq!(co2_int16x8::INPUT_ZERO_POINT, 0);
     let mut arena = co2_int16x8::Arena::zeroed();
     let mut model = co2_int16x8::Model::new(&mut arena.0).unwrap();
-    let mut abs = 0.0f64;
-    for ex in &session.dataset.test {
+    let mae = test_mae(&session, |ex| {
         let x: [f32; co2_int16x8::INPUT_LEN] = ex.inputs[0].as_slice().try_into().unwrap();
-        let y = model.predict(&x).unwrap();
-        let Target::Values(v) = &ex.target else {
-            panic!("regression")
-        };
-        abs += (f64::from(y[0]) - f64::from(v[0][0])).abs();
-    }
-    let mae = abs / session.dataset.test.len() as f64;
+        model.predict(&x).unwrap()[0]
+    });
     let reported = session
         .evaluate(&c, "int16x8", &mut |_| {})
         .unwrap()
