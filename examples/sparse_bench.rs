@@ -4,8 +4,10 @@
 //! `target/sparse-bench`):
 //! - `<model>_p0.tflite`: not pruned (dense weights);
 //! - `<model>_p50_dense.tflite`: 50% magnitude pruning, dense weights (`--sparse-weights never`);
-//! - `<model>_p50_sparse.tflite`: the same pruned weights, sparse-encoded where smaller (`auto`, the default);
-//! - `<model>_p0.jsonl`, `<model>_p50.jsonl`: the first 20 test rows with the host runtime's
+//! - `<model>_p50_sparse.tflite`: the same pruned weights, every FULLY_CONNECTED weight tensor sparse-encoded (`always`;
+//!   the default `auto` writes the smaller of this and the dense file, printed too);
+//! - the same at 75% pruning (`<model>_p75_dense`, `<model>_p75_sparse`);
+//! - `<model>_p0.jsonl`, `<model>_p50.jsonl`, `<model>_p75.jsonl`: the first 20 test rows with the host runtime's
 //!   outputs of the dense model (so `tflm qemu` checks the sparse model against the dense one).
 //!
 //! It checks on the host that the sparse model's outputs equal the dense pruned model's on every
@@ -34,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("model   variant      model bytes  FC weight bytes  test rows identical");
     for name in ["sine", "digits", "co2"] {
         let dir = root.join(name);
-        for prune in [None, Some(0.5f32)] {
+        for prune in [None, Some(0.5f32), Some(0.75)] {
             let mut pipeline = Pipeline::from_dir(&dir).quant(Mode::Int8);
             if let Some(p) = prune {
                 pipeline = pipeline.prune(p);
@@ -48,7 +50,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(|ex| dense.codec.encode_inputs(&ex.inputs))
                 .collect();
             let expected = tflm::run::run_cases(&dense.tflite, &inputs, true)?;
-            let tag = if prune.is_some() { "p50" } else { "p0" };
+            let tag = match prune {
+                Some(p) => format!("p{:.0}", 100.0 * p),
+                None => "p0".to_string(),
+            };
             let mut jsonl = String::new();
             for (i, o) in inputs.iter().zip(&expected).take(20) {
                 let line = serde_json::json!({
@@ -69,16 +74,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .filter_map(|t| model.tensor(t).data.map(<[u8]>::len))
                     .sum()
             };
-            let mut variants = vec![(
-                if prune.is_some() { "p50_dense" } else { "p0" },
-                dense.tflite.clone(),
-                true,
-            )];
+            let dense_tag = if prune.is_some() {
+                format!("{tag}_dense")
+            } else {
+                tag.clone()
+            };
+            let mut variants = vec![(dense_tag, dense.tflite.clone(), true)];
             if prune.is_some() {
                 session.options.sparse = SparseWeights::Auto;
+                let auto = session.convert(Mode::Int8)?;
+                println!(
+                    "{name:7} {tag}_auto    {:12}  (what `auto`, the default, writes)",
+                    auto.tflite.len()
+                );
+                session.options.sparse = SparseWeights::Always;
                 let sparse = session.convert(Mode::Int8)?;
                 let got = tflm::run::run_cases(&sparse.tflite, &inputs, true)?;
-                variants.push(("p50_sparse", sparse.tflite, got == expected));
+                variants.push((format!("{tag}_sparse"), sparse.tflite, got == expected));
             }
             for (variant, bytes, same) in variants {
                 std::fs::write(out.join(format!("{name}_{variant}.tflite")), &bytes)?;

@@ -53,8 +53,26 @@ pub fn write(graph: &Graph) -> Result<Vec<u8>, WriteError> {
     write_with(graph, SparseWeights::Never)
 }
 
-/// [`write`], with pruned int8 FULLY_CONNECTED weights sparse-encoded as `sparse` says.
+/// [`write`], with pruned int8 FULLY_CONNECTED weights sparse-encoded as `sparse` says. With
+/// `Auto` the file is the smaller of the dense one and the one with every tensor encoded that
+/// the encoding shrinks (the metadata and the 16-byte alignment of each buffer can eat a small
+/// model's saving), the dense one on a tie.
 pub fn write_with(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, WriteError> {
+    let dense = write_impl(graph, SparseWeights::Never)?;
+    if sparse == SparseWeights::Never {
+        return Ok(dense);
+    }
+    let encoded = write_impl(graph, sparse)?;
+    Ok(
+        if sparse == SparseWeights::Auto && encoded.len() >= dense.len() {
+            dense
+        } else {
+            encoded
+        },
+    )
+}
+
+fn write_impl(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, WriteError> {
     graph.validate()?;
     let data_bytes: usize = graph
         .tensors
@@ -103,10 +121,8 @@ pub fn write_with(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, Write
         buffers.push(buffer(&mut fbb, &bytes));
         buffers.len() as u32 - 1
     });
-    let sparse_buffer = is_sparse.contains(&true).then(|| {
-        buffers.push(buffer(&mut fbb, tflm_runtime::sparse::METADATA_VALUE));
-        buffers.len() as u32 - 1
-    });
+    // The declaration of the encoding is its name; its buffer is the empty buffer 0.
+    let sparse_buffer = is_sparse.contains(&true).then_some(0u32);
 
     let tensors: Vec<_> = graph
         .tensors

@@ -422,7 +422,7 @@ struct ModelIo {
     /// Effective builtin code of each operator code (`max(builtin_code,
     /// deprecated_builtin_code)`), without repeats.
     op_codes: Vec<i32>,
-    /// The model has the `tflm_rs.sparse_weights` metadata entry: its FULLY_CONNECTED
+    /// The model has a `tflm_rs.sparse_weights...` metadata entry: its FULLY_CONNECTED
     /// operators need `ops::FULLY_CONNECTED_SPARSE`.
     sparse_weights: bool,
 }
@@ -528,7 +528,7 @@ impl ModelIo {
                     let s = fb.deref(f)?;
                     let len = fb.u32(s)? as usize;
                     let name = buf.get(s + 4..s + 4 + len).ok_or("flatbuffer offset out of bounds")?;
-                    sparse_weights |= name == b"tflm_rs.sparse_weights";
+                    sparse_weights |= name.starts_with(b"tflm_rs.sparse_weights");
                 }
             }
         }

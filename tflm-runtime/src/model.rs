@@ -31,8 +31,9 @@ pub struct Model<'m> {
     inputs: Vector<'m, i32>,
     outputs: Vector<'m, i32>,
     subgraphs: usize,
-    /// The buffer of the `tflm_rs.sparse_weights` metadata entry, when the model has one.
-    sparse_format: Option<&'m [u8]>,
+    /// The model declares a tflm-rs sparse encoding (a metadata name starting with
+    /// `tflm_rs.sparse_weights`): `Some(true)` when it is the one this runtime reads.
+    sparse_format: Option<bool>,
     /// The kernels the model was parsed with (every operator's code is among them).
     registrations: &'m [ops::Registration],
 }
@@ -382,8 +383,9 @@ impl<'m> Model<'m> {
         })
     }
 
-    /// The buffer of the metadata entry named [`crate::sparse::METADATA_NAME`], if any.
-    fn read_sparse_format(&self) -> Result<Option<&'m [u8]>, ParseError> {
+    /// Whether the model's metadata declares a tflm-rs sparse encoding, and if it is this one
+    /// ([`crate::sparse::METADATA_NAME`]).
+    fn read_sparse_format(&self) -> Result<Option<bool>, ParseError> {
         use field::metadata as f;
         let at = Location::Model;
         let root = Table::root(self.bytes).map_err(malformed(Location::File, "root"))?;
@@ -393,18 +395,15 @@ impl<'m> Model<'m> {
         else {
             return Ok(None);
         };
+        let mut found = None;
         for k in 0..list.len() {
             let m = list.get(self.bytes, k).map_err(malformed(at, "metadata"))?;
             let name = m.string(f::NAME).map_err(malformed(at, "metadata.name"))?;
-            if name == Some(crate::sparse::METADATA_NAME) {
-                let b = m
-                    .scalar::<u32>(f::BUFFER, 0)
-                    .map_err(malformed(at, "metadata.buffer"))?;
-                let b = index(at, "metadata buffer", b as i64, self.buffers.len())?;
-                return Ok(Some(self.read_buffer(b)?.map_or(&[][..], |(d, _)| d)));
+            if let Some(name) = name.filter(|n| n.starts_with(crate::sparse::METADATA_PREFIX)) {
+                found = Some(found.unwrap_or(false) || name == crate::sparse::METADATA_NAME);
             }
         }
-        Ok(None)
+        Ok(found)
     }
 
     /// The kernels the model was parsed with ([`ops::ALL`] for [`Model::parse`]).
@@ -742,12 +741,12 @@ impl<'m> Model<'m> {
                     "empty SparsityParameters without the model's tflm_rs.sparse_weights metadata",
                 )
             }
-            Some(v) if v != crate::sparse::METADATA_VALUE => {
+            Some(false) => {
                 return unsupported(
-                    "tflm_rs.sparse_weights metadata names another encoding or version than row_bitmask_int8/1",
+                    "the tflm_rs.sparse_weights metadata names another encoding or version than row_bitmask_int8/1",
                 )
             }
-            Some(_) => {}
+            Some(true) => {}
         }
         if dtype != DType::I8 || shape.len() != 2 {
             return unsupported("the row-bitmask encoding is for 2-D int8 weights only");

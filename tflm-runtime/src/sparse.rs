@@ -28,13 +28,13 @@
 //! `sparsity` field is a `SparsityParameters` table with no `traversal_order`, `block_map` or
 //! `dim_metadata` (every TFLite sparse tensor has a traversal order, so the empty table cannot
 //! be mistaken for TFLite's format, and LiteRT refuses the tensor instead of reading the bytes as
-//! dense); and the model has a `metadata` entry named [`METADATA_NAME`] whose buffer is
-//! [`METADATA_VALUE`], which names the encoding and its version.
+//! dense); and the model has a `metadata` entry named [`METADATA_NAME`] (the encoding and its
+//! version; its buffer is the empty buffer 0, so the declaration costs no data).
 
-/// The `Model.metadata` entry that declares the encoding.
-pub const METADATA_NAME: &str = "tflm_rs.sparse_weights";
-/// Its buffer's content: the encoding and its version.
-pub const METADATA_VALUE: &[u8] = b"row_bitmask_int8/1";
+/// The start of every `Model.metadata` name that declares a tflm-rs sparse encoding.
+pub const METADATA_PREFIX: &str = "tflm_rs.sparse_weights";
+/// The `Model.metadata` entry that declares this encoding and version.
+pub const METADATA_NAME: &str = "tflm_rs.sparse_weights:row_bitmask_int8/1";
 
 /// Columns per mask byte.
 pub const GROUP: usize = 8;
