@@ -67,7 +67,7 @@ fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
     }
     let int8 = |t: Option<TensorId>| t.is_some_and(|t| graph.tensor(t).dtype == DType::I8);
     let only_fc_weights = graph.ops.iter().all(|op| {
-        let reads = op.inputs.iter().any(|&i| i == Some(id));
+        let reads = op.inputs.contains(&Some(id));
         !reads
             || (matches!(op.kind, OpKind::FullyConnected(_))
                 && op.input(1) == Some(id)
@@ -76,10 +76,7 @@ fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
                 && int8(op.input(0))
                 && int8(op.output(0)))
     });
-    let used = graph
-        .ops
-        .iter()
-        .any(|op| op.inputs.iter().any(|&i| i == Some(id)));
+    let used = graph.ops.iter().any(|op| op.inputs.contains(&Some(id)));
     (only_fc_weights && used).then_some(values.as_slice())
 }
 

@@ -515,7 +515,9 @@ pub fn fully_connected_i8(
 /// the same bits as the dense kernel's `Σ (x + input_offset) w + b`.
 ///
 /// `filter` must have passed [`crate::sparse::verify`] for `output_depth x accum_depth`
-/// (`Model::parse` does it); other bytes give wrong outputs, never a panic.
+/// (`Model::parse` does it); other bytes give wrong outputs, never a panic. `padded` is
+/// scratch of [`sparse_scratch_bytes`] bytes (none when `accum_depth` is a multiple of 8).
+#[allow(clippy::too_many_arguments)]
 pub fn fully_connected_i8_sparse(
     p: &FullyConnectedParams,
     scales: &[f64],
@@ -523,6 +525,7 @@ pub fn fully_connected_i8_sparse(
     input: &[i8],
     filter: &[u8],
     bias: &[i32],
+    padded: &mut [i8],
     output: &mut [i8],
 ) -> Result<(), KernelError> {
     let FcDims {
@@ -558,26 +561,40 @@ pub fn fully_connected_i8_sparse(
         .chunks_exact(depth)
         .zip(output.chunks_exact_mut(output_depth.max(1)))
     {
-        let (full, rem) = x.as_chunks::<8>();
-        // The partial last group of columns, zero-padded once per batch row.
-        let mut tail = [0i8; 8];
-        tail[..rem.len()].copy_from_slice(rem);
+        // Groups of 8 inputs; a partial last group is zero-padded into `padded` once per batch
+        // row, so that every group takes the same path.
+        let (mut groups, rem) = x.as_chunks::<8>();
+        if !rem.is_empty() {
+            let padded = padded
+                .get_mut(..crate::sparse::groups(depth) * 8)
+                .ok_or(KernelError::Shape)?;
+            padded.fill(0);
+            padded[..depth].copy_from_slice(x);
+            groups = padded.as_chunks::<8>().0;
+        }
         let mut enc = filter;
         for (oc, o) in out_row.iter_mut().enumerate() {
             let mut acc = 0i32;
-            for x8 in full {
+            for x8 in groups {
                 match enc.first_chunk::<9>() {
                     Some(head) => sparse_group!(acc, x8, head, enc),
                     None => (acc, enc) = sparse_group_last(acc, x8, enc),
                 }
             }
-            if !rem.is_empty() {
-                (acc, enc) = sparse_group_last(acc, &tail, enc);
-            }
             *o = out.finish(acc, oc);
         }
     }
     Ok(())
+}
+
+/// Scratch bytes [`fully_connected_i8_sparse`] needs: one batch row of input zero-padded to a
+/// multiple of 8, or nothing when `accum_depth` is one already.
+pub fn sparse_scratch_bytes(accum_depth: usize) -> usize {
+    if accum_depth.is_multiple_of(8) {
+        0
+    } else {
+        crate::sparse::groups(accum_depth) * 8
+    }
 }
 
 /// One mask byte and its values (`head`: the first 9 bytes of `enc`, all a group can use)
@@ -611,8 +628,8 @@ macro_rules! sparse_group {
 }
 use sparse_group;
 
-/// A group where fewer than 9 bytes of the encoding are left (the end of the tensor), or the
-/// zero-padded partial group of a row: a plain walk over the mask bits. Returns `acc` plus
+/// A group where fewer than 9 bytes of the encoding are left (the end of the tensor): a plain
+/// walk over the mask bits. Returns `acc` plus
 /// the products and the encoding after the group.
 #[inline(never)]
 fn sparse_group_last<'e>(mut acc: i32, x: &[i8; 8], enc: &'e [u8]) -> (i32, &'e [u8]) {
@@ -1166,7 +1183,9 @@ mod tests {
                     })
                     .collect();
                 let mut got = std::vec![0i8; batches * od];
-                fully_connected_i8_sparse(&p, &scales, d, &x, &enc, &eff, &mut got).unwrap();
+                let mut padded = std::vec![0x55i8; sparse_scratch_bytes(depth)];
+                fully_connected_i8_sparse(&p, &scales, d, &x, &enc, &eff, &mut padded, &mut got)
+                    .unwrap();
                 assert_eq!(got, want, "depth {depth} case {case} keep {keep}%");
             }
         }
