@@ -43,12 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let mut session = pipeline.sparse_weights(SparseWeights::Never).load()?;
             let dense = session.convert(Mode::Int8)?;
-            let inputs: Vec<_> = session
-                .dataset
-                .test
-                .iter()
-                .map(|ex| dense.codec.encode_inputs(&ex.inputs))
-                .collect();
+            let inputs = session.test_inputs(&dense);
             let expected = tflm::run::run_cases(&dense.tflite, &inputs, true)?;
             let tag = match prune {
                 Some(p) => format!("p{:.0}", 100.0 * p),

@@ -524,6 +524,15 @@ impl Session {
         })
     }
 
+    /// The test split's inputs as `converted`'s input tensors (one case per example).
+    pub fn test_inputs(&self, converted: &Converted) -> Vec<Vec<crate::fixtures::TensorData>> {
+        self.dataset
+            .test
+            .iter()
+            .map(|ex| converted.codec.encode_inputs(&ex.inputs))
+            .collect()
+    }
+
     /// The metrics of a converted model on the test split.
     pub fn evaluate(
         &self,

@@ -81,12 +81,7 @@ fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models()
                 dense.tflite.len()
             );
         }
-        let inputs: Vec<_> = session
-            .dataset
-            .test
-            .iter()
-            .map(|ex| dense.codec.encode_inputs(&ex.inputs))
-            .collect();
+        let inputs = session.test_inputs(&dense);
         let want = run_cases(&dense.tflite, &inputs, true).unwrap();
         for (what, c) in [("always", &always), ("auto", &auto)] {
             let got = run_cases(&c.tflite, &inputs, true).unwrap();
