@@ -105,6 +105,98 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    fc_heavy(&out)?;
     println!("written to {}", out.display());
+    Ok(())
+}
+
+/// `fc256x128_<tag>`: one int8 FULLY_CONNECTED of 256 inputs and 128 outputs (32,768 weights,
+/// pseudo-random, the smallest magnitudes zeroed as pruning does), the FULLY_CONNECTED-heavy
+/// case where the kernel dominates the invoke; dense and sparse (`always`) files and 20 cases.
+fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use tflm::ir::{ConstData, FullyConnectedOptions, Graph, Op, OpKind, Quantization, Tensor};
+    use tflm_runtime::DType;
+    let (n_in, n_out) = (256usize, 128usize);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let dense: Vec<i8> = (0..n_in * n_out).map(|_| next() as i8).collect();
+    for sparsity in [0.0f64, 0.5, 0.75] {
+        let mut w = dense.clone();
+        let mut order: Vec<usize> = (0..w.len()).collect();
+        order.sort_by_key(|&i| (w[i] as i32).abs());
+        for &i in &order[..(sparsity * w.len() as f64) as usize] {
+            w[i] = 0;
+        }
+        let mut g = Graph::new();
+        let x = g.add_tensor(
+            Tensor::activation("x", DType::I8, vec![1, n_in])
+                .with_quantization(Quantization::per_tensor(0.05, -3)),
+        );
+        let wt = g.add_tensor(
+            Tensor::constant("w", vec![n_out, n_in], ConstData::I8(w))
+                .with_quantization(Quantization::per_tensor(0.01, 0)),
+        );
+        let b = g.add_tensor(Tensor::constant(
+            "b",
+            vec![n_out],
+            ConstData::I32((0..n_out as i32).map(|i| i * 37 - 2000).collect()),
+        ));
+        let y = g.add_tensor(
+            Tensor::activation("y", DType::I8, vec![1, n_out])
+                .with_quantization(Quantization::per_tensor(2.0, 5)),
+        );
+        g.add_op(Op::new(
+            OpKind::FullyConnected(FullyConnectedOptions::default()),
+            [x, wt, b],
+            [y],
+        ));
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        let tag = format!("p{:.0}", 100.0 * sparsity);
+        let dense_bytes = tflm::tflite_writer::write_with(&g, SparseWeights::Never)?;
+        let inputs: Vec<Vec<tflm::fixtures::TensorData>> = (0..20)
+            .map(|_| {
+                vec![tflm::fixtures::TensorData {
+                    dtype: DType::I8,
+                    shape: vec![1, n_in],
+                    bytes: (0..n_in).map(|_| next() as u8).collect(),
+                }]
+            })
+            .collect();
+        let expected = tflm::run::run_cases(&dense_bytes, &inputs, true)?;
+        let mut jsonl = String::new();
+        for (i, o) in inputs.iter().zip(&expected) {
+            let line = serde_json::json!({
+                "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+                "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+            });
+            jsonl.push_str(&line.to_string());
+            jsonl.push('\n');
+        }
+        std::fs::write(out.join(format!("fc256x128_{tag}.jsonl")), jsonl)?;
+        std::fs::write(
+            out.join(format!("fc256x128_{tag}_dense.tflite")),
+            &dense_bytes,
+        )?;
+        let sparse_bytes = tflm::tflite_writer::write_with(&g, SparseWeights::Always)?;
+        let same = tflm::run::run_cases(&sparse_bytes, &inputs, true)? == expected;
+        std::fs::write(
+            out.join(format!("fc256x128_{tag}_sparse.tflite")),
+            &sparse_bytes,
+        )?;
+        println!(
+            "fc256x128 {tag}: dense {} B, sparse {} B, outputs identical: {same}",
+            dense_bytes.len(),
+            sparse_bytes.len()
+        );
+        if !same {
+            return Err("fc256x128: sparse outputs differ from dense".into());
+        }
+    }
     Ok(())
 }
