@@ -406,6 +406,12 @@ impl<'m> Model<'m> {
         Ok(found)
     }
 
+    /// Whether the model's metadata declares a tflm-rs sparse encoding (only then can a tensor
+    /// be sparse-encoded: `parse` refuses sparse tensors otherwise).
+    pub(crate) fn declares_sparse_weights(&self) -> bool {
+        self.sparse_format.is_some()
+    }
+
     /// The kernels the model was parsed with ([`ops::ALL`] for [`Model::parse`]).
     pub fn registrations(&self) -> &'m [ops::Registration] {
         self.registrations

@@ -213,8 +213,14 @@ pub(crate) fn check(model: &Model<'_>, op: &Operator<'_>) -> Result<Requirements
         });
     }
     // Sparse-encoded tensors are FULLY_CONNECTED weights only: every other kernel reads its
-    // constants densely.
-    for (k, t) in op.inputs.iter().enumerate() {
+    // constants densely. (Without the encoding's metadata no tensor parses as sparse, so
+    // dense models skip the look-ups.)
+    let inputs = if model.declares_sparse_weights() {
+        op.inputs
+    } else {
+        crate::flatbuf::Vector::empty()
+    };
+    for (k, t) in inputs.iter().enumerate() {
         let sparse_ok = op.code == op::FULLY_CONNECTED && k == 1;
         if t >= 0 && !sparse_ok && model.tensor(t as usize).is_sparse {
             return Err(ParseErrorKind::UnsupportedSparsity {
