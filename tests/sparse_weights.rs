@@ -283,3 +283,47 @@ fn litert_refuses_the_sparse_encoding() {
         "LiteRT loaded a model with tflm-rs's sparse encoding"
     );
 }
+
+/// The pruned digits model with sparse FULLY_CONNECTED weights on QEMU's Cortex-M4: the
+/// firmware (which links `FULLY_CONNECTED_SPARSE`) must reproduce the dense pruned model's
+/// outputs bit for bit on 20 test rows. `SKIP` without the Cortex-M toolchain or qemu, unless
+/// `TFLM_REQUIRE_QEMU=1`.
+#[test]
+fn sparse_digits_is_bit_exact_on_qemu() {
+    if let Some(reason) = tflm::qemu::unavailable(None) {
+        let msg = format!("SKIP: sparse digits (QEMU): {reason}");
+        if std::env::var("TFLM_REQUIRE_QEMU").as_deref() == Ok("1") {
+            panic!("{msg}\nTFLM_REQUIRE_QEMU=1: the QEMU tests must run");
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{msg}");
+        return;
+    }
+    let mut session = pruned("digits");
+    let dense = convert(&mut session, SparseWeights::Never);
+    let sparse = convert(&mut session, SparseWeights::Always);
+    let inputs: Vec<_> = session.test_inputs(&dense).into_iter().take(20).collect();
+    let want = run_cases(&dense.tflite, &inputs, true).unwrap();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sparse_qemu");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (model, cases) = (
+        dir.join("digits_p50_sparse.tflite"),
+        dir.join("digits_p50.jsonl"),
+    );
+    std::fs::write(&model, &sparse.tflite).unwrap();
+    let lines: Vec<String> = inputs
+        .iter()
+        .zip(&want)
+        .map(|(i, o)| {
+            serde_json::json!({
+                "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+                "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&cases, lines.join("\n") + "\n").unwrap();
+    let report = tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model, &cases))
+        .unwrap_or_else(|e| panic!("digits with sparse weights on QEMU: {e}"));
+    assert_eq!(report.outputs.len(), 20);
+}
