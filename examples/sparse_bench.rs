@@ -49,16 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some(p) => format!("p{:.0}", 100.0 * p),
                 None => "p0".to_string(),
             };
-            let mut jsonl = String::new();
-            for (i, o) in inputs.iter().zip(&expected).take(20) {
-                let line = serde_json::json!({
-                    "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
-                    "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
-                });
-                jsonl.push_str(&line.to_string());
-                jsonl.push('\n');
-            }
-            std::fs::write(out.join(format!("{name}_{tag}.jsonl")), jsonl)?;
+            write_cases(&out.join(format!("{name}_{tag}.jsonl")), &inputs, &expected)?;
             let fc_bytes = |bytes: &[u8]| -> usize {
                 let aligned = tflm::run::AlignedBytes::new(bytes);
                 let model = tflm_runtime::Model::parse(aligned.as_slice()).expect("parses");
@@ -108,6 +99,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fc_heavy(&out)?;
     println!("written to {}", out.display());
     Ok(())
+}
+
+/// The first 20 cases with their expected outputs, in the fixtures' JSON-lines format.
+fn write_cases(
+    path: &std::path::Path,
+    inputs: &[Vec<tflm::fixtures::TensorData>],
+    outputs: &[Vec<tflm::fixtures::TensorData>],
+) -> std::io::Result<()> {
+    let mut jsonl = String::new();
+    for (i, o) in inputs.iter().zip(outputs).take(20) {
+        let line = serde_json::json!({
+            "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+            "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+        });
+        jsonl.push_str(&line.to_string());
+        jsonl.push('\n');
+    }
+    std::fs::write(path, jsonl)
 }
 
 /// `fc256x128_<tag>`: one int8 FULLY_CONNECTED of 256 inputs and 128 outputs (32,768 weights,
@@ -169,16 +178,11 @@ fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         let expected = tflm::run::run_cases(&dense_bytes, &inputs, true)?;
-        let mut jsonl = String::new();
-        for (i, o) in inputs.iter().zip(&expected) {
-            let line = serde_json::json!({
-                "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
-                "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
-            });
-            jsonl.push_str(&line.to_string());
-            jsonl.push('\n');
-        }
-        std::fs::write(out.join(format!("fc256x128_{tag}.jsonl")), jsonl)?;
+        write_cases(
+            &out.join(format!("fc256x128_{tag}.jsonl")),
+            &inputs,
+            &expected,
+        )?;
         std::fs::write(
             out.join(format!("fc256x128_{tag}_dense.tflite")),
             &dense_bytes,
