@@ -34,6 +34,10 @@ pub struct ConvertArgs {
     /// Rank weights for pruning over all layers at once instead of per layer.
     #[arg(long)]
     global_pruning: bool,
+    /// Pruned int8 FULLY_CONNECTED weights in tflm-rs's sparse encoding: auto (when smaller),
+    /// always, or never (dense: for LiteRT and TensorFlow Lite Micro, which cannot read it).
+    #[arg(long = "sparse-weights", default_value = "auto", value_name = "WHEN")]
+    sparse_weights: tflm::sparse::SparseWeights,
     /// Calibration method: minmax, percentile or mse.
     #[arg(long, default_value = "minmax")]
     calibration: Method,
@@ -107,6 +111,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         samples: args.samples,
         io: args.io,
         seed: args.seed,
+        sparse: args.sparse_weights,
     };
     let pipeline = Pipeline::from_dir(&dir).with_options(options);
     let session = pipeline.load().map_err(|e| e.to_string())?;

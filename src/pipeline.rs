@@ -20,6 +20,7 @@ use crate::ir::{DType, Graph};
 use crate::prune::{self, LayerSparsity, PruneError, Ranking};
 use crate::quantize::{self, IoKind, Mode, QuantizeError};
 use crate::run::AlignedBytes;
+use crate::sparse::SparseWeights;
 use crate::specs::{IoType, Specs, SpecsError};
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,9 @@ pub struct Options {
     pub io: IoKind,
     /// Seed of every random choice (fine-tuning, sampling); conversion itself is deterministic.
     pub seed: u64,
+    /// Pruned int8 FULLY_CONNECTED weights in tflm-rs's sparse encoding (smaller and faster
+    /// on tflm-rs's runtime; `Never` for a file LiteRT or TFLite Micro must load).
+    pub sparse: SparseWeights,
 }
 
 impl Default for Options {
@@ -50,6 +54,7 @@ impl Default for Options {
             samples: None,
             io: IoKind::Integer,
             seed: 0,
+            sparse: SparseWeights::Auto,
         }
     }
 }
@@ -141,6 +146,14 @@ impl Pipeline {
         self
     }
 
+    /// When to write pruned int8 FULLY_CONNECTED weights sparse-encoded (default `Auto`: when
+    /// smaller). `SparseWeights::Never` for LiteRT or TensorFlow Lite Micro, which cannot read
+    /// the encoding.
+    pub fn sparse_weights(mut self, sparse: SparseWeights) -> Pipeline {
+        self.options.sparse = sparse;
+        self
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -207,6 +220,9 @@ impl Pipeline {
         let mut s = format!("quant = \"{}\"", o.quant);
         if let Some(p) = o.prune {
             s.push_str(&format!(", prune = {p}"));
+        }
+        if o.sparse != SparseWeights::Auto {
+            s.push_str(&format!(", sparse_weights = \"{}\"", o.sparse));
         }
         if o.quant.needs_calibration() {
             let method = match o.calibration {
@@ -450,7 +466,8 @@ impl Session {
 
     fn finish(&self, graph: &Graph, mode: Mode) -> Result<Converted, PipelineError> {
         let write_error = |message: String| PipelineError::Write { mode, message };
-        let tflite = crate::tflite_writer::write(graph).map_err(|e| write_error(e.to_string()))?;
+        let tflite = crate::tflite_writer::write_with(graph, self.options.sparse)
+            .map_err(|e| write_error(e.to_string()))?;
         let aligned = AlignedBytes::new(&tflite);
         let model = Model::parse(aligned.as_slice())
             .map_err(|e| write_error(format!("our runtime refuses it: {e}")))?;
@@ -477,10 +494,17 @@ impl Session {
             .with_io_quantization(&io_types(&codec.inputs), &io_types(&codec.outputs))?;
         let mut ops: Vec<&'static str> = Vec::new();
         for i in 0..model.num_operators() {
-            let name = model.operator(i).name();
+            let op = model.operator(i);
+            let name =
+                tflm_runtime::ops::registration_for(&model, &op).map_or(op.name(), |r| r.name());
             if !ops.contains(&name) {
                 ops.push(name);
             }
+        }
+        // FULLY_CONNECTED_SPARSE runs dense weights too, and the first registration of a code
+        // wins: list it alone.
+        if ops.contains(&"FULLY_CONNECTED_SPARSE") {
+            ops.retain(|&n| n != "FULLY_CONNECTED");
         }
         let parameters = graph
             .tensors
@@ -498,6 +522,15 @@ impl Session {
             parameters,
             tflite,
         })
+    }
+
+    /// The test split's inputs as `converted`'s input tensors (one case per example).
+    pub fn test_inputs(&self, converted: &Converted) -> Vec<Vec<crate::fixtures::TensorData>> {
+        self.dataset
+            .test
+            .iter()
+            .map(|ex| converted.codec.encode_inputs(&ex.inputs))
+            .collect()
     }
 
     /// The metrics of a converted model on the test split.
