@@ -204,6 +204,12 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
             for p in written {
                 eprintln!("  {}", p.display());
             }
+            if c.ops.contains(&"FULLY_CONNECTED_SPARSE") {
+                eprintln!(
+                    "  note: sparse-encoded weights: these files run on tflm-runtime only; \
+                     LiteRT and TensorFlow Lite Micro need --sparse-weights never"
+                );
+            }
         }
         if variants.len() == 1 {
             eprintln!("nothing to export: no quantization mode other than none was asked");
