@@ -34,6 +34,10 @@ pub struct ConvertArgs {
     /// Rank weights for pruning over all layers at once instead of per layer.
     #[arg(long)]
     global_pruning: bool,
+    /// Pruned int8 FULLY_CONNECTED weights in tflm-rs's sparse encoding: auto (when smaller),
+    /// always, or never (dense: for LiteRT and TensorFlow Lite Micro, which cannot read it).
+    #[arg(long = "sparse-weights", default_value = "auto", value_name = "WHEN")]
+    sparse_weights: tflm::sparse::SparseWeights,
     /// Calibration method: minmax, percentile or mse.
     #[arg(long, default_value = "minmax")]
     calibration: Method,
@@ -128,6 +132,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         prune_skip: args.prune_skip.clone(),
         train_examples: None,
         learning_rate: args.learning_rate,
+        sparse: args.sparse_weights,
     };
     if args.qat && !modes.iter().any(|m| m.needs_calibration()) {
         return Err(
@@ -220,14 +225,32 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
             session.convert(Mode::None).map_err(|e| e.to_string())?,
         ));
     }
+    // A mode the model cannot take (int16x8 with an LSTM, ...) is reported and skipped, so the
+    // other modes still convert; the command fails at the end, naming it.
+    let mut refused: Vec<String> = Vec::new();
     for &m in &modes {
         if m == Mode::None {
             continue;
         }
-        let c = session.convert(m).map_err(|e| e.to_string())?;
         let label = format!("{m}{trained}");
-        variants.push((label, c));
+        match session.convert(m) {
+            Ok(c) => variants.push((label, c)),
+            Err(e) => {
+                eprintln!("{label}: not converted: {e}");
+                refused.push(format!("{m}: {e}"));
+            }
+        }
     }
+    let result = if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} quantization modes could not be converted:\n  {}",
+            refused.len(),
+            modes.iter().filter(|&&m| m != Mode::None).count(),
+            refused.join("\n  ")
+        ))
+    };
 
     let export_dir = args
         .export_dir
@@ -240,6 +263,12 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
             eprintln!("exported {label}:");
             for p in written {
                 eprintln!("  {}", p.display());
+            }
+            if c.ops.contains(&"FULLY_CONNECTED_SPARSE") {
+                eprintln!(
+                    "  note: sparse-encoded weights: these files run on tflm-runtime only; \
+                     LiteRT and TensorFlow Lite Micro need --sparse-weights never"
+                );
             }
         }
         if variants.len() == 1 {
@@ -256,7 +285,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
                 c.macs
             );
         }
-        return Ok(());
+        return result;
     }
     let mut report = Report {
         model: name.clone(),
@@ -299,7 +328,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         tflm::plot::plot(&report, &path)?;
         eprintln!("plot: {}", path.display());
     }
-    Ok(())
+    result
 }
 
 /// What was done to the float model, for variant labels: " pruned 50% ft2 qat".

@@ -19,6 +19,7 @@ pub mod qemu;
 pub mod quantize;
 pub mod report;
 pub mod run;
+pub mod sparse;
 pub mod specs;
 pub mod tflite_import;
 pub mod tflite_writer;

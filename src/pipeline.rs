@@ -20,6 +20,7 @@ use crate::ir::{DType, Graph};
 use crate::prune::{self, LayerSparsity, PruneError, Ranking};
 use crate::quantize::{self, IoKind, Mode, QuantizeError};
 use crate::run::AlignedBytes;
+use crate::sparse::SparseWeights;
 use crate::specs::{IoType, Specs, SpecsError};
 use crate::train::{self, Epoch, PruneSchedule, TrainConfig, TrainError, TrainReport};
 use std::cell::OnceCell;
@@ -52,6 +53,9 @@ pub struct Options {
     pub train_examples: Option<usize>,
     /// Fine-tuning and QAT learning rate (default: the specs' `training.learning_rate`).
     pub learning_rate: Option<f64>,
+    /// Pruned int8 FULLY_CONNECTED weights in tflm-rs's sparse encoding (smaller and faster
+    /// on tflm-rs's runtime; `Never` for a file LiteRT or TFLite Micro must load).
+    pub sparse: SparseWeights,
 }
 
 /// QAT's epochs when `finetune_epochs` does not say.
@@ -72,6 +76,7 @@ impl Default for Options {
             prune_skip: Vec::new(),
             train_examples: None,
             learning_rate: None,
+            sparse: SparseWeights::Auto,
         }
     }
 }
@@ -186,6 +191,14 @@ impl Pipeline {
     /// Layers pruning leaves dense (weight tensor names or operator indices).
     pub fn prune_skip(mut self, layers: Vec<String>) -> Pipeline {
         self.options.prune_skip = layers;
+        self
+    }
+
+    /// When to write pruned int8 FULLY_CONNECTED weights sparse-encoded (default `Auto`: when
+    /// smaller). `SparseWeights::Never` for LiteRT or TensorFlow Lite Micro, which cannot read
+    /// the encoding.
+    pub fn sparse_weights(mut self, sparse: SparseWeights) -> Pipeline {
+        self.options.sparse = sparse;
         self
     }
 
@@ -340,6 +353,9 @@ impl Pipeline {
                 s.push_str(&format!(", train_examples = {n}"));
             }
             s.push_str(&format!(", seed = {}", o.seed));
+        }
+        if o.sparse != SparseWeights::Auto {
+            s.push_str(&format!(", sparse_weights = \"{}\"", o.sparse));
         }
         if o.quant.needs_calibration() {
             let method = match o.calibration {
@@ -603,7 +619,8 @@ impl Session {
 
     fn finish(&self, graph: &Graph, mode: Mode) -> Result<Converted, PipelineError> {
         let write_error = |message: String| PipelineError::Write { mode, message };
-        let tflite = crate::tflite_writer::write(graph).map_err(|e| write_error(e.to_string()))?;
+        let tflite = crate::tflite_writer::write_with(graph, self.options.sparse)
+            .map_err(|e| write_error(e.to_string()))?;
         let aligned = AlignedBytes::new(&tflite);
         let model = Model::parse(aligned.as_slice())
             .map_err(|e| write_error(format!("our runtime refuses it: {e}")))?;
@@ -630,10 +647,17 @@ impl Session {
             .with_io_quantization(&io_types(&codec.inputs), &io_types(&codec.outputs))?;
         let mut ops: Vec<&'static str> = Vec::new();
         for i in 0..model.num_operators() {
-            let name = model.operator(i).name();
+            let op = model.operator(i);
+            let name =
+                tflm_runtime::ops::registration_for(&model, &op).map_or(op.name(), |r| r.name());
             if !ops.contains(&name) {
                 ops.push(name);
             }
+        }
+        // FULLY_CONNECTED_SPARSE runs dense weights too, and the first registration of a code
+        // wins: list it alone.
+        if ops.contains(&"FULLY_CONNECTED_SPARSE") {
+            ops.retain(|&n| n != "FULLY_CONNECTED");
         }
         let parameters = graph
             .tensors
@@ -651,6 +675,15 @@ impl Session {
             parameters,
             tflite,
         })
+    }
+
+    /// The test split's inputs as `converted`'s input tensors (one case per example).
+    pub fn test_inputs(&self, converted: &Converted) -> Vec<Vec<crate::fixtures::TensorData>> {
+        self.dataset
+            .test
+            .iter()
+            .map(|ex| converted.codec.encode_inputs(&ex.inputs))
+            .collect()
     }
 
     /// The metrics of a converted model on the test split.

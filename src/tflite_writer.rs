@@ -14,11 +14,17 @@
 //! - Metadata `min_runtime_version`: the oldest TFLite runtime with every operator version
 //!   (TFLite's runtime_version table, restricted to the builtins the IR has), in a 16-byte
 //!   zero-padded buffer after the tensor buffers.
+//! - With [`write_with`] and a [`SparseWeights`] choice other than `Never`, pruned int8
+//!   FULLY_CONNECTED weights in tflm-rs's sparse encoding (`docs/sparse.md`): the tensor's
+//!   buffer holds the encoded bytes, its `sparsity` is an empty `SparsityParameters` table, and
+//!   a metadata entry `tflm_rs.sparse_weights` names the encoding. Only tflm-rs's runtime reads
+//!   it; [`write`] writes dense weights, which every TFLite runtime loads.
 //!
 //! The same graph always gives the same bytes: the builder is fed in tensor and operator
 //! order, and nothing depends on hash order or addresses.
 
-use crate::ir::{Graph, Op, OpKind, ValidationError};
+use crate::ir::{Graph, Op, OpKind, TensorId, ValidationError};
+pub use crate::sparse::SparseWeights;
 use flatbuffers::{FlatBufferBuilder, Push, PushAlignment, TableFinishedWIPOffset, WIPOffset};
 use tflm_runtime::schema::{field, op as code, options_type};
 use tflm_runtime::{Activation, DType, Padding};
@@ -42,15 +48,49 @@ pub enum WriteError {
     TooLarge(usize),
 }
 
-/// Writes `graph` (validated first) as a `.tflite` flatbuffer.
+/// Writes `graph` (validated first) as a `.tflite` flatbuffer, every weight dense.
 pub fn write(graph: &Graph) -> Result<Vec<u8>, WriteError> {
+    write_with(graph, SparseWeights::Never)
+}
+
+/// [`write`], with pruned int8 FULLY_CONNECTED weights sparse-encoded as `sparse` says. With
+/// `Auto` the file is the smaller of the dense one and the one with every tensor encoded that
+/// the encoding shrinks (the metadata and the 16-byte alignment of each buffer can eat a small
+/// model's saving), the dense one on a tie.
+pub fn write_with(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, WriteError> {
+    let dense = write_impl(graph, SparseWeights::Never)?;
+    if sparse == SparseWeights::Never {
+        return Ok(dense);
+    }
+    let encoded = write_impl(graph, sparse)?;
+    Ok(
+        if sparse == SparseWeights::Auto && encoded.len() >= dense.len() {
+            dense
+        } else {
+            encoded
+        },
+    )
+}
+
+fn write_impl(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, WriteError> {
     graph.validate()?;
     let data_bytes: usize = graph
         .tensors
         .iter()
         .filter(|t| t.is_constant())
         .map(|t| t.byte_len() + DATA_ALIGNMENT)
-        .sum();
+        .sum::<usize>()
+        + if sparse == SparseWeights::Never {
+            0
+        } else {
+            // The encoding can exceed the dense bytes by a mask byte per 8 weights.
+            graph
+                .tensors
+                .iter()
+                .filter(|t| t.is_constant())
+                .map(|t| t.byte_len() / 8 + 1)
+                .sum::<usize>()
+        };
     if data_bytes > MAX_BYTES {
         return Err(WriteError::TooLarge(data_bytes));
     }
@@ -60,10 +100,18 @@ pub fn write(graph: &Graph) -> Result<Vec<u8>, WriteError> {
     // Buffers: 0 empty, then one per constant tensor, then the metadata's.
     let mut buffers = vec![empty_table(&mut fbb)];
     let mut tensor_buffer = vec![0u32; graph.tensors.len()];
+    let mut is_sparse = vec![false; graph.tensors.len()];
     for (i, t) in graph.tensors.iter().enumerate() {
         if let Some(data) = &t.data {
             tensor_buffer[i] = buffers.len() as u32;
-            buffers.push(buffer(&mut fbb, &data.to_le_bytes()));
+            let bytes = match crate::sparse::encoded(graph, TensorId(i), sparse) {
+                Some(encoded) => {
+                    is_sparse[i] = true;
+                    encoded
+                }
+                None => data.to_le_bytes(),
+            };
+            buffers.push(buffer(&mut fbb, &bytes));
         }
     }
     let min_version = min_runtime_version(&codes);
@@ -73,12 +121,15 @@ pub fn write(graph: &Graph) -> Result<Vec<u8>, WriteError> {
         buffers.push(buffer(&mut fbb, &bytes));
         buffers.len() as u32 - 1
     });
+    // The declaration of the encoding is its name; its buffer is the empty buffer 0.
+    let sparse_buffer = is_sparse.contains(&true).then_some(0u32);
 
     let tensors: Vec<_> = graph
         .tensors
         .iter()
         .zip(&tensor_buffer)
-        .map(|(t, &b)| tensor(&mut fbb, t, b))
+        .zip(&is_sparse)
+        .map(|((t, &b), &sparse)| tensor(&mut fbb, t, b, sparse))
         .collect();
     let operators: Vec<_> = graph
         .ops
@@ -112,15 +163,22 @@ pub fn write(graph: &Graph) -> Result<Vec<u8>, WriteError> {
             fbb.end_table(start)
         })
         .collect();
-    let metadata = metadata_buffer.map(|b| {
-        let name = fbb.create_string("min_runtime_version");
+    let entries: Vec<_> = [
+        metadata_buffer.map(|b| ("min_runtime_version", b)),
+        sparse_buffer.map(|b| (tflm_runtime::sparse::METADATA_NAME, b)),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|(name, b)| {
+        let name = fbb.create_string(name);
         use field::metadata as f;
         let start = fbb.start_table();
         put_always(&mut fbb, f::NAME, name);
         put::<u32>(&mut fbb, f::BUFFER, b, 0);
-        let entry = fbb.end_table(start);
-        fbb.create_vector(&[entry])
-    });
+        fbb.end_table(start)
+    })
+    .collect();
+    let metadata = (!entries.is_empty()).then(|| fbb.create_vector(&entries));
     let codes = fbb.create_vector(&codes);
     let subgraphs = fbb.create_vector(&[subgraph]);
     let description = fbb.create_string(DESCRIPTION);
@@ -199,7 +257,14 @@ fn ids(ids: impl Iterator<Item = Option<usize>>) -> Vec<i32> {
     ids.map(|t| t.map_or(-1, |t| t as i32)).collect()
 }
 
-fn tensor(fbb: &mut FlatBufferBuilder<'_>, t: &crate::ir::Tensor, buffer: u32) -> Table {
+/// A tensor table; `sparse` marks its buffer as tflm-rs's sparse encoding (an empty
+/// `SparsityParameters`).
+fn tensor(
+    fbb: &mut FlatBufferBuilder<'_>,
+    t: &crate::ir::Tensor,
+    buffer: u32,
+    sparse: bool,
+) -> Table {
     let shape: Vec<i32> = t.shape.iter().map(|&d| d as i32).collect();
     let shape = fbb.create_vector(&shape);
     let name = fbb.create_string(&t.name);
@@ -213,9 +278,13 @@ fn tensor(fbb: &mut FlatBufferBuilder<'_>, t: &crate::ir::Tensor, buffer: u32) -
         put::<i32>(fbb, f::QUANTIZED_DIMENSION, q.axis as i32, 0);
         fbb.end_table(start)
     });
+    let sparsity = sparse.then(|| empty_table(fbb));
     use field::tensor as f;
     let start = fbb.start_table();
     put_always(fbb, f::SHAPE, shape);
+    if let Some(s) = sparsity {
+        put_always(fbb, f::SPARSITY, s);
+    }
     put::<u32>(fbb, f::BUFFER, buffer, 0);
     put_always(fbb, f::NAME, name);
     if let Some(q) = quantization {

@@ -3,8 +3,8 @@
 //! NaN.
 
 use std::path::Path;
-use tflm::dataset::Target;
-use tflm::pipeline::Pipeline;
+use tflm::dataset::{Example, Target};
+use tflm::pipeline::{Pipeline, Session};
 use tflm::quantize::IoKind;
 
 mod sine {
@@ -19,6 +19,22 @@ mod digits {
         calibration = "mse",
         samples = 100,
     );
+}
+
+mod co2_int16x8 {
+    tflm_macros::include_quantized_model!("models/co2", quant = "int16x8");
+}
+
+/// The MAE of `predict` (one output) on the test split of a regression model.
+fn test_mae(session: &Session, mut predict: impl FnMut(&Example) -> f32) -> f64 {
+    let mut abs = 0.0f64;
+    for ex in &session.dataset.test {
+        let Target::Values(v) = &ex.target else {
+            panic!("regression")
+        };
+        abs += (f64::from(predict(ex)) - f64::from(v[0][0])).abs();
+    }
+    abs / session.dataset.test.len() as f64
 }
 
 fn dir(name: &str) -> std::path::PathBuf {
@@ -41,15 +57,7 @@ fn sine_macro_model_is_the_pipelines_and_predicts_what_the_evaluation_reports() 
 
     let mut arena = sine::Arena::zeroed();
     let mut model = sine::Model::new(&mut arena.0).unwrap();
-    let mut abs = 0.0f64;
-    for ex in &session.dataset.test {
-        let y = model.predict(&[ex.inputs[0][0]]).unwrap();
-        let Target::Values(v) = &ex.target else {
-            panic!("regression")
-        };
-        abs += (f64::from(y[0]) - f64::from(v[0][0])).abs();
-    }
-    let mae = abs / session.dataset.test.len() as f64;
+    let mae = test_mae(&session, |ex| model.predict(&[ex.inputs[0][0]]).unwrap()[0]);
     let reported = session
         .evaluate(&c, "int8", &mut |_| {})
         .unwrap()
@@ -109,4 +117,27 @@ fn digits_macro_with_options_classifies_like_the_pipeline() {
         .unwrap();
     assert_eq!(accuracy, reported);
     assert!(accuracy > 0.97, "{accuracy}");
+}
+
+#[test]
+fn co2_int16x8_macro_model_predicts_what_the_evaluation_reports() {
+    // The LSTM in TensorFlow Lite Micro's 16x8 scheme, through the macro (int16 I/O).
+    let session = Pipeline::from_dir(dir("co2")).load().unwrap();
+    let c = session.convert(tflm::quantize::Mode::Int16x8).unwrap();
+    assert_eq!(co2_int16x8::MODEL_BYTES, &c.tflite[..]);
+    assert_eq!(co2_int16x8::ARENA_SIZE, c.arena_size);
+    assert_eq!(co2_int16x8::INPUT_ZERO_POINT, 0);
+    let mut arena = co2_int16x8::Arena::zeroed();
+    let mut model = co2_int16x8::Model::new(&mut arena.0).unwrap();
+    let mae = test_mae(&session, |ex| {
+        let x: [f32; co2_int16x8::INPUT_LEN] = ex.inputs[0].as_slice().try_into().unwrap();
+        model.predict(&x).unwrap()[0]
+    });
+    let reported = session
+        .evaluate(&c, "int16x8", &mut |_| {})
+        .unwrap()
+        .mae
+        .unwrap();
+    assert_eq!(mae, reported, "the firmware's numbers are the report's");
+    assert!((mae - 10.9010).abs() < 5e-4, "{mae}");
 }

@@ -1,15 +1,22 @@
 //! Every single-op model of tflm-runtime/tests/fixtures/ops (made and run in LiteRT's reference
-//! kernels by tools/gen_op_fixtures.py) must give LiteRT's outputs: integers bit for bit.
+//! kernels by tools/gen_op_fixtures.py) must give LiteRT's outputs: integers bit for bit. The
+//! int16x8 LSTMs of tflm-runtime/tests/fixtures/tflm (tools/gen_tflm_fixtures.py) must give
+//! TensorFlow Lite Micro's, its interpreter being the only one with that kernel.
 
 mod common;
 
 use common::{compare, op_fixtures};
+use std::path::Path;
 use tflm::fixtures::read_cases;
 use tflm::run::{outputs, set_inputs, AlignedBytes};
 use tflm_runtime::{Interpreter, Model};
 
-fn run_fixture(model_file: &str, fixture: &str, reset_each: bool) -> Result<(), String> {
-    let dir = op_fixtures();
+fn run_fixture(
+    dir: &Path,
+    model_file: &str,
+    fixture: &str,
+    reset_each: bool,
+) -> Result<(), String> {
     let bytes = AlignedBytes::new(&std::fs::read(dir.join(model_file)).map_err(|e| e.to_string())?);
     let model = Model::parse(bytes.as_slice()).map_err(|e| format!("parse: {e}"))?;
     let cases = read_cases(&dir.join(fixture)).map_err(|e| e.to_string())?;
@@ -31,12 +38,21 @@ fn run_fixture(model_file: &str, fixture: &str, reset_each: bool) -> Result<(), 
 
 #[test]
 fn every_op_fixture_matches_litert() {
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(op_fixtures().join("MANIFEST.json")).unwrap(),
-    )
-    .unwrap();
+    check_manifest(&op_fixtures(), 100);
+}
+
+#[test]
+fn every_int16x8_lstm_fixture_matches_tflite_micro() {
+    check_manifest(&op_fixtures().with_file_name("tflm"), 3);
+}
+
+/// Runs every case of `dir/MANIFEST.json` (there must be more than `min_cases`), both fixture
+/// files of a stateful one.
+fn check_manifest(dir: &Path, min_cases: usize) {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("MANIFEST.json")).unwrap()).unwrap();
     let cases = manifest["cases"].as_array().unwrap();
-    assert!(cases.len() > 100);
+    assert!(cases.len() > min_cases);
     let filter = std::env::var("TFLM_OP_FILTER").unwrap_or_default();
     let mut failures = Vec::new();
     let mut ran = 0;
@@ -47,21 +63,75 @@ fn every_op_fixture_matches_litert() {
         }
         ran += 1;
         let model = format!("{name}.tflite");
-        if let Err(e) = run_fixture(&model, &format!("{name}.ref.jsonl"), true) {
+        if let Err(e) = run_fixture(dir, &model, &format!("{name}.ref.jsonl"), true) {
             failures.push(format!("{name}: {e}"));
             continue;
         }
         if case["stateful"].as_bool() == Some(true) {
-            if let Err(e) = run_fixture(&model, &format!("{name}.seq.ref.jsonl"), false) {
+            if let Err(e) = run_fixture(dir, &model, &format!("{name}.seq.ref.jsonl"), false) {
                 failures.push(format!("{name} (state carried over): {e}"));
             }
         }
     }
-    assert!(ran > 0, "no case matches TFLM_OP_FILTER={filter:?}");
+    if ran == 0 && !filter.is_empty() {
+        eprintln!(
+            "{}: no case matches TFLM_OP_FILTER={filter:?}",
+            dir.display()
+        );
+        return;
+    }
+    assert!(ran > 0, "{}: no cases", dir.display());
     assert!(
         failures.is_empty(),
         "{} of {ran} cases fail:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+#[test]
+fn int16x8_lstm_outside_tflite_micros_scheme_is_refused() {
+    use tflm::ir::{ConstData, Graph, Quantization, Tensor};
+    let bytes = std::fs::read(
+        op_fixtures()
+            .with_file_name("tflm")
+            .join("lstm_int16_batch2_clip.tflite"),
+    )
+    .unwrap();
+    let parse = |edit: &dyn Fn(&mut Graph)| -> String {
+        let mut g = tflm::tflite_import::import(&bytes).unwrap();
+        edit(&mut g);
+        let written = AlignedBytes::new(&tflm::tflite_writer::write(&g).unwrap());
+        match Model::parse(written.as_slice()) {
+            Ok(_) => "parsed".into(),
+            Err(e) => e.to_string(),
+        }
+    };
+    let state = |k: usize, q: Quantization| {
+        move |g: &mut Graph| {
+            let t = g.ops[0].input(k).unwrap();
+            g.tensor_mut(t).quantization = Some(q.clone());
+        }
+    };
+    assert_eq!(parse(&|_| {}), "parsed");
+    let cell = parse(&state(19, Quantization::per_tensor(3e-4, 0)));
+    assert!(
+        cell.contains("a cell state scale that is not a power of two"),
+        "{cell}"
+    );
+    let zp = parse(&state(18, Quantization::per_tensor(1.0 / 32767.0, 5)));
+    assert!(
+        zp.contains("activations and states need zero point 0"),
+        "{zp}"
+    );
+    let peephole = parse(&|g: &mut Graph| {
+        let p = Tensor::constant("cell_to_forget", vec![8], ConstData::I16(vec![1; 8]))
+            .with_quantization(Quantization::per_tensor(1e-4, 0));
+        let p = g.add_tensor(p);
+        g.ops[0].inputs[9..12].fill(Some(p));
+    });
+    assert!(
+        peephole.contains("CIFG, peephole or projection"),
+        "{peephole}"
     );
 }

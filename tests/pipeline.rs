@@ -337,3 +337,95 @@ fn errors_name_the_file_and_the_argument() {
     let err = Pipeline::from_dir(&dir).run().unwrap_err().to_string();
     assert!(err.contains("expected model.onnx or model.tflite"), "{err}");
 }
+
+/// A model directory holding a float HARD_SWISH model ([1, 8] -> [1, 8], written by our
+/// writer), its specs and 40 rows of data: int8 has a HARD_SWISH kernel, int16x8 has none.
+fn hard_swish_model_dir() -> PathBuf {
+    use tflm::ir::{DType, Graph, Op, OpKind, Tensor};
+    let dir = scratch("hard_swish_model");
+    let mut g = Graph::new();
+    let x = g.add_tensor(Tensor::activation("x", DType::F32, vec![1, 8]));
+    let y = g.add_tensor(Tensor::activation("y", DType::F32, vec![1, 8]));
+    g.add_op(Op::new(OpKind::HardSwish, [x], [y]));
+    g.inputs = vec![x];
+    g.outputs = vec![y];
+    std::fs::write(
+        dir.join("model.tflite"),
+        tflm::tflite_writer::write(&g).unwrap(),
+    )
+    .unwrap();
+    let xs: Vec<String> = (0..8).map(|i| format!("x{i}")).collect();
+    let ys: Vec<String> = (0..8).map(|i| format!("y{i}")).collect();
+    let specs = serde_json::json!({
+        "version": 1,
+        "name": "hard_swish",
+        "task": "regression",
+        "metric": "mae",
+        "inputs": [{"name": "x", "shape": [1, 8], "layout": "nc", "dtype": "float32"}],
+        "outputs": [{"name": "y", "shape": [1, 8], "layout": "nc", "dtype": "float32"}],
+        "dataset": {
+            "file": "dataset.csv",
+            "header": true,
+            "label_columns": ys,
+            "feature_columns": xs,
+            "split": {"test_fraction": 0.25, "order": "ordered"},
+            "representative_rows": 30
+        }
+    });
+    std::fs::write(dir.join("specs.json"), specs.to_string()).unwrap();
+    let mut csv = format!("{},{}\n", xs.join(","), ys.join(","));
+    for r in 0..40 {
+        let x: Vec<f32> = (0..8)
+            .map(|i| ((r * 8 + i) % 23) as f32 * 0.5 - 5.5)
+            .collect();
+        let y: Vec<f32> = x
+            .iter()
+            .map(|v| v * (v + 3.0).clamp(0.0, 6.0) / 6.0)
+            .collect();
+        let cells: Vec<String> = x.iter().chain(&y).map(|v| v.to_string()).collect();
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    std::fs::write(dir.join("dataset.csv"), csv).unwrap();
+    dir
+}
+
+#[test]
+fn cli_reports_a_refused_mode_converts_the_others_and_fails_at_the_end() {
+    let dir = hard_swish_model_dir();
+    let (ok, stdout, stderr) = tflm(&[
+        "convert",
+        dir.to_str().unwrap(),
+        "-q",
+        "int16x8,int8,float16",
+        "-e",
+    ]);
+    assert!(
+        !ok,
+        "a refused mode must fail the command:\n{stdout}\n{stderr}"
+    );
+    let refusal = stderr
+        .lines()
+        .find(|l| l.starts_with("int16x8: not converted: "))
+        .unwrap_or_else(|| panic!("no refusal line:\n{stderr}"));
+    assert!(
+        refusal.contains("operator 0 (HARD_SWISH): no int16x8 kernel"),
+        "{refusal}"
+    );
+    assert!(
+        stderr.contains("1 of 3 quantization modes could not be converted"),
+        "{stderr}"
+    );
+    // The modes after the refused one were converted, exported and evaluated.
+    let variants: Vec<&str> = stdout
+        .lines()
+        .skip(3)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(variants, ["float", "int8", "float16"], "{stdout}");
+    for mode in ["int8", "float16"] {
+        let f = dir.join("export").join(mode).join("hard_swish.tflite");
+        assert!(f.is_file(), "{} missing", f.display());
+    }
+    assert!(!dir.join("export").join("int16x8").exists());
+}

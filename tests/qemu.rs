@@ -190,6 +190,27 @@ fn trained_lstm_int8_on_cortex_m4() {
 }
 
 #[test]
+fn int16x8_lstm_on_cortex_m4() {
+    // TensorFlow Lite Micro's int16x8 LSTM (tools/gen_tflm_fixtures.py) in co2's shape: 24 steps,
+    // 20 units, the state reset before every line; and a time-major batch of 3 carrying its
+    // state from line to line.
+    const DIR: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tflm-runtime/tests/fixtures/tflm/"
+    );
+    for (case, fixture, keep_state) in [
+        ("lstm_int16_keras_like", "ref", false),
+        ("lstm_int16_time_major", "seq.ref", true),
+    ] {
+        let model = format!("{DIR}{case}.tflite");
+        let fixture = format!("{DIR}{case}.{fixture}.jsonl");
+        if check(&model, &fixture, keep_state, Machine::Mps2An386).is_none() {
+            return;
+        }
+    }
+}
+
+#[test]
 fn hello_world_int8_on_cortex_m3() {
     let Some(r) = check(
         "hello_world_int8.tflite",

@@ -1,5 +1,6 @@
 //! `include_quantized_model!` on an emulated Cortex-M4F: examples/qemu-macro-firmware embeds
-//! models/sine and models/digits (int8) with the macro, predicts the first test rows of each
+//! models/sine, models/digits and the models/co2 LSTM (int8) with the macro, predicts the first
+//! test rows of each (co2: windowed `predict`, then `predict_streaming` carrying the LSTM state)
 //! and prints every output's f32 bit pattern. This test builds and runs it with
 //! `tflm::qemu::run_crate` and checks every output, bit for bit, against the same macro models
 //! on the host (the items below: the same conversion, the same `predict`), and that the
@@ -25,6 +26,10 @@ mod sine {
 
 mod digits {
     tflm_macros::include_quantized_model!("models/digits", quant = "int8");
+}
+
+mod co2 {
+    tflm_macros::include_quantized_model!("models/co2", quant = "int8");
 }
 
 /// Test rows per model: the firmware's default `TFLM_ROWS`.
@@ -115,7 +120,7 @@ fn macro_firmware_predicts_bit_for_bit_as_the_host() {
 
     // The same models: bytes (hash), arena size.
     let models = find("model");
-    assert_eq!(models.len(), 2, "{models:?}");
+    assert_eq!(models.len(), 3, "{models:?}");
     let check_model = |m: &Value, name: &str, bytes: &[u8], arena: usize| {
         assert_eq!(m["name"], name);
         assert_eq!(m["model_bytes"].as_u64(), Some(bytes.len() as u64), "{m}");
@@ -129,64 +134,76 @@ fn macro_firmware_predicts_bit_for_bit_as_the_host() {
     };
     check_model(models[0], "sine", sine::MODEL_BYTES, sine::ARENA_SIZE);
     check_model(models[1], "digits", digits::MODEL_BYTES, digits::ARENA_SIZE);
+    check_model(models[2], "co2", co2::MODEL_BYTES, co2::ARENA_SIZE);
 
     // Every prediction, bit for bit.
     let predictions = find("predict");
-    assert_eq!(predictions.len(), 2 * ROWS);
+    assert_eq!(predictions.len(), 4 * ROWS);
+    let firmware = |model: &str, call: &str| -> Vec<Value> {
+        let fw: Vec<Value> = predictions
+            .iter()
+            .filter(|p| p["model"] == model && p["call"] == call)
+            .map(|p| (*p).clone())
+            .collect();
+        assert_eq!(fw.len(), ROWS, "{model} {call}");
+        fw
+    };
+    // Checks the firmware's predictions `fw` of `name` against `host` on the test rows; returns
+    // the host's outputs.
+    fn check_rows<const N: usize, const M: usize>(
+        name: &str,
+        fw: &[Value],
+        rows: &[Example],
+        mut host: impl FnMut(&[f32; N]) -> [f32; M],
+    ) -> Vec<[f32; M]> {
+        let mut ys = Vec::new();
+        for (i, (p, ex)) in fw.iter().zip(rows).enumerate() {
+            assert_eq!(p["i"].as_u64(), Some(i as u64));
+            assert_eq!(
+                p["row"].as_u64(),
+                Some(ex.row as u64),
+                "{name}: test row {i}"
+            );
+            let x: [f32; N] = ex.inputs[0].as_slice().try_into().unwrap();
+            let y = host(&x);
+            assert_eq!(
+                bits(p),
+                host_bits(&y),
+                "{name} row {}: MCU {} vs host {y:?}",
+                ex.row,
+                p["y"]
+            );
+            ys.push(y);
+        }
+        ys
+    }
+    let labels = |rows: &[Example]| -> Vec<f32> {
+        rows.iter()
+            .map(|ex| match &ex.target {
+                Target::Values(v) => v[0][0],
+                Target::Classes(_) => unreachable!(),
+            })
+            .collect()
+    };
+
     let mut arena = sine::Arena::zeroed();
     let mut model = sine::Model::new(&mut arena.0).unwrap();
     let rows = test_rows("models/sine");
-    let fw: Vec<&&Value> = predictions
-        .iter()
-        .filter(|p| p["model"] == "sine")
-        .collect();
-    assert_eq!(fw.len(), ROWS);
-    for (i, (p, ex)) in fw.iter().zip(&rows).enumerate() {
-        assert_eq!(p["i"].as_u64(), Some(i as u64));
-        assert_eq!(p["row"].as_u64(), Some(ex.row as u64), "sine: test row {i}");
-        let x: [f32; sine::INPUT_LEN] = ex.inputs[0].as_slice().try_into().unwrap();
-        let y = model.predict(&x).unwrap();
-        assert_eq!(
-            bits(p),
-            host_bits(&y),
-            "sine row {}: x = {x:?}: MCU {} vs host {y:?}",
-            ex.row,
-            p["y"]
-        );
-        let Target::Values(v) = &ex.target else {
-            unreachable!()
-        };
-        assert!(
-            (y[0] - v[0][0]).abs() < 0.5,
-            "sine row {}: {y:?} vs label {v:?}",
-            ex.row
-        );
+    let ys = check_rows("sine", &firmware("sine", "predict"), &rows, |x| {
+        model.predict(x).unwrap()
+    });
+    for (y, label) in ys.iter().zip(labels(&rows)) {
+        assert!((y[0] - label).abs() < 0.5, "sine: {y:?} vs label {label}");
     }
+
     let mut arena = digits::Arena::zeroed();
     let mut model = digits::Model::new(&mut arena.0).unwrap();
     let rows = test_rows("models/digits");
-    let fw: Vec<&&Value> = predictions
-        .iter()
-        .filter(|p| p["model"] == "digits")
-        .collect();
-    assert_eq!(fw.len(), ROWS);
+    let fw = firmware("digits", "predict");
+    check_rows("digits", &fw, &rows, |x| model.predict(x).unwrap());
     let mut correct = 0;
-    for (i, (p, ex)) in fw.iter().zip(&rows).enumerate() {
-        assert_eq!(p["i"].as_u64(), Some(i as u64));
-        assert_eq!(
-            p["row"].as_u64(),
-            Some(ex.row as u64),
-            "digits: test row {i}"
-        );
+    for (p, ex) in fw.iter().zip(&rows) {
         let x: [f32; digits::INPUT_LEN] = ex.inputs[0].as_slice().try_into().unwrap();
-        let y = model.predict(&x).unwrap();
-        assert_eq!(
-            bits(p),
-            host_bits(&y),
-            "digits row {}: MCU {} vs host {y:?}",
-            ex.row,
-            p["y"]
-        );
         let class = model.predict_class(&x).unwrap();
         assert_eq!(
             p["class"].as_u64(),
@@ -204,9 +221,41 @@ fn macro_firmware_predicts_bit_for_bit_as_the_host() {
         "digits: {correct} of {ROWS} right"
     );
 
+    // co2: windowed predictions (state reset per window) are near the labels; streaming ones
+    // carry the LSTM state from window to window on the MCU exactly as on the host, so they
+    // differ from the windowed ones after the first.
+    let mut arena = co2::Arena::zeroed();
+    let mut model = co2::Model::new(&mut arena.0).unwrap();
+    let rows = test_rows("models/co2");
+    let windowed = check_rows("co2", &firmware("co2", "predict"), &rows, |x| {
+        model.predict(x).unwrap()
+    });
+    let mae = windowed
+        .iter()
+        .zip(labels(&rows))
+        .map(|(y, l)| (y[0] - l).abs())
+        .sum::<f32>()
+        / ROWS as f32;
+    assert!(mae < 40.0, "co2: MAE {mae} ppm on the first {ROWS} windows");
+    model.reset_state();
+    let streaming = check_rows(
+        "co2 streaming",
+        &firmware("co2", "predict_streaming"),
+        &rows,
+        |x| model.predict_streaming(x).unwrap(),
+    );
+    assert_eq!(
+        streaming[0], windowed[0],
+        "co2: the first streaming call starts from zero state"
+    );
+    assert!(
+        streaming[1..] != windowed[1..],
+        "co2: streaming predictions should carry state: {streaming:?}"
+    );
+
     // Instruction counts and memory.
     let instr = find("instructions");
-    assert_eq!(instr.len(), 3, "{instr:?}");
+    assert_eq!(instr.len(), 5, "{instr:?}");
     for s in &instr {
         assert!(
             s["first"].as_u64().unwrap() > 0 && s["steady"].as_u64().unwrap() > 0,
@@ -215,7 +264,7 @@ fn macro_firmware_predicts_bit_for_bit_as_the_host() {
         assert!(s["stack_bytes"].as_u64().unwrap() > 0, "{s}");
     }
     let summary = find("summary")[0];
-    assert_eq!(summary["predictions"].as_u64(), Some(2 * ROWS as u64));
+    assert_eq!(summary["predictions"].as_u64(), Some(4 * ROWS as u64));
     assert_eq!(
         symbol_size(&out.symbols, "SINE_ARENA"),
         sine::ARENA_SIZE as u64
@@ -224,10 +273,17 @@ fn macro_firmware_predicts_bit_for_bit_as_the_host() {
         symbol_size(&out.symbols, "DIGITS_ARENA"),
         digits::ARENA_SIZE as u64
     );
-    let model_flash =
-        symbol_size(&out.symbols, "4sine5MODEL") + symbol_size(&out.symbols, "6digits5MODEL");
+    assert_eq!(
+        symbol_size(&out.symbols, "CO2_ARENA"),
+        co2::ARENA_SIZE as u64
+    );
+    let model_flash = symbol_size(&out.symbols, "4sine5MODEL")
+        + symbol_size(&out.symbols, "6digits5MODEL")
+        + symbol_size(&out.symbols, "3co25MODEL");
     assert!(
-        model_flash >= (sine::MODEL_BYTES.len() + digits::MODEL_BYTES.len()) as u64,
+        model_flash
+            >= (sine::MODEL_BYTES.len() + digits::MODEL_BYTES.len() + co2::MODEL_BYTES.len())
+                as u64,
         "the models' statics are in the image: {model_flash} bytes"
     );
     let e = &out.elf;
@@ -235,7 +291,7 @@ fn macro_firmware_predicts_bit_for_bit_as_the_host() {
     let mut report = format!(
         "qemu-macro-firmware on mps2-an386 (toolchain {}): {} predictions bit-identical to the host; build {:.1} s, run {:.2} s\n",
         out.toolchain,
-        2 * ROWS,
+        4 * ROWS,
         out.build_time.as_secs_f64(),
         out.run_time.as_secs_f64()
     );
@@ -252,7 +308,7 @@ fn macro_firmware_predicts_bit_for_bit_as_the_host() {
         ));
     }
     report.push_str(&format!(
-        "  Model::new: {} instructions for both; flash {} B (.text {}, .rodata {}, models {}), RAM {} B (static {} with arenas {} + {}, peak stack {})",
+        "  Model::new: {} instructions for the three; flash {} B (.text {}, .rodata {}, models {}), RAM {} B (static {} with arenas {} + {} + {}, peak stack {})",
         summary["setup_instr"],
         e.flash,
         e.text,
@@ -262,6 +318,7 @@ fn macro_firmware_predicts_bit_for_bit_as_the_host() {
         e.static_ram,
         sine::ARENA_SIZE,
         digits::ARENA_SIZE,
+        co2::ARENA_SIZE,
         peak
     ));
     say(&report);

@@ -23,7 +23,9 @@ intermediates); return_sequences=False adds a STRIDED_SLICE after the LSTM. The 
 files are reused (TensorFlow is needed only with --rebuild-keras or for a new case; conversion is
 deterministic, checked). TF 2.21 refuses 16x8 quantization for this op ("Quantization to 16x8-bit
 not yet supported for op: 'UNIDIRECTIONAL_SEQUENCE_LSTM'"), and LiteRT's kernel itself only runs
-float, hybrid and int8 inputs, so there is no int16x8 LSTM case. The other lstm_* cases are built
+float, hybrid and int8 inputs, so there is no int16x8 LSTM case here: those are built by lstm()
+below but run in TensorFlow Lite Micro (tools/gen_tflm_fixtures.py, tflm-runtime/tests/fixtures/
+tflm). The other lstm_* cases are built
 here (CIFG, peephole, projection, clips, time-major, batch > 1, non-zero state and hidden zero
 points), which Keras never produces.
 
@@ -911,15 +913,20 @@ case('svdf_int8_rank1_nobias', 'SVDF', 'int8/int16 rank 1 without bias (input -1
 
 
 def lstm(m, r, dt, batch, steps, n_in, n_cell, n_out=None, cifg=False, peephole=False, proj=False,
-         proj_bias=True, time_major=False, cell_clip=0.0, proj_clip=0.0, state_zp=0, hidden_zp=0):
+         proj_bias=True, time_major=False, cell_clip=0.0, proj_clip=0.0, state_zp=0, hidden_zp=0,
+         cell_log2=-11):
     """UNIDIRECTIONAL_SEQUENCE_LSTM with all 24 inputs (absent ones -1), built by hand: the options
     TF's Keras conversion never produces (CIFG, peephole, projection, time-major, batch > 1, clips).
     Integer: TFLite's 8x8->16 scheme, 5 intermediates (4 float32 placeholders, as the converter
-    writes them without layer norm, and the int8 hidden state's scale and zero point)."""
+    writes them without layer norm, and the int8 hidden state's scale and zero point).
+    int16: TFLite Micro's 16x8 scheme (tools/gen_tflm_fixtures.py; the standard LSTM only)."""
     n_out = n_out or n_cell
     in_shape = [steps, batch, n_in] if time_major else [batch, steps, n_in]
     gates = [g for g in range(4) if not (cifg and g == 0)]
     ins = [-1] * 24
+    if dt == 'int16':
+        lstm_int16(m, r, ins, in_shape, batch, n_in, n_cell, time_major, cell_clip, cell_log2)
+        return
     if dt == 'float32':
         ins[0] = m.inp(in_shape, 'float32')
         for g in gates:
@@ -969,6 +976,30 @@ def lstm(m, r, dt, batch, steps, n_in, n_cell, n_out=None, cifg=False, peephole=
     m.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], version=1, intermediates=inter,
          fusedActivationFunction=S.ActivationFunctionType.TANH, cellClip=cell_clip, projClip=proj_clip,
          timeMajor=time_major)
+
+
+def lstm_int16(m, r, ins, in_shape, batch, n_in, n_cell, time_major, cell_clip, cell_log2):
+    """The int16x8 LSTM as TFLite Micro runs it (EvalLstm<int16_t, int8_t, int16_t, int64_t>):
+    int16 input, output and output state with zero point 0 (the state has the output's scale),
+    per-tensor int8 weights, int64 biases at input x weight scale, an int16 cell state of scale
+    2^cell_log2, no intermediates (the kernel does not read them)."""
+    in_q = (f32(r.uniform(2.0, 4.0) / 32767), 0)
+    state_q = (f32(1.0 / 32767), 0)
+    ins[0] = m.inp(in_shape, 'int16', in_q)
+    for g in range(4):
+        ws = f32(1.0 / (127 * np.sqrt(n_in)) * r.uniform(1.6, 2.4))
+        rs = f32(1.0 / (127 * np.sqrt(n_cell)) * r.uniform(0.8, 1.2))
+        ins[1 + g] = m.const([n_cell, n_in], 'int8', weights_int8(r, (n_cell, n_in)), (ws, 0))
+        ins[5 + g] = m.const([n_cell, n_cell], 'int8', weights_int8(r, (n_cell, n_cell)), (rs, 0))
+        bs = in_q[0] * ws
+        b = (r.uniform(-0.5, 0.5, n_cell) + (1.0 if g == 1 else 0.0)) / bs
+        ins[12 + g] = m.const([n_cell], 'int64', np.round(b), (f32(bs), 0))
+    ins[18] = m.tensor([batch, n_cell], 'int16', state_q, name='output_state', variable=True)
+    ins[19] = m.tensor([batch, n_cell], 'int16', (f32(2.0 ** cell_log2), 0), name='cell_state',
+                       variable=True)
+    y = m.out(in_shape[:2] + [n_cell], 'int16', state_q)
+    m.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], version=1,
+         fusedActivationFunction=S.ActivationFunctionType.TANH, cellClip=cell_clip, timeMajor=time_major)
 
 
 # UNIDIRECTIONAL_SEQUENCE_LSTM (stateful: variable output and cell states). The lstm_keras_* cases

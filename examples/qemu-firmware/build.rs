@@ -130,7 +130,11 @@ fn run() -> Result<(), String> {
     let regs: Vec<String> = io
         .op_codes
         .iter()
-        .map(|c| {
+        .map(|&c| {
+            if c == 9 && io.sparse_weights {
+                // FULLY_CONNECTED with sparse-encoded weights (it runs dense ones too).
+                return "tflm_runtime::ops::FULLY_CONNECTED_SPARSE".to_string();
+            }
             format!(
                 "match tflm_runtime::ops::by_code({c}) {{ Some(r) => r, None => panic!(\"operator code {c} has no kernel in tflm-runtime\") }}"
             )
@@ -418,6 +422,9 @@ struct ModelIo {
     /// Effective builtin code of each operator code (`max(builtin_code,
     /// deprecated_builtin_code)`), without repeats.
     op_codes: Vec<i32>,
+    /// The model has a `tflm_rs.sparse_weights...` metadata entry: its FULLY_CONNECTED
+    /// operators need `ops::FULLY_CONNECTED_SPARSE`.
+    sparse_weights: bool,
 }
 
 struct Fb<'a>(&'a [u8]);
@@ -512,6 +519,19 @@ impl ModelIo {
                 }
             }
         }
-        Ok(ModelIo { inputs: io(1)?, outputs: io(2)?, op_codes })
+        // Model.metadata (field 6): tables with a `name` string (field 0).
+        let mut sparse_weights = false;
+        if let Some((list, n)) = fb.vector(model, 6)? {
+            for k in 0..n {
+                let entry = fb.deref(list + 4 * k)?;
+                if let Some(f) = fb.field(entry, 0)? {
+                    let s = fb.deref(f)?;
+                    let len = fb.u32(s)? as usize;
+                    let name = buf.get(s + 4..s + 4 + len).ok_or("flatbuffer offset out of bounds")?;
+                    sparse_weights |= name.starts_with(b"tflm_rs.sparse_weights");
+                }
+            }
+        }
+        Ok(ModelIo { inputs: io(1)?, outputs: io(2)?, op_codes, sparse_weights })
     }
 }

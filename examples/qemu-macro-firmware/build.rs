@@ -1,7 +1,7 @@
-//! Bakes the first `TFLM_ROWS` (default 10) rows of the test split of `models/sine` and
-//! `models/digits` into the image (`$OUT_DIR/rows.rs`), read with `tflm`'s dataset reader: the
-//! same split, in the same order, as the conversion's evaluation and the host's
-//! `Dataset::load(..).test`. Inputs are stored as f32 bit patterns (exact). Also passes
+//! Bakes the first `TFLM_ROWS` (default 10) rows (windows, for co2) of the test split of
+//! `models/sine`, `models/digits` and `models/co2` into the image (`$OUT_DIR/rows.rs`), read
+//! with `tflm`'s dataset reader: the same split, in the same order, as the conversion's
+//! evaluation and the host's `Dataset::load(..).test`. Inputs are stored as f32 bit patterns (exact). Also passes
 //! cortex-m-rt's linker script.
 use std::env;
 use std::fmt::Write as _;
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use tflm::dataset::Dataset;
 use tflm::specs::Specs;
 
-const MODELS: [(&str, &str); 2] = [("sine", "SINE"), ("digits", "DIGITS")];
+const MODELS: [(&str, &str); 3] = [("sine", "SINE"), ("digits", "DIGITS"), ("co2", "CO2")];
 
 fn main() {
     if let Err(e) = run() {

@@ -63,8 +63,7 @@ impl Scheme {
     pub fn supports(self, kind: &OpKind) -> bool {
         match kind {
             OpKind::Quantize | OpKind::Dequantize | OpKind::Svdf(_) => false,
-            // LiteRT's integer LSTM is 8x8→16 only (int8 activations).
-            OpKind::HardSwish | OpKind::UnidirectionalSequenceLstm(_) => self == Scheme::Int8,
+            OpKind::HardSwish => self == Scheme::Int8,
             _ => true,
         }
     }
@@ -80,13 +79,7 @@ impl Scheme {
             reason,
         };
         if super::lstm::is_lstm(op) {
-            if self == Scheme::Int16 {
-                return Err(refused(
-                    "LiteRT has no int16 LSTM kernel to be bit-exact with (TensorFlow refuses \
-                     16x8 for this operator too); use int8",
-                ));
-            }
-            if let Some(reason) = super::lstm::refusal(g, op) {
+            if let Some(reason) = super::lstm::refusal(g, op, self) {
                 return Err(refused(reason));
             }
         }
@@ -351,7 +344,7 @@ pub(crate) fn quantize_op_constants(
     scheme: Scheme,
 ) -> Result<(), QuantizeError> {
     if super::lstm::is_lstm(op) {
-        return super::lstm::quantize_lstm(g, op, params, ranges);
+        return super::lstm::quantize_lstm(g, op, params, ranges, scheme);
     }
     let param = |t: Option<TensorId>| t.and_then(|t| params.get(t.index()).copied().flatten());
     if let (Some(axis), Some(w)) = (weight_axis(&op.kind), op.input(1)) {

@@ -21,17 +21,44 @@
 //!
 //! Refused (the reason is the error): projection (the hidden state before the projection
 //! would need its own calibrated range) and layer normalization.
+//!
+//! **int16x8** ([`Scheme::Int16`]): TFLite Micro's 16x8 LSTM (its `EvalLstm<int16_t, int8_t,
+//! int16_t, int64_t>`; TensorFlow's converter refuses 16x8 for this operator and LiteRT has no
+//! int16 LSTM kernel), the same scheme with the 16x8 types: input, output and output state
+//! int16 symmetric (zero point 0, the output's scale on the state), the same per-tensor int8
+//! weights, int64 gate biases at `input_scale * input_weight_scale`, the same power-of-two
+//! int16 cell state. No intermediates: TFLite Micro's kernel fixes the gates at Q3.12 and
+//! takes the hidden state's scale from the output state. It runs the standard LSTM only, so
+//! CIFG, peephole weights and a cell activation other than TANH are refused as well.
 
-use super::common::quantize_weights;
+use super::common::{quantize_weights, Scheme};
 use super::QuantizeError;
 use crate::calibrate::Ranges;
-use crate::ir::{ConstData, DType, Graph, Op, OpKind, Quantization, Tensor, TensorId};
+use crate::ir::{
+    ConstData, DType, GateActivation, Graph, Op, OpKind, Quantization, Tensor, TensorId,
+};
 
 /// The cell state's scales the integer kernel accepts: `2^-15 ..= 2^-9`.
 pub const CELL_LOG2_RANGE: std::ops::RangeInclusive<i32> = -15..=-9;
 
-/// Why an LSTM operator cannot be quantized to int8 here, `None` when it can.
-pub(crate) fn refusal(g: &Graph, op: &Op) -> Option<&'static str> {
+/// Why an LSTM operator cannot be quantized in `scheme` here, `None` when it can.
+pub(crate) fn refusal(g: &Graph, op: &Op, scheme: Scheme) -> Option<&'static str> {
+    if scheme == Scheme::Int16 {
+        let OpKind::UnidirectionalSequenceLstm(o) = &op.kind else {
+            return None;
+        };
+        if op.input(1).is_none() || (9..12).any(|k| op.input(k).is_some()) {
+            return Some(
+                "an LSTM with CIFG or peephole weights has no int16 kernel (TFLite Micro's runs \
+                 the standard LSTM only); use int8",
+            );
+        }
+        if o.activation != GateActivation::Tanh {
+            return Some(
+                "an int16 LSTM needs the TANH activation (TFLite Micro's kernel); use int8",
+            );
+        }
+    }
     if op.input(16).is_some() {
         return Some(
             "an LSTM with a projection is not quantized (the hidden state before the \
@@ -59,13 +86,14 @@ pub fn cell_scale(lo: f32, hi: f32) -> f32 {
     2f32.powi(log2.clamp(*CELL_LOG2_RANGE.start(), *CELL_LOG2_RANGE.end()))
 }
 
-/// Quantizes the constants and state tensors of the LSTM `op` and gives it its five
-/// intermediates. `params` holds the activations' parameters (input and output).
+/// Quantizes the constants and state tensors of the LSTM `op` in `scheme` and, for int8, gives
+/// it its five intermediates. `params` holds the activations' parameters (input and output).
 pub(crate) fn quantize_lstm(
     g: &mut Graph,
     op: &mut Op,
     params: &[Option<(f32, i32)>],
     ranges: &Ranges,
+    scheme: Scheme,
 ) -> Result<(), QuantizeError> {
     let param = |t: Option<TensorId>| t.and_then(|t| params.get(t.index()).copied().flatten());
     let (Some(input), Some(output)) = (op.input(0), op.output(0)) else {
@@ -81,7 +109,7 @@ pub(crate) fn quantize_lstm(
         if let Some(w) = op.input(1 + gate) {
             let s_w = quantize_weights(g, w, None)?[0];
             if let Some(b) = op.input(12 + gate) {
-                super::common::quantize_bias(g, b, s_in, &[s_w], DType::I32)?;
+                super::common::quantize_bias(g, b, s_in, &[s_w], scheme.bias_dtype())?;
             }
         }
         if let Some(r) = op.input(5 + gate) {
@@ -95,7 +123,7 @@ pub(crate) fn quantize_lstm(
     }
     if let Some(h) = op.input(18) {
         let t = g.tensor_mut(h);
-        t.dtype = DType::I8;
+        t.dtype = scheme.dtype();
         t.quantization = Some(Quantization::per_tensor(s_out, zp_out as i64));
     }
     if let Some(c) = op.input(19) {
@@ -103,6 +131,9 @@ pub(crate) fn quantize_lstm(
         let t = g.tensor_mut(c);
         t.dtype = DType::I16;
         t.quantization = Some(Quantization::per_tensor(cell_scale(lo, hi), 0));
+    }
+    if scheme == Scheme::Int16 {
+        return Ok(());
     }
     let mut intermediates = Vec::with_capacity(5);
     for gate in ["input", "forget", "cell", "output"] {
@@ -165,5 +196,64 @@ mod tests {
         assert_eq!(cell_scale(0.0, 0.3), 2f32.powi(-15));
         assert_eq!(cell_scale(-100.0, 0.0), 2f32.powi(-9));
         assert_eq!(cell_scale(0.0, 0.0), 2f32.powi(-15));
+    }
+
+    /// A 1-input, 1-unit LSTM: every gate's weights, recurrent weights and bias, with or
+    /// without the input gate and peepholes.
+    fn lstm(cifg: bool, peephole: bool, activation: GateActivation) -> (Graph, Op) {
+        let mut g = Graph::new();
+        let mut inputs = vec![Some(g.add_tensor(Tensor::activation(
+            "x",
+            DType::F32,
+            vec![1, 2, 1],
+        )))];
+        let constant = |g: &mut Graph, name: String, present: bool| {
+            present
+                .then(|| g.add_tensor(Tensor::constant(name, vec![1], ConstData::F32(vec![0.5]))))
+        };
+        for k in 1..24 {
+            let present = match k {
+                1 | 5 | 12 => !cifg,
+                9..=11 => peephole && (k != 9 || !cifg),
+                2..=4 | 6..=8 | 13..=15 => true,
+                _ => false,
+            };
+            inputs.push(constant(&mut g, format!("t{k}"), present));
+        }
+        let y = g.add_tensor(Tensor::activation("y", DType::F32, vec![1, 2, 1]));
+        let mut op = Op::new(
+            OpKind::UnidirectionalSequenceLstm(crate::ir::LstmOptions {
+                activation,
+                ..Default::default()
+            }),
+            [],
+            [y],
+        );
+        op.inputs = inputs;
+        (g, op)
+    }
+
+    #[test]
+    fn int16x8_takes_the_standard_lstm_only() {
+        let standard = lstm(false, false, GateActivation::Tanh);
+        assert_eq!(refusal(&standard.0, &standard.1, Scheme::Int16), None);
+        let cifg = lstm(true, false, GateActivation::Tanh);
+        let peephole = lstm(false, true, GateActivation::Tanh);
+        let relu = lstm(false, false, GateActivation::Relu);
+        let cifg_msg = "an LSTM with CIFG or peephole weights has no int16 kernel (TFLite \
+                        Micro's runs the standard LSTM only); use int8";
+        assert_eq!(refusal(&cifg.0, &cifg.1, Scheme::Int16), Some(cifg_msg));
+        assert_eq!(
+            refusal(&peephole.0, &peephole.1, Scheme::Int16),
+            Some(cifg_msg)
+        );
+        assert_eq!(
+            refusal(&relu.0, &relu.1, Scheme::Int16),
+            Some("an int16 LSTM needs the TANH activation (TFLite Micro's kernel); use int8")
+        );
+        // int8 (LiteRT's 8x8→16 kernel) takes all three.
+        for (g, op) in [&cifg, &peephole, &relu] {
+            assert_eq!(refusal(g, op, Scheme::Int8), None);
+        }
     }
 }

@@ -69,23 +69,53 @@ pub fn compare(
     }
 }
 
-/// Whether python3 with ai_edge_litert and numpy is there to run models in LiteRT. When it is
-/// not, says so and returns `None`, unless `TFLM_REQUIRE_LITERT=1` (CI), which fails.
-pub fn litert_available() -> Option<()> {
+/// Whether python3 can import `modules`; when it cannot, says `SKIP: {what} not found` and
+/// returns `None`, unless the environment variable `require` is `1` (CI), which fails.
+fn python_with(modules: &str, what: &str, require: &str) -> Option<()> {
     let ok = std::process::Command::new("python3")
-        .args(["-c", "import numpy, ai_edge_litert.interpreter"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .is_ok_and(|o| o.status.success());
     if ok {
         return Some(());
     }
-    let msg = "SKIP: python3 with ai_edge_litert and numpy not found \
-               (pip install -r tools/requirements.txt)";
-    if std::env::var("TFLM_REQUIRE_LITERT").as_deref() == Ok("1") {
-        panic!("{msg}, and TFLM_REQUIRE_LITERT=1");
+    let msg = format!("SKIP: {what} not found (pip install -r tools/requirements.txt)");
+    if std::env::var(require).as_deref() == Ok("1") {
+        panic!("{msg}, and {require}=1");
     }
     eprintln!("{msg}");
     None
+}
+
+/// Whether python3 with ai_edge_litert and numpy is there to run models in LiteRT. When it is
+/// not, says so and returns `None`, unless `TFLM_REQUIRE_LITERT=1` (CI), which fails.
+pub fn litert_available() -> Option<()> {
+    python_with(
+        "numpy, ai_edge_litert.interpreter",
+        "python3 with ai_edge_litert and numpy",
+        "TFLM_REQUIRE_LITERT",
+    )
+}
+
+/// Whether python3 with tflite_micro (TensorFlow Lite Micro's interpreter, the int16x8 LSTM's
+/// oracle) and numpy is there. When it is not, says so and returns `None`, unless
+/// `TFLM_REQUIRE_TFLITE_MICRO=1` (CI), which fails.
+pub fn tflite_micro_available() -> Option<()> {
+    python_with(
+        "numpy, tflite_micro.python.tflite_micro.runtime",
+        "python3 with tflite_micro and numpy",
+        "TFLM_REQUIRE_TFLITE_MICRO",
+    )
+}
+
+/// Runs `model` on each line of `inputs` in TensorFlow Lite Micro's interpreter
+/// (tools/tflm_run.py, state reset before each line) and returns the outputs per line.
+pub fn tflite_micro_outputs(
+    name: &str,
+    model: &[u8],
+    inputs: &[Vec<TensorData>],
+) -> Vec<Vec<TensorData>> {
+    script_outputs("tflm_run.py", name, model, inputs)
 }
 
 /// Runs `model` on each line of `inputs` in LiteRT's reference kernels (tools/litert_run.py,
@@ -95,6 +125,34 @@ pub fn litert_outputs(
     model: &[u8],
     inputs: &[Vec<TensorData>],
 ) -> Vec<Vec<TensorData>> {
+    script_outputs("litert_run.py", name, model, inputs)
+}
+
+/// LiteRT's error message for a model it refuses to run (tools/litert_run.py fails).
+pub fn litert_refusal(name: &str, model: &[u8], inputs: &[Vec<TensorData>]) -> String {
+    match run_script("litert_run.py", name, model, inputs) {
+        Ok(_) => panic!("{name}: LiteRT ran the model"),
+        Err(e) => e,
+    }
+}
+
+/// Runs `model` on `inputs` with `tools/{script}` (litert_run.py or tflm_run.py).
+fn script_outputs(
+    script: &str,
+    name: &str,
+    model: &[u8],
+    inputs: &[Vec<TensorData>],
+) -> Vec<Vec<TensorData>> {
+    run_script(script, name, model, inputs).unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+/// The outputs per line, or the script's error output.
+fn run_script(
+    script: &str,
+    name: &str,
+    model: &[u8],
+    inputs: &[Vec<TensorData>],
+) -> Result<Vec<Vec<TensorData>>, String> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("litert_single");
     std::fs::create_dir_all(&dir).unwrap();
     let (m, i) = (
@@ -110,24 +168,23 @@ pub fn litert_outputs(
         })
         .collect();
     std::fs::write(&i, lines.join("\n") + "\n").unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/litert_run.py");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tools")
+        .join(script);
     let out = std::process::Command::new("python3")
-        .arg(script)
+        .arg(path)
         .arg(&m)
         .arg(&i)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "litert_run.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    tflm::fixtures::parse_cases(
-        &String::from_utf8(out.stdout).unwrap(),
-        "litert_run.py output",
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(
+        tflm::fixtures::parse_cases(&String::from_utf8(out.stdout).unwrap(), script)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.outputs)
+            .collect(),
     )
-    .unwrap()
-    .into_iter()
-    .map(|c| c.outputs)
-    .collect()
 }

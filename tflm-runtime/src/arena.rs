@@ -118,10 +118,24 @@ impl Layout {
         layout
     }
 
-    /// The layout computed with planner tables on the stack (`MAX_PLANNED` slots, 8 KiB).
+    /// The layout computed with planner tables on the stack: one 16-byte slot per tensor and
+    /// operator, in a table of 32, 128 or `MAX_PLANNED` (512) slots, the smallest that fits,
+    /// so a small model's `arena_size()` takes 0.5 KiB of stack rather than 8 KiB.
     pub(crate) fn compute_standalone(model: &Model<'_>) -> Layout {
-        let mut slots = [Slot::default(); MAX_PLANNED];
-        let n = (model.num_tensors() + model.num_operators()).min(MAX_PLANNED);
+        match model.num_tensors() + model.num_operators() {
+            n if n <= 32 => Self::compute_in::<32>(model, n),
+            n if n <= 128 => Self::compute_in::<128>(model, n),
+            n => Self::compute_in::<MAX_PLANNED>(model, n.min(MAX_PLANNED)),
+        }
+    }
+
+    /// [`Layout::compute`] with an `N`-slot table on the stack. Never inlined: inlined, the
+    /// table would become part of the caller's frame, and `Interpreter::new` (which plans
+    /// inside the arena and comes here only to report a too small arena) would reserve it on
+    /// every firmware's setup path.
+    #[inline(never)]
+    fn compute_in<const N: usize>(model: &Model<'_>, n: usize) -> Layout {
+        let mut slots = [Slot::default(); N];
         Self::compute(model, &mut slots[..n])
     }
 }

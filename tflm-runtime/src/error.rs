@@ -82,6 +82,11 @@ pub enum ParseErrorKind {
     },
     /// A graph-level inconsistency: a tensor read before it is written, written twice, ...
     InvalidGraph { what: &'static str },
+    /// Weights in tflm-rs's sparse encoding that fail its verification (`crate::sparse`).
+    SparseWeights(crate::sparse::SparseError),
+    /// A tensor with `SparsityParameters` this runtime cannot read: TFLite's own sparse format,
+    /// or tflm-rs's encoding on a tensor or model that cannot carry it.
+    UnsupportedSparsity { what: &'static str },
     /// More tensors or operators than the planner's fixed tables hold.
     TooLarge {
         what: &'static str,
@@ -151,6 +156,10 @@ impl fmt::Display for ParseErrorKind {
                  with (add tflm_runtime::ops::{name})"
             ),
             ParseErrorKind::CustomOperator => f.write_str("custom operators are not supported"),
+            ParseErrorKind::SparseWeights(e) => write!(f, "{e}"),
+            ParseErrorKind::UnsupportedSparsity { what } => {
+                write!(f, "sparse tensor not supported: {what}")
+            }
             ParseErrorKind::UnsupportedOperands { op, what } => {
                 write!(f, "{op}: unsupported: {what}")
             }

@@ -27,6 +27,7 @@ pub mod model;
 pub mod ops;
 pub mod quant;
 pub mod schema;
+pub mod sparse;
 pub mod types;
 
 pub use aligned::Aligned16;

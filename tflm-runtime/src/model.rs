@@ -31,6 +31,9 @@ pub struct Model<'m> {
     inputs: Vector<'m, i32>,
     outputs: Vector<'m, i32>,
     subgraphs: usize,
+    /// The model declares a tflm-rs sparse encoding (a metadata name starting with
+    /// `tflm_rs.sparse_weights`): `Some(true)` when it is the one this runtime reads.
+    sparse_format: Option<bool>,
     /// The kernels the model was parsed with (every operator's code is among them).
     registrations: &'m [ops::Registration],
 }
@@ -262,6 +265,7 @@ impl<'m> Model<'m> {
     ) -> Result<Model<'m>, ParseError> {
         let mut model = Self::parse_structure(bytes)?;
         model.registrations = registrations;
+        model.sparse_format = model.read_sparse_format()?;
         for t in 0..model.num_tensors() {
             model.read_tensor(t, true)?;
         }
@@ -374,8 +378,38 @@ impl<'m> Model<'m> {
             inputs,
             outputs,
             subgraphs: subgraphs.len(),
+            sparse_format: None,
             registrations: &[],
         })
+    }
+
+    /// Whether the model's metadata declares a tflm-rs sparse encoding, and if it is this one
+    /// ([`crate::sparse::METADATA_NAME`]).
+    fn read_sparse_format(&self) -> Result<Option<bool>, ParseError> {
+        use field::metadata as f;
+        let at = Location::Model;
+        let root = Table::root(self.bytes).map_err(malformed(Location::File, "root"))?;
+        let Some(list) = root
+            .tables(field::model::METADATA)
+            .map_err(malformed(at, "metadata"))?
+        else {
+            return Ok(None);
+        };
+        let mut found = None;
+        for k in 0..list.len() {
+            let m = list.get(self.bytes, k).map_err(malformed(at, "metadata"))?;
+            let name = m.string(f::NAME).map_err(malformed(at, "metadata.name"))?;
+            if let Some(name) = name.filter(|n| n.starts_with(crate::sparse::METADATA_PREFIX)) {
+                found = Some(found.unwrap_or(false) || name == crate::sparse::METADATA_NAME);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether the model's metadata declares a tflm-rs sparse encoding (only then can a tensor
+    /// be sparse-encoded: `parse` refuses sparse tensors otherwise).
+    pub(crate) fn declares_sparse_weights(&self) -> bool {
+        self.sparse_format.is_some()
     }
 
     /// The kernels the model was parsed with ([`ops::ALL`] for [`Model::parse`]).
@@ -612,10 +646,8 @@ impl<'m> Model<'m> {
         let is_variable = t
             .scalar::<bool>(f::IS_VARIABLE, false)
             .map_err(malformed(at, "is_variable"))?;
-        let is_sparse = t
-            .table(f::SPARSITY)
-            .map_err(malformed(at, "sparsity"))?
-            .is_some();
+        let sparsity = t.table(f::SPARSITY).map_err(malformed(at, "sparsity"))?;
+        let is_sparse = sparsity.is_some();
         let buffer = t
             .scalar::<u32>(f::BUFFER, 0)
             .map_err(malformed(at, "buffer"))?;
@@ -628,6 +660,14 @@ impl<'m> Model<'m> {
                 None => (None, 0),
             }
         };
+        if verify && is_sparse && data.is_none() {
+            return Err(ParseError::new(
+                at,
+                ParseErrorKind::UnsupportedSparsity {
+                    what: "a sparse tensor must hold constant data",
+                },
+            ));
+        }
         if let Some(d) = data {
             if !is_sparse && d.len() != bytes {
                 return Err(ParseError::new(
@@ -637,6 +677,9 @@ impl<'m> Model<'m> {
                         found: d.len(),
                     },
                 ));
+            }
+            if let (Some(sp), true) = (sparsity, verify) {
+                self.verify_sparse(at, sp, dtype, &shape, d)?;
             }
             let align = dtype.size();
             if !(d.as_ptr() as usize).is_multiple_of(align) {
@@ -661,6 +704,65 @@ impl<'m> Model<'m> {
             quantization,
             is_sparse,
         })
+    }
+
+    /// Checks a constant tensor with `SparsityParameters`: it must be tflm-rs's row-bitmask
+    /// encoding (an empty `SparsityParameters` table, the model's metadata naming the format)
+    /// of a 2-D int8 tensor, and its bytes must pass [`crate::sparse::verify`].
+    fn verify_sparse(
+        &self,
+        at: Location,
+        sparsity: Table<'m>,
+        dtype: DType,
+        shape: &Vector<'m, i32>,
+        data: &[u8],
+    ) -> Result<(), ParseError> {
+        use field::sparsity as f;
+        let unsupported = |what| {
+            Err(ParseError::new(
+                at,
+                ParseErrorKind::UnsupportedSparsity { what },
+            ))
+        };
+        let order = sparsity
+            .vector::<i32>(f::TRAVERSAL_ORDER)
+            .map_err(malformed(at, "sparsity.traversal_order"))?;
+        let dims = sparsity
+            .tables(f::DIM_METADATA)
+            .map_err(malformed(at, "sparsity.dim_metadata"))?;
+        let block = sparsity
+            .vector::<i32>(f::BLOCK_MAP)
+            .map_err(malformed(at, "sparsity.block_map"))?;
+        if order.is_some_and(|v| !v.is_empty())
+            || dims.is_some_and(|v| !v.is_empty())
+            || block.is_some_and(|v| !v.is_empty())
+        {
+            return unsupported(
+                "TFLite's SparsityParameters format (convert with dense weights, or with tflm-rs's sparse encoding)",
+            );
+        }
+        match self.sparse_format {
+            None => {
+                return unsupported(
+                    "empty SparsityParameters without the model's tflm_rs.sparse_weights metadata",
+                )
+            }
+            Some(false) => {
+                return unsupported(
+                    "the tflm_rs.sparse_weights metadata names another encoding or version than row_bitmask_int8/1",
+                )
+            }
+            Some(true) => {}
+        }
+        if dtype != DType::I8 || shape.len() != 2 {
+            return unsupported("the row-bitmask encoding is for 2-D int8 weights only");
+        }
+        let (rows, depth) = (
+            shape.get(0).unwrap_or(0) as usize,
+            shape.get(1).unwrap_or(0) as usize,
+        );
+        crate::sparse::verify(rows, depth, data)
+            .map_err(|e| ParseError::new(at, ParseErrorKind::SparseWeights(e)))
     }
 
     fn read_quantization(

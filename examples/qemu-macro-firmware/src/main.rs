@@ -1,11 +1,13 @@
-//! `include_quantized_model!` on an emulated Cortex-M4F: `models/sine` and `models/digits`,
-//! converted to int8 while this crate compiles, predict the first test rows of their datasets
-//! (baked in by build.rs) through the generated typed API, exactly as an application would:
-//! `Model::new(&mut arena.0)?.predict(&x)?`. Every prediction (raw units, with the f32 bit
+//! `include_quantized_model!` on an emulated Cortex-M4F: `models/sine`, `models/digits` and the
+//! `models/co2` LSTM, converted to int8 while this crate compiles, predict the first test rows of
+//! their datasets (baked in by build.rs) through the generated typed API, exactly as an
+//! application would: `Model::new(&mut arena.0)?.predict(&x)?`. co2 runs twice over its windows:
+//! `predict` (state reset before each window, the source model's semantics) and
+//! `predict_streaming` (LSTM state carried from one call to the next). Every prediction (raw units, with the f32 bit
 //! patterns) and its instruction count go to the semihosting stdout, one JSON object per line:
 //!   {"calibration":{...}}                        the SysTick tick → instruction check
 //!   {"model":{"name","model_bytes","arena_size","model_fnv1a","new_instr",...}}   per model
-//!   {"predict":{"model","i","row","y":[..],"bits":[..],"class","instr"}}           per row
+//!   {"predict":{"model","call","i","row","y":[..],"bits":[..],"class","instr"}}    per row
 //!   {"error":"..."}                              on a runtime error (then exit failure)
 //!   {"summary":{...}}                            last line (instructions, stack)
 //! The host test (tests/qemu_macro.rs) compares every `bits` with the same macro model's
@@ -27,6 +29,10 @@ mod digits {
     tflm_macros::include_quantized_model!("../../models/digits", quant = "int8");
 }
 
+mod co2 {
+    tflm_macros::include_quantized_model!("../../models/co2", quant = "int8");
+}
+
 mod rows {
     include!(concat!(env!("OUT_DIR"), "/rows.rs"));
 }
@@ -37,6 +43,8 @@ mod rows {
 static mut SINE_ARENA: sine::Arena = sine::Arena::zeroed();
 #[no_mangle]
 static mut DIGITS_ARENA: digits::Arena = digits::Arena::zeroed();
+#[no_mangle]
+static mut CO2_ARENA: co2::Arena = co2::Arena::zeroed();
 
 /// Stack painted (and scanned) below main's frame around each prediction.
 const PREDICT_STACK_WINDOW: usize = 64 * 1024;
@@ -130,6 +138,45 @@ fn print_outputs(out: &mut Out, y: &[f32]) {
     let _ = out.write_str("]");
 }
 
+/// Prints one model's line: its bytes (and their hash), arena, setup cost and row count.
+fn print_model(out: &mut Out, name: &str, bytes: &[u8], arena: usize, new_instr: u64, rows: usize) {
+    out.line(format_args!(
+        "{{\"model\":{{\"name\":\"{name}\",\"model_bytes\":{},\"arena_size\":{arena},\"model_fnv1a\":\"{:08x}\",\"new_instr\":{new_instr},\"rows\":{rows}}}}}",
+        bytes.len(),
+        fnv1a(bytes),
+    ));
+}
+
+/// Runs `predict` over the baked rows `xs` (dataset rows `row`), printing each prediction
+/// (with `extra`'s fields) and returning the instruction statistics of the calls.
+fn predict_rows<const N: usize, const M: usize>(
+    out: &mut Out,
+    name: &str,
+    call: &str,
+    xs: &[[f32; N]],
+    row: &[u32],
+    mut predict: impl FnMut(&[f32; N]) -> Result<[f32; M], tflm_runtime::Error>,
+    mut extra: impl FnMut(&mut Out, &[f32; N]),
+) -> Stats {
+    let mut stats = Stats::default();
+    for (i, x) in xs.iter().enumerate() {
+        let (y, instr, stack) = measured(|| predict(x));
+        let y = y.unwrap_or_else(|e| h::fail(out, name, &e));
+        stats.add(instr);
+        stats.stack = stats.stack.max(stack);
+        let _ = write!(
+            out,
+            "{{\"predict\":{{\"model\":\"{name}\",\"call\":\"{call}\",\"i\":{i},\"row\":{},",
+            row[i]
+        );
+        print_outputs(out, &y);
+        extra(out, x);
+        out.line(format_args!(",\"instr\":{instr}}}}}"));
+    }
+    stats.print(out, name, call);
+    stats
+}
+
 #[entry]
 fn main() -> ! {
     let paint_lo = h::paint_stack(usize::MAX);
@@ -138,6 +185,7 @@ fn main() -> ! {
     let mut out = Out::new();
     h::calibrate(&mut out);
     let mut setup_instr = 0;
+    let mut predictions = 0;
 
     // ---- sine: regression ----
     // SAFETY: the only reference to SINE_ARENA, taken once.
@@ -145,71 +193,102 @@ fn main() -> ! {
     let (model, new_instr, _) = measured(|| sine::Model::new(arena));
     let mut model = model.unwrap_or_else(|e| h::fail(&mut out, "sine::Model::new", &e));
     setup_instr += new_instr;
-    out.line(format_args!(
-        "{{\"model\":{{\"name\":\"sine\",\"model_bytes\":{},\"arena_size\":{},\"model_fnv1a\":\"{:08x}\",\"new_instr\":{new_instr},\"rows\":{}}}}}",
-        sine::MODEL_BYTES.len(),
+    let (xs, row) = (&rows::SINE_X, &rows::SINE_ROW);
+    print_model(
+        &mut out,
+        "sine",
+        sine::MODEL_BYTES,
         sine::ARENA_SIZE,
-        fnv1a(sine::MODEL_BYTES),
-        rows::SINE_X.len()
-    ));
-    let mut stats = Stats::default();
-    for (i, x) in rows::SINE_X.iter().enumerate() {
-        let (y, instr, stack) = measured(|| model.predict(x));
-        let y = y.unwrap_or_else(|e| h::fail(&mut out, "sine predict", &e));
-        stats.add(instr);
-        stats.stack = stats.stack.max(stack);
-        let _ = write!(
-            out,
-            "{{\"predict\":{{\"model\":\"sine\",\"i\":{i},\"row\":{},",
-            rows::SINE_ROW[i]
-        );
-        print_outputs(&mut out, &y);
-        out.line(format_args!(",\"instr\":{instr}}}}}"));
-    }
-    stats.print(&mut out, "sine", "predict");
+        new_instr,
+        xs.len(),
+    );
+    predict_rows(
+        &mut out,
+        "sine",
+        "predict",
+        xs,
+        row,
+        |x| model.predict(x),
+        |_, _| {},
+    );
+    predictions += xs.len();
 
-    // ---- digits: classification ----
+    // ---- digits: classification (predict, and predict_class on the same row) ----
     // SAFETY: the only reference to DIGITS_ARENA, taken once.
     let arena = unsafe { &mut (*addr_of_mut!(DIGITS_ARENA)).0 };
     let (model, new_instr, _) = measured(|| digits::Model::new(arena));
-    let mut model = model.unwrap_or_else(|e| h::fail(&mut out, "digits::Model::new", &e));
+    let model = model.unwrap_or_else(|e| h::fail(&mut out, "digits::Model::new", &e));
     setup_instr += new_instr;
-    out.line(format_args!(
-        "{{\"model\":{{\"name\":\"digits\",\"model_bytes\":{},\"arena_size\":{},\"model_fnv1a\":\"{:08x}\",\"new_instr\":{new_instr},\"rows\":{}}}}}",
-        digits::MODEL_BYTES.len(),
+    let (xs, row) = (&rows::DIGITS_X, &rows::DIGITS_ROW);
+    print_model(
+        &mut out,
+        "digits",
+        digits::MODEL_BYTES,
         digits::ARENA_SIZE,
-        fnv1a(digits::MODEL_BYTES),
-        rows::DIGITS_X.len()
-    ));
-    let (mut stats, mut class_stats) = (Stats::default(), Stats::default());
-    for (i, x) in rows::DIGITS_X.iter().enumerate() {
-        let (y, instr, stack) = measured(|| model.predict(x));
-        let y = y.unwrap_or_else(|e| h::fail(&mut out, "digits predict", &e));
-        stats.add(instr);
-        stats.stack = stats.stack.max(stack);
-        let (class, class_instr, stack) = measured(|| model.predict_class(x));
-        let class = class.unwrap_or_else(|e| h::fail(&mut out, "digits predict_class", &e));
-        class_stats.add(class_instr);
-        class_stats.stack = class_stats.stack.max(stack);
-        let _ = write!(
-            out,
-            "{{\"predict\":{{\"model\":\"digits\",\"i\":{i},\"row\":{},",
-            rows::DIGITS_ROW[i]
-        );
-        print_outputs(&mut out, &y);
-        out.line(format_args!(
-            ",\"class\":{class},\"instr\":{instr},\"class_instr\":{class_instr}}}}}"
-        ));
-    }
-    stats.print(&mut out, "digits", "predict");
+        new_instr,
+        xs.len(),
+    );
+    let model = core::cell::RefCell::new(model);
+    let mut class_stats = Stats::default();
+    predict_rows(
+        &mut out,
+        "digits",
+        "predict",
+        xs,
+        row,
+        |x| model.borrow_mut().predict(x),
+        |out, x| {
+            let (class, instr, stack) = measured(|| model.borrow_mut().predict_class(x));
+            let class = class.unwrap_or_else(|e| h::fail(out, "digits predict_class", &e));
+            class_stats.add(instr);
+            class_stats.stack = class_stats.stack.max(stack);
+            let _ = write!(out, ",\"class\":{class},\"class_instr\":{instr}");
+        },
+    );
     class_stats.print(&mut out, "digits", "predict_class");
+    predictions += xs.len();
+
+    // ---- co2: LSTM regression, windowed then streaming ----
+    // SAFETY: the only reference to CO2_ARENA, taken once.
+    let arena = unsafe { &mut (*addr_of_mut!(CO2_ARENA)).0 };
+    let (model, new_instr, _) = measured(|| co2::Model::new(arena));
+    let mut model = model.unwrap_or_else(|e| h::fail(&mut out, "co2::Model::new", &e));
+    setup_instr += new_instr;
+    let (xs, row) = (&rows::CO2_X, &rows::CO2_ROW);
+    print_model(
+        &mut out,
+        "co2",
+        co2::MODEL_BYTES,
+        co2::ARENA_SIZE,
+        new_instr,
+        xs.len(),
+    );
+    predict_rows(
+        &mut out,
+        "co2",
+        "predict",
+        xs,
+        row,
+        |x| model.predict(x),
+        |_, _| {},
+    );
+    model.reset_state();
+    predict_rows(
+        &mut out,
+        "co2",
+        "predict_streaming",
+        xs,
+        row,
+        |x| model.predict_streaming(x),
+        |_, _| {},
+    );
+    predictions += 2 * xs.len();
 
     // SAFETY: as in `measured`.
     let low = h::stack_low_water(paint_lo).min(unsafe { *addr_of_mut!(LOW_WATER) });
     out.line(format_args!(
-        "{{\"summary\":{{\"machine\":\"{}\",\"predictions\":{},\"setup_instr\":{setup_instr},\"peak_stack_bytes\":{},\"instr_per_tick\":{}}}}}",
+        "{{\"summary\":{{\"machine\":\"{}\",\"predictions\":{predictions},\"setup_instr\":{setup_instr},\"peak_stack_bytes\":{},\"instr_per_tick\":{}}}}}",
         h::MACHINE,
-        rows::SINE_X.len() + rows::DIGITS_X.len(),
         h::stack_top() - low,
         h::INSTR_PER_TICK
     ));

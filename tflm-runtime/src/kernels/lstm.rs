@@ -28,11 +28,27 @@
 //! shifts; `h = o ⊙ tanh(c)` is rescaled by `2^-30 / hidden_scale` to int8. LiteRT's integer
 //! kernel always uses tanh for `act`, whatever the options say.
 //!
+//! **int16x8** (int16 input, output and output state, int8 weights, int64 biases, int16 cell
+//! state): TFLite Micro's kernel (`lstm_eval.h`, `EvalLstm<int16_t, int8_t, int16_t,
+//! int64_t>`), not LiteRT's, which has no int16 activations. It is a different arithmetic from
+//! the 8x8→16 one above, built from TFLite's ordinary kernels: each gate is two
+//! FULLY_CONNECTEDs with int64 accumulators (`W x + b` and `R h`, no recurrent bias), each
+//! rescaled by `MultiplyByQuantizedMultiplier` to Q3.12 and saturated to int16, then a
+//! saturating int16 ADD and the LUT-based int16 LOGISTIC/TANH ([`super::logistic`],
+//! [`super::tanh`]); `f ⊙ c`, `i ⊙ g` and `o ⊙ tanh(c)` are int16 MULs
+//! (`MulElementwise`, [`super::mul`]) with their own Q31 multipliers; tanh of the cell state
+//! reads it with a multiplier `3·2^(12 + cell_scale_log2)`. Only the standard LSTM (what Keras
+//! builds): no CIFG, peephole, projection or layer normalization, and TANH for `act` (the only
+//! other activation TFLite Micro's kernel knows, sigmoid, has no code in the schema).
+//!
 //! Scratch: four gate buffers (and, for the integer projection, one int8 row), each
 //! `rows * n_cell` long, `rows` being the number of batch rows stepped at once.
 
 use super::fixed16;
-use crate::quant::multiply_by_quantized_multiplier;
+use super::logistic::{logistic_i16, SigmoidI16Params};
+use super::mul::{mul_i16, MulParams};
+use super::tanh::tanh_i16;
+use crate::quant::{multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_i64};
 
 /// Flag bits of [`LstmParams::flags`].
 pub mod flag {
@@ -75,6 +91,19 @@ pub struct LstmParams {
     pub cell_scale: [[i32; 2]; 4],
     pub hidden_scale: [i32; 2],
     pub proj_scale: [i32; 2],
+}
+
+/// What the int16x8 kernel needs beyond [`LstmParams`] (kept apart, so that the other kernels'
+/// constants in the arena do not grow): TFLite Micro's "inter-gate" int16 MULs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Lstm16Muls {
+    /// `f ⊙ c` to the cell state's scale.
+    pub forget: MulParams,
+    /// `i ⊙ g` to the cell state's scale.
+    pub input: MulParams,
+    /// `o ⊙ tanh(c)` to the output state's scale.
+    pub hidden: MulParams,
 }
 
 impl LstmParams {
@@ -136,6 +165,16 @@ pub struct LstmWeights<'a, T, B, P> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LstmError;
 
+/// Which arithmetic a kernel runs: what [`check`] requires of the operands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Float,
+    /// LiteRT's 8x8→16: effective recurrent biases, a projection bias with a projection.
+    Int8,
+    /// TFLite Micro's 16x8: the standard LSTM only.
+    Int16,
+}
+
 /// Checks every slice length against `params`.
 #[allow(clippy::too_many_arguments)]
 fn check<T, B, P, X>(
@@ -146,28 +185,32 @@ fn check<T, B, P, X>(
     output_state: &[X],
     cell_len: usize,
     scratch_len: usize,
-    integer: bool,
+    kind: Kind,
 ) -> Result<(), LstmError> {
     let (nb, t, ni, nc, no) = p.dims();
     let len = |s: Option<usize>, n: usize| s.is_none_or(|l| l == n);
+    let gate_size = if kind == Kind::Float { 4 } else { 2 };
     let mut ok = input.len() == nb * t * ni
         && output.len() == nb * t * no
         && output_state.len() == nb * no
         && cell_len == nb * nc
-        && scratch_len >= p.scratch_bytes(if integer { 2 } else { 4 })
+        && scratch_len >= p.scratch_bytes(gate_size)
         && len(w.projection.map(<[T]>::len), no * nc)
         && len(w.projection_bias.map(<[B]>::len), no)
         && w.projection.is_some() == p.has(flag::PROJECTION)
         && (p.has(flag::PROJECTION) || nc == no)
-        && (!integer || !p.has(flag::PROJECTION) || w.projection_bias.is_some());
+        && (kind != Kind::Int8 || !p.has(flag::PROJECTION) || w.projection_bias.is_some())
+        && (kind != Kind::Int16 || !p.has(flag::CIFG | flag::PEEPHOLE | flag::PROJECTION));
     for g in 0..4 {
         let needed = g != 0 || !p.has(flag::CIFG);
         let peephole = g != 2 && needed && p.has(flag::PEEPHOLE);
+        let recurrent_bias = needed && kind == Kind::Int8;
         ok &= w.input[g].map(<[T]>::len) == needed.then_some(nc * ni)
             && w.recurrent[g].map(<[T]>::len) == needed.then_some(nc * no)
             && w.peephole[g].map(<[P]>::len) == peephole.then_some(nc)
-            && w.bias[g].map(<[B]>::len) == needed.then_some(nc)
-            && w.recurrent_bias[g].map(<[B]>::len) == (needed && integer).then_some(nc);
+            && len(w.bias[g].map(<[B]>::len), nc)
+            && (kind == Kind::Int16 || w.bias[g].is_some() == needed)
+            && w.recurrent_bias[g].map(<[B]>::len) == recurrent_bias.then_some(nc);
     }
     if ok {
         Ok(())
@@ -192,6 +235,68 @@ fn steps(p: &LstmParams) -> impl Iterator<Item = (usize, usize, usize, usize)> {
             }
         })
     })
+}
+
+/// A whole sequence's data: the input, the output state, the cell state, the output and the
+/// scratch.
+pub type Sequence<'a, X, C, S> = (&'a [X], &'a mut [X], &'a mut [C], &'a mut [X], &'a mut [S]);
+
+/// One time step's operands, as [`for_each_step`] hands them to a kernel.
+struct Step<'s, X, C, S> {
+    /// The input rows.
+    x: &'s [X],
+    /// The output state rows (read, then written with the new hidden state).
+    h: &'s mut [X],
+    /// The cell state rows, updated in place.
+    c: &'s mut [C],
+    /// Four gate buffers of `rows * n_cell` elements.
+    g: [&'s mut [S]; 4],
+    /// The scratch after them.
+    rest: &'s mut [S],
+    rows: usize,
+}
+
+/// Runs `step` over the sequence (every kernel's loop), once [`check`] has verified every
+/// length for `kind`: slices the rows of each step, splits the scratch into four gate buffers,
+/// and copies the new output state into the output.
+fn for_each_step<T, B, P, X: Copy, C, S>(
+    p: &LstmParams,
+    w: &LstmWeights<'_, T, B, P>,
+    kind: Kind,
+    io: Sequence<'_, X, C, S>,
+    mut step: impl FnMut(Step<'_, X, C, S>),
+) -> Result<(), LstmError> {
+    let (input, output_state, cell_state, output, scratch) = io;
+    let scratch_bytes = core::mem::size_of_val(scratch);
+    check(
+        p,
+        w,
+        input,
+        output,
+        output_state,
+        cell_state.len(),
+        scratch_bytes,
+        kind,
+    )?;
+    let (_, _, ni, nc, no) = p.dims();
+    for (in_off, out_off, row, rows) in steps(p) {
+        let n = rows * nc;
+        let (gates, rest) = scratch.split_at_mut(4 * n);
+        let (g0, r) = gates.split_at_mut(n);
+        let (g1, r) = r.split_at_mut(n);
+        let (g2, g3) = r.split_at_mut(n);
+        let h = &mut output_state[row * no..(row + rows) * no];
+        step(Step {
+            x: &input[in_off..in_off + rows * ni],
+            h: &mut *h,
+            c: &mut cell_state[row * nc..(row + rows) * nc],
+            g: [g0, g1, g2, g3],
+            rest,
+            rows,
+        });
+        output[out_off..out_off + rows * no].copy_from_slice(h);
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------ float
@@ -228,26 +333,18 @@ pub fn lstm_f32(
     output: &mut [f32],
     scratch: &mut [f32],
 ) -> Result<(), LstmError> {
-    check(
-        p,
-        w,
-        input,
-        output,
-        output_state,
-        cell_state.len(),
-        scratch.len() * 4,
-        false,
-    )?;
     let (_, _, ni, nc, no) = p.dims();
-    for (in_off, out_off, row, rows) in steps(p) {
-        let x = &input[in_off..in_off + rows * ni];
-        let h = &mut output_state[row * no..(row + rows) * no];
-        let c = &mut cell_state[row * nc..(row + rows) * nc];
+    let io = (input, output_state, cell_state, output, scratch);
+    for_each_step(p, w, Kind::Float, io, |s| {
+        let Step {
+            x,
+            h,
+            c,
+            g: [gi, gf, gg, go],
+            rows,
+            ..
+        } = s;
         let n = rows * nc;
-        let (gates, _) = scratch.split_at_mut(4 * n);
-        let (gi, rest) = gates.split_at_mut(n);
-        let (gf, rest) = rest.split_at_mut(n);
-        let (gg, go) = rest.split_at_mut(n);
         let input_all_zero = x.iter().all(|&v| v == 0.0);
         let gate = |g: usize, out: &mut [f32], c: &[f32], h: &[f32], act: i32| {
             let (Some(wi), Some(wr), Some(bias)) = (w.input[g], w.recurrent[g], w.bias[g]) else {
@@ -306,9 +403,7 @@ pub fn lstm_f32(
             }
             _ => h.copy_from_slice(&gg[..rows * no]),
         }
-        output[out_off..out_off + rows * no].copy_from_slice(h);
-    }
-    Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------- integer
@@ -351,27 +446,19 @@ pub fn lstm_i8(
     output: &mut [i8],
     scratch: &mut [i16],
 ) -> Result<(), LstmError> {
-    check(
-        p,
-        w,
-        input,
-        output,
-        output_state,
-        cell_state.len(),
-        scratch.len() * 2,
-        true,
-    )?;
     let (_, _, ni, nc, no) = p.dims();
     let cifg = p.has(flag::CIFG);
-    for (in_off, out_off, row, rows) in steps(p) {
-        let x = &input[in_off..in_off + rows * ni];
-        let h = &mut output_state[row * no..(row + rows) * no];
-        let c = &mut cell_state[row * nc..(row + rows) * nc];
+    let io = (input, output_state, cell_state, output, scratch);
+    for_each_step(p, w, Kind::Int8, io, |s| {
+        let Step {
+            x,
+            h,
+            c,
+            g: [gi, gf, gg, go],
+            rest: hidden,
+            rows,
+        } = s;
         let n = rows * nc;
-        let (gates, hidden) = scratch.split_at_mut(4 * n);
-        let (gi, rest) = gates.split_at_mut(n);
-        let (gf, rest) = rest.split_at_mut(n);
-        let (gg, go) = rest.split_at_mut(n);
         let gate = |g: usize, out: &mut [i16], c: &[i16], h: &[i8]| {
             let (Some(wi), Some(wr), Some(bi), Some(br)) =
                 (w.input[g], w.recurrent[g], w.bias[g], w.recurrent_bias[g])
@@ -479,7 +566,244 @@ pub fn lstm_i8(
                 }
             }
         }
-        output[out_off..out_off + rows * no].copy_from_slice(h);
+    })
+}
+
+// ---------------------------------------------------------------------------------- int16x8
+
+/// `out = clamp16(MBQM64(Σ w x + bias))`: TFLite's `FullyConnected<int64_t>` on int16
+/// activations (zero points 0) into a Q3.12 gate, one batch row.
+#[inline(always)]
+fn fc_i16(weights: &[i8], bias: Option<&[i64]>, x: &[i16], scale: [i32; 2], out: &mut [i16]) {
+    let cols = x.len();
+    for (k, o) in out.iter_mut().enumerate() {
+        let row = &weights[k * cols..(k + 1) * cols];
+        let dot = row.iter().zip(x).fold(0i64, |s, (&a, &b)| {
+            s.wrapping_add((a as i32 * b as i32) as i64)
+        });
+        let acc = dot.wrapping_add(bias.map_or(0, |b| b[k]));
+        *o = multiply_by_quantized_multiplier_i64(acc, scale[0], scale[1])
+            .clamp(i16::MIN as i32, i16::MAX as i32) as i16;
     }
-    Ok(())
+}
+
+/// How TFLite Micro's LSTM feeds the cell state (scale `2^cell_scale_log2`) to the int16 TANH,
+/// whose table expects Q3.12 times 3: `3·2^s` for `s = 12 + cell_scale_log2 >= 0`, else 3 and a
+/// rounding right shift by `-s` (its `lstm_internal::Tanh`).
+pub fn cell_tanh_params(cell_scale_log2: i32) -> SigmoidI16Params {
+    let s = 12 + cell_scale_log2;
+    if s >= 0 {
+        SigmoidI16Params {
+            input_multiplier: 3 << s.min(14),
+            input_left_shift: 0,
+        }
+    } else {
+        SigmoidI16Params {
+            input_multiplier: 3,
+            input_left_shift: -s,
+        }
+    }
+}
+
+/// The int16x8 LSTM over the whole sequence, as TFLite Micro's `EvalLstm<int16_t, int8_t,
+/// int16_t, int64_t>`: int16 input, output and output state (zero point 0), int8 weights,
+/// optional int64 gate biases, int16 cell state. `output_state` and `cell_state` are read and
+/// updated in place; `scratch` holds at least `params.scratch_bytes(2) / 2` elements.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_i16(
+    p: &LstmParams,
+    muls: &Lstm16Muls,
+    w: &LstmWeights<'_, i8, i64, i16>,
+    input: &[i16],
+    output_state: &mut [i16],
+    cell_state: &mut [i16],
+    output: &mut [i16],
+    scratch: &mut [i16],
+) -> Result<(), LstmError> {
+    let (_, _, ni, nc, no) = p.dims();
+    // The gates' nonlinearities read Q3.12 (TFLite Micro passes multiplier 0, shift 0: 3x).
+    let q3_12 = SigmoidI16Params {
+        input_multiplier: 0,
+        input_left_shift: 0,
+    };
+    let cell_tanh = cell_tanh_params(p.cell_scale_log2);
+    let clip = p.quantized_cell_clip as i16;
+    let io = (input, output_state, cell_state, output, scratch);
+    for_each_step(p, w, Kind::Int16, io, |s| {
+        let Step {
+            x,
+            h,
+            c,
+            g: [gi, gf, gg, go],
+            rows,
+            ..
+        } = s;
+        let n = rows * nc;
+        let one = [n];
+        // gate = act(sat16(FC(x; W, b) + FC(h; R))), the FCs' sum formed in `tmp`.
+        let gate = |g: usize, out: &mut [i16], tmp: &mut [i16], h: &[i16]| {
+            let (Some(wi), Some(wr)) = (w.input[g], w.recurrent[g]) else {
+                return;
+            };
+            for r in 0..rows {
+                let (o, t) = (
+                    &mut out[r * nc..(r + 1) * nc],
+                    &mut tmp[r * nc..(r + 1) * nc],
+                );
+                fc_i16(wi, w.bias[g], &x[r * ni..(r + 1) * ni], p.input_scale[g], o);
+                fc_i16(wr, None, &h[r * no..(r + 1) * no], p.recurrent_scale[g], t);
+            }
+            for (t, &o) in tmp.iter_mut().zip(out.iter()) {
+                *t = t.saturating_add(o);
+            }
+            if g == 2 {
+                tanh_i16(&q3_12, tmp, out);
+            } else {
+                logistic_i16(&q3_12, tmp, out);
+            }
+        };
+        gate(1, gf, go, h);
+        gate(0, gi, go, h);
+        gate(2, gg, go, h);
+        // c = clip(sat16(f ⊙ c + i ⊙ g)), each product an int16 MUL to the cell's scale.
+        mul_i16(&muls.forget, gf, &one, c, &one, go);
+        mul_i16(&muls.input, gi, &one, gg, &one, gf);
+        for (k, v) in c.iter_mut().enumerate() {
+            let sum = go[k].saturating_add(gf[k]);
+            *v = if p.cell_clip > 0.0 {
+                sum.min(clip).max(clip.wrapping_neg())
+            } else {
+                sum
+            };
+        }
+        gate(3, gi, gg, h);
+        // h = o ⊙ tanh(c), an int16 MUL to the output state's scale.
+        tanh_i16(&cell_tanh, c, gf);
+        mul_i16(&muls.hidden, gf, &one, gi, &one, h);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::quantize_multiplier;
+
+    #[test]
+    fn cell_tanh_reads_the_cell_state_as_tflite_micro() {
+        let p = |log2| {
+            let s = cell_tanh_params(log2);
+            (s.input_multiplier, s.input_left_shift)
+        };
+        // Q3.12 is the table's own input: multiplier 3; coarser cells multiply, finer shift.
+        assert_eq!(p(-12), (3, 0));
+        assert_eq!(p(-11), (6, 0));
+        assert_eq!(p(-9), (24, 0));
+        assert_eq!(p(-15), (3, 3));
+    }
+
+    /// A 2-input, 2-unit LSTM over 3 steps in int16x8 follows the float kernel on the same
+    /// weights to within a few output quanta, and updates its state in place.
+    #[test]
+    fn int16x8_follows_float() {
+        let wf: [[f32; 4]; 4] = [
+            [0.5, -0.3, 0.8, 0.1],
+            [-0.2, 0.6, 0.4, -0.7],
+            [0.9, 0.2, -0.5, 0.3],
+            [0.1, -0.8, 0.2, 0.6],
+        ];
+        let rf: [[f32; 4]; 4] = [
+            [0.2, 0.1, -0.3, 0.4],
+            [0.5, -0.2, 0.1, 0.3],
+            [-0.6, 0.4, 0.2, 0.1],
+            [0.3, 0.3, -0.1, -0.4],
+        ];
+        let bf: [[f32; 2]; 4] = [[0.1, -0.2], [1.0, 0.8], [0.0, 0.3], [-0.1, 0.2]];
+        let x = [1.5f32, -0.7, 0.2, 1.9, -1.2, 0.4];
+        let (in_s, state_s) = (2.0f32 / 32767.0, 1.0f32 / 32767.0);
+        let mut p = LstmParams {
+            n_batch: 1,
+            max_time: 3,
+            n_input: 2,
+            n_cell: 2,
+            n_output: 2,
+            activation: 4,
+            cell_scale_log2: -11,
+            ..LstmParams::default()
+        };
+        let mult = |real: f64| {
+            let (m, s) = quantize_multiplier(real);
+            [m, s]
+        };
+        let q = |v: &[f32; 4], s: f32| v.map(|w| (w / s).round() as i8);
+        let (mut wq, mut rq, mut bq) = ([[0i8; 4]; 4], [[0i8; 4]; 4], [[0i64; 2]; 4]);
+        for g in 0..4 {
+            let ws = wf[g].iter().fold(0f32, |m, w| m.max(w.abs())) / 127.0;
+            let rs = rf[g].iter().fold(0f32, |m, w| m.max(w.abs())) / 127.0;
+            wq[g] = q(&wf[g], ws);
+            rq[g] = q(&rf[g], rs);
+            bq[g] = bf[g].map(|b| (b / (in_s * ws)).round() as i64);
+            p.input_scale[g] = mult(in_s as f64 * ws as f64 * 4096.0);
+            p.recurrent_scale[g] = mult(state_s as f64 * rs as f64 * 4096.0);
+        }
+        let mul = |real: f64| {
+            let [m, s] = mult(real);
+            MulParams {
+                output_multiplier: m,
+                output_shift: s,
+                activation_min: -32768,
+                activation_max: 32767,
+                ..MulParams::default()
+            }
+        };
+        let muls = Lstm16Muls {
+            forget: mul(2f64.powi(-15)),
+            input: mul(2f64.powi(-30) / 2f64.powi(-11)),
+            hidden: mul(2f64.powi(-30) / state_s as f64),
+        };
+        let (mut h, mut c, mut out, mut scratch) = ([0i16; 2], [0i16; 2], [0i16; 6], [0i16; 8]);
+        let xq = x.map(|v| (v / in_s).round() as i16);
+        let w = LstmWeights {
+            input: wq.each_ref().map(|w| Some(&w[..])),
+            recurrent: rq.each_ref().map(|w| Some(&w[..])),
+            peephole: [None; 4],
+            bias: bq.each_ref().map(|b| Some(&b[..])),
+            recurrent_bias: [None; 4],
+            projection: None,
+            projection_bias: None,
+        };
+        lstm_i16(&p, &muls, &w, &xq, &mut h, &mut c, &mut out, &mut scratch).unwrap();
+
+        let (mut hf, mut cf, mut outf, mut scratch_f) =
+            ([0f32; 2], [0f32; 2], [0f32; 6], [0f32; 8]);
+        let wf_ = LstmWeights {
+            input: wf.each_ref().map(|w| Some(&w[..])),
+            recurrent: rf.each_ref().map(|w| Some(&w[..])),
+            peephole: [None; 4],
+            bias: bf.each_ref().map(|b| Some(&b[..])),
+            recurrent_bias: [None; 4],
+            projection: None,
+            projection_bias: None,
+        };
+        lstm_f32(&p, &wf_, &x, &mut hf, &mut cf, &mut outf, &mut scratch_f).unwrap();
+        // Not a trivial sequence: outputs of both signs and up to about 0.3.
+        assert!(outf.iter().any(|&f| f > 0.2) && outf.iter().any(|&f| f < -0.05));
+        for (k, (&o, &f)) in out.iter().zip(&outf).enumerate() {
+            let got = o as f32 * state_s;
+            assert!(
+                (got - f).abs() < 0.01,
+                "output {k}: {got} against float {f}"
+            );
+        }
+        assert_eq!(&out[4..], &h);
+        assert!(c
+            .iter()
+            .zip(&cf)
+            .all(|(&q, &f)| (q as f32 / 2048.0 - f).abs() < 0.01));
+        // The int16x8 kernel refuses what TFLite Micro's does not run (here: peephole flags).
+        p.flags = flag::PEEPHOLE;
+        assert_eq!(
+            lstm_i16(&p, &muls, &w, &xq, &mut h, &mut c, &mut out, &mut scratch),
+            Err(LstmError)
+        );
+    }
 }

@@ -14,7 +14,7 @@ use crate::types::Activation;
 
 /// Per-op constants of quantized MUL, computed once at init.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct MulParams {
     /// Minus the input zero points.
     pub input1_offset: i32,

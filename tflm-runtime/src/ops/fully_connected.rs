@@ -1,9 +1,14 @@
 //! FULLY_CONNECTED: int8 (per-tensor or per-channel weights), int16x8, float32 and hybrid
 //! (float activations, int8 per-tensor weights), with inputs of any rank flattened to
 //! `batches x accum_depth` as TFLite does.
+//!
+//! Two registrations share this module: `FULLY_CONNECTED` ([`prepare`], [`eval`]) refuses
+//! weights in tflm-rs's sparse encoding, so a firmware that never meets them does not link the
+//! sparse kernel; `FULLY_CONNECTED_SPARSE` ([`prepare_sparse`], [`eval_sparse`]) runs both.
 
 use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
+use crate::flatbuf::read_i32;
 use crate::kernels::fully_connected::{self as k, FcDims, FullyConnectedParams};
 use crate::kernels::hybrid;
 use crate::schema::field::fully_connected_options as f;
@@ -16,6 +21,8 @@ const INT16_BIAS64: u32 = 2;
 const INT16_BIAS32: u32 = 3;
 const HYBRID: u32 = 4;
 const HYBRID_ASYMMETRIC: u32 = 5;
+/// int8 with weights in the row-bitmask encoding (`crate::sparse`).
+const INT8_SPARSE: u32 = 6;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -31,6 +38,15 @@ struct Header {
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with(p, false)
+}
+
+/// [`prepare`] that also accepts int8 weights in the sparse encoding.
+pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with(p, true)
+}
+
+fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), ParseErrorKind> {
     p.expect_io(2, 3, 1)?;
     let input = p.input(0)?;
     let filter = p.input(1)?;
@@ -74,6 +90,20 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         }
         _ => return Err(p.unsupported("this combination of input, weight, bias and output types")),
     };
+    let variant = match (filter.is_sparse, variant, sparse_ok) {
+        (false, v, _) => v,
+        (true, INT8, true) => INT8_SPARSE,
+        (true, INT8, false) => {
+            return Err(ParseErrorKind::NotRegistered {
+                code: crate::schema::op::FULLY_CONNECTED,
+                name: "FULLY_CONNECTED_SPARSE",
+            })
+        }
+        (true, _, _) => return Err(p.unsupported("sparse weights with non-int8 activations")),
+    };
+    if variant == INT8_SPARSE && filter.quantization.zero_point() != 0 {
+        return Err(p.unsupported("sparse weights with a non-zero zero point"));
+    }
     let scales = filter.quantization.scales;
     let hybrid = variant == HYBRID || variant == HYBRID_ASYMMETRIC;
     if hybrid {
@@ -99,6 +129,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
             return Err(p.invalid("weight scales are neither per-tensor nor per output channel"));
         }
         if variant != INT8
+            && variant != INT8_SPARSE
             && (input.quantization.zero_point() != 0 || output.quantization.zero_point() != 0)
         {
             return Err(p.invalid("int16 activations must have zero point 0"));
@@ -137,7 +168,52 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     p.data.put_array(num_scales, |c| {
         k::effective_scale(si, scales.get(c).unwrap_or(0.0), so)
     });
+    if variant == INT8_SPARSE {
+        p.scratch_bytes = k::sparse_scratch_bytes(accum_depth);
+        // bias + input_offset x Σ w per row: the kernel then multiplies raw inputs.
+        let enc = filter.data.unwrap_or(&[]);
+        let mut sums = crate::sparse::row_sums(accum_depth, enc);
+        let bias_data = bias.and_then(|b| b.data);
+        p.data.put_array(output_depth, |r| {
+            let b = bias_data.and_then(|d| read_i32(d, 4 * r).ok()).unwrap_or(0);
+            let w = sums.next().unwrap_or(0);
+            b.wrapping_add(params.input_offset.wrapping_mul(w))
+        });
+    }
     Ok(())
+}
+
+/// [`eval`] with the sparse kernel for `INT8_SPARSE` operators.
+pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let mut peek = data.clone();
+    let h: Header = peek.get()?;
+    if h.variant != INT8_SPARSE {
+        return eval(io, data);
+    }
+    let params: FullyConnectedParams = peek.get()?;
+    let scales = peek.array::<f64>(h.num_scales as usize)?;
+    let bias = peek.array::<i32>(h.output_depth as usize)?;
+    let dims = FcDims {
+        batches: h.batches as usize,
+        accum_depth: h.accum_depth as usize,
+        output_depth: h.output_depth as usize,
+    };
+    let padded = if k::sparse_scratch_bytes(dims.accum_depth) == 0 {
+        &mut []
+    } else {
+        io.scratch_as::<i8>()?
+    };
+    let r = k::fully_connected_i8_sparse(
+        &params,
+        scales,
+        dims,
+        io.input_as(0)?,
+        io.input(1)?,
+        bias,
+        padded,
+        io.output_as(0)?,
+    );
+    kernel_result(io, r)
 }
 
 pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {

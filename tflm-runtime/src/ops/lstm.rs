@@ -9,11 +9,23 @@
 //! f32), the clips truncated toward zero, and per-row effective biases
 //! `bias - input_zp * row_sum(W)`, `-output_state_zp * row_sum(R)` and
 //! `projection_bias + hidden_zp * row_sum(P)` (LiteRT's sign, compensated in the kernel).
+//!
+//! int16x8 (int16 activations, int8 weights, int64 biases, int16 cell state) follows TFLite
+//! Micro instead, whose kernel is the only one with int16 activations (LiteRT has none):
+//! `CreateGateParams` and `CreateInterGateMulParams` of its `lstm_eval_common.cc`. Every
+//! multiplier comes from a double `s1 * s2 / s3` of the f32 scales through
+//! `QuantizeMultiplier`: `W x` and `R h` to Q3.12, `f ⊙ c` (Q0.15 times the cell) and `i ⊙ g`
+//! (Q0.15 times Q0.15) to the cell state's scale, `o ⊙ tanh(c)` to the output state's; the cell
+//! clip is `(int16)(clip / cell_scale)` in double. The intermediates are not read. The standard
+//! LSTM only (TFLite Micro's `ValidateTensorStatus`): no CIFG, peephole, projection or layer
+//! normalization, all zero points 0.
 
 use super::{DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::flatbuf::read_i32;
-use crate::kernels::lstm::{self as k, flag, LstmParams, LstmWeights};
+use crate::kernels::fully_connected::effective_scale;
+use crate::kernels::lstm::{self as k, flag, Lstm16Muls, LstmParams, LstmWeights};
+use crate::kernels::mul::MulParams;
 use crate::model::Tensor;
 use crate::quant::quantize_multiplier;
 use crate::schema::field::unidirectional_sequence_lstm_options as f;
@@ -50,6 +62,7 @@ fn peephole_index(g: usize) -> Option<usize> {
 
 const FLOAT: u32 = 0;
 const INT8: u32 = 1;
+const INT16: u32 = 2;
 
 /// The operand tensors, gate by gate (index 0 `None` with CIFG).
 struct Operands<'m> {
@@ -69,8 +82,7 @@ fn checked_log2(x: f32) -> Option<i32> {
 }
 
 fn multiplier(real: f32) -> [i32; 2] {
-    let (m, s) = quantize_multiplier(f64::from(real));
-    [m, s]
+    multiplier64(f64::from(real))
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
@@ -238,6 +250,15 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         return Ok(());
     }
 
+    if input.dtype == DType::I16 {
+        return prepare_int16(
+            p,
+            params,
+            &ops,
+            [&input, &output, &output_state, &cell_state],
+        );
+    }
+
     // Full integer, 8x8->16.
     let w8 = |t: &Option<Tensor<'_>>| t.is_none_or(|t| t.dtype == DType::I8);
     let types_ok = input.dtype == DType::I8
@@ -354,90 +375,178 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     Ok(())
 }
 
+/// The int16x8 LSTM (TFLite Micro's scheme, see the module documentation). `io` is the
+/// input, the output, the output state and the cell state.
+fn prepare_int16(
+    p: &mut Prepare<'_, '_, '_>,
+    mut params: LstmParams,
+    ops: &Operands<'_>,
+    io: [&Tensor<'_>; 4],
+) -> Result<(), ParseErrorKind> {
+    let [input, output, output_state, cell_state] = io;
+    let is = |t: &Option<Tensor<'_>>, dtype: DType| t.is_some_and(|t| t.dtype == dtype);
+    let types_ok = output.dtype == DType::I16
+        && output_state.dtype == DType::I16
+        && cell_state.dtype == DType::I16
+        && ops
+            .input_w
+            .iter()
+            .chain(&ops.recurrent_w)
+            .all(|t| is(t, DType::I8))
+        && ops.bias.iter().all(|t| is(t, DType::I64));
+    if !types_ok {
+        return Err(p.unsupported(
+            "int16 activations without int16 output and states, int8 weights and int64 biases",
+        ));
+    }
+    if params.has(flag::CIFG | flag::PEEPHOLE | flag::PROJECTION) {
+        return Err(p.unsupported(
+            "int16 activations with CIFG, peephole or projection (TFLite Micro's int16 LSTM is \
+             the standard one only)",
+        ));
+    }
+    if params.activation != 4 {
+        return Err(p.unsupported("an int16 LSTM whose activation is not TANH"));
+    }
+    let zp = |t: &Tensor<'_>| t.quantization.zero_point();
+    if zp(input) != 0 || zp(output) != 0 || zp(output_state) != 0 || zp(cell_state) != 0 {
+        return Err(p.invalid("an int16 LSTM's activations and states need zero point 0"));
+    }
+    let cell_scale = cell_state.quantization.scale();
+    let cell_scale_log2 = checked_log2(cell_scale)
+        .ok_or(p.unsupported("a cell state scale that is not a power of two"))?;
+    if !(-31..=0).contains(&cell_scale_log2) {
+        return Err(p.unsupported("a cell state scale outside 2^-31..1"));
+    }
+    let scale = |t: &Option<Tensor<'_>>| t.map_or(1.0f32, |t| t.quantization.scale());
+    let gate_scale = 1.0f32 / 4096.0; // Q3.12
+    let state_scale = output_state.quantization.scale();
+    for g in 0..4 {
+        let (wi, wr) = (scale(&ops.input_w[g]), scale(&ops.recurrent_w[g]));
+        params.input_scale[g] =
+            multiplier64(effective_scale(input.quantization.scale(), wi, gate_scale));
+        params.recurrent_scale[g] = multiplier64(effective_scale(state_scale, wr, gate_scale));
+    }
+    let q0_15 = 1.0f32 / 32768.0;
+    let mul = |s1: f32, s2: f32, out: f32| {
+        let [m, s] = multiplier64(effective_scale(s1, s2, out));
+        MulParams {
+            output_multiplier: m,
+            output_shift: s,
+            activation_min: i16::MIN as i32,
+            activation_max: i16::MAX as i32,
+            ..MulParams::default()
+        }
+    };
+    let muls = Lstm16Muls {
+        forget: mul(q0_15, cell_scale, cell_scale),
+        input: mul(q0_15, q0_15, cell_scale),
+        hidden: mul(q0_15, q0_15, state_scale),
+    };
+    params.cell_scale_log2 = cell_scale_log2;
+    if params.cell_clip > 0.0 {
+        let q = f64::from(params.cell_clip) / f64::from(cell_scale);
+        params.quantized_cell_clip = q.clamp(-32768.0, 32767.0) as i16 as i32;
+    }
+    p.scratch_bytes = params.scratch_bytes(2);
+    p.data.put(INT16);
+    p.data.put(params);
+    p.data.put(muls);
+    Ok(())
+}
+
+/// `QuantizeMultiplier` of a double real multiplier.
+fn multiplier64(real: f64) -> [i32; 2] {
+    let (m, s) = quantize_multiplier(real);
+    [m, s]
+}
+
 /// Input `i` as `T`s, `None` when absent.
 fn opt<'b, T: bytemuck::Pod>(io: &OpIo<'b>, i: usize) -> Result<Option<&'b [T]>, Error> {
     io.optional_input_as::<T>(i)
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    let kind: u32 = data.get()?;
-    let params: LstmParams = data.get()?;
-    let cifg = params.has(flag::CIFG);
-    let gate = |g: usize, base: usize| if g == 0 && cifg { None } else { Some(base + g) };
-    let kernel_err = |io: &OpIo<'_>| io.internal("kernel rejected the shapes");
-    let scratch = io.scratch()?;
-    if kind == FLOAT {
-        let mut w = LstmWeights::<f32, f32, f32> {
-            input: [None; 4],
-            recurrent: [None; 4],
-            peephole: [None; 4],
-            bias: [None; 4],
-            recurrent_bias: [None; 4],
-            projection: opt(io, idx::PROJECTION)?,
-            projection_bias: opt(io, idx::PROJECTION_BIAS)?,
-        };
-        for g in 0..4 {
-            if let Some(i) = gate(g, idx::INPUT_WEIGHTS) {
-                w.input[g] = opt(io, i)?;
-                w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
-                w.bias[g] = opt(io, idx::BIAS + g)?;
-                if params.has(flag::PEEPHOLE) {
-                    w.peephole[g] = peephole_index(g).map(|i| opt(io, i)).transpose()?.flatten();
-                }
-            }
-        }
-        let input = io.input_as::<f32>(idx::INPUT)?;
-        let h = io.state_as::<f32>(idx::OUTPUT_STATE)?;
-        let c = io.state_as::<f32>(idx::CELL_STATE)?;
-        let out = io.output_as::<f32>(0)?;
-        let scratch: &mut [f32] =
-            bytemuck::try_cast_slice_mut(scratch).map_err(|_| io.internal("scratch misaligned"))?;
-        return k::lstm_f32(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io));
-    }
-    let n_cell = params.n_cell.max(0) as usize;
-    let n_output = params.n_output.max(0) as usize;
-    let input_bias: [&[i32]; 4] = [
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-    ];
-    let recurrent_bias: [&[i32]; 4] = [
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-        data.array(n_cell)?,
-    ];
-    let projection_bias = if params.has(flag::PROJECTION) {
-        Some(data.array::<i32>(n_output)?)
-    } else {
-        None
-    };
-    let mut w = LstmWeights::<i8, i32, i16> {
+/// The weights of the gates (the input gate's absent with CIFG), peepholes and projection;
+/// the gate and projection biases too when `tensor_bias` (the integer 8x8→16 kernel takes
+/// prepared effective biases instead).
+fn weights<'b, T: bytemuck::Pod, B: bytemuck::Pod, P: bytemuck::Pod>(
+    io: &OpIo<'b>,
+    params: &LstmParams,
+    tensor_bias: bool,
+) -> Result<LstmWeights<'b, T, B, P>, Error> {
+    let mut w = LstmWeights {
         input: [None; 4],
         recurrent: [None; 4],
         peephole: [None; 4],
         bias: [None; 4],
         recurrent_bias: [None; 4],
         projection: opt(io, idx::PROJECTION)?,
-        projection_bias,
+        projection_bias: if tensor_bias {
+            opt(io, idx::PROJECTION_BIAS)?
+        } else {
+            None
+        },
     };
-    for g in 0..4 {
-        if let Some(i) = gate(g, idx::INPUT_WEIGHTS) {
-            w.input[g] = opt(io, i)?;
-            w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
-            w.bias[g] = Some(input_bias[g]);
-            w.recurrent_bias[g] = Some(recurrent_bias[g]);
-            if params.has(flag::PEEPHOLE) {
-                w.peephole[g] = peephole_index(g).map(|i| opt(io, i)).transpose()?.flatten();
-            }
+    for g in (0..4).filter(|&g| g != 0 || !params.has(flag::CIFG)) {
+        w.input[g] = opt(io, idx::INPUT_WEIGHTS + g)?;
+        w.recurrent[g] = opt(io, idx::RECURRENT_WEIGHTS + g)?;
+        if tensor_bias {
+            w.bias[g] = opt(io, idx::BIAS + g)?;
+        }
+        if params.has(flag::PEEPHOLE) {
+            w.peephole[g] = peephole_index(g).map(|i| opt(io, i)).transpose()?.flatten();
         }
     }
-    let input = io.input_as::<i8>(idx::INPUT)?;
-    let h = io.state_as::<i8>(idx::OUTPUT_STATE)?;
-    let c = io.state_as::<i16>(idx::CELL_STATE)?;
-    let out = io.output_as::<i8>(0)?;
-    let scratch: &mut [i16] =
-        bytemuck::try_cast_slice_mut(scratch).map_err(|_| io.internal("scratch misaligned"))?;
+    Ok(w)
+}
+
+/// The input, output state, cell state, output and scratch (of the cell state's type), as the
+/// kernels take them.
+fn sequence<'b, X: bytemuck::Pod, C: bytemuck::Pod>(
+    io: &mut OpIo<'b>,
+) -> Result<k::Sequence<'b, X, C, C>, Error> {
+    let scratch = bytemuck::try_cast_slice_mut(io.scratch()?)
+        .map_err(|_| io.internal("scratch misaligned"))?;
+    Ok((
+        io.input_as::<X>(idx::INPUT)?,
+        io.state_as::<X>(idx::OUTPUT_STATE)?,
+        io.state_as::<C>(idx::CELL_STATE)?,
+        io.output_as::<X>(0)?,
+        scratch,
+    ))
+}
+
+pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let kind: u32 = data.get()?;
+    let params: LstmParams = data.get()?;
+    let kernel_err = |io: &OpIo<'_>| io.internal("kernel rejected the shapes");
+    if kind == FLOAT {
+        let w = weights::<f32, f32, f32>(io, &params, true)?;
+        let (input, h, c, out, scratch) = sequence::<f32, f32>(io)?;
+        return k::lstm_f32(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io));
+    }
+    if kind == INT16 {
+        let muls: Lstm16Muls = data.get()?;
+        let w = weights::<i8, i64, i16>(io, &params, true)?;
+        let (input, h, c, out, scratch) = sequence::<i16, i16>(io)?;
+        return k::lstm_i16(&params, &muls, &w, input, h, c, out, scratch)
+            .map_err(|_| kernel_err(io));
+    }
+    let n_cell = params.n_cell.max(0) as usize;
+    let n_output = params.n_output.max(0) as usize;
+    let mut w = weights::<i8, i32, i16>(io, &params, false)?;
+    // The effective biases of `W x`, then of `R h`, gate by gate (zeros for an absent gate).
+    let mut biases: [[&[i32]; 4]; 2] = [[&[]; 4]; 2];
+    for b in biases.iter_mut().flatten() {
+        *b = data.array(n_cell)?;
+    }
+    for g in (0..4).filter(|&g| w.input[g].is_some()) {
+        w.bias[g] = Some(biases[0][g]);
+        w.recurrent_bias[g] = Some(biases[1][g]);
+    }
+    if params.has(flag::PROJECTION) {
+        w.projection_bias = Some(data.array::<i32>(n_output)?);
+    }
+    let (input, h, c, out, scratch) = sequence::<i8, i16>(io)?;
     k::lstm_i8(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io))
 }

@@ -53,6 +53,8 @@ type EvalFn = for<'b, 'd> fn(&mut OpIo<'b>, &mut DataReader<'d>) -> Result<(), E
 #[derive(Clone, Copy)]
 pub struct Registration {
     code: i32,
+    /// The constant's name (the builtin's, or `FULLY_CONNECTED_SPARSE`).
+    name: &'static str,
     prepare: PrepareFn,
     eval: EvalFn,
 }
@@ -63,9 +65,10 @@ impl Registration {
         self.code
     }
 
-    /// The builtin operator's name (`"FULLY_CONNECTED"`), the same as its constant's.
+    /// The registration constant's name (`"FULLY_CONNECTED"`, `"FULLY_CONNECTED_SPARSE"`):
+    /// the builtin operator's, except for variants such as the sparse one.
     pub fn name(&self) -> &'static str {
-        crate::schema::op_name(self.code)
+        self.name
     }
 }
 
@@ -87,6 +90,7 @@ macro_rules! registrations {
             #[doc = concat!("The `", stringify!($name), "` kernel (`ops::", stringify!($module), "`).")]
             pub const $name: Registration = Registration {
                 code: op::$name,
+                name: stringify!($name),
                 prepare: $module::prepare,
                 eval: $module::eval,
             };
@@ -94,8 +98,10 @@ macro_rules! registrations {
 
         /// Every operator this runtime supports: what [`Model::parse`] uses. A firmware that
         /// parses with it links every kernel; list the model's own operators instead
-        /// ([`Model::parse_with`]) to link only those.
-        pub const ALL: &[Registration] = &[$($name),*];
+        /// ([`Model::parse_with`]) to link only those. FULLY_CONNECTED is
+        /// [`FULLY_CONNECTED_SPARSE`] here (the first registration of a code wins), so every
+        /// model the runtime can run parses with it.
+        pub const ALL: &[Registration] = &[FULLY_CONNECTED_SPARSE, $($name),*];
 
         /// The registration of a builtin code, for constant contexts:
         /// `const OPS: &[Registration] = &[ops::by_code(9).unwrap()];` (a build script that
@@ -147,6 +153,31 @@ registrations! {
     EXPAND_DIMS => reshape,
 }
 
+/// FULLY_CONNECTED that also runs int8 weights in tflm-rs's sparse encoding
+/// ([`crate::sparse`]; the converter writes it for pruned models). List it instead of
+/// [`FULLY_CONNECTED`] for such a model (the generated `OPS` does): it is `FULLY_CONNECTED` plus
+/// the sparse kernel, which a firmware with only `FULLY_CONNECTED` does not link. A model with
+/// sparse weights parsed without it is refused with `NotRegistered` naming it.
+pub const FULLY_CONNECTED_SPARSE: Registration = Registration {
+    code: op::FULLY_CONNECTED,
+    name: "FULLY_CONNECTED_SPARSE",
+    prepare: fully_connected::prepare_sparse,
+    eval: fully_connected::eval_sparse,
+};
+
+/// The registration a firmware lists for `op` (host side: code generators; it links every
+/// kernel): [`FULLY_CONNECTED_SPARSE`] for a FULLY_CONNECTED with sparse-encoded weights, else
+/// the builtin's own ([`by_code`]); `None` for an operator the runtime has no kernel for.
+pub fn registration_for(model: &Model<'_>, op: &Operator<'_>) -> Option<Registration> {
+    let sparse =
+        op.code == op::FULLY_CONNECTED && op.input(1).is_some_and(|t| model.tensor(t).is_sparse);
+    if sparse {
+        Some(FULLY_CONNECTED_SPARSE)
+    } else {
+        by_code(op.code)
+    }
+}
+
 /// The index of the operator's registration in the model's list, or the reason there is none.
 pub(crate) fn lookup(model: &Model<'_>, code: i32) -> Result<usize, ParseErrorKind> {
     if let Some(i) = model.registrations().iter().position(|r| r.code == code) {
@@ -180,6 +211,22 @@ pub(crate) fn check(model: &Model<'_>, op: &Operator<'_>) -> Result<Requirements
             op: op.name(),
             what: "more than 3 outputs",
         });
+    }
+    // Sparse-encoded tensors are FULLY_CONNECTED weights only: every other kernel reads its
+    // constants densely. (Without the encoding's metadata no tensor parses as sparse, so
+    // dense models skip the look-ups.)
+    let inputs = if model.declares_sparse_weights() {
+        op.inputs
+    } else {
+        crate::flatbuf::Vector::empty()
+    };
+    for (k, t) in inputs.iter().enumerate() {
+        let sparse_ok = op.code == op::FULLY_CONNECTED && k == 1;
+        if t >= 0 && !sparse_ok && model.tensor(t as usize).is_sparse {
+            return Err(ParseErrorKind::UnsupportedSparsity {
+                what: "only FULLY_CONNECTED weights (input 1) may be sparse-encoded",
+            });
+        }
     }
     let mut p = Prepare {
         model,
@@ -366,6 +413,7 @@ impl<'d> DataWriter<'d> {
 }
 
 /// Reads an op's prepared data back, in the order it was written.
+#[derive(Clone)]
 pub(crate) struct DataReader<'d> {
     buf: &'d [u8],
     pos: usize,

@@ -1,0 +1,206 @@
+//! The models and cases of docs/performance.md's "Sparse weights" measurements.
+//!
+//! For each bundled model (sine, digits, co2), int8, writes into `DIR` (default
+//! `target/sparse-bench`):
+//! - `<model>_p0.tflite`: not pruned (dense weights);
+//! - `<model>_p50_dense.tflite`: 50% magnitude pruning, dense weights (`--sparse-weights never`);
+//! - `<model>_p50_sparse.tflite`: the same pruned weights, every FULLY_CONNECTED weight tensor sparse-encoded (`always`;
+//!   the default `auto` writes the smaller of this and the dense file, printed too);
+//! - the same at 75% pruning (`<model>_p75_dense`, `<model>_p75_sparse`);
+//! - `<model>_p0.jsonl`, `<model>_p50.jsonl`, `<model>_p75.jsonl`: the first 20 test rows with the host runtime's
+//!   outputs of the dense model (so `tflm qemu` checks the sparse model against the dense one).
+//!
+//! It checks on the host that the sparse model's outputs equal the dense pruned model's on every
+//! test row, and prints the model sizes. Then, for the MCU figures:
+//!
+//!     for v in p0 p50_dense p50_sparse; do
+//!         cargo run --release -- qemu target/sparse-bench/sine_$v.tflite \
+//!             --inputs target/sparse-bench/sine_${v%_*}.jsonl --runtime-code --json
+//!     done
+//!
+//! Run: `cargo run --release --example sparse_bench [DIR]`.
+
+use std::path::PathBuf;
+use tflm::pipeline::Pipeline;
+use tflm::quantize::Mode;
+use tflm::sparse::SparseWeights;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "target/sparse-bench".into()),
+    );
+    std::fs::create_dir_all(&out)?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    println!("model   variant      model bytes  FC weight bytes  test rows identical");
+    for name in ["sine", "digits", "co2"] {
+        let dir = root.join(name);
+        for prune in [None, Some(0.5f32), Some(0.75)] {
+            let mut pipeline = Pipeline::from_dir(&dir).quant(Mode::Int8);
+            if let Some(p) = prune {
+                pipeline = pipeline.prune(p);
+            }
+            let mut session = pipeline.sparse_weights(SparseWeights::Never).load()?;
+            let dense = session.convert(Mode::Int8)?;
+            let inputs = session.test_inputs(&dense);
+            let expected = tflm::run::run_cases(&dense.tflite, &inputs, true)?;
+            let tag = match prune {
+                Some(p) => format!("p{:.0}", 100.0 * p),
+                None => "p0".to_string(),
+            };
+            write_cases(&out.join(format!("{name}_{tag}.jsonl")), &inputs, &expected)?;
+            let fc_bytes = |bytes: &[u8]| -> usize {
+                let aligned = tflm::run::AlignedBytes::new(bytes);
+                let model = tflm_runtime::Model::parse(aligned.as_slice()).expect("parses");
+                (0..model.num_operators())
+                    .map(|i| model.operator(i))
+                    .filter(|op| op.code == tflm_runtime::schema::op::FULLY_CONNECTED)
+                    .filter_map(|op| op.input(1))
+                    .filter_map(|t| model.tensor(t).data.map(<[u8]>::len))
+                    .sum()
+            };
+            let dense_tag = if prune.is_some() {
+                format!("{tag}_dense")
+            } else {
+                tag.clone()
+            };
+            let mut variants = vec![(dense_tag, dense.tflite.clone(), true)];
+            if prune.is_some() {
+                session.options.sparse = SparseWeights::Auto;
+                let auto = session.convert(Mode::Int8)?;
+                println!(
+                    "{name:7} {tag}_auto    {:12}  (what `auto`, the default, writes)",
+                    auto.tflite.len()
+                );
+                session.options.sparse = SparseWeights::Always;
+                let sparse = session.convert(Mode::Int8)?;
+                let got = tflm::run::run_cases(&sparse.tflite, &inputs, true)?;
+                variants.push((format!("{tag}_sparse"), sparse.tflite, got == expected));
+            }
+            for (variant, bytes, same) in variants {
+                std::fs::write(out.join(format!("{name}_{variant}.tflite")), &bytes)?;
+                println!(
+                    "{name:7} {variant:11} {:12} {:16}  {}",
+                    bytes.len(),
+                    fc_bytes(&bytes),
+                    if same {
+                        format!("yes ({})", inputs.len())
+                    } else {
+                        "NO".into()
+                    }
+                );
+                if !same {
+                    return Err(format!("{name} {variant}: outputs differ from dense").into());
+                }
+            }
+        }
+    }
+    fc_heavy(&out)?;
+    println!("written to {}", out.display());
+    Ok(())
+}
+
+/// The first 20 cases with their expected outputs, in the fixtures' JSON-lines format.
+fn write_cases(
+    path: &std::path::Path,
+    inputs: &[Vec<tflm::fixtures::TensorData>],
+    outputs: &[Vec<tflm::fixtures::TensorData>],
+) -> std::io::Result<()> {
+    let mut jsonl = String::new();
+    for (i, o) in inputs.iter().zip(outputs).take(20) {
+        let line = serde_json::json!({
+            "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+            "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+        });
+        jsonl.push_str(&line.to_string());
+        jsonl.push('\n');
+    }
+    std::fs::write(path, jsonl)
+}
+
+/// `fc256x128_<tag>`: one int8 FULLY_CONNECTED of 256 inputs and 128 outputs (32,768 weights,
+/// pseudo-random, the smallest magnitudes zeroed as pruning does), the FULLY_CONNECTED-heavy
+/// case where the kernel dominates the invoke; dense and sparse (`always`) files and 20 cases.
+fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use tflm::ir::{ConstData, FullyConnectedOptions, Graph, Op, OpKind, Quantization, Tensor};
+    use tflm_runtime::DType;
+    let (n_in, n_out) = (256usize, 128usize);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let dense: Vec<i8> = (0..n_in * n_out).map(|_| next() as i8).collect();
+    for sparsity in [0.0f64, 0.5, 0.75] {
+        let mut w = dense.clone();
+        let mut order: Vec<usize> = (0..w.len()).collect();
+        order.sort_by_key(|&i| (w[i] as i32).abs());
+        for &i in &order[..(sparsity * w.len() as f64) as usize] {
+            w[i] = 0;
+        }
+        let mut g = Graph::new();
+        let x = g.add_tensor(
+            Tensor::activation("x", DType::I8, vec![1, n_in])
+                .with_quantization(Quantization::per_tensor(0.05, -3)),
+        );
+        let wt = g.add_tensor(
+            Tensor::constant("w", vec![n_out, n_in], ConstData::I8(w))
+                .with_quantization(Quantization::per_tensor(0.01, 0)),
+        );
+        let b = g.add_tensor(Tensor::constant(
+            "b",
+            vec![n_out],
+            ConstData::I32((0..n_out as i32).map(|i| i * 37 - 2000).collect()),
+        ));
+        let y = g.add_tensor(
+            Tensor::activation("y", DType::I8, vec![1, n_out])
+                .with_quantization(Quantization::per_tensor(2.0, 5)),
+        );
+        g.add_op(Op::new(
+            OpKind::FullyConnected(FullyConnectedOptions::default()),
+            [x, wt, b],
+            [y],
+        ));
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        let tag = format!("p{:.0}", 100.0 * sparsity);
+        let dense_bytes = tflm::tflite_writer::write_with(&g, SparseWeights::Never)?;
+        let inputs: Vec<Vec<tflm::fixtures::TensorData>> = (0..20)
+            .map(|_| {
+                vec![tflm::fixtures::TensorData {
+                    dtype: DType::I8,
+                    shape: vec![1, n_in],
+                    bytes: (0..n_in).map(|_| next() as u8).collect(),
+                }]
+            })
+            .collect();
+        let expected = tflm::run::run_cases(&dense_bytes, &inputs, true)?;
+        write_cases(
+            &out.join(format!("fc256x128_{tag}.jsonl")),
+            &inputs,
+            &expected,
+        )?;
+        std::fs::write(
+            out.join(format!("fc256x128_{tag}_dense.tflite")),
+            &dense_bytes,
+        )?;
+        let sparse_bytes = tflm::tflite_writer::write_with(&g, SparseWeights::Always)?;
+        let same = tflm::run::run_cases(&sparse_bytes, &inputs, true)? == expected;
+        std::fs::write(
+            out.join(format!("fc256x128_{tag}_sparse.tflite")),
+            &sparse_bytes,
+        )?;
+        println!(
+            "fc256x128 {tag}: dense {} B, sparse {} B, outputs identical: {same}",
+            dense_bytes.len(),
+            sparse_bytes.len()
+        );
+        if !same {
+            return Err("fc256x128: sparse outputs differ from dense".into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! tflm-rs's sparse weight encoding end to end: the pruned bundled models written with sparse
+//! FULLY_CONNECTED weights give bit for bit the dense model's outputs on every test row, are
+//! smaller and deterministic; corrupt encodings are refused with precise errors; mutating any
+//! encoded byte never panics; LiteRT refuses the encoding (so its tests use dense weights).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use tflm::pipeline::{Converted, Pipeline, Session};
+use tflm::quantize::Mode;
+use tflm::run::{arena, run_cases, AlignedBytes};
+use tflm::sparse::SparseWeights;
+use tflm_runtime::{ops, Interpreter, Model, ParseErrorKind};
+
+fn model_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name)
+}
+
+fn pruned(name: &str) -> Session {
+    Pipeline::from_dir(model_dir(name))
+        .prune(0.5)
+        .load()
+        .unwrap()
+}
+
+fn convert(session: &mut Session, sparse: SparseWeights) -> Converted {
+    session.options.sparse = sparse;
+    session.convert(Mode::Int8).unwrap()
+}
+
+/// Indices of the tensors stored sparse-encoded.
+fn sparse_tensors(bytes: &[u8]) -> Vec<usize> {
+    let aligned = AlignedBytes::new(bytes);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    (0..model.num_tensors())
+        .filter(|&t| model.tensor(t).is_sparse)
+        .collect()
+}
+
+#[test]
+fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models() {
+    for name in ["sine", "digits", "co2"] {
+        let mut session = pruned(name);
+        let dense = convert(&mut session, SparseWeights::Never);
+        let always = convert(&mut session, SparseWeights::Always);
+        let auto = convert(&mut session, SparseWeights::Auto);
+        assert!(sparse_tensors(&dense.tflite).is_empty());
+        let fc_count = dense
+            .ops
+            .iter()
+            .filter(|&&o| o == "FULLY_CONNECTED")
+            .count();
+        assert_eq!(fc_count, 1, "{name}: {:?}", dense.ops);
+        // `always` encodes every FULLY_CONNECTED weight tensor; `auto` writes the smaller file.
+        assert!(!sparse_tensors(&always.tflite).is_empty(), "{name}");
+        assert!(auto.tflite.len() <= dense.tflite.len(), "{name}");
+        assert!(
+            always.ops.contains(&"FULLY_CONNECTED_SPARSE"),
+            "{name}: {:?}",
+            always.ops
+        );
+        assert!(
+            !always.ops.contains(&"FULLY_CONNECTED"),
+            "{name}: {:?}",
+            always.ops
+        );
+        if sparse_tensors(&auto.tflite).is_empty() {
+            assert_eq!(auto.tflite, dense.tflite, "{name}");
+        } else {
+            assert!(auto.tflite.len() < dense.tflite.len(), "{name}");
+            assert_eq!(auto.ops, always.ops, "{name}");
+        }
+        if name == "digits" {
+            assert!(!sparse_tensors(&auto.tflite).is_empty());
+            assert!(
+                (auto.tflite.len() as f64) < 0.9 * dense.tflite.len() as f64,
+                "digits: {} vs {} bytes",
+                auto.tflite.len(),
+                dense.tflite.len()
+            );
+        }
+        let inputs = session.test_inputs(&dense);
+        let want = run_cases(&dense.tflite, &inputs, true).unwrap();
+        for (what, c) in [("always", &always), ("auto", &auto)] {
+            let got = run_cases(&c.tflite, &inputs, true).unwrap();
+            assert_eq!(
+                got, want,
+                "{name} ({what}): outputs differ from the dense weights'"
+            );
+            // The generated OPS list is enough to parse it.
+            let regs: Vec<ops::Registration> = c
+                .ops
+                .iter()
+                .map(|&n| match n {
+                    "FULLY_CONNECTED_SPARSE" => ops::FULLY_CONNECTED_SPARSE,
+                    other => ops::ALL
+                        .iter()
+                        .copied()
+                        .find(|r| r.name() == other)
+                        .unwrap(),
+                })
+                .collect();
+            let aligned = AlignedBytes::new(&c.tflite);
+            Model::parse_with(aligned.as_slice(), &regs).unwrap();
+        }
+        // Same inputs, same bytes.
+        let again = convert(&mut pruned(name), SparseWeights::Auto);
+        assert_eq!(again.tflite, auto.tflite, "{name}: not deterministic");
+    }
+}
+
+#[test]
+fn unpruned_models_stay_dense_with_auto() {
+    let auto = Pipeline::from_dir(model_dir("digits")).run().unwrap();
+    let never = Pipeline::from_dir(model_dir("digits"))
+        .sparse_weights(SparseWeights::Never)
+        .run()
+        .unwrap();
+    assert_eq!(auto.tflite, never.tflite);
+}
+
+/// The sine model with every FULLY_CONNECTED weight tensor sparse-encoded, and the data
+/// range of the tensor `[16, 1]` (depth 1: one mask byte per row, bit 0 only) and of the
+/// `[16, 16]` one.
+fn sine_sparse() -> (Vec<u8>, (usize, usize), (usize, usize)) {
+    let bytes = convert(&mut pruned("sine"), SparseWeights::Always).tflite;
+    let aligned = AlignedBytes::new(&bytes);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    let find = |rows: usize, depth: usize| {
+        (0..model.num_tensors())
+            .map(|t| model.tensor(t))
+            .find(|t| t.is_sparse && t.shape.dim(0) == rows && t.shape.dim(1) == depth)
+            .map(|t| (t.data_offset, t.data.unwrap().len()))
+            .unwrap()
+    };
+    let (a, b) = (find(16, 1), find(16, 16));
+    (bytes, a, b)
+}
+
+fn parse_error(bytes: &[u8]) -> String {
+    let aligned = AlignedBytes::new(bytes);
+    Model::parse(aligned.as_slice()).unwrap_err().to_string()
+}
+
+#[test]
+fn corrupt_sparse_weights_are_refused_with_precise_errors() {
+    let (bytes, (first, first_len), (mid, _)) = sine_sparse();
+    let aligned = AlignedBytes::new(&bytes);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    let tensor_of = |offset: usize| {
+        (0..model.num_tensors())
+            .find(|&t| model.tensor(t).data_offset == offset)
+            .unwrap()
+    };
+    let (t_first, t_mid) = (tensor_of(first), tensor_of(mid));
+
+    // A mask bit past the depth (column 1 of a 1-column row).
+    let mut b = bytes.clone();
+    b[first] |= 0b10;
+    assert!(
+        parse_error(&b).starts_with(&format!(
+            "tensor {t_first}: sparse weights: row 0, column group 0: mask 0x"
+        )),
+        "{}",
+        parse_error(&b)
+    );
+    assert!(parse_error(&b).ends_with("marks columns past the depth 1"));
+
+    // A stored zero: the first row of the [16, 16] tensor starts with its mask byte; its
+    // first value follows.
+    let mut b = bytes.clone();
+    let mask = b[mid];
+    assert_ne!(mask, 0, "the first group of row 0 has nonzero weights");
+    b[mid + 1] = 0;
+    assert_eq!(
+        parse_error(&b),
+        format!(
+            "tensor {t_mid}: sparse weights: row 0, column {}: stored value is 0 (zeros must be left out)",
+            mask.trailing_zeros()
+        )
+    );
+
+    // A cleared mask bit leaves a byte over at the end (the depth-1 tensor: each row is a
+    // mask byte and at most one value).
+    let row = (0..first_len).find(|&k| bytes[first + k] == 1).unwrap();
+    let mut b = bytes.clone();
+    b[first + row] = 0;
+    let e = parse_error(&b);
+    assert!(
+        e.starts_with(&format!("tensor {t_first}: sparse weights:")),
+        "{e}"
+    );
+
+    // Without the metadata naming the encoding, or with another version of it.
+    let at = |needle: &[u8]| {
+        bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap()
+    };
+    let mut b = bytes.clone();
+    let n = at(b"tflm_rs.sparse_weights");
+    b[n] = b'X';
+    assert_eq!(
+        parse_error(&b),
+        format!(
+            "tensor {t_first}: sparse tensor not supported: empty SparsityParameters without the model's tflm_rs.sparse_weights metadata"
+        )
+    );
+    let mut b = bytes.clone();
+    let n = at(b"row_bitmask_int8/1");
+    b[n + 17] = b'2';
+    assert!(parse_error(&b).contains("names another encoding or version"));
+
+    // The dense-only registration refuses it and names the one to add.
+    let e = Model::parse_with(aligned.as_slice(), &[ops::FULLY_CONNECTED]).unwrap_err();
+    assert_eq!(
+        e.kind,
+        ParseErrorKind::NotRegistered {
+            code: 9,
+            name: "FULLY_CONNECTED_SPARSE"
+        }
+    );
+    assert!(e
+        .to_string()
+        .contains("add tflm_runtime::ops::FULLY_CONNECTED_SPARSE"));
+    Model::parse_with(aligned.as_slice(), &[ops::FULLY_CONNECTED_SPARSE]).unwrap();
+}
+
+#[test]
+fn every_mutation_of_the_encoded_weights_is_ok_or_an_error() {
+    let (bytes, (first, first_len), (mid, mid_len)) = sine_sparse();
+    let (mut parsed, mut refused) = (0, 0);
+    for (start, len) in [(first, first_len), (mid, mid_len)] {
+        for k in start..start + len {
+            for v in [0u8, 1, 0x7f, 0x80, 0xff, bytes[k] ^ 0x10] {
+                let mut b = bytes.clone();
+                b[k] = v;
+                let aligned = AlignedBytes::new(&b);
+                match Model::parse(aligned.as_slice()) {
+                    Ok(model) => {
+                        parsed += 1;
+                        let mut a = arena(model.arena_size());
+                        let mut i = Interpreter::new(&model, a.as_mut_slice()).unwrap();
+                        i.invoke().unwrap();
+                    }
+                    Err(e) => {
+                        refused += 1;
+                        assert!(matches!(e.kind, ParseErrorKind::SparseWeights(_)), "{e}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        parsed > 0 && refused > 0,
+        "{parsed} parsed, {refused} refused"
+    );
+}
+
+#[test]
+fn litert_refuses_the_sparse_encoding() {
+    if common::litert_available().is_none() {
+        return;
+    }
+    let bytes = convert(&mut pruned("sine"), SparseWeights::Always).tflite;
+    let path = std::env::temp_dir().join(format!("tflm_sparse_{}.tflite", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys\nfrom ai_edge_litert.interpreter import Interpreter\n\
+             i = Interpreter(model_path=sys.argv[1])\ni.allocate_tensors()\ni.invoke()\n",
+        )
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        !out.status.success(),
+        "LiteRT loaded a model with tflm-rs's sparse encoding"
+    );
+}
+
+/// The pruned digits model with sparse FULLY_CONNECTED weights on QEMU's Cortex-M4: the
+/// firmware (which links `FULLY_CONNECTED_SPARSE`) must reproduce the dense pruned model's
+/// outputs bit for bit on 20 test rows. `SKIP` without the Cortex-M toolchain or qemu, unless
+/// `TFLM_REQUIRE_QEMU=1`.
+#[test]
+fn sparse_digits_is_bit_exact_on_qemu() {
+    if let Some(reason) = tflm::qemu::unavailable(None) {
+        let msg = format!("SKIP: sparse digits (QEMU): {reason}");
+        if std::env::var("TFLM_REQUIRE_QEMU").as_deref() == Ok("1") {
+            panic!("{msg}\nTFLM_REQUIRE_QEMU=1: the QEMU tests must run");
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{msg}");
+        return;
+    }
+    let mut session = pruned("digits");
+    let dense = convert(&mut session, SparseWeights::Never);
+    let sparse = convert(&mut session, SparseWeights::Always);
+    let inputs: Vec<_> = session.test_inputs(&dense).into_iter().take(20).collect();
+    let want = run_cases(&dense.tflite, &inputs, true).unwrap();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sparse_qemu");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (model, cases) = (
+        dir.join("digits_p50_sparse.tflite"),
+        dir.join("digits_p50.jsonl"),
+    );
+    std::fs::write(&model, &sparse.tflite).unwrap();
+    let lines: Vec<String> = inputs
+        .iter()
+        .zip(&want)
+        .map(|(i, o)| {
+            serde_json::json!({
+                "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+                "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&cases, lines.join("\n") + "\n").unwrap();
+    let report = tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model, &cases))
+        .unwrap_or_else(|e| panic!("digits with sparse weights on QEMU: {e}"));
+    assert_eq!(report.outputs.len(), 20);
+}
