@@ -256,3 +256,33 @@ fn parse_with_the_models_operators_only() {
         ParseErrorKind::NotRegistered { .. }
     ));
 }
+
+/// `ops::FULLY_CONNECTED_INT8` runs an int8 model bit for bit as `ops::FULLY_CONNECTED` and
+/// refuses a float FULLY_CONNECTED at parse time, naming the registration to use instead.
+#[test]
+fn fully_connected_int8_registration() {
+    use tflm_runtime::{ops, ParseErrorKind};
+    let Some(dir) = peer_models() else { return };
+    static INT8: &[ops::Registration] = &[ops::FULLY_CONNECTED_INT8];
+    let bytes = AlignedBytes::new(&std::fs::read(dir.join("hello_world_int8.tflite")).unwrap());
+    let model = Model::parse_with(bytes.as_slice(), INT8).unwrap();
+    let cases = read_cases(&dir.join("hello_world_int8.ref.jsonl")).unwrap();
+    let mut arena = tflm::run::arena(model.arena_size());
+    let mut interpreter = Interpreter::new(&model, arena.as_mut_slice()).unwrap();
+    for case in &cases {
+        set_inputs(&mut interpreter, &case.inputs).unwrap();
+        interpreter.invoke().unwrap();
+        assert_eq!(outputs(&interpreter).unwrap(), case.outputs);
+    }
+    let float = AlignedBytes::new(&std::fs::read(dir.join("hello_world_float.tflite")).unwrap());
+    let err = Model::parse_with(float.as_slice(), INT8).unwrap_err();
+    assert!(
+        matches!(err.kind, ParseErrorKind::UnsupportedOperands { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("register ops::FULLY_CONNECTED"),
+        "{err}"
+    );
+    assert!(Model::parse_with(float.as_slice(), &[ops::FULLY_CONNECTED]).is_ok());
+}

@@ -135,6 +135,10 @@ fn run() -> Result<(), String> {
                 // FULLY_CONNECTED with sparse-encoded weights (it runs dense ones too).
                 return "tflm_runtime::ops::FULLY_CONNECTED_SPARSE".to_string();
             }
+            if c == 9 && io.fc_int8 {
+                // Only int8 FULLY_CONNECTED operators: only the int8 kernel is linked.
+                return "tflm_runtime::ops::FULLY_CONNECTED_INT8".to_string();
+            }
             format!(
                 "match tflm_runtime::ops::by_code({c}) {{ Some(r) => r, None => panic!(\"operator code {c} has no kernel in tflm-runtime\") }}"
             )
@@ -425,6 +429,9 @@ struct ModelIo {
     /// The model has a `tflm_rs.sparse_weights...` metadata entry: its FULLY_CONNECTED
     /// operators need `ops::FULLY_CONNECTED_SPARSE`.
     sparse_weights: bool,
+    /// Every FULLY_CONNECTED operator has int8 input, weights and output: the firmware lists
+    /// `ops::FULLY_CONNECTED_INT8`, which links the int8 kernel only.
+    fc_int8: bool,
 }
 
 struct Fb<'a>(&'a [u8]);
@@ -502,6 +509,7 @@ impl ModelIo {
             Ok(list)
         };
         let mut op_codes = Vec::new();
+        let mut code_of_index = Vec::new();
         if let Some((codes, n)) = fb.vector(model, 1)? {
             for k in 0..n {
                 let t = fb.deref(codes + 4 * k)?;
@@ -514,6 +522,7 @@ impl ModelIo {
                     Some(f) => fb.i32(f)?,
                 };
                 let code = builtin.max(deprecated);
+                code_of_index.push(code);
                 if !op_codes.contains(&code) {
                     op_codes.push(code);
                 }
@@ -532,6 +541,40 @@ impl ModelIo {
                 }
             }
         }
-        Ok(ModelIo { inputs: io(1)?, outputs: io(2)?, op_codes, sparse_weights })
+        // SubGraph.operators (field 3): Operator.opcode_index (0), inputs (1), outputs (2);
+        // Tensor.type (field 1), INT8 = 9.
+        let tensor_type = |t: i32| -> Result<i8, String> {
+            if t < 0 || t as usize >= n_tensors {
+                return Ok(-1);
+            }
+            let tensor = fb.deref(tensors + 4 * t as usize)?;
+            Ok(match fb.field(tensor, 1)? {
+                None => 0,
+                Some(f) => *buf.get(f).ok_or("flatbuffer offset out of bounds")? as i8,
+            })
+        };
+        let mut fc_int8 = true;
+        if let Some((ops, n)) = fb.vector(sg, 3)? {
+            for k in 0..n {
+                let op = fb.deref(ops + 4 * k)?;
+                let index = match fb.field(op, 0)? {
+                    None => 0,
+                    Some(f) => fb.u32(f)? as usize,
+                };
+                if code_of_index.get(index) != Some(&9) {
+                    continue;
+                }
+                let first = |id: usize, k: usize| -> Result<i32, String> {
+                    match fb.vector(op, id)? {
+                        Some((v, len)) if k < len => fb.i32(v + 4 * k),
+                        _ => Ok(-1),
+                    }
+                };
+                for t in [first(1, 0)?, first(1, 1)?, first(2, 0)?] {
+                    fc_int8 &= tensor_type(t)? == 9;
+                }
+            }
+        }
+        Ok(ModelIo { inputs: io(1)?, outputs: io(2)?, op_codes, sparse_weights, fc_int8 })
     }
 }

@@ -2,9 +2,12 @@
 //! (float activations, int8 per-tensor weights), with inputs of any rank flattened to
 //! `batches x accum_depth` as TFLite does.
 //!
-//! Two registrations share this module: `FULLY_CONNECTED` ([`prepare`], [`eval`]) refuses
+//! Three registrations share this module: `FULLY_CONNECTED` ([`prepare`], [`eval`]) refuses
 //! weights in tflm-rs's sparse encoding, so a firmware that never meets them does not link the
-//! sparse kernel; `FULLY_CONNECTED_SPARSE` ([`prepare_sparse`], [`eval_sparse`]) runs both.
+//! sparse kernel; `FULLY_CONNECTED_SPARSE` ([`prepare_sparse`], [`eval_sparse`]) runs both;
+//! `FULLY_CONNECTED_INT8` ([`prepare_int8`], [`eval_int8`]) runs only dense int8 operators, so
+//! an int8 firmware does not link the float, int16x8 and hybrid kernels either (TFLite Micro's
+//! `Register_FULLY_CONNECTED_INT8`).
 
 use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
@@ -39,6 +42,23 @@ struct Header {
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     prepare_with(p, false)
+}
+
+/// [`prepare`] for int8 input, weights and output only.
+pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    let int8 =
+        |t: Result<crate::model::Tensor<'_>, ParseErrorKind>| t.is_ok_and(|t| t.dtype == DType::I8);
+    if !(int8(p.input(0)) && int8(p.input(1)) && int8(p.output(0))) {
+        return Err(p.unsupported(
+            "types other than int8 with ops::FULLY_CONNECTED_INT8 (register ops::FULLY_CONNECTED)",
+        ));
+    }
+    prepare_with(p, false)
+}
+
+/// [`eval`] for the operators [`prepare_int8`] accepted: references the int8 kernel only.
+pub(super) fn eval_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_variants::<false>(io, data)
 }
 
 /// [`prepare`] that also accepts int8 weights in the sparse encoding.
@@ -217,6 +237,16 @@ pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Resul
 }
 
 pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_variants::<true>(io, data)
+}
+
+/// Runs the prepared variant: int8 always, the others only when `ALL_TYPES` (a constant, so
+/// `eval_variants::<false>` does not reference the float, hybrid and int16x8 kernels and the
+/// linker drops them).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let h: Header = data.get()?;
     let params: FullyConnectedParams = data.get()?;
     let scales = data.array::<f64>(h.num_scales as usize)?;
@@ -226,7 +256,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
         output_depth: h.output_depth as usize,
     };
     let r = match h.variant {
-        FLOAT => k::fully_connected_f32(
+        FLOAT if ALL_TYPES => k::fully_connected_f32(
             &params,
             dims,
             io.input_as(0)?,
@@ -243,7 +273,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             io.optional_input_as(2)?,
             io.output_as(0)?,
         ),
-        HYBRID | HYBRID_ASYMMETRIC => {
+        HYBRID | HYBRID_ASYMMETRIC if ALL_TYPES => {
             let activation = crate::types::Activation::from_schema(h.activation as i8)
                 .ok_or(io.internal("activation"))?;
             let scratch = io.scratch_as::<i8>()?;
@@ -259,7 +289,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
                 io.output_as(0)?,
             )
         }
-        INT16_BIAS64 => k::fully_connected_i16::<i64>(
+        INT16_BIAS64 if ALL_TYPES => k::fully_connected_i16::<i64>(
             &params,
             scales,
             dims,
@@ -268,7 +298,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             io.optional_input_as(2)?,
             io.output_as(0)?,
         ),
-        _ => k::fully_connected_i16::<i32>(
+        INT16_BIAS32 if ALL_TYPES => k::fully_connected_i16::<i32>(
             &params,
             scales,
             dims,
@@ -277,6 +307,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             io.optional_input_as(2)?,
             io.output_as(0)?,
         ),
+        _ => return Err(io.internal("FULLY_CONNECTED variant without a registered kernel")),
     };
     kernel_result(io, r)
 }

@@ -165,6 +165,17 @@ pub const FULLY_CONNECTED_SPARSE: Registration = Registration {
     eval: fully_connected::eval_sparse,
 };
 
+/// FULLY_CONNECTED for dense int8 operators only: a firmware whose FULLY_CONNECTED operators
+/// are all int8 lists it instead of [`FULLY_CONNECTED`] and does not link the float, int16x8
+/// and hybrid kernels. An operator of another type is refused at parse time, naming
+/// `ops::FULLY_CONNECTED`.
+pub const FULLY_CONNECTED_INT8: Registration = Registration {
+    code: op::FULLY_CONNECTED,
+    name: "FULLY_CONNECTED_INT8",
+    prepare: fully_connected::prepare_int8,
+    eval: fully_connected::eval_int8,
+};
+
 /// The registration a firmware lists for `op` (host side: code generators; it links every
 /// kernel): [`FULLY_CONNECTED_SPARSE`] for a FULLY_CONNECTED with sparse-encoded weights, else
 /// the builtin's own ([`by_code`]); `None` for an operator the runtime has no kernel for.
