@@ -41,19 +41,12 @@ struct Header {
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, false)
+    prepare_with(p, Accept::Dense)
 }
 
 /// [`prepare`] for int8 input, weights and output only.
 pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    let int8 =
-        |t: Result<crate::model::Tensor<'_>, ParseErrorKind>| t.is_ok_and(|t| t.dtype == DType::I8);
-    if !(int8(p.input(0)) && int8(p.input(1)) && int8(p.output(0))) {
-        return Err(p.unsupported(
-            "types other than int8 with ops::FULLY_CONNECTED_INT8 (register ops::FULLY_CONNECTED)",
-        ));
-    }
-    prepare_with(p, false)
+    prepare_with(p, Accept::Int8)
 }
 
 /// [`eval`] for the operators [`prepare_int8`] accepted: references the int8 kernel only.
@@ -63,10 +56,22 @@ pub(super) fn eval_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<
 
 /// [`prepare`] that also accepts int8 weights in the sparse encoding.
 pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, true)
+    prepare_with(p, Accept::DenseAndSparse)
 }
 
-fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), ParseErrorKind> {
+/// The variants a registration runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Accept {
+    /// Every dense variant (`FULLY_CONNECTED`).
+    Dense,
+    /// Every dense variant and int8 with sparse weights (`FULLY_CONNECTED_SPARSE`).
+    DenseAndSparse,
+    /// Dense int8 only (`FULLY_CONNECTED_INT8`).
+    Int8,
+}
+
+fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), ParseErrorKind> {
+    let sparse_ok = accept == Accept::DenseAndSparse;
     p.expect_io(2, 3, 1)?;
     let input = p.input(0)?;
     let filter = p.input(1)?;
@@ -121,6 +126,11 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), Pars
         }
         (true, _, _) => return Err(p.unsupported("sparse weights with non-int8 activations")),
     };
+    if accept == Accept::Int8 && variant != INT8 {
+        return Err(p.unsupported(
+            "types other than int8 with ops::FULLY_CONNECTED_INT8 (register ops::FULLY_CONNECTED)",
+        ));
+    }
     if variant == INT8_SPARSE && filter.quantization.zero_point() != 0 {
         return Err(p.unsupported("sparse weights with a non-zero zero point"));
     }
