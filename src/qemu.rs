@@ -649,6 +649,41 @@ done"#;
 
 /// Builds the firmware and runs it under QEMU. `Ok` when every checked output matched (or
 /// nothing was checked); [`QemuError::Mismatch`] (with the report) otherwise.
+/// The Cortex-M toolchain's build environment (tools/cortex-m-toolchain.sh's lines), its kind
+/// and the extra cargo arguments it needs (`-Zbuild-std=core` for the Debian fallback).
+struct CortexM {
+    env: Vec<(String, String)>,
+    toolchain: String,
+    cargo_args: Vec<String>,
+}
+
+/// The toolchain already set up, else set up now (`on_setup` says so first).
+fn cortex_m(src: &Path, on_setup: impl FnOnce()) -> Result<CortexM, QemuError> {
+    let env = match toolchain_env(src, true) {
+        Ok(env) => env,
+        Err(_) => {
+            on_setup();
+            toolchain_env(src, false)?
+        }
+    };
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let toolchain = get("TFLM_CM_TOOLCHAIN");
+    let cargo_args = get("TFLM_CM_CARGO_ARGS")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    Ok(CortexM {
+        env,
+        toolchain,
+        cargo_args,
+    })
+}
+
 pub fn run(opts: &QemuOptions) -> Result<QemuReport, QemuError> {
     let src = source_dir(opts.source_dir.as_deref());
     let manifest = src.join("examples/qemu-firmware/Cargo.toml");
@@ -685,24 +720,13 @@ pub fn run(opts: &QemuOptions) -> Result<QemuReport, QemuError> {
 
     // ---- qemu and the toolchain ----
     qemu_version()?;
-    let env = match toolchain_env(&src, true) {
-        Ok(env) => env,
-        Err(_) => {
-            progress("setting up the Cortex-M toolchain (tools/cortex-m-toolchain.sh; the Debian fallback downloads about 120 MB once)");
-            toolchain_env(&src, false)?
-        }
-    };
-    let get = |k: &str| {
-        env.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let toolchain = get("TFLM_CM_TOOLCHAIN");
-    let extra_args: Vec<String> = get("TFLM_CM_CARGO_ARGS")
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    let CortexM {
+        env,
+        toolchain,
+        cargo_args: extra_args,
+    } = cortex_m(&src, || {
+        progress("setting up the Cortex-M toolchain (tools/cortex-m-toolchain.sh; the Debian fallback downloads about 120 MB once)")
+    })?;
 
     // ---- build ----
     let target_dir = opts
@@ -954,17 +978,11 @@ pub fn run_crate(opts: &CrateRun) -> Result<CrateOutput, QemuError> {
         return Err(QemuError::SourceNotFound(dir));
     }
     qemu_version()?;
-    let env = match toolchain_env(&src, true) {
-        Ok(env) => env,
-        Err(_) => toolchain_env(&src, false)?,
-    };
-    let get = |k: &str| {
-        env.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let toolchain = get("TFLM_CM_TOOLCHAIN");
+    let CortexM {
+        env,
+        toolchain,
+        cargo_args,
+    } = cortex_m(&src, || {})?;
     let target_dir = opts
         .target_dir
         .clone()
@@ -990,11 +1008,7 @@ pub fn run_crate(opts: &CrateRun) -> Result<CrateOutput, QemuError> {
         "--target".into(),
         opts.machine.target().into(),
     ];
-    args.extend(
-        get("TFLM_CM_CARGO_ARGS")
-            .split_whitespace()
-            .map(str::to_string),
-    );
+    args.extend(cargo_args);
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
         .arg(WRAPPER)

@@ -102,21 +102,21 @@ impl fmt::Display for JsonStr<'_> {
 /// Shortest decimal that reads back as the same f32 (Rust's `Debug`), JSON-compatible; NaN and
 /// infinities as Python's json writes them.
 pub fn write_float(out: &mut impl Write, x: f32) -> fmt::Result {
-    if x.is_nan() {
-        out.write_str("NaN")
-    } else if x.is_infinite() {
-        out.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" })
-    } else {
-        write!(out, "{x:?}")
-    }
+    write_number(out, x)
 }
 
 /// The same for f64.
 pub fn write_f64(out: &mut impl Write, x: f64) -> fmt::Result {
-    if x.is_nan() {
+    write_number(out, x)
+}
+
+/// `x` in its own type's shortest `Debug` form (an f32 is not widened first), or NaN/Infinity.
+fn write_number<T: Copy + Into<f64> + fmt::Debug>(out: &mut impl Write, x: T) -> fmt::Result {
+    let v: f64 = x.into();
+    if v.is_nan() {
         out.write_str("NaN")
-    } else if x.is_infinite() {
-        out.write_str(if x > 0.0 { "Infinity" } else { "-Infinity" })
+    } else if v.is_infinite() {
+        out.write_str(if v > 0.0 { "Infinity" } else { "-Infinity" })
     } else {
         write!(out, "{x:?}")
     }
