@@ -22,7 +22,10 @@ use crate::quantize::{self, IoKind, Mode, QuantizeError};
 use crate::run::AlignedBytes;
 use crate::sparse::SparseWeights;
 use crate::specs::{IoType, Specs, SpecsError};
-use crate::train::{self, Epoch, PruneSchedule, TrainConfig, TrainError, TrainReport};
+use crate::train::{
+    self, Epoch, LrSchedule, PruneSchedule, QatStart, RangeObserver, TrainConfig, TrainError,
+    TrainReport,
+};
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use tflm_runtime::Model;
@@ -256,6 +259,7 @@ impl Pipeline {
             epochs,
             batch_size: None,
             learning_rate: o.learning_rate,
+            lr_schedule: LrSchedule::Constant,
             seed: o.seed,
             prune: None,
             keep_zeros: false,
@@ -307,7 +311,11 @@ impl Pipeline {
                 DEFAULT_QAT_EPOCHS
             };
             let c = TrainConfig {
-                qat: Some(start),
+                qat: Some(QatStart {
+                    ranges: start,
+                    observer: RangeObserver::for_calibration(o.calibration),
+                }),
+                lr_schedule: LrSchedule::Cosine,
                 keep_zeros: o.prune.is_some(),
                 ..config(epochs)
             };

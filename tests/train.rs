@@ -17,7 +17,7 @@ use tflm::run::{arena, AlignedBytes};
 use tflm::train::data::Examples;
 use tflm::train::net::Net;
 use tflm::train::schedule::Masks;
-use tflm::train::{self, TrainConfig};
+use tflm::train::{self, LrSchedule, TrainConfig};
 use tflm_runtime::{Interpreter, Model};
 
 fn model_dir(name: &str) -> PathBuf {
@@ -84,6 +84,7 @@ fn config(epochs: usize, max_examples: usize) -> TrainConfig {
         epochs,
         batch_size: None,
         learning_rate: None,
+        lr_schedule: LrSchedule::Constant,
         seed: 0,
         prune: None,
         keep_zeros: false,
@@ -283,4 +284,45 @@ fn training_options_are_part_of_the_description() {
         .unwrap()
         .to_string();
     assert!(err.contains("no prunable layer \"nope\""), "{err}");
+}
+
+/// Issue 7's quality targets, at the defaults (seed 0, `specs.json`'s training settings):
+/// docs/quality.md records the figures and tfmot's side by side.
+#[test]
+fn qat_on_the_co2_lstm_is_no_worse_than_post_training_int8() {
+    let ptq = int8_metrics(&Pipeline::from_dir(model_dir("co2")).load().unwrap());
+    let qat = int8_metrics(
+        &Pipeline::from_dir(model_dir("co2"))
+            .qat(true)
+            .load()
+            .unwrap(),
+    );
+    let (ptq, qat) = (ptq.mae.unwrap(), qat.mae.unwrap());
+    eprintln!("co2 int8 MAE: post-training {ptq:.4}, QAT {qat:.4}");
+    assert!(
+        qat <= ptq,
+        "QAT int8 MAE {qat} above post-training int8 {ptq}"
+    );
+}
+
+#[test]
+fn half_the_weights_pruned_while_fine_tuning_stays_within_2_percent_of_dense_int8() {
+    let dense = |m: &str| int8_metrics(&Pipeline::from_dir(model_dir(m)).load().unwrap());
+    let pruned = |m: &str| {
+        let session = Pipeline::from_dir(model_dir(m))
+            .prune(0.5)
+            .finetune_epochs(2)
+            .load()
+            .unwrap();
+        int8_metrics(&session)
+    };
+    let (d, p) = (dense("co2").mae.unwrap(), pruned("co2").mae.unwrap());
+    eprintln!("co2 int8 MAE: dense {d:.4}, 50% pruned + 2 epochs {p:.4}");
+    assert!(p <= d * 1.02, "co2 pruned MAE {p} vs dense {d}");
+    let (d, p) = (
+        dense("digits").accuracy.unwrap(),
+        pruned("digits").accuracy.unwrap(),
+    );
+    eprintln!("digits int8 accuracy: dense {d:.4}, 50% pruned + 2 epochs {p:.4}");
+    assert!(p >= d * 0.98, "digits pruned accuracy {p} vs dense {d}");
 }

@@ -302,7 +302,7 @@ def make_spec(path: Path) -> dict:
             # covers workdays, the holiday and the weekend.
             "representative_rows": REPRESENTATIVE_ROWS,
         },
-        "training": {"epochs": 5, "batch_size": BATCH, "learning_rate": 0.0005,
+        "training": {"epochs": 5, "batch_size": BATCH, "learning_rate": 0.001,
                      "optimizer": "adam", "loss": "mse"},
     }
 

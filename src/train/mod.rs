@@ -17,6 +17,7 @@
 //!   quantizes, LSTM included; the observed ranges are returned for the conversion.
 
 pub mod data;
+pub mod lr;
 pub mod lstm;
 pub mod net;
 pub mod qat;
@@ -29,8 +30,10 @@ use crate::prune::{PruneError, Ranking};
 use crate::specs::{Optimizer, Specs};
 use candle_nn::optim::{AdamW, Optimizer as _, ParamsAdamW, SGD};
 use data::Examples;
+pub use lr::LrSchedule;
 use net::Net;
 use qat::FakeQuant;
+pub use qat::RangeObserver;
 use schedule::{Masks, PolynomialDecay};
 
 /// Why training failed.
@@ -74,15 +77,23 @@ pub struct TrainConfig {
     /// Default: the specs' `training`.
     pub batch_size: Option<usize>,
     pub learning_rate: Option<f64>,
+    pub lr_schedule: LrSchedule,
     pub seed: u64,
     pub prune: Option<PruneSchedule>,
     /// Without `prune`: keeps the prunable weights that are zero now at zero (QAT after
     /// pruning must not undo it).
     pub keep_zeros: bool,
-    /// QAT, starting from these calibrated ranges of the float graph.
-    pub qat: Option<Ranges>,
+    /// QAT, starting from calibrated ranges of the float graph.
+    pub qat: Option<QatStart>,
     /// Train on the first `n` training examples only (tests).
     pub max_examples: Option<usize>,
+}
+
+/// Where QAT starts: the float graph's calibrated ranges, and how it follows them.
+#[derive(Clone, Debug)]
+pub struct QatStart {
+    pub ranges: Ranges,
+    pub observer: RangeObserver,
 }
 
 /// One finished epoch, for progress reports.
@@ -143,7 +154,10 @@ pub fn train(
         None if config.keep_zeros => Some(Masks::of_zeros(&net)?),
         None => None,
     };
-    let mut fq = config.qat.as_ref().map(|r| FakeQuant::new(graph, r));
+    let mut fq = config
+        .qat
+        .as_ref()
+        .map(|q| FakeQuant::new(graph, &q.ranges, q.observer));
     let vars = net.vars();
     enum Opt {
         Adam(AdamW),
@@ -178,6 +192,11 @@ pub fn train(
                     m.update(&net, target)?;
                     sparsity = target;
                 }
+            }
+            let rate = config.lr_schedule.at(lr, step, total_steps);
+            match &mut opt {
+                Opt::Adam(o) => o.set_learning_rate(rate),
+                Opt::Sgd(o) => o.set_learning_rate(rate),
             }
             let inputs = train_set.inputs(&net, rows)?;
             let values = net.forward_all(&inputs, fq.as_mut())?;
