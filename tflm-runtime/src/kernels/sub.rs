@@ -5,28 +5,26 @@
 //! multiplier above one is allowed (`QuantizeMultiplierGreaterThanOne`), and int16 zero points
 //! need not be 0 on the general path.
 
-use super::add::{
-    activation_range_i32, all_pot, clamp_f32, general_op, general_op_tables_i8, pot_op,
-};
+use super::add::{activation_range_i32, clamp_f32, general_op, general_op_tables_i8, pot_op};
 pub use super::add::{AddInputTablesI8, AddSubParams};
 use super::broadcast::binary;
-use crate::quant::{activation_range_f32, activation_range_quantized};
+use crate::quant::activation_range_f32;
 use crate::types::Activation;
 
 impl AddSubParams {
-    /// Int8 SUB from the tensors' `(scale, zero_point)`s (LiteRT's `PrepareGeneralSubOp`).
+    /// Int8 SUB from the tensors' `(scale, zero_point)`s (LiteRT's `PrepareGeneralSubOp`): the
+    /// parameters of [`AddSubParams::add_int8`].
     pub fn sub_int8(
         input1: (f32, i32),
         input2: (f32, i32),
         output: (f32, i32),
         activation: Activation,
     ) -> Self {
-        let act = activation_range_quantized(activation, output.0, output.1, -128, 127);
-        Self::general(input1, input2, output, 20, act)
+        Self::add_int8(input1, input2, output, activation)
     }
 
-    /// Int16 SUB; `pot_scale_int16` is `SubOptions.pot_scale_int16` (see
-    /// [`AddSubParams::add_int16`]). `None` where LiteRT rejects the power-of-two path.
+    /// Int16 SUB; `pot_scale_int16` is `SubOptions.pot_scale_int16`: the parameters of
+    /// [`AddSubParams::add_int16`], `None` where LiteRT rejects the power-of-two path.
     pub fn sub_int16(
         input1: (f32, i32),
         input2: (f32, i32),
@@ -34,12 +32,7 @@ impl AddSubParams {
         activation: Activation,
         pot_scale_int16: bool,
     ) -> Option<Self> {
-        let act = activation_range_quantized(activation, output.0, output.1, -32768, 32767);
-        if pot_scale_int16 && all_pot(input1.0, input2.0, output.0) {
-            Self::pot_int16(input1, input2, output, act)
-        } else {
-            Some(Self::general(input1, input2, output, 15, act))
-        }
+        Self::add_int16(input1, input2, output, activation, pot_scale_int16)
     }
 }
 
