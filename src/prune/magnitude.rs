@@ -2,10 +2,12 @@
 //!
 //! Prunable tensors are the kernels of FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D and the
 //! input, recurrent and projection weight matrices of UNIDIRECTIONAL_SEQUENCE_LSTM (each gate's
-//! matrix is one tensor, ranked on its own per layer), never biases or peephole weights. Ranking is per layer (each tensor loses the same fraction) or global (one
+//! matrix is one tensor, ranked on its own per layer), never biases or peephole weights.
+//! Ranking is per layer (each tensor loses the same fraction) or global (one
 //! threshold over all of them, so layers with many small weights lose more). Ties are broken
 //! by position, so the result is deterministic.
 
+use super::PruneError;
 use crate::ir::{ConstData, Graph, OpKind, TensorId};
 
 /// How weights are ranked.
@@ -34,13 +36,6 @@ impl LayerSparsity {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum PruneError {
-    #[error("sparsity must be in [0, 1), got {0}")]
-    Sparsity(f32),
-    #[error("no prunable layer {name:?} to skip (prunable: operator index or weight tensor name of {known})")]
-    UnknownLayer { name: String, known: String },
-}
 
 /// The weight tensors pruning touches, with their operator, in operator order.
 pub fn prunable(graph: &Graph) -> Vec<(usize, TensorId)> {
