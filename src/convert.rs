@@ -33,7 +33,11 @@ pub struct ConvertArgs {
     prune: Option<f32>,
     /// Structured pruning: remove the --prune fraction of whole units of each layer, neurons
     /// (FULLY_CONNECTED, LSTM cells) or channels (CONV_2D), and rewire the layers that read them.
-    #[arg(long = "prune-structure", alias = "prune_structure", value_name = "UNITS")]
+    #[arg(
+        long = "prune-structure",
+        alias = "prune_structure",
+        value_name = "UNITS"
+    )]
     prune_structure: Option<tflm::prune::Structure>,
     /// Rank weights for pruning over all layers at once instead of per layer.
     #[arg(long)]

@@ -66,7 +66,10 @@ fn rewiring_is_exact(model: &str, structure: Structure) -> (Graph, Vec<LayerUnit
     assert!(diff <= 1e-5, "{model}: pruned vs zeroed differ by {diff}");
     // Zeroing half the units does change the model: the comparison has teeth.
     let before = outputs(original, &inputs);
-    assert!(max_difference(&before, &b) > 1e-3, "{model}: nothing changed");
+    assert!(
+        max_difference(&before, &b) > 1e-3,
+        "{model}: nothing changed"
+    );
     (pruned, report)
 }
 
@@ -104,7 +107,10 @@ fn sine_neurons_rewire_exactly() {
 fn digits_channels_rewire_through_depthwise_pooling_and_flatten() {
     let (g, report) = rewiring_is_exact("digits", Structure::Channels);
     assert_eq!(units(&report), vec![(12, 6, None), (24, 12, None)]);
-    assert_eq!(shape(&g, "digits_1/conv_1/BiasAdd/weights"), vec![6, 3, 3, 1]);
+    assert_eq!(
+        shape(&g, "digits_1/conv_1/BiasAdd/weights"),
+        vec![6, 3, 3, 1]
+    );
     // The depthwise layer loses the channels it reads (depth multiplier 1).
     assert_eq!(shape(&g, "Conv__3/weights"), vec![1, 3, 3, 6]);
     assert_eq!(shape(&g, "Conv__3/bias"), vec![6]);
@@ -173,7 +179,12 @@ fn int8_is_smaller_and_bit_exact(model: &str, structure: Structure) {
         q.macs
     );
     assert!(q.tflite.len() < dense.tflite.len());
-    assert!(q.macs * 10 < dense.macs * 7, "MACs {} vs {}", q.macs, dense.macs);
+    assert!(
+        q.macs * 10 < dense.macs * 7,
+        "MACs {} vs {}",
+        q.macs,
+        dense.macs
+    );
     assert!(q.arena_size <= dense.arena_size);
     // Deterministic.
     let again = Pipeline::from_dir(model_dir(model))
@@ -215,7 +226,10 @@ fn co2_neurons_int8_matches_litert() {
 /// zero, so removing them changes no output.
 #[test]
 fn finetuning_masks_whole_units_and_removal_is_exact() {
-    for (model, structure) in [("sine", Structure::Neurons), ("digits", Structure::Channels)] {
+    for (model, structure) in [
+        ("sine", Structure::Neurons),
+        ("digits", Structure::Channels),
+    ] {
         let session = Pipeline::from_dir(model_dir(model)).load().unwrap();
         let mut graph = session.imported.clone();
         let config = TrainConfig {
@@ -233,9 +247,14 @@ fn finetuning_masks_whole_units_and_removal_is_exact() {
             qat: None,
             max_examples: Some(256),
         };
-        let report =
-            train::train(&mut graph, &session.specs, &session.dataset, &config, &mut |_| {})
-                .unwrap();
+        let report = train::train(
+            &mut graph,
+            &session.specs,
+            &session.dataset,
+            &config,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(report.epochs.last().unwrap().sparsity, 0.5);
         let (plans, _) = structured::plan(&graph, structure, 0.5, &[]).unwrap();
         // Every weight the final plan removes was already held at zero by the masks.
@@ -260,10 +279,7 @@ fn pipeline_with_finetuning_reports_units_and_shrinks() {
         .load()
         .unwrap();
     assert!(session.finetune.is_some());
-    assert_eq!(
-        units(&session.units)[..2],
-        [(16, 8, None), (16, 8, None)]
-    );
+    assert_eq!(units(&session.units)[..2], [(16, 8, None), (16, 8, None)]);
     let q = session.convert(Mode::Int8).unwrap();
     assert_eq!(q.macs, 8 + 64 + 8);
 }
@@ -289,7 +305,10 @@ fn bad_options_are_refused_with_their_name() {
         Err(e) => e.to_string(),
     };
     let e = err(Pipeline::from_dir(model_dir("sine")).prune_structure(Structure::Neurons));
-    assert!(e.contains("prune_structure = \"neurons\" needs a sparsity"), "{e}");
+    assert!(
+        e.contains("prune_structure = \"neurons\" needs a sparsity"),
+        "{e}"
+    );
     let e = err(Pipeline::from_dir(model_dir("sine"))
         .prune(0.5)
         .prune_structure(Structure::Neurons)

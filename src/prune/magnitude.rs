@@ -36,7 +36,6 @@ impl LayerSparsity {
     }
 }
 
-
 /// The weight tensors pruning touches, with their operator, in operator order.
 pub fn prunable(graph: &Graph) -> Vec<(usize, TensorId)> {
     let mut seen = Vec::new();

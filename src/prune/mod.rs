@@ -18,7 +18,9 @@ pub enum PruneError {
         "prune_structure {0:?} ranks units per layer; global ranking is for magnitude pruning only"
     )]
     GlobalStructured(&'static str),
-    #[error("prune_structure = {0:?} needs a sparsity (prune = s): the fraction of units to remove")]
+    #[error(
+        "prune_structure = {0:?} needs a sparsity (prune = s): the fraction of units to remove"
+    )]
     StructureWithoutSparsity(&'static str),
     #[error("operator {op} ({name}): removing its units: {message}")]
     Rewire {

@@ -133,7 +133,14 @@ struct Layer {
 }
 
 fn float_weights(graph: &Graph, id: Option<TensorId>) -> Option<TensorId> {
-    id.filter(|&w| graph.tensor(w).data.as_ref().and_then(ConstData::as_f32).is_some())
+    id.filter(|&w| {
+        graph
+            .tensor(w)
+            .data
+            .as_ref()
+            .and_then(ConstData::as_f32)
+            .is_some()
+    })
 }
 
 /// The layer operator `i` is for `structure`, `None` when it is not a candidate at all,
@@ -166,7 +173,9 @@ fn layer(graph: &Graph, i: usize, structure: Structure) -> Option<Result<Layer, 
             let present = |ks: &[usize]| -> Vec<TensorId> {
                 ks.iter().filter_map(|&k| op.input(k)).collect()
             };
-            let rows = present(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23]);
+            let rows = present(&[
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23,
+            ]);
             Some(Ok(Layer {
                 units: graph.tensor(weight).shape[0],
                 weight,
@@ -228,7 +237,10 @@ fn follow(graph: &Graph, t: TensorId, keep: &[bool], edits: &mut Vec<Edit>) -> R
         let op = &graph.ops[c];
         let name = format!("operator {c} ({})", op.name());
         if op.input(0) != Some(t) || op.inputs.iter().skip(1).any(|&i| i == Some(t)) {
-            return Err(format!("{name} reads {:?} as more than its data", tensor.name));
+            return Err(format!(
+                "{name} reads {:?} as more than its data",
+                tensor.name
+            ));
         }
         let out = op.outputs[0];
         let columns = |k: usize, axis: usize, edits: &mut Vec<Edit>| -> Result<(), String> {
@@ -269,7 +281,10 @@ fn follow(graph: &Graph, t: TensorId, keep: &[bool], edits: &mut Vec<Edit>) -> R
             }
             OpKind::Mean(_) => {
                 let axes = ints(graph, op.input(1)).unwrap_or_default();
-                if axes.iter().any(|&a| a.rem_euclid(last as i64 + 1) == last as i64) {
+                if axes
+                    .iter()
+                    .any(|&a| a.rem_euclid(last as i64 + 1) == last as i64)
+                {
                     return Err(format!(
                         "{name} averages over the units (removing some changes the mean)"
                     ));
@@ -342,7 +357,11 @@ fn follow(graph: &Graph, t: TensorId, keep: &[bool], edits: &mut Vec<Edit>) -> R
                         });
                     }
                 }
-                if o.new_shape.as_ref().and_then(|s| s.last()).is_some_and(|&v| v != -1) {
+                if o.new_shape
+                    .as_ref()
+                    .and_then(|s| s.last())
+                    .is_some_and(|&v| v != -1)
+                {
                     edits.push(Edit::ReshapeOption {
                         op: c,
                         value: new_last as i32,
@@ -362,7 +381,10 @@ fn follow(graph: &Graph, t: TensorId, keep: &[bool], edits: &mut Vec<Edit>) -> R
                     .ok_or_else(|| format!("{name}: the filter is not float weights"))?;
                 let out_c = graph.tensor(w).shape[3];
                 if !out_c.is_multiple_of(keep.len()) {
-                    return Err(format!("{name} has {out_c} channels for {} inputs", keep.len()));
+                    return Err(format!(
+                        "{name} has {out_c} channels for {} inputs",
+                        keep.len()
+                    ));
                 }
                 // Output channel `o` is input channel `o / depth_multiplier`'s.
                 let multiplier = out_c / keep.len();
@@ -553,7 +575,9 @@ pub fn apply(graph: &mut Graph, plans: &[LayerPlan]) -> Result<(), PruneError> {
             }
         }
     }
-    graph.validate().map_err(|e| PruneError::Invalid(e.to_string()))
+    graph
+        .validate()
+        .map_err(|e| PruneError::Invalid(e.to_string()))
 }
 
 /// For every constant the plans touch, a mask over its elements (1 keeps, 0 is a removed
