@@ -451,16 +451,13 @@ pub fn plan(
         line.tensor = weight_name(l.weight);
         line.units = l.units;
         let n = ((f64::from(sparsity) * l.units as f64).round() as usize).min(l.units - 1);
-        let removed = if skip.contains(&i) {
+        if skip.contains(&i) {
             line.kept_because = Some("prune_skip".into());
-            Vec::new()
-        } else {
-            least_important(graph, &l, n)
-        };
-        if removed.is_empty() {
             report.push(line);
             continue;
         }
+        // Rewired even when nothing is removed, so the report says why a layer cannot be.
+        let removed = least_important(graph, &l, n);
         let keep: Vec<bool> = (0..l.units).map(|u| !removed.contains(&u)).collect();
         let mut edits = Vec::new();
         let rewired = (|| {
@@ -488,6 +485,7 @@ pub fn plan(
             follow(graph, l.output, &keep, &mut edits)
         })();
         match rewired {
+            Ok(()) if removed.is_empty() => {}
             Ok(()) => {
                 line.removed = removed.len();
                 plans.push(LayerPlan {
@@ -626,4 +624,84 @@ pub fn prune(
     let (plans, report) = plan(graph, structure, sparsity, skip)?;
     apply(graph, &plans)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{AddSubOptions, DType, FullyConnectedOptions, Op, Tensor};
+
+    /// x[1,2] -> FC(4 units) -> h -> RELU -> r -> FC(1) -> y, and `h` optionally also into
+    /// an ADD with a second input.
+    fn graph(with_add: bool) -> Graph {
+        let mut g = Graph::new();
+        let x = g.add_tensor(Tensor::activation("x", DType::F32, vec![1, 2]));
+        // Row norms: unit 0: 1, unit 1: 5, unit 2: 1 (ties with 0), unit 3: 0.5.
+        let w1 = g.add_tensor(Tensor::constant(
+            "w1",
+            vec![4, 2],
+            ConstData::F32(vec![1.0, 0.0, 3.0, 4.0, 0.0, -1.0, 0.5, 0.0]),
+        ));
+        let h = g.add_tensor(Tensor::activation("h", DType::F32, vec![1, 4]));
+        let r = g.add_tensor(Tensor::activation("r", DType::F32, vec![1, 4]));
+        let w2 = g.add_tensor(Tensor::constant(
+            "w2",
+            vec![1, 4],
+            ConstData::F32(vec![1.0, 2.0, 3.0, 4.0]),
+        ));
+        let y = g.add_tensor(Tensor::activation("y", DType::F32, vec![1, 1]));
+        let fc = || OpKind::FullyConnected(FullyConnectedOptions::default());
+        g.add_op(Op::new(fc(), [x, w1], [h]));
+        g.add_op(Op::new(OpKind::Relu, [h], [r]));
+        g.add_op(Op::new(fc(), [r, w2], [y]));
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        if with_add {
+            let other = g.add_tensor(Tensor::activation("other", DType::F32, vec![1, 4]));
+            let sum = g.add_tensor(Tensor::activation("sum", DType::F32, vec![1, 4]));
+            g.add_op(Op::new(
+                OpKind::Add(AddSubOptions::default()),
+                [h, other],
+                [sum],
+            ));
+            g.inputs.push(other);
+            g.outputs.push(sum);
+        }
+        g
+    }
+
+    fn values(g: &Graph, name: &str) -> (Vec<usize>, Vec<f32>) {
+        let t = g.tensors.iter().find(|t| t.name == name).unwrap();
+        (
+            t.shape.clone(),
+            t.data.as_ref().unwrap().as_f32().unwrap().to_vec(),
+        )
+    }
+
+    #[test]
+    fn removes_the_weakest_units_ties_by_index_and_rewires_through_relu() {
+        let mut g = graph(false);
+        let report = prune(&mut g, Structure::Neurons, 0.5, &[]).unwrap();
+        assert_eq!((report[0].units, report[0].removed), (4, 2));
+        // Units 3 (0.5) and 0 (1, before unit 2 by index) go.
+        assert_eq!(values(&g, "w1"), (vec![2, 2], vec![3.0, 4.0, 0.0, -1.0]));
+        assert_eq!(values(&g, "w2"), (vec![1, 2], vec![2.0, 3.0]));
+        assert_eq!(
+            g.tensors.iter().find(|t| t.name == "r").unwrap().shape,
+            vec![1, 2]
+        );
+    }
+
+    #[test]
+    fn a_layer_read_by_add_keeps_its_units_and_says_why() {
+        let mut g = graph(true);
+        let before = g.clone();
+        let report = prune(&mut g, Structure::Neurons, 0.5, &[]).unwrap();
+        assert_eq!(report[0].removed, 0);
+        assert_eq!(
+            report[0].kept_because.as_deref(),
+            Some("operator 3 (ADD) reads \"h\" and cannot be rewired")
+        );
+        assert_eq!(g, before);
+    }
 }
