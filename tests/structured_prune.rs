@@ -296,12 +296,14 @@ fn pipeline_with_finetuning_reports_units_and_shrinks() {
 
 #[test]
 fn skipped_layers_keep_their_units() {
-    let session = Pipeline::from_dir(model_dir("sine"))
+    let pipeline = Pipeline::from_dir(model_dir("sine"))
         .prune(0.5)
         .prune_structure(Structure::Neurons)
-        .prune_skip(vec!["1".into()])
-        .load()
-        .unwrap();
+        .prune_skip(vec!["1".into()]);
+    assert!(pipeline
+        .describe_options()
+        .contains("prune = 0.5, prune_structure = \"neurons\", prune_skip = \"1\""));
+    let session = pipeline.load().unwrap();
     assert_eq!(
         units(&session.units),
         vec![
@@ -340,4 +342,43 @@ fn bad_options_are_refused_with_their_name() {
         "rows".parse::<Structure>().unwrap_err(),
         "prune_structure must be \"neurons\" or \"channels\", got \"rows\""
     );
+}
+
+#[test]
+fn cli_flag_reports_units_per_layer_and_refuses_bad_values() {
+    let tflm = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tflm"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string()
+                + &String::from_utf8_lossy(&out.stdout),
+        )
+    };
+    let dir = model_dir("sine");
+    let dir = dir.to_str().unwrap();
+    let (ok, err) = tflm(&["convert", dir, "-p", "0.5", "--prune-structure", "rows"]);
+    assert!(!ok);
+    assert!(
+        err.contains("prune_structure must be \"neurons\" or \"channels\", got \"rows\""),
+        "{err}"
+    );
+    let (ok, err) = tflm(&["convert", dir, "--prune-structure", "neurons"]);
+    assert!(!ok);
+    assert!(err.contains("needs a sparsity (prune = s)"), "{err}");
+    let (ok, err) = tflm(&["convert", dir, "-p", "0.5", "--prune-structure", "neurons"]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(
+            "op 1 (FULLY_CONNECTED) sine_1/dense_2_1/MatMul/weights: 16 -> 8 units, 8 removed"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("op 2 (FULLY_CONNECTED) sine_1/y_1/MatMul/weights: 1 -> 1 units, kept (\"y\" is a graph output)"),
+        "{err}"
+    );
+    assert!(err.contains("int8 pruned 50% neurons"), "{err}");
 }
