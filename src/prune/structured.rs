@@ -8,7 +8,8 @@
 //! - `channels`: the output channels of CONV_2D (OHWI filters: the first axis).
 //!
 //! A unit's importance is the L2 norm of everything that computes it (its weight rows and
-//! bias entries); each layer loses `round(s · units)` units (at most `units - 1`), the least
+//! bias entries) times the L2 norm of the weights that read it (the next layers' columns; the
+//! depthwise channels in between); each layer loses `round(s · units)` units (at most `units - 1`), the least
 //! important first, ties by index, so the result is deterministic. Ranking is per layer only:
 //! layers have units of very different sizes, and one global threshold would empty some.
 //!
@@ -504,7 +505,42 @@ pub fn plan(
     Ok((plans, report))
 }
 
-/// The `n` units of `l` with the smallest L2 norm over their rows, ascending by index.
+/// Per unit of `l`, the sum of squares of the weights that read it (1 each when its readers
+/// cannot be rewired: the layer keeps its units anyway).
+fn outgoing(graph: &Graph, l: &Layer) -> Vec<f64> {
+    (0..l.units)
+        .map(|u| {
+            let keep: Vec<bool> = (0..l.units).map(|k| k != u).collect();
+            let mut edits = Vec::new();
+            if follow(graph, l.output, &keep, &mut edits).is_err() {
+                return 1.0;
+            }
+            // An LSTM's own recurrent columns read its units too.
+            edits.extend(l.columns.iter().map(|&(tensor, axis)| Edit::Weights {
+                tensor,
+                axis,
+                keep: keep.clone(),
+            }));
+            let mut sum = 0f64;
+            for e in &edits {
+                if let Edit::Weights { tensor, axis, keep } = e {
+                    let t = graph.tensor(*tensor);
+                    let values = t.data.as_ref().and_then(ConstData::as_f32).unwrap_or(&[]);
+                    for (flat, &v) in values.iter().enumerate() {
+                        if !keep[axis_index(&t.shape, *axis, flat)] {
+                            sum += f64::from(v) * f64::from(v);
+                        }
+                    }
+                }
+            }
+            sum
+        })
+        .collect()
+}
+
+/// The `n` units of `l` of least importance, ascending by index: the L2 norm of the weights
+/// computing a unit times that of the weights reading it (a unit whose readers ignore it
+/// matters as little as one that computes nothing), ties by index.
 fn least_important(graph: &Graph, l: &Layer, n: usize) -> Vec<usize> {
     let mut norms = vec![0f64; l.units];
     for &(w, axis) in &l.rows {
@@ -513,6 +549,9 @@ fn least_important(graph: &Graph, l: &Layer, n: usize) -> Vec<usize> {
         for (flat, &v) in values.iter().enumerate() {
             norms[axis_index(&t.shape, axis, flat)] += f64::from(v) * f64::from(v);
         }
+    }
+    for (norm, out) in norms.iter_mut().zip(outgoing(graph, l)) {
+        *norm *= out;
     }
     let mut order: Vec<usize> = (0..l.units).collect();
     order.sort_by(|&a, &b| norms[a].total_cmp(&norms[b]).then(a.cmp(&b)));
@@ -636,7 +675,8 @@ mod tests {
     fn graph(with_add: bool) -> Graph {
         let mut g = Graph::new();
         let x = g.add_tensor(Tensor::activation("x", DType::F32, vec![1, 2]));
-        // Row norms: unit 0: 1, unit 1: 5, unit 2: 1 (ties with 0), unit 3: 0.5.
+        // Importance (incoming × outgoing norm): unit 0: 1·1, unit 1: 5·2, unit 2: 1·1 (ties
+        // with 0), unit 3: 0.5·0.25.
         let w1 = g.add_tensor(Tensor::constant(
             "w1",
             vec![4, 2],
@@ -647,7 +687,7 @@ mod tests {
         let w2 = g.add_tensor(Tensor::constant(
             "w2",
             vec![1, 4],
-            ConstData::F32(vec![1.0, 2.0, 3.0, 4.0]),
+            ConstData::F32(vec![1.0, 2.0, 1.0, 0.25]),
         ));
         let y = g.add_tensor(Tensor::activation("y", DType::F32, vec![1, 1]));
         let fc = || OpKind::FullyConnected(FullyConnectedOptions::default());
@@ -683,9 +723,9 @@ mod tests {
         let mut g = graph(false);
         let report = prune(&mut g, Structure::Neurons, 0.5, &[]).unwrap();
         assert_eq!((report[0].units, report[0].removed), (4, 2));
-        // Units 3 (0.5) and 0 (1, before unit 2 by index) go.
+        // Units 3 and 0 (before unit 2 by index) go.
         assert_eq!(values(&g, "w1"), (vec![2, 2], vec![3.0, 4.0, 0.0, -1.0]));
-        assert_eq!(values(&g, "w2"), (vec![1, 2], vec![2.0, 3.0]));
+        assert_eq!(values(&g, "w2"), (vec![1, 2], vec![2.0, 1.0]));
         assert_eq!(
             g.tensors.iter().find(|t| t.name == "r").unwrap().shape,
             vec![1, 2]
