@@ -31,6 +31,14 @@ pub struct ConvertArgs {
     /// Magnitude pruning: the fraction of each weight tensor set to zero (0.5 without a value).
     #[arg(short = 'p', long, num_args = 0..=1, default_missing_value = "0.5", value_name = "SPARSITY")]
     prune: Option<f32>,
+    /// Structured pruning: remove the --prune fraction of whole units of each layer, neurons
+    /// (FULLY_CONNECTED, LSTM cells) or channels (CONV_2D), and rewire the layers that read them.
+    #[arg(
+        long = "prune-structure",
+        alias = "prune_structure",
+        value_name = "UNITS"
+    )]
+    prune_structure: Option<tflm::prune::Structure>,
     /// Rank weights for pruning over all layers at once instead of per layer.
     #[arg(long)]
     global_pruning: bool,
@@ -118,6 +126,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
     let options = Options {
         quant: modes[0],
         prune: args.prune,
+        prune_structure: args.prune_structure,
         ranking: if args.global_pruning {
             Ranking::Global
         } else {
@@ -198,6 +207,20 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
             l.zeros,
             l.weights,
             100.0 * l.sparsity()
+        );
+    }
+    for l in &session.units {
+        let outcome = match &l.kept_because {
+            Some(why) => format!("kept ({why})"),
+            None => format!("{} removed", l.removed),
+        };
+        eprintln!(
+            "  op {} ({}) {}: {} -> {} units, {outcome}",
+            l.op,
+            l.op_name,
+            l.tensor,
+            l.units,
+            l.units - l.removed
         );
     }
     if modes.iter().any(|m| m.needs_calibration()) {
@@ -336,6 +359,9 @@ fn training_label(o: &Options) -> String {
     let mut s = String::new();
     if let Some(p) = o.prune {
         s.push_str(&format!(" pruned {:.0}%", 100.0 * p));
+        if let Some(st) = o.prune_structure {
+            s.push_str(&format!(" {st}"));
+        }
     }
     if o.finetune_epochs > 0 {
         s.push_str(&format!(" ft{}", o.finetune_epochs));

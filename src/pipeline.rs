@@ -17,7 +17,7 @@ use crate::dataset::Dataset;
 use crate::evaluate::{self, EvaluateError, Metrics};
 use crate::io_codec::{CodecError, ModelCodec};
 use crate::ir::{DType, Graph};
-use crate::prune::{self, LayerSparsity, PruneError, Ranking};
+use crate::prune::{self, structured, LayerSparsity, LayerUnits, PruneError, Ranking, Structure};
 use crate::quantize::{self, IoKind, Mode, QuantizeError};
 use crate::run::AlignedBytes;
 use crate::sparse::SparseWeights;
@@ -36,6 +36,9 @@ pub struct Options {
     pub quant: Mode,
     /// Magnitude pruning: the fraction of each weight tensor set to zero, in `[0, 1)`.
     pub prune: Option<f32>,
+    /// Structured pruning: `prune` is then the fraction of whole units (neurons or channels)
+    /// removed from each layer, and the layers reading them are rewired (`src/prune/`).
+    pub prune_structure: Option<Structure>,
     pub ranking: Ranking,
     pub calibration: Method,
     /// Calibration examples (default: the specs' `dataset.representative_rows`).
@@ -69,6 +72,7 @@ impl Default for Options {
         Options {
             quant: Mode::Int8,
             prune: None,
+            prune_structure: None,
             ranking: Ranking::PerLayer,
             calibration: Method::MinMax,
             samples: None,
@@ -145,6 +149,13 @@ impl Pipeline {
 
     pub fn prune(mut self, sparsity: f32) -> Pipeline {
         self.options.prune = Some(sparsity);
+        self
+    }
+
+    /// Removes whole units instead of single weights: `prune` becomes the fraction of each
+    /// layer's neurons or channels removed.
+    pub fn prune_structure(mut self, structure: Structure) -> Pipeline {
+        self.options.prune_structure = Some(structure);
         self
     }
 
@@ -255,6 +266,14 @@ impl Pipeline {
         let dataset = Dataset::load(&specs)?;
         let mut float = imported.clone();
         let skip = prune::skip_list(&float, &o.prune_skip)?;
+        if let Some(st) = o.prune_structure {
+            if o.prune.is_none() {
+                return Err(PruneError::StructureWithoutSparsity(st.as_str()).into());
+            }
+            if o.ranking == Ranking::Global {
+                return Err(PruneError::GlobalStructured(st.as_str()).into());
+            }
+        }
         let config = |epochs: usize| TrainConfig {
             epochs,
             batch_size: None,
@@ -266,26 +285,37 @@ impl Pipeline {
             qat: None,
             max_examples: o.train_examples,
         };
+        let mut units = Vec::new();
         let finetune = if o.finetune_epochs > 0 {
             let prune = o.prune.map(|sparsity| PruneSchedule {
                 sparsity,
                 ranking: o.ranking,
                 skip: skip.clone(),
+                structure: o.prune_structure,
             });
             let c = TrainConfig {
                 prune,
                 ..config(o.finetune_epochs)
             };
-            Some(train::train(&mut float, &specs, &dataset, &c, &mut |e| {
+            let report = train::train(&mut float, &specs, &dataset, &c, &mut |e| {
                 progress(Stage::Finetune, e)
-            })?)
+            })?;
+            // The unit masks zeroed the units to remove: removing them changes no output.
+            if let (Some(st), Some(s)) = (o.prune_structure, o.prune) {
+                units = structured::prune(&mut float, st, s, &skip)?;
+            }
+            Some(report)
         } else {
-            if let Some(s) = o.prune {
-                prune::prune(&mut float, s, o.ranking, &skip)?;
+            match (o.prune_structure, o.prune) {
+                (Some(st), Some(s)) => units = structured::prune(&mut float, st, s, &skip)?,
+                (None, Some(s)) => {
+                    prune::prune(&mut float, s, o.ranking, &skip)?;
+                }
+                _ => {}
             }
             None
         };
-        let sparsity = if o.prune.is_some() {
+        let sparsity = if o.prune.is_some() && o.prune_structure.is_none() {
             prune::report(&float, &skip)
         } else {
             Vec::new()
@@ -298,6 +328,7 @@ impl Pipeline {
             imported,
             float,
             sparsity,
+            units,
             finetune,
             qat: None,
             ranges: OnceCell::new(),
@@ -343,6 +374,9 @@ impl Pipeline {
         let mut s = format!("quant = \"{}\"", o.quant);
         if let Some(p) = o.prune {
             s.push_str(&format!(", prune = {p}"));
+        }
+        if let Some(st) = o.prune_structure {
+            s.push_str(&format!(", prune_structure = \"{st}\""));
         }
         if !o.prune_skip.is_empty() {
             s.push_str(&format!(", prune_skip = {:?}", o.prune_skip.join(",")));
@@ -525,8 +559,10 @@ pub struct Session {
     pub imported: Graph,
     /// The graph every mode quantizes: the imported one, pruned if asked.
     pub float: Graph,
-    /// Per-layer sparsity after pruning (empty without pruning).
+    /// Per-layer sparsity after magnitude pruning (empty without it).
     pub sparsity: Vec<LayerSparsity>,
+    /// Per-layer units before and after structured pruning (empty without it).
+    pub units: Vec<LayerUnits>,
     /// What fine-tuning did (`None` without).
     pub finetune: Option<TrainReport>,
     /// What QAT did (`None` without); its observed ranges replace the calibrated ones.

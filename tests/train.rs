@@ -138,6 +138,7 @@ fn pruning_with_finetuning_reaches_the_exact_sparsity_with_lstm_kernels() {
             sparsity: 0.5,
             ranking: Ranking::PerLayer,
             skip: Vec::new(),
+            structure: None,
         }),
         batch_size: Some(32),
         ..config(1, 320)

@@ -68,6 +68,8 @@ pub struct PruneSchedule {
     pub ranking: Ranking,
     /// Operators whose weights are not pruned.
     pub skip: Vec<usize>,
+    /// Mask whole units (structured pruning) instead of single weights.
+    pub structure: Option<crate::prune::Structure>,
 }
 
 /// What to train and how.
@@ -150,7 +152,10 @@ pub fn train(
         .as_ref()
         .map(|p| PolynomialDecay::over(p.sparsity, total_steps));
     let mut masks = match &config.prune {
-        Some(p) => Some(Masks::new(p.ranking, p.skip.clone())),
+        Some(p) => Some(match p.structure {
+            Some(structure) => Masks::units(structure, p.skip.clone()),
+            None => Masks::new(p.ranking, p.skip.clone()),
+        }),
         None if config.keep_zeros => Some(Masks::of_zeros(&net)?),
         None => None,
     };

@@ -7,10 +7,15 @@
 //! (with [`crate::prune::plan`], the same ranking as pruning without fine-tuning) every
 //! `frequency` steps up to the end of the ramp, and applied after every optimizer step, so a
 //! pruned weight stays exactly zero and the final weights have exactly the requested sparsity.
+//!
+//! Structured pruning uses the same schedule with unit masks ([`Masks::units`]): the masks of
+//! [`crate::prune::structured::masks`] zero whole rows or channels and the columns that read
+//! them, so the masked net computes what the physically pruned one will, and removal after the
+//! last epoch changes no output.
 
 use super::net::Net;
 use super::TrainError;
-use crate::prune::{self, Ranking};
+use crate::prune::{self, structured, Ranking, Structure};
 use candle_core::{Device, Tensor};
 
 /// tfmot's `PolynomialDecay(initial_sparsity=0, final_sparsity=s, begin_step=0, end_step,
@@ -52,6 +57,8 @@ impl PolynomialDecay {
 /// The pruning masks of a net's prunable weights (1 keeps, 0 prunes).
 pub struct Masks {
     ranking: Ranking,
+    /// Whole units instead of single weights.
+    structure: Option<Structure>,
     skip: Vec<usize>,
     masks: Vec<(crate::ir::TensorId, Tensor)>,
 }
@@ -60,8 +67,17 @@ impl Masks {
     pub fn new(ranking: Ranking, skip: Vec<usize>) -> Masks {
         Masks {
             ranking,
+            structure: None,
             skip,
             masks: Vec::new(),
+        }
+    }
+
+    /// Masks of whole units (`structure`), ranked per layer as structured pruning ranks them.
+    pub fn units(structure: Structure, skip: Vec<usize>) -> Masks {
+        Masks {
+            structure: Some(structure),
+            ..Masks::new(Ranking::PerLayer, skip)
         }
     }
 
@@ -81,6 +97,7 @@ impl Masks {
         }
         Ok(Masks {
             ranking: Ranking::PerLayer,
+            structure: None,
             skip: Vec::new(),
             masks,
         })
@@ -90,16 +107,26 @@ impl Masks {
     pub fn update(&mut self, net: &Net, sparsity: f32) -> Result<(), TrainError> {
         let mut graph = net.graph.clone();
         net.write_back(&mut graph)?;
-        let plan = prune::plan(&graph, sparsity, self.ranking, &self.skip)?;
-        self.masks.clear();
-        for (_, id, zeroed) in plan {
-            let t = graph.tensor(id);
-            let mut keep = vec![1f32; t.num_elements()];
-            for i in zeroed {
-                keep[i] = 0.0;
+        let keep: Vec<(crate::ir::TensorId, Vec<f32>)> = match self.structure {
+            Some(structure) => {
+                let (plans, _) = structured::plan(&graph, structure, sparsity, &self.skip)?;
+                structured::masks(&graph, &plans)
             }
-            let mask = Tensor::from_vec(keep, t.shape.as_slice(), &Device::Cpu)
-                .map_err(TrainError::candle)?;
+            None => prune::plan(&graph, sparsity, self.ranking, &self.skip)?
+                .into_iter()
+                .map(|(_, id, zeroed)| {
+                    let mut keep = vec![1f32; graph.tensor(id).num_elements()];
+                    for i in zeroed {
+                        keep[i] = 0.0;
+                    }
+                    (id, keep)
+                })
+                .collect(),
+        };
+        self.masks.clear();
+        for (id, keep) in keep {
+            let shape = graph.tensor(id).shape.as_slice();
+            let mask = Tensor::from_vec(keep, shape, &Device::Cpu).map_err(TrainError::candle)?;
             self.masks.push((id, mask));
         }
         self.apply(net)

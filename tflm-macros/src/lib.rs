@@ -14,7 +14,9 @@
 //! `"int16x8"`), `prune` (a fraction in `[0, 1)`), `calibration` (`"minmax"`, `"percentile"`,
 //! `"mse"`), `samples` (calibration examples), `io` (`"int8"` or `"float32"`), `seed`,
 //! `finetune_epochs` (fine-tuning on the dataset, pruning gradually with `prune`), `qat`
-//! (`true`: quantization-aware training), `prune_skip` (`"name,name"`: layers left dense).
+//! (`true`: quantization-aware training), `prune_skip` (`"name,name"`: layers left dense),
+//! `prune_structure` (`"neurons"` or `"channels"`: `prune` removes that fraction of whole
+//! units per layer instead of single weights).
 //! The generated items are those of `tflm::codegen`; to embed two models in one crate, invoke
 //! the macro once per `mod`.
 //!
@@ -32,6 +34,7 @@ use syn::punctuated::Punctuated;
 use syn::{Ident, Lit, LitStr, Token};
 use tflm::calibrate::Method;
 use tflm::pipeline::Pipeline;
+use tflm::prune::Structure;
 use tflm::quantize::{IoKind, Mode, MODE_NAMES};
 
 /// Converts a model directory at build time; see the crate documentation.
@@ -202,21 +205,29 @@ fn pipeline_of(args: &Args) -> syn::Result<Pipeline> {
                 pipeline.prune_skip(s.split(',').map(|l| l.trim().to_string()).collect())
             }
             "prune_structure" => {
-                return Err(syn::Error::new(
-                    arg.name.span(),
-                    "`prune_structure` is not available yet (structured pruning)",
-                ))
+                let s = string_of(arg)?;
+                let structure: Structure = s.parse().map_err(at_value)?;
+                pipeline.prune_structure(structure)
             }
             _ => {
                 return Err(syn::Error::new(
                     arg.name.span(),
                     format!(
-                    "unknown argument `{key}`; valid: quant, prune, prune_skip, finetune_epochs, qat, \
-                     calibration, samples, io, seed"
+                    "unknown argument `{key}`; valid: quant, prune, prune_structure, prune_skip, \
+                     finetune_epochs, qat, calibration, samples, io, seed"
                 ),
                 ))
             }
         };
+    }
+    if let Some(arg) = args.options.iter().find(|a| a.name == "prune_structure") {
+        if pipeline.options().prune.is_none() {
+            return Err(syn::Error::new(
+                arg.name.span(),
+                "`prune_structure` needs `prune`, the fraction of units to remove, e.g. \
+                 prune = 0.5, prune_structure = \"neurons\"",
+            ));
+        }
     }
     Ok(pipeline)
 }

@@ -6,10 +6,13 @@
 //! kernels stay dense, as in tensorflow-model-optimization's registry: each channel's filter
 //! is a handful of weights (9 for 3x3) that the channel cannot do without — halving digits'
 //! cost it 1.1 points of accuracy after fine-tuning (`docs/quality.md`) — and they are a
-//! small part of a model's bytes. Ranking is per layer (each tensor loses the same fraction) or global (one
+//! small part of a model's bytes.
+//!
+//! Ranking is per layer (each tensor loses the same fraction) or global (one
 //! threshold over all of them, so layers with many small weights lose more). Ties are broken
 //! by position, so the result is deterministic.
 
+use super::PruneError;
 use crate::ir::{ConstData, Graph, OpKind, TensorId};
 
 /// How weights are ranked.
@@ -36,14 +39,6 @@ impl LayerSparsity {
     pub fn sparsity(&self) -> f64 {
         self.zeros as f64 / self.weights.max(1) as f64
     }
-}
-
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum PruneError {
-    #[error("sparsity must be in [0, 1), got {0}")]
-    Sparsity(f32),
-    #[error("no prunable layer {name:?} to skip (prunable: operator index or weight tensor name of {known})")]
-    UnknownLayer { name: String, known: String },
 }
 
 /// The weight tensors pruning touches, with their operator, in operator order.

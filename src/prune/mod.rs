@@ -1,0 +1,35 @@
+//! Pruning: magnitude (unstructured: single weights set to zero, [`magnitude`]) or structured
+//! (whole neurons or channels removed and the following layers rewired, [`structured`]).
+
+mod magnitude;
+pub mod structured;
+
+pub use magnitude::*;
+pub use structured::{LayerUnits, Structure};
+
+/// Why pruning cannot be done as asked.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PruneError {
+    #[error("sparsity must be in [0, 1), got {0}")]
+    Sparsity(f32),
+    #[error("no prunable layer {name:?} to skip (prunable: operator index or weight tensor name of {known})")]
+    UnknownLayer { name: String, known: String },
+    #[error(
+        "prune_structure {0:?} ranks units per layer; global ranking is for magnitude pruning only"
+    )]
+    GlobalStructured(&'static str),
+    #[error(
+        "prune_structure = {0:?} needs a sparsity (prune = s): the fraction of units to remove"
+    )]
+    StructureWithoutSparsity(&'static str),
+    #[error("operator {op} ({name}): removing its units: {message}")]
+    Rewire {
+        op: usize,
+        name: &'static str,
+        message: String,
+    },
+    #[error("prune_structure = {0:?}: the model has no {1} layer with float weights")]
+    NoUnits(&'static str, &'static str),
+    #[error("structured pruning left an invalid graph: {0}")]
+    Invalid(String),
+}
