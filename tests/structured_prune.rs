@@ -14,7 +14,7 @@ use tflm::prune::structured::{self, LayerUnits, Structure};
 use tflm::prune::Ranking;
 use tflm::quantize::Mode;
 use tflm::sparse::SparseWeights;
-use tflm::train::{self, PruneSchedule, TrainConfig};
+use tflm::train::{self, LrSchedule, PruneSchedule, TrainConfig};
 
 fn model_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -246,6 +246,7 @@ fn finetuning_masks_whole_units_and_removal_is_exact() {
             epochs: 1,
             batch_size: Some(16),
             learning_rate: None,
+            lr_schedule: LrSchedule::Constant,
             seed: 0,
             prune: Some(PruneSchedule {
                 sparsity: 0.5,
