@@ -65,18 +65,37 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         }
         _ => return Err(p.unsupported("this combination of input and output types")),
     }
+    p.require_int8(h.variant == INT8)?;
     p.data.put(h);
     Ok(())
 }
 
 pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_variants::<true>(io, data)
+}
+
+/// [`eval`] for int8 operators only (the `_INT8` registration).
+pub(super) fn eval_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_variants::<false>(io, data)
+}
+
+/// Runs the prepared variant: int8 always, the others only when `ALL_TYPES` (a constant:
+/// `eval_variants::<false>`, the `_INT8` registration's eval, does not reference the other
+/// kernels, so the linker drops them).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let h: Header = data.get()?;
     let depth = h.depth as usize;
     match h.variant {
-        FLOAT => k::softmax_f32(h.beta, io.input_as(0)?, io.output_as(0)?, depth),
         INT8 => k::softmax_i8(&h.int8, io.input_as(0)?, io.output_as(0)?, depth),
-        INT8_TO_INT16 => k::softmax_i8_i16(&h.int8, io.input_as(0)?, io.output_as(0)?, depth),
-        _ => k::softmax_i16(&h.int16, io.input_as(0)?, io.output_as(0)?, depth),
+        FLOAT if ALL_TYPES => k::softmax_f32(h.beta, io.input_as(0)?, io.output_as(0)?, depth),
+        INT8_TO_INT16 if ALL_TYPES => {
+            k::softmax_i8_i16(&h.int8, io.input_as(0)?, io.output_as(0)?, depth)
+        }
+        INT16 if ALL_TYPES => k::softmax_i16(&h.int16, io.input_as(0)?, io.output_as(0)?, depth),
+        _ => return Err(io.internal("SOFTMAX variant without a registered kernel")),
     }
     Ok(())
 }
