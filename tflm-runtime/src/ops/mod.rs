@@ -294,12 +294,13 @@ pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements
     check(model, op).unwrap_or_default()
 }
 
-/// Writes the operator's prepared data into `data`; returns the bytes written.
+/// Writes the operator's prepared data into `data` and returns what it needs; a `data_bytes`
+/// larger than `data` means the data did not fit (and was not all written).
 pub(crate) fn prepare(
     model: &Model<'_>,
     op: &Operator<'_>,
     data: &mut [u8],
-) -> Result<usize, ParseErrorKind> {
+) -> Result<Requirements, ParseErrorKind> {
     let registration = registration(model, op.code)?;
     let mut p = Prepare {
         model,
@@ -309,12 +310,10 @@ pub(crate) fn prepare(
         scratch_bytes: 0,
     };
     (registration.prepare)(&mut p)?;
-    if p.data.len > p.data.capacity() {
-        return Err(ParseErrorKind::InvalidGraph {
-            what: "prepared data larger than measured",
-        });
-    }
-    Ok(p.data.len)
+    Ok(Requirements {
+        data_bytes: p.data.len,
+        scratch_bytes: p.scratch_bytes,
+    })
 }
 
 /// Runs operator `io.index` with the kernel `registration`.
@@ -438,11 +437,6 @@ impl<'d> DataWriter<'d> {
             }
         }
         self.len = start + n * size;
-    }
-
-    /// Bytes available (unbounded while measuring).
-    fn capacity(&self) -> usize {
-        self.buf.as_deref().map_or(usize::MAX, <[u8]>::len)
     }
 
     /// Writes two arrays of `n` values in one pass over `f` (e.g. per-channel multipliers and
