@@ -328,6 +328,16 @@ fn narrowest_registrations() {
             20,
         ),
         ("hello_world_int8", &["FULLY_CONNECTED_INT8"][..], 20),
+        (
+            "trained_lstm_int8",
+            &[
+                "UNIDIRECTIONAL_SEQUENCE_LSTM_INT8",
+                "RESHAPE",
+                "FULLY_CONNECTED_INT8",
+                "SOFTMAX_INT8",
+            ][..],
+            20,
+        ),
     ] {
         let bytes = AlignedBytes::new(&std::fs::read(dir.join(format!("{file}.tflite"))).unwrap());
         let all = Model::parse(bytes.as_slice()).unwrap();
@@ -344,11 +354,17 @@ fn narrowest_registrations() {
         let mut arena = tflm::run::arena(model.arena_size());
         let mut interpreter = Interpreter::new(&model, arena.as_mut_slice()).unwrap();
         for case in fixture.iter().take(cases) {
+            interpreter.reset_state();
             set_inputs(&mut interpreter, &case.inputs).unwrap();
             interpreter.invoke().unwrap();
             assert_eq!(outputs(&interpreter).unwrap(), case.outputs, "{file}");
         }
     }
+    // keyword_scrambled: int8 SVDF; its SOFTMAX writes int16, so it keeps the full one.
+    let bytes = AlignedBytes::new(&std::fs::read(dir.join("keyword_scrambled.tflite")).unwrap());
+    let model = Model::parse(bytes.as_slice()).unwrap();
+    let got = names(&model);
+    assert!(got.contains(&"SVDF_INT8"), "{got:?}");
     let float = AlignedBytes::new(&std::fs::read(dir.join("hello_world_float.tflite")).unwrap());
     let float = Model::parse(float.as_slice()).unwrap();
     assert_eq!(names(&float), ["FULLY_CONNECTED"]);
