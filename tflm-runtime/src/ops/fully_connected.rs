@@ -44,11 +44,6 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     prepare_with(p, Accept::Dense)
 }
 
-/// [`eval`] for the operators `FULLY_CONNECTED_INT8` accepted: references the int8 kernel only.
-pub(super) fn eval_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_variants::<false>(io, data)
-}
-
 /// [`prepare`] that also accepts int8 weights in the sparse encoding.
 pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     prepare_with(p, Accept::DenseAndSparse)
@@ -235,9 +230,7 @@ pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Resul
     kernel_result(io, r)
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_variants::<true>(io, data)
-}
+super::int8_evals!();
 
 /// Runs the prepared variant: int8 always, the others only when `ALL_TYPES` (a constant, so
 /// `eval_variants::<false>` does not reference the float, hybrid and int16x8 kernels and the

@@ -517,18 +517,9 @@ fn sequence<'b, X: bytemuck::Pod, C: bytemuck::Pod>(
     ))
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_variants::<true>(io, data)
-}
+super::int8_evals!();
 
-/// [`eval`] for int8 operators only (the `_INT8` registration).
-pub(super) fn eval_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_variants::<false>(io, data)
-}
-
-/// Runs the prepared variant: int8 always, the others only when `ALL_TYPES` (a constant:
-/// `eval_variants::<false>`, the `_INT8` registration's eval, does not reference the other
-/// kernels, so the linker drops them).
+/// UNIDIRECTIONAL_SEQUENCE_LSTM's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
 fn eval_variants<const ALL_TYPES: bool>(
     io: &mut OpIo<'_>,
     data: &mut DataReader<'_>,

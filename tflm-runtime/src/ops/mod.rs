@@ -87,6 +87,29 @@ impl PartialEq for Registration {
     }
 }
 
+/// Defines an op module's `eval` (every type: `eval_variants::<true>`) and `eval_int8` (the
+/// `_INT8` registration's: `eval_variants::<false>`, a constant that compiles the other types'
+/// arms out, so the linker drops their kernels) from its `eval_variants`.
+macro_rules! int8_evals {
+    () => {
+        pub(super) fn eval(
+            io: &mut super::OpIo<'_>,
+            data: &mut super::DataReader<'_>,
+        ) -> Result<(), crate::error::Error> {
+            eval_variants::<true>(io, data)
+        }
+
+        /// [`eval`] for int8 operators only (the `_INT8` registration).
+        pub(super) fn eval_int8(
+            io: &mut super::OpIo<'_>,
+            data: &mut super::DataReader<'_>,
+        ) -> Result<(), crate::error::Error> {
+            eval_variants::<false>(io, data)
+        }
+    };
+}
+use int8_evals;
+
 macro_rules! registrations {
     ($($name:ident => $module:ident $(| $int8:ident)?),* $(,)?) => {
         $(
