@@ -89,21 +89,17 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Sizes of everything but the activations, which need the planner.
+    /// The sizes of the slot and operator tables (from the counts alone); the planner, which
+    /// reads every tensor once, gives the state and the activations.
     pub(crate) fn fixed_parts(model: &Model<'_>) -> Layout {
         let n_ops = model.num_operators();
         let slots = align_up((model.num_tensors() + n_ops) * core::mem::size_of::<Slot>());
         let op_table = align_up(n_ops * core::mem::size_of::<OpSlot>());
-        let state = (0..model.num_tensors())
-            .map(|t| model.tensor(t))
-            .filter(|t| t.is_variable)
-            .map(|t| align_up(t.byte_len()))
-            .sum();
         Layout {
             slots,
             op_table,
             op_data: 0,
-            state,
+            state: 0,
             activations: 0,
             total: 0,
         }
@@ -120,7 +116,7 @@ impl Layout {
     /// operators' scratch slots are filled ([`scratch_slot`]): what `Interpreter::new` computes
     /// after preparing every operator in place, so that no operator is prepared twice.
     pub(crate) fn with_activations(mut self, model: &Model<'_>, slots: &mut [Slot]) -> Layout {
-        self.activations = plan(model, slots);
+        (self.activations, self.state) = plan(model, slots);
         self.total = self.slots + self.op_table + self.op_data + self.state + self.activations;
         self
     }
@@ -179,8 +175,9 @@ pub(crate) fn scratch_slot(i: usize, scratch_bytes: usize) -> Slot {
 
 /// Fills the tensors' `slots` with kinds, sizes and lifetimes and places the activation
 /// buffers (the tensors' and the operators' scratch slots, which come filled); returns the
-/// activation region's size. State and constant slots get their offsets too.
-pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> usize {
+/// activation region's size and the state region's. State and constant slots get their
+/// offsets too.
+pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
     let n_tensors = model.num_tensors();
     let n_ops = model.num_operators();
     let last_op = n_ops.saturating_sub(1) as u16;
@@ -230,7 +227,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> usize {
     for t in (0..model.num_outputs()).filter_map(|k| model.output_index(k)) {
         used(slots, t, last_op, false);
     }
-    place_greedy_by_size(slots)
+    (place_greedy_by_size(slots), state_offset)
 }
 
 /// Places every activation slot: largest first (ties by index), each at the lowest 16-byte
