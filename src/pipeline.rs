@@ -689,19 +689,15 @@ impl Session {
         let specs = self
             .specs
             .with_io_quantization(&io_types(&codec.inputs), &io_types(&codec.outputs))?;
+        // One registration per operator code, the narrowest for the model's operators.
         let mut ops: Vec<&'static str> = Vec::new();
         for i in 0..model.num_operators() {
             let op = model.operator(i);
-            let name =
-                tflm_runtime::ops::registration_for(&model, &op).map_or(op.name(), |r| r.name());
+            let name = tflm_runtime::ops::registration_for(&model, op.code)
+                .map_or(op.name(), |r| r.name());
             if !ops.contains(&name) {
                 ops.push(name);
             }
-        }
-        // FULLY_CONNECTED_SPARSE runs dense weights too, and the first registration of a code
-        // wins: list it alone.
-        if ops.contains(&"FULLY_CONNECTED_SPARSE") {
-            ops.retain(|&n| n != "FULLY_CONNECTED");
         }
         let parameters = graph
             .tensors

@@ -144,9 +144,9 @@ fn co2_int8_is_within_5_percent_of_float_beats_tensorflow_and_matches_litert() {
     assert_eq!(
         q.ops,
         [
-            "UNIDIRECTIONAL_SEQUENCE_LSTM",
+            "UNIDIRECTIONAL_SEQUENCE_LSTM_INT8",
             "STRIDED_SLICE",
-            "FULLY_CONNECTED"
+            "FULLY_CONNECTED_INT8"
         ]
     );
     // 24 steps of 4 × 20 × (3 + 20) multiply-accumulates, then the dense layer's 20.
@@ -235,9 +235,9 @@ fn co2_other_modes() {
         fallback.ops,
         [
             "QUANTIZE",
-            "UNIDIRECTIONAL_SEQUENCE_LSTM",
+            "UNIDIRECTIONAL_SEQUENCE_LSTM_INT8",
             "STRIDED_SLICE",
-            "FULLY_CONNECTED",
+            "FULLY_CONNECTED_INT8",
             "DEQUANTIZE"
         ]
     );

@@ -286,3 +286,87 @@ fn fully_connected_int8_registration() {
     );
     assert!(Model::parse_with(float.as_slice(), &[ops::FULLY_CONNECTED]).is_ok());
 }
+
+/// `ops::registration_for` picks the narrowest registration per operator code (what the QEMU
+/// firmware and the macro's generated `OPS` list): the `_INT8` ones for the int8 peer models,
+/// which then run bit for bit as with every kernel; the full ones for a float model.
+#[test]
+fn narrowest_registrations() {
+    use tflm_runtime::ops;
+    let Some(dir) = peer_models() else { return };
+    let names = |model: &Model<'_>| -> Vec<&'static str> {
+        let mut names = Vec::new();
+        for i in 0..model.num_operators() {
+            let code = model.operator(i).code;
+            let name = ops::registration_for(model, code).unwrap().name();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    };
+    for (file, want, cases) in [
+        (
+            "person_detect",
+            &[
+                "CONV_2D_INT8",
+                "DEPTHWISE_CONV_2D_INT8",
+                "AVERAGE_POOL_2D_INT8",
+                "RESHAPE",
+                "SOFTMAX_INT8",
+            ][..],
+            1,
+        ),
+        (
+            "micro_speech_quantized",
+            &[
+                "RESHAPE",
+                "DEPTHWISE_CONV_2D_INT8",
+                "FULLY_CONNECTED_INT8",
+                "SOFTMAX_INT8",
+            ][..],
+            20,
+        ),
+        ("hello_world_int8", &["FULLY_CONNECTED_INT8"][..], 20),
+        (
+            "trained_lstm_int8",
+            &[
+                "UNIDIRECTIONAL_SEQUENCE_LSTM_INT8",
+                "RESHAPE",
+                "FULLY_CONNECTED_INT8",
+                "SOFTMAX_INT8",
+            ][..],
+            20,
+        ),
+    ] {
+        let bytes = AlignedBytes::new(&std::fs::read(dir.join(format!("{file}.tflite"))).unwrap());
+        let all = Model::parse(bytes.as_slice()).unwrap();
+        let mut got = names(&all);
+        got.sort();
+        let mut want = want.to_vec();
+        want.sort();
+        assert_eq!(got, want, "{file}");
+        let regs: Vec<ops::Registration> = (0..all.num_operators())
+            .filter_map(|i| ops::registration_for(&all, all.operator(i).code))
+            .collect();
+        let model = Model::parse_with(bytes.as_slice(), &regs).unwrap();
+        let fixture = read_cases(&dir.join(format!("{file}.ref.jsonl"))).unwrap();
+        let mut arena = tflm::run::arena(model.arena_size());
+        let mut interpreter = Interpreter::new(&model, arena.as_mut_slice()).unwrap();
+        for case in fixture.iter().take(cases) {
+            interpreter.reset_state();
+            set_inputs(&mut interpreter, &case.inputs).unwrap();
+            interpreter.invoke().unwrap();
+            assert_eq!(outputs(&interpreter).unwrap(), case.outputs, "{file}");
+        }
+    }
+    // keyword_scrambled: int8 SVDF; its SOFTMAX writes int16, so it keeps the full one.
+    let bytes = AlignedBytes::new(&std::fs::read(dir.join("keyword_scrambled.tflite")).unwrap());
+    let model = Model::parse(bytes.as_slice()).unwrap();
+    let got = names(&model);
+    assert!(got.contains(&"SVDF_INT8"), "{got:?}");
+    let float = AlignedBytes::new(&std::fs::read(dir.join("hello_world_float.tflite")).unwrap());
+    let float = Model::parse(float.as_slice()).unwrap();
+    assert_eq!(names(&float), ["FULLY_CONNECTED"]);
+    assert_eq!(ops::registration_for(&float, 32), None); // CUSTOM: no kernel
+}

@@ -44,7 +44,7 @@ fn sine_int8_is_deterministic_accurate_and_bit_exact_with_litert() {
     let b = Pipeline::from_dir(model_dir("sine")).run().unwrap();
     assert_eq!(a.tflite, b.tflite, "conversion is not deterministic");
     assert_eq!(a.arena_size, b.arena_size);
-    assert_eq!(a.ops, vec!["FULLY_CONNECTED"]);
+    assert_eq!(a.ops, vec!["FULLY_CONNECTED_INT8"]);
     assert_eq!(a.parameters, 321);
     assert_eq!(a.macs, 16 + 256 + 16);
 

@@ -126,24 +126,9 @@ fn run() -> Result<(), String> {
         model_path.display().to_string()
     )
     .unwrap();
-    // Only the model's kernels are linked: the runtime's registrations of its operator codes.
-    let regs: Vec<String> = io
-        .op_codes
-        .iter()
-        .map(|&c| {
-            if c == 9 && io.sparse_weights {
-                // FULLY_CONNECTED with sparse-encoded weights (it runs dense ones too).
-                return "tflm_runtime::ops::FULLY_CONNECTED_SPARSE".to_string();
-            }
-            if c == 9 && io.fc_int8 {
-                // Only int8 FULLY_CONNECTED operators: only the int8 kernel is linked.
-                return "tflm_runtime::ops::FULLY_CONNECTED_INT8".to_string();
-            }
-            format!(
-                "match tflm_runtime::ops::by_code({c}) {{ Some(r) => r, None => panic!(\"operator code {c} has no kernel in tflm-runtime\") }}"
-            )
-        })
-        .collect();
+    // Only the model's kernels are linked: per operator code, the registration the runtime
+    // itself picks (`ops::registration_for`, as for the macro's generated `OPS`).
+    let regs = registrations(&model, &io.op_codes);
     writeln!(code, "/// The kernels of the model's operators (builtin codes {:?}).", io.op_codes).unwrap();
     writeln!(code, "#[cfg(not(feature = \"dummy\"))]").unwrap();
     writeln!(code, "pub static OPS: &[tflm_runtime::ops::Registration] = &[{}];", regs.join(", ")).unwrap();
@@ -224,6 +209,26 @@ fn parse_size(s: &str) -> Option<usize> {
         (s, 1)
     };
     num.trim().parse::<usize>().ok()?.checked_mul(mul)
+}
+
+/// The registration constant of each operator code: the narrowest one the runtime says runs
+/// every operator of that code (`_INT8` ones for int8 models). A model the runtime refuses keeps
+/// the builtin's own registration, so that the firmware prints the runtime's parse error.
+fn registrations(model: &[u8], codes: &[i32]) -> Vec<String> {
+    // The runtime reads tensor data in place: give it the 16-byte alignment of the firmware's copy.
+    let mut buf = vec![0u8; model.len() + 15];
+    let at = buf.as_ptr().align_offset(16);
+    buf[at..at + model.len()].copy_from_slice(model);
+    let parsed = tflm_runtime::Model::parse(&buf[at..at + model.len()]).ok();
+    codes
+        .iter()
+        .map(|&c| match parsed.as_ref().and_then(|m| tflm_runtime::ops::registration_for(m, c)) {
+            Some(r) => format!("tflm_runtime::ops::{}", r.name()),
+            None => format!(
+                "match tflm_runtime::ops::by_code({c}) {{ Some(r) => r, None => panic!(\"operator code {c} has no kernel in tflm-runtime\") }}"
+            ),
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,12 +431,6 @@ struct ModelIo {
     /// Effective builtin code of each operator code (`max(builtin_code,
     /// deprecated_builtin_code)`), without repeats.
     op_codes: Vec<i32>,
-    /// The model has a `tflm_rs.sparse_weights...` metadata entry: its FULLY_CONNECTED
-    /// operators need `ops::FULLY_CONNECTED_SPARSE`.
-    sparse_weights: bool,
-    /// Every FULLY_CONNECTED operator has int8 input, weights and output: the firmware lists
-    /// `ops::FULLY_CONNECTED_INT8`, which links the int8 kernel only.
-    fc_int8: bool,
 }
 
 struct Fb<'a>(&'a [u8]);
@@ -509,7 +508,6 @@ impl ModelIo {
             Ok(list)
         };
         let mut op_codes = Vec::new();
-        let mut code_of_index = Vec::new();
         if let Some((codes, n)) = fb.vector(model, 1)? {
             for k in 0..n {
                 let t = fb.deref(codes + 4 * k)?;
@@ -522,59 +520,11 @@ impl ModelIo {
                     Some(f) => fb.i32(f)?,
                 };
                 let code = builtin.max(deprecated);
-                code_of_index.push(code);
                 if !op_codes.contains(&code) {
                     op_codes.push(code);
                 }
             }
         }
-        // Model.metadata (field 6): tables with a `name` string (field 0).
-        let mut sparse_weights = false;
-        if let Some((list, n)) = fb.vector(model, 6)? {
-            for k in 0..n {
-                let entry = fb.deref(list + 4 * k)?;
-                if let Some(f) = fb.field(entry, 0)? {
-                    let s = fb.deref(f)?;
-                    let len = fb.u32(s)? as usize;
-                    let name = buf.get(s + 4..s + 4 + len).ok_or("flatbuffer offset out of bounds")?;
-                    sparse_weights |= name.starts_with(b"tflm_rs.sparse_weights");
-                }
-            }
-        }
-        // SubGraph.operators (field 3): Operator.opcode_index (0), inputs (1), outputs (2);
-        // Tensor.type (field 1), INT8 = 9.
-        let tensor_type = |t: i32| -> Result<i8, String> {
-            if t < 0 || t as usize >= n_tensors {
-                return Ok(-1);
-            }
-            let tensor = fb.deref(tensors + 4 * t as usize)?;
-            Ok(match fb.field(tensor, 1)? {
-                None => 0,
-                Some(f) => *buf.get(f).ok_or("flatbuffer offset out of bounds")? as i8,
-            })
-        };
-        let mut fc_int8 = true;
-        if let Some((ops, n)) = fb.vector(sg, 3)? {
-            for k in 0..n {
-                let op = fb.deref(ops + 4 * k)?;
-                let index = match fb.field(op, 0)? {
-                    None => 0,
-                    Some(f) => fb.u32(f)? as usize,
-                };
-                if code_of_index.get(index) != Some(&9) {
-                    continue;
-                }
-                let first = |id: usize, k: usize| -> Result<i32, String> {
-                    match fb.vector(op, id)? {
-                        Some((v, len)) if k < len => fb.i32(v + 4 * k),
-                        _ => Ok(-1),
-                    }
-                };
-                for t in [first(1, 0)?, first(1, 1)?, first(2, 0)?] {
-                    fc_int8 &= tensor_type(t)? == 9;
-                }
-            }
-        }
-        Ok(ModelIo { inputs: io(1)?, outputs: io(2)?, op_codes, sparse_weights, fc_int8 })
+        Ok(ModelIo { inputs: io(1)?, outputs: io(2)?, op_codes })
     }
 }

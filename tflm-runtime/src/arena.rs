@@ -89,21 +89,17 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Sizes of everything but the activations, which need the planner.
-    fn fixed_parts(model: &Model<'_>) -> Layout {
+    /// The sizes of the slot and operator tables (from the counts alone); the planner, which
+    /// reads every tensor once, gives the state and the activations.
+    pub(crate) fn fixed_parts(model: &Model<'_>) -> Layout {
         let n_ops = model.num_operators();
         let slots = align_up((model.num_tensors() + n_ops) * core::mem::size_of::<Slot>());
         let op_table = align_up(n_ops * core::mem::size_of::<OpSlot>());
-        let state = (0..model.num_tensors())
-            .map(|t| model.tensor(t))
-            .filter(|t| t.is_variable)
-            .map(|t| align_up(t.byte_len()))
-            .sum();
         Layout {
             slots,
             op_table,
             op_data: 0,
-            state,
+            state: 0,
             activations: 0,
             total: 0,
         }
@@ -112,10 +108,17 @@ impl Layout {
     /// The layout, planning activations into `slots` (one per tensor plus one per operator).
     pub(crate) fn compute(model: &Model<'_>, slots: &mut [Slot]) -> Layout {
         let mut layout = Self::fixed_parts(model);
-        (layout.activations, layout.op_data) = plan(model, slots);
-        layout.total =
-            layout.slots + layout.op_table + layout.op_data + layout.state + layout.activations;
-        layout
+        layout.op_data = measure_operators(model, slots);
+        layout.with_activations(model, slots)
+    }
+
+    /// This layout (the fixed parts and `op_data`) completed with the activations, once the
+    /// operators' scratch slots are filled ([`scratch_slot`]): what `Interpreter::new` computes
+    /// after preparing every operator in place, so that no operator is prepared twice.
+    pub(crate) fn with_activations(mut self, model: &Model<'_>, slots: &mut [Slot]) -> Layout {
+        (self.activations, self.state) = plan(model, slots);
+        self.total = self.slots + self.op_table + self.op_data + self.state + self.activations;
+        self
     }
 
     /// The layout computed with planner tables on the stack: one 16-byte slot per tensor and
@@ -140,10 +143,40 @@ impl Layout {
     }
 }
 
-/// Fills `slots` (tensors, then one scratch buffer per operator) with kinds, sizes and
-/// lifetimes, places the activation buffers and returns the activation region's size and the
-/// operators' prepared data size (each operator measured once, here). State and constant
-/// slots get their offsets too.
+/// Measures every operator: fills its scratch slot, returns the prepared data's size.
+fn measure_operators(model: &Model<'_>, slots: &mut [Slot]) -> usize {
+    let n_tensors = model.num_tensors();
+    let mut op_data = 0;
+    for i in 0..model.num_operators() {
+        let needs = ops::requirements(model, &model.operator(i));
+        op_data += align_up(needs.data_bytes);
+        if let Some(s) = slots.get_mut(n_tensors + i) {
+            *s = scratch_slot(i, needs.scratch_bytes);
+        }
+    }
+    op_data
+}
+
+/// Operator `i`'s scratch slot: an activation alive only while the operator runs.
+pub(crate) fn scratch_slot(i: usize, scratch_bytes: usize) -> Slot {
+    Slot {
+        offset: 0,
+        size: scratch_bytes as u32,
+        first: i as u16,
+        last: i as u16,
+        kind: if scratch_bytes > 0 {
+            kind::ACTIVATION
+        } else {
+            kind::NONE
+        },
+        dtype: 0,
+    }
+}
+
+/// Fills the tensors' `slots` with kinds, sizes and lifetimes and places the activation
+/// buffers (the tensors' and the operators' scratch slots, which come filled); returns the
+/// activation region's size and the state region's. State and constant slots get their
+/// offsets too.
 pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
     let n_tensors = model.num_tensors();
     let n_ops = model.num_operators();
@@ -194,27 +227,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
     for t in (0..model.num_outputs()).filter_map(|k| model.output_index(k)) {
         used(slots, t, last_op, false);
     }
-    let mut op_data = 0;
-    for i in 0..n_ops {
-        let needs = ops::requirements(model, &model.operator(i));
-        op_data += align_up(needs.data_bytes);
-        if let Some(s) = slots.get_mut(n_tensors + i) {
-            let scratch = needs.scratch_bytes;
-            *s = Slot {
-                offset: 0,
-                size: scratch as u32,
-                first: i as u16,
-                last: i as u16,
-                kind: if scratch > 0 {
-                    kind::ACTIVATION
-                } else {
-                    kind::NONE
-                },
-                dtype: 0,
-            };
-        }
-    }
-    (place_greedy_by_size(slots), op_data)
+    (place_greedy_by_size(slots), state_offset)
 }
 
 /// Places every activation slot: largest first (ties by index), each at the lowest 16-byte

@@ -3,8 +3,9 @@
 //! `Interpreter::new` plans the arena, prepares every operator's constants once (fixed-point
 //! multipliers, per-channel shifts) and zeroes the state; `invoke` then only runs kernels.
 
-use crate::arena::{align_up, kind, Layout, OpSlot, Slot, ALIGN};
+use crate::arena::{align_up, kind, scratch_slot, Layout, OpSlot, Slot, ALIGN};
 use crate::error::{Error, Location, ParseError};
+use crate::flatbuf::read_i32;
 use crate::model::{Model, Tensor};
 use crate::ops::{self, OpIo};
 use crate::types::{DType, Element};
@@ -56,44 +57,63 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             &mut slot_region[..n_slots * core::mem::size_of::<Slot>()],
         )
         .map_err(|_| internal("slot table misaligned"))?;
-        let layout = Layout::compute(model, slots);
-        if layout.total > arena_len_after(slot_bytes, rest.len()) {
-            return Err(too_small(layout.total + skip, available));
+        // Every operator is prepared once, straight into its place after the operator table
+        // (where the layout puts the prepared data); its scratch size goes to the planner.
+        let fixed = Layout::fixed_parts(model);
+        if rest.len() < fixed.op_table {
+            return Err(too_small(needed(), available));
         }
-        let (op_region, rest) = rest.split_at_mut(layout.op_table);
-        let (data_region, rest) = rest.split_at_mut(layout.op_data);
-        let (state, rest) = rest.split_at_mut(layout.state);
-        let activations = &mut rest[..layout.activations];
-
+        let (op_region, rest) = rest.split_at_mut(fixed.op_table);
         let op_slots: &mut [OpSlot] =
             bytemuck::try_cast_slice_mut(&mut op_region[..n_ops * core::mem::size_of::<OpSlot>()])
                 .map_err(|_| internal("operator table misaligned"))?;
         let mut data_offset = 0usize;
         for (i, slot) in op_slots.iter_mut().enumerate() {
             let op = model.operator(i);
-            let blob = data_region
-                .get_mut(data_offset..)
-                .ok_or(internal("operator data region too small"))?;
             let at = |kind| Error::Parse(ParseError::new(Location::Operator(i), kind));
             let registration = ops::lookup(model, op.code).map_err(at)?;
-            let has_state = op
-                .inputs
-                .iter()
-                .filter(|&t| t >= 0)
-                .any(|t| slots.get(t as usize).is_some_and(|s| s.kind == kind::STATE));
-            let len = ops::prepare(model, &op, blob).map_err(at)?;
+            let blob = rest.get_mut(data_offset..).unwrap_or_default();
+            let needs = ops::prepare(model, &op, blob).map_err(at)?;
+            if needs.data_bytes > blob.len() {
+                return Err(too_small(needed(), available));
+            }
+            if let Some(s) = slots.get_mut(n_tensors + i) {
+                *s = scratch_slot(i, needs.scratch_bytes);
+            }
             *slot = OpSlot {
                 kind: registration as u32,
                 data_offset: data_offset as u32,
-                data_len: len as u32,
+                data_len: needs.data_bytes as u32,
                 inputs_pos: op.inputs.position() as u32,
                 outputs_pos: op.outputs.position() as u32,
                 num_inputs: op.inputs.len() as u16,
                 num_outputs: op.outputs.len() as u16,
-                flags: if has_state { OpSlot::HAS_STATE } else { 0 },
+                flags: 0,
                 _reserved: 0,
             };
-            data_offset += align_up(len);
+            data_offset += align_up(needs.data_bytes);
+        }
+        let layout = Layout {
+            op_data: data_offset,
+            ..fixed
+        }
+        .with_activations(model, slots);
+        if layout.total > arena_len_after(slot_bytes, fixed.op_table + rest.len()) {
+            return Err(too_small(layout.total + skip, available));
+        }
+        let (data_region, rest) = rest.split_at_mut(layout.op_data);
+        let (state, rest) = rest.split_at_mut(layout.state);
+        let activations = &mut rest[..layout.activations];
+        // Which operators read a variable tensor (known once the planner set the slots' kinds).
+        let bytes = model.bytes();
+        for slot in op_slots.iter_mut() {
+            let has_state = (0..slot.num_inputs as usize)
+                .filter_map(|k| read_i32(bytes, slot.inputs_pos as usize + 4 * k).ok())
+                .filter(|&t| t >= 0)
+                .any(|t| slots.get(t as usize).is_some_and(|s| s.kind == kind::STATE));
+            if has_state {
+                slot.flags |= OpSlot::HAS_STATE;
+            }
         }
         let mut interpreter = Interpreter {
             model: *model,

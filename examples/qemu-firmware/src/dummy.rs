@@ -6,6 +6,12 @@ use crate::data;
 #[derive(Debug)]
 pub struct Error;
 
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("dummy error")
+    }
+}
+
 pub struct Model<'m> {
     bytes: &'m [u8],
 }

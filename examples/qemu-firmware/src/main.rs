@@ -131,6 +131,16 @@ fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
+/// Prints an error with its `Display` message, the way a firmware reports one to a person; the
+/// derived `Debug` formatting (field names, nesting) is not linked.
+struct Message<E>(E);
+
+impl<E: fmt::Display> fmt::Debug for Message<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The runtime's calls, never inlined into main, so that their stack use is below main's frame
 // (`runtime_stack_bytes`) and their instruction counts are not mixed with main's code.
@@ -138,7 +148,7 @@ fn f16_to_f32(h: u16) -> f32 {
 /// Parses with the model's own operators only (`data::OPS`, from build.rs), so that only
 /// their kernels are linked, as in a real firmware.
 #[inline(never)]
-fn parse(bytes: &'static [u8]) -> Result<Model<'static>, impl fmt::Debug> {
+fn parse(bytes: &'static [u8]) -> Result<Model<'static>, impl fmt::Display> {
     #[cfg(not(feature = "dummy"))]
     return Model::parse_with(bytes, data::OPS);
     #[cfg(feature = "dummy")]
@@ -154,7 +164,7 @@ fn arena_size(model: &Model<'static>) -> usize {
 fn new_interpreter(
     model: &Model<'static>,
     arena: &'static mut [u8],
-) -> Result<Interpreter<'static, 'static>, impl fmt::Debug> {
+) -> Result<Interpreter<'static, 'static>, impl fmt::Display> {
     Interpreter::new(model, arena)
 }
 
@@ -164,7 +174,7 @@ fn reset_state(interp: &mut Interpreter<'static, 'static>) {
 }
 
 #[inline(never)]
-fn invoke(interp: &mut Interpreter<'static, 'static>) -> Result<(), impl fmt::Debug> {
+fn invoke(interp: &mut Interpreter<'static, 'static>) -> Result<(), impl fmt::Display> {
     interp.invoke()
 }
 
@@ -189,7 +199,7 @@ fn main() -> ! {
     let (model, parse_instr) = measure(|| parse(model_bytes));
     let model = match model {
         Ok(m) => m,
-        Err(e) => fail(&mut out, "Model::parse", &e),
+        Err(e) => fail(&mut out, "Model::parse", &Message(e)),
     };
     let (arena_needed, arena_size_instr) = measure(|| arena_size(&model));
     if arena_needed > data::ARENA_BYTES {
@@ -216,7 +226,7 @@ fn main() -> ! {
     let (interp, new_instr) = measure(|| new_interpreter(&model, arena));
     let mut interp = match interp {
         Ok(i) => i,
-        Err(e) => fail(&mut out, "Interpreter::new", &e),
+        Err(e) => fail(&mut out, "Interpreter::new", &Message(e)),
     };
     // Stack used by parse + arena_size + Interpreter::new (below main's frame).
     let setup_low = stack_low_water(paint_lo);
@@ -238,7 +248,7 @@ fn main() -> ! {
             let src = &data::INPUT_BLOB[off as usize..(off + len) as usize];
             let dst = match interp.input_bytes_mut(i) {
                 Ok(d) => d,
-                Err(e) => fail(&mut out, "input_bytes_mut", &e),
+                Err(e) => fail(&mut out, "input_bytes_mut", &Message(e)),
             };
             if dst.len() != src.len() {
                 out.line(format_args!(
@@ -262,7 +272,7 @@ fn main() -> ! {
             ));
         }
         if let Err(e) = r {
-            fail(&mut out, "invoke", &e);
+            fail(&mut out, "invoke", &Message(e));
         }
         match first_invoke {
             None => first_invoke = Some(instr),
@@ -278,7 +288,7 @@ fn main() -> ! {
         for (j, meta) in data::OUTPUT_META.iter().enumerate() {
             let got = match interp.output_bytes(j) {
                 Ok(o) => o,
-                Err(e) => fail(&mut out, "output_bytes", &e),
+                Err(e) => fail(&mut out, "output_bytes", &Message(e)),
             };
             if j > 0 {
                 let _ = out.write_str(",");
@@ -293,7 +303,7 @@ fn main() -> ! {
                 let want = &data::EXPECTED_BLOB[off as usize..(off + len) as usize];
                 let got = match interp.output_bytes(j) {
                     Ok(o) => o,
-                    Err(e) => fail(&mut out, "output_bytes", &e),
+                    Err(e) => fail(&mut out, "output_bytes", &Message(e)),
                 };
                 if got != want {
                     mismatches += 1;

@@ -47,6 +47,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     {
         return Err(p.invalid("quantized tensors without scales"));
     }
+    p.require_int8(out.dtype == DType::I8)?;
     p.data.put(Header {
         is_sub: is_sub as u32,
         dtype: out.dtype.schema_code() as i32,
@@ -57,7 +58,13 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     Ok(())
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+super::int8_evals!();
+
+/// ADD and SUB's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let h: Header = data.get()?;
     let (s1, r1, s2, r2) = data.get::<BinaryShapes>()?.unpack();
     let params: AddSubParams = data.get()?;
@@ -73,7 +80,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
                 k::add_i8(&params, x, s1, y, s2, o)
             }
         }
-        Some(DType::I16) => {
+        Some(DType::I16) if ALL_TYPES => {
             let (x, y, o) = (io.input_as(0)?, io.input_as(1)?, io.output_as(0)?);
             if sub {
                 ks::sub_i16(&params, x, s1, y, s2, o)
@@ -81,7 +88,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
                 k::add_i16(&params, x, s1, y, s2, o)
             }
         }
-        Some(DType::F32) => {
+        Some(DType::F32) if ALL_TYPES => {
             let (x, y, o) = (io.input_as(0)?, io.input_as(1)?, io.output_as(0)?);
             if sub {
                 ks::sub_f32(activation, x, s1, y, s2, o)
@@ -89,7 +96,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
                 k::add_f32(activation, x, s1, y, s2, o)
             }
         }
-        Some(DType::I32) => {
+        Some(DType::I32) if ALL_TYPES => {
             let (x, y, o) = (io.input_as(0)?, io.input_as(1)?, io.output_as(0)?);
             if sub {
                 ks::sub_i32(activation, x, s1, y, s2, o)

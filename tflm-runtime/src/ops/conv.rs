@@ -103,6 +103,7 @@ pub(super) fn prepare_conv_like(
         _ => return Err(p.unsupported("this combination of input, weight, bias and output types")),
     };
     let scales = filter.quantization.scales;
+    p.require_int8(variant == INT8)?;
     if variant == HYBRID {
         if scales.len() != out_c || scales.iter().any(|s| s.is_nan() || s <= 0.0) {
             return Err(p.unsupported("hybrid weights without one positive scale per channel"));
@@ -194,11 +195,17 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     prepare_conv_like(p, o, 0)
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+super::int8_evals!();
+
+/// CONV_2D's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let h: ConvHeader = data.get()?;
     let params: ConvParams = data.get()?;
     let (is, fs, os) = h.shapes();
-    if h.variant == HYBRID {
+    if ALL_TYPES && h.variant == HYBRID {
         let scales = data.array::<f32>(fs[0])?;
         let scratch = io.scratch_as::<i8>()?;
         let r = hybrid::conv_hybrid_per_channel(
@@ -223,7 +230,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
     let multipliers = data.array::<i32>(channels)?;
     let shifts = data.array::<i32>(channels)?;
     let r = match h.variant {
-        FLOAT => k::conv_f32(
+        FLOAT if ALL_TYPES => k::conv_f32(
             &params,
             is,
             io.input_as(0)?,
@@ -245,7 +252,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             os,
             io.output_as(0)?,
         ),
-        INT16_BIAS64 => k::conv_per_channel_i16::<i64>(
+        INT16_BIAS64 if ALL_TYPES => k::conv_per_channel_i16::<i64>(
             &params,
             multipliers,
             shifts,
@@ -257,7 +264,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             os,
             io.output_as(0)?,
         ),
-        _ => k::conv_per_channel_i16::<i32>(
+        INT16_BIAS32 if ALL_TYPES => k::conv_per_channel_i16::<i32>(
             &params,
             multipliers,
             shifts,
@@ -269,6 +276,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             os,
             io.output_as(0)?,
         ),
+        _ => return Err(io.internal("CONV_2D variant without a registered kernel")),
     };
     kernel_result(io, r)
 }

@@ -38,11 +38,17 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     prepare_conv_like(p, o, 3)
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+super::int8_evals!();
+
+/// DEPTHWISE_CONV_2D's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let h: ConvHeader = data.get()?;
     let params: ConvParams = data.get()?;
     let (is, fs, os) = h.shapes();
-    if h.variant == HYBRID {
+    if ALL_TYPES && h.variant == HYBRID {
         let scales = data.array::<f32>(fs[3])?;
         let scratch = io.scratch_as::<i8>()?;
         let r = hybrid::depthwise_conv_hybrid_per_channel(
@@ -67,7 +73,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
     let multipliers = data.array::<i32>(channels)?;
     let shifts = data.array::<i32>(channels)?;
     let r = match h.variant {
-        FLOAT => k::depthwise_conv_f32(
+        FLOAT if ALL_TYPES => k::depthwise_conv_f32(
             &params,
             is,
             io.input_as(0)?,
@@ -89,7 +95,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             os,
             io.output_as(0)?,
         ),
-        INT16_BIAS64 => k::depthwise_conv_per_channel_i16(
+        INT16_BIAS64 if ALL_TYPES => k::depthwise_conv_per_channel_i16(
             &params,
             multipliers,
             shifts,
@@ -101,7 +107,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             os,
             io.output_as(0)?,
         ),
-        _ => return Err(io.internal("depthwise type")),
+        _ => return Err(io.internal("DEPTHWISE_CONV_2D variant without a registered kernel")),
     };
     kernel_result(io, r)
 }

@@ -5,7 +5,7 @@
 //! Three registrations share this module: `FULLY_CONNECTED` ([`prepare`], [`eval`]) refuses
 //! weights in tflm-rs's sparse encoding, so a firmware that never meets them does not link the
 //! sparse kernel; `FULLY_CONNECTED_SPARSE` ([`prepare_sparse`], [`eval_sparse`]) runs both;
-//! `FULLY_CONNECTED_INT8` ([`prepare_int8`], [`eval_int8`]) runs only dense int8 operators, so
+//! `FULLY_CONNECTED_INT8` ([`prepare`], [`eval_int8`]) runs only dense int8 operators, so
 //! an int8 firmware does not link the float, int16x8 and hybrid kernels either (TFLite Micro's
 //! `Register_FULLY_CONNECTED_INT8`).
 
@@ -44,16 +44,6 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     prepare_with(p, Accept::Dense)
 }
 
-/// [`prepare`] for int8 input, weights and output only.
-pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, Accept::Int8)
-}
-
-/// [`eval`] for the operators [`prepare_int8`] accepted: references the int8 kernel only.
-pub(super) fn eval_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_variants::<false>(io, data)
-}
-
 /// [`prepare`] that also accepts int8 weights in the sparse encoding.
 pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     prepare_with(p, Accept::DenseAndSparse)
@@ -66,8 +56,6 @@ enum Accept {
     Dense,
     /// Every dense variant and int8 with sparse weights (`FULLY_CONNECTED_SPARSE`).
     DenseAndSparse,
-    /// Dense int8 only (`FULLY_CONNECTED_INT8`).
-    Int8,
 }
 
 fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), ParseErrorKind> {
@@ -126,11 +114,7 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), Parse
         }
         (true, _, _) => return Err(p.unsupported("sparse weights with non-int8 activations")),
     };
-    if accept == Accept::Int8 && variant != INT8 {
-        return Err(p.unsupported(
-            "types other than int8 with ops::FULLY_CONNECTED_INT8 (register ops::FULLY_CONNECTED)",
-        ));
-    }
+    p.require_int8(variant == INT8)?;
     if variant == INT8_SPARSE && filter.quantization.zero_point() != 0 {
         return Err(p.unsupported("sparse weights with a non-zero zero point"));
     }
@@ -246,9 +230,7 @@ pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Resul
     kernel_result(io, r)
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_variants::<true>(io, data)
-}
+super::int8_evals!();
 
 /// Runs the prepared variant: int8 always, the others only when `ALL_TYPES` (a constant, so
 /// `eval_variants::<false>` does not reference the float, hybrid and int16x8 kernels and the

@@ -91,6 +91,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         return Err(p.invalid("expects 20 or 24 inputs"));
     }
     let input = p.input(idx::INPUT)?;
+    p.require_int8(input.dtype == DType::I8)?;
     let output = p.output(0)?;
     let output_state = p.input(idx::OUTPUT_STATE)?;
     let cell_state = p.input(idx::CELL_STATE)?;
@@ -516,16 +517,22 @@ fn sequence<'b, X: bytemuck::Pod, C: bytemuck::Pod>(
     ))
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+super::int8_evals!();
+
+/// UNIDIRECTIONAL_SEQUENCE_LSTM's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let kind: u32 = data.get()?;
     let params: LstmParams = data.get()?;
     let kernel_err = |io: &OpIo<'_>| io.internal("kernel rejected the shapes");
-    if kind == FLOAT {
+    if ALL_TYPES && kind == FLOAT {
         let w = weights::<f32, f32, f32>(io, &params, true)?;
         let (input, h, c, out, scratch) = sequence::<f32, f32>(io)?;
         return k::lstm_f32(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io));
     }
-    if kind == INT16 {
+    if ALL_TYPES && kind == INT16 {
         let muls: Lstm16Muls = data.get()?;
         let w = weights::<i8, i64, i16>(io, &params, true)?;
         let (input, h, c, out, scratch) = sequence::<i16, i16>(io)?;

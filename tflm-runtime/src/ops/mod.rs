@@ -55,6 +55,9 @@ pub struct Registration {
     code: i32,
     /// The constant's name (the builtin's, or `FULLY_CONNECTED_SPARSE`).
     name: &'static str,
+    /// For an `_INT8` registration: why an operator of other types is refused (its kernels
+    /// are not linked).
+    int8_only: Option<&'static str>,
     prepare: PrepareFn,
     eval: EvalFn,
 }
@@ -84,16 +87,55 @@ impl PartialEq for Registration {
     }
 }
 
+/// Defines an op module's `eval` (every type: `eval_variants::<true>`) and `eval_int8` (the
+/// `_INT8` registration's: `eval_variants::<false>`, a constant that compiles the other types'
+/// arms out, so the linker drops their kernels) from its `eval_variants`.
+macro_rules! int8_evals {
+    () => {
+        pub(super) fn eval(
+            io: &mut super::OpIo<'_>,
+            data: &mut super::DataReader<'_>,
+        ) -> Result<(), crate::error::Error> {
+            eval_variants::<true>(io, data)
+        }
+
+        /// [`eval`] for int8 operators only (the `_INT8` registration).
+        pub(super) fn eval_int8(
+            io: &mut super::OpIo<'_>,
+            data: &mut super::DataReader<'_>,
+        ) -> Result<(), crate::error::Error> {
+            eval_variants::<false>(io, data)
+        }
+    };
+}
+use int8_evals;
+
 macro_rules! registrations {
-    ($($name:ident => $module:ident),* $(,)?) => {
+    ($($name:ident => $module:ident $(| $int8:ident)?),* $(,)?) => {
         $(
             #[doc = concat!("The `", stringify!($name), "` kernel (`ops::", stringify!($module), "`).")]
             pub const $name: Registration = Registration {
                 code: op::$name,
                 name: stringify!($name),
+                int8_only: None,
                 prepare: $module::prepare,
                 eval: $module::eval,
             };
+            $(
+                #[doc = concat!("`", stringify!($name), "` for int8 operators only: the other \
+                    types' kernels are not linked, and an operator of another type is refused \
+                    at parse time, naming [`", stringify!($name), "`].")]
+                pub const $int8: Registration = Registration {
+                    code: op::$name,
+                    name: stringify!($int8),
+                    int8_only: Some(concat!(
+                        "types other than int8 with ops::", stringify!($int8),
+                        " (register ops::", stringify!($name), ")"
+                    )),
+                    prepare: $module::prepare,
+                    eval: $module::eval_int8,
+                };
+            )?
         )*
 
         /// Every operator this runtime supports: what [`Model::parse`] uses. A firmware that
@@ -118,13 +160,23 @@ macro_rules! registrations {
         pub const fn is_supported(code: i32) -> bool {
             matches!(code, $(op::$name)|*)
         }
+
+        /// The registrations of a builtin code, narrowest (fewest kernels linked) first.
+        #[allow(unreachable_patterns)] // FULLY_CONNECTED's own arm comes first
+        fn candidates(code: i32) -> &'static [Registration] {
+            match code {
+                op::FULLY_CONNECTED => &[FULLY_CONNECTED_INT8, FULLY_CONNECTED, FULLY_CONNECTED_SPARSE],
+                $(op::$name => &[$($int8,)? $name],)*
+                _ => &[],
+            }
+        }
     };
 }
 
 registrations! {
-    ADD => add,
-    SUB => add,
-    MUL => mul,
+    ADD => add | ADD_INT8,
+    SUB => add | SUB_INT8,
+    MUL => mul | MUL_INT8,
     RELU => unary,
     RELU6 => unary,
     RELU_N1_TO_1 => unary,
@@ -140,14 +192,14 @@ registrations! {
     PADV2 => pad,
     STRIDED_SLICE => strided_slice,
     TRANSPOSE => transpose,
-    SVDF => svdf,
-    UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
-    SOFTMAX => softmax,
-    CONV_2D => conv,
-    DEPTHWISE_CONV_2D => depthwise_conv,
-    AVERAGE_POOL_2D => pooling,
-    MAX_POOL_2D => pooling,
-    FULLY_CONNECTED => fully_connected,
+    SVDF => svdf | SVDF_INT8,
+    UNIDIRECTIONAL_SEQUENCE_LSTM => lstm | UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
+    SOFTMAX => softmax | SOFTMAX_INT8,
+    CONV_2D => conv | CONV_2D_INT8,
+    DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8,
+    AVERAGE_POOL_2D => pooling | AVERAGE_POOL_2D_INT8,
+    MAX_POOL_2D => pooling | MAX_POOL_2D_INT8,
+    FULLY_CONNECTED => fully_connected | FULLY_CONNECTED_INT8,
     RESHAPE => reshape,
     SQUEEZE => reshape,
     EXPAND_DIMS => reshape,
@@ -161,32 +213,31 @@ registrations! {
 pub const FULLY_CONNECTED_SPARSE: Registration = Registration {
     code: op::FULLY_CONNECTED,
     name: "FULLY_CONNECTED_SPARSE",
+    int8_only: None,
     prepare: fully_connected::prepare_sparse,
     eval: fully_connected::eval_sparse,
 };
 
-/// FULLY_CONNECTED for dense int8 operators only: a firmware whose FULLY_CONNECTED operators
-/// are all int8 lists it instead of [`FULLY_CONNECTED`] and does not link the float, int16x8
-/// and hybrid kernels. An operator of another type is refused at parse time, naming
-/// `ops::FULLY_CONNECTED`.
-pub const FULLY_CONNECTED_INT8: Registration = Registration {
-    code: op::FULLY_CONNECTED,
-    name: "FULLY_CONNECTED_INT8",
-    prepare: fully_connected::prepare_int8,
-    eval: fully_connected::eval_int8,
-};
-
-/// The registration a firmware lists for `op` (host side: code generators; it links every
-/// kernel): [`FULLY_CONNECTED_SPARSE`] for a FULLY_CONNECTED with sparse-encoded weights, else
-/// the builtin's own ([`by_code`]); `None` for an operator the runtime has no kernel for.
-pub fn registration_for(model: &Model<'_>, op: &Operator<'_>) -> Option<Registration> {
-    let sparse =
-        op.code == op::FULLY_CONNECTED && op.input(1).is_some_and(|t| model.tensor(t).is_sparse);
-    if sparse {
-        Some(FULLY_CONNECTED_SPARSE)
-    } else {
-        by_code(op.code)
-    }
+/// The narrowest registration that runs every operator of builtin `code` in `model` (host
+/// side: the firmware build script and the macro's generated `OPS` both list this one per
+/// code; it links every kernel): an `_INT8` one when all are int8 (`FULLY_CONNECTED_INT8`,
+/// `CONV_2D_INT8`, ...), [`FULLY_CONNECTED_SPARSE`] for sparse-encoded weights, else the
+/// builtin's own; `None` for an operator the runtime has no kernel for. The fit is decided by
+/// the registrations' own `prepare`, so it never disagrees with what `Model::parse_with`
+/// accepts.
+pub fn registration_for(model: &Model<'_>, code: i32) -> Option<Registration> {
+    let candidates = candidates(code);
+    let fits = |r: &Registration| {
+        (0..model.num_operators())
+            .map(|i| model.operator(i))
+            .filter(|op| op.code == code)
+            .all(|op| check_with(r, model, &op).is_ok())
+    };
+    candidates
+        .iter()
+        .find(|r| fits(r))
+        .or(candidates.last())
+        .copied()
 }
 
 /// The index of the operator's registration in the model's list, or the reason there is none.
@@ -216,7 +267,15 @@ fn registration<'a>(model: &'a Model<'_>, code: i32) -> Result<&'a Registration,
 
 /// Validates an operator and measures what it needs.
 pub(crate) fn check(model: &Model<'_>, op: &Operator<'_>) -> Result<Requirements, ParseErrorKind> {
-    let prepare = registration(model, op.code)?.prepare;
+    check_with(registration(model, op.code)?, model, op)
+}
+
+/// [`check`] with the given registration.
+fn check_with(
+    registration: &Registration,
+    model: &Model<'_>,
+    op: &Operator<'_>,
+) -> Result<Requirements, ParseErrorKind> {
     if op.outputs.len() >= crate::arena::MAX_MUT {
         return Err(ParseErrorKind::UnsupportedOperands {
             op: op.name(),
@@ -242,10 +301,11 @@ pub(crate) fn check(model: &Model<'_>, op: &Operator<'_>) -> Result<Requirements
     let mut p = Prepare {
         model,
         op,
+        int8_only: registration.int8_only,
         data: DataWriter::measure(),
         scratch_bytes: 0,
     };
-    prepare(&mut p)?;
+    (registration.prepare)(&mut p)?;
     Ok(Requirements {
         data_bytes: p.data.len,
         scratch_bytes: p.scratch_bytes,
@@ -257,26 +317,26 @@ pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements
     check(model, op).unwrap_or_default()
 }
 
-/// Writes the operator's prepared data into `data`; returns the bytes written.
+/// Writes the operator's prepared data into `data` and returns what it needs; a `data_bytes`
+/// larger than `data` means the data did not fit (and was not all written).
 pub(crate) fn prepare(
     model: &Model<'_>,
     op: &Operator<'_>,
     data: &mut [u8],
-) -> Result<usize, ParseErrorKind> {
-    let prepare = registration(model, op.code)?.prepare;
+) -> Result<Requirements, ParseErrorKind> {
+    let registration = registration(model, op.code)?;
     let mut p = Prepare {
         model,
         op,
+        int8_only: registration.int8_only,
         data: DataWriter::into(data),
         scratch_bytes: 0,
     };
-    prepare(&mut p)?;
-    if p.data.len > p.data.capacity() {
-        return Err(ParseErrorKind::InvalidGraph {
-            what: "prepared data larger than measured",
-        });
-    }
-    Ok(p.data.len)
+    (registration.prepare)(&mut p)?;
+    Ok(Requirements {
+        data_bytes: p.data.len,
+        scratch_bytes: p.scratch_bytes,
+    })
 }
 
 /// Runs operator `io.index` with the kernel `registration`.
@@ -293,6 +353,8 @@ pub(crate) fn eval(
 pub(crate) struct Prepare<'p, 'm, 'd> {
     pub model: &'p Model<'m>,
     pub op: &'p Operator<'m>,
+    /// Set by an `_INT8` registration: see [`Prepare::require_int8`].
+    int8_only: Option<&'static str>,
     pub data: DataWriter<'d>,
     pub scratch_bytes: usize,
 }
@@ -311,6 +373,15 @@ impl<'m> Prepare<'_, 'm, '_> {
         ParseErrorKind::InvalidOperands {
             op: self.op.name(),
             what,
+        }
+    }
+
+    /// Refuses an operator that is not int8 (`is_int8` false) when the registration is an
+    /// `_INT8` one: its eval does not link the other types' kernels.
+    pub fn require_int8(&self, is_int8: bool) -> Result<(), ParseErrorKind> {
+        match self.int8_only {
+            Some(what) if !is_int8 => Err(self.unsupported(what)),
+            _ => Ok(()),
         }
     }
 
@@ -389,11 +460,6 @@ impl<'d> DataWriter<'d> {
             }
         }
         self.len = start + n * size;
-    }
-
-    /// Bytes available (unbounded while measuring).
-    fn capacity(&self) -> usize {
-        self.buf.as_deref().map_or(usize::MAX, <[u8]>::len)
     }
 
     /// Writes two arrays of `n` values in one pass over `f` (e.g. per-channel multipliers and

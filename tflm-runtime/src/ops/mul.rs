@@ -41,6 +41,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         (DType::I16, DType::I8) => (INT16_TO_INT8, MulParams::int16_to_int8(q(&out), activation)),
         _ => return Err(p.unsupported("this combination of input and output types")),
     };
+    p.require_int8(variant == INT8)?;
     p.data.put(Header {
         variant,
         activation: activation_code as i32,
@@ -50,14 +51,20 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     Ok(())
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+super::int8_evals!();
+
+/// MUL's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let h: Header = data.get()?;
     let (s1, r1, s2, r2) = data.get::<BinaryShapes>()?.unpack();
     let params: MulParams = data.get()?;
     let activation = Activation::from_schema(h.activation as i8).unwrap_or(Activation::None);
     let (s1, s2) = (&s1[..r1], &s2[..r2]);
     match h.variant {
-        FLOAT => k::mul_f32(
+        FLOAT if ALL_TYPES => k::mul_f32(
             activation,
             io.input_as(0)?,
             s1,
@@ -65,7 +72,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             s2,
             io.output_as(0)?,
         ),
-        INT32 => k::mul_i32(
+        INT32 if ALL_TYPES => k::mul_i32(
             activation,
             io.input_as(0)?,
             s1,
@@ -81,7 +88,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             s2,
             io.output_as(0)?,
         ),
-        INT16 => k::mul_i16(
+        INT16 if ALL_TYPES => k::mul_i16(
             &params,
             io.input_as(0)?,
             s1,
@@ -89,7 +96,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             s2,
             io.output_as(0)?,
         ),
-        _ => k::mul_i16_to_i8(
+        INT16_TO_INT8 if ALL_TYPES => k::mul_i16_to_i8(
             &params,
             io.input_as(0)?,
             s1,
@@ -97,6 +104,7 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
             s2,
             io.output_as(0)?,
         ),
+        _ => return Err(io.internal("MUL variant without a registered kernel")),
     }
     Ok(())
 }

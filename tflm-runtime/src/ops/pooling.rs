@@ -29,6 +29,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if input.dtype != output.dtype || !matches!(input.dtype, DType::F32 | DType::I8 | DType::I16) {
         return Err(p.unsupported("types other than float32, int8 or int16 (same in and out)"));
     }
+    p.require_int8(input.dtype == DType::I8)?;
     if input.dtype != DType::F32
         && (input.quantization.scale() != output.quantization.scale()
             || input.quantization.zero_point() != output.quantization.zero_point())
@@ -88,16 +89,22 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     Ok(())
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+super::int8_evals!();
+
+/// The pooling ops' kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let h: Header = data.get()?;
     let params: PoolParams = data.get()?;
     let (is, os) = (h.input.map(|d| d as usize), h.output.map(|d| d as usize));
     let average = h.code == op::AVERAGE_POOL_2D;
     let r = match (DType::from_schema(h.dtype as i8), average) {
-        (Some(DType::F32), true) => {
+        (Some(DType::F32), true) if ALL_TYPES => {
             k::average_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?)
         }
-        (Some(DType::F32), false) => {
+        (Some(DType::F32), false) if ALL_TYPES => {
             k::max_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?)
         }
         (Some(DType::I8), true) => {
@@ -106,10 +113,10 @@ pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), E
         (Some(DType::I8), false) => {
             k::max_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?)
         }
-        (Some(DType::I16), true) => {
+        (Some(DType::I16), true) if ALL_TYPES => {
             k::average_pool_i16(&params, is, io.input_as(0)?, os, io.output_as(0)?)
         }
-        (Some(DType::I16), false) => {
+        (Some(DType::I16), false) if ALL_TYPES => {
             k::max_pool_i16(&params, is, io.input_as(0)?, os, io.output_as(0)?)
         }
         _ => return Err(io.internal("pooling type")),

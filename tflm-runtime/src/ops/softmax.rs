@@ -65,18 +65,28 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         }
         _ => return Err(p.unsupported("this combination of input and output types")),
     }
+    p.require_int8(h.variant == INT8)?;
     p.data.put(h);
     Ok(())
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+super::int8_evals!();
+
+/// SOFTMAX's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let h: Header = data.get()?;
     let depth = h.depth as usize;
     match h.variant {
-        FLOAT => k::softmax_f32(h.beta, io.input_as(0)?, io.output_as(0)?, depth),
         INT8 => k::softmax_i8(&h.int8, io.input_as(0)?, io.output_as(0)?, depth),
-        INT8_TO_INT16 => k::softmax_i8_i16(&h.int8, io.input_as(0)?, io.output_as(0)?, depth),
-        _ => k::softmax_i16(&h.int16, io.input_as(0)?, io.output_as(0)?, depth),
+        FLOAT if ALL_TYPES => k::softmax_f32(h.beta, io.input_as(0)?, io.output_as(0)?, depth),
+        INT8_TO_INT16 if ALL_TYPES => {
+            k::softmax_i8_i16(&h.int8, io.input_as(0)?, io.output_as(0)?, depth)
+        }
+        INT16 if ALL_TYPES => k::softmax_i16(&h.int16, io.input_as(0)?, io.output_as(0)?, depth),
+        _ => return Err(io.internal("SOFTMAX variant without a registered kernel")),
     }
     Ok(())
 }

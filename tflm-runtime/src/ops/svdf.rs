@@ -92,15 +92,22 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
             )),
         }
         .map_err(|_| p.invalid("sizes out of range"))?;
+    p.require_int8(input.dtype == DType::I8)?;
     p.data.put((input.dtype == DType::F32) as u32);
     p.data.put(params);
     Ok(())
 }
 
-pub(super) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+super::int8_evals!();
+
+/// SVDF's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
+fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let float: u32 = data.get()?;
     let params: SvdfParams = data.get()?;
-    if float != 0 {
+    if ALL_TYPES && float != 0 {
         let state = io.state_as(4)?;
         k::svdf_f32(
             &params,
