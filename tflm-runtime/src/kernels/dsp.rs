@@ -109,66 +109,47 @@ fn lanes(x: u32) -> (i32, i32) {
     (x as u16 as i16 as i32, (x >> 16) as u16 as i16 as i32)
 }
 
-/// `acc + x.bottom * y.bottom + x.top * y.top`, wrapping at 32 bits (`SMLAD`; the hardware
-/// also sets the Q flag on overflow, which nothing here reads).
-#[inline(always)]
-pub fn smlad(x: u32, y: u32, acc: i32) -> i32 {
-    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
-    {
-        let r: i32;
-        // SAFETY: one register-only multiply-accumulate; it may set the Q flag, so flags are
-        // not declared preserved.
-        unsafe {
-            core::arch::asm!("smlad {r}, {x}, {y}, {a}", r = lateout(reg) r, x = in(reg) x,
-                y = in(reg) y, a = in(reg) acc, options(pure, nomem, nostack));
+/// Defines `fn $name(x, y, acc) -> i32`, a 16x16-bit multiply-accumulate: the instruction
+/// `$insn` on Armv7E-M, elsewhere `$portable` given the lanes of `x` and `y` (each product fits
+/// in i32; the sums wrap like the hardware's, whose Q flag nothing here reads).
+macro_rules! multiply_accumulate {
+    ($(#[$doc:meta])* $name:ident, $insn:literal, |$x:ident, $y:ident, $acc:ident| $portable:expr) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name(x: u32, y: u32, acc: i32) -> i32 {
+            #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+            {
+                let r: i32;
+                // SAFETY: one register-only multiply-accumulate; it may set the Q flag, so
+                // flags are not declared preserved.
+                unsafe {
+                    core::arch::asm!(concat!($insn, " {r}, {x}, {y}, {a}"), r = lateout(reg) r,
+                        x = in(reg) x, y = in(reg) y, a = in(reg) acc,
+                        options(pure, nomem, nostack));
+                }
+                r
+            }
+            #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+            {
+                let ($x, $y, $acc) = (lanes(x), lanes(y), acc);
+                $portable
+            }
         }
-        r
-    }
-    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
-    {
-        let ((xb, xt), (yb, yt)) = (lanes(x), lanes(y));
-        // Each product fits in i32 (at most 2^30); their sum may not, and wraps like the hw.
-        acc.wrapping_add(xb * yb).wrapping_add(xt * yt)
-    }
+    };
 }
 
-/// `acc + x.bottom * y.bottom`, wrapping (`SMLABB`).
-#[inline(always)]
-pub fn smlabb(x: u32, y: u32, acc: i32) -> i32 {
-    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
-    {
-        let r: i32;
-        // SAFETY: one register-only multiply-accumulate (may set Q, flags not preserved).
-        unsafe {
-            core::arch::asm!("smlabb {r}, {x}, {y}, {a}", r = lateout(reg) r, x = in(reg) x,
-                y = in(reg) y, a = in(reg) acc, options(pure, nomem, nostack));
-        }
-        r
-    }
-    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
-    {
-        acc.wrapping_add(lanes(x).0 * lanes(y).0)
-    }
-}
-
-/// `acc + x.top * y.top`, wrapping (`SMLATT`).
-#[inline(always)]
-pub fn smlatt(x: u32, y: u32, acc: i32) -> i32 {
-    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
-    {
-        let r: i32;
-        // SAFETY: one register-only multiply-accumulate (may set Q, flags not preserved).
-        unsafe {
-            core::arch::asm!("smlatt {r}, {x}, {y}, {a}", r = lateout(reg) r, x = in(reg) x,
-                y = in(reg) y, a = in(reg) acc, options(pure, nomem, nostack));
-        }
-        r
-    }
-    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
-    {
-        acc.wrapping_add(lanes(x).1 * lanes(y).1)
-    }
-}
+multiply_accumulate!(
+    /// `acc + x.bottom * y.bottom + x.top * y.top`, wrapping at 32 bits (`SMLAD`).
+    smlad, "smlad", |x, y, acc| acc.wrapping_add(x.0 * y.0).wrapping_add(x.1 * y.1)
+);
+multiply_accumulate!(
+    /// `acc + x.bottom * y.bottom`, wrapping (`SMLABB`).
+    smlabb, "smlabb", |x, y, acc| acc.wrapping_add(x.0 * y.0)
+);
+multiply_accumulate!(
+    /// `acc + x.top * y.top`, wrapping (`SMLATT`).
+    smlatt, "smlatt", |x, y, acc| acc.wrapping_add(x.1 * y.1)
+);
 
 /// Four int8 lanes as one little-endian word (a single `LDR`; Armv7-M allows it unaligned).
 #[inline(always)]
