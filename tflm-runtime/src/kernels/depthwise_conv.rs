@@ -46,11 +46,19 @@ impl Taps {
     /// `(filter_y, filter_x)` order.
     #[inline(always)]
     fn for_each(&self, mut visit: impl FnMut(usize, usize)) {
+        // Indices advance by constant steps along a filter row (no multiplies per tap).
+        let (di, n) = (self.dilation[1] * self.in_c, self.fx.1 - self.fx.0);
+        let x0 = (self.col0 + (self.fx.0 * self.dilation[1]) as isize) as usize;
         for fy in self.fy.0..self.fy.1 {
             let row = (self.row0 + (fy * self.dilation[0]) as isize) as usize * self.in_w;
-            for fx in self.fx.0..self.fx.1 {
-                let x = (self.col0 + (fx * self.dilation[1]) as isize) as usize;
-                visit((row + x) * self.in_c, (fy * self.f_w + fx) * self.out_c);
+            let (mut i, mut t) = (
+                (row + x0) * self.in_c,
+                (fy * self.f_w + self.fx.0) * self.out_c,
+            );
+            for _ in 0..n {
+                visit(i, t);
+                i += di;
+                t += self.out_c;
             }
         }
     }
