@@ -7,6 +7,7 @@
 //! summed in `filter_y, filter_x, in_channel` order, bias added last). Grouped convolution
 //! (`filter in_channels` a divisor of the input's) is supported as in the reference kernel.
 
+use super::dsp;
 use crate::quant::{
     activation_range_f32, activation_range_quantized, multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_i64, quantize_multiplier,
@@ -261,6 +262,31 @@ pub(crate) trait Mac: Copy {
     type Acc: Copy;
     const ZERO: Self::Acc;
     fn mac(acc: Self::Acc, x: Self, w: Self::W, input_offset: i32) -> Self::Acc;
+
+    /// `acc + Σ x[i] * w[i]`; by default [`dot_scalar`], int8 overrides it with
+    /// [`dsp::dot_i8`] (exact: wrapping int32 sums do not depend on the order).
+    #[inline(always)]
+    fn dot(acc: Self::Acc, x: &[Self], w: &[Self::W], input_offset: i32) -> Self::Acc {
+        dot_scalar(acc, x, w, input_offset)
+    }
+
+    /// Four independent lanes `acc[k] + x[k] * w[k]` (depthwise convolution); int8
+    /// overrides it with [`dsp::mac4_i8`].
+    #[inline(always)]
+    fn mac4(acc: [Self::Acc; 4], x: &[Self; 4], w: &[Self::W; 4], off: i32) -> [Self::Acc; 4] {
+        mac4_scalar(acc, x, w, off)
+    }
+
+    /// Four [`Mac::dot`]s over one input run; by default [`dot4_scalar`].
+    #[inline(always)]
+    fn dot4(
+        acc: [Self::Acc; 4],
+        x: &[Self],
+        w: [&[Self::W]; 4],
+        input_offset: i32,
+    ) -> [Self::Acc; 4] {
+        dot4_scalar(acc, x, w, input_offset)
+    }
 }
 
 impl Mac for i8 {
@@ -271,6 +297,31 @@ impl Mac for i8 {
     #[inline(always)]
     fn mac(acc: i32, x: i8, w: i8, input_offset: i32) -> i32 {
         acc.wrapping_add((x as i32).wrapping_add(input_offset).wrapping_mul(w as i32))
+    }
+
+    /// Two MACs per `SMLAD` when `x + input_offset` fits 16 bits (any int8 zero point).
+    #[inline(always)]
+    fn dot(acc: i32, x: &[i8], w: &[i8], input_offset: i32) -> i32 {
+        match dsp::offset16x2(input_offset) {
+            Some(off) => dsp::dot_i8(acc, x, w, off, input_offset),
+            None => dot_scalar(acc, x, w, input_offset),
+        }
+    }
+
+    #[inline(always)]
+    fn mac4(acc: [i32; 4], x: &[i8; 4], w: &[i8; 4], input_offset: i32) -> [i32; 4] {
+        match dsp::offset16x2(input_offset) {
+            Some(off) => dsp::mac4_i8(acc, x, w, off),
+            None => mac4_scalar(acc, x, w, input_offset),
+        }
+    }
+
+    #[inline(always)]
+    fn dot4(acc: [i32; 4], x: &[i8], w: [&[i8]; 4], input_offset: i32) -> [i32; 4] {
+        match dsp::offset16x2(input_offset) {
+            Some(off) => dsp::dot4_i8(acc, x, w, off, input_offset),
+            None => dot4_scalar(acc, x, w, input_offset),
+        }
     }
 }
 
@@ -296,9 +347,42 @@ impl Mac for f32 {
     }
 }
 
-/// `acc + Σ x[i] * w[i]` in order.
+/// `acc + Σ x[i] * w[i]`, the fastest exact way for `T` (see [`Mac::dot`]).
 #[inline(always)]
 pub(crate) fn dot<T: Mac>(acc: T::Acc, x: &[T], w: &[T::W], input_offset: i32) -> T::Acc {
+    T::dot(acc, x, w, input_offset)
+}
+
+/// Four dot products sharing one input run (see [`Mac::dot4`]).
+#[inline(always)]
+pub(crate) fn dot4<T: Mac>(
+    acc: [T::Acc; 4],
+    x: &[T],
+    w: [&[T::W]; 4],
+    input_offset: i32,
+) -> [T::Acc; 4] {
+    T::dot4(acc, x, w, input_offset)
+}
+
+/// Four independent lanes `acc[k] + x[k] * w[k]`, one [`Mac::mac`] each.
+#[inline(always)]
+pub(crate) fn mac4_scalar<T: Mac>(
+    acc: [T::Acc; 4],
+    x: &[T; 4],
+    w: &[T::W; 4],
+    off: i32,
+) -> [T::Acc; 4] {
+    [
+        T::mac(acc[0], x[0], w[0], off),
+        T::mac(acc[1], x[1], w[1], off),
+        T::mac(acc[2], x[2], w[2], off),
+        T::mac(acc[3], x[3], w[3], off),
+    ]
+}
+
+/// `acc + Σ x[i] * w[i]` in order: the reference kernels' loop.
+#[inline(always)]
+pub(crate) fn dot_scalar<T: Mac>(acc: T::Acc, x: &[T], w: &[T::W], input_offset: i32) -> T::Acc {
     x.iter()
         .zip(w)
         .fold(acc, |a, (&x, &w)| T::mac(a, x, w, input_offset))
@@ -307,7 +391,7 @@ pub(crate) fn dot<T: Mac>(acc: T::Acc, x: &[T], w: &[T::W], input_offset: i32) -
 /// Four dot products sharing one input run: each input element is loaded once for four
 /// output channels. Each accumulator still sums in order, so float results are unchanged.
 #[inline(always)]
-pub(crate) fn dot4<T: Mac>(
+pub(crate) fn dot4_scalar<T: Mac>(
     acc: [T::Acc; 4],
     x: &[T],
     w: [&[T::W]; 4],

@@ -12,7 +12,8 @@
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
 use super::conv::{
-    check_channels, clamp_f32, requantize, volume, ConvParams, Int16Bias, KernelError, Mac, Window,
+    check_channels, clamp_f32, mac4_scalar, requantize, volume, ConvParams, Int16Bias, KernelError,
+    Mac, Window,
 };
 use crate::quant::multiply_by_quantized_multiplier;
 
@@ -45,11 +46,19 @@ impl Taps {
     /// `(filter_y, filter_x)` order.
     #[inline(always)]
     fn for_each(&self, mut visit: impl FnMut(usize, usize)) {
+        // Indices advance by constant steps along a filter row (no multiplies per tap).
+        let (di, n) = (self.dilation[1] * self.in_c, self.fx.1 - self.fx.0);
+        let x0 = (self.col0 + (self.fx.0 * self.dilation[1]) as isize) as usize;
         for fy in self.fy.0..self.fy.1 {
             let row = (self.row0 + (fy * self.dilation[0]) as isize) as usize * self.in_w;
-            for fx in self.fx.0..self.fx.1 {
-                let x = (self.col0 + (fx * self.dilation[1]) as isize) as usize;
-                visit((row + x) * self.in_c, (fy * self.f_w + fx) * self.out_c);
+            let (mut i, mut t) = (
+                (row + x0) * self.in_c,
+                (fy * self.f_w + self.fx.0) * self.out_c,
+            );
+            for _ in 0..n {
+                visit(i, t);
+                i += di;
+                t += self.out_c;
             }
         }
     }
@@ -116,30 +125,38 @@ pub(crate) fn depthwise_core<T: Mac, O>(
                 let mut quads = px.chunks_exact_mut(4);
                 let mut oc = 0;
                 for quad in &mut quads {
-                    let [mut a0, mut a1, mut a2, mut a3] = [T::ZERO; 4];
-                    let mut mac4 = |x: [T; 4], t: usize| {
-                        let w = &filter[t + oc..t + oc + 4];
-                        a0 = T::mac(a0, x[0], w[0], off);
-                        a1 = T::mac(a1, x[1], w[1], off);
-                        a2 = T::mac(a2, x[2], w[2], off);
-                        a3 = T::mac(a3, x[3], w[3], off);
-                    };
+                    let mut acc = [T::ZERO; 4];
+                    // A macro, not a closure: called from three loops, LLVM would outline
+                    // a closure and keep the accumulators in memory.
+                    macro_rules! mac4 {
+                        ($mac:path, $x:expr, $t:expr) => {{
+                            let t = $t;
+                            if let Ok(w) = filter[t + oc..t + oc + 4].try_into() {
+                                acc = $mac(acc, $x, w, off);
+                            }
+                        }};
+                    }
                     if dm == 1 {
+                        // Four neighbouring channels of one input word (DSP lanes for int8).
                         taps.for_each(|i, t| {
-                            let x = &input[i + oc..i + oc + 4];
-                            mac4([x[0], x[1], x[2], x[3]], t);
+                            if let Ok(x) = input[i + oc..i + oc + 4].try_into() {
+                                mac4!(T::mac4, x, t);
+                            }
                         });
                     } else if dm % 4 == 0 {
+                        // One input value for four channels: plain multiply-accumulates
+                        // are as short as widening a broadcast.
                         let ic = oc / dm;
-                        taps.for_each(|i, t| mac4([input[i + ic]; 4], t));
+                        taps.for_each(|i, t| mac4!(mac4_scalar::<T>, &[input[i + ic]; 4], t));
                     } else {
                         let ic = [oc / dm, (oc + 1) / dm, (oc + 2) / dm, (oc + 3) / dm];
                         taps.for_each(|i, t| {
                             let x = &input[i..i + in_c];
-                            mac4([x[ic[0]], x[ic[1]], x[ic[2]], x[ic[3]]], t);
+                            let x = [x[ic[0]], x[ic[1]], x[ic[2]], x[ic[3]]];
+                            mac4!(mac4_scalar::<T>, &x, t);
                         });
                     }
-                    emit(oc, &[a0, a1, a2, a3], quad);
+                    emit(oc, &acc, quad);
                     oc += 4;
                 }
                 for o in quads.into_remainder() {

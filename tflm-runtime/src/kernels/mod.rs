@@ -9,6 +9,9 @@ pub mod concatenation;
 pub mod conv;
 pub mod depthwise_conv;
 pub mod dequantize;
+// The only `unsafe` in the crate: inline-assembly DSP instructions, each block justified.
+#[allow(unsafe_code)]
+pub mod dsp;
 pub mod fixed16;
 pub mod fully_connected;
 pub mod hard_swish;

@@ -1,0 +1,408 @@
+//! The Armv7E-M DSP-extension instructions the int8 kernels are built on, each with a portable
+//! twin of the same semantics (ARMv7-M Architecture Reference Manual, A7.7), so the host runs
+//! and tests the very algorithm (lane packing, loop structure) that the Cortex-M4/M7 runs.
+//!
+//! On `target_arch = "arm"` with `target_feature = "dsp"` (thumbv7em, thumbv8m.main with DSP)
+//! each primitive is one instruction in inline assembly; everywhere else (host, thumbv6m,
+//! thumbv7m) it is plain Rust. Values are "int16x2" words: two 16-bit lanes, bits 0..16 the
+//! bottom lane, 16..32 the top one.
+//!
+//! The int8 dot products in [`dot_i8`] and [`dot4_i8`] widen four int8 lanes of one word load
+//! into two int16x2 words (`SXTAB16` with and without `ROR #8`, which also adds the input
+//! offset) and multiply-accumulate two lanes per `SMLAD`. Their int32 sums wrap exactly like the
+//! reference kernels' in-order sums: wrapping addition is associative and commutative, so the
+//! order of the products cannot change a bit.
+
+/// Sign-extends bytes 0 and 2 of `x` into the bottom and top halfwords (`SXTB16 Rd, Rm`).
+#[inline(always)]
+pub fn sxtb16(x: u32) -> u32 {
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    {
+        let r: u32;
+        // SAFETY: one register-only ALU instruction, no memory or flags touched.
+        unsafe {
+            core::arch::asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    {
+        let lo = x as u8 as i8 as i16 as u16 as u32;
+        let hi = (x >> 16) as u8 as i8 as i16 as u16 as u32;
+        lo | hi << 16
+    }
+}
+
+/// Sign-extends bytes 1 and 3 of `x` (`SXTB16 Rd, Rm, ROR #8`).
+#[inline(always)]
+pub fn sxtb16_ror8(x: u32) -> u32 {
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    {
+        let r: u32;
+        // SAFETY: one register-only ALU instruction, no memory or flags touched.
+        unsafe {
+            core::arch::asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    {
+        sxtb16(x.rotate_right(8))
+    }
+}
+
+/// Adds the sign-extended bytes 0 and 2 of `x` to the halfwords of `a`, each lane wrapping at
+/// 16 bits (`SXTAB16 Rd, Rn, Rm`).
+#[inline(always)]
+pub fn sxtab16(a: u32, x: u32) -> u32 {
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    {
+        let r: u32;
+        // SAFETY: one register-only ALU instruction, no memory or flags touched.
+        unsafe {
+            core::arch::asm!("sxtab16 {r}, {a}, {x}", r = lateout(reg) r, a = in(reg) a,
+                x = in(reg) x, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    {
+        add16x2(a, sxtb16(x))
+    }
+}
+
+/// Adds the sign-extended bytes 1 and 3 of `x` to the halfwords of `a`
+/// (`SXTAB16 Rd, Rn, Rm, ROR #8`).
+#[inline(always)]
+pub fn sxtab16_ror8(a: u32, x: u32) -> u32 {
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    {
+        let r: u32;
+        // SAFETY: one register-only ALU instruction, no memory or flags touched.
+        unsafe {
+            core::arch::asm!("sxtab16 {r}, {a}, {x}, ror #8", r = lateout(reg) r, a = in(reg) a,
+                x = in(reg) x, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    {
+        add16x2(a, sxtb16_ror8(x))
+    }
+}
+
+/// Lane-wise wrapping 16-bit addition (the portable half of `SXTAB16`).
+#[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+#[inline(always)]
+fn add16x2(a: u32, b: u32) -> u32 {
+    let lo = (a as u16).wrapping_add(b as u16) as u32;
+    let hi = ((a >> 16) as u16).wrapping_add((b >> 16) as u16) as u32;
+    lo | hi << 16
+}
+
+/// The bottom and top lanes as signed 16-bit values.
+#[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+#[inline(always)]
+fn lanes(x: u32) -> (i32, i32) {
+    (x as u16 as i16 as i32, (x >> 16) as u16 as i16 as i32)
+}
+
+/// Defines `fn $name(x, y, acc) -> i32`, a 16x16-bit multiply-accumulate: the instruction
+/// `$insn` on Armv7E-M, elsewhere `$portable` given the lanes of `x` and `y` (each product fits
+/// in i32; the sums wrap like the hardware's, whose Q flag nothing here reads).
+macro_rules! multiply_accumulate {
+    ($(#[$doc:meta])* $name:ident, $insn:literal, |$x:ident, $y:ident, $acc:ident| $portable:expr) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name(x: u32, y: u32, acc: i32) -> i32 {
+            #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+            {
+                let r: i32;
+                // SAFETY: one register-only multiply-accumulate; it may set the Q flag, so
+                // flags are not declared preserved.
+                unsafe {
+                    core::arch::asm!(concat!($insn, " {r}, {x}, {y}, {a}"), r = lateout(reg) r,
+                        x = in(reg) x, y = in(reg) y, a = in(reg) acc,
+                        options(pure, nomem, nostack));
+                }
+                r
+            }
+            #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+            {
+                let ($x, $y, $acc) = (lanes(x), lanes(y), acc);
+                $portable
+            }
+        }
+    };
+}
+
+multiply_accumulate!(
+    /// `acc + x.bottom * y.bottom + x.top * y.top`, wrapping at 32 bits (`SMLAD`).
+    smlad, "smlad", |x, y, acc| acc.wrapping_add(x.0 * y.0).wrapping_add(x.1 * y.1)
+);
+multiply_accumulate!(
+    /// `acc + x.bottom * y.bottom`, wrapping (`SMLABB`).
+    smlabb, "smlabb", |x, y, acc| acc.wrapping_add(x.0 * y.0)
+);
+multiply_accumulate!(
+    /// `acc + x.top * y.top`, wrapping (`SMLATT`).
+    smlatt, "smlatt", |x, y, acc| acc.wrapping_add(x.1 * y.1)
+);
+
+/// Four int8 lanes as one little-endian word (a single `LDR`; Armv7-M allows it unaligned).
+#[inline(always)]
+pub fn word(x: &[i8; 4]) -> u32 {
+    u32::from_le_bytes(bytemuck::cast(*x))
+}
+
+/// The input offset in both lanes, when every `x + offset` of an int8 `x` fits in 16 bits
+/// (always for a valid int8 zero point; otherwise the callers keep the scalar path).
+#[inline(always)]
+pub fn offset16x2(offset: i32) -> Option<u32> {
+    if (i16::MIN as i32 + 128..=i16::MAX as i32 - 127).contains(&offset) {
+        let h = offset as u16 as u32;
+        Some(h | h << 16)
+    } else {
+        None
+    }
+}
+
+/// The int8 lanes of `x` plus the offset, as (lanes 0 and 2, lanes 1 and 3).
+#[inline(always)]
+pub fn widen_offset(off: u32, x: u32) -> (u32, u32) {
+    (sxtab16(off, x), sxtab16_ror8(off, x))
+}
+
+/// The int8 lanes of `w` as (lanes 0 and 2, lanes 1 and 3).
+#[inline(always)]
+pub fn widen(w: u32) -> (u32, u32) {
+    (sxtb16(w), sxtb16_ror8(w))
+}
+
+/// `acc + Σ (x[i] + offset) * w[i]` in wrapping int32, four lanes per step, the tail scalar.
+/// Requires `x.len() == w.len()` (extra elements of either are ignored).
+#[inline(always)]
+pub fn dot_i8(mut acc: i32, x: &[i8], w: &[i8], off: u32, offset: i32) -> i32 {
+    let n = x.len().min(w.len());
+    let (x, w) = (&x[..n], &w[..n]);
+    let (xs, ws) = (x.chunks_exact(4), w.chunks_exact(4));
+    let (xt, wt) = (xs.remainder(), ws.remainder());
+    for (xq, wq) in xs.zip(ws) {
+        let (Ok(xq), Ok(wq)) = (xq.try_into(), wq.try_into()) else {
+            break;
+        };
+        let (xe, xo) = widen_offset(off, word(xq));
+        let (we, wo) = widen(word(wq));
+        acc = smlad(xo, wo, smlad(xe, we, acc));
+    }
+    for (&x, &w) in xt.iter().zip(wt) {
+        acc = acc.wrapping_add((x as i32 + offset).wrapping_mul(w as i32));
+    }
+    acc
+}
+
+/// Four [`dot_i8`]s sharing one input run: each input word is loaded and widened once for four
+/// weight rows (each at least `x.len()` long).
+#[inline(always)]
+pub fn dot4_i8(acc: [i32; 4], x: &[i8], w: [&[i8]; 4], off: u32, offset: i32) -> [i32; 4] {
+    let [mut a0, mut a1, mut a2, mut a3] = acc;
+    let n = x.len();
+    let (w0, w1, w2, w3) = (&w[0][..n], &w[1][..n], &w[2][..n], &w[3][..n]);
+    let mut xs = x.chunks_exact(4);
+    let (mut c0, mut c1, mut c2, mut c3) = (
+        w0.chunks_exact(4),
+        w1.chunks_exact(4),
+        w2.chunks_exact(4),
+        w3.chunks_exact(4),
+    );
+    for xq in &mut xs {
+        let (Some(q0), Some(q1), Some(q2), Some(q3)) = (c0.next(), c1.next(), c2.next(), c3.next())
+        else {
+            break;
+        };
+        let (Ok(xq), Ok(q0), Ok(q1), Ok(q2), Ok(q3)) = (
+            <&[i8; 4]>::try_from(xq),
+            <&[i8; 4]>::try_from(q0),
+            <&[i8; 4]>::try_from(q1),
+            <&[i8; 4]>::try_from(q2),
+            <&[i8; 4]>::try_from(q3),
+        ) else {
+            break;
+        };
+        let (xe, xo) = widen_offset(off, word(xq));
+        macro_rules! step {
+            ($a:ident, $q:ident) => {{
+                let (we, wo) = widen(word($q));
+                $a = smlad(xo, wo, smlad(xe, we, $a));
+            }};
+        }
+        step!(a0, q0);
+        step!(a1, q1);
+        step!(a2, q2);
+        step!(a3, q3);
+    }
+    let k = n - xs.remainder().len();
+    [
+        dot_i8(a0, &x[k..], &w0[k..], off, offset),
+        dot_i8(a1, &x[k..], &w1[k..], off, offset),
+        dot_i8(a2, &x[k..], &w2[k..], off, offset),
+        dot_i8(a3, &x[k..], &w3[k..], off, offset),
+    ]
+}
+
+/// Four independent lanes, `acc[k] + (x[k] + offset) * w[k]`: one word load and two widenings
+/// per operand, then `SMLABB`/`SMLATT` per lane (depthwise convolution, where neighbouring
+/// channels never share a sum).
+#[inline(always)]
+pub fn mac4_i8(acc: [i32; 4], x: &[i8; 4], w: &[i8; 4], off: u32) -> [i32; 4] {
+    let (xe, xo) = widen_offset(off, word(x));
+    let (we, wo) = widen(word(w));
+    [
+        smlabb(xe, we, acc[0]),
+        smlabb(xo, wo, acc[1]),
+        smlatt(xe, we, acc[2]),
+        smlatt(xo, wo, acc[3]),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The architectural definitions, written from the manual's pseudocode independently of
+    /// the implementations above.
+    fn sext8(b: u32) -> i32 {
+        (b & 0xff) as i32 - if b & 0x80 != 0 { 256 } else { 0 }
+    }
+    fn half(v: i32) -> u32 {
+        (v as u32) & 0xffff
+    }
+
+    const EDGES: [u32; 10] = [
+        0,
+        0xffff_ffff,
+        0x8080_8080,
+        0x7f7f_7f7f,
+        0x807f_7f80,
+        0x0180_ff7f,
+        0x1234_5678,
+        0xdead_beef,
+        0x0000_8000,
+        0x8000_0000,
+    ];
+
+    fn sample() -> impl Iterator<Item = u32> {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        EDGES.into_iter().chain((0..2000).map(move |_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u32
+        }))
+    }
+
+    #[test]
+    fn extends_match_the_manual() {
+        for x in sample() {
+            let r = x.rotate_right(8);
+            assert_eq!(
+                sxtb16(x),
+                half(sext8(x)) | half(sext8(x >> 16)) << 16,
+                "{x:#x}"
+            );
+            assert_eq!(sxtb16_ror8(x), half(sext8(r)) | half(sext8(r >> 16)) << 16);
+            for a in [0u32, 0x7fff_7fff, 0x8000_8000, 0xffff_0001, x ^ 0x5a5a_a5a5] {
+                let lo = half((a & 0xffff) as i32 + sext8(x));
+                let hi = half((a >> 16) as i32 + sext8(x >> 16));
+                assert_eq!(sxtab16(a, x), lo | hi << 16, "{a:#x} {x:#x}");
+                let lo = half((a & 0xffff) as i32 + sext8(r));
+                let hi = half((a >> 16) as i32 + sext8(r >> 16));
+                assert_eq!(sxtab16_ror8(a, x), lo | hi << 16, "{a:#x} {x:#x}");
+            }
+        }
+        assert_eq!(sxtb16(0x0080_007f), 0xff80_007f);
+        assert_eq!(sxtb16_ror8(0x8000_7f00), 0xff80_007f);
+        assert_eq!(sxtab16(0x0001_7fff, 0x0000_0001), 0x0001_8000); // bottom lane wraps
+    }
+
+    #[test]
+    fn multiply_accumulates_match_the_manual_and_wrap() {
+        let s16 = |v: u32| (v & 0xffff) as i16 as i64;
+        for (i, x) in sample().enumerate() {
+            let y = x.rotate_left(i as u32 % 32) ^ 0x9e37_79b9;
+            for acc in [0i32, 1, -1, i32::MAX, i32::MIN, x as i32] {
+                let (xb, xt, yb, yt) = (s16(x), s16(x >> 16), s16(y), s16(y >> 16));
+                let exact = acc as i64 + xb * yb + xt * yt;
+                assert_eq!(smlad(x, y, acc), exact as i32, "{x:#x} {y:#x} {acc}");
+                assert_eq!(smlabb(x, y, acc), (acc as i64 + xb * yb) as i32);
+                assert_eq!(smlatt(x, y, acc), (acc as i64 + xt * yt) as i32);
+            }
+        }
+        // -32768 * -32768 twice overflows i32 on its own: the sum wraps to i32::MIN.
+        assert_eq!(smlad(0x8000_8000, 0x8000_8000, 0), i32::MIN);
+        assert_eq!(smlad(0x8000_8000, 0x8000_8000, i32::MAX), -1);
+    }
+
+    #[test]
+    fn offsets_that_fit_sixteen_bits() {
+        assert_eq!(offset16x2(128), Some(0x0080_0080));
+        assert_eq!(offset16x2(-127), Some(0xff81_ff81));
+        assert_eq!(offset16x2(32640), Some(0x7f80_7f80));
+        assert_eq!(offset16x2(32641), None);
+        assert_eq!(offset16x2(-32640), Some(0x8080_8080));
+        assert_eq!(offset16x2(-32641), None);
+    }
+
+    /// The reference's in-order scalar sum.
+    fn scalar(acc: i32, x: &[i8], w: &[i8], offset: i32) -> i32 {
+        x.iter().zip(w).fold(acc, |a, (&x, &w)| {
+            a.wrapping_add((x as i32).wrapping_add(offset).wrapping_mul(w as i32))
+        })
+    }
+
+    #[test]
+    fn dot_products_equal_the_scalar_sum() {
+        let mut s = 7u32;
+        let mut next = || {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 24) as u8 as i8
+        };
+        let x: [i8; 67] = core::array::from_fn(|i| if i % 11 == 0 { -128 } else { next() });
+        let w: [[i8; 67]; 4] = core::array::from_fn(|r| {
+            core::array::from_fn(|i| if i % 7 == r { 127 } else { next() })
+        });
+        for offset in [128, -127, 0, 5, 32640, -32640] {
+            let off = offset16x2(offset).unwrap();
+            for n in [0, 1, 2, 3, 4, 5, 8, 13, 64, 67] {
+                for acc in [0, i32::MAX - 3, i32::MIN + 2] {
+                    let want: [i32; 4] =
+                        core::array::from_fn(|r| scalar(acc, &x[..n], &w[r][..n], offset));
+                    assert_eq!(dot_i8(acc, &x[..n], &w[1][..n], off, offset), want[1]);
+                    let ws = [&w[0][..], &w[1][..], &w[2][..], &w[3][..]];
+                    assert_eq!(dot4_i8([acc; 4], &x[..n], ws, off, offset), want, "{n}");
+                }
+            }
+        }
+        for offset in [128, -127, 32640] {
+            for (i, wq) in w.iter().enumerate() {
+                let xq: &[i8; 4] = x[i * 4..i * 4 + 4].try_into().unwrap();
+                let wq: &[i8; 4] = wq[60..64].try_into().unwrap();
+                let acc = [i32::MAX, i32::MIN, 7, -7];
+                let want: [i32; 4] =
+                    core::array::from_fn(|k| scalar(acc[k], &xq[k..k + 1], &wq[k..k + 1], offset));
+                assert_eq!(mac4_i8(acc, xq, wq, offset16x2(offset).unwrap()), want);
+            }
+        }
+        // Sums beyond i32 wrap like the reference's.
+        let big = [-128i8; 64];
+        let acc = i32::MIN + 5;
+        let want = scalar(acc, &big, &big, 32640);
+        assert!((acc as i64 + 64 * 32512 * -128) < i32::MIN as i64);
+        assert_eq!(
+            dot_i8(acc, &big, &big, offset16x2(32640).unwrap(), 32640),
+            want
+        );
+    }
+}

@@ -1,0 +1,334 @@
+//! The int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED kernels (whose dot products run
+//! through `kernels::dsp`: two MACs per SMLAD, four int8 lanes per word) against a textbook
+//! loop nest written here, on shapes that hit every tail of the packed loops: channel and
+//! depth counts that are not multiples of 2 or 4, depth multipliers, padding, strides,
+//! dilation, extreme values and zero points.
+
+use tflm_runtime::kernels::conv::{
+    compute_padding, conv_per_channel_i8, per_channel_multipliers, ConvParams,
+};
+use tflm_runtime::kernels::depthwise_conv::depthwise_conv_per_channel_i8;
+use tflm_runtime::kernels::fully_connected::{
+    effective_scales, fully_connected_i8, FcDims, FullyConnectedParams,
+};
+use tflm_runtime::quant::multiply_by_quantized_multiplier;
+use tflm_runtime::{Activation, Padding};
+
+/// A deterministic byte stream with the int8 extremes mixed in.
+struct Rng(u64);
+
+impl Rng {
+    fn i8(&mut self) -> i8 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        match self.0 % 11 {
+            0 => -128,
+            1 => 127,
+            _ => (self.0 >> 32) as u8 as i8,
+        }
+    }
+    fn vec(&mut self, n: usize) -> Vec<i8> {
+        (0..n).map(|_| self.i8()).collect()
+    }
+}
+
+/// One spatial case: `[h, w]` input, `[fh, fw]` filter, stride, dilation, padding.
+struct Case {
+    input_hw: [usize; 2],
+    filter_hw: [usize; 2],
+    stride: [i32; 2],
+    dilation: [i32; 2],
+    padding: Padding,
+}
+
+const CASES: [Case; 4] = [
+    Case {
+        input_hw: [5, 7],
+        filter_hw: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    },
+    Case {
+        input_hw: [6, 5],
+        filter_hw: [3, 2],
+        stride: [2, 1],
+        dilation: [1, 2],
+        padding: Padding::Same,
+    },
+    Case {
+        input_hw: [7, 6],
+        filter_hw: [2, 3],
+        stride: [1, 2],
+        dilation: [2, 1],
+        padding: Padding::Valid,
+    },
+    Case {
+        input_hw: [4, 4],
+        filter_hw: [1, 1],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Valid,
+    },
+];
+
+/// Output size, padding and parameters of one case.
+fn setup(c: &Case, in_zp: i32, out_zp: i32) -> ([usize; 2], ConvParams) {
+    let [h, w] = c.input_hw;
+    let [fh, fw] = c.filter_hw;
+    let win = compute_padding(
+        c.padding,
+        c.stride[0],
+        c.stride[1],
+        c.dilation[0],
+        c.dilation[1],
+        h as i32,
+        w as i32,
+        fh as i32,
+        fw as i32,
+    )
+    .expect("valid window");
+    let p = ConvParams::quantized(
+        c.stride,
+        c.dilation,
+        win.padding,
+        in_zp,
+        out_zp,
+        0.05,
+        Activation::None,
+        -128,
+        127,
+    );
+    ([win.out_height as usize, win.out_width as usize], p)
+}
+
+/// Per-channel multipliers from slightly different scales per channel.
+fn multipliers(channels: usize) -> (Vec<i32>, Vec<i32>) {
+    let scales: Vec<f32> = (0..channels).map(|c| 0.002 + 0.0007 * c as f32).collect();
+    let (mut m, mut s) = (vec![0; channels], vec![0; channels]);
+    per_channel_multipliers(0.04, &scales, 0.05, &mut m, &mut s).expect("one scale a channel");
+    (m, s)
+}
+
+/// The textbook windowed sum: `tap(oy, ox, oc, fy, fx) -> Option<(input, weight)>` gives the
+/// in-image taps; the result requantized like TFLite's reference kernels.
+#[allow(clippy::too_many_arguments)]
+fn textbook(
+    p: &ConvParams,
+    out_hw: [usize; 2],
+    out_c: usize,
+    filter_hw: [usize; 2],
+    m: &[i32],
+    s: &[i32],
+    bias: &[i32],
+    tap: impl Fn(usize, usize, usize, usize, usize) -> Vec<(i8, i8)>,
+) -> Vec<i8> {
+    let mut out = Vec::new();
+    for oy in 0..out_hw[0] {
+        for ox in 0..out_hw[1] {
+            for oc in 0..out_c {
+                let mut acc = 0i32;
+                for fy in 0..filter_hw[0] {
+                    for fx in 0..filter_hw[1] {
+                        for (x, w) in tap(oy, ox, oc, fy, fx) {
+                            acc += (x as i32 + p.input_offset) * w as i32;
+                        }
+                    }
+                }
+                let v = multiply_by_quantized_multiplier(acc + bias[oc], m[oc], s[oc]);
+                out.push((v + p.output_offset).clamp(p.activation_min, p.activation_max) as i8);
+            }
+        }
+    }
+    out
+}
+
+/// The input coordinate of tap `f` for output `o` on one axis, if inside the image.
+fn coord(p: &ConvParams, axis: usize, o: usize, f: usize, size: usize) -> Option<usize> {
+    let (stride, dil, pad) = if axis == 0 {
+        (p.stride_height, p.dilation_height, p.padding_height)
+    } else {
+        (p.stride_width, p.dilation_width, p.padding_width)
+    };
+    let v = o as i32 * stride - pad + f as i32 * dil;
+    (0..size as i32).contains(&v).then_some(v as usize)
+}
+
+#[test]
+fn conv_int8_odd_channels_strides_dilation_padding() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for c in &CASES {
+        for (in_c, out_c) in [(1, 1), (3, 5), (4, 4), (5, 7), (8, 6), (13, 9)] {
+            for (in_zp, out_zp) in [(-128, 5), (127, -128), (0, 0), (-3, 17)] {
+                let [h, w] = c.input_hw;
+                let [fh, fw] = c.filter_hw;
+                let (out_hw, p) = setup(c, in_zp, out_zp);
+                let input = rng.vec(h * w * in_c);
+                let filter = rng.vec(out_c * fh * fw * in_c);
+                let bias: Vec<i32> = (0..out_c as i32).map(|k| k * 977 - 3000).collect();
+                let (m, s) = multipliers(out_c);
+                let mut got = vec![0i8; out_hw[0] * out_hw[1] * out_c];
+                conv_per_channel_i8(
+                    &p,
+                    &m,
+                    &s,
+                    [1, h, w, in_c],
+                    &input,
+                    [out_c, fh, fw, in_c],
+                    &filter,
+                    Some(&bias),
+                    [1, out_hw[0], out_hw[1], out_c],
+                    &mut got,
+                )
+                .expect("valid shapes");
+                let want = textbook(
+                    &p,
+                    out_hw,
+                    out_c,
+                    c.filter_hw,
+                    &m,
+                    &s,
+                    &bias,
+                    |oy, ox, oc, fy, fx| match (coord(&p, 0, oy, fy, h), coord(&p, 1, ox, fx, w)) {
+                        (Some(y), Some(x)) => (0..in_c)
+                            .map(|ic| {
+                                (
+                                    input[(y * w + x) * in_c + ic],
+                                    filter[((oc * fh + fy) * fw + fx) * in_c + ic],
+                                )
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                );
+                assert_eq!(got, want, "in_c {in_c} out_c {out_c} zp {in_zp}/{out_zp}");
+            }
+        }
+    }
+}
+
+#[test]
+fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for c in &CASES {
+        for (in_c, dm) in [
+            (1, 1),
+            (1, 8),
+            (3, 1),
+            (4, 1),
+            (5, 1),
+            (6, 1),
+            (9, 1),
+            (2, 3),
+            (3, 4),
+        ] {
+            for (in_zp, out_zp) in [(-128, 5), (127, -128), (-3, 17)] {
+                let out_c = in_c * dm;
+                let [h, w] = c.input_hw;
+                let [fh, fw] = c.filter_hw;
+                let (out_hw, p) = setup(c, in_zp, out_zp);
+                let input = rng.vec(h * w * in_c);
+                let filter = rng.vec(fh * fw * out_c);
+                let bias: Vec<i32> = (0..out_c as i32).map(|k| 1500 - k * 611).collect();
+                let (m, s) = multipliers(out_c);
+                let mut got = vec![0i8; out_hw[0] * out_hw[1] * out_c];
+                depthwise_conv_per_channel_i8(
+                    &p,
+                    &m,
+                    &s,
+                    [1, h, w, in_c],
+                    &input,
+                    [1, fh, fw, out_c],
+                    &filter,
+                    Some(&bias),
+                    [1, out_hw[0], out_hw[1], out_c],
+                    &mut got,
+                )
+                .expect("valid shapes");
+                let want = textbook(
+                    &p,
+                    out_hw,
+                    out_c,
+                    c.filter_hw,
+                    &m,
+                    &s,
+                    &bias,
+                    |oy, ox, oc, fy, fx| match (coord(&p, 0, oy, fy, h), coord(&p, 1, ox, fx, w)) {
+                        (Some(y), Some(x)) => vec![(
+                            input[(y * w + x) * in_c + oc / dm],
+                            filter[(fy * fw + fx) * out_c + oc],
+                        )],
+                        _ => Vec::new(),
+                    },
+                );
+                assert_eq!(got, want, "in_c {in_c} dm {dm} zp {in_zp}/{out_zp}");
+            }
+        }
+    }
+}
+
+#[test]
+fn fully_connected_int8_odd_depths() {
+    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    for (batches, depth, out_c) in [(1, 1, 1), (2, 3, 5), (1, 7, 4), (3, 13, 6), (1, 64, 9)] {
+        for (in_zp, out_zp) in [(-128, 3), (127, -128), (0, 0)] {
+            let input = rng.vec(batches * depth);
+            let filter = rng.vec(out_c * depth);
+            let bias: Vec<i32> = (0..out_c as i32).map(|k| k * 1234 - 2000).collect();
+            let p = FullyConnectedParams::quantized(
+                in_zp,
+                0,
+                out_zp,
+                0.05,
+                Activation::None,
+                -128,
+                127,
+            );
+            let filter_scales: Vec<f32> = (0..out_c).map(|k| 0.003 + 0.0004 * k as f32).collect();
+            let mut scales = vec![0f64; out_c];
+            effective_scales(0.04, &filter_scales, 0.05, &mut scales).expect("one scale a row");
+            let dims = FcDims {
+                batches,
+                accum_depth: depth,
+                output_depth: out_c,
+            };
+            let mut got = vec![0i8; batches * out_c];
+            fully_connected_i8(&p, &scales, dims, &input, &filter, Some(&bias), &mut got)
+                .expect("valid shapes");
+            // The same kernel on one output channel at a time never takes the four-row path.
+            for b in 0..batches {
+                for oc in 0..out_c {
+                    let one = FcDims {
+                        batches: 1,
+                        accum_depth: depth,
+                        output_depth: 1,
+                    };
+                    let mut o = [0i8];
+                    let x = &input[b * depth..(b + 1) * depth];
+                    let w = &filter[oc * depth..(oc + 1) * depth];
+                    fully_connected_i8(
+                        &p,
+                        &scales[oc..oc + 1],
+                        one,
+                        x,
+                        w,
+                        Some(&bias[oc..oc + 1]),
+                        &mut o,
+                    )
+                    .expect("valid shapes");
+                    assert_eq!(got[b * out_c + oc], o[0], "depth {depth} row {oc}");
+                    // And a textbook sum decides the value.
+                    let acc: i32 = x
+                        .iter()
+                        .zip(w)
+                        .map(|(&x, &w)| (x as i32 - in_zp) * w as i32)
+                        .sum::<i32>()
+                        + bias[oc];
+                    let v = (acc as f64 * scales[oc]).round() as i32 + out_zp;
+                    assert_eq!(o[0] as i32, v.clamp(-128, 127), "depth {depth} row {oc}");
+                }
+            }
+        }
+    }
+}
