@@ -151,6 +151,9 @@ multiply_accumulate!(
     smlatt, "smlatt", |x, y, acc| acc.wrapping_add(x.1 * y.1)
 );
 
+/// int8 lanes per 32-bit word: the step of the `SMLAD` loops.
+pub const WORD: usize = 4;
+
 /// Four int8 lanes as one little-endian word (a single `LDR`; Armv7-M allows it unaligned).
 #[inline(always)]
 pub fn word(x: &[i8; 4]) -> u32 {
