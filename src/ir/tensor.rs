@@ -39,6 +39,12 @@ pub struct Tensor {
 }
 
 impl Tensor {
+    /// The values of a float constant (weights still to be quantized or pruned); `None` for an
+    /// activation, a variable or a constant of another type.
+    pub fn f32_data(&self) -> Option<&[f32]> {
+        self.data.as_ref().and_then(ConstData::as_f32)
+    }
+
     /// An activation (no data): a graph input or an operator's output.
     pub fn activation(name: impl Into<String>, dtype: DType, shape: Vec<usize>) -> Tensor {
         Tensor {

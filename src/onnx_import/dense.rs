@@ -139,14 +139,9 @@ impl Importer<'_> {
         }
         let p = self.g.producer(id)?;
         let op = &self.g.ops[p];
-        let weights_ok = op.input(1).is_some_and(|w| {
-            self.g
-                .tensor(w)
-                .data
-                .as_ref()
-                .and_then(ConstData::as_f32)
-                .is_some()
-        });
+        let weights_ok = op
+            .input(1)
+            .is_some_and(|w| self.g.tensor(w).f32_data().is_some());
         match &op.kind {
             OpKind::FullyConnected(o) if o.activation == Activation::None && weights_ok => Some(p),
             OpKind::Conv2d(o) if o.activation == Activation::None && weights_ok => Some(p),

@@ -53,7 +53,7 @@ pub fn prunable(graph: &Graph) -> Vec<(usize, TensorId)> {
         };
         for w in positions.iter().filter_map(|&k| op.input(k)) {
             let t = graph.tensor(w);
-            if t.data.as_ref().and_then(ConstData::as_f32).is_some() && !seen.contains(&w) {
+            if t.f32_data().is_some() && !seen.contains(&w) {
                 seen.push(w);
                 out.push((i, w));
             }
@@ -66,7 +66,7 @@ pub fn prunable(graph: &Graph) -> Vec<(usize, TensorId)> {
 pub fn sparsity_of(graph: &Graph) -> f64 {
     let (mut zeros, mut total) = (0usize, 0usize);
     for (_, w) in prunable(graph) {
-        if let Some(v) = graph.tensor(w).data.as_ref().and_then(ConstData::as_f32) {
+        if let Some(v) = graph.tensor(w).f32_data() {
             zeros += v.iter().filter(|&&x| x == 0.0).count();
             total += v.len();
         }
@@ -97,9 +97,7 @@ pub fn plan(
     let magnitudes = |w: TensorId| -> Vec<f32> {
         graph
             .tensor(w)
-            .data
-            .as_ref()
-            .and_then(ConstData::as_f32)
+            .f32_data()
             .map(|v| v.iter().map(|x| x.abs()).collect())
             .unwrap_or_default()
     };
@@ -181,7 +179,7 @@ pub fn report(graph: &Graph, skip: &[usize]) -> Vec<LayerSparsity> {
 
 fn layer_sparsity(graph: &Graph, op: usize, w: TensorId, op_name: &'static str) -> LayerSparsity {
     let t = graph.tensor(w);
-    let values = t.data.as_ref().and_then(ConstData::as_f32).unwrap_or(&[]);
+    let values = t.f32_data().unwrap_or(&[]);
     LayerSparsity {
         op,
         op_name,

@@ -134,14 +134,7 @@ struct Layer {
 }
 
 fn float_weights(graph: &Graph, id: Option<TensorId>) -> Option<TensorId> {
-    id.filter(|&w| {
-        graph
-            .tensor(w)
-            .data
-            .as_ref()
-            .and_then(ConstData::as_f32)
-            .is_some()
-    })
+    id.filter(|&w| graph.tensor(w).f32_data().is_some())
 }
 
 /// The layer operator `i` is for `structure`, `None` when it is not a candidate at all,
@@ -525,7 +518,7 @@ fn outgoing(graph: &Graph, l: &Layer) -> Vec<f64> {
             for e in &edits {
                 if let Edit::Weights { tensor, axis, keep } = e {
                     let t = graph.tensor(*tensor);
-                    let values = t.data.as_ref().and_then(ConstData::as_f32).unwrap_or(&[]);
+                    let values = t.f32_data().unwrap_or(&[]);
                     for (flat, &v) in values.iter().enumerate() {
                         if !keep[axis_index(&t.shape, *axis, flat)] {
                             sum += f64::from(v) * f64::from(v);
@@ -545,7 +538,7 @@ fn least_important(graph: &Graph, l: &Layer, n: usize) -> Vec<usize> {
     let mut norms = vec![0f64; l.units];
     for &(w, axis) in &l.rows {
         let t = graph.tensor(w);
-        let values = t.data.as_ref().and_then(ConstData::as_f32).unwrap_or(&[]);
+        let values = t.f32_data().unwrap_or(&[]);
         for (flat, &v) in values.iter().enumerate() {
             norms[axis_index(&t.shape, axis, flat)] += f64::from(v) * f64::from(v);
         }

@@ -207,9 +207,7 @@ pub(crate) fn activation_params(
 fn float_values(g: &Graph, t: TensorId) -> Result<Vec<f32>, QuantizeError> {
     let tensor = g.tensor(t);
     tensor
-        .data
-        .as_ref()
-        .and_then(ConstData::as_f32)
+        .f32_data()
         .map(<[f32]>::to_vec)
         .ok_or_else(|| QuantizeError::NotFloat {
             tensor: t.index(),

@@ -80,11 +80,7 @@ pub fn quantize_float16(graph: &Graph) -> Result<Graph, QuantizeError> {
             let f = match replaced[t.index()] {
                 Some(f) => f,
                 None => {
-                    let values = tensor
-                        .data
-                        .as_ref()
-                        .and_then(ConstData::as_f32)
-                        .unwrap_or(&[]);
+                    let values = tensor.f32_data().unwrap_or(&[]);
                     let half: Vec<u16> = values.iter().map(|&x| f32_to_f16(x)).collect();
                     let mut c = Tensor::constant(
                         format!("{}_f16", tensor.name),

@@ -157,9 +157,7 @@ pub(crate) fn quantize_lstm(
 fn quantize_int16_symmetric(g: &mut Graph, t: TensorId) -> Result<(), QuantizeError> {
     let tensor = g.tensor(t);
     let values = tensor
-        .data
-        .as_ref()
-        .and_then(ConstData::as_f32)
+        .f32_data()
         .ok_or_else(|| QuantizeError::NotFloat {
             tensor: t.index(),
             name: tensor.name.clone(),

@@ -59,7 +59,7 @@ impl Net {
                     continue;
                 }
                 let t = graph.tensor(id);
-                if let Some(values) = t.data.as_ref().and_then(ConstData::as_f32) {
+                if let Some(values) = t.f32_data() {
                     let tensor = Tensor::from_slice(values, t.shape.as_slice(), &Device::Cpu)
                         .map_err(|e| op_error(i, op, e))?;
                     let var = Var::from_tensor(&tensor).map_err(|e| op_error(i, op, e))?;
@@ -169,7 +169,7 @@ impl Net {
             }));
         }
         let t = self.graph.tensor(id);
-        match t.data.as_ref().and_then(ConstData::as_f32) {
+        match t.f32_data() {
             Some(v) => Ok(Some(Tensor::from_slice(
                 v,
                 t.shape.as_slice(),
