@@ -183,7 +183,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
     let last_op = n_ops.saturating_sub(1) as u16;
     let mut state_offset = 0usize;
     for (t, slot) in slots.iter_mut().enumerate().take(n_tensors) {
-        let tensor = model.kernel_tensor(t);
+        let tensor = model.plan_tensor(t);
         *slot = Slot::default();
         slot.size = tensor.byte_len() as u32;
         slot.dtype = tensor.dtype.schema_code() as i16;

@@ -29,6 +29,8 @@ enum Read {
     /// [`Read::View`] without the name, which no kernel or planner reads and whose UTF-8
     /// check costs as much as the rest of a small tensor.
     Kernel,
+    /// [`Read::Kernel`] without the quantization: what the planner reads of every tensor.
+    Plan,
 }
 
 /// A set of tensor indices below [`MAX_PLANNED`]: 64 bytes of stack, no tensor reads.
@@ -302,7 +304,7 @@ impl<'m> Model<'m> {
             }
         }
         for i in 0..model.num_operators() {
-            let op = model.read_operator(i)?;
+            let op = model.read_operator(i, true)?;
             ops::check(&model, &op).map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
         }
         model.check_graph(&fixed)?;
@@ -511,6 +513,11 @@ impl<'m> Model<'m> {
         self.view_tensor(i, Read::Kernel)
     }
 
+    /// [`Model::kernel_tensor`] without the quantization (no scales, zero point 0).
+    pub(crate) fn plan_tensor(&self, i: usize) -> Tensor<'m> {
+        self.view_tensor(i, Read::Plan)
+    }
+
     fn view_tensor(&self, i: usize, read: Read) -> Tensor<'m> {
         self.read_tensor(i, read).unwrap_or(Tensor {
             index: i,
@@ -527,7 +534,7 @@ impl<'m> Model<'m> {
 
     /// Operator `i` (`i < num_operators()`; past the end, an empty placeholder).
     pub fn operator(&self, i: usize) -> Operator<'m> {
-        self.read_operator(i).unwrap_or(Operator {
+        self.read_operator(i, false).unwrap_or(Operator {
             index: i,
             code: -1,
             version: 0,
@@ -558,7 +565,8 @@ impl<'m> Model<'m> {
         Ok((builtin.max(deprecated), version))
     }
 
-    fn read_operator(&self, i: usize) -> Result<Operator<'m>, ParseError> {
+    /// Reads operator `i`; `verify` checks every tensor index it lists (once, in `parse`).
+    fn read_operator(&self, i: usize, verify: bool) -> Result<Operator<'m>, ParseError> {
         use field::operator as f;
         let at = Location::Operator(i);
         let t = self
@@ -578,13 +586,13 @@ impl<'m> Model<'m> {
         let inputs = vec(f::INPUTS, "inputs")?;
         let outputs = vec(f::OUTPUTS, "outputs")?;
         let intermediates = vec(f::INTERMEDIATES, "intermediates")?;
-        let n = self.num_tensors();
-        for ti in inputs.iter() {
+        let n = if verify { self.num_tensors() } else { 0 };
+        for ti in inputs.iter().take_while(|_| verify) {
             if ti != -1 {
                 index(at, "input tensor", ti as i64, n)?;
             }
         }
-        for ti in outputs.iter().chain(intermediates.iter()) {
+        for ti in outputs.iter().chain(intermediates.iter()).take_while(|_| verify) {
             index(at, "output tensor", ti as i64, n)?;
         }
         let options_type = t
@@ -683,8 +691,8 @@ impl<'m> Model<'m> {
             return Err(bad_shape);
         }
         let name = match read {
-            Read::Kernel => None,
-            _ => t.string(f::NAME).map_err(malformed(at, "name"))?,
+            Read::Kernel | Read::Plan => None,
+            Read::Verify | Read::View => t.string(f::NAME).map_err(malformed(at, "name"))?,
         };
         let name = name.unwrap_or("");
         let is_variable = t
@@ -735,10 +743,13 @@ impl<'m> Model<'m> {
                 return Err(ParseError::new(at, ParseErrorKind::Misaligned { align }));
             }
         }
-        let quantization = match t
-            .table(f::QUANTIZATION)
-            .map_err(malformed(at, "quantization"))?
-        {
+        let quantization = match read {
+            Read::Plan => None,
+            _ => t
+                .table(f::QUANTIZATION)
+                .map_err(malformed(at, "quantization"))?,
+        };
+        let quantization = match quantization {
             Some(q) => self.read_quantization(at, q, &shape, dtype, verify)?,
             None => Quantization::NONE,
         };

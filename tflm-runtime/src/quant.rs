@@ -117,6 +117,8 @@ pub fn quantize_multiplier(real: f64) -> (i32, i32) {
 /// double (between 2^-426 and 2^405), so no underflow or overflow path is needed. A Cortex-M4
 /// has no double-precision FPU: the soft-float multiply and divide this replaces cost
 /// hundreds of instructions per output channel at setup, and their code is linked only for it.
+/// Never inlined: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED share one copy (1.1 KB).
+#[inline(never)]
 pub fn effective_scale(a: f32, b: f32, c: f32) -> f64 {
     let negative = (a.to_bits() ^ b.to_bits() ^ c.to_bits()) >> 31 != 0;
     let sign = (negative as u64) << 63;
