@@ -592,7 +592,11 @@ impl<'m> Model<'m> {
                 index(at, "input tensor", ti as i64, n)?;
             }
         }
-        for ti in outputs.iter().chain(intermediates.iter()).take_while(|_| verify) {
+        for ti in outputs
+            .iter()
+            .chain(intermediates.iter())
+            .take_while(|_| verify)
+        {
             index(at, "output tensor", ti as i64, n)?;
         }
         let options_type = t
@@ -878,9 +882,11 @@ impl<'m> Model<'m> {
         };
         // Both checks walk the raw little-endian bytes: per-channel tensors carry thousands
         // of entries (person_detect: 11,000), and this is most of what `parse` reads.
+        // One unsigned compare: `z - lo` wraps past the span when `z` lies outside.
+        let span = hi.abs_diff(lo);
         let out_of_range = |z: &[u8]| {
             let z = i64::from_le_bytes(z.try_into().unwrap_or_default());
-            z < lo || z > hi
+            z.wrapping_sub(lo) as u64 > span
         };
         if zero_points.as_bytes().chunks_exact(8).any(out_of_range) {
             return invalid("zero point outside the range of the tensor's type");

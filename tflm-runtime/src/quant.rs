@@ -127,13 +127,16 @@ pub fn effective_scale(a: f32, b: f32, c: f32) -> f64 {
     let special = |x: f32| (x.to_bits() & 0x7fff_ffff).wrapping_sub(1) >= 0x7f7f_ffff;
     if special(a) || special(b) || special(c) {
         let zero = |x: f32| x == 0.0;
-        let bits = if a.is_nan() || b.is_nan() || c.is_nan() {
-            nan
-        } else if (a.is_infinite() || b.is_infinite()) && (zero(a) || zero(b) || c.is_infinite())
-            || (zero(a) || zero(b)) && zero(c)
+        let any_nan = a.is_nan() || b.is_nan() || c.is_nan();
+        // inf * 0, inf / inf and 0 / 0 are NaN as well.
+        let infinite_numerator = a.is_infinite() || b.is_infinite();
+        let zero_numerator = zero(a) || zero(b);
+        let bits = if any_nan
+            || infinite_numerator && (zero_numerator || c.is_infinite())
+            || zero_numerator && zero(c)
         {
-            nan // inf * 0, inf / inf, 0 / 0
-        } else if a.is_infinite() || b.is_infinite() || zero(c) {
+            nan
+        } else if infinite_numerator || zero(c) {
             inf | sign
         } else {
             sign // a zero numerator or an infinite divisor

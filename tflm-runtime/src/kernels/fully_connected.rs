@@ -822,7 +822,14 @@ mod tests {
             };
             check(acc, scale);
             // Scales no valid model gives: negative, zero, subnormal, infinite, NaN.
-            let invalid = [-scale, 0.0, -0.0, f64::from_bits(r >> 12), f64::INFINITY, f64::NAN];
+            let invalid = [
+                -scale,
+                0.0,
+                -0.0,
+                f64::from_bits(r >> 12),
+                f64::INFINITY,
+                f64::NAN,
+            ];
             check(acc, invalid[i as usize % invalid.len()]);
             // The scale nearest to (k + 1/2) / acc: the product lands within about half a
             // unit of its last place from a half-integer, where its rounding decides.
