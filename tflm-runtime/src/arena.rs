@@ -216,11 +216,11 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
         used(slots, t, 0, true);
     }
     for i in 0..n_ops {
-        let op = model.operator(i);
-        for t in op.inputs.iter().filter(|&t| t >= 0) {
+        let (inputs, outputs) = model.operator_tensors(i);
+        for t in inputs.iter().filter(|&t| t >= 0) {
             used(slots, t as usize, i as u16, false);
         }
-        for t in op.outputs.iter() {
+        for t in outputs.iter() {
             used(slots, t as usize, i as u16, true);
         }
     }

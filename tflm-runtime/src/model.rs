@@ -546,6 +546,26 @@ impl<'m> Model<'m> {
         })
     }
 
+    /// Operator `i`'s input and output tensor lists alone, what the graph check and the
+    /// planner read of every operator (no operator code, options or intermediates). Never
+    /// inlined: one copy serves both.
+    #[inline(never)]
+    pub(crate) fn operator_tensors(&self, i: usize) -> (Vector<'m, i32>, Vector<'m, i32>) {
+        let Ok(t) = self.operators.get(self.bytes, i) else {
+            return (Vector::empty(), Vector::empty());
+        };
+        let list = |id| {
+            t.vector::<i32>(id)
+                .ok()
+                .flatten()
+                .unwrap_or(Vector::empty())
+        };
+        (
+            list(field::operator::INPUTS),
+            list(field::operator::OUTPUTS),
+        )
+    }
+
     /// Effective builtin code and version of operator code `i`, or an error for custom ops.
     fn read_opcode(&self, i: usize) -> Result<(i32, i32), ParseError> {
         let at = Location::OperatorCode(i);
@@ -935,13 +955,13 @@ impl<'m> Model<'m> {
         let fail =
             |i, what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
         for i in 0..self.num_operators() {
-            let op = self.operator(i);
-            for t in op.inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
+            let (inputs, outputs) = self.operator_tensors(i);
+            for t in inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
                 if !(fixed.contains(t) || written.contains(t)) {
                     return Err(fail(i, "an input is read before any operator writes it"));
                 }
             }
-            for t in op.outputs.iter().map(|t| t as usize) {
+            for t in outputs.iter().map(|t| t as usize) {
                 if fixed.contains(t) {
                     let tensor = self.tensor(t);
                     return Err(fail(
