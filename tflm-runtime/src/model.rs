@@ -547,9 +547,7 @@ impl<'m> Model<'m> {
     }
 
     /// Operator `i`'s input and output tensor lists alone, what the graph check and the
-    /// planner read of every operator (no operator code, options or intermediates). Never
-    /// inlined: one copy serves both.
-    #[inline(never)]
+    /// planner read of every operator (no operator code, options or intermediates).
     pub(crate) fn operator_tensors(&self, i: usize) -> (Vector<'m, i32>, Vector<'m, i32>) {
         let Ok(t) = self.operators.get(self.bytes, i) else {
             return (Vector::empty(), Vector::empty());
