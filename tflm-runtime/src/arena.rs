@@ -183,7 +183,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
     let last_op = n_ops.saturating_sub(1) as u16;
     let mut state_offset = 0usize;
     for (t, slot) in slots.iter_mut().enumerate().take(n_tensors) {
-        let tensor = model.tensor(t);
+        let tensor = model.plan_tensor(t);
         *slot = Slot::default();
         slot.size = tensor.byte_len() as u32;
         slot.dtype = tensor.dtype.schema_code() as i16;
@@ -216,11 +216,11 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
         used(slots, t, 0, true);
     }
     for i in 0..n_ops {
-        let op = model.operator(i);
-        for t in op.inputs.iter().filter(|&t| t >= 0) {
+        let (inputs, outputs) = model.operator_tensors(i);
+        for t in inputs.iter().filter(|&t| t >= 0) {
             used(slots, t as usize, i as u16, false);
         }
-        for t in op.outputs.iter() {
+        for t in outputs.iter() {
             used(slots, t as usize, i as u16, true);
         }
     }
@@ -232,6 +232,11 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
 
 /// Places every activation slot: largest first (ties by index), each at the lowest 16-byte
 /// aligned offset free of every already placed slot alive at the same time.
+///
+/// No table beyond the slots: each step scans them for the next slot in that order (the
+/// largest below the previous one's size-and-index key), then moves the candidate offset past
+/// every placed, time-overlapping slot it collides with until none does. Both scans are plain
+/// loops over the slots (`O(n^2)` for `n` slots, a few instructions per slot and step).
 fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
     for s in slots.iter_mut() {
         if s.kind == kind::ACTIVATION {
@@ -239,14 +244,21 @@ fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
         }
     }
     let mut total = 0usize;
+    // The previous slot's key: sizes descend, and within a size, indices ascend.
+    let mut prev: Option<(u32, usize)> = None;
     loop {
-        let next = slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.kind == kind::ACTIVATION && s.offset == Slot::UNPLACED)
-            .max_by(|(i, a), (j, b)| a.size.cmp(&b.size).then(j.cmp(i)))
-            .map(|(i, _)| i);
-        let Some(n) = next else { break };
+        let mut next: Option<(u32, usize)> = None;
+        for (i, s) in slots.iter().enumerate() {
+            if s.kind != kind::ACTIVATION {
+                continue;
+            }
+            let after_prev = prev.is_none_or(|(size, j)| s.size < size || s.size == size && i > j);
+            if after_prev && next.is_none_or(|(size, _)| s.size > size) {
+                next = Some((s.size, i));
+            }
+        }
+        let Some((size, n)) = next else { break };
+        prev = next;
         let me = slots[n];
         let mut offset = 0usize;
         loop {
@@ -260,7 +272,7 @@ fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
                     continue;
                 }
                 let (start, end) = (other.offset as usize, (other.offset + other.size) as usize);
-                if offset < end && start < offset + me.size as usize {
+                if offset < end && start < offset + size as usize {
                     offset = align_up(end);
                     moved = true;
                 }
@@ -270,7 +282,7 @@ fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
             }
         }
         slots[n].offset = offset as u32;
-        total = total.max(offset + me.size as usize);
+        total = total.max(offset + size as usize);
     }
     align_up(total)
 }

@@ -226,7 +226,7 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             if slot.kind != kind::STATE {
                 continue;
             }
-            let tensor = self.model.tensor(t);
+            let tensor = self.model.kernel_tensor(t);
             let start = slot.offset as usize;
             let Some(bytes) = self.state.get_mut(start..start + slot.size as usize) else {
                 continue;

@@ -19,6 +19,36 @@ pub const MAX_PLANNED: usize = 512;
 /// Largest tensor rank the kernels handle.
 pub const MAX_RANK: usize = 6;
 
+/// How much [`Model::read_tensor`] checks and decodes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Every field with every check: once per tensor, in `parse`.
+    Verify,
+    /// Every field, no check (each passed in `parse`, on the same immutable bytes).
+    View,
+    /// [`Read::View`] without the name, which no kernel or planner reads and whose UTF-8
+    /// check costs as much as the rest of a small tensor.
+    Kernel,
+    /// [`Read::Kernel`] without the quantization: what the planner reads of every tensor.
+    Plan,
+}
+
+/// A set of tensor indices below [`MAX_PLANNED`]: 64 bytes of stack, no tensor reads.
+#[derive(Default)]
+struct TensorSet([u64; MAX_PLANNED / 64]);
+
+impl TensorSet {
+    fn insert(&mut self, t: usize) {
+        if let Some(w) = self.0.get_mut(t / 64) {
+            *w |= 1 << (t % 64);
+        }
+    }
+
+    fn contains(&self, t: usize) -> bool {
+        self.0.get(t / 64).is_some_and(|w| w & (1 << (t % 64)) != 0)
+    }
+}
+
 /// A verified model. Cheap to copy: it borrows the caller's bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct Model<'m> {
@@ -266,14 +296,18 @@ impl<'m> Model<'m> {
         let mut model = Self::parse_structure(bytes)?;
         model.registrations = registrations;
         model.sparse_format = model.read_sparse_format()?;
+        let mut fixed = TensorSet::default();
         for t in 0..model.num_tensors() {
-            model.read_tensor(t, true)?;
+            let tensor = model.read_tensor(t, Read::Verify)?;
+            if tensor.is_constant() || tensor.is_variable {
+                fixed.insert(t);
+            }
         }
         for i in 0..model.num_operators() {
-            let op = model.read_operator(i)?;
+            let op = model.read_operator(i, true)?;
             ops::check(&model, &op).map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
         }
-        model.check_graph()?;
+        model.check_graph(&fixed)?;
         Ok(model)
     }
 
@@ -470,7 +504,22 @@ impl<'m> Model<'m> {
 
     /// Tensor `i` (`i < num_tensors()`; past the end, an empty placeholder).
     pub fn tensor(&self, i: usize) -> Tensor<'m> {
-        self.read_tensor(i, false).unwrap_or(Tensor {
+        self.view_tensor(i, Read::View)
+    }
+
+    /// [`Model::tensor`] without its name (`""`): what operators' `prepare` and the planner
+    /// read, several times per tensor, so the cheaper the better.
+    pub(crate) fn kernel_tensor(&self, i: usize) -> Tensor<'m> {
+        self.view_tensor(i, Read::Kernel)
+    }
+
+    /// [`Model::kernel_tensor`] without the quantization (no scales, zero point 0).
+    pub(crate) fn plan_tensor(&self, i: usize) -> Tensor<'m> {
+        self.view_tensor(i, Read::Plan)
+    }
+
+    fn view_tensor(&self, i: usize, read: Read) -> Tensor<'m> {
+        self.read_tensor(i, read).unwrap_or(Tensor {
             index: i,
             name: "",
             dtype: DType::I8,
@@ -485,7 +534,7 @@ impl<'m> Model<'m> {
 
     /// Operator `i` (`i < num_operators()`; past the end, an empty placeholder).
     pub fn operator(&self, i: usize) -> Operator<'m> {
-        self.read_operator(i).unwrap_or(Operator {
+        self.read_operator(i, false).unwrap_or(Operator {
             index: i,
             code: -1,
             version: 0,
@@ -495,6 +544,24 @@ impl<'m> Model<'m> {
             options: None,
             options_type: 0,
         })
+    }
+
+    /// Operator `i`'s input and output tensor lists alone, what the graph check and the
+    /// planner read of every operator (no operator code, options or intermediates).
+    pub(crate) fn operator_tensors(&self, i: usize) -> (Vector<'m, i32>, Vector<'m, i32>) {
+        let Ok(t) = self.operators.get(self.bytes, i) else {
+            return (Vector::empty(), Vector::empty());
+        };
+        let list = |id| {
+            t.vector::<i32>(id)
+                .ok()
+                .flatten()
+                .unwrap_or(Vector::empty())
+        };
+        (
+            list(field::operator::INPUTS),
+            list(field::operator::OUTPUTS),
+        )
     }
 
     /// Effective builtin code and version of operator code `i`, or an error for custom ops.
@@ -516,7 +583,8 @@ impl<'m> Model<'m> {
         Ok((builtin.max(deprecated), version))
     }
 
-    fn read_operator(&self, i: usize) -> Result<Operator<'m>, ParseError> {
+    /// Reads operator `i`; `verify` checks every tensor index it lists (once, in `parse`).
+    fn read_operator(&self, i: usize, verify: bool) -> Result<Operator<'m>, ParseError> {
         use field::operator as f;
         let at = Location::Operator(i);
         let t = self
@@ -536,13 +604,17 @@ impl<'m> Model<'m> {
         let inputs = vec(f::INPUTS, "inputs")?;
         let outputs = vec(f::OUTPUTS, "outputs")?;
         let intermediates = vec(f::INTERMEDIATES, "intermediates")?;
-        let n = self.num_tensors();
-        for ti in inputs.iter() {
+        let n = if verify { self.num_tensors() } else { 0 };
+        for ti in inputs.iter().take_while(|_| verify) {
             if ti != -1 {
                 index(at, "input tensor", ti as i64, n)?;
             }
         }
-        for ti in outputs.iter().chain(intermediates.iter()) {
+        for ti in outputs
+            .iter()
+            .chain(intermediates.iter())
+            .take_while(|_| verify)
+        {
             index(at, "output tensor", ti as i64, n)?;
         }
         let options_type = t
@@ -600,10 +672,11 @@ impl<'m> Model<'m> {
         Ok(None)
     }
 
-    /// Reads tensor `i`. `verify` adds the checks whose cost grows with the data (every scale
-    /// and zero point, buffer alignment); they ran once in `parse`, so views skip them.
-    fn read_tensor(&self, i: usize, verify: bool) -> Result<Tensor<'m>, ParseError> {
+    /// Reads tensor `i`; only [`Read::Verify`] checks what it reads (shape against data, every
+    /// scale and zero point, alignment): the views trust what `parse` checked.
+    fn read_tensor(&self, i: usize, read: Read) -> Result<Tensor<'m>, ParseError> {
         use field::tensor as f;
+        let verify = read == Read::Verify;
         let at = Location::Tensor(i);
         let t = self
             .tensors
@@ -619,7 +692,7 @@ impl<'m> Model<'m> {
             .map_err(malformed(at, "shape"))?
             .unwrap_or(Vector::empty());
         let bad_shape = ParseError::new(at, ParseErrorKind::BadShape);
-        if shape.len() > MAX_RANK {
+        if verify && shape.len() > MAX_RANK {
             return Err(ParseError::new(
                 at,
                 ParseErrorKind::TooLarge {
@@ -630,7 +703,7 @@ impl<'m> Model<'m> {
             ));
         }
         let mut bytes = dtype.size();
-        for d in shape.iter() {
+        for d in shape.iter().take_while(|_| verify) {
             if d < 0 {
                 return Err(bad_shape);
             }
@@ -639,14 +712,20 @@ impl<'m> Model<'m> {
         if bytes > u32::MAX as usize / 2 {
             return Err(bad_shape);
         }
-        let name = t
-            .string(f::NAME)
-            .map_err(malformed(at, "name"))?
-            .unwrap_or("");
+        let name = match read {
+            Read::Kernel | Read::Plan => None,
+            Read::Verify | Read::View => t.string(f::NAME).map_err(malformed(at, "name"))?,
+        };
+        let name = name.unwrap_or("");
         let is_variable = t
             .scalar::<bool>(f::IS_VARIABLE, false)
             .map_err(malformed(at, "is_variable"))?;
-        let sparsity = t.table(f::SPARSITY).map_err(malformed(at, "sparsity"))?;
+        // Without the sparse encoding's metadata `parse` refuses every sparse tensor.
+        let sparsity = if verify || self.sparse_format.is_some() {
+            t.table(f::SPARSITY).map_err(malformed(at, "sparsity"))?
+        } else {
+            None
+        };
         let is_sparse = sparsity.is_some();
         let buffer = t
             .scalar::<u32>(f::BUFFER, 0)
@@ -668,7 +747,7 @@ impl<'m> Model<'m> {
                 },
             ));
         }
-        if let Some(d) = data {
+        if let Some(d) = data.filter(|_| verify) {
             if !is_sparse && d.len() != bytes {
                 return Err(ParseError::new(
                     at,
@@ -678,7 +757,7 @@ impl<'m> Model<'m> {
                     },
                 ));
             }
-            if let (Some(sp), true) = (sparsity, verify) {
+            if let Some(sp) = sparsity {
                 self.verify_sparse(at, sp, dtype, &shape, d)?;
             }
             let align = dtype.size();
@@ -686,10 +765,13 @@ impl<'m> Model<'m> {
                 return Err(ParseError::new(at, ParseErrorKind::Misaligned { align }));
             }
         }
-        let quantization = match t
-            .table(f::QUANTIZATION)
-            .map_err(malformed(at, "quantization"))?
-        {
+        let quantization = match read {
+            Read::Plan => None,
+            _ => t
+                .table(f::QUANTIZATION)
+                .map_err(malformed(at, "quantization"))?,
+        };
+        let quantization = match quantization {
             Some(q) => self.read_quantization(at, q, &shape, dtype, verify)?,
             None => Quantization::NONE,
         };
@@ -816,10 +898,24 @@ impl<'m> Model<'m> {
             DType::I16 => (i16::MIN as i64, i16::MAX as i64),
             _ => (i32::MIN as i64, i32::MAX as i64),
         };
-        if zero_points.iter().any(|z| z < lo || z > hi) {
+        // Both checks walk the raw little-endian bytes: per-channel tensors carry thousands
+        // of entries (person_detect: 11,000), and this is most of what `parse` reads.
+        // One unsigned compare: `z - lo` wraps past the span when `z` lies outside.
+        let span = hi.abs_diff(lo);
+        let out_of_range = |z: &[u8]| {
+            let z = i64::from_le_bytes(z.try_into().unwrap_or_default());
+            z.wrapping_sub(lo) as u64 > span
+        };
+        if zero_points.as_bytes().chunks_exact(8).any(out_of_range) {
             return invalid("zero point outside the range of the tensor's type");
         }
-        if scales.iter().any(|s| !s.is_finite() || s < 0.0) {
+        // Negative (but -0.0), infinite or NaN: the bits of a finite non-negative f32 are
+        // below those of +infinity.
+        let bad_scale = |s: &[u8]| {
+            let bits = u32::from_le_bytes(s.try_into().unwrap_or_default());
+            bits != 0x8000_0000 && bits >= f32::INFINITY.to_bits()
+        };
+        if scales.as_bytes().chunks_exact(4).any(bad_scale) {
             return invalid("scale is negative, infinite or NaN");
         }
         if scales.len() > 1 {
@@ -837,54 +933,55 @@ impl<'m> Model<'m> {
 
     /// Graph rules the planner relies on: every activation an operator reads was written
     /// before (or is a subgraph input), none is written twice, constants, variables and
-    /// subgraph inputs are never written. One pass in operator order with a bitset of written
-    /// tensors (at most `MAX_PLANNED` tensors, so it fits in 64 bytes of stack).
-    fn check_graph(&self) -> Result<(), ParseError> {
-        let mut written = [0u64; MAX_PLANNED / 64];
-        let is_set = |w: &[u64; MAX_PLANNED / 64], t: usize| w[t / 64] & (1 << (t % 64)) != 0;
-        let set = |w: &mut [u64; MAX_PLANNED / 64], t: usize| w[t / 64] |= 1 << (t % 64);
+    /// subgraph inputs are never written. One pass in operator order with a set of written
+    /// tensors; `fixed` holds the constant and variable tensors (found while verifying them,
+    /// so no tensor is read again here).
+    fn check_graph(&self, fixed: &TensorSet) -> Result<(), ParseError> {
+        let mut written = TensorSet::default();
         let tensor_error = |t: usize, what| {
             ParseError::new(Location::Tensor(t), ParseErrorKind::InvalidGraph { what })
         };
         for t in self.inputs.iter().map(|t| t as usize) {
-            let tensor = self.tensor(t);
-            if tensor.is_constant() || tensor.is_variable {
+            if fixed.contains(t) {
                 return Err(tensor_error(
                     t,
                     "a subgraph input is a constant or variable tensor",
                 ));
             }
-            set(&mut written, t);
+            written.insert(t);
         }
         let fail =
             |i, what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
         for i in 0..self.num_operators() {
-            let op = self.operator(i);
-            for t in op.inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
-                let tensor = self.tensor(t);
-                if !(tensor.is_constant() || tensor.is_variable || is_set(&written, t)) {
+            let (inputs, outputs) = self.operator_tensors(i);
+            for t in inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
+                if !(fixed.contains(t) || written.contains(t)) {
                     return Err(fail(i, "an input is read before any operator writes it"));
                 }
             }
-            for t in op.outputs.iter().map(|t| t as usize) {
-                let tensor = self.tensor(t);
-                if tensor.is_constant() {
-                    return Err(fail(i, "an operator writes a constant tensor"));
+            for t in outputs.iter().map(|t| t as usize) {
+                if fixed.contains(t) {
+                    let tensor = self.tensor(t);
+                    return Err(fail(
+                        i,
+                        if tensor.is_constant() {
+                            "an operator writes a constant tensor"
+                        } else {
+                            "an operator output is a variable tensor"
+                        },
+                    ));
                 }
-                if tensor.is_variable {
-                    return Err(fail(i, "an operator output is a variable tensor"));
-                }
-                if is_set(&written, t) {
+                if written.contains(t) {
                     return Err(fail(
                         i,
                         "a tensor is written twice (or a subgraph input is overwritten)",
                     ));
                 }
-                set(&mut written, t);
+                written.insert(t);
             }
         }
         for t in self.outputs.iter().map(|t| t as usize) {
-            if !(is_set(&written, t) || self.tensor(t).is_constant()) {
+            if !(written.contains(t) || fixed.contains(t) && self.tensor(t).is_constant()) {
                 return Err(tensor_error(t, "a subgraph output is never written"));
             }
         }

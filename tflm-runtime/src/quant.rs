@@ -69,21 +69,131 @@ pub fn multiply_by_quantized_multiplier_i64(x: i64, multiplier: i32, shift: i32)
 /// Splits a positive real multiplier into a Q31 significand and a power-of-two exponent
 /// (TFLite's `QuantizeMultiplier`): `m ≈ significand * 2^(shift - 31)`.
 /// Multipliers below about 2^-31 flush to zero, as in TFLite.
+///
+/// TFLite computes `frexp`, `round(q * 2^31)` in `double`; here the same steps work on the
+/// double's bits (its 53-bit significand rounded to 31 bits, half away from zero), which gives
+/// the same pair for every input (tested against the `double` steps on random and edge bit
+/// patterns) without soft-float arithmetic on an MCU that has no double-precision FPU.
 pub fn quantize_multiplier(real: f64) -> (i32, i32) {
-    if real == 0.0 {
+    let bits = real.to_bits();
+    let negative = bits >> 63 != 0;
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    if biased == 0x7ff {
+        // frexp leaves NaN and infinities alone; `round` keeps them and the cast to i64
+        // saturates (NaN to 0), then truncates to 32 bits.
+        let q: i64 = match (fraction != 0, negative) {
+            (true, _) => 0,
+            (false, false) => i64::MAX,
+            (false, true) => i64::MIN,
+        };
+        return (q as i32, 0);
+    }
+    if biased == 0 {
+        // Zero or subnormal: frexp's exponent is below -1021, so the result flushes to zero.
         return (0, 0);
     }
-    let (q, mut shift) = libm::frexp(real);
-    let mut q_fixed = libm::round(q * (1i64 << 31) as f64) as i64;
-    if q_fixed == (1i64 << 31) {
-        q_fixed /= 2;
+    // real = ±m * 2^(shift - 53), m in [2^52, 2^53): frexp's fraction is m / 2^53.
+    let m = fraction | (1u64 << 52);
+    let mut shift = biased - 1022;
+    // round(m / 2^53 * 2^31) = round(m / 2^22), half away from zero on the magnitude.
+    let mut q = ((m + (1 << 21)) >> 22) as i64;
+    if q == 1 << 31 && !negative {
+        q /= 2;
         shift += 1;
     }
     if shift < -31 {
-        shift = 0;
-        q_fixed = 0;
+        return (0, 0);
     }
-    (q_fixed as i32, shift)
+    (if negative { -q } else { q } as i32, shift)
+}
+
+/// `f64(a) * f64(b) / f64(c)`, the effective scale of TFLite's quantized kernels
+/// (`input_scale * filter_scale / output_scale` in `double`), bit for bit as IEEE double
+/// arithmetic gives it, computed with integer instructions only.
+///
+/// The product of two f32 significands (24 bits each) is exact in a double, so only the
+/// quotient rounds (to nearest, ties to even); the quotient of f32 operands is always a normal
+/// double (between 2^-426 and 2^405), so no underflow or overflow path is needed. A Cortex-M4
+/// has no double-precision FPU: the soft-float multiply and divide this replaces cost
+/// hundreds of instructions per output channel at setup, and their code is linked only for it.
+/// Never inlined: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED share one copy (1.1 KB).
+#[inline(never)]
+pub fn effective_scale(a: f32, b: f32, c: f32) -> f64 {
+    let negative = (a.to_bits() ^ b.to_bits() ^ c.to_bits()) >> 31 != 0;
+    let sign = (negative as u64) << 63;
+    let (nan, inf) = (f64::NAN.to_bits(), f64::INFINITY.to_bits());
+    // Zero, infinite or NaN (on the bits: a Cortex-M4's float compares cost more).
+    let special = |x: f32| (x.to_bits() & 0x7fff_ffff).wrapping_sub(1) >= 0x7f7f_ffff;
+    if special(a) || special(b) || special(c) {
+        let zero = |x: f32| x == 0.0;
+        let any_nan = a.is_nan() || b.is_nan() || c.is_nan();
+        // inf * 0, inf / inf and 0 / 0 are NaN as well.
+        let infinite_numerator = a.is_infinite() || b.is_infinite();
+        let zero_numerator = zero(a) || zero(b);
+        let bits = if any_nan
+            || infinite_numerator && (zero_numerator || c.is_infinite())
+            || zero_numerator && zero(c)
+        {
+            nan
+        } else if infinite_numerator || zero(c) {
+            inf | sign
+        } else {
+            sign // a zero numerator or an infinite divisor
+        };
+        return f64::from_bits(bits);
+    }
+    let (ma, ea) = f32_significand(a);
+    let (mb, eb) = f32_significand(b);
+    let (mc, ec) = f32_significand(c);
+    // |a * b / c| = (ma * mb / mc) * 2^(ea + eb - ec); ma * mb in [2^46, 2^48), mc in
+    // [2^23, 2^24), so q = floor(ma * mb * 2^38 / mc) lies in [2^60, 2^63).
+    let (q, rest) = divide_by_24_bits((ma as u64 * mb as u64) << 14, mc);
+    let len = 64 - q.leading_zeros(); // 61..=63
+    let drop = len - 53;
+    let mut m = q >> drop;
+    let dropped = q & ((1u64 << drop) - 1);
+    let half = 1u64 << (drop - 1);
+    if dropped > half || dropped == half && (rest || m & 1 == 1) {
+        m += 1;
+    }
+    let mut exponent = ea + eb - ec - 38 + drop as i32;
+    if m == 1 << 53 {
+        m >>= 1;
+        exponent += 1;
+    }
+    // value = m * 2^exponent with m in [2^52, 2^53).
+    let biased = (exponent + 52 + 1023) as u64;
+    f64::from_bits(sign | biased << 52 | (m & ((1u64 << 52) - 1)))
+}
+
+/// A finite non-zero f32's magnitude as `m * 2^e` with `m` in `[2^23, 2^24)` (subnormals
+/// normalized).
+fn f32_significand(x: f32) -> (u32, i32) {
+    let bits = x.to_bits() & 0x7fff_ffff;
+    let biased = (bits >> 23) as i32;
+    if biased == 0 {
+        let shift = bits.leading_zeros() - 8;
+        (bits << shift, -149 - shift as i32)
+    } else {
+        ((bits & 0x7f_ffff) | 0x80_0000, biased - 150)
+    }
+}
+
+/// `floor(n * 2^24 / d)` (`d` in `[2^23, 2^24)`, the quotient below 2^64) and whether the
+/// division leaves a remainder: long division, the top 32 bits of `n` first, then a byte at a
+/// time, each step one 32-bit `UDIV` (the remainder stays below 2^24), so no 64-bit division
+/// routine is linked.
+fn divide_by_24_bits(n: u64, d: u32) -> (u64, bool) {
+    let top = (n >> 32) as u32;
+    let (mut q, mut r) = ((top / d) as u64, top % d);
+    for k in 0..7 {
+        let byte = if k < 4 { (n >> (24 - 8 * k)) as u8 } else { 0 };
+        let x = r << 8 | byte as u32;
+        q = q << 8 | (x / d) as u64;
+        r = x % d;
+    }
+    (q, r != 0)
 }
 
 /// The clamp range of a fused activation on a quantized output
@@ -220,6 +330,134 @@ mod tests {
         let (m, s) = quantize_multiplier(0.003_921_568_627);
         assert_eq!(s, -7);
         assert_eq!(m, 1_077_952_576);
+    }
+
+    /// TFLite's `QuantizeMultiplier` as it is written, in `double` (the definition).
+    fn quantize_multiplier_f64(real: f64) -> (i32, i32) {
+        if real == 0.0 {
+            return (0, 0);
+        }
+        let (q, mut shift) = libm::frexp(real);
+        let mut q_fixed = libm::round(q * (1i64 << 31) as f64) as i64;
+        if q_fixed == (1i64 << 31) {
+            q_fixed /= 2;
+            shift += 1;
+        }
+        if shift < -31 {
+            shift = 0;
+            q_fixed = 0;
+        }
+        (q_fixed as i32, shift)
+    }
+
+    /// xorshift64: the tests' reproducible random bits.
+    fn next(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    #[test]
+    fn quantize_multiplier_on_bits_equals_the_double_steps() {
+        let edges = [
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            f64::from_bits(0x000f_ffff_ffff_ffff),
+            f64::MAX,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            1.0,
+            0.5,
+            2.0f64.powi(-31),
+            2.0f64.powi(-32),
+            2.0f64.powi(-33),
+            2.0f64.powi(31),
+            2.0f64.powi(62),
+            -0.75,
+        ];
+        // Significands at the rounding boundary (low 22 bits at, below and above the half,
+        // and all ones, which rounds up to 2^31) at several exponents, both signs.
+        for &r in &edges {
+            assert_eq!(quantize_multiplier(r), quantize_multiplier_f64(r), "{r:e}");
+        }
+        for low in [0x1f_ffffu64, 0x20_0000, 0x20_0001, 0x3f_ffff, 0] {
+            for high in [0u64, 1, 0x3fff_ffff, 0x2aaa_aaaa] {
+                for e in [0x3ffu64, 0x3e0, 0x3df, 0x3de, 0x400, 0x41e, 0x7fe, 1] {
+                    let r = f64::from_bits(e << 52 | high << 22 | low);
+                    for r in [r, -r] {
+                        assert_eq!(quantize_multiplier(r), quantize_multiplier_f64(r), "{r:e}");
+                    }
+                }
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..300_000 {
+            let r = f64::from_bits(next(&mut x));
+            assert_eq!(quantize_multiplier(r), quantize_multiplier_f64(r), "{r:e}");
+            // Typical multipliers: exponents around 2^-40..2^8.
+            let r = f64::from_bits((next(&mut x) & 0x800f_ffff_ffff_ffff) | (0x3d7 + x % 48) << 52);
+            assert_eq!(quantize_multiplier(r), quantize_multiplier_f64(r), "{r:e}");
+        }
+    }
+
+    #[test]
+    fn effective_scale_equals_double_arithmetic() {
+        let reference = |a: f32, b: f32, c: f32| a as f64 * b as f64 / c as f64;
+        let same = |a: f32, b: f32, c: f32| {
+            let (got, want) = (effective_scale(a, b, c), reference(a, b, c));
+            assert!(
+                got.to_bits() == want.to_bits() || got.is_nan() && want.is_nan(),
+                "{a:e} * {b:e} / {c:e}: {got:e} vs {want:e}"
+            );
+            if !want.is_nan() {
+                assert_eq!(quantize_multiplier(got), quantize_multiplier_f64(want));
+            }
+        };
+        let edges = [
+            0.0f32,
+            -0.0,
+            f32::from_bits(1),
+            f32::from_bits(0x007f_ffff),
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1.0,
+            -1.0,
+            3.0,
+            0.1,
+            1.0 / 255.0,
+            0.003_921_568_6,
+            2.0e-5,
+            f32::from_bits(0x3f7f_ffff),
+            f32::from_bits(0x3f80_0001),
+        ];
+        for &a in &edges {
+            for &b in &edges {
+                for &c in &edges {
+                    same(a, b, c);
+                }
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..300_000 {
+            // Any bits (every class of f32) ...
+            let r = next(&mut x);
+            same(
+                f32::from_bits(r as u32),
+                f32::from_bits((r >> 32) as u32),
+                f32::from_bits(next(&mut x) as u32),
+            );
+            // ... and quantization scales as models carry them (2^-30 .. 2^4, positive).
+            let mut scale = || f32::from_bits(0x3080_0000 + (next(&mut x) % 0x1200_0000) as u32);
+            same(scale(), scale(), scale());
+        }
     }
 
     #[test]

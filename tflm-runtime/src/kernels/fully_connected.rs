@@ -109,7 +109,7 @@ pub fn effective_scales(
 /// (what `cvttsd2si` returns; the C++ cast is undefined there), not Rust's saturation.
 ///
 /// Computed in integers, bit for bit equal to the double arithmetic (see
-/// [`scale_round_f64`], the definition, and the test that compares both): a Cortex-M4 has no
+/// `scale_round_f64`, the definition, and the test that compares both): a Cortex-M4 has no
 /// double-precision FPU, and the soft-float multiply, round and compares cost several hundred
 /// instructions per output, more than the whole dot product of a small layer. The three
 /// roundings of the double path are reproduced exactly: `double(acc)` (to 53 bits, ties to
@@ -173,15 +173,19 @@ pub(crate) fn scale_round(acc: i64, scale: f64) -> i32 {
 #[cold]
 #[inline(never)]
 pub(crate) fn scale_round_exact(acc: i64, scale: f64) -> i32 {
+    // Scales a valid model never gives (negative, zero, subnormal, infinite, NaN) follow the
+    // double arithmetic too, without it (no soft-float routine is linked): an infinite or NaN
+    // product is out of range, a zero or subnormal scale's product rounds to zero, and a
+    // negative scale flips the sign of the (symmetrically rounded) result.
     let bits = scale.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
-    if bits >> 63 != 0 || biased == 0 || biased == 0x7ff {
-        // Negative, zero, subnormal, infinite or NaN scales: not from a valid model.
-        return scale_round_f64(acc as f64, scale);
+    if biased == 0x7ff {
+        return i32::MIN;
     }
-    if acc == 0 {
+    if biased == 0 || acc == 0 {
         return 0;
     }
+    let negative = (acc < 0) != (bits >> 63 != 0);
     // scale = m * 2^e exactly, m in [2^52, 2^53).
     let m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
     let mut e = biased - 1075;
@@ -228,7 +232,7 @@ pub(crate) fn scale_round_exact(acc: i64, scale: f64) -> i32 {
     } else {
         (q + (1u64 << (n - 1))) >> n // half away from zero, on the magnitude
     };
-    if acc < 0 {
+    if negative {
         if r <= 1 << 31 {
             (r as i64).wrapping_neg() as i32
         } else {
@@ -297,7 +301,8 @@ fn round_shift_even(x: u128, sh: u32) -> u128 {
     }
 }
 
-/// The definition [`scale_round`] reproduces, in double arithmetic.
+/// The definition [`scale_round`] reproduces, in double arithmetic (the tests' reference).
+#[cfg(test)]
 pub(crate) fn scale_round_f64(acc: f64, scale: f64) -> i32 {
     let v = libm::round(acc * scale);
     if (-2147483648.0..2147483648.0).contains(&v) {
@@ -816,6 +821,16 @@ mod tests {
                 }
             };
             check(acc, scale);
+            // Scales no valid model gives: negative, zero, subnormal, infinite, NaN.
+            let invalid = [
+                -scale,
+                0.0,
+                -0.0,
+                f64::from_bits(r >> 12),
+                f64::INFINITY,
+                f64::NAN,
+            ];
+            check(acc, invalid[i as usize % invalid.len()]);
             // The scale nearest to (k + 1/2) / acc: the product lands within about half a
             // unit of its last place from a half-integer, where its rounding decides.
             let r3 = rng.next();

@@ -6,7 +6,7 @@ use crate::error::{Error, ParseErrorKind};
 use crate::kernels::conv::{self as k, ConvParams};
 use crate::kernels::hybrid;
 use crate::model::Tensor;
-use crate::quant::quantize_multiplier;
+use crate::quant::{effective_scale, quantize_multiplier};
 use crate::schema::field::conv2d_options as f;
 use crate::types::{Activation, DType, Padding};
 use bytemuck::{Pod, Zeroable};
@@ -169,7 +169,7 @@ pub(super) fn prepare_conv_like(
         let fs = scales
             .get(if scales.len() == 1 { 0 } else { c })
             .unwrap_or(0.0);
-        quantize_multiplier(si as f64 * fs as f64 / so as f64)
+        quantize_multiplier(effective_scale(si, fs, so))
     };
     p.data.put_array_pair(channels, multiplier);
     Ok(())

@@ -180,7 +180,7 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), Parse
     p.data.put(params);
     let (si, so) = (input.quantization.scale(), output.quantization.scale());
     p.data.put_array(num_scales, |c| {
-        k::effective_scale(si, scales.get(c).unwrap_or(0.0), so)
+        crate::quant::effective_scale(si, scales.get(c).unwrap_or(0.0), so)
     });
     if variant == INT8_SPARSE {
         p.scratch_bytes = k::sparse_scratch_bytes(accum_depth);

@@ -292,7 +292,7 @@ fn check_with(
     };
     for (k, t) in inputs.iter().enumerate() {
         let sparse_ok = op.code == op::FULLY_CONNECTED && k == 1;
-        if t >= 0 && !sparse_ok && model.tensor(t as usize).is_sparse {
+        if t >= 0 && !sparse_ok && model.kernel_tensor(t as usize).is_sparse {
             return Err(ParseErrorKind::UnsupportedSparsity {
                 what: "only FULLY_CONNECTED weights (input 1) may be sparse-encoded",
             });
@@ -389,20 +389,20 @@ impl<'m> Prepare<'_, 'm, '_> {
     pub fn input(&self, k: usize) -> Result<Tensor<'m>, ParseErrorKind> {
         self.op
             .input(k)
-            .map(|t| self.model.tensor(t))
+            .map(|t| self.model.kernel_tensor(t))
             .ok_or(self.invalid("a required input is missing"))
     }
 
     /// Optional input `k` (absent or -1 gives `None`).
     pub fn optional_input(&self, k: usize) -> Option<Tensor<'m>> {
-        self.op.input(k).map(|t| self.model.tensor(t))
+        self.op.input(k).map(|t| self.model.kernel_tensor(t))
     }
 
     /// Required output `k`.
     pub fn output(&self, k: usize) -> Result<Tensor<'m>, ParseErrorKind> {
         self.op
             .output(k)
-            .map(|t| self.model.tensor(t))
+            .map(|t| self.model.kernel_tensor(t))
             .ok_or(self.invalid("a required output is missing"))
     }
 
