@@ -7,7 +7,7 @@
 //! summed in `filter_y, filter_x, in_channel` order, bias added last). Grouped convolution
 //! (`filter in_channels` a divisor of the input's) is supported as in the reference kernel.
 
-use super::dsp;
+use super::{dsp, requant};
 use crate::quant::{
     activation_range_f32, activation_range_quantized, multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_i64, quantize_multiplier,
@@ -732,7 +732,7 @@ pub fn conv_per_channel_i8(
                 #[inline(always)]
                 |a: i32, b, m, s| {
                     let a = a.wrapping_add(b.unwrap_or(0));
-                    multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
+                    requant::multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
                 },
                 #[inline(always)]
                 |v| v.max(lo).min(hi) as i8,
