@@ -5,7 +5,8 @@
 //! dilation, extreme values and zero points.
 
 use tflm_runtime::kernels::conv::{
-    compute_padding, conv_per_channel_i8, per_channel_multipliers, ConvParams,
+    compute_padding, conv_per_channel_i8, conv_per_channel_i8_im2col, im2col_bytes,
+    per_channel_multipliers, ConvParams,
 };
 use tflm_runtime::kernels::depthwise_conv::{
     depthwise_conv_one_channel_i8, depthwise_conv_per_channel_i8, one_channel_filter_at,
@@ -213,6 +214,29 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
                     },
                 );
                 assert_eq!(got, want, "in_c {in_c} out_c {out_c} zp {in_zp}/{out_zp}");
+                // The im2col path (windows over several rows): padding taps as zero points.
+                let fs = [out_c, fh, fw, in_c];
+                let mut scratch = vec![0x55i8; im2col_bytes(fs, in_c)];
+                assert_eq!(scratch.len(), if fh > 1 { fh * fw * in_c } else { 0 });
+                got.fill(0);
+                conv_per_channel_i8_im2col(
+                    &p,
+                    &m,
+                    &s,
+                    [1, h, w, in_c],
+                    &input,
+                    fs,
+                    &filter,
+                    Some(&bias),
+                    [1, out_hw[0], out_hw[1], out_c],
+                    &mut got,
+                    &mut scratch,
+                )
+                .expect("valid shapes");
+                assert_eq!(
+                    got, want,
+                    "im2col in_c {in_c} out_c {out_c} zp {in_zp}/{out_zp}"
+                );
             }
         }
     }
@@ -280,21 +304,25 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                     let conv_filter: Vec<i8> = (0..filter.len())
                         .map(|i| one_channel_filter_at(&filter, fh * fw, out_c, i))
                         .collect();
-                    got.fill(0);
-                    depthwise_conv_one_channel_i8(
-                        &p,
-                        &m,
-                        &s,
-                        [1, h, w, 1],
-                        &input,
-                        [1, fh, fw, out_c],
-                        &conv_filter,
-                        Some(&bias),
-                        [1, out_hw[0], out_hw[1], out_c],
-                        &mut got,
-                    )
-                    .expect("valid shapes");
-                    assert_eq!(got, want, "one channel, dm {dm} zp {in_zp}/{out_zp}");
+                    // Without and with the im2col scratch.
+                    for n in [0, im2col_bytes([out_c, fh, fw, 1], 1)] {
+                        got.fill(0);
+                        depthwise_conv_one_channel_i8(
+                            &p,
+                            &m,
+                            &s,
+                            [1, h, w, 1],
+                            &input,
+                            [1, fh, fw, out_c],
+                            &conv_filter,
+                            Some(&bias),
+                            [1, out_hw[0], out_hw[1], out_c],
+                            &mut got,
+                            &mut vec![0x55; n],
+                        )
+                        .expect("valid shapes");
+                        assert_eq!(got, want, "one channel, dm {dm} scratch {n} zp {in_zp}");
+                    }
                 }
             }
         }

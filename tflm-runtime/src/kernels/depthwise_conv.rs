@@ -12,10 +12,10 @@
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
 use super::conv::{
-    check_channels, clamp_f32, conv_per_channel_i8, mac4_scalar, requantize, volume, ConvParams,
-    Int16Bias, KernelError, Mac, Window,
+    check_channels, clamp_f32, conv_per_channel_i8_im2col, mac4_scalar, requantize, volume,
+    ConvParams, Int16Bias, KernelError, Mac, Window,
 };
-use super::requant;
+use crate::quant::multiply_by_quantized_multiplier;
 
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
 /// channel count is not a multiple of the input's (or the input has none).
@@ -214,7 +214,7 @@ pub fn depthwise_conv_per_channel_i8(
                 #[inline(always)]
                 |a: i32, b, m, s| {
                     let a = a.wrapping_add(b.unwrap_or(0));
-                    requant::multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
+                    multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
                 },
                 #[inline(always)]
                 |v| v.max(lo).min(hi) as i8,
@@ -238,7 +238,8 @@ pub fn one_channel_filter_at(filter: &[i8], taps: usize, out_c: usize, i: usize)
 /// each filter row is a contiguous run shared by four channels, which CONV_2D's `SMLAD` dot
 /// products take two taps at a time, instead of one multiply-accumulate per tap and channel.
 /// Same sums (wrapping int32, order-free), same requantization; arguments as in
-/// [`depthwise_conv_per_channel_i8`] plus `conv_filter`.
+/// [`depthwise_conv_per_channel_i8`] plus `conv_filter` and the im2col `scratch` of
+/// [`super::conv::conv_per_channel_i8_im2col`] (`f_h * f_w` bytes; empty: no im2col).
 #[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_one_channel_i8(
     p: &ConvParams,
@@ -251,12 +252,13 @@ pub fn depthwise_conv_one_channel_i8(
     bias: Option<&[i32]>,
     output_shape: [usize; 4],
     output: &mut [i8],
+    scratch: &mut [i8],
 ) -> Result<(), KernelError> {
     let [one, f_h, f_w, out_c] = filter_shape;
     if input_shape[3] != 1 || one != 1 {
         return Err(KernelError::Shape);
     }
-    conv_per_channel_i8(
+    conv_per_channel_i8_im2col(
         p,
         multipliers,
         shifts,
@@ -267,6 +269,7 @@ pub fn depthwise_conv_one_channel_i8(
         bias,
         output_shape,
         output,
+        scratch,
     )
 }
 

@@ -23,7 +23,6 @@ pub mod mul;
 pub mod pad;
 pub mod pooling;
 pub mod quantize;
-pub mod requant;
 pub mod softmax;
 pub mod strided_slice;
 pub mod sub;

@@ -4,7 +4,7 @@
 use super::conv::{prepare_conv_like, ConvHeader, ConvOptions, FLOAT, HYBRID, INT16_BIAS64, INT8};
 use super::{fused_activation, kernel_result, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
-use crate::kernels::conv::ConvParams;
+use crate::kernels::conv::{im2col_bytes, ConvParams};
 use crate::kernels::depthwise_conv as k;
 use crate::kernels::hybrid;
 use crate::schema::field::depthwise_conv2d_options as f;
@@ -39,13 +39,16 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         p.data.put(filter.data.is_some() as u32);
         if let Some(w) = filter.data {
             let w: &[i8] = bytemuck::cast_slice(w);
-            let (taps, out_c) = (
-                filter.shape.dim(1) * filter.shape.dim(2),
+            let (f_h, f_w, out_c) = (
+                filter.shape.dim(1),
+                filter.shape.dim(2),
                 filter.shape.dim(3),
             );
+            let taps = f_h * f_w;
             p.data.put_array(taps * out_c, |i| {
                 k::one_channel_filter_at(w, taps, out_c, i)
             });
+            p.scratch_bytes = im2col_bytes([out_c, f_h, f_w, 1], 1);
         }
     }
     Ok(())
@@ -87,6 +90,7 @@ fn eval_variants<const ALL_TYPES: bool>(
     let shifts = data.array::<i32>(channels)?;
     if h.variant == INT8 && is[3] == 1 && data.get::<u32>()? == 1 {
         let conv_filter = data.array::<i8>(fs[1] * fs[2] * fs[3])?;
+        let scratch = bytemuck::cast_slice_mut(io.scratch()?);
         let r = k::depthwise_conv_one_channel_i8(
             &params,
             multipliers,
@@ -98,6 +102,7 @@ fn eval_variants<const ALL_TYPES: bool>(
             io.optional_input_as(2)?,
             os,
             io.output_as(0)?,
+            scratch,
         );
         return kernel_result(io, r);
     }
