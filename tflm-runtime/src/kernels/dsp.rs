@@ -204,8 +204,12 @@ fn mac_i8(acc: i32, x: i8, w: i8, offset: i32) -> i32 {
 #[inline(always)]
 pub fn dot_i8(mut acc: i32, x: &[i8], w: &[i8], off: u32, offset: i32) -> i32 {
     let n = x.len().min(w.len());
-    let ((xw, xt), (ww, wt)) = (words(&x[..n]), words(&w[..n]));
-    for (xq, wq) in xw.iter().zip(ww) {
+    let (xs, ws) = (x[..n].chunks_exact(4), w[..n].chunks_exact(4));
+    let (xt, wt) = (xs.remainder(), ws.remainder());
+    for (xq, wq) in xs.zip(ws) {
+        let (Ok(xq), Ok(wq)) = (xq.try_into(), wq.try_into()) else {
+            break;
+        };
         let (xe, xo) = widen_offset(off, word(xq));
         let (we, wo) = widen(word(wq));
         acc = smlad(xo, wo, smlad(xe, we, acc));
