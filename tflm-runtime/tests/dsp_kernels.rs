@@ -6,7 +6,7 @@
 
 use tflm_runtime::kernels::conv::{
     compute_padding, conv_per_channel_i8, conv_per_channel_i8_im2col, im2col_bytes,
-    per_channel_multipliers, ConvParams,
+    per_channel_multipliers, ConvParams, KernelError,
 };
 use tflm_runtime::kernels::depthwise_conv::{
     depthwise_conv_one_channel_i8, depthwise_conv_per_channel_i8, one_channel_filter_at,
@@ -304,10 +304,10 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                     let conv_filter: Vec<i8> = (0..filter.len())
                         .map(|i| one_channel_filter_at(&filter, fh * fw, out_c, i))
                         .collect();
-                    // Without and with the im2col scratch.
-                    for n in [0, im2col_bytes([out_c, fh, fw, 1], 1)] {
+                    // Scratch of one window, and too short (an error, not a panic).
+                    for n in [fh * fw, fh * fw - 1] {
                         got.fill(0);
-                        depthwise_conv_one_channel_i8(
+                        let r = depthwise_conv_one_channel_i8(
                             &p,
                             &m,
                             &s,
@@ -319,9 +319,13 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                             [1, out_hw[0], out_hw[1], out_c],
                             &mut got,
                             &mut vec![0x55; n],
-                        )
-                        .expect("valid shapes");
-                        assert_eq!(got, want, "one channel, dm {dm} scratch {n} zp {in_zp}");
+                        );
+                        if n < fh * fw {
+                            assert_eq!(r, Err(KernelError::Shape));
+                        } else {
+                            assert_eq!(r, Ok(()));
+                            assert_eq!(got, want, "one channel, dm {dm} zp {in_zp}/{out_zp}");
+                        }
                     }
                 }
             }

@@ -758,26 +758,8 @@ pub fn conv_per_channel_i8_im2col(
     output: &mut [i8],
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
-    let out_c = filter_shape[0];
-    check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
-    let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
-    let emit = |oc, acc: &[i32], out: &mut [i8]| {
-        requantize(
-            oc,
-            acc,
-            out,
-            multipliers,
-            shifts,
-            bias,
-            #[inline(always)]
-            |a: i32, b, m, s| {
-                let a = a.wrapping_add(b.unwrap_or(0));
-                multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
-            },
-            #[inline(always)]
-            |v| v.max(lo).min(hi) as i8,
-        )
-    };
+    check_channels(filter_shape[0], multipliers, shifts, bias.map(<[i32]>::len))?;
+    let emit = requantize_i8(p, multipliers, shifts, bias);
     let window = im2col_bytes(filter_shape, input_shape[3]);
     let pad = i8::try_from(p.input_offset.wrapping_neg()).ok();
     match (pad, scratch.get_mut(..window)) {
@@ -803,6 +785,75 @@ pub fn conv_per_channel_i8_im2col(
             output,
             emit,
         ),
+    }
+}
+
+/// CONV_2D int8 through im2col only (no fallback loop nest linked): `scratch` must hold one
+/// window (`f_h * f_w * f_c` bytes, `f_c` the input's channels). For callers that always
+/// provide it ([`super::depthwise_conv::depthwise_conv_one_channel_i8`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_i8_gathered(
+    p: &ConvParams,
+    multipliers: &[i32],
+    shifts: &[i32],
+    input_shape: [usize; 4],
+    input: &[i8],
+    filter_shape: [usize; 4],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output_shape: [usize; 4],
+    output: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<(), KernelError> {
+    check_channels(filter_shape[0], multipliers, shifts, bias.map(<[i32]>::len))?;
+    let [_, f_h, f_w, f_c] = filter_shape;
+    let col = scratch
+        .get_mut(..f_h * f_w * f_c)
+        .ok_or(KernelError::Shape)?;
+    let pad = i8::try_from(p.input_offset.wrapping_neg()).map_err(|_| KernelError::Shape)?;
+    let emit = requantize_i8(p, multipliers, shifts, bias);
+    im2col_core(
+        p,
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        output_shape,
+        output,
+        col,
+        pad,
+        emit,
+    )
+}
+
+/// The end of an int8 convolution's output: `+ bias`, the channel's fixed-point rescale,
+/// `+ zero point`, clamp (`reference_integer_ops::ConvPerChannel` and
+/// `DepthwiseConvPerChannel` alike), as the `emit` of the loop nests.
+#[inline(always)]
+pub(crate) fn requantize_i8<'a>(
+    p: &ConvParams,
+    multipliers: &'a [i32],
+    shifts: &'a [i32],
+    bias: Option<&'a [i32]>,
+) -> impl FnMut(usize, &[i32], &mut [i8]) + 'a {
+    let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
+    #[inline(always)]
+    move |oc, acc, out| {
+        requantize(
+            oc,
+            acc,
+            out,
+            multipliers,
+            shifts,
+            bias,
+            #[inline(always)]
+            |a: i32, b, m, s| {
+                let a = a.wrapping_add(b.unwrap_or(0));
+                multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
+            },
+            #[inline(always)]
+            |v| v.max(lo).min(hi) as i8,
+        )
     }
 }
 

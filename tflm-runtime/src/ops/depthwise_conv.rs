@@ -4,7 +4,7 @@
 use super::conv::{prepare_conv_like, ConvHeader, ConvOptions, FLOAT, HYBRID, INT16_BIAS64, INT8};
 use super::{fused_activation, kernel_result, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
-use crate::kernels::conv::{im2col_bytes, ConvParams};
+use crate::kernels::conv::ConvParams;
 use crate::kernels::depthwise_conv as k;
 use crate::kernels::hybrid;
 use crate::schema::field::depthwise_conv2d_options as f;
@@ -48,7 +48,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
             p.data.put_array(taps * out_c, |i| {
                 k::one_channel_filter_at(w, taps, out_c, i)
             });
-            p.scratch_bytes = im2col_bytes([out_c, f_h, f_w, 1], 1);
+            p.scratch_bytes = taps;
         }
     }
     Ok(())
