@@ -758,40 +758,42 @@ pub fn conv_per_channel_i8_im2col(
     output: &mut [i8],
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
-    check_channels(filter_shape[0], multipliers, shifts, bias.map(<[i32]>::len))?;
-    let emit = requantize_i8(p, multipliers, shifts, bias);
     let window = im2col_bytes(filter_shape, input_shape[3]);
-    let pad = i8::try_from(p.input_offset.wrapping_neg()).ok();
-    match (pad, scratch.get_mut(..window)) {
-        (Some(pad), Some(col)) if window > 0 => im2col_core(
+    if window > 0 && scratch.len() >= window && i8::try_from(p.input_offset.wrapping_neg()).is_ok()
+    {
+        return conv_i8_gathered(
             p,
+            multipliers,
+            shifts,
             input_shape,
             input,
             filter_shape,
             filter,
+            bias,
             output_shape,
             output,
-            col,
-            pad,
-            emit,
-        ),
-        _ => conv_core(
-            p,
-            input_shape,
-            input,
-            filter_shape,
-            filter,
-            output_shape,
-            output,
-            emit,
-        ),
+            scratch,
+        );
     }
+    check_channels(filter_shape[0], multipliers, shifts, bias.map(<[i32]>::len))?;
+    conv_core(
+        p,
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        output_shape,
+        output,
+        requantize_i8(p, multipliers, shifts, bias),
+    )
 }
 
 /// CONV_2D int8 through im2col only (no fallback loop nest linked): `scratch` must hold one
 /// window (`f_h * f_w * f_c` bytes, `f_c` the input's channels). For callers that always
-/// provide it ([`super::depthwise_conv::depthwise_conv_one_channel_i8`]).
+/// provide it ([`super::depthwise_conv::depthwise_conv_one_channel_i8`]). Never inlined: one
+/// copy of the loop nest serves both callers (CONV_2D and the one-channel depthwise path).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(crate) fn conv_i8_gathered(
     p: &ConvParams,
     multipliers: &[i32],
