@@ -790,10 +790,9 @@ pub fn conv_per_channel_i8_im2col(
 
 /// CONV_2D int8 through im2col only (no fallback loop nest linked): `scratch` must hold one
 /// window (`f_h * f_w * f_c` bytes, `f_c` the input's channels). For callers that always
-/// provide it ([`super::depthwise_conv::depthwise_conv_one_channel_i8`]). Never inlined: one
-/// copy of the loop nest serves both callers (CONV_2D and the one-channel depthwise path).
+/// provide it ([`super::depthwise_conv::depthwise_conv_one_channel_i8`]), and the one place
+/// [`conv_per_channel_i8_im2col`] runs the im2col loop nest from, so a firmware links one copy.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
 pub(crate) fn conv_i8_gathered(
     p: &ConvParams,
     multipliers: &[i32],
