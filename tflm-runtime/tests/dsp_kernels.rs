@@ -5,9 +5,12 @@
 //! dilation, extreme values and zero points.
 
 use tflm_runtime::kernels::conv::{
-    compute_padding, conv_per_channel_i8, per_channel_multipliers, ConvParams,
+    compute_padding, conv_per_channel_i8, conv_per_channel_i8_im2col, im2col_bytes,
+    per_channel_multipliers, ConvParams, KernelError,
 };
-use tflm_runtime::kernels::depthwise_conv::depthwise_conv_per_channel_i8;
+use tflm_runtime::kernels::depthwise_conv::{
+    depthwise_conv_one_channel_i8, depthwise_conv_per_channel_i8, one_channel_filter_at,
+};
 use tflm_runtime::kernels::fully_connected::{
     effective_scales, fully_connected_i8, FcDims, FullyConnectedParams,
 };
@@ -42,7 +45,15 @@ struct Case {
     padding: Padding,
 }
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
+    // micro_speech's first layer in small: filter rows of whole words plus a tail, stride 2.
+    Case {
+        input_hw: [9, 13],
+        filter_hw: [4, 9],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    },
     Case {
         input_hw: [5, 7],
         filter_hw: [3, 3],
@@ -203,6 +214,29 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
                     },
                 );
                 assert_eq!(got, want, "in_c {in_c} out_c {out_c} zp {in_zp}/{out_zp}");
+                // The im2col path (windows over several rows): padding taps as zero points.
+                let fs = [out_c, fh, fw, in_c];
+                let mut scratch = vec![0x55i8; im2col_bytes(fs, in_c)];
+                assert_eq!(scratch.len(), if fh > 1 { fh * fw * in_c } else { 0 });
+                got.fill(0);
+                conv_per_channel_i8_im2col(
+                    &p,
+                    &m,
+                    &s,
+                    [1, h, w, in_c],
+                    &input,
+                    fs,
+                    &filter,
+                    Some(&bias),
+                    [1, out_hw[0], out_hw[1], out_c],
+                    &mut got,
+                    &mut scratch,
+                )
+                .expect("valid shapes");
+                assert_eq!(
+                    got, want,
+                    "im2col in_c {in_c} out_c {out_c} zp {in_zp}/{out_zp}"
+                );
             }
         }
     }
@@ -215,6 +249,8 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
         for (in_c, dm) in [
             (1, 1),
             (1, 8),
+            (1, 3),
+            (1, 5),
             (3, 1),
             (4, 1),
             (5, 1),
@@ -263,6 +299,35 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                     },
                 );
                 assert_eq!(got, want, "in_c {in_c} dm {dm} zp {in_zp}/{out_zp}");
+                if in_c == 1 {
+                    // The one-channel path: CONV_2D's dot products on the re-laid filter.
+                    let conv_filter: Vec<i8> = (0..filter.len())
+                        .map(|i| one_channel_filter_at(&filter, fh * fw, out_c, i))
+                        .collect();
+                    // Scratch of one window, and too short (an error, not a panic).
+                    for n in [fh * fw, fh * fw - 1] {
+                        got.fill(0);
+                        let r = depthwise_conv_one_channel_i8(
+                            &p,
+                            &m,
+                            &s,
+                            [1, h, w, 1],
+                            &input,
+                            [1, fh, fw, out_c],
+                            &conv_filter,
+                            Some(&bias),
+                            [1, out_hw[0], out_hw[1], out_c],
+                            &mut got,
+                            &mut vec![0x55; n],
+                        );
+                        if n < fh * fw {
+                            assert_eq!(r, Err(KernelError::Shape));
+                        } else {
+                            assert_eq!(r, Ok(()));
+                            assert_eq!(got, want, "one channel, dm {dm} zp {in_zp}/{out_zp}");
+                        }
+                    }
+                }
             }
         }
     }

@@ -709,9 +709,73 @@ pub fn conv_per_channel_i8(
     output_shape: [usize; 4],
     output: &mut [i8],
 ) -> Result<(), KernelError> {
-    let out_c = filter_shape[0];
-    check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
-    let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
+    conv_per_channel_i8_im2col(
+        p,
+        multipliers,
+        shifts,
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        bias,
+        output_shape,
+        output,
+        &mut [],
+    )
+}
+
+/// Scratch bytes [`conv_per_channel_i8_im2col`] uses for a filter `[out_c, f_h, f_w, f_c]`
+/// over `in_c` input channels: one window (`f_h * f_w * f_c`) where gathering pays, i.e. the
+/// window spans several rows (otherwise its taps are one run already) and there are no
+/// groups; 0 otherwise.
+pub fn im2col_bytes(filter_shape: [usize; 4], in_c: usize) -> usize {
+    let [_, f_h, f_w, f_c] = filter_shape;
+    if f_h > 1 && f_c == in_c {
+        f_h * f_w * f_c
+    } else {
+        0
+    }
+}
+
+/// [`conv_per_channel_i8`] with a scratch buffer of [`im2col_bytes`] (shorter: the plain path).
+///
+/// With it, each output pixel's window is first gathered into `scratch` (im2col, filter
+/// order), the taps outside the image set to the input zero point, whose `x + input_offset`
+/// is 0, so they add exactly nothing, as the reference's skipped taps. Every channel is then
+/// one dot product over the whole window: micro_speech's 10 filter rows of 8 taps become one
+/// run of 80, and the per-row setup of the dot products is paid once per pixel.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_per_channel_i8_im2col(
+    p: &ConvParams,
+    multipliers: &[i32],
+    shifts: &[i32],
+    input_shape: [usize; 4],
+    input: &[i8],
+    filter_shape: [usize; 4],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output_shape: [usize; 4],
+    output: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<(), KernelError> {
+    let window = im2col_bytes(filter_shape, input_shape[3]);
+    if window > 0 && scratch.len() >= window && i8::try_from(p.input_offset.wrapping_neg()).is_ok()
+    {
+        return conv_i8_gathered(
+            p,
+            multipliers,
+            shifts,
+            input_shape,
+            input,
+            filter_shape,
+            filter,
+            bias,
+            output_shape,
+            output,
+            scratch,
+        );
+    }
+    check_channels(filter_shape[0], multipliers, shifts, bias.map(<[i32]>::len))?;
     conv_core(
         p,
         input_shape,
@@ -720,25 +784,172 @@ pub fn conv_per_channel_i8(
         filter,
         output_shape,
         output,
-        #[inline(always)]
-        |oc, acc, out| {
-            requantize(
-                oc,
-                acc,
-                out,
-                multipliers,
-                shifts,
-                bias,
-                #[inline(always)]
-                |a: i32, b, m, s| {
-                    let a = a.wrapping_add(b.unwrap_or(0));
-                    multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
-                },
-                #[inline(always)]
-                |v| v.max(lo).min(hi) as i8,
-            )
-        },
+        requantize_i8(p, multipliers, shifts, bias),
     )
+}
+
+/// CONV_2D int8 through im2col only (no fallback loop nest linked): `scratch` must hold one
+/// window (`f_h * f_w * f_c` bytes, `f_c` the input's channels). For callers that always
+/// provide it ([`super::depthwise_conv::depthwise_conv_one_channel_i8`]), and the one place
+/// [`conv_per_channel_i8_im2col`] runs the im2col loop nest from, so a firmware links one copy.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_i8_gathered(
+    p: &ConvParams,
+    multipliers: &[i32],
+    shifts: &[i32],
+    input_shape: [usize; 4],
+    input: &[i8],
+    filter_shape: [usize; 4],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    output_shape: [usize; 4],
+    output: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<(), KernelError> {
+    check_channels(filter_shape[0], multipliers, shifts, bias.map(<[i32]>::len))?;
+    let [_, f_h, f_w, f_c] = filter_shape;
+    let col = scratch
+        .get_mut(..f_h * f_w * f_c)
+        .ok_or(KernelError::Shape)?;
+    let pad = i8::try_from(p.input_offset.wrapping_neg()).map_err(|_| KernelError::Shape)?;
+    let emit = requantize_i8(p, multipliers, shifts, bias);
+    im2col_core(
+        p,
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        output_shape,
+        output,
+        col,
+        pad,
+        emit,
+    )
+}
+
+/// The end of an int8 convolution's output: `+ bias`, the channel's fixed-point rescale,
+/// `+ zero point`, clamp (`reference_integer_ops::ConvPerChannel` and
+/// `DepthwiseConvPerChannel` alike), as the `emit` of the loop nests.
+#[inline(always)]
+pub(crate) fn requantize_i8<'a>(
+    p: &ConvParams,
+    multipliers: &'a [i32],
+    shifts: &'a [i32],
+    bias: Option<&'a [i32]>,
+) -> impl FnMut(usize, &[i32], &mut [i8]) + 'a {
+    let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
+    #[inline(always)]
+    move |oc, acc, out| {
+        requantize(
+            oc,
+            acc,
+            out,
+            multipliers,
+            shifts,
+            bias,
+            #[inline(always)]
+            |a: i32, b, m, s| {
+                let a = a.wrapping_add(b.unwrap_or(0));
+                multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
+            },
+            #[inline(always)]
+            |v| v.max(lo).min(hi) as i8,
+        )
+    }
+}
+
+/// The im2col loop nest of [`conv_per_channel_i8_im2col`]: gather one pixel's window into
+/// `col` (`pad` where a tap is outside the image), then four channels per dot product over it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn im2col_core(
+    p: &ConvParams,
+    input_shape: [usize; 4],
+    input: &[i8],
+    filter_shape: [usize; 4],
+    filter: &[i8],
+    output_shape: [usize; 4],
+    output: &mut [i8],
+    col: &mut [i8],
+    pad: i8,
+    mut emit: impl FnMut(usize, &[i32], &mut [i8]),
+) -> Result<(), KernelError> {
+    let win = p.window().ok_or(KernelError::Shape)?;
+    let [batches, in_h, in_w, in_c] = input_shape;
+    let [out_c, f_h, f_w, f_c] = filter_shape;
+    let [out_b, out_h, out_w, out_c2] = output_shape;
+    let row = f_w * in_c;
+    if out_b != batches
+        || out_c2 != out_c
+        || f_c != in_c
+        || row == 0
+        || col.len() != f_h * row
+        || volume(input_shape) != Some(input.len())
+        || volume(filter_shape) != Some(filter.len())
+        || volume(output_shape) != Some(output.len())
+    {
+        return Err(KernelError::Shape);
+    }
+    let [dil_h, dil_w] = win.dilation;
+    let off = p.input_offset;
+    let mut out_px = output.chunks_exact_mut(out_c.max(1));
+    for b in 0..batches {
+        for oy in 0..out_h {
+            let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
+            for ox in 0..out_w {
+                let (ix0, fx0, fx1) = win.taps(1, ox, f_w, in_w);
+                let Some(px) = out_px.next() else {
+                    return Err(KernelError::Shape);
+                };
+                for (fy, dst) in col.chunks_exact_mut(row).enumerate() {
+                    if !(fy0..fy1).contains(&fy) {
+                        dst.fill(pad);
+                        continue;
+                    }
+                    // Input pixel index of (b, tap row fy, column 0): in-image taps only.
+                    let y = (iy0 + (fy * dil_h) as isize) as usize;
+                    let at = |fx: usize| {
+                        ((b * in_h + y) * in_w) + (ix0 + (fx * dil_w) as isize) as usize
+                    };
+                    if dil_w == 1 {
+                        let (head, rest) = dst.split_at_mut(fx0 * in_c);
+                        let (mid, tail) = rest.split_at_mut((fx1 - fx0) * in_c);
+                        head.fill(pad);
+                        let i = at(fx0) * in_c;
+                        mid.copy_from_slice(&input[i..i + mid.len()]);
+                        tail.fill(pad);
+                    } else {
+                        for (fx, d) in dst.chunks_exact_mut(in_c).enumerate() {
+                            if (fx0..fx1).contains(&fx) {
+                                let i = at(fx) * in_c;
+                                d.copy_from_slice(&input[i..i + in_c]);
+                            } else {
+                                d.fill(pad);
+                            }
+                        }
+                    }
+                }
+                let col = &*col;
+                let mut rows = filter.chunks_exact(col.len());
+                let mut quads = px.chunks_exact_mut(4);
+                let mut oc = 0;
+                for quad in &mut quads {
+                    let (Some(f0), Some(f1), Some(f2), Some(f3)) =
+                        (rows.next(), rows.next(), rows.next(), rows.next())
+                    else {
+                        return Err(KernelError::Shape);
+                    };
+                    emit(oc, &i8::dot4([0; 4], col, [f0, f1, f2, f3], off), quad);
+                    oc += 4;
+                }
+                for (o, w) in quads.into_remainder().iter_mut().zip(rows) {
+                    emit(oc, &[i8::dot(0, col, w, off)], core::slice::from_mut(o));
+                    oc += 1;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// CONV_2D, int16 activations (zero point 0), int8 weights, per-channel requantization

@@ -12,10 +12,9 @@
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
 use super::conv::{
-    check_channels, clamp_f32, mac4_scalar, requantize, volume, ConvParams, Int16Bias, KernelError,
-    Mac, Window,
+    check_channels, clamp_f32, conv_i8_gathered, mac4_scalar, requantize, requantize_i8, volume,
+    ConvParams, Int16Bias, KernelError, Mac, Window,
 };
-use crate::quant::multiply_by_quantized_multiplier;
 
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
 /// channel count is not a multiple of the input's (or the input has none).
@@ -193,7 +192,6 @@ pub fn depthwise_conv_per_channel_i8(
 ) -> Result<(), KernelError> {
     let out_c = filter_shape[3];
     check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
-    let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
     depthwise_core(
         p,
         input_shape,
@@ -202,24 +200,58 @@ pub fn depthwise_conv_per_channel_i8(
         filter,
         output_shape,
         output,
-        #[inline(always)]
-        |oc, acc, out| {
-            requantize(
-                oc,
-                acc,
-                out,
-                multipliers,
-                shifts,
-                bias,
-                #[inline(always)]
-                |a: i32, b, m, s| {
-                    let a = a.wrapping_add(b.unwrap_or(0));
-                    multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
-                },
-                #[inline(always)]
-                |v| v.max(lo).min(hi) as i8,
-            )
-        },
+        requantize_i8(p, multipliers, shifts, bias),
+    )
+}
+
+/// Element `i` of a depthwise filter `[1, f_h, f_w, out_c]` re-laid out as CONV_2D's
+/// `[out_c, f_h, f_w, 1]` (for [`depthwise_conv_one_channel_i8`]; `taps = f_h * f_w`).
+/// Out-of-range indices give 0, never a panic.
+pub fn one_channel_filter_at(filter: &[i8], taps: usize, out_c: usize, i: usize) -> i8 {
+    let (oc, tap) = (i / taps.max(1), i % taps.max(1));
+    filter.get(tap * out_c + oc).copied().unwrap_or(0)
+}
+
+/// DEPTHWISE_CONV_2D, int8, over a one-channel input (micro_speech's first layer: depth
+/// multiplier 8): every output channel reads the same input channel, so the op is CONV_2D
+/// with `out_c` one-channel filters. With the filter re-laid out per channel
+/// (`conv_filter[i] == one_channel_filter_at(filter, f_h * f_w, out_c, i)`, prepared once),
+/// each filter row is a contiguous run shared by four channels, which CONV_2D's `SMLAD` dot
+/// products take two taps at a time, instead of one multiply-accumulate per tap and channel.
+/// Same sums (wrapping int32, order-free), same requantization; arguments as in
+/// [`depthwise_conv_per_channel_i8`] plus `conv_filter` and the im2col `scratch` of
+/// [`super::conv::conv_per_channel_i8_im2col`], at least `f_h * f_w` bytes (required: only
+/// the im2col loop nest is linked, which keeps this path small).
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv_one_channel_i8(
+    p: &ConvParams,
+    multipliers: &[i32],
+    shifts: &[i32],
+    input_shape: [usize; 4],
+    input: &[i8],
+    filter_shape: [usize; 4],
+    conv_filter: &[i8],
+    bias: Option<&[i32]>,
+    output_shape: [usize; 4],
+    output: &mut [i8],
+    scratch: &mut [i8],
+) -> Result<(), KernelError> {
+    let [one, f_h, f_w, out_c] = filter_shape;
+    if input_shape[3] != 1 || one != 1 {
+        return Err(KernelError::Shape);
+    }
+    conv_i8_gathered(
+        p,
+        multipliers,
+        shifts,
+        input_shape,
+        input,
+        [out_c, f_h, f_w, 1],
+        conv_filter,
+        bias,
+        output_shape,
+        output,
+        scratch,
     )
 }
 

@@ -184,13 +184,27 @@ pub fn widen(w: u32) -> (u32, u32) {
     (sxtb16(w), sxtb16_ror8(w))
 }
 
+/// `x` cut into whole words and the tail: `(words, tail)`. A plain split and cast, which
+/// inlines to a mask and a shift (`chunks_exact` zipped in [`dot4_i8`] was outlined by LLVM,
+/// with two divisions per call, once per filter row and channel quad).
+#[inline(always)]
+pub fn words(x: &[i8]) -> (&[[i8; 4]], &[i8]) {
+    let (head, tail) = x.split_at(x.len() & !(WORD - 1));
+    (bytemuck::try_cast_slice(head).unwrap_or(&[]), tail)
+}
+
+/// `acc + (x + offset) * w` for one int8 pair, wrapping (the reference kernels' MAC).
+#[inline(always)]
+fn mac_i8(acc: i32, x: i8, w: i8, offset: i32) -> i32 {
+    acc.wrapping_add((x as i32).wrapping_add(offset).wrapping_mul(w as i32))
+}
+
 /// `acc + Σ (x[i] + offset) * w[i]` in wrapping int32, four lanes per step, the tail scalar.
 /// Requires `x.len() == w.len()` (extra elements of either are ignored).
 #[inline(always)]
 pub fn dot_i8(mut acc: i32, x: &[i8], w: &[i8], off: u32, offset: i32) -> i32 {
     let n = x.len().min(w.len());
-    let (x, w) = (&x[..n], &w[..n]);
-    let (xs, ws) = (x.chunks_exact(4), w.chunks_exact(4));
+    let (xs, ws) = (x[..n].chunks_exact(4), w[..n].chunks_exact(4));
     let (xt, wt) = (xs.remainder(), ws.remainder());
     for (xq, wq) in xs.zip(ws) {
         let (Ok(xq), Ok(wq)) = (xq.try_into(), wq.try_into()) else {
@@ -201,7 +215,7 @@ pub fn dot_i8(mut acc: i32, x: &[i8], w: &[i8], off: u32, offset: i32) -> i32 {
         acc = smlad(xo, wo, smlad(xe, we, acc));
     }
     for (&x, &w) in xt.iter().zip(wt) {
-        acc = acc.wrapping_add((x as i32 + offset).wrapping_mul(w as i32));
+        acc = mac_i8(acc, x, w, offset);
     }
     acc
 }
@@ -212,28 +226,9 @@ pub fn dot_i8(mut acc: i32, x: &[i8], w: &[i8], off: u32, offset: i32) -> i32 {
 pub fn dot4_i8(acc: [i32; 4], x: &[i8], w: [&[i8]; 4], off: u32, offset: i32) -> [i32; 4] {
     let [mut a0, mut a1, mut a2, mut a3] = acc;
     let n = x.len();
-    let (w0, w1, w2, w3) = (&w[0][..n], &w[1][..n], &w[2][..n], &w[3][..n]);
-    let mut xs = x.chunks_exact(4);
-    let (mut c0, mut c1, mut c2, mut c3) = (
-        w0.chunks_exact(4),
-        w1.chunks_exact(4),
-        w2.chunks_exact(4),
-        w3.chunks_exact(4),
-    );
-    for xq in &mut xs {
-        let (Some(q0), Some(q1), Some(q2), Some(q3)) = (c0.next(), c1.next(), c2.next(), c3.next())
-        else {
-            break;
-        };
-        let (Ok(xq), Ok(q0), Ok(q1), Ok(q2), Ok(q3)) = (
-            <&[i8; 4]>::try_from(xq),
-            <&[i8; 4]>::try_from(q0),
-            <&[i8; 4]>::try_from(q1),
-            <&[i8; 4]>::try_from(q2),
-            <&[i8; 4]>::try_from(q3),
-        ) else {
-            break;
-        };
+    let (xw, xt) = words(x);
+    let [(w0, t0), (w1, t1), (w2, t2), (w3, t3)] = w.map(|w| words(&w[..n.min(w.len())]));
+    for ((((xq, q0), q1), q2), q3) in xw.iter().zip(w0).zip(w1).zip(w2).zip(w3) {
         let (xe, xo) = widen_offset(off, word(xq));
         macro_rules! step {
             ($a:ident, $q:ident) => {{
@@ -246,13 +241,13 @@ pub fn dot4_i8(acc: [i32; 4], x: &[i8], w: [&[i8]; 4], off: u32, offset: i32) ->
         step!(a2, q2);
         step!(a3, q3);
     }
-    let k = n - xs.remainder().len();
-    [
-        dot_i8(a0, &x[k..], &w0[k..], off, offset),
-        dot_i8(a1, &x[k..], &w1[k..], off, offset),
-        dot_i8(a2, &x[k..], &w2[k..], off, offset),
-        dot_i8(a3, &x[k..], &w3[k..], off, offset),
-    ]
+    for ((((&x, &v0), &v1), &v2), &v3) in xt.iter().zip(t0).zip(t1).zip(t2).zip(t3) {
+        a0 = mac_i8(a0, x, v0, offset);
+        a1 = mac_i8(a1, x, v1, offset);
+        a2 = mac_i8(a2, x, v2, offset);
+        a3 = mac_i8(a3, x, v3, offset);
+    }
+    [a0, a1, a2, a3]
 }
 
 /// Four independent lanes, `acc[k] + (x[k] + offset) * w[k]`: one word load and two widenings

@@ -192,7 +192,11 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if f_c == 0 || in_c % f_c != 0 {
         return Err(p.invalid("input channels are not a multiple of the weights' channels"));
     }
-    prepare_conv_like(p, o, 0)
+    prepare_conv_like(p, o, 0)?;
+    if input.dtype == DType::I8 {
+        p.scratch_bytes = k::im2col_bytes(filter.shape.extended::<4>().unwrap_or_default(), in_c);
+    }
+    Ok(())
 }
 
 super::int8_evals!();
@@ -240,18 +244,22 @@ fn eval_variants<const ALL_TYPES: bool>(
             os,
             io.output_as(0)?,
         ),
-        INT8 => k::conv_per_channel_i8(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
+        INT8 => {
+            let scratch = bytemuck::cast_slice_mut(io.scratch()?);
+            k::conv_per_channel_i8_im2col(
+                &params,
+                multipliers,
+                shifts,
+                is,
+                io.input_as(0)?,
+                fs,
+                io.input_as(1)?,
+                io.optional_input_as(2)?,
+                os,
+                io.output_as(0)?,
+                scratch,
+            )
+        }
         INT16_BIAS64 if ALL_TYPES => k::conv_per_channel_i16::<i64>(
             &params,
             multipliers,

@@ -8,7 +8,7 @@ use crate::kernels::conv::ConvParams;
 use crate::kernels::depthwise_conv as k;
 use crate::kernels::hybrid;
 use crate::schema::field::depthwise_conv2d_options as f;
-use crate::types::Padding;
+use crate::types::{DType, Padding};
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     let o = ConvOptions {
@@ -26,16 +26,32 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if filter.shape.dim(0) != 1 {
         return Err(p.invalid("weights must have shape [1, h, w, channels]"));
     }
-    if input.dtype == crate::types::DType::I16
-        && p.optional_input(2)
-            .is_some_and(|b| b.dtype != crate::types::DType::I64)
-    {
+    if input.dtype == DType::I16 && p.optional_input(2).is_some_and(|b| b.dtype != DType::I64) {
         return Err(p.unsupported("int16 activations with a bias other than int64"));
     }
     if k::depth_multiplier(input.shape.dim(3), filter.shape.dim(3)).is_none() {
         return Err(p.invalid("output channels are not a multiple of the input channels"));
     }
-    prepare_conv_like(p, o, 3)
+    prepare_conv_like(p, o, 3)?;
+    // int8 over one input channel: a flag, and with constant weights the filter re-laid out
+    // for CONV_2D's dot products (`k::depthwise_conv_one_channel_i8`), in the op's arena data.
+    if input.dtype == DType::I8 && input.shape.dim(3) == 1 {
+        p.data.put(filter.data.is_some() as u32);
+        if let Some(w) = filter.data {
+            let w: &[i8] = bytemuck::cast_slice(w);
+            let (f_h, f_w, out_c) = (
+                filter.shape.dim(1),
+                filter.shape.dim(2),
+                filter.shape.dim(3),
+            );
+            let taps = f_h * f_w;
+            p.data.put_array(taps * out_c, |i| {
+                k::one_channel_filter_at(w, taps, out_c, i)
+            });
+            p.scratch_bytes = taps;
+        }
+    }
+    Ok(())
 }
 
 super::int8_evals!();
@@ -72,6 +88,24 @@ fn eval_variants<const ALL_TYPES: bool>(
     };
     let multipliers = data.array::<i32>(channels)?;
     let shifts = data.array::<i32>(channels)?;
+    if h.variant == INT8 && is[3] == 1 && data.get::<u32>()? == 1 {
+        let conv_filter = data.array::<i8>(fs[1] * fs[2] * fs[3])?;
+        let scratch = bytemuck::cast_slice_mut(io.scratch()?);
+        let r = k::depthwise_conv_one_channel_i8(
+            &params,
+            multipliers,
+            shifts,
+            is,
+            io.input_as(0)?,
+            fs,
+            conv_filter,
+            io.optional_input_as(2)?,
+            os,
+            io.output_as(0)?,
+            scratch,
+        );
+        return kernel_result(io, r);
+    }
     let r = match h.variant {
         FLOAT if ALL_TYPES => k::depthwise_conv_f32(
             &params,
