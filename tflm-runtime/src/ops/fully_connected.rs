@@ -183,7 +183,7 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), Parse
         k::effective_scale(si, scales.get(c).unwrap_or(0.0), so)
     });
     if variant == INT8_SPARSE {
-        p.scratch_bytes = k::sparse_scratch_bytes(accum_depth);
+        p.scratch_bytes = crate::sparse::padded_len(accum_depth);
         // bias + input_offset x Σ w per row: the kernel then multiplies raw inputs.
         let enc = filter.data.unwrap_or(&[]);
         let mut sums = crate::sparse::row_sums(accum_depth, enc);
@@ -212,7 +212,7 @@ pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Resul
         accum_depth: h.accum_depth as usize,
         output_depth: h.output_depth as usize,
     };
-    let padded = if k::sparse_scratch_bytes(dims.accum_depth) == 0 {
+    let padded = if crate::sparse::padded_len(dims.accum_depth) == 0 {
         &mut []
     } else {
         io.scratch_as::<i8>()?

@@ -141,9 +141,11 @@ macro_rules! registrations {
         /// Every operator this runtime supports: what [`Model::parse`] uses. A firmware that
         /// parses with it links every kernel; list the model's own operators instead
         /// ([`Model::parse_with`]) to link only those. FULLY_CONNECTED is
-        /// [`FULLY_CONNECTED_SPARSE`] here (the first registration of a code wins), so every
-        /// model the runtime can run parses with it.
-        pub const ALL: &[Registration] = &[FULLY_CONNECTED_SPARSE, $($name),*];
+        /// [`FULLY_CONNECTED_SPARSE`] and UNIDIRECTIONAL_SEQUENCE_LSTM
+        /// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE`] here (the first registration of a code
+        /// wins), so every model the runtime can run parses with it.
+        pub const ALL: &[Registration] =
+            &[FULLY_CONNECTED_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, $($name),*];
 
         /// The registration of a builtin code, for constant contexts:
         /// `const OPS: &[Registration] = &[ops::by_code(9).unwrap()];` (a build script that
@@ -162,10 +164,16 @@ macro_rules! registrations {
         }
 
         /// The registrations of a builtin code, narrowest (fewest kernels linked) first.
-        #[allow(unreachable_patterns)] // FULLY_CONNECTED's own arm comes first
+        #[allow(unreachable_patterns)] // the arms of the sparse variants come first
         fn candidates(code: i32) -> &'static [Registration] {
             match code {
                 op::FULLY_CONNECTED => &[FULLY_CONNECTED_INT8, FULLY_CONNECTED, FULLY_CONNECTED_SPARSE],
+                op::UNIDIRECTIONAL_SEQUENCE_LSTM => &[
+                    UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
+                    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
+                    UNIDIRECTIONAL_SEQUENCE_LSTM,
+                    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE,
+                ],
                 $(op::$name => &[$($int8,)? $name],)*
                 _ => &[],
             }
@@ -218,10 +226,48 @@ pub const FULLY_CONNECTED_SPARSE: Registration = Registration {
     eval: fully_connected::eval_sparse,
 };
 
+/// UNIDIRECTIONAL_SEQUENCE_LSTM that also runs int8 gate weights (inputs 1-8) in tflm-rs's
+/// sparse encoding ([`crate::sparse`]): every type [`UNIDIRECTIONAL_SEQUENCE_LSTM`] runs plus
+/// the sparse gate products. A model with sparse LSTM weights parsed without it (or
+/// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8`]) is refused with `NotRegistered` naming it.
+pub const UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE: Registration = Registration {
+    code: op::UNIDIRECTIONAL_SEQUENCE_LSTM,
+    name: "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE",
+    int8_only: None,
+    prepare: lstm::prepare_sparse,
+    eval: lstm::eval_sparse,
+};
+
+/// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE`] for int8 LSTMs only (dense or sparse gate weights):
+/// what a firmware with a pruned int8 LSTM lists, without the float and int16x8 kernels.
+pub const UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8: Registration = Registration {
+    code: op::UNIDIRECTIONAL_SEQUENCE_LSTM,
+    name: "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8",
+    int8_only: Some(
+        "types other than int8 with ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 \
+         (register ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE)",
+    ),
+    prepare: lstm::prepare_sparse,
+    eval: lstm::eval_sparse_int8,
+};
+
+/// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
+/// weights the sparse kernels read in place (FULLY_CONNECTED's input 1, the LSTM's
+/// input-to-gate and recurrent-to-gate weights, inputs 1-8). Every other kernel reads its
+/// constants densely.
+fn reads_sparse(code: i32, k: usize) -> bool {
+    match code {
+        op::FULLY_CONNECTED => k == 1,
+        op::UNIDIRECTIONAL_SEQUENCE_LSTM => (1..=8).contains(&k),
+        _ => false,
+    }
+}
+
 /// The narrowest registration that runs every operator of builtin `code` in `model` (host
 /// side: the firmware build script and the macro's generated `OPS` both list this one per
 /// code; it links every kernel): an `_INT8` one when all are int8 (`FULLY_CONNECTED_INT8`,
-/// `CONV_2D_INT8`, ...), [`FULLY_CONNECTED_SPARSE`] for sparse-encoded weights, else the
+/// `CONV_2D_INT8`, ...), [`FULLY_CONNECTED_SPARSE`] or
+/// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8`] for sparse-encoded weights, else the
 /// builtin's own; `None` for an operator the runtime has no kernel for. The fit is decided by
 /// the registrations' own `prepare`, so it never disagrees with what `Model::parse_with`
 /// accepts.
@@ -282,19 +328,20 @@ fn check_with(
             what: "more than 3 outputs",
         });
     }
-    // Sparse-encoded tensors are FULLY_CONNECTED weights only: every other kernel reads its
-    // constants densely. (Without the encoding's metadata no tensor parses as sparse, so
-    // dense models skip the look-ups.)
+    // Sparse-encoded tensors only where a sparse kernel reads them ([`reads_sparse`]).
+    // (Without the encoding's metadata no tensor parses as sparse, so dense models skip the
+    // look-ups.)
     let inputs = if model.declares_sparse_weights() {
         op.inputs
     } else {
         crate::flatbuf::Vector::empty()
     };
     for (k, t) in inputs.iter().enumerate() {
-        let sparse_ok = op.code == op::FULLY_CONNECTED && k == 1;
-        if t >= 0 && !sparse_ok && model.tensor(t as usize).is_sparse {
-            return Err(ParseErrorKind::UnsupportedSparsity {
-                what: "only FULLY_CONNECTED weights (input 1) may be sparse-encoded",
+        if t >= 0 && !reads_sparse(op.code, k) && model.tensor(t as usize).is_sparse {
+            return Err(ParseErrorKind::SparseUse {
+                tensor: t as usize,
+                op: op.name(),
+                input: k,
             });
         }
     }
