@@ -45,6 +45,7 @@ fn sparse_tensors(bytes: &[u8]) -> Vec<usize> {
 /// The `_INT8` registrations the generated `OPS` may name (besides `ops::ALL`'s).
 const INT8_REGISTRATIONS: &[tflm_runtime::ops::Registration] = &[
     tflm_runtime::ops::FULLY_CONNECTED_INT8,
+    tflm_runtime::ops::FULLY_CONNECTED_SPARSE_INT8,
     tflm_runtime::ops::CONV_2D_INT8,
     tflm_runtime::ops::DEPTHWISE_CONV_2D_INT8,
     tflm_runtime::ops::SOFTMAX_INT8,
@@ -89,7 +90,7 @@ fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models()
         assert!(!sparse_tensors(&always.tflite).is_empty(), "{name}");
         assert!(auto.tflite.len() <= dense.tflite.len(), "{name}");
         assert!(
-            always.ops.contains(&"FULLY_CONNECTED_SPARSE"),
+            always.ops.contains(&"FULLY_CONNECTED_SPARSE_INT8"),
             "{name}: {:?}",
             always.ops
         );
@@ -248,7 +249,7 @@ fn sparse_lstm_weights_need_the_sparse_lstm_registration() {
         name(&m_sparse, LSTM),
         "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8"
     );
-    assert_eq!(name(&m_sparse, 9), "FULLY_CONNECTED_SPARSE");
+    assert_eq!(name(&m_sparse, 9), "FULLY_CONNECTED_SPARSE_INT8");
     let rest = [ops::FULLY_CONNECTED_SPARSE, ops::STRIDED_SLICE];
     let with = |lstm: ops::Registration| {
         let list: Vec<_> = [lstm].iter().chain(&rest).copied().collect();

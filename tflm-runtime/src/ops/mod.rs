@@ -167,7 +167,12 @@ macro_rules! registrations {
         #[allow(unreachable_patterns)] // the arms of the sparse variants come first
         fn candidates(code: i32) -> &'static [Registration] {
             match code {
-                op::FULLY_CONNECTED => &[FULLY_CONNECTED_INT8, FULLY_CONNECTED, FULLY_CONNECTED_SPARSE],
+                op::FULLY_CONNECTED => &[
+                    FULLY_CONNECTED_INT8,
+                    FULLY_CONNECTED_SPARSE_INT8,
+                    FULLY_CONNECTED,
+                    FULLY_CONNECTED_SPARSE,
+                ],
                 op::UNIDIRECTIONAL_SEQUENCE_LSTM => &[
                     UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
                     UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
@@ -226,6 +231,19 @@ pub const FULLY_CONNECTED_SPARSE: Registration = Registration {
     eval: fully_connected::eval_sparse,
 };
 
+/// [`FULLY_CONNECTED_SPARSE`] for int8 operators only (dense or sparse weights): what a
+/// firmware with a pruned int8 model lists, without the float, int16x8 and hybrid kernels.
+pub const FULLY_CONNECTED_SPARSE_INT8: Registration = Registration {
+    code: op::FULLY_CONNECTED,
+    name: "FULLY_CONNECTED_SPARSE_INT8",
+    int8_only: Some(
+        "types other than int8 with ops::FULLY_CONNECTED_SPARSE_INT8 \
+         (register ops::FULLY_CONNECTED_SPARSE)",
+    ),
+    prepare: fully_connected::prepare_sparse,
+    eval: fully_connected::eval_sparse_int8,
+};
+
 /// UNIDIRECTIONAL_SEQUENCE_LSTM that also runs int8 gate weights (inputs 1-8) in tflm-rs's
 /// sparse encoding ([`crate::sparse`]): every type [`UNIDIRECTIONAL_SEQUENCE_LSTM`] runs plus
 /// the sparse gate products. A model with sparse LSTM weights parsed without it (or
@@ -266,8 +284,8 @@ fn reads_sparse(code: i32, k: usize) -> bool {
 /// The narrowest registration that runs every operator of builtin `code` in `model` (host
 /// side: the firmware build script and the macro's generated `OPS` both list this one per
 /// code; it links every kernel): an `_INT8` one when all are int8 (`FULLY_CONNECTED_INT8`,
-/// `CONV_2D_INT8`, ...), [`FULLY_CONNECTED_SPARSE`] or
-/// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8`] for sparse-encoded weights, else the
+/// `CONV_2D_INT8`, ...), [`FULLY_CONNECTED_SPARSE_INT8`] or
+/// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8`] for sparse-encoded int8 weights, else the
 /// builtin's own; `None` for an operator the runtime has no kernel for. The fit is decided by
 /// the registrations' own `prepare`, so it never disagrees with what `Model::parse_with`
 /// accepts.
