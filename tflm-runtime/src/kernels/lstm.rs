@@ -237,11 +237,11 @@ fn check<T, B, P, X>(
         && (kind != Kind::Int16 || !p.has(flag::CIFG | flag::PEEPHOLE | flag::PROJECTION));
     let any_sparse = sparse.iter().flatten().any(Option::is_some);
     ok &= !any_sparse || (kind == Kind::Int8 && p.has(flag::SPARSE));
-    for g in 0..4 {
+    for (g, (si, sr)) in sparse[0].iter().zip(&sparse[1]).enumerate() {
         let needed = g != 0 || !p.has(flag::CIFG);
         let peephole = g != 2 && needed && p.has(flag::PEEPHOLE);
         let recurrent_bias = needed && kind == Kind::Int8;
-        let [si, sr] = [sparse[0][g].is_some(), sparse[1][g].is_some()];
+        let [si, sr] = [si.is_some(), sr.is_some()];
         ok &= (needed || !(si || sr))
             && w.input[g].map(<[T]>::len) == (needed && !si).then_some(nc * ni)
             && w.recurrent[g].map(<[T]>::len) == (needed && !sr).then_some(nc * no)
