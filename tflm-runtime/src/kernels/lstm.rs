@@ -536,8 +536,9 @@ pub fn lstm_i8(
 /// [`lstm_i8`] with the gate matrices of `sparse` in the row-bitmask encoding (verified by
 /// `Model::parse`; the others dense in `w`): only their nonzero weights are multiplied, and
 /// every output is bit for bit [`lstm_i8`]'s on the decoded weights. `params` has
-/// [`flag::SPARSE`], and the effective biases hold the encoded matrices' row sums
-/// ([`crate::sparse::row_sums`]).
+/// [`flag::SPARSE`] when any matrix is encoded, and the effective biases hold the encoded
+/// matrices' row sums ([`crate::sparse::row_sums`]). With no encoded matrix it is
+/// [`lstm_i8`].
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_i8_sparse(
     p: &LstmParams,
@@ -576,7 +577,7 @@ fn lstm_i8_with<const SPARSE: bool>(
         let (hidden, padded) = rest.split_at_mut(p.projection_scratch(n));
         // The step's input and output state rows as groups of 8, once for the four gates.
         let (mut xg, mut hg): (&[[i8; 8]], &[[i8; 8]]) = (&[], &[]);
-        if SPARSE {
+        if SPARSE && p.has(flag::SPARSE) {
             let padded: &mut [i8] = bytemuck::cast_slice_mut(padded);
             let (px, ph) = padded.split_at_mut(rows * crate::sparse::padded_len(ni));
             xg = crate::sparse::grouped(x, ni, px).unwrap_or(&[]);
@@ -928,8 +929,8 @@ mod tests {
             assert!(want.0.iter().any(|&v| v != want.0[0]), "case {case}");
             let mut ps = p;
             ps.flags |= flag::SPARSE;
-            // Every matrix encoded, then only the recurrent ones of gates 1 and 3.
-            for which in [0b1111_1111u32, 0b1010_0000] {
+            // Every matrix encoded, only the recurrent ones of gates 1 and 3, none.
+            for which in [0b1111_1111u32, 0b1010_0000, 0] {
                 let mut w = dense;
                 let mut sparse: SparseGates<'_> = [[None; 4]; 2];
                 for g in (0..4).filter(|&g| gate(g)) {

@@ -660,7 +660,9 @@ fn eval_with<const ALL_TYPES: bool, const SPARSE: bool>(
         w.projection_bias = Some(data.array::<i32>(n_output)?);
     }
     let (input, h, c, out, scratch) = sequence::<i8, i16>(io)?;
-    let r = if SPARSE && sparse_mask != 0 {
+    // The sparse registrations run dense gate weights through the same kernel: one integer
+    // kernel linked, not two.
+    let r = if SPARSE {
         k::lstm_i8_sparse(&params, &w, &sparse, input, h, c, out, scratch)
     } else {
         k::lstm_i8(&params, &w, input, h, c, out, scratch)
