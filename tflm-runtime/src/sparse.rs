@@ -259,18 +259,32 @@ pub fn grouped<'a>(x: &'a [i8], depth: usize, padded: &'a mut [i8]) -> Option<&'
 }
 
 /// `Σ x·w` over the nonzero weights of one encoded row whose groups of inputs are `x` (one row
-/// of [`grouped`]), and the encoding after the row: the sparse kernels' inner loop (the
-/// FULLY_CONNECTED and LSTM ones). Sums wrap, so any order gives the dense sum's bits. On an
-/// encoding that did not pass [`verify`] the sum is wrong, never a panic.
-pub fn row_dot<'e>(x: &[[i8; 8]], mut enc: &'e [u8]) -> (i32, &'e [u8]) {
-    let mut acc = 0i32;
-    for x8 in x {
-        match enc.first_chunk::<9>() {
-            Some(head) => sparse_group!(acc, x8, head, enc),
-            None => (acc, enc) = sparse_group_last(acc, x8, enc),
+/// of [`grouped`]), and the encoding after the row: [`row_dots`] for one row.
+#[inline]
+pub fn row_dot<'e>(x: &[[i8; 8]], enc: &'e [u8]) -> (i32, &'e [u8]) {
+    let mut dot = [0i32];
+    let enc = row_dots(x, enc, &mut dot);
+    (dot[0], enc)
+}
+
+/// `Σ x·w` over the nonzero weights of each of `dots.len()` encoded rows against the same
+/// inputs `x` (one row of [`grouped`]), into `dots`; returns the encoding after them. The
+/// sparse kernels' inner loop (FULLY_CONNECTED's and the LSTM's), one copy of its code for
+/// both; several rows a call keep the call's cost off short rows (the LSTM's 20-column
+/// rows). Sums wrap, so any order gives the dense sum's bits. On an encoding that did not
+/// pass [`verify`] the sums are wrong, never a panic.
+pub fn row_dots<'e>(x: &[[i8; 8]], mut enc: &'e [u8], dots: &mut [i32]) -> &'e [u8] {
+    for dot in dots {
+        let mut acc = 0i32;
+        for x8 in x {
+            match enc.first_chunk::<9>() {
+                Some(head) => sparse_group!(acc, x8, head, enc),
+                None => (acc, enc) = sparse_group_last(acc, x8, enc),
+            }
         }
+        *dot = acc;
     }
-    (acc, enc)
+    enc
 }
 
 /// One mask byte and its values (`head`: the first 9 bytes of `enc`, all a group can use)

@@ -488,10 +488,14 @@ fn sparse_matmul_acc_i16(
     scale: [i32; 2],
     out: &mut [i16],
 ) {
-    for (k, o) in out.iter_mut().enumerate() {
-        let dot;
-        (dot, encoded) = crate::sparse::row_dot(x, encoded);
-        *o = acc_i16(*o, bias[k].wrapping_add(dot), scale);
+    // The dots of up to 32 rows a call (on the stack): the rows are short.
+    let mut dots = [0i32; 32];
+    for (out, bias) in out.chunks_mut(dots.len()).zip(bias.chunks(dots.len())) {
+        let dots = &mut dots[..out.len()];
+        encoded = crate::sparse::row_dots(x, encoded, dots);
+        for ((o, &b), &dot) in out.iter_mut().zip(bias).zip(dots.iter()) {
+            *o = acc_i16(*o, b.wrapping_add(dot), scale);
+        }
     }
 }
 
