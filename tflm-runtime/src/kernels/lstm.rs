@@ -192,7 +192,7 @@ pub struct LstmWeights<'a, T, B, P> {
 pub type SparseGates<'a> = [[Option<&'a [u8]>; 4]; 2];
 
 /// No sparse matrices: what the dense kernels take.
-const DENSE: SparseGates<'static> = [[None; 4]; 2];
+pub const DENSE: SparseGates<'static> = [[None; 4]; 2];
 
 /// Why the kernel refused to run (verification makes these unreachable).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -523,28 +523,15 @@ fn gate_matmul<const SPARSE: bool>(
 /// Full-integer LSTM over the whole sequence (int8 input and output, int16 cell state).
 /// `output_state` and `cell_state` are read and updated in place; `scratch` holds at least
 /// `params.scratch_bytes(2)` bytes.
+///
+/// With `SPARSE` (a constant: without it the sparse code is not linked), the gate matrices
+/// of `sparse` are in the row-bitmask encoding (verified by `Model::parse`; the others dense
+/// in `w`): only their nonzero weights are multiplied, every output bit for bit the dense
+/// kernel's on the decoded weights. `params` has [`flag::SPARSE`] when any matrix is
+/// encoded, and the effective biases hold the encoded matrices' row sums
+/// ([`crate::sparse::row_sums`]). Without `SPARSE`, `sparse` must be all `None`.
 #[allow(clippy::too_many_arguments)]
-pub fn lstm_i8(
-    p: &LstmParams,
-    w: &LstmWeights<'_, i8, i32, i16>,
-    input: &[i8],
-    output_state: &mut [i8],
-    cell_state: &mut [i16],
-    output: &mut [i8],
-    scratch: &mut [i16],
-) -> Result<(), LstmError> {
-    let io = (input, output_state, cell_state, output, scratch);
-    lstm_i8_with::<false>(p, w, &DENSE, io)
-}
-
-/// [`lstm_i8`] with the gate matrices of `sparse` in the row-bitmask encoding (verified by
-/// `Model::parse`; the others dense in `w`): only their nonzero weights are multiplied, and
-/// every output is bit for bit [`lstm_i8`]'s on the decoded weights. `params` has
-/// [`flag::SPARSE`] when any matrix is encoded, and the effective biases hold the encoded
-/// matrices' row sums ([`crate::sparse::row_sums`]). With no encoded matrix it is
-/// [`lstm_i8`].
-#[allow(clippy::too_many_arguments)]
-pub fn lstm_i8_sparse(
+pub fn lstm_i8<const SPARSE: bool>(
     p: &LstmParams,
     w: &LstmWeights<'_, i8, i32, i16>,
     sparse: &SparseGates<'_>,
@@ -554,17 +541,10 @@ pub fn lstm_i8_sparse(
     output: &mut [i8],
     scratch: &mut [i16],
 ) -> Result<(), LstmError> {
+    if !SPARSE && sparse.iter().flatten().any(Option::is_some) {
+        return Err(LstmError);
+    }
     let io = (input, output_state, cell_state, output, scratch);
-    lstm_i8_with::<true>(p, w, sparse, io)
-}
-
-/// The integer kernel; `SPARSE` (a constant) links the sparse gate products.
-fn lstm_i8_with<const SPARSE: bool>(
-    p: &LstmParams,
-    w: &LstmWeights<'_, i8, i32, i16>,
-    sparse: &SparseGates<'_>,
-    io: Sequence<'_, i8, i16, i16>,
-) -> Result<(), LstmError> {
     let (_, _, ni, nc, no) = p.dims();
     let (gx, gh) = (crate::sparse::groups(ni), crate::sparse::groups(no));
     let cifg = p.has(flag::CIFG);
@@ -920,9 +900,11 @@ mod tests {
                 let mut out = std::vec![0i8; nb * t * no];
                 let mut scratch = std::vec![0x5555i16; p.scratch_bytes(2) / 2];
                 match sparse {
-                    None => lstm_i8(p, &dense, &input, &mut h, &mut c, &mut out, &mut scratch),
+                    None => lstm_i8::<false>(
+                        p, &dense, &DENSE, &input, &mut h, &mut c, &mut out, &mut scratch,
+                    ),
                     Some((w, s)) => {
-                        lstm_i8_sparse(p, w, s, &input, &mut h, &mut c, &mut out, &mut scratch)
+                        lstm_i8::<true>(p, w, s, &input, &mut h, &mut c, &mut out, &mut scratch)
                     }
                 }
                 .unwrap();

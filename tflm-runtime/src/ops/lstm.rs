@@ -662,10 +662,6 @@ fn eval_with<const ALL_TYPES: bool, const SPARSE: bool>(
     let (input, h, c, out, scratch) = sequence::<i8, i16>(io)?;
     // The sparse registrations run dense gate weights through the same kernel: one integer
     // kernel linked, not two.
-    let r = if SPARSE {
-        k::lstm_i8_sparse(&params, &w, &sparse, input, h, c, out, scratch)
-    } else {
-        k::lstm_i8(&params, &w, input, h, c, out, scratch)
-    };
-    r.map_err(|_| kernel_err(io))
+    k::lstm_i8::<SPARSE>(&params, &w, &sparse, input, h, c, out, scratch)
+        .map_err(|_| kernel_err(io))
 }

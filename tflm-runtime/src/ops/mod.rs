@@ -218,56 +218,46 @@ registrations! {
     EXPAND_DIMS => reshape,
 }
 
-/// FULLY_CONNECTED that also runs int8 weights in tflm-rs's sparse encoding
-/// ([`crate::sparse`]; the converter writes it for pruned models). List it instead of
-/// [`FULLY_CONNECTED`] for such a model (the generated `OPS` does): it is `FULLY_CONNECTED` plus
-/// the sparse kernel, which a firmware with only `FULLY_CONNECTED` does not link. A model with
-/// sparse weights parsed without it is refused with `NotRegistered` naming it.
-pub const FULLY_CONNECTED_SPARSE: Registration = Registration {
-    code: op::FULLY_CONNECTED,
-    name: "FULLY_CONNECTED_SPARSE",
-    int8_only: None,
-    prepare: fully_connected::prepare_sparse,
-    eval: fully_connected::eval_sparse,
-};
+/// Defines an op's two sparse registrations from its module's `prepare_sparse`, `eval_sparse`
+/// and `eval_sparse_int8`: `$all`, every type plus int8 weights in tflm-rs's sparse encoding
+/// (what [`ALL`] lists), and `$int8`, int8 operators only with dense or sparse weights.
+macro_rules! sparse_registrations {
+    ($code:ident => $module:ident, $all:ident, $int8:ident, $what:literal) => {
+        #[doc = concat!("`", stringify!($code), "` that also runs ", $what, " in tflm-rs's \
+            sparse encoding ([`crate::sparse`]; the converter writes it for pruned models): \
+            every type `", stringify!($code), "` runs plus the sparse kernel, which a firmware \
+            without this registration does not link. A model with such weights parsed \
+            without it (or `", stringify!($int8), "`) is refused with `NotRegistered` naming \
+            it.")]
+        pub const $all: Registration = Registration {
+            code: op::$code,
+            name: stringify!($all),
+            int8_only: None,
+            prepare: $module::prepare_sparse,
+            eval: $module::eval_sparse,
+        };
 
-/// [`FULLY_CONNECTED_SPARSE`] for int8 operators only (dense or sparse weights): what a
-/// firmware with a pruned int8 model lists, without the float, int16x8 and hybrid kernels.
-pub const FULLY_CONNECTED_SPARSE_INT8: Registration = Registration {
-    code: op::FULLY_CONNECTED,
-    name: "FULLY_CONNECTED_SPARSE_INT8",
-    int8_only: Some(
-        "types other than int8 with ops::FULLY_CONNECTED_SPARSE_INT8 \
-         (register ops::FULLY_CONNECTED_SPARSE)",
-    ),
-    prepare: fully_connected::prepare_sparse,
-    eval: fully_connected::eval_sparse_int8,
-};
+        #[doc = concat!("`", stringify!($all), "` for int8 operators only (dense or sparse \
+            weights): what a firmware with a pruned int8 model lists (`registration_for`), \
+            without the other types' kernels.")]
+        pub const $int8: Registration = Registration {
+            code: op::$code,
+            name: stringify!($int8),
+            int8_only: Some(concat!(
+                "types other than int8 with ops::", stringify!($int8),
+                " (register ops::", stringify!($all), ")"
+            )),
+            prepare: $module::prepare_sparse,
+            eval: $module::eval_sparse_int8,
+        };
+    };
+}
 
-/// UNIDIRECTIONAL_SEQUENCE_LSTM that also runs int8 gate weights (inputs 1-8) in tflm-rs's
-/// sparse encoding ([`crate::sparse`]): every type [`UNIDIRECTIONAL_SEQUENCE_LSTM`] runs plus
-/// the sparse gate products. A model with sparse LSTM weights parsed without it (or
-/// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8`]) is refused with `NotRegistered` naming it.
-pub const UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE: Registration = Registration {
-    code: op::UNIDIRECTIONAL_SEQUENCE_LSTM,
-    name: "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE",
-    int8_only: None,
-    prepare: lstm::prepare_sparse,
-    eval: lstm::eval_sparse,
-};
-
-/// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE`] for int8 LSTMs only (dense or sparse gate weights):
-/// what a firmware with a pruned int8 LSTM lists, without the float and int16x8 kernels.
-pub const UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8: Registration = Registration {
-    code: op::UNIDIRECTIONAL_SEQUENCE_LSTM,
-    name: "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8",
-    int8_only: Some(
-        "types other than int8 with ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 \
-         (register ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE)",
-    ),
-    prepare: lstm::prepare_sparse,
-    eval: lstm::eval_sparse_int8,
-};
+sparse_registrations!(FULLY_CONNECTED => fully_connected,
+    FULLY_CONNECTED_SPARSE, FULLY_CONNECTED_SPARSE_INT8, "int8 weights (input 1)");
+sparse_registrations!(UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
+    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
+    "int8 gate weights (inputs 1-8)");
 
 /// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
 /// weights the sparse kernels read in place (FULLY_CONNECTED's input 1, the LSTM's
