@@ -241,7 +241,7 @@ pub fn padded_len(depth: usize) -> usize {
 }
 
 /// Input rows of `depth` values (`x`, row after row) as groups of 8, [`groups`]`(depth)` per
-/// row, the form [`row_dot`] reads: `x` itself when `depth` is a multiple of 8, else each row
+/// row, the form [`row_dots`] reads: `x` itself when `depth` is a multiple of 8, else each row
 /// copied zero-padded into `padded` (at least `rows x` [`padded_len`] bytes), so that every
 /// group, the last one of a row too, takes the same path. `None` when `padded` is too short.
 pub fn grouped<'a>(x: &'a [i8], depth: usize, padded: &'a mut [i8]) -> Option<&'a [[i8; 8]]> {
@@ -256,15 +256,6 @@ pub fn grouped<'a>(x: &'a [i8], depth: usize, padded: &'a mut [i8]) -> Option<&'
         dst[depth..].fill(0);
     }
     Some(padded.as_chunks::<8>().0)
-}
-
-/// `Σ x·w` over the nonzero weights of one encoded row whose groups of inputs are `x` (one row
-/// of [`grouped`]), and the encoding after the row: [`row_dots`] for one row.
-#[inline]
-pub fn row_dot<'e>(x: &[[i8; 8]], enc: &'e [u8]) -> (i32, &'e [u8]) {
-    let mut dot = [0i32];
-    let enc = row_dots(x, enc, &mut dot);
-    (dot[0], enc)
 }
 
 /// `Σ x·w` over the nonzero weights of each of `dots.len()` encoded rows against the same
