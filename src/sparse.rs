@@ -12,10 +12,8 @@ use tflm_runtime::DType;
 /// sparse-encoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SparseWeights {
-    /// When the encoding takes fewer bytes in the file than the dense weights, each rounded
-    /// up to the 16-byte alignment of a buffer (a pruned model; never at 0% sparsity, where
-    /// the mask bytes make it larger). A tensor whose encoding saves nothing after the
-    /// alignment stays dense: its dense kernel is no slower (co2's `[20, 3]` gate matrices).
+    /// When the encoding is smaller than the dense bytes (a pruned model; never at 0%
+    /// sparsity, where the mask bytes make it larger).
     #[default]
     Auto,
     /// Every eligible tensor, smaller or not (tests, measurements).
@@ -101,8 +99,7 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<Vec
     let values = eligible(graph, id)?;
     let depth = graph.tensor(id).shape[1];
     let len = tflm_runtime::sparse::encoded_len(depth, values);
-    let in_file = |n: usize| n.next_multiple_of(crate::tflite_writer::DATA_ALIGNMENT);
-    if choice == SparseWeights::Auto && in_file(len) >= in_file(values.len()) {
+    if choice == SparseWeights::Auto && len >= values.len() {
         return None;
     }
     let mut out = vec![0u8; len];
