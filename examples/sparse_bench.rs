@@ -6,8 +6,8 @@
 //! - `<model>_p50_dense.tflite`: 50% magnitude pruning, dense weights (`--sparse-weights never`);
 //! - `<model>_p50_sparse.tflite`: the same pruned weights, every eligible weight tensor
 //!   (FULLY_CONNECTED's, the int8 LSTM's gate matrices) sparse-encoded (`always`);
-//! - `<model>_p50_auto.tflite`: what the default `auto` writes (the encoded tensors that save
-//!   bytes after the 16-byte alignment, or the dense file when that is smaller);
+//! - `<model>_p50_auto.tflite`: what the default `auto` writes (the tensors whose encoding is
+//!   smaller encoded, or the dense file when that is smaller);
 //! - the same at 75% pruning (`<model>_p75_dense`, `<model>_p75_sparse`);
 //! - `<model>_p0.jsonl`, `<model>_p50.jsonl`, `<model>_p75.jsonl`: the first 20 test rows with the host runtime's
 //!   outputs of the dense model (so `tflm qemu` checks the sparse model against the dense one).
