@@ -87,6 +87,25 @@ impl core::fmt::Display for SparseError {
     }
 }
 
+/// Set bits of each byte value. The Cortex-M4 has no popcount instruction (`count_ones` of a
+/// byte is about a dozen instructions), and the setup ([`verify`], [`row_sums`]) counts every
+/// mask byte of every encoded tensor: a table lookup instead, 256 bytes of flash.
+static ONES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).count_ones() as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The number of nonzero values after mask byte `mask`.
+#[inline(always)]
+fn ones(mask: u8) -> usize {
+    ONES[mask as usize] as usize
+}
+
 /// Mask bytes per row.
 pub const fn groups(depth: usize) -> usize {
     depth.div_ceil(GROUP)
@@ -158,7 +177,7 @@ pub fn verify(rows: usize, depth: usize, data: &[u8]) -> Result<(), SparseError>
                     depth,
                 });
             }
-            let n = mask.count_ones() as usize;
+            let n = ones(mask);
             let values = data
                 .get(pos + 1..pos + 1 + n)
                 .ok_or(SparseError::Truncated { row, group })?;
@@ -220,7 +239,7 @@ pub fn row_sums(depth: usize, data: &[u8]) -> impl Iterator<Item = i32> + '_ {
         }
         let mut s = 0i32;
         for _ in 0..groups(depth) {
-            let n = data.get(pos)?.count_ones() as usize;
+            let n = ones(*data.get(pos)?);
             for &v in data.get(pos + 1..pos + 1 + n)? {
                 s = s.wrapping_add(v as i8 as i32);
             }
