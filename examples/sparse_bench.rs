@@ -4,8 +4,10 @@
 //! `target/sparse-bench`):
 //! - `<model>_p0.tflite`: not pruned (dense weights);
 //! - `<model>_p50_dense.tflite`: 50% magnitude pruning, dense weights (`--sparse-weights never`);
-//! - `<model>_p50_sparse.tflite`: the same pruned weights, every FULLY_CONNECTED weight tensor sparse-encoded (`always`;
-//!   the default `auto` writes the smaller of this and the dense file, printed too);
+//! - `<model>_p50_sparse.tflite`: the same pruned weights, every eligible weight tensor
+//!   (FULLY_CONNECTED's, the int8 LSTM's gate matrices) sparse-encoded (`always`);
+//! - `<model>_p50_auto.tflite`: what the default `auto` writes (the tensors whose encoding is
+//!   smaller encoded, or the dense file when that is smaller);
 //! - the same at 75% pruning (`<model>_p75_dense`, `<model>_p75_sparse`);
 //! - `<model>_p0.jsonl`, `<model>_p50.jsonl`, `<model>_p75.jsonl`: the first 20 test rows with the host runtime's
 //!   outputs of the dense model (so `tflm qemu` checks the sparse model against the dense one).
@@ -17,6 +19,9 @@
 //!         cargo run --release -- qemu target/sparse-bench/sine_$v.tflite \
 //!             --inputs target/sparse-bench/sine_${v%_*}.jsonl --runtime-code --json
 //!     done
+//!
+//! co2 is pruned with 2 epochs of fine-tuning (`tflm convert models/co2 -q int8 -p 0.5
+//! --finetune-epochs 2`, docs/quality.md's figure); the others without.
 //!
 //! Run: `cargo run --release --example sparse_bench [DIR]`.
 
@@ -33,13 +38,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     std::fs::create_dir_all(&out)?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
-    println!("model   variant      model bytes  FC weight bytes  test rows identical");
+    println!("model   variant      model bytes  FC+LSTM weight bytes  test rows identical");
     for name in ["sine", "digits", "co2"] {
         let dir = root.join(name);
         for prune in [None, Some(0.5f32), Some(0.75)] {
             let mut pipeline = Pipeline::from_dir(&dir).quant(Mode::Int8);
             if let Some(p) = prune {
                 pipeline = pipeline.prune(p);
+                if name == "co2" {
+                    pipeline = pipeline.finetune_epochs(2);
+                }
             }
             let mut session = pipeline.sparse_weights(SparseWeights::Never).load()?;
             let dense = session.convert(Mode::Int8)?;
@@ -50,13 +58,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 None => "p0".to_string(),
             };
             write_cases(&out.join(format!("{name}_{tag}.jsonl")), &inputs, &expected)?;
+            // The bytes of the weights the encoding may cover: FULLY_CONNECTED's input 1, the
+            // LSTM's inputs 1-8.
             let fc_bytes = |bytes: &[u8]| -> usize {
+                use tflm_runtime::schema::op;
                 let aligned = tflm::run::AlignedBytes::new(bytes);
                 let model = tflm_runtime::Model::parse(aligned.as_slice()).expect("parses");
                 (0..model.num_operators())
                     .map(|i| model.operator(i))
-                    .filter(|op| op.code == tflm_runtime::schema::op::FULLY_CONNECTED)
-                    .filter_map(|op| op.input(1))
+                    .flat_map(|o| {
+                        match o.code {
+                            op::FULLY_CONNECTED => 1..2,
+                            op::UNIDIRECTIONAL_SEQUENCE_LSTM => 1..9,
+                            _ => 0..0,
+                        }
+                        .filter_map(move |k| o.input(k))
+                    })
                     .filter_map(|t| model.tensor(t).data.map(<[u8]>::len))
                     .sum()
             };
@@ -69,10 +86,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if prune.is_some() {
                 session.options.sparse = SparseWeights::Auto;
                 let auto = session.convert(Mode::Int8)?;
-                println!(
-                    "{name:7} {tag}_auto    {:12}  (what `auto`, the default, writes)",
-                    auto.tflite.len()
-                );
+                let same = tflm::run::run_cases(&auto.tflite, &inputs, true)? == expected;
+                variants.push((format!("{tag}_auto"), auto.tflite, same));
                 session.options.sparse = SparseWeights::Always;
                 let sparse = session.convert(Mode::Int8)?;
                 let got = tflm::run::run_cases(&sparse.tflite, &inputs, true)?;

@@ -287,7 +287,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
             for p in written {
                 eprintln!("  {}", p.display());
             }
-            if c.ops.contains(&"FULLY_CONNECTED_SPARSE") {
+            if c.ops.iter().any(|o| o.contains("_SPARSE")) {
                 eprintln!(
                     "  note: sparse-encoded weights: these files run on tflm-runtime only; \
                      LiteRT and TensorFlow Lite Micro need --sparse-weights never"

@@ -8,7 +8,8 @@
 use crate::ir::{ConstData, Graph, OpKind, TensorId};
 use tflm_runtime::DType;
 
-/// When to write int8 FULLY_CONNECTED weights sparse-encoded.
+/// When to write pruned int8 weights (FULLY_CONNECTED's, the int8 LSTM's gate matrices)
+/// sparse-encoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SparseWeights {
     /// When the encoding is smaller than the dense bytes (a pruned model; never at 0%
@@ -51,8 +52,21 @@ impl std::str::FromStr for SparseWeights {
     }
 }
 
-/// The int8 values of a tensor the runtime's sparse kernel can take: 2-D int8 constant weights
-/// with zero point 0, read by int8 FULLY_CONNECTED operators only (as their input 1).
+/// Whether input `k` of `op` is weights the runtime's sparse kernels read in place: input 1 of
+/// an int8 FULLY_CONNECTED, inputs 1-8 (input-to-gate and recurrent-to-gate weights) of a full
+/// integer (int8 activations) UNIDIRECTIONAL_SEQUENCE_LSTM.
+fn sparse_input(graph: &Graph, op: &crate::ir::Op, k: usize) -> bool {
+    let int8 = |t: Option<TensorId>| t.is_some_and(|t| graph.tensor(t).dtype == DType::I8);
+    let slot = match op.kind {
+        OpKind::FullyConnected(_) => k == 1,
+        OpKind::UnidirectionalSequenceLstm(_) => (1..=8).contains(&k),
+        _ => false,
+    };
+    slot && int8(op.input(0)) && int8(op.output(0))
+}
+
+/// The int8 values of a tensor the runtime's sparse kernels can take: 2-D int8 constant weights
+/// with zero point 0, read only where [`sparse_input`] allows.
 fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
     let t = graph.tensor(id);
     let ConstData::I8(values) = t.data.as_ref()? else {
@@ -65,19 +79,16 @@ fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
     if t.shape.len() != 2 || !symmetric || graph.outputs.contains(&id) {
         return None;
     }
-    let int8 = |t: Option<TensorId>| t.is_some_and(|t| graph.tensor(t).dtype == DType::I8);
-    let only_fc_weights = graph.ops.iter().all(|op| {
-        let reads = op.inputs.contains(&Some(id));
-        !reads
-            || (matches!(op.kind, OpKind::FullyConnected(_))
-                && op.input(1) == Some(id)
-                && op.input(0) != Some(id)
-                && op.input(2) != Some(id)
-                && int8(op.input(0))
-                && int8(op.output(0)))
+    let mut uses = graph.ops.iter().flat_map(|op| {
+        let reads = op.inputs.iter().enumerate();
+        reads.filter_map(move |(k, &t)| (t == Some(id)).then_some((op, k)))
     });
-    let used = graph.ops.iter().any(|op| op.inputs.contains(&Some(id)));
-    (only_fc_weights && used).then_some(values.as_slice())
+    let mut used = false;
+    let only_sparse_inputs = uses.all(|(op, k)| {
+        used = true;
+        sparse_input(graph, op, k)
+    });
+    (only_sparse_inputs && used).then_some(values.as_slice())
 }
 
 /// The encoded bytes of tensor `id` when `choice` says to encode it, else `None`.

@@ -1,7 +1,10 @@
 //! tflm-rs's sparse weight encoding end to end: the pruned bundled models written with sparse
-//! FULLY_CONNECTED weights give bit for bit the dense model's outputs on every test row, are
-//! smaller and deterministic; corrupt encodings are refused with precise errors; mutating any
-//! encoded byte never panics; LiteRT refuses the encoding (so its tests use dense weights).
+//! FULLY_CONNECTED and int8 LSTM gate weights give bit for bit the dense model's outputs on
+//! every test row, are smaller and deterministic; so does TFLite's own int8 LSTM (a peer model)
+//! pruned, whose dense form LiteRT's reference kernels run to the same bytes; corrupt encodings
+//! and sparse tensors where no sparse kernel reads them are refused with precise errors;
+//! mutating any encoded byte never panics; LiteRT refuses the encoding (so its tests use dense
+//! weights).
 
 mod common;
 
@@ -42,6 +45,7 @@ fn sparse_tensors(bytes: &[u8]) -> Vec<usize> {
 /// The `_INT8` registrations the generated `OPS` may name (besides `ops::ALL`'s).
 const INT8_REGISTRATIONS: &[tflm_runtime::ops::Registration] = &[
     tflm_runtime::ops::FULLY_CONNECTED_INT8,
+    tflm_runtime::ops::FULLY_CONNECTED_SPARSE_INT8,
     tflm_runtime::ops::CONV_2D_INT8,
     tflm_runtime::ops::DEPTHWISE_CONV_2D_INT8,
     tflm_runtime::ops::SOFTMAX_INT8,
@@ -52,7 +56,21 @@ const INT8_REGISTRATIONS: &[tflm_runtime::ops::Registration] = &[
     tflm_runtime::ops::MAX_POOL_2D_INT8,
     tflm_runtime::ops::SVDF_INT8,
     tflm_runtime::ops::UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
+    tflm_runtime::ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
 ];
+
+/// The tensors read as inputs `k` of the model's operators of builtin `code`.
+fn inputs_of(bytes: &[u8], code: i32, k: std::ops::Range<usize>) -> Vec<usize> {
+    let aligned = AlignedBytes::new(bytes);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    (0..model.num_operators())
+        .map(|i| model.operator(i))
+        .filter(|op| op.code == code)
+        .flat_map(|op| k.clone().filter_map(move |k| op.input(k)))
+        .collect()
+}
+
+const LSTM: i32 = tflm_runtime::schema::op::UNIDIRECTIONAL_SEQUENCE_LSTM;
 
 #[test]
 fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models() {
@@ -72,7 +90,7 @@ fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models()
         assert!(!sparse_tensors(&always.tflite).is_empty(), "{name}");
         assert!(auto.tflite.len() <= dense.tflite.len(), "{name}");
         assert!(
-            always.ops.contains(&"FULLY_CONNECTED_SPARSE"),
+            always.ops.contains(&"FULLY_CONNECTED_SPARSE_INT8"),
             "{name}: {:?}",
             always.ops
         );
@@ -123,7 +141,228 @@ fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models()
         // Same inputs, same bytes.
         let again = convert(&mut pruned(name), SparseWeights::Auto);
         assert_eq!(again.tflite, auto.tflite, "{name}: not deterministic");
+        if name == "co2" {
+            // The eight gate matrices and the FULLY_CONNECTED weights, `auto` too (each
+            // encoding is smaller than its dense bytes: [20, 3] 50 of 60, [20, 20] 260 of 400).
+            let gates = inputs_of(&always.tflite, LSTM, 1..9);
+            let fc = inputs_of(&always.tflite, 9, 1..2);
+            let mut want: Vec<usize> = gates.iter().chain(&fc).copied().collect();
+            want.sort();
+            assert_eq!(want.len(), 9);
+            assert_eq!(sparse_tensors(&always.tflite), want);
+            assert_eq!(auto.tflite, always.tflite);
+            for c in [&always, &auto] {
+                assert!(c.ops.contains(&"UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8"));
+            }
+            // 5840 dense, 5360 sparse.
+            assert_eq!(dense.tflite.len(), 5840);
+            assert!(
+                (auto.tflite.len() as f64) < 0.93 * dense.tflite.len() as f64,
+                "co2: {} vs {} bytes",
+                auto.tflite.len(),
+                dense.tflite.len()
+            );
+        }
     }
+}
+
+/// TensorFlow's own int8 LSTM (`trained_lstm_int8`, a peer model: 8x8→16 with intermediates),
+/// its eight gate matrices magnitude-pruned to 50% here: LiteRT's reference kernels run the
+/// dense pruned file to the runtime's bytes, and the sparse file (every gate matrix encoded)
+/// to the same bytes, on every line of its test cases.
+#[test]
+fn pruned_tflite_lstm_is_bit_identical_sparse_dense_and_litert() {
+    let Some(dir) = common::peer_models() else {
+        return;
+    };
+    let original = std::fs::read(dir.join("trained_lstm_int8.tflite")).unwrap();
+    let mut graph = tflm::tflite_import::import(&original).unwrap();
+    let lstm = graph
+        .ops
+        .iter()
+        .position(|o| o.name() == "UNIDIRECTIONAL_SEQUENCE_LSTM")
+        .unwrap();
+    for k in 1..9 {
+        let Some(id) = graph.ops[lstm].input(k) else {
+            continue;
+        };
+        let t = graph.tensor_mut(id);
+        let Some(tflm::ir::ConstData::I8(w)) = t.data.as_mut() else {
+            panic!("gate weights {k} are not int8 constants");
+        };
+        let mut order: Vec<usize> = (0..w.len()).collect();
+        order.sort_by_key(|&i| ((w[i] as i32).abs(), i));
+        for &i in &order[..w.len() / 2] {
+            w[i] = 0;
+        }
+    }
+    let dense = tflm::tflite_writer::write_with(&graph, SparseWeights::Never).unwrap();
+    let sparse = tflm::tflite_writer::write_with(&graph, SparseWeights::Always).unwrap();
+    let gates = inputs_of(&dense, LSTM, 1..9);
+    assert_eq!(gates.len(), 8);
+    let encoded = sparse_tensors(&sparse);
+    assert!(gates.iter().all(|t| encoded.contains(t)), "{encoded:?}");
+    assert!(sparse.len() < dense.len());
+    let cases =
+        tflm::fixtures::read_cases(&dir.join("trained_lstm_int8.testcases.ref.jsonl")).unwrap();
+    let inputs: Vec<_> = cases.into_iter().map(|c| c.inputs).collect();
+    assert!(inputs.len() >= 5);
+    let want = run_cases(&dense, &inputs, true).unwrap();
+    assert_eq!(run_cases(&sparse, &inputs, true).unwrap(), want);
+    // The pruning changed the outputs (the test would not see a kernel that ignores weights).
+    assert_ne!(run_cases(&original, &inputs, true).unwrap(), want);
+    if common::litert_available().is_some() {
+        let theirs = common::litert_outputs("trained_lstm_int8_p50", &dense, &inputs);
+        for (k, (o, t)) in want.iter().zip(&theirs).enumerate() {
+            assert_eq!(o[0].bytes, t[0].bytes, "case {k}: LiteRT differs");
+        }
+    }
+    let aligned = AlignedBytes::new(&sparse);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    assert_eq!(
+        ops::registration_for(&model, LSTM).map(|r| r.name()),
+        Some("UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8")
+    );
+}
+
+/// `ops::registration_for` and the registrations a model with sparse LSTM weights parses with:
+/// the dense LSTM registrations refuse it, naming the sparse one to add.
+#[test]
+fn sparse_lstm_weights_need_the_sparse_lstm_registration() {
+    let mut session = pruned("co2");
+    let dense = convert(&mut session, SparseWeights::Never);
+    let sparse = convert(&mut session, SparseWeights::Always);
+    let (a_dense, a_sparse) = (
+        AlignedBytes::new(&dense.tflite),
+        AlignedBytes::new(&sparse.tflite),
+    );
+    let (m_dense, m_sparse) = (
+        Model::parse(a_dense.as_slice()).unwrap(),
+        Model::parse(a_sparse.as_slice()).unwrap(),
+    );
+    let name = |m: &Model<'_>, code| ops::registration_for(m, code).unwrap().name();
+    assert_eq!(name(&m_dense, LSTM), "UNIDIRECTIONAL_SEQUENCE_LSTM_INT8");
+    assert_eq!(
+        name(&m_sparse, LSTM),
+        "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8"
+    );
+    assert_eq!(name(&m_sparse, 9), "FULLY_CONNECTED_SPARSE_INT8");
+    let rest = [ops::FULLY_CONNECTED_SPARSE, ops::STRIDED_SLICE];
+    let with = |lstm: ops::Registration| {
+        let list: Vec<_> = [lstm].iter().chain(&rest).copied().collect();
+        Model::parse_with(a_sparse.as_slice(), &list).map(|_| ())
+    };
+    for (lstm, missing) in [
+        (
+            ops::UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
+            "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8",
+        ),
+        (
+            ops::UNIDIRECTIONAL_SEQUENCE_LSTM,
+            "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE",
+        ),
+    ] {
+        let e = with(lstm).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::NotRegistered {
+                code: LSTM,
+                name: missing
+            }
+        );
+        assert!(e.to_string().starts_with("operator 0: "), "{e}");
+    }
+    with(ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8).unwrap();
+    with(ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE).unwrap();
+    // The dense model parses with every LSTM registration.
+    Model::parse_with(
+        a_dense.as_slice(),
+        &[
+            ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
+            ops::FULLY_CONNECTED,
+            ops::STRIDED_SLICE,
+        ],
+    )
+    .unwrap();
+}
+
+/// `bytes` with input `k` of operator `op` pointing at tensor `tensor` (the operator's inputs
+/// vector found by its contents, which must occur once).
+fn retarget(bytes: &[u8], op: usize, k: usize, tensor: usize) -> Vec<u8> {
+    let aligned = AlignedBytes::new(bytes);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    let o = model.operator(op);
+    let mut pattern = (o.inputs.len() as u32).to_le_bytes().to_vec();
+    for t in o.inputs.iter() {
+        pattern.extend_from_slice(&t.to_le_bytes());
+    }
+    let at: Vec<usize> = (0..bytes.len() - pattern.len())
+        .filter(|&i| bytes[i..i + pattern.len()] == pattern[..])
+        .collect();
+    assert_eq!(at.len(), 1, "operator {op}'s inputs vector");
+    let mut b = bytes.to_vec();
+    let slot = at[0] + 4 + 4 * k;
+    b[slot..slot + 4].copy_from_slice(&(tensor as i32).to_le_bytes());
+    b
+}
+
+#[test]
+fn corrupt_or_misused_sparse_lstm_weights_are_refused_precisely() {
+    let bytes = convert(&mut pruned("co2"), SparseWeights::Always).tflite;
+    let aligned = AlignedBytes::new(&bytes);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    let recurrent_forget = model.operator(0).input(6).unwrap();
+    let t = model.tensor(recurrent_forget);
+    assert!(t.is_sparse);
+    let (at, mask) = (t.data_offset, bytes[t.data_offset]);
+    assert_ne!(
+        mask, 0,
+        "row 0 of the recurrent forget weights starts with nonzero weights"
+    );
+    let mut b = bytes.clone();
+    b[at + 1] = 0;
+    assert_eq!(
+        parse_error(&b),
+        format!(
+            "tensor {recurrent_forget}: sparse weights: row 0, column {}: stored value is 0 (zeros must be left out)",
+            mask.trailing_zeros()
+        )
+    );
+    // A [20, 20] row has three groups; the last covers columns 16-19 only.
+    let mut b = bytes.clone();
+    let mut pos = at;
+    for _ in 0..2 {
+        pos += 1 + bytes[pos].count_ones() as usize;
+    }
+    b[pos] |= 0x80;
+    assert!(
+        parse_error(&b).starts_with(&format!(
+            "tensor {recurrent_forget}: sparse weights: row 0, column group 2: mask 0x"
+        )),
+        "{}",
+        parse_error(&b)
+    );
+    // A sparse tensor where no sparse kernel reads it: the LSTM's input gate bias (input 12)
+    // and the FULLY_CONNECTED's bias (input 2) pointed at sparse weights.
+    let input_gate = model.operator(0).input(1).unwrap();
+    let b = retarget(&bytes, 0, 12, input_gate);
+    assert_eq!(
+        parse_error(&b),
+        format!(
+            "operator 0: tensor {input_gate} is sparse-encoded, but UNIDIRECTIONAL_SEQUENCE_LSTM cannot read it as input 12 (only FULLY_CONNECTED input 1 and the int8 UNIDIRECTIONAL_SEQUENCE_LSTM's inputs 1-8 can)"
+        )
+    );
+    let fc = (0..model.num_operators())
+        .find(|&i| model.operator(i).code == 9)
+        .unwrap();
+    let fc_weights = model.operator(fc).input(1).unwrap();
+    let e = parse_error(&retarget(&bytes, fc, 2, fc_weights));
+    assert!(
+        e.starts_with(&format!(
+            "operator {fc}: tensor {fc_weights} is sparse-encoded, but FULLY_CONNECTED cannot read it as input 2"
+        )),
+        "{e}"
+    );
 }
 
 #[test]
@@ -244,14 +483,29 @@ fn corrupt_sparse_weights_are_refused_with_precise_errors() {
     Model::parse_with(aligned.as_slice(), &[ops::FULLY_CONNECTED_SPARSE]).unwrap();
 }
 
+/// Every byte of sine's two encoded tensors and of co2's encoded input and recurrent forget
+/// gate weights mutated to six values: parsed and run, or refused as corrupt sparse weights.
 #[test]
 fn every_mutation_of_the_encoded_weights_is_ok_or_an_error() {
     let (bytes, (first, first_len), (mid, mid_len)) = sine_sparse();
+    mutate_encoded(&bytes, &[(first, first_len), (mid, mid_len)]);
+    let co2 = convert(&mut pruned("co2"), SparseWeights::Always).tflite;
+    let aligned = AlignedBytes::new(&co2);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    let ranges: Vec<(usize, usize)> = [2, 6]
+        .iter()
+        .map(|&k| model.tensor(model.operator(0).input(k).unwrap()))
+        .map(|t| (t.data_offset, t.data.unwrap().len()))
+        .collect();
+    mutate_encoded(&co2, &ranges);
+}
+
+fn mutate_encoded(bytes: &[u8], ranges: &[(usize, usize)]) {
     let (mut parsed, mut refused) = (0, 0);
-    for (start, len) in [(first, first_len), (mid, mid_len)] {
+    for &(start, len) in ranges {
         for k in start..start + len {
             for v in [0u8, 1, 0x7f, 0x80, 0xff, bytes[k] ^ 0x10] {
-                let mut b = bytes.clone();
+                let mut b = bytes.to_vec();
                 b[k] = v;
                 let aligned = AlignedBytes::new(&b);
                 match Model::parse(aligned.as_slice()) {

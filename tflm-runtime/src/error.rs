@@ -87,6 +87,13 @@ pub enum ParseErrorKind {
     /// A tensor with `SparsityParameters` this runtime cannot read: TFLite's own sparse format,
     /// or tflm-rs's encoding on a tensor or model that cannot carry it.
     UnsupportedSparsity { what: &'static str },
+    /// A sparse-encoded `tensor` read as input `input` of an `op` whose kernel cannot read
+    /// the encoding.
+    SparseUse {
+        tensor: usize,
+        op: &'static str,
+        input: usize,
+    },
     /// More tensors or operators than the planner's fixed tables hold.
     TooLarge {
         what: &'static str,
@@ -160,6 +167,11 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::UnsupportedSparsity { what } => {
                 write!(f, "sparse tensor not supported: {what}")
             }
+            ParseErrorKind::SparseUse { tensor, op, input } => write!(
+                f,
+                "tensor {tensor} is sparse-encoded, but {op} cannot read it as input {input} (only \
+                 FULLY_CONNECTED input 1 and the int8 UNIDIRECTIONAL_SEQUENCE_LSTM's inputs 1-8 can)"
+            ),
             ParseErrorKind::UnsupportedOperands { op, what } => {
                 write!(f, "{op}: unsupported: {what}")
             }

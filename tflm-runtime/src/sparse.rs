@@ -1,6 +1,6 @@
 //! tflm-rs's compressed encoding of pruned int8 weights ("row bitmask", version 1): what the
-//! converter writes, what `Model::parse` verifies and what the sparse FULLY_CONNECTED kernel
-//! reads in place.
+//! converter writes, what `Model::parse` verifies, and the inner loop of the sparse kernels
+//! (FULLY_CONNECTED, UNIDIRECTIONAL_SEQUENCE_LSTM), which read it in place.
 //!
 //! Why not TFLite's own `SparsityParameters` (CSR: `array_segments` / `array_indices` per
 //! dimension)? For unstructured int8 sparsity it stores one index per nonzero, at least a byte,
@@ -87,6 +87,25 @@ impl core::fmt::Display for SparseError {
     }
 }
 
+/// Set bits of each byte value. The Cortex-M4 has no popcount instruction (`count_ones` of a
+/// byte is about a dozen instructions), and the setup ([`verify`], [`row_sums`]) counts every
+/// mask byte of every encoded tensor: a table lookup instead, 256 bytes of flash.
+static ONES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).count_ones() as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The number of nonzero values after mask byte `mask`.
+#[inline(always)]
+fn ones(mask: u8) -> usize {
+    ONES[mask as usize] as usize
+}
+
 /// Mask bytes per row.
 pub const fn groups(depth: usize) -> usize {
     depth.div_ceil(GROUP)
@@ -158,7 +177,7 @@ pub fn verify(rows: usize, depth: usize, data: &[u8]) -> Result<(), SparseError>
                     depth,
                 });
             }
-            let n = mask.count_ones() as usize;
+            let n = ones(mask);
             let values = data
                 .get(pos + 1..pos + 1 + n)
                 .ok_or(SparseError::Truncated { row, group })?;
@@ -220,7 +239,7 @@ pub fn row_sums(depth: usize, data: &[u8]) -> impl Iterator<Item = i32> + '_ {
         }
         let mut s = 0i32;
         for _ in 0..groups(depth) {
-            let n = data.get(pos)?.count_ones() as usize;
+            let n = ones(*data.get(pos)?);
             for &v in data.get(pos + 1..pos + 1 + n)? {
                 s = s.wrapping_add(v as i8 as i32);
             }
@@ -228,6 +247,120 @@ pub fn row_sums(depth: usize, data: &[u8]) -> impl Iterator<Item = i32> + '_ {
         }
         Some(s)
     })
+}
+
+/// Bytes of zero-padded input [`grouped`] needs per row of `depth` values: the row rounded up
+/// to whole groups of 8, or nothing when `depth` is a multiple of 8 already.
+pub fn padded_len(depth: usize) -> usize {
+    if depth.is_multiple_of(GROUP) {
+        0
+    } else {
+        groups(depth) * GROUP
+    }
+}
+
+/// Input rows of `depth` values (`x`, row after row) as groups of 8, [`groups`]`(depth)` per
+/// row, the form [`row_dots`] reads: `x` itself when `depth` is a multiple of 8, else each row
+/// copied zero-padded into `padded` (at least `rows x` [`padded_len`] bytes), so that every
+/// group, the last one of a row too, takes the same path. `None` when `padded` is too short.
+pub fn grouped<'a>(x: &'a [i8], depth: usize, padded: &'a mut [i8]) -> Option<&'a [[i8; 8]]> {
+    let width = padded_len(depth);
+    if width == 0 {
+        return Some(x.as_chunks::<8>().0);
+    }
+    let rows = x.len() / depth;
+    let padded = padded.get_mut(..rows * width)?;
+    for (dst, src) in padded.chunks_exact_mut(width).zip(x.chunks_exact(depth)) {
+        dst[..depth].copy_from_slice(src);
+        dst[depth..].fill(0);
+    }
+    Some(padded.as_chunks::<8>().0)
+}
+
+/// `Σ x·w` over the nonzero weights of each of `dots.len()` encoded rows against the same
+/// inputs `x` (one row of [`grouped`]), into `dots`; returns the encoding after them. The
+/// sparse kernels' inner loop (FULLY_CONNECTED's and the LSTM's), one copy of its code for
+/// both; several rows a call keep the call's cost off short rows (the LSTM's 20-column
+/// rows). Sums wrap, so any order gives the dense sum's bits. On an encoding that did not
+/// pass [`verify`] the sums are wrong, never a panic.
+pub fn row_dots<'e>(x: &[[i8; 8]], mut enc: &'e [u8], dots: &mut [i32]) -> &'e [u8] {
+    for dot in dots {
+        let mut acc = 0i32;
+        for x8 in x {
+            match enc.first_chunk::<9>() {
+                Some(head) => sparse_group!(acc, x8, head, enc),
+                None => (acc, enc) = sparse_group_last(acc, x8, enc),
+            }
+        }
+        *dot = acc;
+    }
+    enc
+}
+
+/// One mask byte and its values (`head`: the first 9 bytes of `enc`, all a group can use)
+/// against 8 inputs `x`: adds the products to `acc` and moves `enc` past the group. The mask
+/// selects one of 256 straight-line bodies (a jump table), each loading exactly its nonzero
+/// weights at fixed offsets and advancing `enc` by a constant, so a weight costs two loads and
+/// a multiply-add, with no per-bit test, index decoding or bounds check.
+macro_rules! sparse_group {
+    ($acc:ident, $x:expr, $head:expr, $enc:ident) => {
+        sparse_group!(@arms $acc, $x, $head, $enc;
+            0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+            32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59
+            60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87
+            88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111
+            112 113 114 115 116 117 118 119 120 121 122 123 124 125 126 127 128 129 130 131 132
+            133 134 135 136 137 138 139 140 141 142 143 144 145 146 147 148 149 150 151 152 153
+            154 155 156 157 158 159 160 161 162 163 164 165 166 167 168 169 170 171 172 173 174
+            175 176 177 178 179 180 181 182 183 184 185 186 187 188 189 190 191 192 193 194 195
+            196 197 198 199 200 201 202 203 204 205 206 207 208 209 210 211 212 213 214 215 216
+            217 218 219 220 221 222 223 224 225 226 227 228 229 230 231 232 233 234 235 236 237
+            238 239 240 241 242 243 244 245 246 247 248 249 250 251 252 253 254 255)
+    };
+    (@arms $acc:ident, $x:expr, $head:expr, $enc:ident; $($m:literal)*) => {
+        match $head[0] {
+            $($m => {
+                $acc = group_dot::<$m>($acc, $x, $head);
+                $enc = &$enc[1 + ($m as u8).count_ones() as usize..];
+            })*
+        }
+    };
+}
+use sparse_group;
+
+/// A group where fewer than 9 bytes of the encoding are left (the end of the tensor): a plain
+/// walk over the mask bits. Returns `acc` plus
+/// the products and the encoding after the group.
+#[inline(never)]
+fn sparse_group_last<'e>(mut acc: i32, x: &[i8; 8], enc: &'e [u8]) -> (i32, &'e [u8]) {
+    let Some((&mask, mut values)) = enc.split_first() else {
+        return (acc, enc);
+    };
+    for (b, &xb) in x.iter().enumerate() {
+        if mask & (1 << b) != 0 {
+            let Some((&w, rest)) = values.split_first() else {
+                break;
+            };
+            acc = acc.wrapping_add((xb as i32).wrapping_mul(w as i8 as i32));
+            values = rest;
+        }
+    }
+    (acc, values)
+}
+
+/// `acc + Σ x[b] w` over the set bits `b` of `M`, the weights following the mask byte in `v`.
+#[inline(always)]
+fn group_dot<const M: u8>(mut acc: i32, x: &[i8; 8], v: &[u8; 9]) -> i32 {
+    let mut k = 1;
+    let mut b = 0;
+    while b < 8 {
+        if M & (1 << b) != 0 {
+            acc = acc.wrapping_add((x[b] as i32).wrapping_mul(v[k] as i8 as i32));
+            k += 1;
+        }
+        b += 1;
+    }
+    acc
 }
 
 #[cfg(test)]

@@ -521,7 +521,7 @@ pub fn fully_connected_i8(
 ///
 /// `filter` must have passed [`crate::sparse::verify`] for `output_depth x accum_depth`
 /// (`Model::parse` does it); other bytes give wrong outputs, never a panic. `padded` is
-/// scratch of [`sparse_scratch_bytes`] bytes (none when `accum_depth` is a multiple of 8).
+/// scratch of [`crate::sparse::padded_len`] bytes (none when `accum_depth` is a multiple of 8).
 #[allow(clippy::too_many_arguments)]
 pub fn fully_connected_i8_sparse(
     p: &FullyConnectedParams,
@@ -566,106 +566,19 @@ pub fn fully_connected_i8_sparse(
         .chunks_exact(depth)
         .zip(output.chunks_exact_mut(output_depth.max(1)))
     {
-        // Groups of 8 inputs; a partial last group is zero-padded into `padded` once per batch
-        // row, so that every group takes the same path.
-        let (mut groups, rem) = x.as_chunks::<8>();
-        if !rem.is_empty() {
-            let padded = padded
-                .get_mut(..crate::sparse::groups(depth) * 8)
-                .ok_or(KernelError::Shape)?;
-            padded.fill(0);
-            padded[..depth].copy_from_slice(x);
-            groups = padded.as_chunks::<8>().0;
-        }
+        let groups = crate::sparse::grouped(x, depth, padded).ok_or(KernelError::Shape)?;
+        // The dots of up to 32 output rows a call (on the stack), then their rescale.
         let mut enc = filter;
-        for (oc, o) in out_row.iter_mut().enumerate() {
-            let mut acc = 0i32;
-            for x8 in groups {
-                match enc.first_chunk::<9>() {
-                    Some(head) => sparse_group!(acc, x8, head, enc),
-                    None => (acc, enc) = sparse_group_last(acc, x8, enc),
-                }
+        let mut dots = [0i32; 32];
+        for (chunk, outs) in out_row.chunks_mut(dots.len()).enumerate() {
+            let dots = &mut dots[..outs.len()];
+            enc = crate::sparse::row_dots(groups, enc, dots);
+            for (k, (o, &acc)) in outs.iter_mut().zip(dots.iter()).enumerate() {
+                *o = out.finish(acc, chunk * 32 + k);
             }
-            *o = out.finish(acc, oc);
         }
     }
     Ok(())
-}
-
-/// Scratch bytes [`fully_connected_i8_sparse`] needs: one batch row of input zero-padded to a
-/// multiple of 8, or nothing when `accum_depth` is one already.
-pub fn sparse_scratch_bytes(accum_depth: usize) -> usize {
-    if accum_depth.is_multiple_of(8) {
-        0
-    } else {
-        crate::sparse::groups(accum_depth) * 8
-    }
-}
-
-/// One mask byte and its values (`head`: the first 9 bytes of `enc`, all a group can use)
-/// against 8 inputs `x`: adds the products to `acc` and moves `enc` past the group. The mask
-/// selects one of 256 straight-line bodies (a jump table), each loading exactly its nonzero
-/// weights at fixed offsets and advancing `enc` by a constant, so a weight costs two loads and
-/// a multiply-add, with no per-bit test, index decoding or bounds check.
-macro_rules! sparse_group {
-    ($acc:ident, $x:expr, $head:expr, $enc:ident) => {
-        sparse_group!(@arms $acc, $x, $head, $enc;
-            0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
-            32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59
-            60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87
-            88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111
-            112 113 114 115 116 117 118 119 120 121 122 123 124 125 126 127 128 129 130 131 132
-            133 134 135 136 137 138 139 140 141 142 143 144 145 146 147 148 149 150 151 152 153
-            154 155 156 157 158 159 160 161 162 163 164 165 166 167 168 169 170 171 172 173 174
-            175 176 177 178 179 180 181 182 183 184 185 186 187 188 189 190 191 192 193 194 195
-            196 197 198 199 200 201 202 203 204 205 206 207 208 209 210 211 212 213 214 215 216
-            217 218 219 220 221 222 223 224 225 226 227 228 229 230 231 232 233 234 235 236 237
-            238 239 240 241 242 243 244 245 246 247 248 249 250 251 252 253 254 255)
-    };
-    (@arms $acc:ident, $x:expr, $head:expr, $enc:ident; $($m:literal)*) => {
-        match $head[0] {
-            $($m => {
-                $acc = group_dot::<$m>($acc, $x, $head);
-                $enc = &$enc[1 + ($m as u8).count_ones() as usize..];
-            })*
-        }
-    };
-}
-use sparse_group;
-
-/// A group where fewer than 9 bytes of the encoding are left (the end of the tensor): a plain
-/// walk over the mask bits. Returns `acc` plus
-/// the products and the encoding after the group.
-#[inline(never)]
-fn sparse_group_last<'e>(mut acc: i32, x: &[i8; 8], enc: &'e [u8]) -> (i32, &'e [u8]) {
-    let Some((&mask, mut values)) = enc.split_first() else {
-        return (acc, enc);
-    };
-    for (b, &xb) in x.iter().enumerate() {
-        if mask & (1 << b) != 0 {
-            let Some((&w, rest)) = values.split_first() else {
-                break;
-            };
-            acc = acc.wrapping_add((xb as i32).wrapping_mul(w as i8 as i32));
-            values = rest;
-        }
-    }
-    (acc, values)
-}
-
-/// `acc + Σ x[b] w` over the set bits `b` of `M`, the weights following the mask byte in `v`.
-#[inline(always)]
-fn group_dot<const M: u8>(mut acc: i32, x: &[i8; 8], v: &[u8; 9]) -> i32 {
-    let mut k = 1;
-    let mut b = 0;
-    while b < 8 {
-        if M & (1 << b) != 0 {
-            acc = acc.wrapping_add((x[b] as i32).wrapping_mul(v[k] as i8 as i32));
-            k += 1;
-        }
-        b += 1;
-    }
-    acc
 }
 
 /// FULLY_CONNECTED with int16 input and output (zero point 0; `p.input_offset` is not used),
@@ -1198,7 +1111,7 @@ mod tests {
                     })
                     .collect();
                 let mut got = std::vec![0i8; batches * od];
-                let mut padded = std::vec![0x55i8; sparse_scratch_bytes(depth)];
+                let mut padded = std::vec![0x55i8; crate::sparse::padded_len(depth)];
                 fully_connected_i8_sparse(&p, &scales, d, &x, &enc, &eff, &mut padded, &mut got)
                     .unwrap();
                 assert_eq!(got, want, "depth {depth} case {case} keep {keep}%");

@@ -60,6 +60,10 @@ pub mod flag {
     pub const PROJECTION: i32 = 4;
     /// Input is `[max_time, n_batch, n_input]`.
     pub const TIME_MAJOR: i32 = 8;
+    /// Integer: some gate weights are in the row-bitmask encoding ([`super::SparseGates`]):
+    /// the scratch also holds the step's input and output state rows zero-padded to groups
+    /// of 8.
+    pub const SPARSE: i32 = 16;
 }
 
 /// Sizes and constants, computed once at prepare time and stored in the arena.
@@ -132,15 +136,36 @@ impl LstmParams {
     }
 
     /// Scratch bytes: four gate buffers of `rows * n_cell` elements of `gate_size` bytes,
-    /// plus one int8 buffer of the same length for the integer projection.
+    /// plus one int8 buffer of the same length for the integer projection, plus, with
+    /// sparse weights, the input and output state rows padded to groups of 8.
     pub fn scratch_bytes(&self, gate_size: usize) -> usize {
-        let n = self.rows_per_step() * self.dims().3;
+        let rows = self.rows_per_step();
+        let (_, _, ni, nc, no) = self.dims();
+        let n = rows * nc;
         let extra = if gate_size == 2 && self.has(flag::PROJECTION) {
             2 * n.div_ceil(2)
         } else {
             0
         };
-        4 * n * gate_size + extra
+        4 * n * gate_size + extra + self.padded_bytes(rows, ni, no)
+    }
+
+    /// The integer projection's int8 row in the scratch after the gates, in int16 elements.
+    fn projection_scratch(&self, n: usize) -> usize {
+        if self.has(flag::PROJECTION) {
+            n.div_ceil(2)
+        } else {
+            0
+        }
+    }
+
+    /// Bytes of the zero-padded input and output state rows the sparse gate products read.
+    fn padded_bytes(&self, rows: usize, ni: usize, no: usize) -> usize {
+        if self.has(flag::SPARSE) {
+            rows * (crate::sparse::padded_len(ni) + crate::sparse::padded_len(no))
+        } else {
+            0
+        }
     }
 }
 
@@ -161,6 +186,14 @@ pub struct LstmWeights<'a, T, B, P> {
     pub projection_bias: Option<&'a [B]>,
 }
 
+/// The integer kernel's gate weight matrices stored in tflm-rs's row-bitmask encoding
+/// ([`crate::sparse`], verified by `Model::parse`): `[input-to-gate, recurrent-to-gate][gate]`.
+/// A matrix given here is `None` in [`LstmWeights`].
+pub type SparseGates<'a> = [[Option<&'a [u8]>; 4]; 2];
+
+/// No sparse matrices: what the dense kernels take.
+pub const DENSE: SparseGates<'static> = [[None; 4]; 2];
+
 /// Why the kernel refused to run (verification makes these unreachable).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LstmError;
@@ -180,6 +213,7 @@ enum Kind {
 fn check<T, B, P, X>(
     p: &LstmParams,
     w: &LstmWeights<'_, T, B, P>,
+    sparse: &SparseGates<'_>,
     input: &[X],
     output: &[X],
     output_state: &[X],
@@ -201,12 +235,16 @@ fn check<T, B, P, X>(
         && (p.has(flag::PROJECTION) || nc == no)
         && (kind != Kind::Int8 || !p.has(flag::PROJECTION) || w.projection_bias.is_some())
         && (kind != Kind::Int16 || !p.has(flag::CIFG | flag::PEEPHOLE | flag::PROJECTION));
-    for g in 0..4 {
+    let any_sparse = sparse.iter().flatten().any(Option::is_some);
+    ok &= !any_sparse || (kind == Kind::Int8 && p.has(flag::SPARSE));
+    for (g, (si, sr)) in sparse[0].iter().zip(&sparse[1]).enumerate() {
         let needed = g != 0 || !p.has(flag::CIFG);
         let peephole = g != 2 && needed && p.has(flag::PEEPHOLE);
         let recurrent_bias = needed && kind == Kind::Int8;
-        ok &= w.input[g].map(<[T]>::len) == needed.then_some(nc * ni)
-            && w.recurrent[g].map(<[T]>::len) == needed.then_some(nc * no)
+        let [si, sr] = [si.is_some(), sr.is_some()];
+        ok &= (needed || !(si || sr))
+            && w.input[g].map(<[T]>::len) == (needed && !si).then_some(nc * ni)
+            && w.recurrent[g].map(<[T]>::len) == (needed && !sr).then_some(nc * no)
             && w.peephole[g].map(<[P]>::len) == peephole.then_some(nc)
             && len(w.bias[g].map(<[B]>::len), nc)
             && (kind == Kind::Int16 || w.bias[g].is_some() == needed)
@@ -262,6 +300,7 @@ struct Step<'s, X, C, S> {
 fn for_each_step<T, B, P, X: Copy, C, S>(
     p: &LstmParams,
     w: &LstmWeights<'_, T, B, P>,
+    sparse: &SparseGates<'_>,
     kind: Kind,
     io: Sequence<'_, X, C, S>,
     mut step: impl FnMut(Step<'_, X, C, S>),
@@ -271,6 +310,7 @@ fn for_each_step<T, B, P, X: Copy, C, S>(
     check(
         p,
         w,
+        sparse,
         input,
         output,
         output_state,
@@ -335,7 +375,7 @@ pub fn lstm_f32(
 ) -> Result<(), LstmError> {
     let (_, _, ni, nc, no) = p.dims();
     let io = (input, output_state, cell_state, output, scratch);
-    for_each_step(p, w, Kind::Float, io, |s| {
+    for_each_step(p, w, &DENSE, Kind::Float, io, |s| {
         let Step {
             x,
             h,
@@ -426,57 +466,120 @@ fn matmul_acc_i16(
             .iter()
             .zip(x)
             .fold(0i32, |s, (&a, &b)| s.wrapping_add(a as i32 * b as i32));
-        let acc = multiply_by_quantized_multiplier(bias[k].wrapping_add(dot), scale[0], scale[1]);
-        *o = acc
-            .saturating_add(*o as i32)
-            .clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+        *o = acc_i16(*o, bias[k].wrapping_add(dot), scale);
+    }
+}
+
+/// One gate pre-activation element: `clamp16(MBQM(sum, scale) + gate)`.
+#[inline(always)]
+fn acc_i16(gate: i16, sum: i32, scale: [i32; 2]) -> i16 {
+    multiply_by_quantized_multiplier(sum, scale[0], scale[1])
+        .saturating_add(gate as i32)
+        .clamp(i16::MIN as i32, i16::MAX as i32) as i16
+}
+
+/// [`matmul_acc_i16`] with weights in the row-bitmask encoding, `x` one row of
+/// [`crate::sparse::grouped`] input: only the nonzero weights are multiplied, the same bits.
+#[inline(always)]
+fn sparse_matmul_acc_i16(
+    mut encoded: &[u8],
+    bias: &[i32],
+    x: &[[i8; 8]],
+    scale: [i32; 2],
+    out: &mut [i16],
+) {
+    // The dots of up to 32 rows a call (on the stack): the rows are short.
+    let mut dots = [0i32; 32];
+    for (out, bias) in out.chunks_mut(dots.len()).zip(bias.chunks(dots.len())) {
+        let dots = &mut dots[..out.len()];
+        encoded = crate::sparse::row_dots(x, encoded, dots);
+        for ((o, &b), &dot) in out.iter_mut().zip(bias).zip(dots.iter()) {
+            *o = acc_i16(*o, b.wrapping_add(dot), scale);
+        }
+    }
+}
+
+/// `out += W x` for one gate matrix and one batch row, reading the encoded matrix when there
+/// is one (only when `SPARSE`, so the dense kernel does not link the sparse code), else the
+/// dense one. `x` is the row, `xg` the same row as groups of 8 (sparse only).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gate_matmul<const SPARSE: bool>(
+    dense: Option<&[i8]>,
+    encoded: Option<&[u8]>,
+    bias: &[i32],
+    x: &[i8],
+    xg: &[[i8; 8]],
+    scale: [i32; 2],
+    out: &mut [i16],
+) {
+    match (encoded, dense) {
+        (Some(e), _) if SPARSE => sparse_matmul_acc_i16(e, bias, xg, scale, out),
+        (_, Some(w)) => matmul_acc_i16(w, bias, x, x.len(), scale, out),
+        _ => {}
     }
 }
 
 /// Full-integer LSTM over the whole sequence (int8 input and output, int16 cell state).
 /// `output_state` and `cell_state` are read and updated in place; `scratch` holds at least
 /// `params.scratch_bytes(2)` bytes.
+///
+/// With `SPARSE` (a constant: without it the sparse code is not linked), the gate matrices
+/// of `sparse` are in the row-bitmask encoding (verified by `Model::parse`; the others dense
+/// in `w`): only their nonzero weights are multiplied, every output bit for bit the dense
+/// kernel's on the decoded weights. `params` has [`flag::SPARSE`] when any matrix is
+/// encoded, and the effective biases hold the encoded matrices' row sums
+/// ([`crate::sparse::row_sums`]). Without `SPARSE`, `sparse` must be all `None`.
 #[allow(clippy::too_many_arguments)]
-pub fn lstm_i8(
+pub fn lstm_i8<const SPARSE: bool>(
     p: &LstmParams,
     w: &LstmWeights<'_, i8, i32, i16>,
+    sparse: &SparseGates<'_>,
     input: &[i8],
     output_state: &mut [i8],
     cell_state: &mut [i16],
     output: &mut [i8],
     scratch: &mut [i16],
 ) -> Result<(), LstmError> {
-    let (_, _, ni, nc, no) = p.dims();
-    let cifg = p.has(flag::CIFG);
+    if !SPARSE && sparse.iter().flatten().any(Option::is_some) {
+        return Err(LstmError);
+    }
     let io = (input, output_state, cell_state, output, scratch);
-    for_each_step(p, w, Kind::Int8, io, |s| {
+    let (_, _, ni, nc, no) = p.dims();
+    let (gx, gh) = (crate::sparse::groups(ni), crate::sparse::groups(no));
+    let cifg = p.has(flag::CIFG);
+    for_each_step(p, w, sparse, Kind::Int8, io, |s| {
         let Step {
             x,
             h,
             c,
             g: [gi, gf, gg, go],
-            rest: hidden,
+            rest,
             rows,
         } = s;
         let n = rows * nc;
+        let (hidden, padded) = rest.split_at_mut(p.projection_scratch(n));
+        // The step's input and output state rows as groups of 8, once for the four gates.
+        let (mut xg, mut hg): (&[[i8; 8]], &[[i8; 8]]) = (&[], &[]);
+        if SPARSE && p.has(flag::SPARSE) {
+            let padded: &mut [i8] = bytemuck::cast_slice_mut(padded);
+            let (px, ph) = padded.split_at_mut(rows * crate::sparse::padded_len(ni));
+            xg = crate::sparse::grouped(x, ni, px).unwrap_or(&[]);
+            hg = crate::sparse::grouped(h, no, ph).unwrap_or(&[]);
+        }
         let gate = |g: usize, out: &mut [i16], c: &[i16], h: &[i8]| {
-            let (Some(wi), Some(wr), Some(bi), Some(br)) =
-                (w.input[g], w.recurrent[g], w.bias[g], w.recurrent_bias[g])
-            else {
+            let (Some(bi), Some(br)) = (w.bias[g], w.recurrent_bias[g]) else {
                 return;
             };
             out.fill(0);
             for r in 0..rows {
                 let o = &mut out[r * nc..(r + 1) * nc];
-                matmul_acc_i16(wi, bi, &x[r * ni..(r + 1) * ni], ni, p.input_scale[g], o);
-                matmul_acc_i16(
-                    wr,
-                    br,
-                    &h[r * no..(r + 1) * no],
-                    no,
-                    p.recurrent_scale[g],
-                    o,
-                );
+                let (x, h) = (&x[r * ni..(r + 1) * ni], &h[r * no..(r + 1) * no]);
+                let xg = xg.get(r * gx..(r + 1) * gx).unwrap_or(&[]);
+                let hg = hg.get(r * gh..(r + 1) * gh).unwrap_or(&[]);
+                let [si, sr] = [sparse[0][g], sparse[1][g]];
+                gate_matmul::<SPARSE>(w.input[g], si, bi, x, xg, p.input_scale[g], o);
+                gate_matmul::<SPARSE>(w.recurrent[g], sr, br, h, hg, p.recurrent_scale[g], o);
                 if let Some(pw) = w.peephole[g] {
                     let [m, s] = p.cell_scale[g];
                     for (k, v) in o.iter_mut().enumerate() {
@@ -629,7 +732,7 @@ pub fn lstm_i16(
     let cell_tanh = cell_tanh_params(p.cell_scale_log2);
     let clip = p.quantized_cell_clip as i16;
     let io = (input, output_state, cell_state, output, scratch);
-    for_each_step(p, w, Kind::Int16, io, |s| {
+    for_each_step(p, w, &DENSE, Kind::Int16, io, |s| {
         let Step {
             x,
             h,
@@ -699,6 +802,138 @@ mod tests {
         assert_eq!(p(-11), (6, 0));
         assert_eq!(p(-9), (24, 0));
         assert_eq!(p(-15), (3, 3));
+    }
+
+    /// The sparse integer kernel against the dense one on the same pruned weights: every
+    /// output and state bit-identical, for depths below, at and past a group of 8 (the input
+    /// and state rows padded), batch- and time-major, CIFG, peephole and projection, with
+    /// every gate matrix encoded and with only some.
+    #[test]
+    fn sparse_int8_equals_dense_int8() {
+        extern crate std;
+        let mut seed = 0x2545_f491u32;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let cases = [
+            // (n_input, n_cell, n_output, n_batch, max_time, flags)
+            (3, 20, 20, 1, 6, 0),
+            (8, 8, 8, 2, 4, flag::TIME_MAJOR),
+            (11, 5, 5, 3, 3, flag::TIME_MAJOR | flag::PEEPHOLE),
+            (4, 9, 6, 2, 3, flag::PROJECTION | flag::CIFG),
+            (17, 16, 16, 1, 5, flag::CIFG | flag::PEEPHOLE),
+        ];
+        for (case, &(ni, nc, no, nb, t, flags)) in cases.iter().enumerate() {
+            let mut p = LstmParams {
+                n_batch: nb as i32,
+                max_time: t as i32,
+                n_input: ni as i32,
+                n_cell: nc as i32,
+                n_output: no as i32,
+                flags,
+                cell_scale_log2: -11,
+                output_state_zp: 3,
+                hidden_zp: -2,
+                ..LstmParams::default()
+            };
+            for g in 0..4 {
+                p.input_scale[g] = [1_300_000_000 + (rand() % 400_000_000) as i32, -1];
+                p.recurrent_scale[g] = [1_200_000_000 + (rand() % 400_000_000) as i32, -2];
+                p.cell_scale[g] = [1_500_000_000, -3];
+            }
+            p.hidden_scale = [1_400_000_000, -8];
+            p.proj_scale = [1_100_000_000, -1];
+            let cifg = flags & flag::CIFG != 0;
+            // Weights with half their values zeroed, as magnitude pruning leaves them.
+            let mut pruned = |n: usize| -> std::vec::Vec<i8> {
+                (0..n)
+                    .map(|_| {
+                        let v = rand();
+                        if v % 2 == 0 {
+                            0
+                        } else {
+                            (v >> 8) as i8 | 1
+                        }
+                    })
+                    .collect()
+            };
+            let wi: std::vec::Vec<_> = (0..4).map(|_| pruned(nc * ni)).collect();
+            let wr: std::vec::Vec<_> = (0..4).map(|_| pruned(nc * no)).collect();
+            let proj = pruned(no * nc);
+            let mut vals = |n: usize, m: u32| -> std::vec::Vec<i32> {
+                (0..n)
+                    .map(|_| (rand() % m) as i32 - (m / 2) as i32)
+                    .collect()
+            };
+            let bias: std::vec::Vec<_> = (0..4).map(|_| vals(nc, 4000)).collect();
+            let rbias: std::vec::Vec<_> = (0..4).map(|_| vals(nc, 4000)).collect();
+            let pbias = vals(no, 200);
+            let peep: std::vec::Vec<std::vec::Vec<i16>> = (0..4)
+                .map(|_| vals(nc, 2000).iter().map(|&v| v as i16).collect())
+                .collect();
+            let input: std::vec::Vec<i8> = (0..nb * t * ni).map(|_| rand() as i8).collect();
+            let encode = |w: &[i8], depth: usize| {
+                let mut e = std::vec![0u8; crate::sparse::encoded_len(depth, w)];
+                crate::sparse::encode(depth, w, &mut e).unwrap();
+                e
+            };
+            let enc_i: std::vec::Vec<_> = wi.iter().map(|w| encode(w, ni)).collect();
+            let enc_r: std::vec::Vec<_> = wr.iter().map(|w| encode(w, no)).collect();
+            let gate = |g: usize| g != 0 || !cifg;
+            let dense = LstmWeights {
+                input: core::array::from_fn(|g| gate(g).then_some(&wi[g][..])),
+                recurrent: core::array::from_fn(|g| gate(g).then_some(&wr[g][..])),
+                peephole: core::array::from_fn(|g| {
+                    (g != 2 && gate(g) && flags & flag::PEEPHOLE != 0).then_some(&peep[g][..])
+                }),
+                bias: core::array::from_fn(|g| gate(g).then_some(&bias[g][..])),
+                recurrent_bias: core::array::from_fn(|g| gate(g).then_some(&rbias[g][..])),
+                projection: (flags & flag::PROJECTION != 0).then_some(&proj[..]),
+                projection_bias: (flags & flag::PROJECTION != 0).then_some(&pbias[..]),
+            };
+            let run = |p: &LstmParams, sparse: Option<(&LstmWeights<'_, i8, i32, i16>, &SparseGates<'_>)>| {
+                let mut h: std::vec::Vec<i8> = (0..nb * no).map(|k| k as i8 - 4).collect();
+                let mut c: std::vec::Vec<i16> = (0..nb * nc).map(|k| 300 * k as i16).collect();
+                let mut out = std::vec![0i8; nb * t * no];
+                let mut scratch = std::vec![0x5555i16; p.scratch_bytes(2) / 2];
+                match sparse {
+                    None => lstm_i8::<false>(
+                        p, &dense, &DENSE, &input, &mut h, &mut c, &mut out, &mut scratch,
+                    ),
+                    Some((w, s)) => {
+                        lstm_i8::<true>(p, w, s, &input, &mut h, &mut c, &mut out, &mut scratch)
+                    }
+                }
+                .unwrap();
+                (out, h, c)
+            };
+            let want = run(&p, None);
+            // Not a trivial sequence: the outputs vary.
+            assert!(want.0.iter().any(|&v| v != want.0[0]), "case {case}");
+            let mut ps = p;
+            ps.flags |= flag::SPARSE;
+            // Every matrix encoded, only the recurrent ones of gates 1 and 3, none.
+            for which in [0b1111_1111u32, 0b1010_0000, 0] {
+                let mut w = dense;
+                let mut sparse: SparseGates<'_> = [[None; 4]; 2];
+                for g in (0..4).filter(|&g| gate(g)) {
+                    if which & (1 << g) != 0 {
+                        (w.input[g], sparse[0][g]) = (None, Some(&enc_i[g][..]));
+                    }
+                    if which & (1 << (4 + g)) != 0 {
+                        (w.recurrent[g], sparse[1][g]) = (None, Some(&enc_r[g][..]));
+                    }
+                }
+                assert_eq!(
+                    run(&ps, Some((&w, &sparse))),
+                    want,
+                    "case {case}, {which:#x}"
+                );
+            }
+        }
     }
 
     /// A 2-input, 2-unit LSTM over 3 steps in int16x8 follows the float kernel on the same

@@ -2,12 +2,13 @@
 //! (float activations, int8 per-tensor weights), with inputs of any rank flattened to
 //! `batches x accum_depth` as TFLite does.
 //!
-//! Three registrations share this module: `FULLY_CONNECTED` ([`prepare`], [`eval`]) refuses
+//! Four registrations share this module: `FULLY_CONNECTED` ([`prepare`], [`eval`]) refuses
 //! weights in tflm-rs's sparse encoding, so a firmware that never meets them does not link the
 //! sparse kernel; `FULLY_CONNECTED_SPARSE` ([`prepare_sparse`], [`eval_sparse`]) runs both;
 //! `FULLY_CONNECTED_INT8` ([`prepare`], [`eval_int8`]) runs only dense int8 operators, so
 //! an int8 firmware does not link the float, int16x8 and hybrid kernels either (TFLite Micro's
-//! `Register_FULLY_CONNECTED_INT8`).
+//! `Register_FULLY_CONNECTED_INT8`); `FULLY_CONNECTED_SPARSE_INT8` ([`prepare_sparse`],
+//! [`eval_sparse_int8`]) runs int8 operators with dense or sparse weights.
 
 use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
@@ -109,12 +110,16 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), Parse
         (true, INT8, false) => {
             return Err(ParseErrorKind::NotRegistered {
                 code: crate::schema::op::FULLY_CONNECTED,
-                name: "FULLY_CONNECTED_SPARSE",
+                name: if p.int8_only.is_some() {
+                    "FULLY_CONNECTED_SPARSE_INT8"
+                } else {
+                    "FULLY_CONNECTED_SPARSE"
+                },
             })
         }
         (true, _, _) => return Err(p.unsupported("sparse weights with non-int8 activations")),
     };
-    p.require_int8(variant == INT8)?;
+    p.require_int8(variant == INT8 || variant == INT8_SPARSE)?;
     if variant == INT8_SPARSE && filter.quantization.zero_point() != 0 {
         return Err(p.unsupported("sparse weights with a non-zero zero point"));
     }
@@ -183,7 +188,7 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), Parse
         crate::quant::effective_scale(si, scales.get(c).unwrap_or(0.0), so)
     });
     if variant == INT8_SPARSE {
-        p.scratch_bytes = k::sparse_scratch_bytes(accum_depth);
+        p.scratch_bytes = crate::sparse::padded_len(accum_depth);
         // bias + input_offset x Σ w per row: the kernel then multiplies raw inputs.
         let enc = filter.data.unwrap_or(&[]);
         let mut sums = crate::sparse::row_sums(accum_depth, enc);
@@ -197,12 +202,24 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), Parse
     Ok(())
 }
 
-/// [`eval`] with the sparse kernel for `INT8_SPARSE` operators.
+/// [`eval`] with the sparse kernel for `INT8_SPARSE` operators (`FULLY_CONNECTED_SPARSE`).
 pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_sparse_with::<true>(io, data)
+}
+
+/// [`eval_int8`] with the sparse kernel (`FULLY_CONNECTED_SPARSE_INT8`).
+pub(super) fn eval_sparse_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_sparse_with::<false>(io, data)
+}
+
+fn eval_sparse_with<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
     let mut peek = data.clone();
     let h: Header = peek.get()?;
     if h.variant != INT8_SPARSE {
-        return eval(io, data);
+        return eval_variants::<ALL_TYPES>(io, data);
     }
     let params: FullyConnectedParams = peek.get()?;
     let scales = peek.array::<f64>(h.num_scales as usize)?;
@@ -212,7 +229,7 @@ pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Resul
         accum_depth: h.accum_depth as usize,
         output_depth: h.output_depth as usize,
     };
-    let padded = if k::sparse_scratch_bytes(dims.accum_depth) == 0 {
+    let padded = if crate::sparse::padded_len(dims.accum_depth) == 0 {
         &mut []
     } else {
         io.scratch_as::<i8>()?

@@ -10,6 +10,12 @@
 //! `bias - input_zp * row_sum(W)`, `-output_state_zp * row_sum(R)` and
 //! `projection_bias + hidden_zp * row_sum(P)` (LiteRT's sign, compensated in the kernel).
 //!
+//! With `UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE` ([`prepare_sparse`], [`eval_sparse`]) the int8
+//! LSTM's input-to-gate and recurrent-to-gate weights (inputs 1-8) may be in tflm-rs's
+//! row-bitmask encoding (`crate::sparse`, zero point 0): their row sums for the effective biases
+//! come from the encoded bytes, and the kernel multiplies only their nonzero weights. The other
+//! registrations refuse such weights, so their firmware does not link the sparse code.
+//!
 //! int16x8 (int16 activations, int8 weights, int64 biases, int16 cell state) follows TFLite
 //! Micro instead, whose kernel is the only one with int16 activations (LiteRT has none):
 //! `CreateGateParams` and `CreateInterGateMulParams` of its `lstm_eval_common.cc`. Every
@@ -86,6 +92,21 @@ fn multiplier(real: f32) -> [i32; 2] {
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with(p, false)
+}
+
+/// [`prepare`] that also accepts int8 gate weights in the sparse encoding.
+pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with(p, true)
+}
+
+/// Bit `g` (input-to-gate) and `4 + g` (recurrent-to-gate) of the prepared sparse mask: gate
+/// `g`'s matrix is sparse-encoded.
+fn sparse_bit(recurrent: bool, g: usize) -> u32 {
+    1 << (g + if recurrent { 4 } else { 0 })
+}
+
+fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), ParseErrorKind> {
     p.expect_io(20, 24, 1)?;
     if p.op.inputs.len() != 20 && p.op.inputs.len() != 24 {
         return Err(p.invalid("expects 20 or 24 inputs"));
@@ -207,6 +228,39 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     for t in constants.clone() {
         p.constant(t, "LSTM weights and biases must be constant")?;
     }
+    let mut sparse_mask = 0u32;
+    for (recurrent, weights) in [(false, &ops.input_w), (true, &ops.recurrent_w)] {
+        for (g, t) in weights.iter().enumerate() {
+            if t.is_some_and(|t| t.is_sparse) {
+                sparse_mask |= sparse_bit(recurrent, g);
+            }
+        }
+    }
+    if sparse_mask != 0 {
+        if !sparse_ok {
+            let name = if p.int8_only.is_some() {
+                "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8"
+            } else {
+                "UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE"
+            };
+            return Err(ParseErrorKind::NotRegistered {
+                code: crate::schema::op::UNIDIRECTIONAL_SEQUENCE_LSTM,
+                name,
+            });
+        }
+        if input.dtype != DType::I8 {
+            return Err(p.unsupported(
+                "sparse-encoded weights outside the int8 LSTM (int8 input, int16 cell state)",
+            ));
+        }
+        let weights = ops.input_w.iter().chain(&ops.recurrent_w).flatten();
+        if weights
+            .filter(|t| t.is_sparse)
+            .any(|t| t.quantization.zero_point() != 0)
+        {
+            return Err(p.unsupported("sparse-encoded weights with a non-zero zero point"));
+        }
+    }
 
     let cell_clip = p.op.option::<f32>(f::CELL_CLIP, 0.0)?;
     let proj_clip = p.op.option::<f32>(f::PROJ_CLIP, 0.0)?;
@@ -227,7 +281,8 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
             } else {
                 0
             }
-            | if time_major { flag::TIME_MAJOR } else { 0 },
+            | if time_major { flag::TIME_MAJOR } else { 0 }
+            | if sparse_mask != 0 { flag::SPARSE } else { 0 },
         activation,
         cell_clip,
         proj_clip,
@@ -337,43 +392,52 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     p.scratch_bytes = params.scratch_bytes(2);
     p.data.put(INT8);
     p.data.put(params);
+    if sparse_mask != 0 {
+        p.data.put(sparse_mask);
+    }
 
-    // Effective biases, gate by gate (zeros for the absent input gate).
-    let row_sums_times =
-        |t: Option<Tensor<'_>>, zp: i32, bias: Option<Tensor<'_>>, row: usize| -> i32 {
-            let mut acc = bias
-                .and_then(|b| b.data)
-                .and_then(|d| read_i32(d, 4 * row).ok())
-                .unwrap_or(0);
-            if let Some((w, cols)) = t.and_then(|t| Some((t.data?, t.shape.dim(1)))) {
-                let sum = w
-                    .get(row * cols..(row + 1) * cols)
-                    .unwrap_or(&[])
-                    .iter()
-                    .fold(0i32, |s, &b| s.wrapping_add(b as i8 as i32));
-                acc = acc.wrapping_add(sum.wrapping_mul(zp));
-            }
-            acc
-        };
+    // Effective biases `bias + zp * row_sum(W)`, gate by gate (zeros for the absent input
+    // gate).
+    let mut effective_biases = |t: Option<Tensor<'_>>, zp: i32, bias: Option<Tensor<'_>>, n| {
+        let mut sums = row_sums(t);
+        let bias = bias.and_then(|b| b.data);
+        p.data.put_array(n, |r| {
+            let b = bias.and_then(|d| read_i32(d, 4 * r).ok()).unwrap_or(0);
+            b.wrapping_add(sums.next().unwrap_or(0).wrapping_mul(zp))
+        });
+    };
     let in_zp = input.quantization.zero_point();
     let state_zp = params.output_state_zp;
     for g in 0..4 {
-        p.data.put_array(n_cell, |r| {
-            row_sums_times(ops.input_w[g], -in_zp, ops.bias[g], r)
-        });
+        effective_biases(ops.input_w[g], -in_zp, ops.bias[g], n_cell);
     }
     for g in 0..4 {
-        p.data.put_array(n_cell, |r| {
-            row_sums_times(ops.recurrent_w[g], -state_zp, None, r)
-        });
+        effective_biases(ops.recurrent_w[g], -state_zp, None, n_cell);
     }
     if ops.projection.is_some() {
         let hidden_zp = params.hidden_zp;
-        p.data.put_array(n_output, |r| {
-            row_sums_times(ops.projection, hidden_zp, ops.projection_bias, r)
-        });
+        effective_biases(ops.projection, hidden_zp, ops.projection_bias, n_output);
     }
     Ok(())
+}
+
+/// `Σ w` of each row of a 2-D int8 weight tensor, dense or sparse-encoded, in row order
+/// (nothing for an absent tensor).
+fn row_sums<'t>(t: Option<Tensor<'t>>) -> impl Iterator<Item = i32> + 't {
+    let (data, cols, sparse) = t.map_or((&[][..], 0, false), |t| {
+        (t.data.unwrap_or(&[]), t.shape.dim(1), t.is_sparse)
+    });
+    let dense = (!sparse && cols > 0).then(|| {
+        data.chunks_exact(cols).map(|row| {
+            row.iter()
+                .fold(0i32, |s, &b| s.wrapping_add(b as i8 as i32))
+        })
+    });
+    let encoded = sparse.then(|| crate::sparse::row_sums(cols, data));
+    dense
+        .into_iter()
+        .flatten()
+        .chain(encoded.into_iter().flatten())
 }
 
 /// The int16x8 LSTM (TFLite Micro's scheme, see the module documentation). `io` is the
@@ -519,8 +583,28 @@ fn sequence<'b, X: bytemuck::Pod, C: bytemuck::Pod>(
 
 super::int8_evals!();
 
-/// UNIDIRECTIONAL_SEQUENCE_LSTM's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
+/// [`eval`] that also runs sparse-encoded int8 gate weights (`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE`).
+pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_with::<true, true>(io, data)
+}
+
+/// [`eval_int8`] that also runs sparse-encoded gate weights
+/// (`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8`).
+pub(super) fn eval_sparse_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_with::<false, true>(io, data)
+}
+
 fn eval_variants<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
+    eval_with::<ALL_TYPES, false>(io, data)
+}
+
+/// UNIDIRECTIONAL_SEQUENCE_LSTM's kernels: int8 always, the other types when `ALL_TYPES`
+/// ([`super::int8_evals`]), sparse-encoded int8 gate weights when `SPARSE` (both constants,
+/// so the linker drops what a registration does not run).
+fn eval_with<const ALL_TYPES: bool, const SPARSE: bool>(
     io: &mut OpIo<'_>,
     data: &mut DataReader<'_>,
 ) -> Result<(), Error> {
@@ -542,12 +626,33 @@ fn eval_variants<const ALL_TYPES: bool>(
     let n_cell = params.n_cell.max(0) as usize;
     let n_output = params.n_output.max(0) as usize;
     let mut w = weights::<i8, i32, i16>(io, &params, false)?;
+    let sparse_mask: u32 = if params.has(flag::SPARSE) {
+        data.get()?
+    } else {
+        0
+    };
+    let mut sparse: k::SparseGates<'_> = [[None; 4]; 2];
+    if SPARSE {
+        for (recurrent, first) in [(false, idx::INPUT_WEIGHTS), (true, idx::RECURRENT_WEIGHTS)] {
+            for g in (0..4).filter(|&g| sparse_mask & sparse_bit(recurrent, g) != 0) {
+                sparse[usize::from(recurrent)][g] = Some(io.input(first + g)?);
+                let dense = if recurrent {
+                    &mut w.recurrent
+                } else {
+                    &mut w.input
+                };
+                dense[g] = None;
+            }
+        }
+    } else if sparse_mask != 0 {
+        return Err(io.internal("sparse weights prepared for a dense registration"));
+    }
     // The effective biases of `W x`, then of `R h`, gate by gate (zeros for an absent gate).
     let mut biases: [[&[i32]; 4]; 2] = [[&[]; 4]; 2];
     for b in biases.iter_mut().flatten() {
         *b = data.array(n_cell)?;
     }
-    for g in (0..4).filter(|&g| w.input[g].is_some()) {
+    for g in (0..4).filter(|&g| g != 0 || !params.has(flag::CIFG)) {
         w.bias[g] = Some(biases[0][g]);
         w.recurrent_bias[g] = Some(biases[1][g]);
     }
@@ -555,5 +660,8 @@ fn eval_variants<const ALL_TYPES: bool>(
         w.projection_bias = Some(data.array::<i32>(n_output)?);
     }
     let (input, h, c, out, scratch) = sequence::<i8, i16>(io)?;
-    k::lstm_i8(&params, &w, input, h, c, out, scratch).map_err(|_| kernel_err(io))
+    // The sparse registrations run dense gate weights through the same kernel: one integer
+    // kernel linked, not two.
+    k::lstm_i8::<SPARSE>(&params, &w, &sparse, input, h, c, out, scratch)
+        .map_err(|_| kernel_err(io))
 }

@@ -141,9 +141,11 @@ macro_rules! registrations {
         /// Every operator this runtime supports: what [`Model::parse`] uses. A firmware that
         /// parses with it links every kernel; list the model's own operators instead
         /// ([`Model::parse_with`]) to link only those. FULLY_CONNECTED is
-        /// [`FULLY_CONNECTED_SPARSE`] here (the first registration of a code wins), so every
-        /// model the runtime can run parses with it.
-        pub const ALL: &[Registration] = &[FULLY_CONNECTED_SPARSE, $($name),*];
+        /// [`FULLY_CONNECTED_SPARSE`] and UNIDIRECTIONAL_SEQUENCE_LSTM
+        /// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE`] here (the first registration of a code
+        /// wins), so every model the runtime can run parses with it.
+        pub const ALL: &[Registration] =
+            &[FULLY_CONNECTED_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, $($name),*];
 
         /// The registration of a builtin code, for constant contexts:
         /// `const OPS: &[Registration] = &[ops::by_code(9).unwrap()];` (a build script that
@@ -162,10 +164,21 @@ macro_rules! registrations {
         }
 
         /// The registrations of a builtin code, narrowest (fewest kernels linked) first.
-        #[allow(unreachable_patterns)] // FULLY_CONNECTED's own arm comes first
+        #[allow(unreachable_patterns)] // the arms of the sparse variants come first
         fn candidates(code: i32) -> &'static [Registration] {
             match code {
-                op::FULLY_CONNECTED => &[FULLY_CONNECTED_INT8, FULLY_CONNECTED, FULLY_CONNECTED_SPARSE],
+                op::FULLY_CONNECTED => &[
+                    FULLY_CONNECTED_INT8,
+                    FULLY_CONNECTED_SPARSE_INT8,
+                    FULLY_CONNECTED,
+                    FULLY_CONNECTED_SPARSE,
+                ],
+                op::UNIDIRECTIONAL_SEQUENCE_LSTM => &[
+                    UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
+                    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
+                    UNIDIRECTIONAL_SEQUENCE_LSTM,
+                    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE,
+                ],
                 $(op::$name => &[$($int8,)? $name],)*
                 _ => &[],
             }
@@ -205,23 +218,64 @@ registrations! {
     EXPAND_DIMS => reshape,
 }
 
-/// FULLY_CONNECTED that also runs int8 weights in tflm-rs's sparse encoding
-/// ([`crate::sparse`]; the converter writes it for pruned models). List it instead of
-/// [`FULLY_CONNECTED`] for such a model (the generated `OPS` does): it is `FULLY_CONNECTED` plus
-/// the sparse kernel, which a firmware with only `FULLY_CONNECTED` does not link. A model with
-/// sparse weights parsed without it is refused with `NotRegistered` naming it.
-pub const FULLY_CONNECTED_SPARSE: Registration = Registration {
-    code: op::FULLY_CONNECTED,
-    name: "FULLY_CONNECTED_SPARSE",
-    int8_only: None,
-    prepare: fully_connected::prepare_sparse,
-    eval: fully_connected::eval_sparse,
-};
+/// Defines an op's two sparse registrations from its module's `prepare_sparse`, `eval_sparse`
+/// and `eval_sparse_int8`: `$all`, every type plus int8 weights in tflm-rs's sparse encoding
+/// (what [`ALL`] lists), and `$int8`, int8 operators only with dense or sparse weights.
+macro_rules! sparse_registrations {
+    ($code:ident => $module:ident, $all:ident, $int8:ident, $what:literal) => {
+        #[doc = concat!("`", stringify!($code), "` that also runs ", $what, " in tflm-rs's \
+            sparse encoding ([`crate::sparse`]; the converter writes it for pruned models): \
+            every type `", stringify!($code), "` runs plus the sparse kernel, which a firmware \
+            without this registration does not link. A model with such weights parsed \
+            without it (or `", stringify!($int8), "`) is refused with `NotRegistered` naming \
+            it.")]
+        pub const $all: Registration = Registration {
+            code: op::$code,
+            name: stringify!($all),
+            int8_only: None,
+            prepare: $module::prepare_sparse,
+            eval: $module::eval_sparse,
+        };
+
+        #[doc = concat!("`", stringify!($all), "` for int8 operators only (dense or sparse \
+            weights): what a firmware with a pruned int8 model lists (`registration_for`), \
+            without the other types' kernels.")]
+        pub const $int8: Registration = Registration {
+            code: op::$code,
+            name: stringify!($int8),
+            int8_only: Some(concat!(
+                "types other than int8 with ops::", stringify!($int8),
+                " (register ops::", stringify!($all), ")"
+            )),
+            prepare: $module::prepare_sparse,
+            eval: $module::eval_sparse_int8,
+        };
+    };
+}
+
+sparse_registrations!(FULLY_CONNECTED => fully_connected,
+    FULLY_CONNECTED_SPARSE, FULLY_CONNECTED_SPARSE_INT8, "int8 weights (input 1)");
+sparse_registrations!(UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
+    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
+    "int8 gate weights (inputs 1-8)");
+
+/// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
+/// weights the sparse kernels read in place (FULLY_CONNECTED's input 1, the LSTM's
+/// input-to-gate and recurrent-to-gate weights, inputs 1-8). Every other kernel reads its
+/// constants densely.
+fn reads_sparse(code: i32, k: usize) -> bool {
+    match code {
+        op::FULLY_CONNECTED => k == 1,
+        op::UNIDIRECTIONAL_SEQUENCE_LSTM => (1..=8).contains(&k),
+        _ => false,
+    }
+}
 
 /// The narrowest registration that runs every operator of builtin `code` in `model` (host
 /// side: the firmware build script and the macro's generated `OPS` both list this one per
 /// code; it links every kernel): an `_INT8` one when all are int8 (`FULLY_CONNECTED_INT8`,
-/// `CONV_2D_INT8`, ...), [`FULLY_CONNECTED_SPARSE`] for sparse-encoded weights, else the
+/// `CONV_2D_INT8`, ...), [`FULLY_CONNECTED_SPARSE_INT8`] or
+/// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8`] for sparse-encoded int8 weights, else the
 /// builtin's own; `None` for an operator the runtime has no kernel for. The fit is decided by
 /// the registrations' own `prepare`, so it never disagrees with what `Model::parse_with`
 /// accepts.
@@ -282,19 +336,20 @@ fn check_with(
             what: "more than 3 outputs",
         });
     }
-    // Sparse-encoded tensors are FULLY_CONNECTED weights only: every other kernel reads its
-    // constants densely. (Without the encoding's metadata no tensor parses as sparse, so
-    // dense models skip the look-ups.)
+    // Sparse-encoded tensors only where a sparse kernel reads them ([`reads_sparse`]).
+    // (Without the encoding's metadata no tensor parses as sparse, so dense models skip the
+    // look-ups.)
     let inputs = if model.declares_sparse_weights() {
         op.inputs
     } else {
         crate::flatbuf::Vector::empty()
     };
     for (k, t) in inputs.iter().enumerate() {
-        let sparse_ok = op.code == op::FULLY_CONNECTED && k == 1;
-        if t >= 0 && !sparse_ok && model.kernel_tensor(t as usize).is_sparse {
-            return Err(ParseErrorKind::UnsupportedSparsity {
-                what: "only FULLY_CONNECTED weights (input 1) may be sparse-encoded",
+        if t >= 0 && !reads_sparse(op.code, k) && model.kernel_tensor(t as usize).is_sparse {
+            return Err(ParseErrorKind::SparseUse {
+                tensor: t as usize,
+                op: op.name(),
+                input: k,
             });
         }
     }
