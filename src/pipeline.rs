@@ -59,7 +59,7 @@ pub struct Options {
     pub train_examples: Option<usize>,
     /// Fine-tuning and QAT learning rate (default: the specs' `training.learning_rate`).
     pub learning_rate: Option<f64>,
-    /// Pruned int8 FULLY_CONNECTED weights in tflm-rs's sparse encoding (smaller and faster
+    /// Pruned int8 FULLY_CONNECTED and LSTM gate weights in tflm-rs's sparse encoding (smaller and faster
     /// on tflm-rs's runtime; `Never` for a file LiteRT or TFLite Micro must load).
     pub sparse: SparseWeights,
 }
@@ -208,7 +208,7 @@ impl Pipeline {
         self
     }
 
-    /// When to write pruned int8 FULLY_CONNECTED weights sparse-encoded (default `Auto`: when
+    /// When to write pruned int8 FULLY_CONNECTED and LSTM gate weights sparse-encoded (default `Auto`: when
     /// smaller). `SparseWeights::Never` for LiteRT or TensorFlow Lite Micro, which cannot read
     /// the encoding.
     pub fn sparse_weights(mut self, sparse: SparseWeights) -> Pipeline {
