@@ -351,23 +351,6 @@ impl Mac for f32 {
     }
 }
 
-/// `acc + Σ x[i] * w[i]`, the fastest exact way for `T` (see [`Mac::dot`]).
-#[inline(always)]
-pub(crate) fn dot<T: Mac>(acc: T::Acc, x: &[T], w: &[T::W], input_offset: i32) -> T::Acc {
-    T::dot(acc, x, w, input_offset)
-}
-
-/// Four dot products sharing one input run (see [`Mac::dot4`]).
-#[inline(always)]
-pub(crate) fn dot4<T: Mac>(
-    acc: [T::Acc; 4],
-    x: &[T],
-    w: [&[T::W]; 4],
-    input_offset: i32,
-) -> [T::Acc; 4] {
-    T::dot4(acc, x, w, input_offset)
-}
-
 /// Four independent lanes `acc[k] + x[k] * w[k]`, one [`Mac::mac`] each.
 #[inline(always)]
 pub(crate) fn mac4_scalar<T: Mac>(
@@ -565,12 +548,17 @@ pub(crate) fn conv_core<T: Mac, O>(
                         for fy in fy0..fy1 {
                             if contiguous {
                                 let i = at!(fy, fx0);
-                                acc = dot4(acc, &input[i..i + run], ws!(tap!(fy, fx0), run), off);
+                                acc =
+                                    T::dot4(acc, &input[i..i + run], ws!(tap!(fy, fx0), run), off);
                             } else {
                                 for fx in fx0..fx1 {
                                     let i = at!(fy, fx);
-                                    acc =
-                                        dot4(acc, &input[i..i + f_c], ws!(tap!(fy, fx), f_c), off);
+                                    acc = T::dot4(
+                                        acc,
+                                        &input[i..i + f_c],
+                                        ws!(tap!(fy, fx), f_c),
+                                        off,
+                                    );
                                 }
                             }
                         }
@@ -583,12 +571,12 @@ pub(crate) fn conv_core<T: Mac, O>(
                             if contiguous {
                                 let i = at!(fy, fx0);
                                 let t = tap!(fy, fx0);
-                                acc = dot(acc, &input[i..i + run], &w[t..t + run], off);
+                                acc = T::dot(acc, &input[i..i + run], &w[t..t + run], off);
                             } else {
                                 for fx in fx0..fx1 {
                                     let i = at!(fy, fx);
                                     let t = tap!(fy, fx);
-                                    acc = dot(acc, &input[i..i + f_c], &w[t..t + f_c], off);
+                                    acc = T::dot(acc, &input[i..i + f_c], &w[t..t + f_c], off);
                                 }
                             }
                         }
@@ -607,7 +595,7 @@ pub(crate) fn conv_core<T: Mac, O>(
                             for fx in fx0..fx1 {
                                 let i = at!(fy, fx) + g;
                                 let t = tap!(fy, fx);
-                                acc = dot(acc, &input[i..i + f_c], &w[t..t + f_c], off);
+                                acc = T::dot(acc, &input[i..i + f_c], &w[t..t + f_c], off);
                             }
                         }
                         emit(oc, &[acc], core::slice::from_mut(o));

@@ -14,7 +14,7 @@
 //! (0.0 when absent), then the activation clamp.
 
 pub use super::conv::Int16Bias;
-use super::conv::{clamp_f32, dot, dot4, KernelError, Mac};
+use super::conv::{clamp_f32, KernelError, Mac};
 use crate::quant::{activation_range_f32, activation_range_quantized};
 use crate::types::Activation;
 
@@ -371,14 +371,14 @@ fn fc_core<T: Mac, O>(
             else {
                 return;
             };
-            let acc = dot4([T::ZERO; 4], x, [w0, w1, w2, w3], input_offset);
+            let acc = T::dot4([T::ZERO; 4], x, [w0, w1, w2, w3], input_offset);
             for (k, o) in quad.iter_mut().enumerate() {
                 *o = emit(x, oc + k, acc[k]);
             }
             oc += 4;
         }
         for (o, w) in outs.into_remainder().iter_mut().zip(rows) {
-            *o = emit(x, oc, dot(T::ZERO, x, w, input_offset));
+            *o = emit(x, oc, T::dot(T::ZERO, x, w, input_offset));
             oc += 1;
         }
     }
@@ -492,7 +492,7 @@ pub fn fully_connected_i8(
             else {
                 break;
             };
-            let [a0, a1, a2, a3] = dot4([fo_term; 4], x, [w0, w1, w2, w3], io);
+            let [a0, a1, a2, a3] = i8::dot4([fo_term; 4], x, [w0, w1, w2, w3], io);
             if let [q0, q1, q2, q3] = quad {
                 *q0 = finish(a0, oc);
                 *q1 = finish(a1, oc + 1);
@@ -502,7 +502,7 @@ pub fn fully_connected_i8(
             oc += 4;
         }
         for (o, w) in outs.into_remainder().iter_mut().zip(rows) {
-            *o = finish(dot(fo_term, x, w, io), oc);
+            *o = finish(i8::dot(fo_term, x, w, io), oc);
             oc += 1;
         }
     }
