@@ -5,7 +5,7 @@
 //! a model (its tensors carry an empty `SparsityParameters`). [`SparseWeights::Never`] writes
 //! the dense form every TFLite runtime loads.
 
-use crate::ir::{ConstData, Graph, OpKind, TensorId};
+use crate::ir::{ConstData, Graph, TensorId};
 use tflm_runtime::DType;
 
 /// When to write pruned int8 weights (FULLY_CONNECTED's, the int8 LSTM's gate matrices)
@@ -57,12 +57,9 @@ impl std::str::FromStr for SparseWeights {
 /// integer (int8 activations) UNIDIRECTIONAL_SEQUENCE_LSTM.
 fn sparse_input(graph: &Graph, op: &crate::ir::Op, k: usize) -> bool {
     let int8 = |t: Option<TensorId>| t.is_some_and(|t| graph.tensor(t).dtype == DType::I8);
-    let slot = match op.kind {
-        OpKind::FullyConnected(_) => k == 1,
-        OpKind::UnidirectionalSequenceLstm(_) => (1..=8).contains(&k),
-        _ => false,
-    };
-    slot && int8(op.input(0)) && int8(op.output(0))
+    tflm_runtime::ops::reads_sparse(op.kind.builtin_code(), k)
+        && int8(op.input(0))
+        && int8(op.output(0))
 }
 
 /// The int8 values of a tensor the runtime's sparse kernels can take: 2-D int8 constant weights

@@ -262,8 +262,8 @@ sparse_registrations!(UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
 /// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
 /// weights the sparse kernels read in place (FULLY_CONNECTED's input 1, the LSTM's
 /// input-to-gate and recurrent-to-gate weights, inputs 1-8). Every other kernel reads its
-/// constants densely.
-fn reads_sparse(code: i32, k: usize) -> bool {
+/// constants densely. The converter asks the same question before it encodes a tensor.
+pub fn reads_sparse(code: i32, k: usize) -> bool {
     match code {
         op::FULLY_CONNECTED => k == 1,
         op::UNIDIRECTIONAL_SEQUENCE_LSTM => (1..=8).contains(&k),
