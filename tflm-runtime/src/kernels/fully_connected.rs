@@ -76,11 +76,9 @@ impl FullyConnectedParams {
     }
 }
 
-/// The scale LiteRT's reference FULLY_CONNECTED multiplies the accumulator by, computed as it
-/// does: each f32 widened to double, then `in * filter / out` left to right.
-pub fn effective_scale(input_scale: f32, filter_scale: f32, output_scale: f32) -> f64 {
-    input_scale as f64 * filter_scale as f64 / output_scale as f64
-}
+/// The scale LiteRT's reference FULLY_CONNECTED multiplies the accumulator by: `in * filter /
+/// out` in double, bit for bit (the one implementation all quantized kernels share).
+pub use crate::quant::effective_scale;
 
 /// Fills `scales` (one per output channel, or a single one for per-tensor weights) from the
 /// filter's scales; a single filter scale is broadcast, as TFLite does.

@@ -29,11 +29,10 @@
 use super::{DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::flatbuf::read_i32;
-use crate::kernels::fully_connected::effective_scale;
 use crate::kernels::lstm::{self as k, flag, Lstm16Muls, LstmParams, LstmWeights};
 use crate::kernels::mul::MulParams;
 use crate::model::Tensor;
-use crate::quant::quantize_multiplier;
+use crate::quant::{effective_scale, quantize_multiplier};
 use crate::schema::field::unidirectional_sequence_lstm_options as f;
 use crate::types::DType;
 
