@@ -481,6 +481,35 @@ fn corrupt_sparse_weights_are_refused_with_precise_errors() {
         .to_string()
         .contains("add tflm_runtime::ops::FULLY_CONNECTED_SPARSE"));
     Model::parse_with(aligned.as_slice(), &[ops::FULLY_CONNECTED_SPARSE]).unwrap();
+
+    // Without a sparse registration the encoding's verifier is not linked: a corrupt tensor
+    // is refused by the operator that would read it, and a model without the metadata as
+    // TFLite's format.
+    let mut b = bytes.clone();
+    b[first] |= 0b10;
+    let corrupt = AlignedBytes::new(&b);
+    let dense_only = |bytes: &[u8]| Model::parse_with(bytes, &[ops::FULLY_CONNECTED]).unwrap_err();
+    assert_eq!(
+        dense_only(corrupt.as_slice()).kind,
+        ParseErrorKind::NotRegistered {
+            code: 9,
+            name: "FULLY_CONNECTED_SPARSE"
+        }
+    );
+    assert!(matches!(
+        Model::parse_with(corrupt.as_slice(), &[ops::FULLY_CONNECTED_SPARSE])
+            .unwrap_err()
+            .kind,
+        ParseErrorKind::SparseWeights(_)
+    ));
+    let mut b = bytes.clone();
+    b[at(b"tflm_rs.sparse_weights")] = b'X';
+    let e = dense_only(AlignedBytes::new(&b).as_slice()).to_string();
+    assert!(
+        e.starts_with("tensor ")
+            && e.contains("SparsityParameters without the model's tflm_rs.sparse_weights metadata"),
+        "{e}"
+    );
 }
 
 /// Every byte of sine's two encoded tensors and of co2's encoded input and recurrent forget

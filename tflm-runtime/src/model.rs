@@ -16,6 +16,14 @@ use crate::types::DType;
 /// arena size is computed without an arena (`Model::arena_size`).
 pub const MAX_PLANNED: usize = 512;
 
+/// Why a tensor in TFLite's own sparse format is refused.
+const SPARSE_TFLITE_FORMAT: &str =
+    "TFLite's SparsityParameters format (convert with dense weights, or with tflm-rs's sparse encoding)";
+
+/// Why a tensor of a model whose metadata names another tflm-rs sparse encoding is refused.
+const SPARSE_OTHER_FORMAT: &str =
+    "the tflm_rs.sparse_weights metadata names another encoding or version than row_bitmask_int8/1";
+
 /// Largest tensor rank the kernels handle.
 pub const MAX_RANK: usize = 6;
 
@@ -240,6 +248,19 @@ impl<'m> Operator<'m> {
     }
 }
 
+/// [`Model::verify_sparse`] as a function the sparse registrations carry
+/// ([`ops::SparseVerifyFn`]).
+pub(crate) fn verify_sparse<'m>(
+    model: &Model<'m>,
+    at: Location,
+    sparsity: Table<'m>,
+    dtype: DType,
+    shape: &Vector<'m, i32>,
+    data: &[u8],
+) -> Result<(), ParseError> {
+    model.verify_sparse(at, sparsity, dtype, shape, data)
+}
+
 fn malformed(location: Location, field: &'static str) -> impl Fn(Malformed) -> ParseError {
     move |problem| ParseError::new(location, ParseErrorKind::Malformed { field, problem })
 }
@@ -297,15 +318,35 @@ impl<'m> Model<'m> {
         model.registrations = registrations;
         model.sparse_format = model.read_sparse_format()?;
         let mut fixed = TensorSet::default();
+        // Sparse-encoded tensors are verified by the sparse registrations' verifier; without
+        // one (a firmware that links no sparse kernel) the first such tensor is kept here.
+        let verifier = ops::sparse_verifier(registrations);
+        let mut unverified = None;
         for t in 0..model.num_tensors() {
             let tensor = model.read_tensor(t, Read::Verify)?;
             if tensor.is_constant() || tensor.is_variable {
                 fixed.insert(t);
             }
+            if tensor.is_sparse && verifier.is_none() {
+                unverified = unverified.or(Some(t));
+            }
         }
         for i in 0..model.num_operators() {
             let op = model.read_operator(i, true)?;
             ops::check(&model, &op).map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
+        }
+        // Every operator that reads an unverified tensor was refused above (no registered
+        // kernel reads the encoding: `NotRegistered` or `SparseUse`); one that no operator
+        // reads is refused too, as the verifier would have checked it.
+        if let Some(t) = unverified {
+            return Err(ParseError::new(
+                Location::Tensor(t),
+                ParseErrorKind::UnsupportedSparsity {
+                    what: "sparse-encoded weights with no sparse registration to verify them \
+                           (register ops::FULLY_CONNECTED_SPARSE or \
+                           ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE)",
+                },
+            ));
         }
         model.check_graph(&fixed)?;
         Ok(model)
@@ -758,7 +799,10 @@ impl<'m> Model<'m> {
                 ));
             }
             if let Some(sp) = sparsity {
-                self.verify_sparse(at, sp, dtype, &shape, d)?;
+                match ops::sparse_verifier(self.registrations) {
+                    Some(verify) => verify(self, at, sp, dtype, &shape, d)?,
+                    None => self.sparse_without_verifier(at)?,
+                }
             }
             let align = dtype.size();
             if !(d.as_ptr() as usize).is_multiple_of(align) {
@@ -790,7 +834,8 @@ impl<'m> Model<'m> {
 
     /// Checks a constant tensor with `SparsityParameters`: it must be tflm-rs's row-bitmask
     /// encoding (an empty `SparsityParameters` table, the model's metadata naming the format)
-    /// of a 2-D int8 tensor, and its bytes must pass [`crate::sparse::verify`].
+    /// of a 2-D int8 tensor, and its bytes must pass [`crate::sparse::verify`] when a sparse
+    /// registration (the only kernels that read them) is in the model's list.
     fn verify_sparse(
         &self,
         at: Location,
@@ -819,9 +864,7 @@ impl<'m> Model<'m> {
             || dims.is_some_and(|v| !v.is_empty())
             || block.is_some_and(|v| !v.is_empty())
         {
-            return unsupported(
-                "TFLite's SparsityParameters format (convert with dense weights, or with tflm-rs's sparse encoding)",
-            );
+            return unsupported(SPARSE_TFLITE_FORMAT);
         }
         match self.sparse_format {
             None => {
@@ -829,11 +872,7 @@ impl<'m> Model<'m> {
                     "empty SparsityParameters without the model's tflm_rs.sparse_weights metadata",
                 )
             }
-            Some(false) => {
-                return unsupported(
-                    "the tflm_rs.sparse_weights metadata names another encoding or version than row_bitmask_int8/1",
-                )
-            }
+            Some(false) => return unsupported(SPARSE_OTHER_FORMAT),
             Some(true) => {}
         }
         if dtype != DType::I8 || shape.len() != 2 {
@@ -845,6 +884,26 @@ impl<'m> Model<'m> {
         );
         crate::sparse::verify(rows, depth, data)
             .map_err(|e| ParseError::new(at, ParseErrorKind::SparseWeights(e)))
+    }
+
+    /// A tensor with `SparsityParameters` when no registration verifies the encoding (a
+    /// firmware without sparse kernels, which links no [`Model::verify_sparse`]): refused
+    /// unless the model declares tflm-rs's encoding, whose tensors its operators then refuse
+    /// naming the registration to add (`parse_with`).
+    fn sparse_without_verifier(&self, at: Location) -> Result<(), ParseError> {
+        let what = match self.sparse_format {
+            Some(true) => return Ok(()),
+            Some(false) => SPARSE_OTHER_FORMAT,
+            None => {
+                "SparsityParameters without the model's tflm_rs.sparse_weights metadata \
+                 (TFLite's sparse format is not supported: convert with dense weights, or with \
+                 tflm-rs's sparse encoding)"
+            }
+        };
+        Err(ParseError::new(
+            at,
+            ParseErrorKind::UnsupportedSparsity { what },
+        ))
     }
 
     fn read_quantization(

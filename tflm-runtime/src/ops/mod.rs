@@ -43,6 +43,16 @@ pub(crate) struct Requirements {
 
 type PrepareFn = for<'p, 'm, 'd> fn(&mut Prepare<'p, 'm, 'd>) -> Result<(), ParseErrorKind>;
 type EvalFn = for<'b, 'd> fn(&mut OpIo<'b>, &mut DataReader<'d>) -> Result<(), Error>;
+/// Verifies a tensor with `SparsityParameters` as tflm-rs's sparse encoding
+/// ([`crate::model::verify_sparse`]).
+pub(crate) type SparseVerifyFn = for<'a, 'm> fn(
+    &'a Model<'m>,
+    crate::error::Location,
+    crate::flatbuf::Table<'m>,
+    crate::types::DType,
+    &'a crate::flatbuf::Vector<'m, i32>,
+    &'a [u8],
+) -> Result<(), crate::error::ParseError>;
 
 /// One builtin operator's kernel as a model may use it: the builtin code with its `prepare`
 /// (validate, measure, precompute) and `eval` functions. TFLite Micro's `TFLMRegistration`,
@@ -60,6 +70,11 @@ pub struct Registration {
     int8_only: Option<&'static str>,
     prepare: PrepareFn,
     eval: EvalFn,
+    /// Set by the sparse registrations, whose kernels read tflm-rs's sparse encoding:
+    /// `Model::parse_with` verifies sparse-encoded tensors with it, so a firmware without a
+    /// sparse kernel does not link the verification either (it refuses such tensors, see
+    /// [`Model::parse_with`]).
+    verify_sparse: Option<SparseVerifyFn>,
 }
 
 impl Registration {
@@ -73,6 +88,11 @@ impl Registration {
     pub fn name(&self) -> &'static str {
         self.name
     }
+}
+
+/// The sparse-encoding verifier of the first registration that has one, if any.
+pub(crate) fn sparse_verifier(registrations: &[Registration]) -> Option<SparseVerifyFn> {
+    registrations.iter().find_map(|r| r.verify_sparse)
 }
 
 impl core::fmt::Debug for Registration {
@@ -120,6 +140,7 @@ macro_rules! registrations {
                 int8_only: None,
                 prepare: $module::prepare,
                 eval: $module::eval,
+                verify_sparse: None,
             };
             $(
                 #[doc = concat!("`", stringify!($name), "` for int8 operators only: the other \
@@ -134,6 +155,7 @@ macro_rules! registrations {
                     )),
                     prepare: $module::prepare,
                     eval: $module::eval_int8,
+                    verify_sparse: None,
                 };
             )?
         )*
@@ -235,6 +257,7 @@ macro_rules! sparse_registrations {
             int8_only: None,
             prepare: $module::prepare_sparse,
             eval: $module::eval_sparse,
+            verify_sparse: Some(crate::model::verify_sparse),
         };
 
         #[doc = concat!("`", stringify!($all), "` for int8 operators only (dense or sparse \
@@ -249,6 +272,7 @@ macro_rules! sparse_registrations {
             )),
             prepare: $module::prepare_sparse,
             eval: $module::eval_sparse_int8,
+            verify_sparse: Some(crate::model::verify_sparse),
         };
     };
 }
