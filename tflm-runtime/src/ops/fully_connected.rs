@@ -5,10 +5,11 @@
 //! Four registrations share this module: `FULLY_CONNECTED` ([`prepare`], [`eval`]) refuses
 //! weights in tflm-rs's sparse encoding, so a firmware that never meets them does not link the
 //! sparse kernel; `FULLY_CONNECTED_SPARSE` ([`prepare_sparse`], [`eval_sparse`]) runs both;
-//! `FULLY_CONNECTED_INT8` ([`prepare`], [`eval_int8`]) runs only dense int8 operators, so
-//! an int8 firmware does not link the float, int16x8 and hybrid kernels either (TFLite Micro's
-//! `Register_FULLY_CONNECTED_INT8`); `FULLY_CONNECTED_SPARSE_INT8` ([`prepare_sparse`],
-//! [`eval_sparse_int8`]) runs int8 operators with dense or sparse weights.
+//! `FULLY_CONNECTED_INT8` ([`prepare_int8`], [`eval_int8`]) runs only dense int8 operators, so
+//! an int8 firmware does not link the float, int16x8 and hybrid kernels nor their checks
+//! either (TFLite Micro's `Register_FULLY_CONNECTED_INT8`); `FULLY_CONNECTED_SPARSE_INT8`
+//! ([`prepare_sparse_int8`], [`eval_sparse_int8`]) runs int8 operators with dense or sparse
+//! weights.
 
 use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
@@ -42,12 +43,23 @@ struct Header {
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, Accept::Dense)
+    prepare_with::<false>(p, Accept::Dense)
+}
+
+/// [`prepare`] of int8 operators only (`FULLY_CONNECTED_INT8`): the other types' checks
+/// and constants are compiled out.
+pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true>(p, Accept::Dense)
 }
 
 /// [`prepare`] that also accepts int8 weights in the sparse encoding.
 pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, Accept::DenseAndSparse)
+    prepare_with::<false>(p, Accept::DenseAndSparse)
+}
+
+/// [`prepare_sparse`] of int8 operators only (`FULLY_CONNECTED_SPARSE_INT8`).
+pub(super) fn prepare_sparse_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true>(p, Accept::DenseAndSparse)
 }
 
 /// The variants a registration runs.
@@ -59,7 +71,12 @@ enum Accept {
     DenseAndSparse,
 }
 
-fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), ParseErrorKind> {
+/// `INT8_ONLY`: an `_INT8` registration's (a constant, so the other types' arms and what
+/// only they need are compiled out).
+fn prepare_with<const INT8_ONLY: bool>(
+    p: &mut Prepare<'_, '_, '_>,
+    accept: Accept,
+) -> Result<(), ParseErrorKind> {
     let sparse_ok = accept == Accept::DenseAndSparse;
     p.expect_io(2, 3, 1)?;
     let input = p.input(0)?;
@@ -91,8 +108,12 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, accept: Accept) -> Result<(), Parse
         output.dtype,
         bias.map(|b| b.dtype),
     ) {
-        (DType::F32, DType::F32, DType::F32, None | Some(DType::F32)) => FLOAT,
         (DType::I8, DType::I8, DType::I8, None | Some(DType::I32)) => INT8,
+        // The `_INT8` registrations' refusal (`Prepare::require_int8`).
+        _ if INT8_ONLY => {
+            return Err(p.unsupported(p.int8_only.unwrap_or("types other than int8")));
+        }
+        (DType::F32, DType::F32, DType::F32, None | Some(DType::F32)) => FLOAT,
         (DType::I16, DType::I8, DType::I16, Some(DType::I32)) => INT16_BIAS32,
         (DType::I16, DType::I8, DType::I16, None | Some(DType::I64)) => INT16_BIAS64,
         (DType::F32, DType::I8, DType::F32, None | Some(DType::F32)) => {

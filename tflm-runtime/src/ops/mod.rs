@@ -130,8 +130,19 @@ macro_rules! int8_evals {
 }
 use int8_evals;
 
+/// An `_INT8` registration's `prepare`: the module's own (`$module::prepare`), or the one
+/// named in brackets, which compiles the other types out.
+macro_rules! int8_prepare {
+    ($module:ident) => {
+        $module::prepare
+    };
+    ($module:ident, $prepare:ident) => {
+        $module::$prepare
+    };
+}
+
 macro_rules! registrations {
-    ($($name:ident => $module:ident $(| $int8:ident)?),* $(,)?) => {
+    ($($name:ident => $module:ident $(| $int8:ident $([$prepare8:ident])?)?),* $(,)?) => {
         $(
             #[doc = concat!("The `", stringify!($name), "` kernel (`ops::", stringify!($module), "`).")]
             pub const $name: Registration = Registration {
@@ -153,7 +164,7 @@ macro_rules! registrations {
                         "types other than int8 with ops::", stringify!($int8),
                         " (register ops::", stringify!($name), ")"
                     )),
-                    prepare: $module::prepare,
+                    prepare: int8_prepare!($module $(, $prepare8)?),
                     eval: $module::eval_int8,
                     verify_sparse: None,
                 };
@@ -234,17 +245,18 @@ registrations! {
     DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8,
     AVERAGE_POOL_2D => pooling | AVERAGE_POOL_2D_INT8,
     MAX_POOL_2D => pooling | MAX_POOL_2D_INT8,
-    FULLY_CONNECTED => fully_connected | FULLY_CONNECTED_INT8,
+    FULLY_CONNECTED => fully_connected | FULLY_CONNECTED_INT8 [prepare_int8],
     RESHAPE => reshape,
     SQUEEZE => reshape,
     EXPAND_DIMS => reshape,
 }
 
 /// Defines an op's two sparse registrations from its module's `prepare_sparse`, `eval_sparse`
-/// and `eval_sparse_int8`: `$all`, every type plus int8 weights in tflm-rs's sparse encoding
-/// (what [`ALL`] lists), and `$int8`, int8 operators only with dense or sparse weights.
+/// and `eval_sparse_int8` (`$int8` prepares with the function named in brackets): `$all`,
+/// every type plus int8 weights in tflm-rs's sparse encoding (what [`ALL`] lists), and
+/// `$int8`, int8 operators only with dense or sparse weights.
 macro_rules! sparse_registrations {
-    ($code:ident => $module:ident, $all:ident, $int8:ident, $what:literal) => {
+    ($code:ident => $module:ident, $all:ident, $int8:ident [$prepare8:ident], $what:literal) => {
         #[doc = concat!("`", stringify!($code), "` that also runs ", $what, " in tflm-rs's \
             sparse encoding ([`crate::sparse`]; the converter writes it for pruned models): \
             every type `", stringify!($code), "` runs plus the sparse kernel, which a firmware \
@@ -270,7 +282,7 @@ macro_rules! sparse_registrations {
                 "types other than int8 with ops::", stringify!($int8),
                 " (register ops::", stringify!($all), ")"
             )),
-            prepare: $module::prepare_sparse,
+            prepare: $module::$prepare8,
             eval: $module::eval_sparse_int8,
             verify_sparse: Some(crate::model::verify_sparse),
         };
@@ -278,9 +290,9 @@ macro_rules! sparse_registrations {
 }
 
 sparse_registrations!(FULLY_CONNECTED => fully_connected,
-    FULLY_CONNECTED_SPARSE, FULLY_CONNECTED_SPARSE_INT8, "int8 weights (input 1)");
+    FULLY_CONNECTED_SPARSE, FULLY_CONNECTED_SPARSE_INT8 [prepare_sparse_int8], "int8 weights (input 1)");
 sparse_registrations!(UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
-    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
+    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 [prepare_sparse],
     "int8 gate weights (inputs 1-8)");
 
 /// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
