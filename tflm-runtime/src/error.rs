@@ -154,6 +154,11 @@ impl fmt::Display for ParseErrorKind {
                 f,
                 "constant data is not {align}-byte aligned in memory: place the model bytes at a 16-byte aligned address"
             ),
+            // "?": a code the schema does not define, or (firmware builds, without the `std`
+            // feature) one whose name the runtime does not carry (`schema::op_name`).
+            ParseErrorKind::UnsupportedOperator { code, name: "?" } => {
+                write!(f, "operator of builtin code {code} not supported")
+            }
             ParseErrorKind::UnsupportedOperator { code, name } => {
                 write!(f, "{name} (builtin code {code}) not supported")
             }

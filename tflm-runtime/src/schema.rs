@@ -244,22 +244,25 @@ pub mod op {
 }
 
 /// The schema name of a builtin operator code (`"?"` for codes the schema does not define).
-/// Never inlined: error paths call it from every operator's `prepare`.
+///
+/// With the `std` feature (host tools) every builtin has its name; without it (firmware)
+/// only the operators this runtime has kernels for, the ones its errors are about, do: the
+/// other 170 names would add 2.3 KB to every firmware, and an error about such an operator
+/// gives its builtin code. Never inlined: error paths call it from every operator's `prepare`.
 #[inline(never)]
 pub fn op_name(code: i32) -> &'static str {
-    let name = |i: usize| {
+    #[cfg(feature = "std")]
+    let name = usize::try_from(code).ok().and_then(|i| {
         let end = *OP_NAME_ENDS.get(i)? as usize;
         let start = match i.checked_sub(1) {
             Some(p) => *OP_NAME_ENDS.get(p)? as usize,
             None => 0,
         };
         OP_NAMES.get(start..end)
-    };
-    usize::try_from(code)
-        .ok()
-        .and_then(name)
-        .filter(|n| !n.is_empty())
-        .unwrap_or("?")
+    });
+    #[cfg(not(feature = "std"))]
+    let name = crate::ops::supported_name(code);
+    name.filter(|n| !n.is_empty()).unwrap_or("?")
 }
 
 /// The names one after another in one string, and where each ends: a table of 2-byte ends
@@ -267,13 +270,15 @@ pub fn op_name(code: i32) -> &'static str {
 /// firmware links it for its error messages.
 macro_rules! op_names {
     ($($name:literal,)*) => {
+        #[cfg(feature = "std")]
         const OP_NAMES: &str = concat!($($name),*);
+        #[cfg(feature = "std")]
         const OP_NAME_ENDS: [u16; [$($name),*].len()] = name_ends([$($name),*]);
     };
 }
 
 /// The running sum of the names' lengths (evaluated at compile time).
-const fn name_ends<const N: usize>(names: [&str; N]) -> [u16; N] {
+pub(crate) const fn name_ends<const N: usize>(names: [&str; N]) -> [u16; N] {
     let mut ends = [0u16; N];
     let (mut i, mut end) = (0, 0);
     while i < N {
@@ -509,8 +514,20 @@ mod tests {
             "UNIDIRECTIONAL_SEQUENCE_LSTM"
         );
         assert_eq!(op_name(op::HARD_SWISH), "HARD_SWISH");
-        // The first, the last, the codes around a gap, and the gap itself.
+        assert_eq!(op_name(-1), "?");
+        assert_eq!(op_name(100_000), "?");
+    }
+
+    /// Every builtin's name, with the `std` feature; without it, the supported ones alone.
+    #[test]
+    fn names_of_unsupported_builtins_need_std() {
         assert_eq!(op_name(0), "ADD");
+        if cfg!(not(feature = "std")) {
+            assert_eq!(op_name(132), "?");
+            assert_eq!(op_name(209), "?");
+            return;
+        }
+        // The first, the last, the codes around a gap, and the gap itself.
         assert_eq!(op_name(132), "CONV_3D");
         assert_eq!(op_name(133), "?");
         assert_eq!(op_name(135), "?");

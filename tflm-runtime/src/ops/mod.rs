@@ -196,6 +196,28 @@ macro_rules! registrations {
             matches!(code, $(op::$name)|*)
         }
 
+        /// The builtin's name if this runtime has a kernel for it ([`crate::schema::op_name`]
+        /// without the `std` feature).
+        /// One string and a table of codes and ends: a `match` returning each name took
+        /// 0.6 KB of code.
+        #[cfg_attr(feature = "std", allow(dead_code))]
+        pub(crate) fn supported_name(code: i32) -> Option<&'static str> {
+            const NAMES: &str = concat!($(stringify!($name)),*);
+            const CODES: &[u8] = &[$(op::$name as u8),*];
+            const _: () = assert!($(op::$name as u8 as i32 == op::$name)&&*, "a code past 255");
+            const ENDS: [u16; CODES.len()] =
+                crate::schema::name_ends([$(stringify!($name)),*]);
+            let code = u8::try_from(code).ok()?;
+            // A loop over the bytes (unrolled into compares over a constant table, it was
+            // 0.4 KB).
+            let i = core::hint::black_box(CODES).iter().position(|&c| c == code)?;
+            let start = match i.checked_sub(1) {
+                Some(p) => *ENDS.get(p)? as usize,
+                None => 0,
+            };
+            NAMES.get(start..*ENDS.get(i)? as usize)
+        }
+
         /// The registrations of a builtin code, narrowest (fewest kernels linked) first.
         #[allow(unreachable_patterns)] // the arms of the sparse variants come first
         fn candidates(code: i32) -> &'static [Registration] {
