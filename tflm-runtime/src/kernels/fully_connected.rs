@@ -282,16 +282,8 @@ impl Rescale {
                 return if acc < 0 { r.wrapping_neg() } else { r };
             }
         }
-        scale_round_outlined(acc, self.scale)
+        scale_round(acc as i64, self.scale)
     }
-}
-
-/// [`scale_round`] of a 32-bit sum, out of line: [`Rescale::apply`]'s rare path (scales
-/// outside `[2^-32, 0.5)`, or a quotient its short path cannot decide), which inlined into
-/// each of the kernel's four unrolled outputs cost about 1 KB of flash.
-#[inline(never)]
-fn scale_round_outlined(acc: i32, scale: f64) -> i32 {
-    scale_round(acc as i64, scale)
 }
 
 /// `x >> sh` rounded to nearest, ties to even (`sh >= 1`).

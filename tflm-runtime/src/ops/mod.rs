@@ -65,6 +65,8 @@ pub struct Registration {
     code: i32,
     /// The constant's name (the builtin's, or `FULLY_CONNECTED_SPARSE`).
     name: &'static str,
+    /// The builtin's name, for `prepare`'s errors (no look-up by code on the setup path).
+    op_name: &'static str,
     /// For an `_INT8` registration: why an operator of other types is refused (its kernels
     /// are not linked).
     int8_only: Option<&'static str>,
@@ -148,6 +150,7 @@ macro_rules! registrations {
             pub const $name: Registration = Registration {
                 code: op::$name,
                 name: stringify!($name),
+                op_name: stringify!($name),
                 int8_only: None,
                 prepare: $module::prepare,
                 eval: $module::eval,
@@ -160,6 +163,7 @@ macro_rules! registrations {
                 pub const $int8: Registration = Registration {
                     code: op::$name,
                     name: stringify!($int8),
+                    op_name: stringify!($name),
                     int8_only: Some(concat!(
                         "types other than int8 with ops::", stringify!($int8),
                         " (register ops::", stringify!($name), ")"
@@ -288,6 +292,7 @@ macro_rules! sparse_registrations {
         pub const $all: Registration = Registration {
             code: op::$code,
             name: stringify!($all),
+            op_name: stringify!($code),
             int8_only: None,
             prepare: $module::prepare_sparse,
             eval: $module::eval_sparse,
@@ -300,6 +305,7 @@ macro_rules! sparse_registrations {
         pub const $int8: Registration = Registration {
             code: op::$code,
             name: stringify!($int8),
+            op_name: stringify!($code),
             int8_only: Some(concat!(
                 "types other than int8 with ops::", stringify!($int8),
                 " (register ops::", stringify!($all), ")"
@@ -414,6 +420,7 @@ fn check_with(
     let mut p = Prepare {
         model,
         op,
+        op_name: registration.op_name,
         int8_only: registration.int8_only,
         data: DataWriter::measure(),
         scratch_bytes: 0,
@@ -441,6 +448,7 @@ pub(crate) fn prepare(
     let mut p = Prepare {
         model,
         op,
+        op_name: registration.op_name,
         int8_only: registration.int8_only,
         data: DataWriter::into(data),
         scratch_bytes: 0,
@@ -466,6 +474,8 @@ pub(crate) fn eval(
 pub(crate) struct Prepare<'p, 'm, 'd> {
     pub model: &'p Model<'m>,
     pub op: &'p Operator<'m>,
+    /// The builtin's name (the registration's), what the errors name.
+    op_name: &'static str,
     /// Set by an `_INT8` registration: see [`Prepare::require_int8`].
     int8_only: Option<&'static str>,
     pub data: DataWriter<'d>,
@@ -476,7 +486,7 @@ impl<'m> Prepare<'_, 'm, '_> {
     /// An `UnsupportedOperands` error for this op.
     pub fn unsupported(&self, what: &'static str) -> ParseErrorKind {
         ParseErrorKind::UnsupportedOperands {
-            op: self.op.name(),
+            op: self.op_name,
             what,
         }
     }
@@ -484,7 +494,7 @@ impl<'m> Prepare<'_, 'm, '_> {
     /// An `InvalidOperands` error for this op.
     pub fn invalid(&self, what: &'static str) -> ParseErrorKind {
         ParseErrorKind::InvalidOperands {
-            op: self.op.name(),
+            op: self.op_name,
             what,
         }
     }
