@@ -247,7 +247,7 @@ pub mod op {
 ///
 /// With the `std` feature (host tools) every builtin has its name; without it (firmware)
 /// only the operators this runtime has kernels for, the ones its errors are about, do: the
-/// other 170 names would add 2.3 KB to every firmware, and an error about such an operator
+/// other 178 names would add 2.3 KB to every firmware, and an error about such an operator
 /// gives its builtin code. Never inlined: error paths call it from every operator's `prepare`.
 #[inline(never)]
 pub fn op_name(code: i32) -> &'static str {
