@@ -248,8 +248,11 @@ impl<'m> Operator<'m> {
     }
 }
 
-/// [`Model::verify_sparse`] as a function the sparse registrations carry
-/// ([`ops::SparseVerifyFn`]).
+/// Checks a constant tensor with `SparsityParameters`: it must be tflm-rs's row-bitmask
+/// encoding (an empty `SparsityParameters` table, the model's metadata naming the format)
+/// of a 2-D int8 tensor, and its bytes must pass [`crate::sparse::verify`]. The sparse
+/// registrations (the only kernels that read the encoding) carry this function
+/// ([`ops::SparseVerifyFn`]), so only a firmware that links a sparse kernel links it.
 pub(crate) fn verify_sparse<'m>(
     model: &Model<'m>,
     at: Location,
@@ -258,7 +261,46 @@ pub(crate) fn verify_sparse<'m>(
     shape: &Vector<'m, i32>,
     data: &[u8],
 ) -> Result<(), ParseError> {
-    model.verify_sparse(at, sparsity, dtype, shape, data)
+    use field::sparsity as f;
+    let unsupported = |what| {
+        Err(ParseError::new(
+            at,
+            ParseErrorKind::UnsupportedSparsity { what },
+        ))
+    };
+    let order = sparsity
+        .vector::<i32>(f::TRAVERSAL_ORDER)
+        .map_err(malformed(at, "sparsity.traversal_order"))?;
+    let dims = sparsity
+        .tables(f::DIM_METADATA)
+        .map_err(malformed(at, "sparsity.dim_metadata"))?;
+    let block = sparsity
+        .vector::<i32>(f::BLOCK_MAP)
+        .map_err(malformed(at, "sparsity.block_map"))?;
+    if order.is_some_and(|v| !v.is_empty())
+        || dims.is_some_and(|v| !v.is_empty())
+        || block.is_some_and(|v| !v.is_empty())
+    {
+        return unsupported(SPARSE_TFLITE_FORMAT);
+    }
+    match model.sparse_format {
+        None => {
+            return unsupported(
+                "empty SparsityParameters without the model's tflm_rs.sparse_weights metadata",
+            )
+        }
+        Some(false) => return unsupported(SPARSE_OTHER_FORMAT),
+        Some(true) => {}
+    }
+    if dtype != DType::I8 || shape.len() != 2 {
+        return unsupported("the row-bitmask encoding is for 2-D int8 weights only");
+    }
+    let (rows, depth) = (
+        shape.get(0).unwrap_or(0) as usize,
+        shape.get(1).unwrap_or(0) as usize,
+    );
+    crate::sparse::verify(rows, depth, data)
+        .map_err(|e| ParseError::new(at, ParseErrorKind::SparseWeights(e)))
 }
 
 fn malformed(location: Location, field: &'static str) -> impl Fn(Malformed) -> ParseError {
@@ -832,62 +874,8 @@ impl<'m> Model<'m> {
         })
     }
 
-    /// Checks a constant tensor with `SparsityParameters`: it must be tflm-rs's row-bitmask
-    /// encoding (an empty `SparsityParameters` table, the model's metadata naming the format)
-    /// of a 2-D int8 tensor, and its bytes must pass [`crate::sparse::verify`] when a sparse
-    /// registration (the only kernels that read them) is in the model's list.
-    fn verify_sparse(
-        &self,
-        at: Location,
-        sparsity: Table<'m>,
-        dtype: DType,
-        shape: &Vector<'m, i32>,
-        data: &[u8],
-    ) -> Result<(), ParseError> {
-        use field::sparsity as f;
-        let unsupported = |what| {
-            Err(ParseError::new(
-                at,
-                ParseErrorKind::UnsupportedSparsity { what },
-            ))
-        };
-        let order = sparsity
-            .vector::<i32>(f::TRAVERSAL_ORDER)
-            .map_err(malformed(at, "sparsity.traversal_order"))?;
-        let dims = sparsity
-            .tables(f::DIM_METADATA)
-            .map_err(malformed(at, "sparsity.dim_metadata"))?;
-        let block = sparsity
-            .vector::<i32>(f::BLOCK_MAP)
-            .map_err(malformed(at, "sparsity.block_map"))?;
-        if order.is_some_and(|v| !v.is_empty())
-            || dims.is_some_and(|v| !v.is_empty())
-            || block.is_some_and(|v| !v.is_empty())
-        {
-            return unsupported(SPARSE_TFLITE_FORMAT);
-        }
-        match self.sparse_format {
-            None => {
-                return unsupported(
-                    "empty SparsityParameters without the model's tflm_rs.sparse_weights metadata",
-                )
-            }
-            Some(false) => return unsupported(SPARSE_OTHER_FORMAT),
-            Some(true) => {}
-        }
-        if dtype != DType::I8 || shape.len() != 2 {
-            return unsupported("the row-bitmask encoding is for 2-D int8 weights only");
-        }
-        let (rows, depth) = (
-            shape.get(0).unwrap_or(0) as usize,
-            shape.get(1).unwrap_or(0) as usize,
-        );
-        crate::sparse::verify(rows, depth, data)
-            .map_err(|e| ParseError::new(at, ParseErrorKind::SparseWeights(e)))
-    }
-
     /// A tensor with `SparsityParameters` when no registration verifies the encoding (a
-    /// firmware without sparse kernels, which links no [`Model::verify_sparse`]): refused
+    /// firmware without sparse kernels, which links no [`verify_sparse`]): refused
     /// unless the model declares tflm-rs's encoding, whose tensors its operators then refuse
     /// naming the registration to add (`parse_with`).
     fn sparse_without_verifier(&self, at: Location) -> Result<(), ParseError> {
