@@ -311,36 +311,26 @@ pub fn for_each_row_dot<'e>(
 /// pass [`verify`] the sums are wrong, never a panic.
 #[inline(never)]
 pub fn row_dots<'e>(x: &[[i8; 8]], mut enc: &'e [u8], dots: &mut [i32]) -> &'e [u8] {
-    // The last groups of a tensor, copied here when fewer than 9 bytes are left, so that
-    // they take the same bodies (a verified group never reads past its own bytes).
-    let mut tail = [0u8; 9];
     for dot in dots {
         let mut acc = 0i32;
         for x8 in x {
             let Some(&mask) = enc.first() else { break };
-            let head = match enc.first_chunk::<9>() {
-                Some(head) => head,
-                None => {
-                    tail[..enc.len()].copy_from_slice(enc);
-                    &tail
-                }
-            };
-            acc = sparse_group!(acc, x8, mask, head);
-            enc = enc.get(1 + ones(mask)..).unwrap_or(&[]);
+            sparse_group!(acc, x8, mask, enc);
         }
         *dot = acc;
     }
     enc
 }
 
-/// `acc` plus the products of one mask byte's values (`head`: the mask and the 8 bytes
-/// after it, all a group can use) with 8 inputs `x`. The mask selects one of 256
-/// straight-line bodies (a jump table), each loading exactly its nonzero weights at fixed
-/// offsets: a weight costs two loads and a multiply-add, with no per-bit test, index
-/// decoding or bounds check.
+/// One mask byte `mask` (the first byte of `enc`) and its values against 8 inputs `x`: adds
+/// the products to `acc` and moves `enc` past the group. The mask selects one of 256
+/// straight-line bodies (a jump table), each checking that its own `1 + popcount` bytes are
+/// there, loading exactly its nonzero weights at fixed offsets and advancing `enc` by that
+/// constant: a weight costs two loads and a multiply-add, with no per-bit test or index
+/// decoding, and the last group of a tensor takes the same path as the others.
 macro_rules! sparse_group {
-    ($acc:ident, $x:expr, $mask:expr, $head:expr) => {
-        sparse_group!(@arms $acc, $x, $mask, $head;
+    ($acc:ident, $x:expr, $mask:expr, $enc:ident) => {
+        sparse_group!(@arms $acc, $x, $mask, $enc;
             0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
             32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59
             60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87
@@ -353,17 +343,25 @@ macro_rules! sparse_group {
             217 218 219 220 221 222 223 224 225 226 227 228 229 230 231 232 233 234 235 236 237
             238 239 240 241 242 243 244 245 246 247 248 249 250 251 252 253 254 255)
     };
-    (@arms $acc:ident, $x:expr, $mask:expr, $head:expr; $($m:literal)*) => {
+    (@arms $acc:ident, $x:expr, $mask:expr, $enc:ident; $($m:literal)*) => {
         match $mask {
-            $($m => group_dot::<$m>($acc, $x, $head),)*
+            $($m => {
+                const N: usize = 1 + ($m as u8).count_ones() as usize;
+                // A verified encoding always has the group's bytes; else the dots are wrong.
+                ($acc, $enc) = match $enc.split_first_chunk::<N>() {
+                    Some((head, rest)) => (group_dot::<$m, N>($acc, $x, head), rest),
+                    None => ($acc, &$enc[$enc.len()..]),
+                };
+            })*
         }
     };
 }
 use sparse_group;
 
-/// `acc + Σ x[b] w` over the set bits `b` of `M`, the weights following the mask byte in `v`.
+/// `acc + Σ x[b] w` over the set bits `b` of `M`, the weights following the mask byte in `v`
+/// (`N = 1 + popcount(M)` bytes: every index is known in range at compile time).
 #[inline(always)]
-fn group_dot<const M: u8>(mut acc: i32, x: &[i8; 8], v: &[u8; 9]) -> i32 {
+fn group_dot<const M: u8, const N: usize>(mut acc: i32, x: &[i8; 8], v: &[u8; N]) -> i32 {
     let mut k = 1;
     let mut b = 0;
     while b < 8 {
