@@ -314,23 +314,24 @@ pub fn row_dots<'e>(x: &[[i8; 8]], mut enc: &'e [u8], dots: &mut [i32]) -> &'e [
     for dot in dots {
         let mut acc = 0i32;
         for x8 in x {
-            let Some(&mask) = enc.first() else { break };
-            sparse_group!(acc, x8, mask, enc);
+            match enc.first_chunk::<9>() {
+                Some(head) => sparse_group!(acc, x8, head, enc),
+                None => (acc, enc) = sparse_group_last(acc, x8, enc),
+            }
         }
         *dot = acc;
     }
     enc
 }
 
-/// One mask byte `mask` (the first byte of `enc`) and its values against 8 inputs `x`: adds
-/// the products to `acc` and moves `enc` past the group. The mask selects one of 256
-/// straight-line bodies (a jump table), each checking that its own `1 + popcount` bytes are
-/// there, loading exactly its nonzero weights at fixed offsets and advancing `enc` by that
-/// constant: a weight costs two loads and a multiply-add, with no per-bit test or index
-/// decoding, and the last group of a tensor takes the same path as the others.
+/// One mask byte and its values (`head`: the first 9 bytes of `enc`, all a group can use)
+/// against 8 inputs `x`: adds the products to `acc` and moves `enc` past the group. The mask
+/// selects one of 256 straight-line bodies (a jump table), each loading exactly its nonzero
+/// weights at fixed offsets and advancing `enc` by a constant, so a weight costs two loads and
+/// a multiply-add, with no per-bit test, index decoding or bounds check.
 macro_rules! sparse_group {
-    ($acc:ident, $x:expr, $mask:expr, $enc:ident) => {
-        sparse_group!(@arms $acc, $x, $mask, $enc;
+    ($acc:ident, $x:expr, $head:expr, $enc:ident) => {
+        sparse_group!(@arms $acc, $x, $head, $enc;
             0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
             32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59
             60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87
@@ -343,25 +344,40 @@ macro_rules! sparse_group {
             217 218 219 220 221 222 223 224 225 226 227 228 229 230 231 232 233 234 235 236 237
             238 239 240 241 242 243 244 245 246 247 248 249 250 251 252 253 254 255)
     };
-    (@arms $acc:ident, $x:expr, $mask:expr, $enc:ident; $($m:literal)*) => {
-        match $mask {
+    (@arms $acc:ident, $x:expr, $head:expr, $enc:ident; $($m:literal)*) => {
+        match $head[0] {
             $($m => {
-                const N: usize = 1 + ($m as u8).count_ones() as usize;
-                // A verified encoding always has the group's bytes; else the dots are wrong.
-                ($acc, $enc) = match $enc.split_first_chunk::<N>() {
-                    Some((head, rest)) => (group_dot::<$m, N>($acc, $x, head), rest),
-                    None => ($acc, &$enc[$enc.len()..]),
-                };
+                $acc = group_dot::<$m>($acc, $x, $head);
+                $enc = &$enc[1 + ($m as u8).count_ones() as usize..];
             })*
         }
     };
 }
 use sparse_group;
 
-/// `acc + Σ x[b] w` over the set bits `b` of `M`, the weights following the mask byte in `v`
-/// (`N = 1 + popcount(M)` bytes: every index is known in range at compile time).
+/// A group where fewer than 9 bytes of the encoding are left (the end of the tensor): a plain
+/// walk over the mask bits. Returns `acc` plus
+/// the products and the encoding after the group.
+#[inline(never)]
+fn sparse_group_last<'e>(mut acc: i32, x: &[i8; 8], enc: &'e [u8]) -> (i32, &'e [u8]) {
+    let Some((&mask, mut values)) = enc.split_first() else {
+        return (acc, enc);
+    };
+    for (b, &xb) in x.iter().enumerate() {
+        if mask & (1 << b) != 0 {
+            let Some((&w, rest)) = values.split_first() else {
+                break;
+            };
+            acc = acc.wrapping_add((xb as i32).wrapping_mul(w as i8 as i32));
+            values = rest;
+        }
+    }
+    (acc, values)
+}
+
+/// `acc + Σ x[b] w` over the set bits `b` of `M`, the weights following the mask byte in `v`.
 #[inline(always)]
-fn group_dot<const M: u8, const N: usize>(mut acc: i32, x: &[i8; 8], v: &[u8; N]) -> i32 {
+fn group_dot<const M: u8>(mut acc: i32, x: &[i8; 8], v: &[u8; 9]) -> i32 {
     let mut k = 1;
     let mut b = 0;
     while b < 8 {
