@@ -192,10 +192,10 @@ pub fn logistic_q3_12_in_place(v: &mut [i16]) {
     }
 }
 
-/// [`tanh`] of every element of `v`, in place, for a Q`integer_bits` input: Q3.12 (the LSTM's
-/// cell gate) with the format folded in, any other (its cell state, `2^-15` to `2^-9`) read
-/// at run time, one copy of the code for all (each folded copy costs about 1.3 KB of
-/// Cortex-M4 code for some 15 instructions less per element).
+/// [`tanh`] of every element of `v`, in place, for a Q`integer_bits` input. Q3.12 (the LSTM's
+/// cell gate, and its cell state when that has scale `2^-12`) runs a copy with the format
+/// folded in; any other format (the cell state's `2^-15` to `2^-9`) one general copy: a folded
+/// copy per format cost about 1.2 KB of Cortex-M4 code each.
 pub fn tanh_in_place(v: &mut [i16], integer_bits: i32) {
     if integer_bits == 3 {
         tanh_q3_12_in_place(v);
@@ -308,7 +308,11 @@ mod tests {
             tanh_in_place(&mut v, ib);
             for (&x, &y) in all.iter().zip(&v) {
                 assert_eq!(y, reference_tanh(x, ib), "tanh Q{ib} of {x}");
-                assert_eq!(logistic(x, ib), reference_logistic(x, ib), "logistic Q{ib} of {x}");
+                assert_eq!(
+                    logistic(x, ib),
+                    reference_logistic(x, ib),
+                    "logistic Q{ib} of {x}"
+                );
             }
         }
     }

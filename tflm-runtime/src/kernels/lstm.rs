@@ -572,14 +572,8 @@ pub fn lstm_i8<const SPARSE: bool>(
             for r in 0..rows {
                 let o = &mut out[r * nc..(r + 1) * nc];
                 let (x, h) = (&x[r * ni..(r + 1) * ni], &h[r * no..(r + 1) * no]);
-                // Constant-folded away in the dense kernel (`!SPARSE`).
-                let (xg, hg) = match SPARSE {
-                    true => (
-                        xg.get(r * gx..(r + 1) * gx).unwrap_or(&[]),
-                        hg.get(r * gh..(r + 1) * gh).unwrap_or(&[]),
-                    ),
-                    false => (&[][..], &[][..]),
-                };
+                let xg = xg.get(r * gx..(r + 1) * gx).unwrap_or(&[]);
+                let hg = hg.get(r * gh..(r + 1) * gh).unwrap_or(&[]);
                 let [si, sr] = [sparse[0][g], sparse[1][g]];
                 gate_matmul::<SPARSE>(w.input[g], si, bi, x, xg, p.input_scale[g], o);
                 gate_matmul::<SPARSE>(w.recurrent[g], sr, br, h, hg, p.recurrent_scale[g], o);
