@@ -277,12 +277,39 @@ pub fn grouped<'a>(x: &'a [i8], depth: usize, padded: &'a mut [i8]) -> Option<&'
     Some(padded.as_chunks::<8>().0)
 }
 
+/// Rows whose dots [`for_each_row_dot`] forms per call of [`row_dots`] (on the stack).
+const DOTS: usize = 32;
+
+/// Calls `f(first, dots)` with the dots `Σ x·w` of the `rows` encoded rows at the start of
+/// `enc` against the same input `x` (one row of [`grouped`]), up to 32 rows a call, `first`
+/// the index of `dots[0]`; returns the encoding after the rows. Both sparse kernels
+/// (FULLY_CONNECTED, the LSTM's gates) finish their rows through it, so the callback slices
+/// its outputs once per 32 rows, not once per row.
+#[inline(always)]
+pub fn for_each_row_dot<'e>(
+    x: &[[i8; 8]],
+    mut enc: &'e [u8],
+    rows: usize,
+    mut f: impl FnMut(usize, &[i32]),
+) -> &'e [u8] {
+    let mut dots = [0i32; DOTS];
+    let mut first = 0;
+    while first < rows {
+        let dots = &mut dots[..(rows - first).min(DOTS)];
+        enc = row_dots(x, enc, dots);
+        f(first, dots);
+        first += dots.len();
+    }
+    enc
+}
+
 /// `Σ x·w` over the nonzero weights of each of `dots.len()` encoded rows against the same
 /// inputs `x` (one row of [`grouped`]), into `dots`; returns the encoding after them. The
 /// sparse kernels' inner loop (FULLY_CONNECTED's and the LSTM's), one copy of its code for
 /// both; several rows a call keep the call's cost off short rows (the LSTM's 20-column
 /// rows). Sums wrap, so any order gives the dense sum's bits. On an encoding that did not
 /// pass [`verify`] the sums are wrong, never a panic.
+#[inline(never)]
 pub fn row_dots<'e>(x: &[[i8; 8]], mut enc: &'e [u8], dots: &mut [i32]) -> &'e [u8] {
     for dot in dots {
         let mut acc = 0i32;

@@ -135,11 +135,12 @@ def fmt(m: dict) -> str:
                      if k != "tflite_bytes")
 
 
-def prune(name, mod, twin, spec, data) -> None:
+def prune(name, mod, twin, spec, data, seed=None) -> None:
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
-    common.seed_everything(mod.SEED)
+    # The model's own seed by default; --prune-seeds varies only the fine-tuning's shuffles.
+    common.seed_everything(mod.SEED if seed is None else seed)
     tr = spec["training"]
     x, y, loss = training_arrays(spec, data)
     steps = PRUNE_EPOCHS * math.ceil(len(x) / tr["batch_size"])
@@ -212,6 +213,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", choices=("digits", "co2"), action="append",
                     help="only this model (repeatable; default: digits and co2)")
+    ap.add_argument("--prune-seeds", type=lambda v: [int(s) for s in v.split(",")],
+                    help="run only the pruning baseline, once per seed (comma-separated), to "
+                         "see how much the 2-epoch fine-tuning varies with the shuffle order")
     args = ap.parse_args()
     # One thread per op pool, set before tf-keras and tfmot initialize TensorFlow's runtime:
     # afterwards the setting is refused, and more threads change the trained weights.
@@ -238,6 +242,11 @@ def main() -> None:
             xs = tflm_specs.normalize_input(data.examples("test")[0][0], spec["inputs"][0])
             diff = np.max(np.abs(twin.predict(xs, verbose=0) - model.predict(xs, verbose=0)))
             print(f"  tf-keras twin vs Keras 3 model on the test split: max |difference| {diff:.1e}")
+            if args.prune_seeds:
+                for seed in args.prune_seeds:
+                    print(f"  pruning seed {seed}:")
+                    prune(name, mod, twin, spec, data, seed)
+                continue
             prune(name, mod, twin, spec, data)
             qat(name, mod, twin, spec, data)
 

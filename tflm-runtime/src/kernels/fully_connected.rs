@@ -565,16 +565,11 @@ pub fn fully_connected_i8_sparse(
         .zip(output.chunks_exact_mut(output_depth.max(1)))
     {
         let groups = crate::sparse::grouped(x, depth, padded).ok_or(KernelError::Shape)?;
-        // The dots of up to 32 output rows a call (on the stack), then their rescale.
-        let mut enc = filter;
-        let mut dots = [0i32; 32];
-        for (chunk, outs) in out_row.chunks_mut(dots.len()).enumerate() {
-            let dots = &mut dots[..outs.len()];
-            enc = crate::sparse::row_dots(groups, enc, dots);
-            for (k, (o, &acc)) in outs.iter_mut().zip(dots.iter()).enumerate() {
-                *o = out.finish(acc, chunk * 32 + k);
+        crate::sparse::for_each_row_dot(groups, filter, output_depth, |first, dots| {
+            for (k, (o, &acc)) in out_row[first..].iter_mut().zip(dots).enumerate() {
+                *o = out.finish(acc, first + k);
             }
-        }
+        });
     }
     Ok(())
 }

@@ -482,21 +482,18 @@ fn acc_i16(gate: i16, sum: i32, scale: [i32; 2]) -> i16 {
 /// [`crate::sparse::grouped`] input: only the nonzero weights are multiplied, the same bits.
 #[inline(always)]
 fn sparse_matmul_acc_i16(
-    mut encoded: &[u8],
+    encoded: &[u8],
     bias: &[i32],
     x: &[[i8; 8]],
     scale: [i32; 2],
     out: &mut [i16],
 ) {
-    // The dots of up to 32 rows a call (on the stack): the rows are short.
-    let mut dots = [0i32; 32];
-    for (out, bias) in out.chunks_mut(dots.len()).zip(bias.chunks(dots.len())) {
-        let dots = &mut dots[..out.len()];
-        encoded = crate::sparse::row_dots(x, encoded, dots);
-        for ((o, &b), &dot) in out.iter_mut().zip(bias).zip(dots.iter()) {
+    crate::sparse::for_each_row_dot(x, encoded, out.len(), |first, dots| {
+        let rows = out[first..].iter_mut().zip(&bias[first..]).zip(dots);
+        for ((o, &b), &dot) in rows {
             *o = acc_i16(*o, b.wrapping_add(dot), scale);
         }
-    }
+    });
 }
 
 /// `out += W x` for one gate matrix and one batch row, reading the encoded matrix when there
@@ -595,12 +592,10 @@ pub fn lstm_i8<const SPARSE: bool>(
                     }
                 }
             }
-            for v in out.iter_mut() {
-                *v = if g == 2 {
-                    fixed16::tanh(*v, 3)
-                } else {
-                    fixed16::logistic(*v, 3)
-                };
+            if g == 2 {
+                fixed16::tanh_in_place(out, 3);
+            } else {
+                fixed16::logistic_q3_12_in_place(out);
             }
         };
         if !cifg {
@@ -627,10 +622,8 @@ pub fn lstm_i8<const SPARSE: bool>(
         }
         gate(3, go, c, h);
         // tanh(c) into the input gate's buffer (no longer needed).
-        let tanh_bits = 15 + p.cell_scale_log2;
-        for k in 0..n {
-            gi[k] = fixed16::tanh(c[k], tanh_bits);
-        }
+        gi.copy_from_slice(c);
+        fixed16::tanh_in_place(gi, 15 + p.cell_scale_log2);
         let [hm, hs] = p.hidden_scale;
         let hidden_q = |k: usize, zp: i32| {
             let v = multiply_by_quantized_multiplier(go[k] as i32 * gi[k] as i32, hm, hs);
