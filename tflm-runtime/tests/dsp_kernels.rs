@@ -14,6 +14,7 @@ use tflm_runtime::kernels::depthwise_conv::{
 use tflm_runtime::kernels::fully_connected::{
     effective_scales, fully_connected_i8, FcDims, FullyConnectedParams,
 };
+use tflm_runtime::kernels::pointwise;
 use tflm_runtime::quant::multiply_by_quantized_multiplier;
 use tflm_runtime::{Activation, Padding};
 
@@ -237,6 +238,109 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
                     got, want,
                     "im2col in_c {in_c} out_c {out_c} zp {in_zp}/{out_zp}"
                 );
+            }
+        }
+    }
+}
+
+/// 1x1 convolutions (the blocked pointwise kernel, and its fallback beyond
+/// `pointwise::MAX_CHANNELS`): odd pixel and channel counts, depths that are not whole words,
+/// strides, two batches, and per-channel scales on both sides of the rescale's folded path
+/// (shift below 0) and the reference one (shift 0 and above).
+#[test]
+fn pointwise_int8_odd_pixels_channels_strides_scales() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let grids: [([usize; 3], [i32; 2]); 5] = [
+        ([1, 1, 1], [1, 1]),
+        ([1, 3, 3], [1, 1]),
+        ([1, 5, 7], [2, 1]),
+        ([2, 4, 5], [2, 2]),
+        ([1, 2, 9], [1, 3]),
+    ];
+    for ([batches, h, w], stride) in grids {
+        for (in_c, out_c) in [
+            (1, 1),
+            (3, 2),
+            (4, 3),
+            (7, 5),
+            (16, 8),
+            (37, 11),
+            (256, 3),
+            (260, 2),
+        ] {
+            for (in_zp, out_zp) in [(-128, 5), (127, -128), (-3, 17)] {
+                let win = compute_padding(
+                    Padding::Same,
+                    stride[0],
+                    stride[1],
+                    1,
+                    1,
+                    h as i32,
+                    w as i32,
+                    1,
+                    1,
+                )
+                .expect("valid window");
+                let (oh, ow) = (win.out_height as usize, win.out_width as usize);
+                let p = ConvParams::quantized(
+                    stride,
+                    [1, 1],
+                    win.padding,
+                    in_zp,
+                    out_zp,
+                    0.05,
+                    Activation::Relu6,
+                    -128,
+                    127,
+                );
+                let input = rng.vec(batches * h * w * in_c);
+                let filter = rng.vec(out_c * in_c);
+                let bias: Vec<i32> = (0..out_c as i32).map(|k| k * 1231 - 2500).collect();
+                // Output scales from 1/400 (shift -8) up to 2 (shift 2).
+                let scales: Vec<f32> = (0..out_c)
+                    .map(|c| [0.000_05, 0.01, 0.025, 0.04, 0.001][c % 5])
+                    .collect();
+                let (mut m, mut s) = (vec![0; out_c], vec![0; out_c]);
+                per_channel_multipliers(1.0, &scales, 0.02, &mut m, &mut s).expect("scales");
+                assert!(s.iter().any(|&s| s >= 0) || out_c < 3);
+                let mut got = vec![0i8; batches * oh * ow * out_c];
+                conv_per_channel_i8(
+                    &p,
+                    &m,
+                    &s,
+                    [batches, h, w, in_c],
+                    &input,
+                    [out_c, 1, 1, in_c],
+                    &filter,
+                    Some(&bias),
+                    [batches, oh, ow, out_c],
+                    &mut got,
+                )
+                .expect("valid shapes");
+                assert_eq!(
+                    pointwise::applies(&p, [out_c, 1, 1, in_c], in_c),
+                    in_c <= pointwise::MAX_CHANNELS
+                );
+                for b in 0..batches {
+                    let img = &input[b * h * w * in_c..][..h * w * in_c];
+                    let want = textbook(
+                        &p,
+                        [oh, ow],
+                        out_c,
+                        [1, 1],
+                        &m,
+                        &s,
+                        &bias,
+                        |oy, ox, oc, _, _| {
+                            let (y, x) = (oy * stride[0] as usize, ox * stride[1] as usize);
+                            (0..in_c)
+                                .map(|ic| (img[(y * w + x) * in_c + ic], filter[oc * in_c + ic]))
+                                .collect()
+                        },
+                    );
+                    let n = oh * ow * out_c;
+                    assert_eq!(&got[b * n..][..n], &want[..], "{batches}x{h}x{w} s{stride:?} in_c {in_c} out_c {out_c} zp {in_zp}/{out_zp}");
+                }
             }
         }
     }

@@ -8,6 +8,7 @@
 //! (`filter in_channels` a divisor of the input's) is supported as in the reference kernel.
 
 use super::dsp;
+use super::requant::{ChannelRescale, OutputStage};
 use crate::quant::{
     activation_range_f32, activation_range_quantized, multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_i64, quantize_multiplier,
@@ -232,6 +233,15 @@ impl ConvParams {
         activation: Activation,
     ) -> Self {
         Self::quantized(stride, dilation, padding, 0, 0, 1.0, activation, 0, 0)
+    }
+
+    /// The int8 output's zero point and clamp.
+    pub(crate) fn output_stage(&self) -> OutputStage {
+        OutputStage {
+            zero_point: self.output_offset,
+            min: self.activation_min,
+            max: self.activation_max,
+        }
     }
 
     pub(crate) fn window(&self) -> Option<Window> {
@@ -746,6 +756,20 @@ pub fn conv_per_channel_i8_im2col(
     output: &mut [i8],
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
+    if super::pointwise::applies(p, filter_shape, input_shape[3]) {
+        return super::pointwise::pointwise_i8(
+            p,
+            multipliers,
+            shifts,
+            input_shape,
+            input,
+            filter_shape,
+            filter,
+            bias,
+            output_shape,
+            output,
+        );
+    }
     let window = im2col_bytes(filter_shape, input_shape[3]);
     if window > 0 && scratch.len() >= window && i8::try_from(p.input_offset.wrapping_neg()).is_ok()
     {
@@ -825,7 +849,7 @@ pub(crate) fn requantize_i8<'a>(
     shifts: &'a [i32],
     bias: Option<&'a [i32]>,
 ) -> impl FnMut(usize, &[i32], &mut [i8]) + 'a {
-    let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
+    let stage = p.output_stage();
     #[inline(always)]
     move |oc, acc, out| {
         requantize(
@@ -838,10 +862,10 @@ pub(crate) fn requantize_i8<'a>(
             #[inline(always)]
             |a: i32, b, m, s| {
                 let a = a.wrapping_add(b.unwrap_or(0));
-                multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
+                stage.store(a, &ChannelRescale::new(m, s)) as i32
             },
             #[inline(always)]
-            |v| v.max(lo).min(hi) as i8,
+            |v| v as i8,
         )
     }
 }
