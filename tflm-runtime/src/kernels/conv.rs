@@ -771,8 +771,7 @@ pub fn conv_per_channel_i8_im2col(
         );
     }
     let window = im2col_bytes(filter_shape, input_shape[3]);
-    if window > 0 && scratch.len() >= window && i8::try_from(p.input_offset.wrapping_neg()).is_ok()
-    {
+    if window > 0 && scratch.len() >= window && im2col_pad(p).is_some() {
         return conv_i8_gathered(
             p,
             multipliers,
@@ -819,23 +818,43 @@ pub(crate) fn conv_i8_gathered(
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
     check_channels(filter_shape[0], multipliers, shifts, bias.map(<[i32]>::len))?;
-    let [_, f_h, f_w, f_c] = filter_shape;
-    let col = scratch
-        .get_mut(..f_h * f_w * f_c)
-        .ok_or(KernelError::Shape)?;
-    let pad = i8::try_from(p.input_offset.wrapping_neg()).map_err(|_| KernelError::Shape)?;
-    let emit = requantize_i8(p, multipliers, shifts, bias);
+    let [out_c, f_h, f_w, f_c] = filter_shape;
+    if f_c != input_shape[3]
+        || output_shape[3] != out_c
+        || volume(filter_shape) != Some(filter.len())
+    {
+        return Err(KernelError::Shape);
+    }
+    let off = p.input_offset;
+    let mut emit = requantize_i8(p, multipliers, shifts, bias);
     im2col_core(
         p,
         input_shape,
         input,
-        filter_shape,
-        filter,
+        [f_h, f_w],
         output_shape,
         output,
-        col,
-        pad,
-        emit,
+        scratch,
+        #[inline(always)]
+        |col, px| {
+            let mut rows = filter.chunks_exact(col.len());
+            let mut quads = px.chunks_exact_mut(4);
+            let mut oc = 0;
+            for quad in &mut quads {
+                let (Some(f0), Some(f1), Some(f2), Some(f3)) =
+                    (rows.next(), rows.next(), rows.next(), rows.next())
+                else {
+                    return;
+                };
+                emit(oc, &i8::dot4([0; 4], col, [f0, f1, f2, f3], off), quad);
+                oc += 4;
+            }
+            for (o, w) in quads.into_remainder().iter_mut().zip(rows) {
+                emit(oc, &[i8::dot(0, col, w, off)], core::slice::from_mut(o));
+                oc += 1;
+            }
+            debug_assert_eq!(oc, out_c);
+        },
     )
 }
 
@@ -870,41 +889,45 @@ pub(crate) fn requantize_i8<'a>(
     }
 }
 
-/// The im2col loop nest of [`conv_per_channel_i8_im2col`]: gather one pixel's window into
-/// `col` (`pad` where a tap is outside the image), then four channels per dot product over it.
+/// The value an im2col window holds for a tap outside the image: the input zero point, when
+/// it is an int8 (always, for a valid model).
+fn im2col_pad(p: &ConvParams) -> Option<i8> {
+    i8::try_from(p.input_offset.wrapping_neg()).ok()
+}
+
+/// The im2col loop nest of int8 convolutions over all input channels: for each output pixel,
+/// gather its `[f_h, f_w]` window into the first `f_h * f_w * in_c` bytes of `scratch` (the
+/// input zero point where a tap is outside the image, whose `x + input_offset` is 0, so it adds
+/// exactly nothing, as the reference's skipped taps), then `pixel(window, outputs)`. The one
+/// place that decides the padding value and the window's extent.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn im2col_core(
+pub(crate) fn im2col_core(
     p: &ConvParams,
     input_shape: [usize; 4],
     input: &[i8],
-    filter_shape: [usize; 4],
-    filter: &[i8],
+    [f_h, f_w]: [usize; 2],
     output_shape: [usize; 4],
     output: &mut [i8],
-    col: &mut [i8],
-    pad: i8,
-    mut emit: impl FnMut(usize, &[i32], &mut [i8]),
+    scratch: &mut [i8],
+    mut pixel: impl FnMut(&[i8], &mut [i8]),
 ) -> Result<(), KernelError> {
     let win = p.window().ok_or(KernelError::Shape)?;
+    let pad = im2col_pad(p).ok_or(KernelError::Shape)?;
     let [batches, in_h, in_w, in_c] = input_shape;
-    let [out_c, f_h, f_w, f_c] = filter_shape;
-    let [out_b, out_h, out_w, out_c2] = output_shape;
+    let [out_b, out_h, out_w, out_c] = output_shape;
     let row = f_w * in_c;
+    let col = scratch.get_mut(..f_h * row).ok_or(KernelError::Shape)?;
     if out_b != batches
-        || out_c2 != out_c
-        || f_c != in_c
         || row == 0
-        || col.len() != f_h * row
+        || out_c == 0
         || volume(input_shape) != Some(input.len())
-        || volume(filter_shape) != Some(filter.len())
         || volume(output_shape) != Some(output.len())
     {
         return Err(KernelError::Shape);
     }
     let [dil_h, dil_w] = win.dilation;
-    let off = p.input_offset;
-    let mut out_px = output.chunks_exact_mut(out_c.max(1));
+    let mut out_px = output.chunks_exact_mut(out_c);
     for b in 0..batches {
         for oy in 0..out_h {
             let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
@@ -941,23 +964,7 @@ fn im2col_core(
                         }
                     }
                 }
-                let col = &*col;
-                let mut rows = filter.chunks_exact(col.len());
-                let mut quads = px.chunks_exact_mut(4);
-                let mut oc = 0;
-                for quad in &mut quads {
-                    let (Some(f0), Some(f1), Some(f2), Some(f3)) =
-                        (rows.next(), rows.next(), rows.next(), rows.next())
-                    else {
-                        return Err(KernelError::Shape);
-                    };
-                    emit(oc, &i8::dot4([0; 4], col, [f0, f1, f2, f3], off), quad);
-                    oc += 4;
-                }
-                for (o, w) in quads.into_remainder().iter_mut().zip(rows) {
-                    emit(oc, &[i8::dot(0, col, w, off)], core::slice::from_mut(o));
-                    oc += 1;
-                }
+                pixel(col, px);
             }
         }
     }

@@ -12,9 +12,10 @@
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
 use super::conv::{
-    check_channels, clamp_f32, conv_i8_gathered, mac4_scalar, requantize, requantize_i8, volume,
+    check_channels, clamp_f32, im2col_core, mac4_scalar, requantize, requantize_i8, volume,
     ConvParams, Int16Bias, KernelError, Mac, Window,
 };
+use super::dsp;
 
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
 /// channel count is not a multiple of the input's (or the input has none).
@@ -204,24 +205,15 @@ pub fn depthwise_conv_per_channel_i8(
     )
 }
 
-/// Element `i` of a depthwise filter `[1, f_h, f_w, out_c]` re-laid out as CONV_2D's
-/// `[out_c, f_h, f_w, 1]` (for [`depthwise_conv_one_channel_i8`]; `taps = f_h * f_w`).
-/// Out-of-range indices give 0, never a panic.
-pub fn one_channel_filter_at(filter: &[i8], taps: usize, out_c: usize, i: usize) -> i8 {
-    let (oc, tap) = (i / taps.max(1), i % taps.max(1));
-    filter.get(tap * out_c + oc).copied().unwrap_or(0)
-}
-
 /// DEPTHWISE_CONV_2D, int8, over a one-channel input (micro_speech's first layer: depth
-/// multiplier 8): every output channel reads the same input channel, so the op is CONV_2D
-/// with `out_c` one-channel filters. With the filter re-laid out per channel
-/// (`conv_filter[i] == one_channel_filter_at(filter, f_h * f_w, out_c, i)`, prepared once),
-/// each filter row is a contiguous run shared by four channels, which CONV_2D's `SMLAD` dot
-/// products take two taps at a time, instead of one multiply-accumulate per tap and channel.
-/// Same sums (wrapping int32, order-free), same requantization; arguments as in
-/// [`depthwise_conv_per_channel_i8`] plus `conv_filter` and the im2col `scratch` of
-/// [`super::conv::conv_per_channel_i8_im2col`], at least `f_h * f_w` bytes (required: only
-/// the im2col loop nest is linked, which keeps this path small).
+/// multiplier 8): every output channel reads the same input channel, so each output pixel's
+/// window is gathered once (im2col, [`super::conv::im2col_core`]) and swept for four channels
+/// at a time. The filter is read in place (`[1, f_h, f_w, out_c]`: one tap's channels are
+/// neighbours): four window taps widen from one word, each tap's four weights from one word
+/// (`SXTB16`), and the halfword multiply-accumulates (`SMLABB`, `SMLABT`, `SMLATB`,
+/// `SMLATT`) pick the tap and the channel lane, so no re-laid copy of the filter takes arena
+/// space. Same sums (wrapping int32, order-free), same requantization; arguments as in
+/// [`depthwise_conv_per_channel_i8`] plus `scratch`, at least `f_h * f_w` bytes.
 #[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_one_channel_i8(
     p: &ConvParams,
@@ -230,28 +222,81 @@ pub fn depthwise_conv_one_channel_i8(
     input_shape: [usize; 4],
     input: &[i8],
     filter_shape: [usize; 4],
-    conv_filter: &[i8],
+    filter: &[i8],
     bias: Option<&[i32]>,
     output_shape: [usize; 4],
     output: &mut [i8],
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
     let [one, f_h, f_w, out_c] = filter_shape;
-    if input_shape[3] != 1 || one != 1 {
+    if input_shape[3] != 1
+        || one != 1
+        || out_c == 0
+        || output_shape[3] != out_c
+        || volume(filter_shape) != Some(filter.len())
+    {
         return Err(KernelError::Shape);
     }
-    conv_i8_gathered(
+    check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
+    let off = p.input_offset;
+    let off16 = dsp::offset16x2(off).ok_or(KernelError::Shape)?;
+    let mut emit = requantize_i8(p, multipliers, shifts, bias);
+    im2col_core(
         p,
-        multipliers,
-        shifts,
         input_shape,
         input,
-        [out_c, f_h, f_w, 1],
-        conv_filter,
-        bias,
+        [f_h, f_w],
         output_shape,
         output,
         scratch,
+        #[inline(always)]
+        |col, px| {
+            let (groups, tail) = dsp::words(col);
+            let mut quads = px.chunks_exact_mut(4);
+            let mut oc = 0;
+            for quad in &mut quads {
+                let mut taps = filter.chunks_exact(out_c);
+                let mut acc = [0i32; 4];
+                // One tap (its input in lane `x`'s bottom or top) times four channels.
+                macro_rules! tap {
+                    ($x:expr, $lo:ident, $hi:ident) => {
+                        if let Some(Ok(w)) = taps.next().map(|r| r[oc..oc + 4].try_into()) {
+                            let (we, wo) = dsp::widen(dsp::word(w));
+                            acc = [
+                                dsp::$lo($x, we, acc[0]),
+                                dsp::$lo($x, wo, acc[1]),
+                                dsp::$hi($x, we, acc[2]),
+                                dsp::$hi($x, wo, acc[3]),
+                            ];
+                        }
+                    };
+                }
+                for xq in groups {
+                    // Taps (0, 2) and (1, 3) of the group, offset added.
+                    let (x02, x13) = dsp::widen_offset(off16, dsp::word(xq));
+                    tap!(x02, smlabb, smlabt);
+                    tap!(x13, smlabb, smlabt);
+                    tap!(x02, smlatb, smlatt);
+                    tap!(x13, smlatb, smlatt);
+                }
+                for (&x, r) in tail.iter().zip(taps) {
+                    for (a, &w) in acc.iter_mut().zip(&r[oc..oc + 4]) {
+                        *a = i8::mac(*a, x, w, off);
+                    }
+                }
+                emit(oc, &acc, quad);
+                oc += 4;
+            }
+            for o in quads.into_remainder() {
+                let taps = filter.chunks_exact(out_c).map(|r| r[oc]);
+                let acc = col
+                    .iter()
+                    .zip(taps)
+                    .fold(0, |a, (&x, w)| i8::mac(a, x, w, off));
+                emit(oc, &[acc], core::slice::from_mut(o));
+                oc += 1;
+            }
+        },
     )
 }
 

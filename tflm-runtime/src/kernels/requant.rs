@@ -36,7 +36,8 @@ impl ChannelRescale {
             ChannelRescale {
                 multiplier,
                 shift: e1,
-                round: Some((1i64 << 30) + ((1i64 << e1) << 31)),
+                // A 32-bit shift, then a constant one: no variable 64-bit shift.
+                round: Some((1i64 << 30) + (((1u32 << e1) as i64) << 31)),
             }
         } else {
             ChannelRescale {
