@@ -255,12 +255,13 @@ pub fn depthwise_conv_one_channel_i8(
             let mut quads = px.chunks_exact_mut(4);
             let mut oc = 0;
             for quad in &mut quads {
-                let mut taps = filter.chunks_exact(out_c);
                 let mut acc = [0i32; 4];
-                // One tap (its input in lane `x`'s bottom or top) times four channels.
+                // Tap `k` of a group (its input in lane `x`'s bottom or top) times four
+                // channels; `ws` starts at the group's first tap and this quad's channel.
                 macro_rules! tap {
-                    ($x:expr, $lo:ident, $hi:ident) => {
-                        if let Some(Ok(w)) = taps.next().map(|r| r[oc..oc + 4].try_into()) {
+                    ($ws:expr, $k:expr, $x:expr, $lo:ident, $hi:ident) => {
+                        let t = $k * out_c;
+                        if let Some(Ok(w)) = $ws.get(t..t + 4).map(<&[i8; 4]>::try_from) {
                             let (we, wo) = dsp::widen(dsp::word(w));
                             acc = [
                                 dsp::$lo($x, we, acc[0]),
@@ -271,15 +272,17 @@ pub fn depthwise_conv_one_channel_i8(
                         }
                     };
                 }
-                for xq in groups {
+                let mut rows = filter.chunks_exact(4 * out_c);
+                for (xq, ws) in groups.iter().zip(&mut rows) {
                     // Taps (0, 2) and (1, 3) of the group, offset added.
                     let (x02, x13) = dsp::widen_offset(off16, dsp::word(xq));
-                    tap!(x02, smlabb, smlabt);
-                    tap!(x13, smlabb, smlabt);
-                    tap!(x02, smlatb, smlatt);
-                    tap!(x13, smlatb, smlatt);
+                    let ws = &ws[oc..];
+                    tap!(ws, 0, x02, smlabb, smlabt);
+                    tap!(ws, 1, x13, smlabb, smlabt);
+                    tap!(ws, 2, x02, smlatb, smlatt);
+                    tap!(ws, 3, x13, smlatb, smlatt);
                 }
-                for (&x, r) in tail.iter().zip(taps) {
+                for (&x, r) in tail.iter().zip(rows.remainder().chunks_exact(out_c)) {
                     for (a, &w) in acc.iter_mut().zip(&r[oc..oc + 4]) {
                         *a = i8::mac(*a, x, w, off);
                     }
