@@ -120,7 +120,7 @@ mod tests {
                 let v = next();
                 let a = match v % 3 {
                     0 => v as i32,
-                    1 => (v as i32) >> (v >> 40) % 32,
+                    1 => (v as i32) >> ((v >> 40) % 32),
                     _ => (v >> 32) as i32 % 4096,
                 };
                 let m = match (v >> 20) % 3 {
