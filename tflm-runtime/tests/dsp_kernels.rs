@@ -436,6 +436,65 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
     }
 }
 
+/// The one-channel depthwise re-lays at most `MAX_ONE_CHANNEL_WEIGHTS` weights on the stack;
+/// beyond that (here 9x9 taps x 13 channels = 1,053) it hands over to the generic kernel,
+/// with the same outputs as that kernel (checked against the textbook above).
+#[test]
+fn depthwise_one_channel_beyond_the_stack_copy() {
+    use tflm_runtime::kernels::depthwise_conv::MAX_ONE_CHANNEL_WEIGHTS;
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let c = Case {
+        input_hw: [12, 11],
+        filter_hw: [9, 9],
+        stride: [1, 2],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    };
+    for out_c in [12, 13] {
+        let (out_hw, p) = setup(&c, -7, 3);
+        let input = rng.vec(12 * 11);
+        let filter = rng.vec(81 * out_c);
+        let bias: Vec<i32> = (0..out_c as i32).map(|k| 400 - k * 77).collect();
+        let (m, s) = multipliers(out_c);
+        let n = out_hw[0] * out_hw[1] * out_c;
+        let (mut got, mut want) = (vec![0i8; n], vec![1i8; n]);
+        let shapes = (
+            [1, 12, 11, 1],
+            [1, 9, 9, out_c],
+            [1, out_hw[0], out_hw[1], out_c],
+        );
+        depthwise_conv_per_channel_i8(
+            &p,
+            &m,
+            &s,
+            shapes.0,
+            &input,
+            shapes.1,
+            &filter,
+            Some(&bias),
+            shapes.2,
+            &mut want,
+        )
+        .expect("valid shapes");
+        depthwise_conv_one_channel_i8(
+            &p,
+            &m,
+            &s,
+            shapes.0,
+            &input,
+            shapes.1,
+            &filter,
+            Some(&bias),
+            shapes.2,
+            &mut got,
+            &mut [0; 81],
+        )
+        .expect("valid shapes");
+        assert_eq!(filter.len() > MAX_ONE_CHANNEL_WEIGHTS, out_c == 13);
+        assert_eq!(got, want, "out_c {out_c}");
+    }
+}
+
 #[test]
 fn fully_connected_int8_odd_depths() {
     let mut rng = Rng(0xdead_beef_cafe_f00d);

@@ -949,10 +949,15 @@ pub(crate) fn im2col_core(
                     if dil_w == 1 {
                         let (head, rest) = dst.split_at_mut(fx0 * in_c);
                         let (mid, tail) = rest.split_at_mut((fx1 - fx0) * in_c);
-                        head.fill(pad);
+                        // Only edge pixels pad: no memset calls of length 0 inside.
+                        if !head.is_empty() {
+                            head.fill(pad);
+                        }
                         let i = at(fx0) * in_c;
                         mid.copy_from_slice(&input[i..i + mid.len()]);
-                        tail.fill(pad);
+                        if !tail.is_empty() {
+                            tail.fill(pad);
+                        }
                     } else {
                         for (fx, d) in dst.chunks_exact_mut(in_c).enumerate() {
                             if (fx0..fx1).contains(&fx) {

@@ -12,10 +12,9 @@
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
 use super::conv::{
-    check_channels, clamp_f32, im2col_core, mac4_scalar, requantize, requantize_i8, volume,
+    check_channels, clamp_f32, conv_i8_gathered, mac4_scalar, requantize, requantize_i8, volume,
     ConvParams, Int16Bias, KernelError, Mac, Window,
 };
-use super::dsp;
 
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
 /// channel count is not a multiple of the input's (or the input has none).
@@ -205,15 +204,19 @@ pub fn depthwise_conv_per_channel_i8(
     )
 }
 
+/// Weights (`f_h * f_w * out_c`) [`depthwise_conv_one_channel_i8`] re-lays on the stack
+/// (1 KiB; micro_speech's layer has 640); larger filters take the generic loop nest.
+pub const MAX_ONE_CHANNEL_WEIGHTS: usize = 1024;
+
 /// DEPTHWISE_CONV_2D, int8, over a one-channel input (micro_speech's first layer: depth
-/// multiplier 8): every output channel reads the same input channel, so each output pixel's
-/// window is gathered once (im2col, [`super::conv::im2col_core`]) and swept for four channels
-/// at a time. The filter is read in place (`[1, f_h, f_w, out_c]`: one tap's channels are
-/// neighbours): four window taps widen from one word, each tap's four weights from one word
-/// (`SXTB16`), and the halfword multiply-accumulates (`SMLABB`, `SMLABT`, `SMLATB`,
-/// `SMLATT`) pick the tap and the channel lane, so no re-laid copy of the filter takes arena
-/// space. Same sums (wrapping int32, order-free), same requantization; arguments as in
-/// [`depthwise_conv_per_channel_i8`] plus `scratch`, at least `f_h * f_w` bytes.
+/// multiplier 8): every output channel reads the same input channel, so the op is CONV_2D
+/// with `out_c` one-channel filters. The filter `[1, f_h, f_w, out_c]` is copied per invoke
+/// into CONV_2D's `[out_c, f_h, f_w, 1]` on the stack (nothing kept in the arena; a few
+/// thousand instructions), and CONV_2D's im2col path runs: each pixel's window gathered once,
+/// then `SMLAD` dot products over it, two taps per instruction, four channels per window word.
+/// Same sums (wrapping int32, order-free), same requantization; arguments as in
+/// [`depthwise_conv_per_channel_i8`] plus `scratch`, at least `f_h * f_w` bytes. Filters of
+/// more than [`MAX_ONE_CHANNEL_WEIGHTS`] weights go to [`depthwise_conv_per_channel_i8`].
 #[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_one_channel_i8(
     p: &ConvParams,
@@ -229,77 +232,44 @@ pub fn depthwise_conv_one_channel_i8(
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
     let [one, f_h, f_w, out_c] = filter_shape;
-    if input_shape[3] != 1
-        || one != 1
-        || out_c == 0
-        || output_shape[3] != out_c
-        || volume(filter_shape) != Some(filter.len())
-    {
+    if input_shape[3] != 1 || one != 1 || volume(filter_shape) != Some(filter.len()) {
         return Err(KernelError::Shape);
     }
-    check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
-    let off = p.input_offset;
-    let off16 = dsp::offset16x2(off).ok_or(KernelError::Shape)?;
-    let mut emit = requantize_i8(p, multipliers, shifts, bias);
-    im2col_core(
+    if filter.len() > MAX_ONE_CHANNEL_WEIGHTS {
+        return depthwise_conv_per_channel_i8(
+            p,
+            multipliers,
+            shifts,
+            input_shape,
+            input,
+            filter_shape,
+            filter,
+            bias,
+            output_shape,
+            output,
+        );
+    }
+    let mut conv_filter = [0i8; MAX_ONE_CHANNEL_WEIGHTS];
+    let conv_filter = &mut conv_filter[..filter.len()];
+    if let Some(taps) = f_h.checked_mul(f_w).filter(|&t| t > 0) {
+        for (oc, row) in conv_filter.chunks_exact_mut(taps).enumerate() {
+            for (w, tap) in row.iter_mut().zip(filter.chunks_exact(out_c)) {
+                *w = tap[oc];
+            }
+        }
+    }
+    conv_i8_gathered(
         p,
+        multipliers,
+        shifts,
         input_shape,
         input,
-        [f_h, f_w],
+        [out_c, f_h, f_w, 1],
+        conv_filter,
+        bias,
         output_shape,
         output,
         scratch,
-        #[inline(always)]
-        |col, px| {
-            let (groups, tail) = dsp::words(col);
-            let mut quads = px.chunks_exact_mut(4);
-            let mut oc = 0;
-            for quad in &mut quads {
-                let mut acc = [0i32; 4];
-                // Tap `k` of a group (its input in lane `x`'s bottom or top) times four
-                // channels; `ws` starts at the group's first tap and this quad's channel.
-                macro_rules! tap {
-                    ($ws:expr, $k:expr, $x:expr, $lo:ident, $hi:ident) => {
-                        let t = $k * out_c;
-                        if let Some(Ok(w)) = $ws.get(t..t + 4).map(<&[i8; 4]>::try_from) {
-                            let (we, wo) = dsp::widen(dsp::word(w));
-                            acc = [
-                                dsp::$lo($x, we, acc[0]),
-                                dsp::$lo($x, wo, acc[1]),
-                                dsp::$hi($x, we, acc[2]),
-                                dsp::$hi($x, wo, acc[3]),
-                            ];
-                        }
-                    };
-                }
-                let mut rows = filter.chunks_exact(4 * out_c);
-                for (xq, ws) in groups.iter().zip(&mut rows) {
-                    // Taps (0, 2) and (1, 3) of the group, offset added.
-                    let (x02, x13) = dsp::widen_offset(off16, dsp::word(xq));
-                    let ws = &ws[oc..];
-                    tap!(ws, 0, x02, smlabb, smlabt);
-                    tap!(ws, 1, x13, smlabb, smlabt);
-                    tap!(ws, 2, x02, smlatb, smlatt);
-                    tap!(ws, 3, x13, smlatb, smlatt);
-                }
-                for (&x, r) in tail.iter().zip(rows.remainder().chunks_exact(out_c)) {
-                    for (a, &w) in acc.iter_mut().zip(&r[oc..oc + 4]) {
-                        *a = i8::mac(*a, x, w, off);
-                    }
-                }
-                emit(oc, &acc, quad);
-                oc += 4;
-            }
-            for o in quads.into_remainder() {
-                let taps = filter.chunks_exact(out_c).map(|r| r[oc]);
-                let acc = col
-                    .iter()
-                    .zip(taps)
-                    .fold(0, |a, (&x, w)| i8::mac(a, x, w, off));
-                emit(oc, &[acc], core::slice::from_mut(o));
-                oc += 1;
-            }
-        },
     )
 }
 
