@@ -63,6 +63,10 @@ impl Taps {
     }
 }
 
+/// Channel quads whose accumulators the depth-multiplier-1 sweep keeps on the stack at once
+/// (128 channels: 512 B for int8 and float, 1 KiB for int16's 64-bit sums).
+const DW_QUADS: usize = 32;
+
 /// The loop nest shared by every variant. For each output pixel, output channels go four at
 /// a time with their accumulators in registers, sweeping the in-image taps once per quad;
 /// the input element of each channel is loaded as one run (depth multiplier 1) or one value
@@ -101,6 +105,7 @@ pub(crate) fn depthwise_core<T: Mac, O>(
     }
     let [_, out_h, out_w, _] = output_shape;
     let off = p.input_offset;
+    let mut acc_buf = [[T::ZERO; 4]; DW_QUADS];
     let mut out_px = output.chunks_exact_mut(out_c);
     for b in 0..batches {
         for oy in 0..out_h {
@@ -123,9 +128,32 @@ pub(crate) fn depthwise_core<T: Mac, O>(
                 };
                 let mut quads = px.chunks_exact_mut(4);
                 let mut oc = 0;
+                if dm == 1 {
+                    // Channels innermost: each in-image tap's input pixel and weights are
+                    // one run each, swept a word (four channels, DSP lanes for int8) at a
+                    // time into accumulators kept on the stack, up to `DW_QUADS` quads per
+                    // sweep. No per-tap bounds checks or index arithmetic per quad.
+                    while oc + 4 <= out_c {
+                        let n = ((out_c - oc) / 4).min(DW_QUADS);
+                        let acc = &mut acc_buf[..n];
+                        acc.fill([T::ZERO; 4]);
+                        let (c0, len) = (oc, 4 * n);
+                        taps.for_each(|i, t| {
+                            let (xs, _) = input[i + c0..i + c0 + len].as_chunks::<4>();
+                            let (ws, _) = filter[t + c0..t + c0 + len].as_chunks::<4>();
+                            for ((a, x), w) in acc.iter_mut().zip(xs).zip(ws) {
+                                *a = T::mac4(*a, x, w, off);
+                            }
+                        });
+                        for (a, quad) in acc.iter().zip(&mut quads) {
+                            emit(oc, a, quad);
+                            oc += 4;
+                        }
+                    }
+                }
                 for quad in &mut quads {
                     let mut acc = [T::ZERO; 4];
-                    // A macro, not a closure: called from three loops, LLVM would outline
+                    // A macro, not a closure: called from two loops, LLVM would outline
                     // a closure and keep the accumulators in memory.
                     macro_rules! mac4 {
                         ($mac:path, $x:expr, $t:expr) => {{
@@ -135,14 +163,7 @@ pub(crate) fn depthwise_core<T: Mac, O>(
                             }
                         }};
                     }
-                    if dm == 1 {
-                        // Four neighbouring channels of one input word (DSP lanes for int8).
-                        taps.for_each(|i, t| {
-                            if let Ok(x) = input[i + oc..i + oc + 4].try_into() {
-                                mac4!(T::mac4, x, t);
-                            }
-                        });
-                    } else if dm % 4 == 0 {
+                    if dm % 4 == 0 {
                         // One input value for four channels: plain multiply-accumulates
                         // are as short as widening a broadcast.
                         let ic = oc / dm;
