@@ -147,14 +147,6 @@ multiply_accumulate!(
     smlabb, "smlabb", |x, y, acc| acc.wrapping_add(x.0 * y.0)
 );
 multiply_accumulate!(
-    /// `acc + x.bottom * y.top`, wrapping (`SMLABT`).
-    smlabt, "smlabt", |x, y, acc| acc.wrapping_add(x.0 * y.1)
-);
-multiply_accumulate!(
-    /// `acc + x.top * y.bottom`, wrapping (`SMLATB`).
-    smlatb, "smlatb", |x, y, acc| acc.wrapping_add(x.1 * y.0)
-);
-multiply_accumulate!(
     /// `acc + x.top * y.top`, wrapping (`SMLATT`).
     smlatt, "smlatt", |x, y, acc| acc.wrapping_add(x.1 * y.1)
 );
@@ -344,8 +336,6 @@ mod tests {
                 assert_eq!(smlad(x, y, acc), exact as i32, "{x:#x} {y:#x} {acc}");
                 assert_eq!(smlabb(x, y, acc), (acc as i64 + xb * yb) as i32);
                 assert_eq!(smlatt(x, y, acc), (acc as i64 + xt * yt) as i32);
-                assert_eq!(smlabt(x, y, acc), (acc as i64 + xb * yt) as i32);
-                assert_eq!(smlatb(x, y, acc), (acc as i64 + xt * yb) as i32);
             }
         }
         // -32768 * -32768 twice overflows i32 on its own: the sum wraps to i32::MIN.
