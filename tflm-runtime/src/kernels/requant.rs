@@ -57,9 +57,17 @@ impl ChannelRescale {
                 let sum = (acc as i64 * self.multiplier as i64) + round + sign;
                 ((sum >> 32) as i32) >> self.shift
             }
-            None => multiply_by_quantized_multiplier(acc, self.multiplier, self.shift),
+            None => reference(acc, self.multiplier, self.shift),
         }
     }
+}
+
+/// The reference rescale, out of line: channels with a scale of at least one half are rare,
+/// and inlining it into every output stage cost about 1 KB of code per kernel.
+#[cold]
+#[inline(never)]
+fn reference(acc: i32, multiplier: i32, shift: i32) -> i32 {
+    multiply_by_quantized_multiplier(acc, multiplier, shift)
 }
 
 /// The rest of an int8 output: `+ zero point`, then the activation clamp.
