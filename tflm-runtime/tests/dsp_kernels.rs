@@ -6,7 +6,7 @@
 
 use tflm_runtime::kernels::conv::{
     compute_padding, conv_per_channel_i8, conv_per_channel_i8_im2col, im2col_bytes,
-    per_channel_multipliers, ConvParams, KernelError,
+    per_channel_multipliers, ChannelScales, ConvIo, ConvParams, KernelError,
 };
 use tflm_runtime::kernels::depthwise_conv::{
     depthwise_conv_one_channel_i8, depthwise_conv_per_channel_i8,
@@ -183,15 +183,19 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
                 let mut got = vec![0i8; out_hw[0] * out_hw[1] * out_c];
                 conv_per_channel_i8(
                     &p,
-                    &m,
-                    &s,
-                    [1, h, w, in_c],
-                    &input,
-                    [out_c, fh, fw, in_c],
-                    &filter,
-                    Some(&bias),
-                    [1, out_hw[0], out_hw[1], out_c],
-                    &mut got,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: [1, h, w, in_c],
+                        input: &input,
+                        filter_shape: [out_c, fh, fw, in_c],
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: [1, out_hw[0], out_hw[1], out_c],
+                        output: &mut got,
+                    },
                 )
                 .expect("valid shapes");
                 let want = textbook(
@@ -222,15 +226,19 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
                 got.fill(0);
                 conv_per_channel_i8_im2col(
                     &p,
-                    &m,
-                    &s,
-                    [1, h, w, in_c],
-                    &input,
-                    fs,
-                    &filter,
-                    Some(&bias),
-                    [1, out_hw[0], out_hw[1], out_c],
-                    &mut got,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: [1, h, w, in_c],
+                        input: &input,
+                        filter_shape: fs,
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: [1, out_hw[0], out_hw[1], out_c],
+                        output: &mut got,
+                    },
                     &mut scratch,
                 )
                 .expect("valid shapes");
@@ -306,15 +314,19 @@ fn pointwise_int8_odd_pixels_channels_strides_scales() {
                 let mut got = vec![0i8; batches * oh * ow * out_c];
                 conv_per_channel_i8(
                     &p,
-                    &m,
-                    &s,
-                    [batches, h, w, in_c],
-                    &input,
-                    [out_c, 1, 1, in_c],
-                    &filter,
-                    Some(&bias),
-                    [batches, oh, ow, out_c],
-                    &mut got,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: [batches, h, w, in_c],
+                        input: &input,
+                        filter_shape: [out_c, 1, 1, in_c],
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: [batches, oh, ow, out_c],
+                        output: &mut got,
+                    },
                 )
                 .expect("valid shapes");
                 assert_eq!(
@@ -377,15 +389,19 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                 let mut got = vec![0i8; out_hw[0] * out_hw[1] * out_c];
                 depthwise_conv_per_channel_i8(
                     &p,
-                    &m,
-                    &s,
-                    [1, h, w, in_c],
-                    &input,
-                    [1, fh, fw, out_c],
-                    &filter,
-                    Some(&bias),
-                    [1, out_hw[0], out_hw[1], out_c],
-                    &mut got,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: [1, h, w, in_c],
+                        input: &input,
+                        filter_shape: [1, fh, fw, out_c],
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: [1, out_hw[0], out_hw[1], out_c],
+                        output: &mut got,
+                    },
                 )
                 .expect("valid shapes");
                 let want = textbook(
@@ -412,15 +428,19 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                         got.fill(0);
                         let r = depthwise_conv_one_channel_i8(
                             &p,
-                            &m,
-                            &s,
-                            [1, h, w, 1],
-                            &input,
-                            [1, fh, fw, out_c],
-                            &filter,
-                            Some(&bias),
-                            [1, out_hw[0], out_hw[1], out_c],
-                            &mut got,
+                            ChannelScales {
+                                multipliers: &m,
+                                shifts: &s,
+                            },
+                            ConvIo {
+                                input_shape: [1, h, w, 1],
+                                input: &input,
+                                filter_shape: [1, fh, fw, out_c],
+                                filter: &filter,
+                                bias: Some(&bias),
+                                output_shape: [1, out_hw[0], out_hw[1], out_c],
+                                output: &mut got,
+                            },
                             &mut vec![0x55; n],
                         );
                         if n < fh * fw {
@@ -465,28 +485,36 @@ fn depthwise_one_channel_beyond_the_stack_copy() {
         );
         depthwise_conv_per_channel_i8(
             &p,
-            &m,
-            &s,
-            shapes.0,
-            &input,
-            shapes.1,
-            &filter,
-            Some(&bias),
-            shapes.2,
-            &mut want,
+            ChannelScales {
+                multipliers: &m,
+                shifts: &s,
+            },
+            ConvIo {
+                input_shape: shapes.0,
+                input: &input,
+                filter_shape: shapes.1,
+                filter: &filter,
+                bias: Some(&bias),
+                output_shape: shapes.2,
+                output: &mut want,
+            },
         )
         .expect("valid shapes");
         depthwise_conv_one_channel_i8(
             &p,
-            &m,
-            &s,
-            shapes.0,
-            &input,
-            shapes.1,
-            &filter,
-            Some(&bias),
-            shapes.2,
-            &mut got,
+            ChannelScales {
+                multipliers: &m,
+                shifts: &s,
+            },
+            ConvIo {
+                input_shape: shapes.0,
+                input: &input,
+                filter_shape: shapes.1,
+                filter: &filter,
+                bias: Some(&bias),
+                output_shape: shapes.2,
+                output: &mut got,
+            },
             &mut [0; 81],
         )
         .expect("valid shapes");

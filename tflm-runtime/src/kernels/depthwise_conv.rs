@@ -13,7 +13,7 @@
 
 use super::conv::{
     check_channels, clamp_f32, conv_i8_gathered, mac4_scalar, requantize, requantize_i8, volume,
-    ConvParams, Int16Bias, KernelError, Mac, Window,
+    ChannelScales, ConvIo, ConvParams, Int16Bias, KernelError, Mac, Window,
 };
 
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
@@ -71,19 +71,22 @@ const DW_QUADS: usize = 32;
 /// a time with their accumulators in registers, sweeping the in-image taps once per quad;
 /// the input element of each channel is loaded as one run (depth multiplier 1) or one value
 /// (multiplier a multiple of 4) where possible. `emit(first_channel, accs, outputs)`
-/// requantizes.
-#[allow(clippy::too_many_arguments)]
+/// requantizes (and owns `io.bias`).
 #[inline(always)]
-pub(crate) fn depthwise_core<T: Mac, O>(
+pub(crate) fn depthwise_core<T: Mac, B, O>(
     p: &ConvParams,
-    input_shape: [usize; 4],
-    input: &[T],
-    filter_shape: [usize; 4],
-    filter: &[T::W],
-    output_shape: [usize; 4],
-    output: &mut [O],
+    io: ConvIo<'_, T, T::W, B, O>,
     mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
+    let ConvIo {
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        output_shape,
+        output,
+        ..
+    } = io;
     let win: Window = p.window().ok_or(KernelError::Shape)?;
     let [batches, in_h, in_w, in_c] = input_shape;
     let [one, f_h, f_w, out_c] = filter_shape;
@@ -198,31 +201,14 @@ pub(crate) fn depthwise_core<T: Mac, O>(
 /// f_w, out_c]` with `out_c` a multiple of `in_c`, `output_shape = [batches, out_h, out_w,
 /// out_c]`. `multipliers`/`shifts` hold one entry per output channel; `bias` is `out_c` int32
 /// values or absent. Weights are symmetric (zero point 0).
-#[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_per_channel_i8(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i8],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[i32]>,
-    output_shape: [usize; 4],
-    output: &mut [i8],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
-    let out_c = filter_shape[3];
-    check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
-    depthwise_core(
-        p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
-        requantize_i8(p, multipliers, shifts, bias),
-    )
+    check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
+    let emit = requantize_i8(p, q, io.bias);
+    depthwise_core(p, io, emit)
 }
 
 /// Weights (`f_h * f_w * out_c`) [`depthwise_conv_one_channel_i8`] re-lays on the stack
@@ -238,37 +224,18 @@ pub const MAX_ONE_CHANNEL_WEIGHTS: usize = 1024;
 /// Same sums (wrapping int32, order-free), same requantization; arguments as in
 /// [`depthwise_conv_per_channel_i8`] plus `scratch`, at least `f_h * f_w` bytes. Filters of
 /// more than [`MAX_ONE_CHANNEL_WEIGHTS`] weights go to [`depthwise_conv_per_channel_i8`].
-#[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_one_channel_i8(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i8],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[i32]>,
-    output_shape: [usize; 4],
-    output: &mut [i8],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
-    let [one, f_h, f_w, out_c] = filter_shape;
-    if input_shape[3] != 1 || one != 1 || volume(filter_shape) != Some(filter.len()) {
+    let (filter, [one, f_h, f_w, out_c]) = (io.filter, io.filter_shape);
+    if io.input_shape[3] != 1 || one != 1 || volume(io.filter_shape) != Some(filter.len()) {
         return Err(KernelError::Shape);
     }
     if filter.len() > MAX_ONE_CHANNEL_WEIGHTS {
-        return depthwise_conv_per_channel_i8(
-            p,
-            multipliers,
-            shifts,
-            input_shape,
-            input,
-            filter_shape,
-            filter,
-            bias,
-            output_shape,
-            output,
-        );
+        return depthwise_conv_per_channel_i8(p, q, io);
     }
     let mut conv_filter = [0i8; MAX_ONE_CHANNEL_WEIGHTS];
     let conv_filter = &mut conv_filter[..filter.len()];
@@ -279,56 +246,35 @@ pub fn depthwise_conv_one_channel_i8(
             }
         }
     }
-    conv_i8_gathered(
-        p,
-        multipliers,
-        shifts,
-        input_shape,
-        input,
-        [out_c, f_h, f_w, 1],
-        conv_filter,
-        bias,
-        output_shape,
-        output,
-        scratch,
-    )
+    let io = ConvIo {
+        filter_shape: [out_c, f_h, f_w, 1],
+        filter: conv_filter,
+        ..io
+    };
+    conv_i8_gathered(p, q, io, scratch)
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8
 /// weights, 64-bit sum and rescale, optional int64 bias (LiteRT rejects an int32 one here).
 /// Shapes and per-channel slices as in [`depthwise_conv_per_channel_i8`].
-#[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_per_channel_i16(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i16],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[i64]>,
-    output_shape: [usize; 4],
-    output: &mut [i16],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i16, i8, i64, i16>,
 ) -> Result<(), KernelError> {
-    let out_c = filter_shape[3];
-    check_channels(out_c, multipliers, shifts, bias.map(<[i64]>::len))?;
+    let bias = io.bias;
+    check_channels(io.filter_shape[3], q, bias.map(<[i64]>::len))?;
     let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
     depthwise_core(
         p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
+        io,
         #[inline(always)]
         |oc, acc, out| {
             requantize(
                 oc,
                 acc,
                 out,
-                multipliers,
-                shifts,
+                q,
                 bias,
                 #[inline(always)]
                 |a: i64, b, m, s| i64::rescale(i64::accumulate(a, b), m, s).wrapping_add(zp),
@@ -340,29 +286,18 @@ pub fn depthwise_conv_per_channel_i16(
 }
 
 /// DEPTHWISE_CONV_2D in float32. Shapes as in [`depthwise_conv_per_channel_i8`].
-#[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_f32(
     p: &ConvParams,
-    input_shape: [usize; 4],
-    input: &[f32],
-    filter_shape: [usize; 4],
-    filter: &[f32],
-    bias: Option<&[f32]>,
-    output_shape: [usize; 4],
-    output: &mut [f32],
+    io: ConvIo<'_, f32, f32, f32, f32>,
 ) -> Result<(), KernelError> {
-    if bias.is_some_and(|b| b.len() != filter_shape[3]) {
+    let bias = io.bias;
+    if bias.is_some_and(|b| b.len() != io.filter_shape[3]) {
         return Err(KernelError::Shape);
     }
     let (lo, hi) = (p.float_activation_min, p.float_activation_max);
     depthwise_core(
         p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
+        io,
         #[inline(always)]
         |oc, acc, out| match bias {
             Some(b) => {
@@ -474,15 +409,19 @@ mod tests {
             let mut out = [0i8; 30 * 60];
             depthwise_conv_per_channel_i8(
                 &p,
-                &[m; 60],
-                &[s; 60],
-                [1, 6, 5, 3],
-                &input,
-                fshape,
-                filter,
-                None,
-                oshape,
-                &mut out[..n],
+                ChannelScales {
+                    multipliers: &[m; 60],
+                    shifts: &[s; 60],
+                },
+                ConvIo {
+                    input_shape: [1, 6, 5, 3],
+                    input: &input,
+                    filter_shape: fshape,
+                    filter,
+                    bias: None,
+                    output_shape: oshape,
+                    output: &mut out[..n],
+                },
             )
             .unwrap();
             let mut want = [0i32; 30 * 60];
@@ -520,15 +459,19 @@ mod tests {
         let run = |p: &ConvParams, bias: [i32; 4], out: &mut [i8; 4]| {
             depthwise_conv_per_channel_i8(
                 p,
-                &m,
-                &s,
-                [1, 1, 1, 2],
-                &input,
-                [1, 1, 1, 4],
-                &filter,
-                Some(&bias),
-                [1, 1, 1, 4],
-                out,
+                ChannelScales {
+                    multipliers: &m,
+                    shifts: &s,
+                },
+                ConvIo {
+                    input_shape: [1, 1, 1, 2],
+                    input: &input,
+                    filter_shape: [1, 1, 1, 4],
+                    filter: &filter,
+                    bias: Some(&bias),
+                    output_shape: [1, 1, 1, 4],
+                    output: out,
+                },
             )
             .unwrap()
         };
@@ -567,15 +510,19 @@ mod tests {
         let mut out = [0i8; 4];
         depthwise_conv_per_channel_i8(
             &p,
-            &[m],
-            &[s],
-            [1, 2, 2, 1],
-            &[1; 4],
-            [1, 3, 3, 1],
-            &[1; 9],
-            None,
-            [1, 2, 2, 1],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m],
+                shifts: &[s],
+            },
+            ConvIo {
+                input_shape: [1, 2, 2, 1],
+                input: &[1; 4],
+                filter_shape: [1, 3, 3, 1],
+                filter: &[1; 9],
+                bias: None,
+                output_shape: [1, 2, 2, 1],
+                output: &mut out,
+            },
         )
         .unwrap();
         assert_eq!(out, [44; 4]);
@@ -598,15 +545,19 @@ mod tests {
         let mut out = [0i16; 3];
         depthwise_conv_per_channel_i16(
             &p,
-            &[m; 3],
-            &[s; 3],
-            [1, 1, 1, 3],
-            &[-32768, 3, 32767],
-            [1, 1, 1, 3],
-            &[-128, 1, 127],
-            Some(&[0i64, 0, 1 << 40]),
-            [1, 1, 1, 3],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m; 3],
+                shifts: &[s; 3],
+            },
+            ConvIo {
+                input_shape: [1, 1, 1, 3],
+                input: &[-32768, 3, 32767],
+                filter_shape: [1, 1, 1, 3],
+                filter: &[-128, 1, 127],
+                bias: Some(&[0i64, 0, 1 << 40]),
+                output_shape: [1, 1, 1, 3],
+                output: &mut out,
+            },
         )
         .unwrap();
         // 4194304 * 0.5 saturates; 3 * 0.5 = 1.5 -> 2 (64-bit rescale rounds half up);
@@ -621,13 +572,15 @@ mod tests {
         // 1x3 input, 1 channel, 1x3 filter, depth multiplier 4.
         depthwise_conv_f32(
             &p,
-            [1, 1, 3, 1],
-            &[1e8, 1.0, -1e8],
-            [1, 1, 3, 4],
-            &[1.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0],
-            Some(&[0.5, 0.0, 1.0, -1.0]),
-            [1, 1, 1, 4],
-            &mut out,
+            ConvIo {
+                input_shape: [1, 1, 3, 1],
+                input: &[1e8, 1.0, -1e8],
+                filter_shape: [1, 1, 3, 4],
+                filter: &[1.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+                bias: Some(&[0.5, 0.0, 1.0, -1.0]),
+                output_shape: [1, 1, 1, 4],
+                output: &mut out,
+            },
         )
         .unwrap();
         // ch0: 1e8 + 1 - 1e8 = 0 in f32, + 0.5; ch1: 1e8 + 2 = 1e8 -> clamp 6; ch2: 1 + 1;
@@ -642,15 +595,19 @@ mod tests {
         // 3 filter channels over 2 input channels is no depth multiplier.
         let r = depthwise_conv_per_channel_i8(
             &p,
-            &[1; 3],
-            &[0; 3],
-            [1, 1, 1, 2],
-            &[1, 2],
-            [1, 1, 1, 3],
-            &[1, 1, 1],
-            None,
-            [1, 1, 1, 3],
-            &mut out,
+            ChannelScales {
+                multipliers: &[1; 3],
+                shifts: &[0; 3],
+            },
+            ConvIo {
+                input_shape: [1, 1, 1, 2],
+                input: &[1, 2],
+                filter_shape: [1, 1, 1, 3],
+                filter: &[1, 1, 1],
+                bias: None,
+                output_shape: [1, 1, 1, 3],
+                output: &mut out,
+            },
         );
         assert_eq!(r, Err(KernelError::Shape));
         assert_eq!(depth_multiplier(0, 4), None);

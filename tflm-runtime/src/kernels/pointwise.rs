@@ -8,7 +8,7 @@
 //! per-channel-quad setup once per pixel. The idea is CMSIS-NN's `mat_mult` kernel; the sums
 //! are the reference's (wrapping int32, order-free), the rescale [`super::requant`]'s.
 
-use super::conv::{check_channels, volume, ConvParams, KernelError};
+use super::conv::{check_channels, volume, ChannelScales, ConvIo, ConvParams, KernelError};
 use super::dsp::{self, smlad, widen, widen_offset, word, words};
 use super::requant::{ChannelRescale, OutputStage};
 
@@ -31,19 +31,24 @@ pub fn applies(p: &ConvParams, filter_shape: [usize; 4], in_c: usize) -> bool {
 
 /// CONV_2D int8 per-channel for the shapes [`applies`] accepts (anything else is
 /// [`KernelError::Shape`]); arguments as in [`super::conv::conv_per_channel_i8`].
-#[allow(clippy::too_many_arguments)]
 pub fn pointwise_i8(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i8],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[i32]>,
-    output_shape: [usize; 4],
-    output: &mut [i8],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
+    let ChannelScales {
+        multipliers,
+        shifts,
+    } = q;
+    let ConvIo {
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        bias,
+        output_shape,
+        output,
+    } = io;
     let [batches, in_h, in_w, in_c] = input_shape;
     let [out_c, ..] = filter_shape;
     let [out_b, out_h, out_w, out_c2] = output_shape;
@@ -62,7 +67,7 @@ pub fn pointwise_i8(
     {
         return Err(KernelError::Shape);
     }
-    check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
+    check_channels(out_c, q, bias.map(<[i32]>::len))?;
     let stage = p.output_stage();
     let pixels = batches * out_h * out_w;
     // First input element of output pixel `n` (in-image: no padding, strides checked above).

@@ -1,7 +1,10 @@
 //! DEPTHWISE_CONV_2D: int8 and int16x8 per-channel, float32, hybrid (float activations, int8
 //! per-channel weights). The depth multiplier comes from the shapes, as in LiteRT.
 
-use super::conv::{prepare_conv_like, ConvHeader, ConvOptions, FLOAT, HYBRID, INT16_BIAS64, INT8};
+use super::conv::{
+    channel_scales, conv_io, prepare_conv_like, ConvHeader, ConvOptions, FLOAT, HYBRID,
+    INT16_BIAS64, INT8,
+};
 use super::{fused_activation, kernel_result, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::conv::ConvParams;
@@ -72,60 +75,18 @@ fn eval_variants<const ALL_TYPES: bool>(
     } else {
         h.filter[3] as usize
     };
-    let multipliers = data.array::<i32>(channels)?;
-    let shifts = data.array::<i32>(channels)?;
+    let scales = channel_scales(data, channels)?;
     if h.variant == INT8 && is[3] == 1 {
         let scratch = bytemuck::cast_slice_mut(io.scratch()?);
-        let r = k::depthwise_conv_one_channel_i8(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-            scratch,
-        );
+        let r = k::depthwise_conv_one_channel_i8(&params, scales, conv_io(io, &h)?, scratch);
         return kernel_result(io, r);
     }
     let r = match h.variant {
-        FLOAT if ALL_TYPES => k::depthwise_conv_f32(
-            &params,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
-        INT8 => k::depthwise_conv_per_channel_i8(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
-        INT16_BIAS64 if ALL_TYPES => k::depthwise_conv_per_channel_i16(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
+        FLOAT if ALL_TYPES => k::depthwise_conv_f32(&params, conv_io(io, &h)?),
+        INT8 => k::depthwise_conv_per_channel_i8(&params, scales, conv_io(io, &h)?),
+        INT16_BIAS64 if ALL_TYPES => {
+            k::depthwise_conv_per_channel_i16(&params, scales, conv_io(io, &h)?)
+        }
         _ => return Err(io.internal("DEPTHWISE_CONV_2D variant without a registered kernel")),
     };
     kernel_result(io, r)
