@@ -6,14 +6,15 @@
 
 use tflm_runtime::kernels::conv::{
     compute_padding, conv_per_channel_i8, conv_per_channel_i8_im2col, im2col_bytes,
-    per_channel_multipliers, ConvParams, KernelError,
+    per_channel_multipliers, ChannelScales, ConvIo, ConvParams, KernelError,
 };
 use tflm_runtime::kernels::depthwise_conv::{
-    depthwise_conv_one_channel_i8, depthwise_conv_per_channel_i8, one_channel_filter_at,
+    depthwise_conv_one_channel_i8, depthwise_conv_per_channel_i8,
 };
 use tflm_runtime::kernels::fully_connected::{
     effective_scales, fully_connected_i8, FcDims, FullyConnectedParams,
 };
+use tflm_runtime::kernels::pointwise;
 use tflm_runtime::quant::multiply_by_quantized_multiplier;
 use tflm_runtime::{Activation, Padding};
 
@@ -182,15 +183,19 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
                 let mut got = vec![0i8; out_hw[0] * out_hw[1] * out_c];
                 conv_per_channel_i8(
                     &p,
-                    &m,
-                    &s,
-                    [1, h, w, in_c],
-                    &input,
-                    [out_c, fh, fw, in_c],
-                    &filter,
-                    Some(&bias),
-                    [1, out_hw[0], out_hw[1], out_c],
-                    &mut got,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: [1, h, w, in_c],
+                        input: &input,
+                        filter_shape: [out_c, fh, fw, in_c],
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: [1, out_hw[0], out_hw[1], out_c],
+                        output: &mut got,
+                    },
                 )
                 .expect("valid shapes");
                 let want = textbook(
@@ -221,15 +226,19 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
                 got.fill(0);
                 conv_per_channel_i8_im2col(
                     &p,
-                    &m,
-                    &s,
-                    [1, h, w, in_c],
-                    &input,
-                    fs,
-                    &filter,
-                    Some(&bias),
-                    [1, out_hw[0], out_hw[1], out_c],
-                    &mut got,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: [1, h, w, in_c],
+                        input: &input,
+                        filter_shape: fs,
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: [1, out_hw[0], out_hw[1], out_c],
+                        output: &mut got,
+                    },
                     &mut scratch,
                 )
                 .expect("valid shapes");
@@ -237,6 +246,113 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
                     got, want,
                     "im2col in_c {in_c} out_c {out_c} zp {in_zp}/{out_zp}"
                 );
+            }
+        }
+    }
+}
+
+/// 1x1 convolutions (the blocked pointwise kernel, and its fallback beyond
+/// `pointwise::MAX_CHANNELS`): odd pixel and channel counts, depths that are not whole words,
+/// strides, two batches, and per-channel scales on both sides of the rescale's folded path
+/// (shift below 0) and the reference one (shift 0 and above).
+#[test]
+fn pointwise_int8_odd_pixels_channels_strides_scales() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let grids: [([usize; 3], [i32; 2]); 5] = [
+        ([1, 1, 1], [1, 1]),
+        ([1, 3, 3], [1, 1]),
+        ([1, 5, 7], [2, 1]),
+        ([2, 4, 5], [2, 2]),
+        ([1, 2, 9], [1, 3]),
+    ];
+    for ([batches, h, w], stride) in grids {
+        for (in_c, out_c) in [
+            (1, 1),
+            (3, 2),
+            (4, 3),
+            (7, 5),
+            (16, 8),
+            (37, 11),
+            (256, 3),
+            (260, 2),
+        ] {
+            for (in_zp, out_zp) in [(-128, 5), (127, -128), (-3, 17)] {
+                let win = compute_padding(
+                    Padding::Same,
+                    stride[0],
+                    stride[1],
+                    1,
+                    1,
+                    h as i32,
+                    w as i32,
+                    1,
+                    1,
+                )
+                .expect("valid window");
+                let (oh, ow) = (win.out_height as usize, win.out_width as usize);
+                let p = ConvParams::quantized(
+                    stride,
+                    [1, 1],
+                    win.padding,
+                    in_zp,
+                    out_zp,
+                    0.05,
+                    Activation::Relu6,
+                    -128,
+                    127,
+                );
+                let input = rng.vec(batches * h * w * in_c);
+                let filter = rng.vec(out_c * in_c);
+                let bias: Vec<i32> = (0..out_c as i32).map(|k| k * 1231 - 2500).collect();
+                // Output scales from 1/400 (shift -8) up to 2 (shift 2).
+                let scales: Vec<f32> = (0..out_c)
+                    .map(|c| [0.000_05, 0.01, 0.025, 0.04, 0.001][c % 5])
+                    .collect();
+                let (mut m, mut s) = (vec![0; out_c], vec![0; out_c]);
+                per_channel_multipliers(1.0, &scales, 0.02, &mut m, &mut s).expect("scales");
+                assert!(s.iter().any(|&s| s >= 0) || out_c < 3);
+                let mut got = vec![0i8; batches * oh * ow * out_c];
+                conv_per_channel_i8(
+                    &p,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: [batches, h, w, in_c],
+                        input: &input,
+                        filter_shape: [out_c, 1, 1, in_c],
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: [batches, oh, ow, out_c],
+                        output: &mut got,
+                    },
+                )
+                .expect("valid shapes");
+                assert_eq!(
+                    pointwise::applies(&p, [out_c, 1, 1, in_c], in_c),
+                    in_c <= pointwise::MAX_CHANNELS
+                );
+                for b in 0..batches {
+                    let img = &input[b * h * w * in_c..][..h * w * in_c];
+                    let want = textbook(
+                        &p,
+                        [oh, ow],
+                        out_c,
+                        [1, 1],
+                        &m,
+                        &s,
+                        &bias,
+                        |oy, ox, oc, _, _| {
+                            let (y, x) = (oy * stride[0] as usize, ox * stride[1] as usize);
+                            (0..in_c)
+                                .map(|ic| (img[(y * w + x) * in_c + ic], filter[oc * in_c + ic]))
+                                .collect()
+                        },
+                    );
+                    let n = oh * ow * out_c;
+                    assert_eq!(&got[b * n..][..n], &want[..], "{batches}x{h}x{w} s{stride:?} in_c {in_c} out_c {out_c} zp {in_zp}/{out_zp}");
+                }
             }
         }
     }
@@ -250,6 +366,8 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
             (1, 1),
             (1, 8),
             (1, 3),
+            (1, 6),
+            (1, 12),
             (1, 5),
             (3, 1),
             (4, 1),
@@ -271,15 +389,19 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                 let mut got = vec![0i8; out_hw[0] * out_hw[1] * out_c];
                 depthwise_conv_per_channel_i8(
                     &p,
-                    &m,
-                    &s,
-                    [1, h, w, in_c],
-                    &input,
-                    [1, fh, fw, out_c],
-                    &filter,
-                    Some(&bias),
-                    [1, out_hw[0], out_hw[1], out_c],
-                    &mut got,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: [1, h, w, in_c],
+                        input: &input,
+                        filter_shape: [1, fh, fw, out_c],
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: [1, out_hw[0], out_hw[1], out_c],
+                        output: &mut got,
+                    },
                 )
                 .expect("valid shapes");
                 let want = textbook(
@@ -300,24 +422,25 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                 );
                 assert_eq!(got, want, "in_c {in_c} dm {dm} zp {in_zp}/{out_zp}");
                 if in_c == 1 {
-                    // The one-channel path: CONV_2D's dot products on the re-laid filter.
-                    let conv_filter: Vec<i8> = (0..filter.len())
-                        .map(|i| one_channel_filter_at(&filter, fh * fw, out_c, i))
-                        .collect();
+                    // The one-channel path: im2col, the filter read in place.
                     // Scratch of one window, and too short (an error, not a panic).
                     for n in [fh * fw, fh * fw - 1] {
                         got.fill(0);
                         let r = depthwise_conv_one_channel_i8(
                             &p,
-                            &m,
-                            &s,
-                            [1, h, w, 1],
-                            &input,
-                            [1, fh, fw, out_c],
-                            &conv_filter,
-                            Some(&bias),
-                            [1, out_hw[0], out_hw[1], out_c],
-                            &mut got,
+                            ChannelScales {
+                                multipliers: &m,
+                                shifts: &s,
+                            },
+                            ConvIo {
+                                input_shape: [1, h, w, 1],
+                                input: &input,
+                                filter_shape: [1, fh, fw, out_c],
+                                filter: &filter,
+                                bias: Some(&bias),
+                                output_shape: [1, out_hw[0], out_hw[1], out_c],
+                                output: &mut got,
+                            },
                             &mut vec![0x55; n],
                         );
                         if n < fh * fw {
@@ -330,6 +453,73 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                 }
             }
         }
+    }
+}
+
+/// The one-channel depthwise re-lays at most `MAX_ONE_CHANNEL_WEIGHTS` weights on the stack;
+/// beyond that (here 9x9 taps x 13 channels = 1,053) it hands over to the generic kernel,
+/// with the same outputs as that kernel (checked against the textbook above).
+#[test]
+fn depthwise_one_channel_beyond_the_stack_copy() {
+    use tflm_runtime::kernels::depthwise_conv::MAX_ONE_CHANNEL_WEIGHTS;
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let c = Case {
+        input_hw: [12, 11],
+        filter_hw: [9, 9],
+        stride: [1, 2],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    };
+    for out_c in [12, 13] {
+        let (out_hw, p) = setup(&c, -7, 3);
+        let input = rng.vec(12 * 11);
+        let filter = rng.vec(81 * out_c);
+        let bias: Vec<i32> = (0..out_c as i32).map(|k| 400 - k * 77).collect();
+        let (m, s) = multipliers(out_c);
+        let n = out_hw[0] * out_hw[1] * out_c;
+        let (mut got, mut want) = (vec![0i8; n], vec![1i8; n]);
+        let shapes = (
+            [1, 12, 11, 1],
+            [1, 9, 9, out_c],
+            [1, out_hw[0], out_hw[1], out_c],
+        );
+        depthwise_conv_per_channel_i8(
+            &p,
+            ChannelScales {
+                multipliers: &m,
+                shifts: &s,
+            },
+            ConvIo {
+                input_shape: shapes.0,
+                input: &input,
+                filter_shape: shapes.1,
+                filter: &filter,
+                bias: Some(&bias),
+                output_shape: shapes.2,
+                output: &mut want,
+            },
+        )
+        .expect("valid shapes");
+        depthwise_conv_one_channel_i8(
+            &p,
+            ChannelScales {
+                multipliers: &m,
+                shifts: &s,
+            },
+            ConvIo {
+                input_shape: shapes.0,
+                input: &input,
+                filter_shape: shapes.1,
+                filter: &filter,
+                bias: Some(&bias),
+                output_shape: shapes.2,
+                output: &mut got,
+            },
+            &mut [0; 81],
+        )
+        .expect("valid shapes");
+        assert_eq!(filter.len() > MAX_ONE_CHANNEL_WEIGHTS, out_c == 13);
+        assert_eq!(got, want, "out_c {out_c}");
     }
 }
 

@@ -8,6 +8,7 @@
 //! (`filter in_channels` a divisor of the input's) is supported as in the reference kernel.
 
 use super::dsp;
+use super::requant::{ChannelRescale, OutputStage};
 use crate::quant::{
     activation_range_f32, activation_range_quantized, multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_i64, quantize_multiplier,
@@ -168,6 +169,29 @@ pub fn per_channel_multipliers(
     Ok(())
 }
 
+/// The tensors of one convolution as the kernels take them: NHWC shapes and data of the
+/// input, the filter (in its op's layout: `[out_c, f_h, f_w, f_c]` for CONV_2D, `[1, f_h, f_w,
+/// out_c]` for DEPTHWISE_CONV_2D), the optional bias (one per output channel) and the output.
+/// Kernels check every length against its shape and report a mismatch as
+/// [`KernelError::Shape`].
+#[derive(Debug)]
+pub struct ConvIo<'a, X, W, B, O> {
+    pub input_shape: [usize; 4],
+    pub input: &'a [X],
+    pub filter_shape: [usize; 4],
+    pub filter: &'a [W],
+    pub bias: Option<&'a [B]>,
+    pub output_shape: [usize; 4],
+    pub output: &'a mut [O],
+}
+
+/// One fixed-point multiplier and shift per output channel (see [`per_channel_multipliers`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelScales<'a> {
+    pub multipliers: &'a [i32],
+    pub shifts: &'a [i32],
+}
+
 /// Stride, dilation, padding, zero points and clamp range of one CONV_2D. Built once at init;
 /// the integer fields are used by the quantized kernels, the float ones by [`conv_f32`].
 #[repr(C)]
@@ -232,6 +256,15 @@ impl ConvParams {
         activation: Activation,
     ) -> Self {
         Self::quantized(stride, dilation, padding, 0, 0, 1.0, activation, 0, 0)
+    }
+
+    /// The int8 output's zero point and clamp.
+    pub(crate) fn output_stage(&self) -> OutputStage {
+        OutputStage {
+            zero_point: self.output_offset,
+            min: self.activation_min,
+            max: self.activation_max,
+        }
     }
 
     pub(crate) fn window(&self) -> Option<Window> {
@@ -455,23 +488,26 @@ pub(crate) fn volume(s: [usize; 4]) -> Option<usize> {
     s[0].checked_mul(s[1])?.checked_mul(s[2])?.checked_mul(s[3])
 }
 
-/// The loop nest shared by all CONV_2D variants: for each output pixel and channel, the sum of
+/// The loop nest shared by all CONV_2D variants (`io.bias` is `emit`'s): for each output pixel and channel, the sum of
 /// products over the in-image taps, handed to `emit(first_channel, accs, outputs)` for
 /// requantization (four channels at a time, or one). Without groups, four output channels are
 /// computed per pass over the input; with unit width dilation, the taps of a filter row are
 /// one contiguous run of input and weights.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn conv_core<T: Mac, O>(
+pub(crate) fn conv_core<T: Mac, B, O>(
     p: &ConvParams,
-    input_shape: [usize; 4],
-    input: &[T],
-    filter_shape: [usize; 4],
-    filter: &[T::W],
-    output_shape: [usize; 4],
-    output: &mut [O],
+    io: ConvIo<'_, T, T::W, B, O>,
     mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
+    let ConvIo {
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        output_shape,
+        output,
+        ..
+    } = io;
     let win = p.window().ok_or(KernelError::Shape)?;
     let [batches, in_h, in_w, in_c] = input_shape;
     let [out_c, f_h, f_w, f_c] = filter_shape;
@@ -610,20 +646,18 @@ pub(crate) fn conv_core<T: Mac, O>(
 /// Requantizes `acc` (channels `oc..oc + acc.len()`) into `out`: `+ bias`, the channel's
 /// fixed-point rescale, `+ zero point`, clamp. Per-channel slices are cut once per call, so
 /// the element loop has no bounds checks.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn requantize<A: Copy, B: Copy, O>(
     oc: usize,
     acc: &[A],
     out: &mut [O],
-    multipliers: &[i32],
-    shifts: &[i32],
+    q: ChannelScales<'_>,
     bias: Option<&[B]>,
     rescale: impl Fn(A, Option<B>, i32, i32) -> i32,
     store: impl Fn(i32) -> O,
 ) {
     let n = acc.len();
-    let (m, s) = (&multipliers[oc..oc + n], &shifts[oc..oc + n]);
+    let (m, s) = (&q.multipliers[oc..oc + n], &q.shifts[oc..oc + n]);
     let o = &mut out[..n];
     match bias {
         Some(b) => {
@@ -684,32 +718,12 @@ impl Int16Bias for i32 {
 /// spatial output size from [`compute_padding`]). `multipliers`/`shifts` hold one entry per
 /// output channel (see [`per_channel_multipliers`]); `bias` is `out_c` int32 values or absent.
 /// Weights are symmetric (zero point 0), as TFLite requires.
-#[allow(clippy::too_many_arguments)]
 pub fn conv_per_channel_i8(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i8],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[i32]>,
-    output_shape: [usize; 4],
-    output: &mut [i8],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
-    conv_per_channel_i8_im2col(
-        p,
-        multipliers,
-        shifts,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        bias,
-        output_shape,
-        output,
-        &mut [],
-    )
+    conv_per_channel_i8_im2col(p, q, io, &mut [])
 }
 
 /// Scratch bytes [`conv_per_channel_i8_im2col`] uses for a filter `[out_c, f_h, f_w, f_c]`
@@ -732,86 +746,70 @@ pub fn im2col_bytes(filter_shape: [usize; 4], in_c: usize) -> usize {
 /// is 0, so they add exactly nothing, as the reference's skipped taps. Every channel is then
 /// one dot product over the whole window: micro_speech's 10 filter rows of 8 taps become one
 /// run of 80, and the per-row setup of the dot products is paid once per pixel.
-#[allow(clippy::too_many_arguments)]
 pub fn conv_per_channel_i8_im2col(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i8],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[i32]>,
-    output_shape: [usize; 4],
-    output: &mut [i8],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
-    let window = im2col_bytes(filter_shape, input_shape[3]);
-    if window > 0 && scratch.len() >= window && i8::try_from(p.input_offset.wrapping_neg()).is_ok()
-    {
-        return conv_i8_gathered(
-            p,
-            multipliers,
-            shifts,
-            input_shape,
-            input,
-            filter_shape,
-            filter,
-            bias,
-            output_shape,
-            output,
-            scratch,
-        );
+    let (in_c, filter_shape) = (io.input_shape[3], io.filter_shape);
+    if super::pointwise::applies(p, filter_shape, in_c) {
+        return super::pointwise::pointwise_i8(p, q, io);
     }
-    check_channels(filter_shape[0], multipliers, shifts, bias.map(<[i32]>::len))?;
-    conv_core(
-        p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
-        requantize_i8(p, multipliers, shifts, bias),
-    )
+    let window = im2col_bytes(filter_shape, in_c);
+    if window > 0 && scratch.len() >= window && im2col_pad(p).is_some() {
+        return conv_i8_gathered(p, q, io, scratch);
+    }
+    check_channels(filter_shape[0], q, io.bias.map(<[i32]>::len))?;
+    let emit = requantize_i8(p, q, io.bias);
+    conv_core(p, io, emit)
 }
 
 /// CONV_2D int8 through im2col only (no fallback loop nest linked): `scratch` must hold one
 /// window (`f_h * f_w * f_c` bytes, `f_c` the input's channels). For callers that always
 /// provide it ([`super::depthwise_conv::depthwise_conv_one_channel_i8`]), and the one place
 /// [`conv_per_channel_i8_im2col`] runs the im2col loop nest from, so a firmware links one copy.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_i8_gathered(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i8],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[i32]>,
-    output_shape: [usize; 4],
-    output: &mut [i8],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
-    check_channels(filter_shape[0], multipliers, shifts, bias.map(<[i32]>::len))?;
-    let [_, f_h, f_w, f_c] = filter_shape;
-    let col = scratch
-        .get_mut(..f_h * f_w * f_c)
-        .ok_or(KernelError::Shape)?;
-    let pad = i8::try_from(p.input_offset.wrapping_neg()).map_err(|_| KernelError::Shape)?;
-    let emit = requantize_i8(p, multipliers, shifts, bias);
+    let (filter, bias) = (io.filter, io.bias);
+    let [out_c, _, _, f_c] = io.filter_shape;
+    check_channels(out_c, q, bias.map(<[i32]>::len))?;
+    if f_c != io.input_shape[3]
+        || io.output_shape[3] != out_c
+        || volume(io.filter_shape) != Some(filter.len())
+    {
+        return Err(KernelError::Shape);
+    }
+    let off = p.input_offset;
+    let mut emit = requantize_i8(p, q, bias);
     im2col_core(
         p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
-        col,
-        pad,
-        emit,
+        io,
+        scratch,
+        #[inline(always)]
+        |col, px| {
+            let mut rows = filter.chunks_exact(col.len());
+            let mut quads = px.chunks_exact_mut(4);
+            let mut oc = 0;
+            for quad in &mut quads {
+                let (Some(f0), Some(f1), Some(f2), Some(f3)) =
+                    (rows.next(), rows.next(), rows.next(), rows.next())
+                else {
+                    return;
+                };
+                emit(oc, &i8::dot4([0; 4], col, [f0, f1, f2, f3], off), quad);
+                oc += 4;
+            }
+            for (o, w) in quads.into_remainder().iter_mut().zip(rows) {
+                emit(oc, &[i8::dot(0, col, w, off)], core::slice::from_mut(o));
+                oc += 1;
+            }
+            debug_assert_eq!(oc, out_c);
+        },
     )
 }
 
@@ -821,66 +819,72 @@ pub(crate) fn conv_i8_gathered(
 #[inline(always)]
 pub(crate) fn requantize_i8<'a>(
     p: &ConvParams,
-    multipliers: &'a [i32],
-    shifts: &'a [i32],
+    q: ChannelScales<'a>,
     bias: Option<&'a [i32]>,
 ) -> impl FnMut(usize, &[i32], &mut [i8]) + 'a {
-    let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
+    let stage = p.output_stage();
     #[inline(always)]
     move |oc, acc, out| {
         requantize(
             oc,
             acc,
             out,
-            multipliers,
-            shifts,
+            q,
             bias,
             #[inline(always)]
             |a: i32, b, m, s| {
                 let a = a.wrapping_add(b.unwrap_or(0));
-                multiply_by_quantized_multiplier(a, m, s).wrapping_add(zp)
+                stage.store(a, &ChannelRescale::new(m, s)) as i32
             },
             #[inline(always)]
-            |v| v.max(lo).min(hi) as i8,
+            |v| v as i8,
         )
     }
 }
 
-/// The im2col loop nest of [`conv_per_channel_i8_im2col`]: gather one pixel's window into
-/// `col` (`pad` where a tap is outside the image), then four channels per dot product over it.
-#[allow(clippy::too_many_arguments)]
+/// The value an im2col window holds for a tap outside the image: the input zero point, when
+/// it is an int8 (always, for a valid model).
+fn im2col_pad(p: &ConvParams) -> Option<i8> {
+    i8::try_from(p.input_offset.wrapping_neg()).ok()
+}
+
+/// The im2col loop nest of int8 convolutions over all input channels (the filter's shape gives
+/// the window; its weights and the bias are `pixel`'s): for each output pixel, gather its
+/// `[f_h, f_w]` window into the first `f_h * f_w * in_c` bytes of `scratch` (the
+/// input zero point where a tap is outside the image, whose `x + input_offset` is 0, so it adds
+/// exactly nothing, as the reference's skipped taps), then `pixel(window, outputs)`. The one
+/// place that decides the padding value and the window's extent.
 #[inline(always)]
-fn im2col_core(
+pub(crate) fn im2col_core<W, B>(
     p: &ConvParams,
-    input_shape: [usize; 4],
-    input: &[i8],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    output_shape: [usize; 4],
-    output: &mut [i8],
-    col: &mut [i8],
-    pad: i8,
-    mut emit: impl FnMut(usize, &[i32], &mut [i8]),
+    io: ConvIo<'_, i8, W, B, i8>,
+    scratch: &mut [i8],
+    mut pixel: impl FnMut(&[i8], &mut [i8]),
 ) -> Result<(), KernelError> {
+    let ConvIo {
+        input_shape,
+        input,
+        filter_shape: [_, f_h, f_w, _],
+        output_shape,
+        output,
+        ..
+    } = io;
     let win = p.window().ok_or(KernelError::Shape)?;
+    let pad = im2col_pad(p).ok_or(KernelError::Shape)?;
     let [batches, in_h, in_w, in_c] = input_shape;
-    let [out_c, f_h, f_w, f_c] = filter_shape;
-    let [out_b, out_h, out_w, out_c2] = output_shape;
+    let [out_b, out_h, out_w, out_c] = output_shape;
     let row = f_w * in_c;
+    let col = scratch.get_mut(..f_h * row).ok_or(KernelError::Shape)?;
     if out_b != batches
-        || out_c2 != out_c
-        || f_c != in_c
         || row == 0
-        || col.len() != f_h * row
+        || out_c == 0
         || volume(input_shape) != Some(input.len())
-        || volume(filter_shape) != Some(filter.len())
         || volume(output_shape) != Some(output.len())
     {
         return Err(KernelError::Shape);
     }
     let [dil_h, dil_w] = win.dilation;
-    let off = p.input_offset;
-    let mut out_px = output.chunks_exact_mut(out_c.max(1));
+    let mut out_px = output.chunks_exact_mut(out_c);
     for b in 0..batches {
         for oy in 0..out_h {
             let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
@@ -902,10 +906,15 @@ fn im2col_core(
                     if dil_w == 1 {
                         let (head, rest) = dst.split_at_mut(fx0 * in_c);
                         let (mid, tail) = rest.split_at_mut((fx1 - fx0) * in_c);
-                        head.fill(pad);
+                        // Only edge pixels pad: no memset calls of length 0 inside.
+                        if !head.is_empty() {
+                            head.fill(pad);
+                        }
                         let i = at(fx0) * in_c;
                         mid.copy_from_slice(&input[i..i + mid.len()]);
-                        tail.fill(pad);
+                        if !tail.is_empty() {
+                            tail.fill(pad);
+                        }
                     } else {
                         for (fx, d) in dst.chunks_exact_mut(in_c).enumerate() {
                             if (fx0..fx1).contains(&fx) {
@@ -917,23 +926,7 @@ fn im2col_core(
                         }
                     }
                 }
-                let col = &*col;
-                let mut rows = filter.chunks_exact(col.len());
-                let mut quads = px.chunks_exact_mut(4);
-                let mut oc = 0;
-                for quad in &mut quads {
-                    let (Some(f0), Some(f1), Some(f2), Some(f3)) =
-                        (rows.next(), rows.next(), rows.next(), rows.next())
-                    else {
-                        return Err(KernelError::Shape);
-                    };
-                    emit(oc, &i8::dot4([0; 4], col, [f0, f1, f2, f3], off), quad);
-                    oc += 4;
-                }
-                for (o, w) in quads.into_remainder().iter_mut().zip(rows) {
-                    emit(oc, &[i8::dot(0, col, w, off)], core::slice::from_mut(o));
-                    oc += 1;
-                }
+                pixel(col, px);
             }
         }
     }
@@ -944,38 +937,24 @@ fn im2col_core(
 /// (`reference_integer_ops::ConvPerChannel` for int16). `B` is the op's `quantized_bias_type`
 /// (see [`Int16Bias`]): `i64` (the default) or `i32`. Shapes and per-channel slices as in
 /// [`conv_per_channel_i8`]; `p.input_offset` is not used.
-#[allow(clippy::too_many_arguments)]
 pub fn conv_per_channel_i16<B: Int16Bias>(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i16],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[B]>,
-    output_shape: [usize; 4],
-    output: &mut [i16],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i16, i8, B, i16>,
 ) -> Result<(), KernelError> {
-    let out_c = filter_shape[0];
-    check_channels(out_c, multipliers, shifts, bias.map(<[B]>::len))?;
+    let bias = io.bias;
+    check_channels(io.filter_shape[0], q, bias.map(<[B]>::len))?;
     let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
     conv_core(
         p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
+        io,
         #[inline(always)]
         |oc, acc, out| {
             requantize(
                 oc,
                 acc,
                 out,
-                multipliers,
-                shifts,
+                q,
                 bias,
                 #[inline(always)]
                 |a: i64, b, m, s| B::rescale(B::accumulate(a, b), m, s).wrapping_add(zp),
@@ -989,30 +968,15 @@ pub fn conv_per_channel_i16<B: Int16Bias>(
 /// CONV_2D in float32 (`reference_ops::Conv`): the products of each output summed in
 /// `filter_y, filter_x, in_channel` order from 0.0, then `+ bias` (0.0 when absent, as in
 /// TFLite), then the activation clamp. Shapes as in [`conv_per_channel_i8`].
-#[allow(clippy::too_many_arguments)]
-pub fn conv_f32(
-    p: &ConvParams,
-    input_shape: [usize; 4],
-    input: &[f32],
-    filter_shape: [usize; 4],
-    filter: &[f32],
-    bias: Option<&[f32]>,
-    output_shape: [usize; 4],
-    output: &mut [f32],
-) -> Result<(), KernelError> {
-    let out_c = filter_shape[0];
-    if bias.is_some_and(|b| b.len() != out_c) {
+pub fn conv_f32(p: &ConvParams, io: ConvIo<'_, f32, f32, f32, f32>) -> Result<(), KernelError> {
+    let bias = io.bias;
+    if bias.is_some_and(|b| b.len() != io.filter_shape[0]) {
         return Err(KernelError::Shape);
     }
     let (lo, hi) = (p.float_activation_min, p.float_activation_max);
     conv_core(
         p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
+        io,
         #[inline(always)]
         |oc, acc, out| match bias {
             Some(b) => {
@@ -1032,11 +996,11 @@ pub fn conv_f32(
 /// Per-channel slices must cover every output channel; a bias must match exactly.
 pub(crate) fn check_channels(
     out_c: usize,
-    multipliers: &[i32],
-    shifts: &[i32],
+    q: ChannelScales<'_>,
     bias_len: Option<usize>,
 ) -> Result<(), KernelError> {
-    if multipliers.len() < out_c || shifts.len() < out_c || bias_len.is_some_and(|n| n != out_c) {
+    if q.multipliers.len() < out_c || q.shifts.len() < out_c || bias_len.is_some_and(|n| n != out_c)
+    {
         return Err(KernelError::Shape);
     }
     Ok(())
@@ -1135,15 +1099,19 @@ mod tests {
         let mut out = [0i8; 8];
         conv_per_channel_i8(
             &p,
-            &[m],
-            &[s],
-            [1, 1, 8, 1],
-            &input,
-            [1, 1, 1, 1],
-            &[1],
-            Some(&[0]),
-            [1, 1, 8, 1],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m],
+                shifts: &[s],
+            },
+            ConvIo {
+                input_shape: [1, 1, 8, 1],
+                input: &input,
+                filter_shape: [1, 1, 1, 1],
+                filter: &[1],
+                bias: Some(&[0]),
+                output_shape: [1, 1, 8, 1],
+                output: &mut out,
+            },
         )
         .unwrap();
         assert_eq!(out, [-1, 2, -2, 3, 0, 1, 4, -3]);
@@ -1163,15 +1131,19 @@ mod tests {
             // (two groups of one channel each).
             conv_per_channel_i8(
                 &p,
-                &[m, m],
-                &[s, s],
-                [1, 1, 1, 2],
-                &input,
-                [2, 1, 1, 1],
-                &filter,
-                Some(&bias),
-                [1, 1, 1, 2],
-                &mut out,
+                ChannelScales {
+                    multipliers: &[m, m],
+                    shifts: &[s, s],
+                },
+                ConvIo {
+                    input_shape: [1, 1, 1, 2],
+                    input: &input,
+                    filter_shape: [2, 1, 1, 1],
+                    filter: &filter,
+                    bias: Some(&bias),
+                    output_shape: [1, 1, 1, 2],
+                    output: &mut out,
+                },
             )
             .unwrap();
             out
@@ -1204,15 +1176,19 @@ mod tests {
         let mut out = [0i8; 5];
         conv_per_channel_i8(
             &p,
-            &m,
-            &s,
-            [1, 1, 1, 2],
-            &input,
-            [5, 1, 1, 2],
-            &filter,
-            None,
-            [1, 1, 1, 5],
-            &mut out,
+            ChannelScales {
+                multipliers: &m,
+                shifts: &s,
+            },
+            ConvIo {
+                input_shape: [1, 1, 1, 2],
+                input: &input,
+                filter_shape: [5, 1, 1, 2],
+                filter: &filter,
+                bias: None,
+                output_shape: [1, 1, 1, 5],
+                output: &mut out,
+            },
         )
         .unwrap();
         // -10*1+3, -20*.5+3, -50*.1+3, 40*.25+3, 30*2+3
@@ -1303,15 +1279,19 @@ mod tests {
             let groups_ok = 2usize.is_multiple_of(fdepth) && oc.is_multiple_of(2 / fdepth);
             let r = conv_per_channel_i8(
                 &p,
-                &[m; 5],
-                &[s; 5],
-                ishape,
-                &input,
-                fshape,
-                &filter[..fl],
-                None,
-                oshape,
-                &mut out[..n],
+                ChannelScales {
+                    multipliers: &[m; 5],
+                    shifts: &[s; 5],
+                },
+                ConvIo {
+                    input_shape: ishape,
+                    input: &input,
+                    filter_shape: fshape,
+                    filter: &filter[..fl],
+                    bias: None,
+                    output_shape: oshape,
+                    output: &mut out[..n],
+                },
             );
             if !groups_ok {
                 // 5 output channels cannot split into 2 groups.
@@ -1353,15 +1333,19 @@ mod tests {
         let mut out = [0i8; 16];
         conv_per_channel_i8(
             &p,
-            &[m; 4],
-            &[s; 4],
-            [1, 3, 3, 4],
-            &input,
-            [4, 2, 2, 2],
-            &filter,
-            None,
-            [1, 2, 2, 4],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m; 4],
+                shifts: &[s; 4],
+            },
+            ConvIo {
+                input_shape: [1, 3, 3, 4],
+                input: &input,
+                filter_shape: [4, 2, 2, 2],
+                filter: &filter,
+                bias: None,
+                output_shape: [1, 2, 2, 4],
+                output: &mut out,
+            },
         )
         .unwrap();
         let want = naive_sums(
@@ -1388,15 +1372,19 @@ mod tests {
         let mut out = [0i8; 1];
         conv_per_channel_i8(
             &p,
-            &[m],
-            &[s],
-            [1, 1, 1, 1],
-            &[-90],
-            [1, 3, 3, 1],
-            &[1; 9],
-            None,
-            [1, 1, 1, 1],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m],
+                shifts: &[s],
+            },
+            ConvIo {
+                input_shape: [1, 1, 1, 1],
+                input: &[-90],
+                filter_shape: [1, 3, 3, 1],
+                filter: &[1; 9],
+                bias: None,
+                output_shape: [1, 1, 1, 1],
+                output: &mut out,
+            },
         )
         .unwrap();
         assert_eq!(out, [10]);
@@ -1421,15 +1409,19 @@ mod tests {
         let mut out = [0i8; 3];
         conv_per_channel_i8(
             &p,
-            &[m],
-            &[s],
-            [1, 1, 3, 1],
-            &[-50, 30, 100],
-            [1, 1, 1, 1],
-            &[1],
-            None,
-            [1, 1, 3, 1],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m],
+                shifts: &[s],
+            },
+            ConvIo {
+                input_shape: [1, 1, 3, 1],
+                input: &[-50, 30, 100],
+                filter_shape: [1, 1, 1, 1],
+                filter: &[1],
+                bias: None,
+                output_shape: [1, 1, 3, 1],
+                output: &mut out,
+            },
         )
         .unwrap();
         assert_eq!(out, [-10, 20, 50]);
@@ -1453,15 +1445,19 @@ mod tests {
         let mut out = [0i16; 2];
         conv_per_channel_i16(
             &p,
-            &[m, m],
-            &[s, s],
-            [1, 1, 1, 3],
-            &[32767, 32767, -32768],
-            [2, 1, 1, 3],
-            &[127, 127, 1, -1, -1, -1],
-            Some(&[0i64, 1 << 40]),
-            [1, 1, 1, 2],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m, m],
+                shifts: &[s, s],
+            },
+            ConvIo {
+                input_shape: [1, 1, 1, 3],
+                input: &[32767, 32767, -32768],
+                filter_shape: [2, 1, 1, 3],
+                filter: &[127, 127, 1, -1, -1, -1],
+                bias: Some(&[0i64, 1 << 40]),
+                output_shape: [1, 1, 1, 2],
+                output: &mut out,
+            },
         )
         .unwrap();
         // (32767*254 - 32768) / 65536 = 126.496 -> 126; (2^40 - 32766) / 65536 saturates.
@@ -1472,15 +1468,19 @@ mod tests {
         let mut out = [0i16; 4];
         conv_per_channel_i16::<i64>(
             &p,
-            &[m],
-            &[s],
-            [1, 1, 4, 1],
-            &[-3, 3, -1, -32768],
-            [1, 1, 1, 1],
-            &[1],
-            None,
-            [1, 1, 4, 1],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m],
+                shifts: &[s],
+            },
+            ConvIo {
+                input_shape: [1, 1, 4, 1],
+                input: &[-3, 3, -1, -32768],
+                filter_shape: [1, 1, 1, 1],
+                filter: &[1],
+                bias: None,
+                output_shape: [1, 1, 4, 1],
+                output: &mut out,
+            },
         )
         .unwrap();
         assert_eq!(out, [-1, 2, 0, -16384]);
@@ -1506,28 +1506,36 @@ mod tests {
             if bias64 {
                 conv_per_channel_i16(
                     &p,
-                    &[m],
-                    &[s],
-                    shape,
-                    input,
-                    fshape,
-                    filter,
-                    Some(&[0i64]),
-                    [1, 1, 1, 1],
-                    &mut out,
+                    ChannelScales {
+                        multipliers: &[m],
+                        shifts: &[s],
+                    },
+                    ConvIo {
+                        input_shape: shape,
+                        input,
+                        filter_shape: fshape,
+                        filter,
+                        bias: Some(&[0i64]),
+                        output_shape: [1, 1, 1, 1],
+                        output: &mut out,
+                    },
                 )
             } else {
                 conv_per_channel_i16(
                     &p,
-                    &[m],
-                    &[s],
-                    shape,
-                    input,
-                    fshape,
-                    filter,
-                    Some(&[0i32]),
-                    [1, 1, 1, 1],
-                    &mut out,
+                    ChannelScales {
+                        multipliers: &[m],
+                        shifts: &[s],
+                    },
+                    ConvIo {
+                        input_shape: shape,
+                        input,
+                        filter_shape: fshape,
+                        filter,
+                        bias: Some(&[0i32]),
+                        output_shape: [1, 1, 1, 1],
+                        output: &mut out,
+                    },
                 )
             }
             .unwrap();
@@ -1552,26 +1560,30 @@ mod tests {
         let mut out = [9.0f32; 1];
         conv_f32(
             &p,
-            [1, 1, 1, 3],
-            &[1e8, 1.0, -1e8],
-            [1, 1, 1, 3],
-            &[1.0, 1.0, 1.0],
-            None,
-            [1, 1, 1, 1],
-            &mut out,
+            ConvIo {
+                input_shape: [1, 1, 1, 3],
+                input: &[1e8, 1.0, -1e8],
+                filter_shape: [1, 1, 1, 3],
+                filter: &[1.0, 1.0, 1.0],
+                bias: None,
+                output_shape: [1, 1, 1, 1],
+                output: &mut out,
+            },
         )
         .unwrap();
         assert_eq!(out, [0.0]);
         // A sum that starts from +0.0 stays +0.0 on -0.0 products.
         conv_f32(
             &p,
-            [1, 1, 1, 1],
-            &[-0.0],
-            [1, 1, 1, 1],
-            &[1.0],
-            None,
-            [1, 1, 1, 1],
-            &mut out,
+            ConvIo {
+                input_shape: [1, 1, 1, 1],
+                input: &[-0.0],
+                filter_shape: [1, 1, 1, 1],
+                filter: &[1.0],
+                bias: None,
+                output_shape: [1, 1, 1, 1],
+                output: &mut out,
+            },
         )
         .unwrap();
         assert_eq!(out[0].to_bits(), 0);
@@ -1580,13 +1592,15 @@ mod tests {
         let mut out = [0.0f32; 4];
         conv_f32(
             &p,
-            [1, 2, 2, 1],
-            &[1.0, 2.0, 3.0, 4.0],
-            [4, 1, 1, 1],
-            &[1.0, -1.0, 0.5, 2.0],
-            Some(&[0.0, 0.5, -1.0, 0.25]),
-            [1, 1, 1, 4],
-            &mut out,
+            ConvIo {
+                input_shape: [1, 2, 2, 1],
+                input: &[1.0, 2.0, 3.0, 4.0],
+                filter_shape: [4, 1, 1, 1],
+                filter: &[1.0, -1.0, 0.5, 2.0],
+                bias: Some(&[0.0, 0.5, -1.0, 0.25]),
+                output_shape: [1, 1, 1, 4],
+                output: &mut out,
+            },
         )
         .unwrap();
         assert_eq!(out, [1.0, 0.0, 0.0, 2.25]);
@@ -1605,30 +1619,38 @@ mod tests {
         let mut out = [0i8; 2];
         let r = conv_per_channel_i8(
             &p,
-            &[1],
-            &[0],
-            [1, 1, 2, 1],
-            &[1, 2, 3],
-            [1, 1, 1, 1],
-            &[1],
-            None,
-            [1, 1, 2, 1],
-            &mut out,
+            ChannelScales {
+                multipliers: &[1],
+                shifts: &[0],
+            },
+            ConvIo {
+                input_shape: [1, 1, 2, 1],
+                input: &[1, 2, 3],
+                filter_shape: [1, 1, 1, 1],
+                filter: &[1],
+                bias: None,
+                output_shape: [1, 1, 2, 1],
+                output: &mut out,
+            },
         );
         assert_eq!(r, Err(KernelError::Shape));
         let mut bad = p;
         bad.stride_width = 0;
         let r = conv_per_channel_i8(
             &bad,
-            &[1],
-            &[0],
-            [1, 1, 2, 1],
-            &[1, 2],
-            [1, 1, 1, 1],
-            &[1],
-            None,
-            [1, 1, 2, 1],
-            &mut out,
+            ChannelScales {
+                multipliers: &[1],
+                shifts: &[0],
+            },
+            ConvIo {
+                input_shape: [1, 1, 2, 1],
+                input: &[1, 2],
+                filter_shape: [1, 1, 1, 1],
+                filter: &[1],
+                bias: None,
+                output_shape: [1, 1, 2, 1],
+                output: &mut out,
+            },
         );
         assert_eq!(r, Err(KernelError::Shape));
     }

@@ -13,7 +13,7 @@
 
 use super::conv::{
     check_channels, clamp_f32, conv_i8_gathered, mac4_scalar, requantize, requantize_i8, volume,
-    ConvParams, Int16Bias, KernelError, Mac, Window,
+    ChannelScales, ConvIo, ConvParams, Int16Bias, KernelError, Mac, Window,
 };
 
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
@@ -63,23 +63,30 @@ impl Taps {
     }
 }
 
+/// Channel quads whose accumulators the depth-multiplier-1 sweep keeps on the stack at once
+/// (128 channels: 512 B for int8 and float, 1 KiB for int16's 64-bit sums).
+const DW_QUADS: usize = 32;
+
 /// The loop nest shared by every variant. For each output pixel, output channels go four at
 /// a time with their accumulators in registers, sweeping the in-image taps once per quad;
 /// the input element of each channel is loaded as one run (depth multiplier 1) or one value
 /// (multiplier a multiple of 4) where possible. `emit(first_channel, accs, outputs)`
-/// requantizes.
-#[allow(clippy::too_many_arguments)]
+/// requantizes (and owns `io.bias`).
 #[inline(always)]
-pub(crate) fn depthwise_core<T: Mac, O>(
+pub(crate) fn depthwise_core<T: Mac, B, O>(
     p: &ConvParams,
-    input_shape: [usize; 4],
-    input: &[T],
-    filter_shape: [usize; 4],
-    filter: &[T::W],
-    output_shape: [usize; 4],
-    output: &mut [O],
+    io: ConvIo<'_, T, T::W, B, O>,
     mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
+    let ConvIo {
+        input_shape,
+        input,
+        filter_shape,
+        filter,
+        output_shape,
+        output,
+        ..
+    } = io;
     let win: Window = p.window().ok_or(KernelError::Shape)?;
     let [batches, in_h, in_w, in_c] = input_shape;
     let [one, f_h, f_w, out_c] = filter_shape;
@@ -101,6 +108,7 @@ pub(crate) fn depthwise_core<T: Mac, O>(
     }
     let [_, out_h, out_w, _] = output_shape;
     let off = p.input_offset;
+    let mut acc_buf = [[T::ZERO; 4]; DW_QUADS];
     let mut out_px = output.chunks_exact_mut(out_c);
     for b in 0..batches {
         for oy in 0..out_h {
@@ -123,9 +131,32 @@ pub(crate) fn depthwise_core<T: Mac, O>(
                 };
                 let mut quads = px.chunks_exact_mut(4);
                 let mut oc = 0;
+                if dm == 1 {
+                    // Channels innermost: each in-image tap's input pixel and weights are
+                    // one run each, swept a word (four channels, DSP lanes for int8) at a
+                    // time into accumulators kept on the stack, up to `DW_QUADS` quads per
+                    // sweep. No per-tap bounds checks or index arithmetic per quad.
+                    while oc + 4 <= out_c {
+                        let n = ((out_c - oc) / 4).min(DW_QUADS);
+                        let acc = &mut acc_buf[..n];
+                        acc.fill([T::ZERO; 4]);
+                        let (c0, len) = (oc, 4 * n);
+                        taps.for_each(|i, t| {
+                            let (xs, _) = input[i + c0..i + c0 + len].as_chunks::<4>();
+                            let (ws, _) = filter[t + c0..t + c0 + len].as_chunks::<4>();
+                            for ((a, x), w) in acc.iter_mut().zip(xs).zip(ws) {
+                                *a = T::mac4(*a, x, w, off);
+                            }
+                        });
+                        for (a, quad) in acc.iter().zip(&mut quads) {
+                            emit(oc, a, quad);
+                            oc += 4;
+                        }
+                    }
+                }
                 for quad in &mut quads {
                     let mut acc = [T::ZERO; 4];
-                    // A macro, not a closure: called from three loops, LLVM would outline
+                    // A macro, not a closure: called from two loops, LLVM would outline
                     // a closure and keep the accumulators in memory.
                     macro_rules! mac4 {
                         ($mac:path, $x:expr, $t:expr) => {{
@@ -135,14 +166,7 @@ pub(crate) fn depthwise_core<T: Mac, O>(
                             }
                         }};
                     }
-                    if dm == 1 {
-                        // Four neighbouring channels of one input word (DSP lanes for int8).
-                        taps.for_each(|i, t| {
-                            if let Ok(x) = input[i + oc..i + oc + 4].try_into() {
-                                mac4!(T::mac4, x, t);
-                            }
-                        });
-                    } else if dm % 4 == 0 {
+                    if dm % 4 == 0 {
                         // One input value for four channels: plain multiply-accumulates
                         // are as short as widening a broadcast.
                         let ic = oc / dm;
@@ -177,119 +201,80 @@ pub(crate) fn depthwise_core<T: Mac, O>(
 /// f_w, out_c]` with `out_c` a multiple of `in_c`, `output_shape = [batches, out_h, out_w,
 /// out_c]`. `multipliers`/`shifts` hold one entry per output channel; `bias` is `out_c` int32
 /// values or absent. Weights are symmetric (zero point 0).
-#[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_per_channel_i8(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i8],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[i32]>,
-    output_shape: [usize; 4],
-    output: &mut [i8],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
-    let out_c = filter_shape[3];
-    check_channels(out_c, multipliers, shifts, bias.map(<[i32]>::len))?;
-    depthwise_core(
-        p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
-        requantize_i8(p, multipliers, shifts, bias),
-    )
+    check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
+    let emit = requantize_i8(p, q, io.bias);
+    depthwise_core(p, io, emit)
 }
 
-/// Element `i` of a depthwise filter `[1, f_h, f_w, out_c]` re-laid out as CONV_2D's
-/// `[out_c, f_h, f_w, 1]` (for [`depthwise_conv_one_channel_i8`]; `taps = f_h * f_w`).
-/// Out-of-range indices give 0, never a panic.
-pub fn one_channel_filter_at(filter: &[i8], taps: usize, out_c: usize, i: usize) -> i8 {
-    let (oc, tap) = (i / taps.max(1), i % taps.max(1));
-    filter.get(tap * out_c + oc).copied().unwrap_or(0)
-}
+/// Weights (`f_h * f_w * out_c`) [`depthwise_conv_one_channel_i8`] re-lays on the stack
+/// (1 KiB; micro_speech's layer has 640); larger filters take the generic loop nest.
+pub const MAX_ONE_CHANNEL_WEIGHTS: usize = 1024;
 
 /// DEPTHWISE_CONV_2D, int8, over a one-channel input (micro_speech's first layer: depth
 /// multiplier 8): every output channel reads the same input channel, so the op is CONV_2D
-/// with `out_c` one-channel filters. With the filter re-laid out per channel
-/// (`conv_filter[i] == one_channel_filter_at(filter, f_h * f_w, out_c, i)`, prepared once),
-/// each filter row is a contiguous run shared by four channels, which CONV_2D's `SMLAD` dot
-/// products take two taps at a time, instead of one multiply-accumulate per tap and channel.
+/// with `out_c` one-channel filters. The filter `[1, f_h, f_w, out_c]` is copied per invoke
+/// into CONV_2D's `[out_c, f_h, f_w, 1]` on the stack (nothing kept in the arena; a few
+/// thousand instructions), and CONV_2D's im2col path runs: each pixel's window gathered once,
+/// then `SMLAD` dot products over it, two taps per instruction, four channels per window word.
 /// Same sums (wrapping int32, order-free), same requantization; arguments as in
-/// [`depthwise_conv_per_channel_i8`] plus `conv_filter` and the im2col `scratch` of
-/// [`super::conv::conv_per_channel_i8_im2col`], at least `f_h * f_w` bytes (required: only
-/// the im2col loop nest is linked, which keeps this path small).
-#[allow(clippy::too_many_arguments)]
+/// [`depthwise_conv_per_channel_i8`] plus `scratch`, at least `f_h * f_w` bytes. Filters of
+/// more than [`MAX_ONE_CHANNEL_WEIGHTS`] weights go to [`depthwise_conv_per_channel_i8`].
 pub fn depthwise_conv_one_channel_i8(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i8],
-    filter_shape: [usize; 4],
-    conv_filter: &[i8],
-    bias: Option<&[i32]>,
-    output_shape: [usize; 4],
-    output: &mut [i8],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
     scratch: &mut [i8],
 ) -> Result<(), KernelError> {
-    let [one, f_h, f_w, out_c] = filter_shape;
-    if input_shape[3] != 1 || one != 1 {
+    let (filter, [one, f_h, f_w, out_c]) = (io.filter, io.filter_shape);
+    if io.input_shape[3] != 1 || one != 1 || volume(io.filter_shape) != Some(filter.len()) {
         return Err(KernelError::Shape);
     }
-    conv_i8_gathered(
-        p,
-        multipliers,
-        shifts,
-        input_shape,
-        input,
-        [out_c, f_h, f_w, 1],
-        conv_filter,
-        bias,
-        output_shape,
-        output,
-        scratch,
-    )
+    if filter.len() > MAX_ONE_CHANNEL_WEIGHTS {
+        return depthwise_conv_per_channel_i8(p, q, io);
+    }
+    let mut conv_filter = [0i8; MAX_ONE_CHANNEL_WEIGHTS];
+    let conv_filter = &mut conv_filter[..filter.len()];
+    if let Some(taps) = f_h.checked_mul(f_w).filter(|&t| t > 0) {
+        for (oc, row) in conv_filter.chunks_exact_mut(taps).enumerate() {
+            for (w, tap) in row.iter_mut().zip(filter.chunks_exact(out_c)) {
+                *w = tap[oc];
+            }
+        }
+    }
+    let io = ConvIo {
+        filter_shape: [out_c, f_h, f_w, 1],
+        filter: conv_filter,
+        ..io
+    };
+    conv_i8_gathered(p, q, io, scratch)
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8
 /// weights, 64-bit sum and rescale, optional int64 bias (LiteRT rejects an int32 one here).
 /// Shapes and per-channel slices as in [`depthwise_conv_per_channel_i8`].
-#[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_per_channel_i16(
     p: &ConvParams,
-    multipliers: &[i32],
-    shifts: &[i32],
-    input_shape: [usize; 4],
-    input: &[i16],
-    filter_shape: [usize; 4],
-    filter: &[i8],
-    bias: Option<&[i64]>,
-    output_shape: [usize; 4],
-    output: &mut [i16],
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i16, i8, i64, i16>,
 ) -> Result<(), KernelError> {
-    let out_c = filter_shape[3];
-    check_channels(out_c, multipliers, shifts, bias.map(<[i64]>::len))?;
+    let bias = io.bias;
+    check_channels(io.filter_shape[3], q, bias.map(<[i64]>::len))?;
     let (lo, hi, zp) = (p.activation_min, p.activation_max, p.output_offset);
     depthwise_core(
         p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
+        io,
         #[inline(always)]
         |oc, acc, out| {
             requantize(
                 oc,
                 acc,
                 out,
-                multipliers,
-                shifts,
+                q,
                 bias,
                 #[inline(always)]
                 |a: i64, b, m, s| i64::rescale(i64::accumulate(a, b), m, s).wrapping_add(zp),
@@ -301,29 +286,18 @@ pub fn depthwise_conv_per_channel_i16(
 }
 
 /// DEPTHWISE_CONV_2D in float32. Shapes as in [`depthwise_conv_per_channel_i8`].
-#[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv_f32(
     p: &ConvParams,
-    input_shape: [usize; 4],
-    input: &[f32],
-    filter_shape: [usize; 4],
-    filter: &[f32],
-    bias: Option<&[f32]>,
-    output_shape: [usize; 4],
-    output: &mut [f32],
+    io: ConvIo<'_, f32, f32, f32, f32>,
 ) -> Result<(), KernelError> {
-    if bias.is_some_and(|b| b.len() != filter_shape[3]) {
+    let bias = io.bias;
+    if bias.is_some_and(|b| b.len() != io.filter_shape[3]) {
         return Err(KernelError::Shape);
     }
     let (lo, hi) = (p.float_activation_min, p.float_activation_max);
     depthwise_core(
         p,
-        input_shape,
-        input,
-        filter_shape,
-        filter,
-        output_shape,
-        output,
+        io,
         #[inline(always)]
         |oc, acc, out| match bias {
             Some(b) => {
@@ -435,15 +409,19 @@ mod tests {
             let mut out = [0i8; 30 * 60];
             depthwise_conv_per_channel_i8(
                 &p,
-                &[m; 60],
-                &[s; 60],
-                [1, 6, 5, 3],
-                &input,
-                fshape,
-                filter,
-                None,
-                oshape,
-                &mut out[..n],
+                ChannelScales {
+                    multipliers: &[m; 60],
+                    shifts: &[s; 60],
+                },
+                ConvIo {
+                    input_shape: [1, 6, 5, 3],
+                    input: &input,
+                    filter_shape: fshape,
+                    filter,
+                    bias: None,
+                    output_shape: oshape,
+                    output: &mut out[..n],
+                },
             )
             .unwrap();
             let mut want = [0i32; 30 * 60];
@@ -481,15 +459,19 @@ mod tests {
         let run = |p: &ConvParams, bias: [i32; 4], out: &mut [i8; 4]| {
             depthwise_conv_per_channel_i8(
                 p,
-                &m,
-                &s,
-                [1, 1, 1, 2],
-                &input,
-                [1, 1, 1, 4],
-                &filter,
-                Some(&bias),
-                [1, 1, 1, 4],
-                out,
+                ChannelScales {
+                    multipliers: &m,
+                    shifts: &s,
+                },
+                ConvIo {
+                    input_shape: [1, 1, 1, 2],
+                    input: &input,
+                    filter_shape: [1, 1, 1, 4],
+                    filter: &filter,
+                    bias: Some(&bias),
+                    output_shape: [1, 1, 1, 4],
+                    output: out,
+                },
             )
             .unwrap()
         };
@@ -528,15 +510,19 @@ mod tests {
         let mut out = [0i8; 4];
         depthwise_conv_per_channel_i8(
             &p,
-            &[m],
-            &[s],
-            [1, 2, 2, 1],
-            &[1; 4],
-            [1, 3, 3, 1],
-            &[1; 9],
-            None,
-            [1, 2, 2, 1],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m],
+                shifts: &[s],
+            },
+            ConvIo {
+                input_shape: [1, 2, 2, 1],
+                input: &[1; 4],
+                filter_shape: [1, 3, 3, 1],
+                filter: &[1; 9],
+                bias: None,
+                output_shape: [1, 2, 2, 1],
+                output: &mut out,
+            },
         )
         .unwrap();
         assert_eq!(out, [44; 4]);
@@ -559,15 +545,19 @@ mod tests {
         let mut out = [0i16; 3];
         depthwise_conv_per_channel_i16(
             &p,
-            &[m; 3],
-            &[s; 3],
-            [1, 1, 1, 3],
-            &[-32768, 3, 32767],
-            [1, 1, 1, 3],
-            &[-128, 1, 127],
-            Some(&[0i64, 0, 1 << 40]),
-            [1, 1, 1, 3],
-            &mut out,
+            ChannelScales {
+                multipliers: &[m; 3],
+                shifts: &[s; 3],
+            },
+            ConvIo {
+                input_shape: [1, 1, 1, 3],
+                input: &[-32768, 3, 32767],
+                filter_shape: [1, 1, 1, 3],
+                filter: &[-128, 1, 127],
+                bias: Some(&[0i64, 0, 1 << 40]),
+                output_shape: [1, 1, 1, 3],
+                output: &mut out,
+            },
         )
         .unwrap();
         // 4194304 * 0.5 saturates; 3 * 0.5 = 1.5 -> 2 (64-bit rescale rounds half up);
@@ -582,13 +572,15 @@ mod tests {
         // 1x3 input, 1 channel, 1x3 filter, depth multiplier 4.
         depthwise_conv_f32(
             &p,
-            [1, 1, 3, 1],
-            &[1e8, 1.0, -1e8],
-            [1, 1, 3, 4],
-            &[1.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0],
-            Some(&[0.5, 0.0, 1.0, -1.0]),
-            [1, 1, 1, 4],
-            &mut out,
+            ConvIo {
+                input_shape: [1, 1, 3, 1],
+                input: &[1e8, 1.0, -1e8],
+                filter_shape: [1, 1, 3, 4],
+                filter: &[1.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+                bias: Some(&[0.5, 0.0, 1.0, -1.0]),
+                output_shape: [1, 1, 1, 4],
+                output: &mut out,
+            },
         )
         .unwrap();
         // ch0: 1e8 + 1 - 1e8 = 0 in f32, + 0.5; ch1: 1e8 + 2 = 1e8 -> clamp 6; ch2: 1 + 1;
@@ -603,15 +595,19 @@ mod tests {
         // 3 filter channels over 2 input channels is no depth multiplier.
         let r = depthwise_conv_per_channel_i8(
             &p,
-            &[1; 3],
-            &[0; 3],
-            [1, 1, 1, 2],
-            &[1, 2],
-            [1, 1, 1, 3],
-            &[1, 1, 1],
-            None,
-            [1, 1, 1, 3],
-            &mut out,
+            ChannelScales {
+                multipliers: &[1; 3],
+                shifts: &[0; 3],
+            },
+            ConvIo {
+                input_shape: [1, 1, 1, 2],
+                input: &[1, 2],
+                filter_shape: [1, 1, 1, 3],
+                filter: &[1, 1, 1],
+                bias: None,
+                output_shape: [1, 1, 1, 3],
+                output: &mut out,
+            },
         );
         assert_eq!(r, Err(KernelError::Shape));
         assert_eq!(depth_multiplier(0, 4), None);

@@ -24,7 +24,7 @@
 //!   per output channel, asymmetric input quantization per batch, `out = f32(acc) * (s_w[c] *
 //!   s_batch) + bias[c]` (note the different association from CONV_2D).
 
-use super::conv::{clamp_f32, conv_core, ConvParams, KernelError};
+use super::conv::{clamp_f32, conv_core, ConvIo, ConvParams, KernelError};
 use super::depthwise_conv::depthwise_core;
 use super::fully_connected::FcDims;
 use crate::types::Activation;
@@ -240,7 +240,16 @@ pub fn conv_hybrid_per_channel(
         output,
         scratch,
         |pb, shape_in, q, shape_out, out, emit| {
-            conv_core::<i8, f32>(pb, shape_in, q, filter_shape, filter, shape_out, out, emit)
+            let io = ConvIo::<_, _, (), _> {
+                input_shape: shape_in,
+                input: q,
+                filter_shape,
+                filter,
+                bias: None,
+                output_shape: shape_out,
+                output: out,
+            };
+            conv_core(pb, io, emit)
         },
         // reference_ops::HybridConvPerChannel: `acc * per_channel_scale * scaling_factor`.
         |acc, s_w, s_b| acc as f32 * s_w * s_b,
@@ -274,7 +283,16 @@ pub fn depthwise_conv_hybrid_per_channel(
         output,
         scratch,
         |pb, shape_in, q, shape_out, out, emit| {
-            depthwise_core::<i8, f32>(pb, shape_in, q, filter_shape, filter, shape_out, out, emit)
+            let io = ConvIo::<_, _, (), _> {
+                input_shape: shape_in,
+                input: q,
+                filter_shape,
+                filter,
+                bias: None,
+                output_shape: shape_out,
+                output: out,
+            };
+            depthwise_core(pb, io, emit)
         },
         // DepthwiseConvHybridPerChannel: `acc *= per_channel_scale * scaling_factor`.
         |acc, s_w, s_b| acc as f32 * (s_w * s_b),

@@ -3,7 +3,7 @@
 
 use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
-use crate::kernels::conv::{self as k, ConvParams};
+use crate::kernels::conv::{self as k, ChannelScales, ConvIo, ConvParams};
 use crate::kernels::hybrid;
 use crate::model::Tensor;
 use crate::quant::{effective_scale, quantize_multiplier};
@@ -33,6 +33,35 @@ impl ConvHeader {
         let u = |s: [u32; 4]| s.map(|d| d as usize);
         (u(self.input), u(self.filter), u(self.output))
     }
+}
+
+/// The op's tensors as a kernel's [`ConvIo`]: input 0, weights 1, the optional bias 2 and
+/// output 0, with the shapes of its header (one place for every eval arm of both ops).
+pub(super) fn conv_io<'b, X: Pod, W: Pod, B: Pod, O: Pod>(
+    io: &mut OpIo<'b>,
+    h: &ConvHeader,
+) -> Result<ConvIo<'b, X, W, B, O>, Error> {
+    let (input_shape, filter_shape, output_shape) = h.shapes();
+    Ok(ConvIo {
+        input_shape,
+        input: io.input_as(0)?,
+        filter_shape,
+        filter: io.input_as(1)?,
+        bias: io.optional_input_as(2)?,
+        output_shape,
+        output: io.output_as(0)?,
+    })
+}
+
+/// The per-channel multipliers and shifts `prepare_conv_like` wrote after the params.
+pub(super) fn channel_scales<'b>(
+    data: &mut DataReader<'b>,
+    channels: usize,
+) -> Result<ChannelScales<'b>, Error> {
+    Ok(ChannelScales {
+        multipliers: data.array::<i32>(channels)?,
+        shifts: data.array::<i32>(channels)?,
+    })
 }
 
 /// The options a convolution reads, whatever its options table.
@@ -231,59 +260,19 @@ fn eval_variants<const ALL_TYPES: bool>(
     } else {
         h.filter[0] as usize
     };
-    let multipliers = data.array::<i32>(channels)?;
-    let shifts = data.array::<i32>(channels)?;
+    let scales = channel_scales(data, channels)?;
     let r = match h.variant {
-        FLOAT if ALL_TYPES => k::conv_f32(
-            &params,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
+        FLOAT if ALL_TYPES => k::conv_f32(&params, conv_io(io, &h)?),
         INT8 => {
             let scratch = bytemuck::cast_slice_mut(io.scratch()?);
-            k::conv_per_channel_i8_im2col(
-                &params,
-                multipliers,
-                shifts,
-                is,
-                io.input_as(0)?,
-                fs,
-                io.input_as(1)?,
-                io.optional_input_as(2)?,
-                os,
-                io.output_as(0)?,
-                scratch,
-            )
+            k::conv_per_channel_i8_im2col(&params, scales, conv_io(io, &h)?, scratch)
         }
-        INT16_BIAS64 if ALL_TYPES => k::conv_per_channel_i16::<i64>(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
-        INT16_BIAS32 if ALL_TYPES => k::conv_per_channel_i16::<i32>(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
+        INT16_BIAS64 if ALL_TYPES => {
+            k::conv_per_channel_i16::<i64>(&params, scales, conv_io(io, &h)?)
+        }
+        INT16_BIAS32 if ALL_TYPES => {
+            k::conv_per_channel_i16::<i32>(&params, scales, conv_io(io, &h)?)
+        }
         _ => return Err(io.internal("CONV_2D variant without a registered kernel")),
     };
     kernel_result(io, r)

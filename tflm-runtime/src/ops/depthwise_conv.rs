@@ -1,7 +1,10 @@
 //! DEPTHWISE_CONV_2D: int8 and int16x8 per-channel, float32, hybrid (float activations, int8
 //! per-channel weights). The depth multiplier comes from the shapes, as in LiteRT.
 
-use super::conv::{prepare_conv_like, ConvHeader, ConvOptions, FLOAT, HYBRID, INT16_BIAS64, INT8};
+use super::conv::{
+    channel_scales, conv_io, prepare_conv_like, ConvHeader, ConvOptions, FLOAT, HYBRID,
+    INT16_BIAS64, INT8,
+};
 use super::{fused_activation, kernel_result, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::conv::ConvParams;
@@ -33,23 +36,9 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         return Err(p.invalid("output channels are not a multiple of the input channels"));
     }
     prepare_conv_like(p, o, 3)?;
-    // int8 over one input channel: a flag, and with constant weights the filter re-laid out
-    // for CONV_2D's dot products (`k::depthwise_conv_one_channel_i8`), in the op's arena data.
+    // int8 over one input channel: the im2col window (`k::depthwise_conv_one_channel_i8`).
     if input.dtype == DType::I8 && input.shape.dim(3) == 1 {
-        p.data.put(filter.data.is_some() as u32);
-        if let Some(w) = filter.data {
-            let w: &[i8] = bytemuck::cast_slice(w);
-            let (f_h, f_w, out_c) = (
-                filter.shape.dim(1),
-                filter.shape.dim(2),
-                filter.shape.dim(3),
-            );
-            let taps = f_h * f_w;
-            p.data.put_array(taps * out_c, |i| {
-                k::one_channel_filter_at(w, taps, out_c, i)
-            });
-            p.scratch_bytes = taps;
-        }
+        p.scratch_bytes = filter.shape.dim(1) * filter.shape.dim(2);
     }
     Ok(())
 }
@@ -86,61 +75,18 @@ fn eval_variants<const ALL_TYPES: bool>(
     } else {
         h.filter[3] as usize
     };
-    let multipliers = data.array::<i32>(channels)?;
-    let shifts = data.array::<i32>(channels)?;
-    if h.variant == INT8 && is[3] == 1 && data.get::<u32>()? == 1 {
-        let conv_filter = data.array::<i8>(fs[1] * fs[2] * fs[3])?;
+    let scales = channel_scales(data, channels)?;
+    if h.variant == INT8 && is[3] == 1 {
         let scratch = bytemuck::cast_slice_mut(io.scratch()?);
-        let r = k::depthwise_conv_one_channel_i8(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            conv_filter,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-            scratch,
-        );
+        let r = k::depthwise_conv_one_channel_i8(&params, scales, conv_io(io, &h)?, scratch);
         return kernel_result(io, r);
     }
     let r = match h.variant {
-        FLOAT if ALL_TYPES => k::depthwise_conv_f32(
-            &params,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
-        INT8 => k::depthwise_conv_per_channel_i8(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
-        INT16_BIAS64 if ALL_TYPES => k::depthwise_conv_per_channel_i16(
-            &params,
-            multipliers,
-            shifts,
-            is,
-            io.input_as(0)?,
-            fs,
-            io.input_as(1)?,
-            io.optional_input_as(2)?,
-            os,
-            io.output_as(0)?,
-        ),
+        FLOAT if ALL_TYPES => k::depthwise_conv_f32(&params, conv_io(io, &h)?),
+        INT8 => k::depthwise_conv_per_channel_i8(&params, scales, conv_io(io, &h)?),
+        INT16_BIAS64 if ALL_TYPES => {
+            k::depthwise_conv_per_channel_i16(&params, scales, conv_io(io, &h)?)
+        }
         _ => return Err(io.internal("DEPTHWISE_CONV_2D variant without a registered kernel")),
     };
     kernel_result(io, r)
