@@ -116,7 +116,7 @@ fn setup(c: &Case, in_zp: i32, out_zp: i32) -> ([usize; 2], ConvParams) {
 }
 
 /// Per-channel multipliers from slightly different scales per channel.
-fn multipliers(channels: usize) -> (Vec<i32>, Vec<i32>) {
+fn multipliers(channels: usize) -> (Vec<i32>, Vec<i8>) {
     let scales: Vec<f32> = (0..channels).map(|c| 0.002 + 0.0007 * c as f32).collect();
     let (mut m, mut s) = (vec![0; channels], vec![0; channels]);
     per_channel_multipliers(0.04, &scales, 0.05, &mut m, &mut s).expect("one scale a channel");
@@ -132,7 +132,7 @@ fn textbook(
     out_c: usize,
     filter_hw: [usize; 2],
     m: &[i32],
-    s: &[i32],
+    s: &[i8],
     bias: &[i32],
     tap: impl Fn(usize, usize, usize, usize, usize) -> Vec<(i8, i8)>,
 ) -> Vec<i8> {
@@ -148,7 +148,7 @@ fn textbook(
                         }
                     }
                 }
-                let v = multiply_by_quantized_multiplier(acc + bias[oc], m[oc], s[oc]);
+                let v = multiply_by_quantized_multiplier(acc + bias[oc], m[oc], s[oc] as i32);
                 out.push((v + p.output_offset).clamp(p.activation_min, p.activation_max) as i8);
             }
         }

@@ -277,7 +277,7 @@ pub fn depthwise_conv_per_channel_i16(
                 q,
                 bias,
                 #[inline(always)]
-                |a: i64, b, m, s| i64::rescale(i64::accumulate(a, b), m, s).wrapping_add(zp),
+                |a: i64, b, m, s| i64::rescale(i64::accumulate(a, b), m, s.into()).wrapping_add(zp),
                 #[inline(always)]
                 |v| v.max(lo).min(hi) as i16,
             )
@@ -411,7 +411,7 @@ mod tests {
                 &p,
                 ChannelScales {
                     multipliers: &[m; 60],
-                    shifts: &[s; 60],
+                    shifts: &[s as i8; 60],
                 },
                 ConvIo {
                     input_shape: [1, 6, 5, 3],
@@ -512,7 +512,7 @@ mod tests {
             &p,
             ChannelScales {
                 multipliers: &[m],
-                shifts: &[s],
+                shifts: &[s as i8],
             },
             ConvIo {
                 input_shape: [1, 2, 2, 1],
@@ -547,7 +547,7 @@ mod tests {
             &p,
             ChannelScales {
                 multipliers: &[m; 3],
-                shifts: &[s; 3],
+                shifts: &[s as i8; 3],
             },
             ConvIo {
                 input_shape: [1, 1, 1, 3],

@@ -106,7 +106,7 @@ struct Pair<'a> {
     filter: &'a [i8],
     in_c: usize,
     multipliers: &'a [i32],
-    shifts: &'a [i32],
+    shifts: &'a [i8],
     bias: Option<&'a [i32]>,
     stage: OutputStage,
     off: u32,

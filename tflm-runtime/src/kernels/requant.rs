@@ -30,7 +30,8 @@ pub struct ChannelRescale {
 
 impl ChannelRescale {
     #[inline(always)]
-    pub fn new(multiplier: i32, shift: i32) -> Self {
+    pub fn new(multiplier: i32, shift: i8) -> Self {
+        let shift = shift as i32;
         if (-31..=-1).contains(&shift) && multiplier >= 0 {
             let e1 = -shift - 1;
             ChannelRescale {
@@ -113,13 +114,13 @@ mod tests {
             -(1 << 30),
         ];
         let mults = [0, 1, 1 << 30, i32::MAX, (1 << 30) + 1, 1_518_500_250];
-        for shift in -33..=3 {
+        for shift in -33i8..=3 {
             for &m in &mults {
                 for &a in &accs {
                     let r = ChannelRescale::new(m, shift);
                     assert_eq!(
                         r.apply(a),
-                        multiply_by_quantized_multiplier(a, m, shift),
+                        multiply_by_quantized_multiplier(a, m, shift.into()),
                         "{a} {m} {shift}"
                     );
                 }
@@ -139,7 +140,7 @@ mod tests {
                 let r = ChannelRescale::new(m, shift);
                 assert_eq!(
                     r.apply(a),
-                    multiply_by_quantized_multiplier(a, m, shift),
+                    multiply_by_quantized_multiplier(a, m, shift.into()),
                     "{a} {m} {shift}"
                 );
             }
@@ -154,7 +155,10 @@ mod tests {
             for m in [1 << 30, 1_234_567_891, i32::MAX, 1_610_612_736] {
                 let r = ChannelRescale::new(m, shift);
                 for a in -(1 << 17)..(1 << 17) {
-                    assert_eq!(r.apply(a), multiply_by_quantized_multiplier(a, m, shift));
+                    assert_eq!(
+                        r.apply(a),
+                        multiply_by_quantized_multiplier(a, m, shift.into())
+                    );
                 }
             }
         }

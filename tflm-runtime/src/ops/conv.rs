@@ -60,7 +60,7 @@ pub(super) fn channel_scales<'b>(
 ) -> Result<ChannelScales<'b>, Error> {
     Ok(ChannelScales {
         multipliers: data.array::<i32>(channels)?,
-        shifts: data.array::<i32>(channels)?,
+        shifts: data.array::<i8>(channels)?,
     })
 }
 
@@ -194,11 +194,25 @@ pub(super) fn prepare_conv_like(
     }
     let channels = if variant == FLOAT { 0 } else { out_c };
     let (si, so) = (input.quantization.scale(), output.quantization.scale());
+    // Shifts are stored as bytes (a third of the per-channel data). A product of power-of-two
+    // exponents bounds each channel's shift from above (by at most 3), so ratios that could
+    // need a shift above 127 (2^124 and more: no real model) are refused in every pass, before
+    // any multiplier is computed.
+    // (A subnormal counts as 2^-127 above the fraction bar and as 2^-149 below it.)
+    let exponent = |x: f32, subnormal: i32| match (x.to_bits() >> 23) & 0xff {
+        0 => subnormal,
+        e => e as i32 - 127,
+    };
+    let widest = scales.iter().map(|s| exponent(s, -127)).max().unwrap_or(0);
+    if channels > 0 && exponent(si, -127) + widest - exponent(so, -149) > 124 {
+        return Err(p.unsupported("an input x weight / output scale ratio of 2^124 or more"));
+    }
     let multiplier = |c: usize| {
         let fs = scales
             .get(if scales.len() == 1 { 0 } else { c })
             .unwrap_or(0.0);
-        quantize_multiplier(effective_scale(si, fs, so))
+        let (m, shift) = quantize_multiplier(effective_scale(si, fs, so));
+        (m, i8::try_from(shift).unwrap_or(i8::MAX))
     };
     p.data.put_array_pair(channels, multiplier);
     Ok(())
