@@ -196,15 +196,19 @@ pub(super) fn prepare_conv_like(
     let (si, so) = (input.quantization.scale(), output.quantization.scale());
     // Shifts are stored as bytes (a third of the per-channel data). A product of power-of-two
     // exponents bounds each channel's shift from above (by at most 3), so ratios that could
-    // need a shift above 127 (2^124 and more: no real model) are refused in every pass, before
-    // any multiplier is computed.
+    // need a shift above 127 (2^124 and more: no real model) are refused while measuring (the
+    // parse and the plan), before any multiplier is computed; the writing pass only runs on a
+    // parsed model, so it does not read every channel's scale again.
     // (A subnormal counts as 2^-127 above the fraction bar and as 2^-149 below it.)
     let exponent = |x: f32, subnormal: i32| match (x.to_bits() >> 23) & 0xff {
         0 => subnormal,
         e => e as i32 - 127,
     };
-    let widest = scales.iter().map(|s| exponent(s, -127)).max().unwrap_or(0);
-    if channels > 0 && exponent(si, -127) + widest - exponent(so, -149) > 124 {
+    let widest = || scales.iter().map(|s| exponent(s, -127)).max().unwrap_or(0);
+    if channels > 0
+        && !p.data.is_writing()
+        && exponent(si, -127) + widest() - exponent(so, -149) > 124
+    {
         return Err(p.unsupported("an input x weight / output scale ratio of 2^124 or more"));
     }
     let multiplier = |c: usize| {
