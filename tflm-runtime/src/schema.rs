@@ -252,14 +252,9 @@ pub mod op {
 #[inline(never)]
 pub fn op_name(code: i32) -> &'static str {
     #[cfg(feature = "std")]
-    let name = usize::try_from(code).ok().and_then(|i| {
-        let end = *OP_NAME_ENDS.get(i)? as usize;
-        let start = match i.checked_sub(1) {
-            Some(p) => *OP_NAME_ENDS.get(p)? as usize,
-            None => 0,
-        };
-        OP_NAMES.get(start..end)
-    });
+    let name = usize::try_from(code)
+        .ok()
+        .and_then(|i| packed_name(OP_NAMES, &OP_NAME_ENDS, i));
     #[cfg(not(feature = "std"))]
     let name = crate::ops::supported_name(code);
     name.filter(|n| !n.is_empty()).unwrap_or("?")
@@ -275,6 +270,16 @@ macro_rules! op_names {
         #[cfg(feature = "std")]
         const OP_NAME_ENDS: [u16; [$($name),*].len()] = name_ends([$($name),*]);
     };
+}
+
+/// Name `i` of names packed by [`name_ends`]: `names[ends[i - 1]..ends[i]]`.
+#[inline(always)]
+pub(crate) fn packed_name<'a>(names: &'a str, ends: &[u16], i: usize) -> Option<&'a str> {
+    let start = match i.checked_sub(1) {
+        Some(p) => *ends.get(p)? as usize,
+        None => 0,
+    };
+    names.get(start..*ends.get(i)? as usize)
 }
 
 /// The running sum of the names' lengths (evaluated at compile time).
@@ -536,5 +541,28 @@ mod tests {
         assert_eq!(op_name(210), "?");
         assert_eq!(op_name(-1), "?");
         assert_eq!(op_name(100_000), "?");
+    }
+
+    /// An operator without a name (firmware builds, or a code past the schema) is reported
+    /// by its builtin code alone.
+    #[test]
+    fn unnamed_operators_are_reported_by_code() {
+        extern crate std;
+        use crate::error::ParseErrorKind;
+        use std::string::ToString;
+        let kind = |code| ParseErrorKind::UnsupportedOperator {
+            code,
+            name: op_name(code),
+        };
+        assert_eq!(
+            kind(300).to_string(),
+            "operator of builtin code 300 not supported"
+        );
+        let expected = if cfg!(feature = "std") {
+            "CONV_3D (builtin code 132) not supported"
+        } else {
+            "operator of builtin code 132 not supported"
+        };
+        assert_eq!(kind(132).to_string(), expected);
     }
 }

@@ -215,11 +215,7 @@ macro_rules! registrations {
             // A loop over the bytes (unrolled into compares over a constant table, it was
             // 0.4 KB).
             let i = core::hint::black_box(CODES).iter().position(|&c| c == code)?;
-            let start = match i.checked_sub(1) {
-                Some(p) => *ENDS.get(p)? as usize,
-                None => 0,
-            };
-            NAMES.get(start..*ENDS.get(i)? as usize)
+            crate::schema::packed_name(NAMES, &ENDS, i)
         }
 
         /// The registrations of a builtin code, narrowest (fewest kernels linked) first.
