@@ -276,3 +276,47 @@ fn cli_run_prints_outputs_and_reports_errors() {
         "{text}"
     );
 }
+
+/// Convolution shifts are kept as bytes, so the parse refuses scales whose ratio could need a
+/// shift beyond one (2^124 and more) at the operator, instead of `Interpreter::new` or a kernel
+/// meeting it; `arena_size()` stays a promise because the refusal comes while measuring.
+#[test]
+fn conv_scale_ratio_beyond_a_byte_shift_is_refused_at_the_operator() {
+    let good = std::fs::read(op_fixtures().join("conv_int8_same_s1.tflite")).unwrap();
+    let model_good = AlignedBytes::new(&good);
+    let model = Model::parse(model_good.as_slice()).unwrap();
+    let scale = model.output(0).unwrap().quantization.scale();
+    let pattern = scale.to_le_bytes();
+    let at: Vec<usize> = good
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == pattern)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        at.len(),
+        1,
+        "the output scale {scale} occurs once in the file"
+    );
+    // The smallest subnormal output scale: input x weight / output is about 2^140 here.
+    let mut tiny = good.clone();
+    tiny[at[0]..at[0] + 4].copy_from_slice(&f32::from_bits(1).to_le_bytes());
+    let bytes = AlignedBytes::new(&tiny);
+    let err = Model::parse(bytes.as_slice()).unwrap_err();
+    assert_eq!(err.location, Location::Operator(0), "{err}");
+    assert_eq!(
+        err.kind,
+        ParseErrorKind::UnsupportedOperands {
+            op: "CONV_2D",
+            what: "an input x weight / output scale ratio of 2^124 or more",
+        }
+    );
+    // A small but ordinary output scale (2^-30) still parses and runs.
+    let mut small = good.clone();
+    small[at[0]..at[0] + 4].copy_from_slice(&(2f32.powi(-30)).to_le_bytes());
+    let bytes = AlignedBytes::new(&small);
+    let model = Model::parse(bytes.as_slice()).unwrap();
+    let mut a = arena(model.arena_size());
+    let mut interpreter = Interpreter::new(&model, a.as_mut_slice()).unwrap();
+    interpreter.invoke().unwrap();
+}
