@@ -149,7 +149,7 @@ fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         seed
     };
     let dense: Vec<i8> = (0..n_in * n_out).map(|_| next() as i8).collect();
-    for sparsity in [0.0f64, 0.5, 0.75] {
+    for sparsity in [0.0f64, 0.5, 0.75, 0.8, 0.85, 0.9] {
         let mut w = dense.clone();
         let mut order: Vec<usize> = (0..w.len()).collect();
         order.sort_by_key(|&i| (w[i] as i32).abs());
