@@ -208,9 +208,10 @@ impl Pipeline {
         self
     }
 
-    /// When to write pruned int8 FULLY_CONNECTED and LSTM gate weights sparse-encoded (default `Auto`: when
-    /// smaller). `SparseWeights::Never` for LiteRT or TensorFlow Lite Micro, which cannot read
-    /// the encoding.
+    /// When to write pruned int8 FULLY_CONNECTED and LSTM gate weights sparse-encoded (default
+    /// `Auto`: when smaller and, for FULLY_CONNECTED weights, when the sparse kernel is also the
+    /// faster one; `Always` for the smallest file). `SparseWeights::Never` for LiteRT or
+    /// TensorFlow Lite Micro, which cannot read the encoding.
     pub fn sparse_weights(mut self, sparse: SparseWeights) -> Pipeline {
         self.options.sparse = sparse;
         self

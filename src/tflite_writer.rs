@@ -977,11 +977,11 @@ mod tests {
         let extra: Vec<_> = (0..2)
             .map(|k| {
                 let w = g.add_tensor(
-                    Tensor::constant(&format!("w{k}"), vec![3, 4], ConstData::I8(vec![k + 1; 12]))
+                    Tensor::constant(format!("w{k}"), vec![3, 4], ConstData::I8(vec![k + 1; 12]))
                         .with_quantization(q.clone()),
                 );
                 let y = g.add_tensor(
-                    Tensor::activation(&format!("y{k}"), DType::I8, vec![1, 3])
+                    Tensor::activation(format!("y{k}"), DType::I8, vec![1, 3])
                         .with_quantization(Quantization::per_tensor(0.25, -1)),
                 );
                 let fc = FullyConnectedOptions::default();
