@@ -47,6 +47,9 @@ pub struct ConvertArgs {
     /// or never (dense: for LiteRT and TensorFlow Lite Micro, which cannot read it).
     #[arg(long = "sparse-weights", default_value = "auto", value_name = "WHEN")]
     sparse_weights: tflm::sparse::SparseWeights,
+    /// Empty tensor names except the model's inputs and outputs (co2: 689 fewer bytes of names)
+    #[arg(long)]
+    short_names: bool,
     /// Calibration method: minmax, percentile or mse.
     #[arg(long, default_value = "minmax")]
     calibration: Method,
@@ -143,6 +146,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         train_examples: None,
         learning_rate: args.learning_rate,
         sparse: args.sparse_weights,
+        short_names: args.short_names,
     };
     if args.qat && !modes.iter().any(|m| m.needs_calibration()) {
         return Err(

@@ -262,8 +262,8 @@ fn ids(ids: impl Iterator<Item = Option<usize>>) -> Vec<i32> {
     ids.map(|t| t.map_or(-1, |t| t as i32)).collect()
 }
 
-/// Vectors and quantization tables already in the file, by content, so that tensors with the
-/// same shape or the same quantization point at one copy (a flatbuffer may reference an object
+/// Vectors, quantization tables and names already in the file, by content, so that tensors
+/// with the same shape, quantization or name (the empty names of `short_names`) point at one copy (a flatbuffer may reference an object
 /// from several tables; every reader follows offsets, LiteRT's verifier included). On co2 most
 /// tensors share a shape or a zero point vector `[0]` with another one. Looked up by content in
 /// tensor order, so the bytes stay deterministic.
@@ -273,9 +273,19 @@ struct Shared<'f> {
     scales: HashMap<Vec<u32>, WIPOffset<flatbuffers::Vector<'f, f32>>>,
     zero_points: HashMap<Vec<i64>, WIPOffset<flatbuffers::Vector<'f, i64>>>,
     quantizations: HashMap<(Vec<u32>, Vec<i64>, usize), Table>,
+    names: HashMap<String, WIPOffset<&'f str>>,
 }
 
 impl<'f> Shared<'f> {
+    fn name(&mut self, fbb: &mut FlatBufferBuilder<'f>, name: &str) -> WIPOffset<&'f str> {
+        if let Some(&n) = self.names.get(name) {
+            return n;
+        }
+        let n = fbb.create_string(name);
+        self.names.insert(name.to_string(), n);
+        n
+    }
+
     fn shape(
         &mut self,
         fbb: &mut FlatBufferBuilder<'f>,
@@ -327,7 +337,7 @@ fn tensor<'f>(
     sparse: bool,
 ) -> Table {
     let shape = shared.shape(fbb, &t.shape);
-    let name = fbb.create_string(&t.name);
+    let name = shared.name(fbb, &t.name);
     let quantization = t.quantization.as_ref().map(|q| shared.quantization(fbb, q));
     let sparsity = sparse.then(|| empty_table(fbb));
     use field::tensor as f;
