@@ -14,9 +14,10 @@
 //! - Metadata `min_runtime_version`: the oldest TFLite runtime with every operator version
 //!   (TFLite's runtime_version table, restricted to the builtins the IR has), in a 16-byte
 //!   zero-padded buffer after the tensor buffers.
-//! - Tensors with the same shape, or the same quantization (scales, zero points, axis), point
-//!   at one shape vector or one `QuantizationParameters` table ([`Shared`]): on co2 that is
-//!   496 of its 5,840 bytes; its tensor names are now the largest part of the structure.
+//! - Tensors with the same shape, the same quantization (scales, zero points, axis) or the
+//!   same name point at one shape vector, one `QuantizationParameters` table or one string
+//!   ([`Shared`]): on co2 that is 496 of its 5,840 bytes. Its tensor names are now the largest
+//!   part of the structure; the pipeline's `short_names` empties them (one shared string).
 //! - With [`write_with`] and a [`SparseWeights`] choice other than `Never`, pruned int8
 //!   FULLY_CONNECTED weights in tflm-rs's sparse encoding (`docs/sparse.md`): the tensor's
 //!   buffer holds the encoded bytes, its `sparsity` is an empty `SparsityParameters` table, and
