@@ -28,6 +28,8 @@ From the repository root, about 3 minutes on one core:
     pip install --no-deps -r models/requirements-baselines.txt
     python3 tools/baselines/tfmot_baselines.py               # digits and co2
     python3 tools/baselines/tfmot_baselines.py --model co2   # one of them
+    # tfmot fine-tuned on tflm-rs's batches of `tflm convert --seed S` (a controlled comparison)
+    python3 tools/baselines/tfmot_baselines.py --model co2 --prune-seeds 0,1,2,3,4 --tflm-order
 """
 
 import argparse
