@@ -136,7 +136,9 @@ fn write_cases(
 
 /// `fc256x128_<tag>`: one int8 FULLY_CONNECTED of 256 inputs and 128 outputs (32,768 weights,
 /// pseudo-random, the smallest magnitudes zeroed as pruning does), the FULLY_CONNECTED-heavy
-/// case where the kernel dominates the invoke; dense and sparse (`always`) files and 20 cases.
+/// case where the kernel dominates the invoke; dense and sparse (`always`) files and 20 cases,
+/// at 0, 50, 75, 80, 85 and 90% zeros (the sparse kernel's break-even with the dense one, which
+/// `auto` follows, lies between 80 and 85%).
 fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     use tflm::ir::{ConstData, FullyConnectedOptions, Graph, Op, OpKind, Quantization, Tensor};
     use tflm_runtime::DType;
@@ -149,7 +151,7 @@ fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         seed
     };
     let dense: Vec<i8> = (0..n_in * n_out).map(|_| next() as i8).collect();
-    for sparsity in [0.0f64, 0.5, 0.75] {
+    for sparsity in [0.0f64, 0.5, 0.75, 0.8, 0.85, 0.9] {
         let mut w = dense.clone();
         let mut order: Vec<usize> = (0..w.len()).collect();
         order.sort_by_key(|&i| (w[i] as i32).abs());

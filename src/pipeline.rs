@@ -62,6 +62,10 @@ pub struct Options {
     /// Pruned int8 FULLY_CONNECTED and LSTM gate weights in tflm-rs's sparse encoding (smaller and faster
     /// on tflm-rs's runtime; `Never` for a file LiteRT or TFLite Micro must load).
     pub sparse: SparseWeights,
+    /// Write every tensor name but the model inputs' and outputs' as the empty string (one
+    /// string shared by all): on co2 689 of the file's 5,344 bytes are names. The names only
+    /// serve people reading the file and error messages, which still give the tensor index.
+    pub short_names: bool,
 }
 
 /// QAT's epochs when `finetune_epochs` does not say.
@@ -84,6 +88,7 @@ impl Default for Options {
             train_examples: None,
             learning_rate: None,
             sparse: SparseWeights::Auto,
+            short_names: false,
         }
     }
 }
@@ -208,11 +213,18 @@ impl Pipeline {
         self
     }
 
-    /// When to write pruned int8 FULLY_CONNECTED and LSTM gate weights sparse-encoded (default `Auto`: when
-    /// smaller). `SparseWeights::Never` for LiteRT or TensorFlow Lite Micro, which cannot read
-    /// the encoding.
+    /// When to write pruned int8 FULLY_CONNECTED and LSTM gate weights sparse-encoded (default
+    /// `Auto`: when smaller and, for FULLY_CONNECTED weights, when the sparse kernel is also the
+    /// faster one; `Always` for the smallest file). `SparseWeights::Never` for LiteRT or
+    /// TensorFlow Lite Micro, which cannot read the encoding.
     pub fn sparse_weights(mut self, sparse: SparseWeights) -> Pipeline {
         self.options.sparse = sparse;
+        self
+    }
+
+    /// Empty names for every tensor but the inputs and outputs ([`Options::short_names`]).
+    pub fn short_names(mut self, short: bool) -> Pipeline {
+        self.options.short_names = short;
         self
     }
 
@@ -398,6 +410,9 @@ impl Pipeline {
         }
         if o.sparse != SparseWeights::Auto {
             s.push_str(&format!(", sparse_weights = \"{}\"", o.sparse));
+        }
+        if o.short_names {
+            s.push_str(", short_names = true");
         }
         if o.quant.needs_calibration() {
             let method = match o.calibration {
@@ -663,6 +678,13 @@ impl Session {
 
     fn finish(&self, graph: &Graph, mode: Mode) -> Result<Converted, PipelineError> {
         let write_error = |message: String| PipelineError::Write { mode, message };
+        let short;
+        let graph = if self.options.short_names {
+            short = without_inner_names(graph);
+            &short
+        } else {
+            graph
+        };
         let tflite = crate::tflite_writer::write_with(graph, self.options.sparse)
             .map_err(|e| write_error(e.to_string()))?;
         let aligned = AlignedBytes::new(&tflite);
@@ -740,4 +762,17 @@ impl Session {
             },
         )
     }
+}
+
+/// `graph` with every tensor name emptied except the graph inputs' and outputs' (which the
+/// specs and the generated code refer to).
+fn without_inner_names(graph: &Graph) -> Graph {
+    let mut g = graph.clone();
+    for (i, t) in g.tensors.iter_mut().enumerate() {
+        let id = crate::ir::TensorId(i);
+        if !graph.inputs.contains(&id) && !graph.outputs.contains(&id) {
+            t.name.clear();
+        }
+    }
+    g
 }

@@ -13,7 +13,9 @@ use tflm_runtime::DType;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SparseWeights {
     /// When the encoding is smaller than the dense bytes (a pruned model; never at 0%
-    /// sparsity, where the mask bytes make it larger).
+    /// sparsity, where the mask bytes make it larger) and, for FULLY_CONNECTED weights, its
+    /// kernel also needs fewer instructions than the dense one (about 81% zeros or more on a
+    /// Cortex-M4, [`sparse_fc_is_faster`]).
     #[default]
     Auto,
     /// Every eligible tensor, smaller or not (tests, measurements).
@@ -62,6 +64,25 @@ fn sparse_input(graph: &Graph, op: &crate::ir::Op, k: usize) -> bool {
         && int8(op.output(0))
 }
 
+/// Whether the sparse int8 FULLY_CONNECTED kernel needs fewer Cortex-M4 instructions than the
+/// dense one on `values` (`[rows, depth]`). The costs were measured on fc256x128 at 50% to 90%
+/// zeros (docs/performance.md, "Sparse weights", session 7): the dense kernel's dual 16-bit
+/// multiply-accumulates take about 2.29 instructions per weight, zero or not; the sparse walk
+/// about 12.8 per group of 8 columns (mask, jump, bounds check, loop) and 3.4 per nonzero
+/// weight (two loads, one multiply-accumulate). Rounded here toward the dense kernel (13, 3.5
+/// and 2.25), so a layer near the break-even, about 81% zeros, stays dense: at 80% the sparse
+/// kernel measured 0.9% slower, at 85% 7% faster. The LSTM's sparse gate products are faster
+/// from 50% on (0.71x the dense ones on co2), so its matrices follow the size rule alone.
+pub fn sparse_fc_is_faster(depth: usize, values: &[i8]) -> bool {
+    if depth == 0 {
+        return false;
+    }
+    let groups = (values.len() / depth * tflm_runtime::sparse::groups(depth)) as u64;
+    let nonzeros = values.iter().filter(|&&w| w != 0).count() as u64;
+    // In quarters of an instruction: 13 per group + 3.5 per nonzero < 2.25 per weight.
+    52 * groups + 14 * nonzeros < 9 * values.len() as u64
+}
+
 /// The int8 values of a tensor the runtime's sparse kernels can take: 2-D int8 constant weights
 /// with zero point 0, read only where [`sparse_input`] allows.
 fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
@@ -88,6 +109,13 @@ fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
     (only_sparse_inputs && used).then_some(values.as_slice())
 }
 
+/// Whether a FULLY_CONNECTED operator reads tensor `id`.
+fn read_by_fc(graph: &Graph, id: TensorId) -> bool {
+    graph.ops.iter().any(|op| {
+        matches!(op.kind, crate::ir::OpKind::FullyConnected(_)) && op.inputs.contains(&Some(id))
+    })
+}
+
 /// The encoded bytes of tensor `id` when `choice` says to encode it, else `None`.
 pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<Vec<u8>> {
     if choice == SparseWeights::Never {
@@ -96,7 +124,9 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<Vec
     let values = eligible(graph, id)?;
     let depth = graph.tensor(id).shape[1];
     let len = tflm_runtime::sparse::encoded_len(depth, values);
-    if choice == SparseWeights::Auto && len >= values.len() {
+    if choice == SparseWeights::Auto
+        && (len >= values.len() || (read_by_fc(graph, id) && !sparse_fc_is_faster(depth, values)))
+    {
         return None;
     }
     let mut out = vec![0u8; len];
@@ -119,5 +149,26 @@ mod tests {
             assert_eq!(c.as_str().parse::<SparseWeights>(), Ok(c));
         }
         assert!("sometimes".parse::<SparseWeights>().is_err());
+    }
+
+    /// The break-even of fc256x128's measured kernels (80% zeros: sparse 0.9% slower than
+    /// dense; 85%: 7% faster) and the 50% that auto no longer encodes.
+    #[test]
+    fn sparse_fc_pays_only_from_about_81_percent_zeros() {
+        let with_zeros = |zeros: usize| -> Vec<i8> {
+            (0..256 * 128)
+                .map(|i| if i % 100 < zeros { 0 } else { 7 })
+                .collect()
+        };
+        assert!(!sparse_fc_is_faster(256, &with_zeros(50)));
+        assert!(!sparse_fc_is_faster(256, &with_zeros(80)));
+        assert!(sparse_fc_is_faster(256, &with_zeros(85)));
+        assert!(sparse_fc_is_faster(256, &with_zeros(90)));
+        // A row of 20 columns is 3 groups (the last one partial): at 90% zeros still dense.
+        let short: Vec<i8> = (0..20 * 4)
+            .map(|i| if i % 10 == 0 { 7 } else { 0 })
+            .collect();
+        assert!(!sparse_fc_is_faster(20, &short));
+        assert!(!sparse_fc_is_faster(0, &[]));
     }
 }

@@ -429,3 +429,52 @@ fn cli_reports_a_refused_mode_converts_the_others_and_fails_at_the_end() {
     }
     assert!(!dir.join("export").join("int16x8").exists());
 }
+
+/// `short_names`: every tensor name but the input's and output's written as one shared empty
+/// string. co2's file loses its 689 bytes of names (5,344 → 4,656), the specs still find the
+/// input and output by name, and our runtime and LiteRT's reference kernels give the
+/// full-names file's outputs bit for bit.
+#[test]
+fn short_names_shrink_the_file_and_change_no_output() {
+    let full = Pipeline::from_dir(model_dir("co2")).load().unwrap();
+    let short = Pipeline::from_dir(model_dir("co2"))
+        .short_names(true)
+        .load()
+        .unwrap();
+    let a = full.convert(Mode::Int8).unwrap();
+    let b = short.convert(Mode::Int8).unwrap();
+    assert_eq!(a.tflite.len(), 5344);
+    assert_eq!(b.tflite.len(), 4656);
+    assert_eq!(short.convert(Mode::Int8).unwrap().tflite, b.tflite);
+    let aligned = tflm::run::AlignedBytes::new(&b.tflite);
+    let model = tflm_runtime::Model::parse(aligned.as_slice()).unwrap();
+    let names: Vec<&str> = (0..model.num_tensors())
+        .map(|t| model.tensor(t).name)
+        .collect();
+    assert_eq!(names[0], "history");
+    assert_eq!(
+        names.iter().filter(|n| n.is_empty()).count(),
+        names.len() - 2
+    );
+    assert!(names.contains(&"co2_next"), "{names:?}");
+    let inputs: Vec<_> = test_inputs(&full, &a).into_iter().take(200).collect();
+    let want = tflm::run::run_cases(&a.tflite, &inputs, true).unwrap();
+    assert_eq!(
+        tflm::run::run_cases(&b.tflite, &inputs, true).unwrap(),
+        want
+    );
+    if common::litert_available().is_some() {
+        assert_eq!(
+            common::litert_outputs("co2_short_names", &b.tflite, &inputs),
+            want
+        );
+    }
+    // Part of the description the build cache keys on.
+    let described = |short: bool| {
+        Pipeline::from_dir(model_dir("co2"))
+            .short_names(short)
+            .describe_options()
+    };
+    assert!(described(true).contains("short_names = true"));
+    assert!(!described(false).contains("short_names"));
+}

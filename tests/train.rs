@@ -151,12 +151,26 @@ fn pruning_with_finetuning_reaches_the_exact_sparsity_with_lstm_kernels() {
     assert_eq!(sparsities, vec![0.5]);
     assert_eq!(report.epochs.len(), 1);
     let layers = prune::report(&graph, &[]);
-    // Eight LSTM gate matrices and the dense kernel.
+    // Eight LSTM gate matrices and the dense kernel. The four input-to-gate matrices are
+    // ranked together, and so are the four recurrent ones (tfmot's Keras `kernel` and
+    // `recurrent_kernel`): exactly half of each group is zero, not of each gate.
     assert_eq!(layers.len(), 9, "{layers:?}");
-    for l in &layers {
-        let expected = (0.5 * l.weights as f64).round() as usize;
-        assert_eq!(l.zeros, expected, "{} ({})", l.tensor, l.op_name);
-    }
+    let group = |ls: &[prune::LayerSparsity]| {
+        let (zeros, weights) = ls
+            .iter()
+            .fold((0, 0), |(z, w), l| (z + l.zeros, w + l.weights));
+        assert_eq!(zeros, (0.5 * weights as f64).round() as usize, "{ls:?}");
+        weights
+    };
+    assert_eq!(group(&layers[0..4]), 4 * 20 * 3);
+    assert_eq!(group(&layers[4..8]), 4 * 20 * 20);
+    assert_eq!(group(&layers[8..9]), 20);
+    // Ranked jointly, the gates do not all lose the same fraction.
+    assert!(
+        layers[4..8].iter().any(|l| l.zeros != 200),
+        "{:?}",
+        &layers[4..8]
+    );
 }
 
 #[test]
@@ -306,23 +320,43 @@ fn qat_on_the_co2_lstm_is_no_worse_than_post_training_int8() {
     );
 }
 
+/// co2 at seeds 0 and 1: the default seed within 2% of dense int8, the two seeds' mean too
+/// (seed 1 alone is outside, +2.4%: the 2-epoch spread, docs/quality.md), and each no worse
+/// than tfmot fine-tuned on the same batches in the same order
+/// (`tools/baselines/tfmot_baselines.py --model co2 --prune-seeds 0,1 --tflm-order`: TensorFlow
+/// int8 PTQ of the pruned model, 11.2063 and 11.3036 ppm).
 #[test]
 fn half_the_weights_pruned_while_fine_tuning_stays_within_2_percent_of_dense_int8() {
     let dense = |m: &str| int8_metrics(&Pipeline::from_dir(model_dir(m)).load().unwrap());
-    let pruned = |m: &str| {
+    let pruned = |m: &str, seed: u64| {
         let session = Pipeline::from_dir(model_dir(m))
             .prune(0.5)
             .finetune_epochs(2)
+            .seed(seed)
             .load()
             .unwrap();
         int8_metrics(&session)
     };
-    let (d, p) = (dense("co2").mae.unwrap(), pruned("co2").mae.unwrap());
-    eprintln!("co2 int8 MAE: dense {d:.4}, 50% pruned + 2 epochs {p:.4}");
-    assert!(p <= d * 1.02, "co2 pruned MAE {p} vs dense {d}");
+    let d = dense("co2").mae.unwrap();
+    let tfmot_same_batches = [11.2063, 11.3036];
+    let mut sum = 0.0;
+    for (seed, tfmot) in tfmot_same_batches.into_iter().enumerate() {
+        let p = pruned("co2", seed as u64).mae.unwrap();
+        eprintln!("co2 int8 MAE: dense {d:.4}, seed {seed} 50% pruned + 2 epochs {p:.4}");
+        assert!(
+            p <= tfmot,
+            "co2 seed {seed}: pruned MAE {p} vs tfmot's {tfmot}"
+        );
+        if seed == 0 {
+            assert!(p <= d * 1.02, "co2 pruned MAE {p} vs dense {d}");
+        }
+        sum += p;
+    }
+    let mean = sum / 2.0;
+    assert!(mean <= d * 1.02, "co2 pruned mean MAE {mean} vs dense {d}");
     let (d, p) = (
         dense("digits").accuracy.unwrap(),
-        pruned("digits").accuracy.unwrap(),
+        pruned("digits", 0).accuracy.unwrap(),
     );
     eprintln!("digits int8 accuracy: dense {d:.4}, 50% pruned + 2 epochs {p:.4}");
     assert!(p >= d * 0.98, "digits pruned accuracy {p} vs dense {d}");

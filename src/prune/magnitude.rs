@@ -1,8 +1,9 @@
 //! Magnitude pruning: the smallest weights of each prunable tensor set to zero.
 //!
 //! Prunable tensors are the kernels of FULLY_CONNECTED and CONV_2D and the input, recurrent
-//! and projection weight matrices of UNIDIRECTIONAL_SEQUENCE_LSTM (each gate's matrix is one
-//! tensor, ranked on its own per layer), never biases or peephole weights. DEPTHWISE_CONV_2D
+//! and projection weight matrices of UNIDIRECTIONAL_SEQUENCE_LSTM (per layer, the four
+//! input-to-gate matrices are ranked together, and so are the four recurrent ones, as tfmot
+//! ranks Keras' `kernel` and `recurrent_kernel`), never biases or peephole weights. DEPTHWISE_CONV_2D
 //! kernels stay dense, as in tensorflow-model-optimization's registry: each channel's filter
 //! is a handful of weights (9 for 3x3) that the channel cannot do without — halving digits'
 //! cost it 1.1 points of accuracy after fine-tuning (`docs/quality.md`) — and they are a
@@ -101,47 +102,66 @@ pub fn plan(
             .map(|v| v.iter().map(|x| x.abs()).collect())
             .unwrap_or_default()
     };
-    // The number of weights to zero per tensor.
-    let counts: Vec<usize> = match ranking {
-        Ranking::PerLayer => targets
-            .iter()
-            .map(|&(_, w)| {
-                let n = magnitudes(w).len();
-                (f64::from(sparsity) * n as f64).round() as usize
-            })
-            .collect(),
-        Ranking::Global => {
-            let mut all: Vec<(f32, usize, usize)> = Vec::new();
-            for (k, &(_, w)) in targets.iter().enumerate() {
-                all.extend(
-                    magnitudes(w)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, m)| (m, k, i)),
-                );
+    // Ranking groups: global, one of everything; per layer, one per weight tensor, except
+    // that an LSTM's four input-to-gate matrices form one group and its four recurrent ones
+    // another, as they are one Keras `kernel` and one `recurrent_kernel` that tfmot ranks
+    // whole (a gate whose weights are small loses more than half of them; ranked per gate,
+    // co2 lost 0.2 ppm more on average over five seeds, docs/quality.md).
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut keys: Vec<(usize, usize)> = Vec::new();
+    for (k, &(op, w)) in targets.iter().enumerate() {
+        let key = match ranking {
+            Ranking::Global => (0, 0),
+            Ranking::PerLayer => (op, lstm_matrix_group(graph, op, w).unwrap_or(k + 3)),
+        };
+        match keys.iter().position(|&g| g == key) {
+            Some(g) => groups[g].push(k),
+            None => {
+                keys.push(key);
+                groups.push(vec![k]);
             }
-            let n = (f64::from(sparsity) * all.len() as f64).round() as usize;
-            all.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
-            let mut counts = vec![0; targets.len()];
-            for &(_, k, _) in &all[..n] {
-                counts[k] += 1;
-            }
-            counts
         }
-    };
+    }
+    let mut zeroed: Vec<Vec<usize>> = vec![Vec::new(); targets.len()];
+    for group in &groups {
+        let mut all: Vec<(f32, usize, usize)> = Vec::new();
+        for &k in group {
+            all.extend(
+                magnitudes(targets[k].1)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, m)| (m, k, i)),
+            );
+        }
+        let n = (f64::from(sparsity) * all.len() as f64).round() as usize;
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        for &(_, k, i) in &all[..n] {
+            zeroed[k].push(i);
+        }
+    }
     Ok(targets
         .iter()
-        .zip(&counts)
-        .map(|(&(op, w), &count)| {
-            let mut order: Vec<(f32, usize)> = magnitudes(w)
-                .into_iter()
-                .enumerate()
-                .map(|(i, m)| (m, i))
-                .collect();
-            order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            (op, w, order[..count].iter().map(|&(_, i)| i).collect())
+        .zip(zeroed)
+        .map(|(&(op, w), mut z)| {
+            z.sort_unstable();
+            (op, w, z)
         })
         .collect())
+}
+
+/// Which of an LSTM's weight groups `w` is: 0 for the input-to-gate matrices (inputs 1-4),
+/// 1 for the recurrent ones (5-8), 2 for the projection; `None` outside an LSTM.
+fn lstm_matrix_group(graph: &Graph, op: usize, w: TensorId) -> Option<usize> {
+    let op = &graph.ops[op];
+    if !matches!(op.kind, OpKind::UnidirectionalSequenceLstm(_)) {
+        return None;
+    }
+    let position = (1..=16).find(|&k| op.input(k) == Some(w))?;
+    Some(match position {
+        1..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    })
 }
 
 /// Sets the fraction `sparsity` of the prunable weights to zero, skipping the operators

@@ -28,6 +28,8 @@ From the repository root, about 3 minutes on one core:
     pip install --no-deps -r models/requirements-baselines.txt
     python3 tools/baselines/tfmot_baselines.py               # digits and co2
     python3 tools/baselines/tfmot_baselines.py --model co2   # one of them
+    # tfmot fine-tuned on tflm-rs's batches of `tflm convert --seed S` (a controlled comparison)
+    python3 tools/baselines/tfmot_baselines.py --model co2 --prune-seeds 0,1,2,3,4 --tflm-order
 """
 
 import argparse
@@ -48,6 +50,24 @@ from common import np, tf, tflm_specs  # noqa: E402
 SPARSITY = 0.5
 PRUNE_EPOCHS = 2
 PRUNE_FREQUENCY = 10  # steps between mask updates
+
+
+def tflm_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The order in which tflm-rs fine-tunes on `n` training examples in `epoch` (0-based) with
+    `--seed seed`: its SplitMix64 Fisher-Yates permutation (src/specs.rs `permutation`) seeded
+    with `seed ^ epoch * 0x9E3779B97F4A7C15` (src/train/mod.rs). Feeding it to tfmot gives both
+    frameworks the same batches in the same order (`--tflm-order`)."""
+    mask = (1 << 64) - 1
+    state = (seed ^ (epoch * 0x9E3779B97F4A7C15)) & mask
+    p = list(range(n))
+    for i in range(n - 1, 0, -1):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        j = (z ^ (z >> 31)) % (i + 1)
+        p[i], p[j] = p[j], p[i]
+    return np.array(p)
 
 
 def train_module(name: str):
@@ -135,7 +155,7 @@ def fmt(m: dict) -> str:
                      if k != "tflite_bytes")
 
 
-def prune(name, mod, twin, spec, data, seed=None) -> None:
+def prune(name, mod, twin, spec, data, seed=None, tflm=False) -> None:
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
@@ -152,8 +172,15 @@ def prune(name, mod, twin, spec, data, seed=None) -> None:
     base.set_weights(twin.get_weights())
     pruned = tfmot.sparsity.keras.prune_low_magnitude(base, pruning_schedule=schedule)
     pruned.compile(optimizer=tf_keras.optimizers.Adam(tr["learning_rate"]), loss=loss)
-    pruned.fit(x, y, epochs=PRUNE_EPOCHS, batch_size=tr["batch_size"], shuffle=True, verbose=0,
-               callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    if tflm:
+        # tflm-rs's batches, epoch by epoch (the pruning step carries over between the fits).
+        for epoch in range(PRUNE_EPOCHS):
+            order = tflm_order(len(x), 0 if seed is None else seed, epoch)
+            pruned.fit(x[order], y[order], epochs=1, batch_size=tr["batch_size"], shuffle=False,
+                       verbose=0, callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    else:
+        pruned.fit(x, y, epochs=PRUNE_EPOCHS, batch_size=tr["batch_size"], shuffle=True,
+                   verbose=0, callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
     stripped = tfmot.sparsity.keras.strip_pruning(pruned)
     print(f"  pruned ({PRUNE_EPOCHS} epochs, {steps} steps, 50% reached at step {end_step}): "
           f"zeros per weight tensor: {sparsity_report(stripped)}")
@@ -216,6 +243,10 @@ def main() -> None:
     ap.add_argument("--prune-seeds", type=lambda v: [int(s) for s in v.split(",")],
                     help="run only the pruning baseline, once per seed (comma-separated), to "
                          "see how much the 2-epoch fine-tuning varies with the shuffle order")
+    ap.add_argument("--tflm-order", action="store_true",
+                    help="with --prune-seeds: fine-tune on tflm-rs's batches in tflm-rs's order "
+                         "for `tflm convert --seed S` instead of Keras' shuffle (a controlled "
+                         "comparison of the two frameworks, docs/quality.md)")
     args = ap.parse_args()
     # One thread per op pool, set before tf-keras and tfmot initialize TensorFlow's runtime:
     # afterwards the setting is refused, and more threads change the trained weights.
@@ -245,7 +276,7 @@ def main() -> None:
             if args.prune_seeds:
                 for seed in args.prune_seeds:
                     print(f"  pruning seed {seed}:")
-                    prune(name, mod, twin, spec, data, seed)
+                    prune(name, mod, twin, spec, data, seed, args.tflm_order)
                 continue
             prune(name, mod, twin, spec, data)
             qat(name, mod, twin, spec, data)
