@@ -42,9 +42,10 @@ pub struct ConvertArgs {
     /// Rank weights for pruning over all layers at once instead of per layer.
     #[arg(long)]
     global_pruning: bool,
-    /// Pruned int8 FULLY_CONNECTED and LSTM gate weights in tflm-rs's sparse encoding: auto (when
-    /// smaller and, for FULLY_CONNECTED, faster: from about 81% zeros), always (smallest file),
-    /// or never (dense: for LiteRT and TensorFlow Lite Micro, which cannot read it).
+    /// Pruned int8 FULLY_CONNECTED and LSTM gate weights in tflm-rs's sparse encoding: auto (each
+    /// tensor the encoding shrinks), fast (as auto, FULLY_CONNECTED weights only where the sparse
+    /// kernel is also faster: from about 81% zeros), always, or never (dense: for LiteRT and
+    /// TensorFlow Lite Micro, which cannot read it).
     #[arg(long = "sparse-weights", default_value = "auto", value_name = "WHEN")]
     sparse_weights: tflm::sparse::SparseWeights,
     /// Empty tensor names except the model's inputs and outputs (co2: 689 fewer bytes of names)

@@ -59,8 +59,8 @@ pub struct Options {
     pub train_examples: Option<usize>,
     /// Fine-tuning and QAT learning rate (default: the specs' `training.learning_rate`).
     pub learning_rate: Option<f64>,
-    /// Pruned int8 FULLY_CONNECTED and LSTM gate weights in tflm-rs's sparse encoding (smaller and faster
-    /// on tflm-rs's runtime; `Never` for a file LiteRT or TFLite Micro must load).
+    /// Pruned int8 FULLY_CONNECTED and LSTM gate weights in tflm-rs's sparse encoding
+    /// ([`Pipeline::sparse_weights`]; `Never` for a file LiteRT or TFLite Micro must load).
     pub sparse: SparseWeights,
     /// Write every tensor name but the model inputs' and outputs' as the empty string (one
     /// string shared by all): on co2 689 of the file's 5,344 bytes are names. The names only
@@ -214,9 +214,10 @@ impl Pipeline {
     }
 
     /// When to write pruned int8 FULLY_CONNECTED and LSTM gate weights sparse-encoded (default
-    /// `Auto`: when smaller and, for FULLY_CONNECTED weights, when the sparse kernel is also the
-    /// faster one; `Always` for the smallest file). `SparseWeights::Never` for LiteRT or
-    /// TensorFlow Lite Micro, which cannot read the encoding.
+    /// `Auto`: each tensor whose encoding is smaller; `Fast`: FULLY_CONNECTED weights only where
+    /// the sparse kernel is also the faster one, about 81% zeros; `Always`: every eligible
+    /// tensor). `SparseWeights::Never` for LiteRT or TensorFlow Lite Micro, which cannot read
+    /// the encoding.
     pub fn sparse_weights(mut self, sparse: SparseWeights) -> Pipeline {
         self.options.sparse = sparse;
         self

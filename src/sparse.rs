@@ -13,11 +13,15 @@ use tflm_runtime::DType;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SparseWeights {
     /// When the encoding is smaller than the dense bytes (a pruned model; never at 0%
-    /// sparsity, where the mask bytes make it larger) and, for FULLY_CONNECTED weights, its
-    /// kernel also needs fewer instructions than the dense one (about 81% zeros or more on a
-    /// Cortex-M4, [`sparse_fc_is_faster`]).
+    /// sparsity, where the mask bytes make it larger): the smaller flash, which is what
+    /// pruning is asked for. Below about 81% zeros a sparse FULLY_CONNECTED layer costs more
+    /// instructions than its dense form (LSTM gate matrices cost fewer from 50% on).
     #[default]
     Auto,
+    /// As `Auto`, but FULLY_CONNECTED weights only where their sparse kernel also needs
+    /// fewer Cortex-M4 instructions than the dense one ([`sparse_fc_is_faster`]): never
+    /// slower than dense, at the cost of bytes below about 81% zeros.
+    Fast,
     /// Every eligible tensor, smaller or not (tests, measurements).
     Always,
     /// Dense weights only: the file loads in LiteRT and TensorFlow Lite Micro.
@@ -28,6 +32,7 @@ impl SparseWeights {
     pub fn as_str(self) -> &'static str {
         match self {
             SparseWeights::Auto => "auto",
+            SparseWeights::Fast => "fast",
             SparseWeights::Always => "always",
             SparseWeights::Never => "never",
         }
@@ -45,10 +50,11 @@ impl std::str::FromStr for SparseWeights {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "auto" => Ok(SparseWeights::Auto),
+            "fast" => Ok(SparseWeights::Fast),
             "always" => Ok(SparseWeights::Always),
             "never" => Ok(SparseWeights::Never),
             _ => Err(format!(
-                "unknown sparse-weights choice {s:?}: use auto, always or never"
+                "unknown sparse-weights choice {s:?}: use auto, fast, always or never"
             )),
         }
     }
@@ -124,9 +130,14 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<Vec
     let values = eligible(graph, id)?;
     let depth = graph.tensor(id).shape[1];
     let len = tflm_runtime::sparse::encoded_len(depth, values);
-    if choice == SparseWeights::Auto
-        && (len >= values.len() || (read_by_fc(graph, id) && !sparse_fc_is_faster(depth, values)))
-    {
+    let larger = len >= values.len();
+    let slower = || read_by_fc(graph, id) && !sparse_fc_is_faster(depth, values);
+    let dense = match choice {
+        SparseWeights::Auto => larger,
+        SparseWeights::Fast => larger || slower(),
+        SparseWeights::Always | SparseWeights::Never => false,
+    };
+    if dense {
         return None;
     }
     let mut out = vec![0u8; len];
@@ -143,6 +154,7 @@ mod tests {
     fn parses_the_choices() {
         for c in [
             SparseWeights::Auto,
+            SparseWeights::Fast,
             SparseWeights::Always,
             SparseWeights::Never,
         ] {
@@ -152,7 +164,7 @@ mod tests {
     }
 
     /// The break-even of fc256x128's measured kernels (80% zeros: sparse 0.9% slower than
-    /// dense; 85%: 7% faster) and the 50% that auto no longer encodes.
+    /// dense; 85%: 7% faster): `fast` keeps FULLY_CONNECTED weights dense at 50% zeros.
     #[test]
     fn sparse_fc_pays_only_from_about_81_percent_zeros() {
         let with_zeros = |zeros: usize| -> Vec<i8> {

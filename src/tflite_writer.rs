@@ -58,10 +58,10 @@ pub fn write(graph: &Graph) -> Result<Vec<u8>, WriteError> {
     write_with(graph, SparseWeights::Never)
 }
 
-/// [`write`], with pruned int8 FULLY_CONNECTED weights sparse-encoded as `sparse` says. With
-/// `Auto` the file is the smaller of the dense one and the one with every tensor encoded that
-/// the encoding shrinks (the metadata and the 16-byte alignment of each buffer can eat a small
-/// model's saving), the dense one on a tie.
+/// [`write`], with pruned int8 weights sparse-encoded as `sparse` says. With `Auto` and `Fast`
+/// the file is the smaller of the dense one and the one with each tensor encoded that the
+/// choice picks (the metadata and the 16-byte alignment of each buffer can eat a small model's
+/// saving), the dense one on a tie.
 pub fn write_with(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, WriteError> {
     let dense = write_impl(graph, SparseWeights::Never)?;
     if sparse == SparseWeights::Never {
@@ -69,7 +69,9 @@ pub fn write_with(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, Write
     }
     let encoded = write_impl(graph, sparse)?;
     Ok(
-        if sparse == SparseWeights::Auto && encoded.len() >= dense.len() {
+        if matches!(sparse, SparseWeights::Auto | SparseWeights::Fast)
+            && encoded.len() >= dense.len()
+        {
             dense
         } else {
             encoded

@@ -16,7 +16,9 @@
 //! `finetune_epochs` (fine-tuning on the dataset, pruning gradually with `prune`), `qat`
 //! (`true`: quantization-aware training), `prune_skip` (`"name,name"`: layers left dense),
 //! `prune_structure` (`"neurons"` or `"channels"`: `prune` removes that fraction of whole
-//! units per layer instead of single weights).
+//! units per layer instead of single weights), `sparse_weights` (`"auto"`, `"fast"`,
+//! `"always"`, `"never"`: which pruned weights are stored sparse-encoded), `short_names`
+//! (`true`: empty names for every tensor but the inputs and outputs, fewer flash bytes).
 //! The generated items are those of `tflm::codegen`; to embed two models in one crate, invoke
 //! the macro once per `mod`.
 //!
@@ -36,6 +38,7 @@ use tflm::calibrate::Method;
 use tflm::pipeline::Pipeline;
 use tflm::prune::Structure;
 use tflm::quantize::{IoKind, Mode, MODE_NAMES};
+use tflm::sparse::SparseWeights;
 
 /// Converts a model directory at build time; see the crate documentation.
 #[proc_macro]
@@ -101,6 +104,19 @@ fn string_of(arg: &Arg) -> syn::Result<String> {
         other => Err(syn::Error::new(
             other.span(),
             format!("`{}` takes a string, e.g. {} = \"...\"", arg.name, arg.name),
+        )),
+    }
+}
+
+fn bool_of(arg: &Arg) -> syn::Result<bool> {
+    match &arg.value {
+        Lit::Bool(b) => Ok(b.value),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!(
+                "`{}` takes true or false, e.g. {} = true",
+                arg.name, arg.name
+            ),
         )),
     }
 }
@@ -191,15 +207,7 @@ fn pipeline_of(args: &Args) -> syn::Result<Pipeline> {
             }
             "seed" => pipeline.seed(u64_of(arg)?),
             "finetune_epochs" => pipeline.finetune_epochs(u64_of(arg)? as usize),
-            "qat" => match &arg.value {
-                Lit::Bool(b) => pipeline.qat(b.value),
-                other => {
-                    return Err(syn::Error::new(
-                        other.span(),
-                        "`qat` takes true or false, e.g. qat = true",
-                    ))
-                }
-            },
+            "qat" => pipeline.qat(bool_of(arg)?),
             "prune_skip" => {
                 let s = string_of(arg)?;
                 pipeline.prune_skip(s.split(',').map(|l| l.trim().to_string()).collect())
@@ -209,12 +217,19 @@ fn pipeline_of(args: &Args) -> syn::Result<Pipeline> {
                 let structure: Structure = s.parse().map_err(at_value)?;
                 pipeline.prune_structure(structure)
             }
+            "sparse_weights" => {
+                let s = string_of(arg)?;
+                let choice: SparseWeights = s.parse().map_err(at_value)?;
+                pipeline.sparse_weights(choice)
+            }
+            "short_names" => pipeline.short_names(bool_of(arg)?),
             _ => {
                 return Err(syn::Error::new(
                     arg.name.span(),
                     format!(
                     "unknown argument `{key}`; valid: quant, prune, prune_structure, prune_skip, \
-                     finetune_epochs, qat, calibration, samples, io, seed"
+                     sparse_weights, finetune_epochs, qat, calibration, samples, io, seed, \
+                     short_names"
                 ),
                 ))
             }
