@@ -9,6 +9,7 @@ use crate::flatbuf::read_i32;
 use crate::model::{Model, Tensor};
 use crate::ops::{self, OpIo};
 use crate::types::{DType, Element};
+use core::cell::Cell;
 
 /// An interpreter over a caller-owned arena: the TFLite Micro shape (parse, create over an
 /// arena, write inputs, `invoke`, read outputs).
@@ -68,16 +69,21 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             bytemuck::try_cast_slice_mut(&mut op_region[..n_ops * core::mem::size_of::<OpSlot>()])
                 .map_err(|_| internal("operator table misaligned"))?;
         let mut data_offset = 0usize;
+        // The tensors' slots start unread; `prepare` fills those of the tensors it reads, and
+        // the planner reads only the others.
+        let (tensor_slots, scratch_slots) = slots.split_at_mut(n_tensors.min(n_slots));
+        tensor_slots.fill(Slot::UNREAD);
+        let tensor_slots = Cell::from_mut(tensor_slots).as_slice_of_cells();
         for (i, slot) in op_slots.iter_mut().enumerate() {
             let op = model.operator(i);
             let at = |kind| Error::Parse(ParseError::new(Location::Operator(i), kind));
             let registration = ops::lookup(model, op.code).map_err(at)?;
             let blob = rest.get_mut(data_offset..).unwrap_or_default();
-            let needs = ops::prepare(model, &op, blob).map_err(at)?;
+            let needs = ops::prepare(model, &op, blob, tensor_slots).map_err(at)?;
             if needs.data_bytes > blob.len() {
                 return Err(too_small(needed(), available));
             }
-            if let Some(s) = slots.get_mut(n_tensors + i) {
+            if let Some(s) = scratch_slots.get_mut(i) {
                 *s = scratch_slot(i, needs.scratch_bytes);
             }
             *slot = OpSlot {
