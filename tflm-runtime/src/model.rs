@@ -94,7 +94,10 @@ impl<'m> Shape<'m> {
         self.0.iter().map(|d| d.max(0) as usize)
     }
 
-    /// Product of the dimensions (1 for a scalar).
+    /// Product of the dimensions (1 for a scalar). Never inlined: only verification, the
+    /// planner and `prepare` ask (never an invoke), and each inlined copy of the product loop
+    /// took about 200 bytes of code.
+    #[inline(never)]
     pub fn num_elements(&self) -> usize {
         self.dims().product()
     }
