@@ -333,3 +333,48 @@ fn internal(what: &'static str) -> Error {
         what,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    /// The slot table `Interpreter::new` plans (the slots of the tensors `prepare` read
+    /// filled by `arena::tensor_slot`, the others by the planner) is the one the standalone
+    /// planner computes reading every tensor (`arena_size()`'s path), on every fixture model.
+    #[test]
+    fn prepared_slots_equal_the_planners() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let mut checked = 0;
+        for sub in ["ops", "tflm"] {
+            for entry in std::fs::read_dir(std::format!("{dir}/{sub}")).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "tflite") {
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                // Constant data must be aligned in memory: the bytes go to 16-byte words.
+                let mut words = std::vec![0u128; bytes.len().div_ceil(16)];
+                let aligned: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+                aligned[..bytes.len()].copy_from_slice(&bytes);
+                let model = Model::parse(&aligned[..bytes.len()])
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let mut arena = std::vec![0u128; model.arena_size().div_ceil(16)];
+                let interpreter = Interpreter::new(&model, bytemuck::cast_slice_mut(&mut arena))
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let mut planned =
+                    std::vec![Slot::UNREAD; model.num_tensors() + model.num_operators()];
+                Layout::compute(&model, &mut planned);
+                let as_bytes = |s: &[Slot]| bytemuck::cast_slice::<Slot, u8>(s).to_vec();
+                assert_eq!(
+                    as_bytes(interpreter.slots),
+                    as_bytes(&planned),
+                    "{}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 150, "only {checked} fixture models");
+    }
+}
