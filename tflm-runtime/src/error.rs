@@ -20,15 +20,17 @@ pub enum Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Location::File => f.write_str("model file"),
-            Location::Model => f.write_str("model table"),
-            Location::OperatorCode(i) => write!(f, "operator code {i}"),
-            Location::Subgraph(i) => write!(f, "subgraph {i}"),
-            Location::Buffer(i) => write!(f, "buffer {i}"),
-            Location::Tensor(i) => write!(f, "tensor {i}"),
-            Location::Operator(i) => write!(f, "operator {i}"),
-        }
+        // One formatting call for the indexed places (each `write!` costs its own code).
+        let (what, i) = match *self {
+            Location::File => return f.write_str("model file"),
+            Location::Model => return f.write_str("model table"),
+            Location::OperatorCode(i) => ("operator code", i),
+            Location::Subgraph(i) => ("subgraph", i),
+            Location::Buffer(i) => ("buffer", i),
+            Location::Tensor(i) => ("tensor", i),
+            Location::Operator(i) => ("operator", i),
+        };
+        write!(f, "{what} {i}")
     }
 }
 

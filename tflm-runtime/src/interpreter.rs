@@ -9,6 +9,7 @@ use crate::flatbuf::read_i32;
 use crate::model::{Model, Tensor};
 use crate::ops::{self, OpIo};
 use crate::types::{DType, Element};
+use core::cell::Cell;
 
 /// An interpreter over a caller-owned arena: the TFLite Micro shape (parse, create over an
 /// arena, write inputs, `invoke`, read outputs).
@@ -68,16 +69,21 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             bytemuck::try_cast_slice_mut(&mut op_region[..n_ops * core::mem::size_of::<OpSlot>()])
                 .map_err(|_| internal("operator table misaligned"))?;
         let mut data_offset = 0usize;
+        // The tensors' slots start unread; `prepare` fills those of the tensors it reads, and
+        // the planner reads only the others.
+        let (tensor_slots, scratch_slots) = slots.split_at_mut(n_tensors.min(n_slots));
+        tensor_slots.fill(Slot::UNREAD);
+        let tensor_slots = Cell::from_mut(tensor_slots).as_slice_of_cells();
         for (i, slot) in op_slots.iter_mut().enumerate() {
             let op = model.operator(i);
             let at = |kind| Error::Parse(ParseError::new(Location::Operator(i), kind));
             let registration = ops::lookup(model, op.code).map_err(at)?;
             let blob = rest.get_mut(data_offset..).unwrap_or_default();
-            let needs = ops::prepare(model, &op, blob).map_err(at)?;
+            let needs = ops::prepare(model, &op, blob, tensor_slots).map_err(at)?;
             if needs.data_bytes > blob.len() {
                 return Err(too_small(needed(), available));
             }
-            if let Some(s) = slots.get_mut(n_tensors + i) {
+            if let Some(s) = scratch_slots.get_mut(i) {
                 *s = scratch_slot(i, needs.scratch_bytes);
             }
             *slot = OpSlot {
@@ -325,5 +331,50 @@ fn internal(what: &'static str) -> Error {
     Error::Internal {
         operator: usize::MAX,
         what,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    /// The slot table `Interpreter::new` plans (the slots of the tensors `prepare` read
+    /// filled by `arena::tensor_slot`, the others by the planner) is the one the standalone
+    /// planner computes reading every tensor (`arena_size()`'s path), on every fixture model.
+    #[test]
+    fn prepared_slots_equal_the_planners() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let mut checked = 0;
+        for sub in ["ops", "tflm"] {
+            for entry in std::fs::read_dir(std::format!("{dir}/{sub}")).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "tflite") {
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                // Constant data must be aligned in memory: the bytes go to 16-byte words.
+                let mut words = std::vec![0u128; bytes.len().div_ceil(16)];
+                let aligned: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+                aligned[..bytes.len()].copy_from_slice(&bytes);
+                let model = Model::parse(&aligned[..bytes.len()])
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let mut arena = std::vec![0u128; model.arena_size().div_ceil(16)];
+                let interpreter = Interpreter::new(&model, bytemuck::cast_slice_mut(&mut arena))
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let mut planned =
+                    std::vec![Slot::UNREAD; model.num_tensors() + model.num_operators()];
+                Layout::compute(&model, &mut planned);
+                let as_bytes = |s: &[Slot]| bytemuck::cast_slice::<Slot, u8>(s).to_vec();
+                assert_eq!(
+                    as_bytes(interpreter.slots),
+                    as_bytes(&planned),
+                    "{}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 150, "only {checked} fixture models");
     }
 }

@@ -94,7 +94,10 @@ impl<'m> Shape<'m> {
         self.0.iter().map(|d| d.max(0) as usize)
     }
 
-    /// Product of the dimensions (1 for a scalar).
+    /// Product of the dimensions (1 for a scalar). Never inlined: only verification, the
+    /// planner and `prepare` ask (never an invoke), and each inlined copy of the product loop
+    /// took about 200 bytes of code.
+    #[inline(never)]
     pub fn num_elements(&self) -> usize {
         self.dims().product()
     }
@@ -596,13 +599,40 @@ impl<'m> Model<'m> {
         self.view_tensor(i, Read::Kernel)
     }
 
+    /// [`Model::kernel_tensor`], also writing the tensor's planner slot into `slot` (what
+    /// `Interpreter::new`'s `prepare` passes, so that the planner need not read the tensor
+    /// again; [`crate::arena::tensor_slot`]).
+    pub(crate) fn kernel_tensor_noted(
+        &self,
+        i: usize,
+        slot: Option<&core::cell::Cell<crate::arena::Slot>>,
+    ) -> Tensor<'m> {
+        match self.read_tensor(i, Read::Kernel) {
+            Ok(t) => {
+                if let Some(cell) = slot {
+                    if let Some(s) = crate::arena::tensor_slot(&t) {
+                        cell.set(s);
+                    }
+                }
+                t
+            }
+            Err(_) => Self::placeholder(i),
+        }
+    }
+
     /// [`Model::kernel_tensor`] without the quantization (no scales, zero point 0).
     pub(crate) fn plan_tensor(&self, i: usize) -> Tensor<'m> {
         self.view_tensor(i, Read::Plan)
     }
 
     fn view_tensor(&self, i: usize, read: Read) -> Tensor<'m> {
-        self.read_tensor(i, read).unwrap_or(Tensor {
+        self.read_tensor(i, read)
+            .unwrap_or_else(|_| Self::placeholder(i))
+    }
+
+    /// What the views give for a tensor `parse` did not verify (an index past the end).
+    fn placeholder(i: usize) -> Tensor<'m> {
+        Tensor {
             index: i,
             name: "",
             dtype: DType::I8,
@@ -612,7 +642,7 @@ impl<'m> Model<'m> {
             is_variable: false,
             quantization: Quantization::NONE,
             is_sparse: false,
-        })
+        }
     }
 
     /// Operator `i` (`i < num_operators()`; past the end, an empty placeholder).

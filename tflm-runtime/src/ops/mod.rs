@@ -12,6 +12,7 @@ use crate::flatbuf::read_i32;
 use crate::model::{Model, Operator, Tensor};
 use crate::schema::op;
 use bytemuck::Pod;
+use core::cell::Cell;
 
 mod add;
 mod binary;
@@ -420,6 +421,7 @@ fn check_with(
         int8_only: registration.int8_only,
         data: DataWriter::measure(),
         scratch_bytes: 0,
+        tensor_slots: &[],
     };
     (registration.prepare)(&mut p)?;
     Ok(Requirements {
@@ -434,11 +436,13 @@ pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements
 }
 
 /// Writes the operator's prepared data into `data` and returns what it needs; a `data_bytes`
-/// larger than `data` means the data did not fit (and was not all written).
+/// larger than `data` means the data did not fit (and was not all written). Fills the
+/// planner's `tensor_slots` of the tensors it reads ([`crate::arena::tensor_slot`]).
 pub(crate) fn prepare(
     model: &Model<'_>,
     op: &Operator<'_>,
     data: &mut [u8],
+    tensor_slots: &[Cell<Slot>],
 ) -> Result<Requirements, ParseErrorKind> {
     let registration = registration(model, op.code)?;
     let mut p = Prepare {
@@ -448,6 +452,7 @@ pub(crate) fn prepare(
         int8_only: registration.int8_only,
         data: DataWriter::into(data),
         scratch_bytes: 0,
+        tensor_slots,
     };
     (registration.prepare)(&mut p)?;
     Ok(Requirements {
@@ -476,9 +481,18 @@ pub(crate) struct Prepare<'p, 'm, 'd> {
     int8_only: Option<&'static str>,
     pub data: DataWriter<'d>,
     pub scratch_bytes: usize,
+    /// The planner's tensor slots, filled for each tensor read here so that the planner
+    /// does not read it again (empty while `Model::parse` measures).
+    tensor_slots: &'p [Cell<Slot>],
 }
 
 impl<'m> Prepare<'_, 'm, '_> {
+    /// Tensor `t`, its planner slot filled on the way.
+    #[inline]
+    fn tensor(&self, t: usize) -> Tensor<'m> {
+        self.model.kernel_tensor_noted(t, self.tensor_slots.get(t))
+    }
+
     /// An `UnsupportedOperands` error for this op.
     pub fn unsupported(&self, what: &'static str) -> ParseErrorKind {
         ParseErrorKind::UnsupportedOperands {
@@ -508,20 +522,20 @@ impl<'m> Prepare<'_, 'm, '_> {
     pub fn input(&self, k: usize) -> Result<Tensor<'m>, ParseErrorKind> {
         self.op
             .input(k)
-            .map(|t| self.model.kernel_tensor(t))
+            .map(|t| self.tensor(t))
             .ok_or(self.invalid("a required input is missing"))
     }
 
     /// Optional input `k` (absent or -1 gives `None`).
     pub fn optional_input(&self, k: usize) -> Option<Tensor<'m>> {
-        self.op.input(k).map(|t| self.model.kernel_tensor(t))
+        self.op.input(k).map(|t| self.tensor(t))
     }
 
     /// Required output `k`.
     pub fn output(&self, k: usize) -> Result<Tensor<'m>, ParseErrorKind> {
         self.op
             .output(k)
-            .map(|t| self.model.kernel_tensor(t))
+            .map(|t| self.tensor(t))
             .ok_or(self.invalid("a required output is missing"))
     }
 
