@@ -769,10 +769,9 @@ pub fn conv_per_channel_i8_im2col(
     conv_core(p, io, emit)
 }
 
-/// CONV_2D int8 through im2col only (no fallback loop nest linked): `scratch` must hold one
-/// window (`f_h * f_w * f_c` bytes, `f_c` the input's channels). For callers that always
-/// provide it ([`super::depthwise_conv::depthwise_conv_one_channel_i8`]), and the one place
-/// [`conv_per_channel_i8_im2col`] runs the im2col loop nest from, so a firmware links one copy.
+/// CONV_2D int8 through im2col only: `scratch` must hold one window (`f_h * f_w * f_c` bytes,
+/// `f_c` the input's channels). The one place [`conv_per_channel_i8_im2col`] runs the im2col
+/// loop nest from.
 pub(crate) fn conv_i8_gathered(
     p: &ConvParams,
     q: ChannelScales<'_>,

@@ -12,9 +12,10 @@
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
 use super::conv::{
-    check_channels, clamp_f32, conv_i8_gathered, mac4_scalar, requantize, requantize_i8, volume,
-    ChannelScales, ConvIo, ConvParams, Int16Bias, KernelError, Mac, Window,
+    check_channels, clamp_f32, mac4_scalar, requantize, requantize_i8, volume, ChannelScales,
+    ConvIo, ConvParams, Int16Bias, KernelError, Mac, Window,
 };
+use super::dsp::{self, smlad, widen, widen_offset};
 
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
 /// channel count is not a multiple of the input's (or the input has none).
@@ -211,47 +212,146 @@ pub fn depthwise_conv_per_channel_i8(
     depthwise_core(p, io, emit)
 }
 
-/// Weights (`f_h * f_w * out_c`) [`depthwise_conv_one_channel_i8`] re-lays on the stack
-/// (1 KiB; micro_speech's layer has 640); larger filters take the generic loop nest.
+/// Bytes of the re-laid filter [`depthwise_conv_one_channel_i8`] keeps on the stack: `out_c`
+/// and every filter row's taps rounded up to multiples of 4 (micro_speech's layer: 640).
 pub const MAX_ONE_CHANNEL_WEIGHTS: usize = 1024;
+
+/// Four-tap groups of one window (`f_h` times `f_w / 4` rounded up) the widened window holds
+/// on the stack (256 B; micro_speech's window has 20).
+pub const MAX_ONE_CHANNEL_GROUPS: usize = 32;
 
 /// DEPTHWISE_CONV_2D, int8, over a one-channel input (micro_speech's first layer: depth
 /// multiplier 8): every output channel reads the same input channel, so the op is CONV_2D
-/// with `out_c` one-channel filters. The filter `[1, f_h, f_w, out_c]` is copied per invoke
-/// into CONV_2D's `[out_c, f_h, f_w, 1]` on the stack (nothing kept in the arena; a few
-/// thousand instructions), and CONV_2D's im2col path runs: each pixel's window gathered once,
-/// then `SMLAD` dot products over it, two taps per instruction, four channels per window word.
-/// Same sums (wrapping int32, order-free), same requantization; arguments as in
-/// [`depthwise_conv_per_channel_i8`] plus `scratch`, at least `f_h * f_w` bytes. Filters of
-/// more than [`MAX_ONE_CHANNEL_WEIGHTS`] weights go to [`depthwise_conv_per_channel_i8`].
+/// with `out_c` one-channel filters, run as blocked dot products.
+///
+/// Per invoke the filter `[1, f_h, f_w, out_c]` is re-laid on the stack (nothing kept in the
+/// arena) as, per channel quad and four-tap group, the quad's four weight words one after the
+/// other; rows and channels are padded with zero weights to whole groups and quads, so the
+/// loops have no tails. Per output pixel the window is gathered straight into int16 pairs
+/// (input offset added; a tap outside the image holds the zero point, i.e. 0 after the offset,
+/// like the reference's skipped taps), lanes in `SXTB16` order, so the inner step reads two
+/// window words once for four channels and one weight word per channel, into two `SMLAD`s
+/// each: no window copy, no per-quad widening of the input, one running pointer per operand.
+/// Same sums (wrapping int32, order-free) and requantization as the reference; arguments as
+/// in [`depthwise_conv_per_channel_i8`]. Filters beyond [`MAX_ONE_CHANNEL_WEIGHTS`] or
+/// [`MAX_ONE_CHANNEL_GROUPS`] go to [`depthwise_conv_per_channel_i8`].
 pub fn depthwise_conv_one_channel_i8(
     p: &ConvParams,
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
-    scratch: &mut [i8],
 ) -> Result<(), KernelError> {
-    let (filter, [one, f_h, f_w, out_c]) = (io.filter, io.filter_shape);
-    if io.input_shape[3] != 1 || one != 1 || volume(io.filter_shape) != Some(filter.len()) {
+    let [batches, in_h, in_w, in_c] = io.input_shape;
+    let [one, f_h, f_w, out_c] = io.filter_shape;
+    let [out_b, out_h, out_w, out_c2] = io.output_shape;
+    let win = p.window().ok_or(KernelError::Shape)?;
+    if in_c != 1
+        || one != 1
+        || out_b != batches
+        || out_c2 != out_c
+        || volume(io.input_shape) != Some(io.input.len())
+        || volume(io.filter_shape) != Some(io.filter.len())
+        || volume(io.output_shape) != Some(io.output.len())
+    {
         return Err(KernelError::Shape);
     }
-    if filter.len() > MAX_ONE_CHANNEL_WEIGHTS {
+    check_channels(out_c, q, io.bias.map(<[i32]>::len))?;
+    let row_groups = f_w.div_ceil(4);
+    let groups = f_h * row_groups;
+    let quad_bytes = 16 * groups;
+    let (off, pad) = (
+        dsp::offset16x2(p.input_offset),
+        i8::try_from(p.input_offset.wrapping_neg()).ok(),
+    );
+    let (Some(off), Some(pad)) = (off, pad) else {
+        return depthwise_conv_per_channel_i8(p, q, io);
+    };
+    if groups == 0
+        || groups > MAX_ONE_CHANNEL_GROUPS
+        || out_c.div_ceil(4) * quad_bytes > MAX_ONE_CHANNEL_WEIGHTS
+    {
         return depthwise_conv_per_channel_i8(p, q, io);
     }
-    let mut conv_filter = [0i8; MAX_ONE_CHANNEL_WEIGHTS];
-    let conv_filter = &mut conv_filter[..filter.len()];
-    if let Some(taps) = f_h.checked_mul(f_w).filter(|&t| t > 0) {
-        for (oc, row) in conv_filter.chunks_exact_mut(taps).enumerate() {
-            for (w, tap) in row.iter_mut().zip(filter.chunks_exact(out_c)) {
-                *w = tap[oc];
+    let ConvIo {
+        input,
+        filter,
+        bias,
+        output,
+        ..
+    } = io;
+    if output.is_empty() {
+        return Ok(());
+    }
+    // Zero weights for the padding taps and channels: they add nothing whatever the window.
+    let mut relaid = [0i8; MAX_ONE_CHANNEL_WEIGHTS];
+    let relaid = &mut relaid[..out_c.div_ceil(4) * quad_bytes];
+    for (c, &w) in filter.iter().enumerate() {
+        let (tap, oc) = (c / out_c, c % out_c);
+        let (fy, fx) = (tap / f_w, tap % f_w);
+        let group = fy * row_groups + fx / 4;
+        relaid[(oc / 4) * quad_bytes + group * 16 + (oc % 4) * 4 + fx % 4] = w;
+    }
+    let relaid = &*relaid;
+    let mut emit = requantize_i8(p, q, bias);
+    let mut window = [[0u32; 2]; MAX_ONE_CHANNEL_GROUPS];
+    let window = &mut window[..groups];
+    let [dil_h, dil_w] = win.dilation;
+    let mut out_px = output.chunks_exact_mut(out_c);
+    for b in 0..batches {
+        for oy in 0..out_h {
+            let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
+            for ox in 0..out_w {
+                let (ix0, fx0, fx1) = win.taps(1, ox, f_w, in_w);
+                let Some(px) = out_px.next() else {
+                    return Err(KernelError::Shape);
+                };
+                for (fy, row) in window.chunks_exact_mut(row_groups).enumerate() {
+                    if !(fy0..fy1).contains(&fy) {
+                        row.fill([0; 2]);
+                        continue;
+                    }
+                    // Input index of this filter row's tap 0 (possibly left of the image).
+                    let y = (iy0 + (fy * dil_h) as isize) as usize;
+                    let at = ((b * in_h + y) * in_w) as isize + ix0;
+                    for (g, w) in row.iter_mut().enumerate() {
+                        let fx = 4 * g;
+                        let whole = dil_w == 1 && fx >= fx0 && fx + 4 <= fx1;
+                        let i = (at + fx as isize) as usize;
+                        let bytes = match input.get(i..i.wrapping_add(4)) {
+                            Some(&[a, b, c, d]) if whole => dsp::word(&[a, b, c, d]),
+                            _ => {
+                                let mut v = [pad; 4];
+                                for (j, v) in v.iter_mut().enumerate() {
+                                    if (fx0..fx1).contains(&(fx + j)) {
+                                        let i = (at + ((fx + j) * dil_w) as isize) as usize;
+                                        *v = input[i];
+                                    }
+                                }
+                                dsp::word(&v)
+                            }
+                        };
+                        let (e, o) = widen_offset(off, bytes);
+                        *w = [e, o];
+                    }
+                }
+                let window = &*window;
+                let mut oc = 0;
+                for (quad, ws) in px.chunks_mut(4).zip(relaid.chunks_exact(quad_bytes)) {
+                    let (ws, _) = ws.as_chunks::<16>();
+                    let mut acc = [0i32; 4];
+                    for (x, w) in window.iter().zip(ws) {
+                        let (w, _) = w.as_chunks::<4>();
+                        for (a, w) in acc.iter_mut().zip(w) {
+                            let (we, wo) = widen(dsp::word(w));
+                            *a = smlad(x[1], wo, smlad(x[0], we, *a));
+                        }
+                    }
+                    emit(oc, &acc[..quad.len()], quad);
+                    oc += 4;
+                }
             }
         }
     }
-    let io = ConvIo {
-        filter_shape: [out_c, f_h, f_w, 1],
-        filter: conv_filter,
-        ..io
-    };
-    conv_i8_gathered(p, q, io, scratch)
+    Ok(())
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8
