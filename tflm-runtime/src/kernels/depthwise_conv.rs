@@ -295,6 +295,8 @@ pub fn depthwise_conv_one_channel_i8(
     let mut window = [[0u32; 2]; MAX_ONE_CHANNEL_GROUPS];
     let window = &mut window[..groups];
     let [dil_h, dil_w] = win.dilation;
+    // Filter rows that are runs of whole words in the input.
+    let dense = dil_w == 1 && f_w.is_multiple_of(4);
     let mut out_px = output.chunks_exact_mut(out_c);
     for b in 0..batches {
         for oy in 0..out_h {
@@ -304,6 +306,7 @@ pub fn depthwise_conv_one_channel_i8(
                 let Some(px) = out_px.next() else {
                     return Err(KernelError::Shape);
                 };
+                let whole_rows = dense && fx0 == 0 && fx1 == f_w;
                 for (fy, row) in window.chunks_exact_mut(row_groups).enumerate() {
                     if !(fy0..fy1).contains(&fy) {
                         row.fill([0; 2]);
@@ -312,24 +315,25 @@ pub fn depthwise_conv_one_channel_i8(
                     // Input index of this filter row's tap 0 (possibly left of the image).
                     let y = (iy0 + (fy * dil_h) as isize) as usize;
                     let at = ((b * in_h + y) * in_w) as isize + ix0;
+                    if whole_rows {
+                        // Interior: the row is one run of whole words.
+                        let i = at as usize;
+                        let (run, _) = input[i..i + f_w].as_chunks::<4>();
+                        for (w, x) in row.iter_mut().zip(run) {
+                            let (e, o) = widen_offset(off, dsp::word(x));
+                            *w = [e, o];
+                        }
+                        continue;
+                    }
                     for (g, w) in row.iter_mut().enumerate() {
-                        let fx = 4 * g;
-                        let whole = dil_w == 1 && fx >= fx0 && fx + 4 <= fx1;
-                        let i = (at + fx as isize) as usize;
-                        let bytes = match input.get(i..i.wrapping_add(4)) {
-                            Some(&[a, b, c, d]) if whole => dsp::word(&[a, b, c, d]),
-                            _ => {
-                                let mut v = [pad; 4];
-                                for (j, v) in v.iter_mut().enumerate() {
-                                    if (fx0..fx1).contains(&(fx + j)) {
-                                        let i = (at + ((fx + j) * dil_w) as isize) as usize;
-                                        *v = input[i];
-                                    }
-                                }
-                                dsp::word(&v)
+                        let mut v = [pad; 4];
+                        for (j, v) in v.iter_mut().enumerate() {
+                            let fx = 4 * g + j;
+                            if (fx0..fx1).contains(&fx) {
+                                *v = input[(at + (fx * dil_w) as isize) as usize];
                             }
-                        };
-                        let (e, o) = widen_offset(off, bytes);
+                        }
+                        let (e, o) = widen_offset(off, dsp::word(&v));
                         *w = [e, o];
                     }
                 }
