@@ -295,8 +295,6 @@ pub fn depthwise_conv_one_channel_i8(
     let mut window = [[0u32; 2]; MAX_ONE_CHANNEL_GROUPS];
     let window = &mut window[..groups];
     let [dil_h, dil_w] = win.dilation;
-    // Filter rows that are runs of whole words in the input.
-    let dense = dil_w == 1 && f_w.is_multiple_of(4);
     let mut out_px = output.chunks_exact_mut(out_c);
     for b in 0..batches {
         for oy in 0..out_h {
@@ -306,7 +304,7 @@ pub fn depthwise_conv_one_channel_i8(
                 let Some(px) = out_px.next() else {
                     return Err(KernelError::Shape);
                 };
-                let whole_rows = dense && fx0 == 0 && fx1 == f_w;
+                let whole_rows = dil_w == 1 && fx0 == 0 && fx1 == f_w;
                 for (fy, row) in window.chunks_exact_mut(row_groups).enumerate() {
                     if !(fy0..fy1).contains(&fy) {
                         row.fill([0; 2]);
@@ -316,11 +314,20 @@ pub fn depthwise_conv_one_channel_i8(
                     let y = (iy0 + (fy * dil_h) as isize) as usize;
                     let at = ((b * in_h + y) * in_w) as isize + ix0;
                     if whole_rows {
-                        // Interior: the row is one run of whole words.
+                        // Interior: the row is one run, whole words and a padded tail.
                         let i = at as usize;
-                        let (run, _) = input[i..i + f_w].as_chunks::<4>();
-                        for (w, x) in row.iter_mut().zip(run) {
+                        let (run, tail) = input[i..i + f_w].as_chunks::<4>();
+                        let (words, last) = row.split_at_mut(run.len());
+                        for (w, x) in words.iter_mut().zip(run) {
                             let (e, o) = widen_offset(off, dsp::word(x));
+                            *w = [e, o];
+                        }
+                        if let Some(w) = last.first_mut() {
+                            let mut v = [pad; 4];
+                            for (v, &x) in v.iter_mut().zip(tail) {
+                                *v = x;
+                            }
+                            let (e, o) = widen_offset(off, dsp::word(&v));
                             *w = [e, o];
                         }
                         continue;
