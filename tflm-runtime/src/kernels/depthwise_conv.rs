@@ -110,90 +110,88 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
     let [_, out_h, out_w, _] = output_shape;
     let off = p.input_offset;
     let mut acc_buf = [[T::ZERO; 4]; DW_QUADS];
-    let mut out_px = output.chunks_exact_mut(out_c);
-    for b in 0..batches {
-        for oy in 0..out_h {
-            let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
-            for ox in 0..out_w {
-                let (ix0, fx0, fx1) = win.taps(1, ox, f_w, in_w);
-                let Some(px) = out_px.next() else {
-                    return Err(KernelError::Shape);
-                };
-                let taps = Taps {
-                    row0: (b * in_h) as isize + iy0,
-                    col0: ix0,
-                    fy: (fy0, fy1),
-                    fx: (fx0, fx1),
-                    dilation: win.dilation,
-                    in_w,
-                    in_c,
-                    f_w,
-                    out_c,
-                };
-                let mut quads = px.chunks_exact_mut(4);
-                let mut oc = 0;
-                if dm == 1 {
-                    // Channels innermost: each in-image tap's input pixel and weights are
-                    // one run each, swept a word (four channels, DSP lanes for int8) at a
-                    // time into accumulators kept on the stack, up to `DW_QUADS` quads per
-                    // sweep. No per-tap bounds checks or index arithmetic per quad.
-                    while oc + 4 <= out_c {
-                        let n = ((out_c - oc) / 4).min(DW_QUADS);
-                        let acc = &mut acc_buf[..n];
-                        acc.fill([T::ZERO; 4]);
-                        let (c0, len) = (oc, 4 * n);
-                        taps.for_each(|i, t| {
-                            let (xs, _) = input[i + c0..i + c0 + len].as_chunks::<4>();
-                            let (ws, _) = filter[t + c0..t + c0 + len].as_chunks::<4>();
-                            for ((a, x), w) in acc.iter_mut().zip(xs).zip(ws) {
-                                *a = T::mac4(*a, x, w, off);
-                            }
-                        });
-                        for (a, quad) in acc.iter().zip(&mut quads) {
-                            emit(oc, a, quad);
-                            oc += 4;
+    win.for_each_pixel(
+        [batches, in_h, in_w],
+        [f_h, f_w],
+        [out_h, out_w],
+        output,
+        out_c,
+        #[inline(always)]
+        |b, (iy0, fy0, fy1), (ix0, fx0, fx1), px| {
+            let taps = Taps {
+                row0: (b * in_h) as isize + iy0,
+                col0: ix0,
+                fy: (fy0, fy1),
+                fx: (fx0, fx1),
+                dilation: win.dilation,
+                in_w,
+                in_c,
+                f_w,
+                out_c,
+            };
+            let mut quads = px.chunks_exact_mut(4);
+            let mut oc = 0;
+            if dm == 1 {
+                // Channels innermost: each in-image tap's input pixel and weights are
+                // one run each, swept a word (four channels, DSP lanes for int8) at a
+                // time into accumulators kept on the stack, up to `DW_QUADS` quads per
+                // sweep. No per-tap bounds checks or index arithmetic per quad.
+                while oc + 4 <= out_c {
+                    let n = ((out_c - oc) / 4).min(DW_QUADS);
+                    let acc = &mut acc_buf[..n];
+                    acc.fill([T::ZERO; 4]);
+                    let (c0, len) = (oc, 4 * n);
+                    taps.for_each(|i, t| {
+                        let (xs, _) = input[i + c0..i + c0 + len].as_chunks::<4>();
+                        let (ws, _) = filter[t + c0..t + c0 + len].as_chunks::<4>();
+                        for ((a, x), w) in acc.iter_mut().zip(xs).zip(ws) {
+                            *a = T::mac4(*a, x, w, off);
                         }
+                    });
+                    for (a, quad) in acc.iter().zip(&mut quads) {
+                        emit(oc, a, quad);
+                        oc += 4;
                     }
-                }
-                for quad in &mut quads {
-                    let mut acc = [T::ZERO; 4];
-                    // A macro, not a closure: called from two loops, LLVM would outline
-                    // a closure and keep the accumulators in memory.
-                    macro_rules! mac4 {
-                        ($mac:path, $x:expr, $t:expr) => {{
-                            let t = $t;
-                            if let Ok(w) = filter[t + oc..t + oc + 4].try_into() {
-                                acc = $mac(acc, $x, w, off);
-                            }
-                        }};
-                    }
-                    if dm % 4 == 0 {
-                        // One input value for four channels: plain multiply-accumulates
-                        // are as short as widening a broadcast.
-                        let ic = oc / dm;
-                        taps.for_each(|i, t| mac4!(mac4_scalar::<T>, &[input[i + ic]; 4], t));
-                    } else {
-                        let ic = [oc / dm, (oc + 1) / dm, (oc + 2) / dm, (oc + 3) / dm];
-                        taps.for_each(|i, t| {
-                            let x = &input[i..i + in_c];
-                            let x = [x[ic[0]], x[ic[1]], x[ic[2]], x[ic[3]]];
-                            mac4!(mac4_scalar::<T>, &x, t);
-                        });
-                    }
-                    emit(oc, &acc, quad);
-                    oc += 4;
-                }
-                for o in quads.into_remainder() {
-                    let ic = oc / dm;
-                    let mut acc = T::ZERO;
-                    taps.for_each(|i, t| acc = T::mac(acc, input[i + ic], filter[t + oc], off));
-                    emit(oc, &[acc], core::slice::from_mut(o));
-                    oc += 1;
                 }
             }
-        }
-    }
-    Ok(())
+            for quad in &mut quads {
+                let mut acc = [T::ZERO; 4];
+                // A macro, not a closure: called from two loops, LLVM would outline
+                // a closure and keep the accumulators in memory.
+                macro_rules! mac4 {
+                    ($mac:path, $x:expr, $t:expr) => {{
+                        let t = $t;
+                        if let Ok(w) = filter[t + oc..t + oc + 4].try_into() {
+                            acc = $mac(acc, $x, w, off);
+                        }
+                    }};
+                }
+                if dm % 4 == 0 {
+                    // One input value for four channels: plain multiply-accumulates
+                    // are as short as widening a broadcast.
+                    let ic = oc / dm;
+                    taps.for_each(|i, t| mac4!(mac4_scalar::<T>, &[input[i + ic]; 4], t));
+                } else {
+                    let ic = [oc / dm, (oc + 1) / dm, (oc + 2) / dm, (oc + 3) / dm];
+                    taps.for_each(|i, t| {
+                        let x = &input[i..i + in_c];
+                        let x = [x[ic[0]], x[ic[1]], x[ic[2]], x[ic[3]]];
+                        mac4!(mac4_scalar::<T>, &x, t);
+                    });
+                }
+                emit(oc, &acc, quad);
+                oc += 4;
+            }
+            for o in quads.into_remainder() {
+                let ic = oc / dm;
+                let mut acc = T::ZERO;
+                taps.for_each(|i, t| acc = T::mac(acc, input[i + ic], filter[t + oc], off));
+                emit(oc, &[acc], core::slice::from_mut(o));
+                oc += 1;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// DEPTHWISE_CONV_2D, int8 activations and weights, per-channel requantization.
@@ -295,74 +293,72 @@ pub fn depthwise_conv_one_channel_i8(
     let mut window = [[0u32; 2]; MAX_ONE_CHANNEL_GROUPS];
     let window = &mut window[..groups];
     let [dil_h, dil_w] = win.dilation;
-    let mut out_px = output.chunks_exact_mut(out_c);
-    for b in 0..batches {
-        for oy in 0..out_h {
-            let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
-            for ox in 0..out_w {
-                let (ix0, fx0, fx1) = win.taps(1, ox, f_w, in_w);
-                let Some(px) = out_px.next() else {
-                    return Err(KernelError::Shape);
-                };
-                let whole_rows = dil_w == 1 && fx0 == 0 && fx1 == f_w;
-                for (fy, row) in window.chunks_exact_mut(row_groups).enumerate() {
-                    if !(fy0..fy1).contains(&fy) {
-                        row.fill([0; 2]);
-                        continue;
+    win.for_each_pixel(
+        [batches, in_h, in_w],
+        [f_h, f_w],
+        [out_h, out_w],
+        output,
+        out_c,
+        #[inline(always)]
+        |b, (iy0, fy0, fy1), (ix0, fx0, fx1), px| {
+            let whole_rows = dil_w == 1 && fx0 == 0 && fx1 == f_w;
+            for (fy, row) in window.chunks_exact_mut(row_groups).enumerate() {
+                if !(fy0..fy1).contains(&fy) {
+                    row.fill([0; 2]);
+                    continue;
+                }
+                // Input index of this filter row's tap 0 (possibly left of the image).
+                let y = (iy0 + (fy * dil_h) as isize) as usize;
+                let at = ((b * in_h + y) * in_w) as isize + ix0;
+                if whole_rows {
+                    // Interior: the row is one run, whole words and a padded tail.
+                    let i = at as usize;
+                    let (run, tail) = input[i..i + f_w].as_chunks::<4>();
+                    let (words, last) = row.split_at_mut(run.len());
+                    for (w, x) in words.iter_mut().zip(run) {
+                        let (e, o) = widen_offset(off, dsp::word(x));
+                        *w = [e, o];
                     }
-                    // Input index of this filter row's tap 0 (possibly left of the image).
-                    let y = (iy0 + (fy * dil_h) as isize) as usize;
-                    let at = ((b * in_h + y) * in_w) as isize + ix0;
-                    if whole_rows {
-                        // Interior: the row is one run, whole words and a padded tail.
-                        let i = at as usize;
-                        let (run, tail) = input[i..i + f_w].as_chunks::<4>();
-                        let (words, last) = row.split_at_mut(run.len());
-                        for (w, x) in words.iter_mut().zip(run) {
-                            let (e, o) = widen_offset(off, dsp::word(x));
-                            *w = [e, o];
-                        }
-                        if let Some(w) = last.first_mut() {
-                            let mut v = [pad; 4];
-                            for (v, &x) in v.iter_mut().zip(tail) {
-                                *v = x;
-                            }
-                            let (e, o) = widen_offset(off, dsp::word(&v));
-                            *w = [e, o];
-                        }
-                        continue;
-                    }
-                    for (g, w) in row.iter_mut().enumerate() {
+                    if let Some(w) = last.first_mut() {
                         let mut v = [pad; 4];
-                        for (j, v) in v.iter_mut().enumerate() {
-                            let fx = 4 * g + j;
-                            if (fx0..fx1).contains(&fx) {
-                                *v = input[(at + (fx * dil_w) as isize) as usize];
-                            }
+                        for (v, &x) in v.iter_mut().zip(tail) {
+                            *v = x;
                         }
                         let (e, o) = widen_offset(off, dsp::word(&v));
                         *w = [e, o];
                     }
+                    continue;
                 }
-                let window = &*window;
-                let mut oc = 0;
-                for (quad, ws) in px.chunks_mut(4).zip(relaid.chunks_exact(quad_bytes)) {
-                    let (ws, _) = ws.as_chunks::<16>();
-                    let mut acc = [0i32; 4];
-                    for (x, w) in window.iter().zip(ws) {
-                        let (w, _) = w.as_chunks::<4>();
-                        for (a, w) in acc.iter_mut().zip(w) {
-                            let (we, wo) = widen(dsp::word(w));
-                            *a = smlad(x[1], wo, smlad(x[0], we, *a));
+                for (g, w) in row.iter_mut().enumerate() {
+                    let mut v = [pad; 4];
+                    for (j, v) in v.iter_mut().enumerate() {
+                        let fx = 4 * g + j;
+                        if (fx0..fx1).contains(&fx) {
+                            *v = input[(at + (fx * dil_w) as isize) as usize];
                         }
                     }
-                    emit(oc, &acc[..quad.len()], quad);
-                    oc += 4;
+                    let (e, o) = widen_offset(off, dsp::word(&v));
+                    *w = [e, o];
                 }
             }
-        }
-    }
-    Ok(())
+            let window = &*window;
+            let mut oc = 0;
+            for (quad, ws) in px.chunks_mut(4).zip(relaid.chunks_exact(quad_bytes)) {
+                let (ws, _) = ws.as_chunks::<16>();
+                let mut acc = [0i32; 4];
+                for (x, w) in window.iter().zip(ws) {
+                    let (w, _) = w.as_chunks::<4>();
+                    for (a, w) in acc.iter_mut().zip(w) {
+                        let (we, wo) = widen(dsp::word(w));
+                        *a = smlad(x[1], wo, smlad(x[0], we, *a));
+                    }
+                }
+                emit(oc, &acc[..quad.len()], quad);
+                oc += 4;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8
