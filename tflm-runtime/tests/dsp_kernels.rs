@@ -18,6 +18,10 @@ use tflm_runtime::kernels::pointwise;
 use tflm_runtime::quant::multiply_by_quantized_multiplier;
 use tflm_runtime::{Activation, Padding};
 
+/// The int8 depthwise kernels' common signature.
+type DepthwiseKernel =
+    fn(&ConvParams, ChannelScales<'_>, ConvIo<'_, i8, i8, i32, i8>) -> Result<(), KernelError>;
+
 /// A deterministic byte stream with the int8 extremes mixed in.
 struct Rng(u64);
 
@@ -387,23 +391,25 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                 let bias: Vec<i32> = (0..out_c as i32).map(|k| 1500 - k * 611).collect();
                 let (m, s) = multipliers(out_c);
                 let mut got = vec![0i8; out_hw[0] * out_hw[1] * out_c];
-                depthwise_conv_per_channel_i8(
-                    &p,
-                    ChannelScales {
-                        multipliers: &m,
-                        shifts: &s,
-                    },
-                    ConvIo {
-                        input_shape: [1, h, w, in_c],
-                        input: &input,
-                        filter_shape: [1, fh, fw, out_c],
-                        filter: &filter,
-                        bias: Some(&bias),
-                        output_shape: [1, out_hw[0], out_hw[1], out_c],
-                        output: &mut got,
-                    },
-                )
-                .expect("valid shapes");
+                let run = |kernel: DepthwiseKernel, output: &mut [i8]| {
+                    kernel(
+                        &p,
+                        ChannelScales {
+                            multipliers: &m,
+                            shifts: &s,
+                        },
+                        ConvIo {
+                            input_shape: [1, h, w, in_c],
+                            input: &input,
+                            filter_shape: [1, fh, fw, out_c],
+                            filter: &filter,
+                            bias: Some(&bias),
+                            output_shape: [1, out_hw[0], out_hw[1], out_c],
+                            output,
+                        },
+                    )
+                };
+                run(depthwise_conv_per_channel_i8, &mut got).expect("valid shapes");
                 let want = textbook(
                     &p,
                     out_hw,
@@ -424,23 +430,7 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                 if in_c == 1 {
                     // The one-channel path: widened window, filter re-laid in channel quads.
                     got.fill(0);
-                    depthwise_conv_one_channel_i8(
-                        &p,
-                        ChannelScales {
-                            multipliers: &m,
-                            shifts: &s,
-                        },
-                        ConvIo {
-                            input_shape: [1, h, w, 1],
-                            input: &input,
-                            filter_shape: [1, fh, fw, out_c],
-                            filter: &filter,
-                            bias: Some(&bias),
-                            output_shape: [1, out_hw[0], out_hw[1], out_c],
-                            output: &mut got,
-                        },
-                    )
-                    .expect("valid shapes");
+                    run(depthwise_conv_one_channel_i8, &mut got).expect("valid shapes");
                     assert_eq!(got, want, "one channel, dm {dm} zp {in_zp}/{out_zp}");
                 }
             }
@@ -489,56 +479,32 @@ fn depthwise_one_channel_at_the_stack_limits() {
                 [1, fh, 9, out_c],
                 [2, out_hw[0], out_hw[1], out_c],
             );
-            let scales = ChannelScales {
-                multipliers: &m,
-                shifts: &s,
+            let run = |kernel: DepthwiseKernel, output: &mut [i8]| {
+                kernel(
+                    &p,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: shapes.0,
+                        input: &input,
+                        filter_shape: shapes.1,
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: shapes.2,
+                        output,
+                    },
+                )
             };
-            depthwise_conv_per_channel_i8(
-                &p,
-                scales,
-                ConvIo {
-                    input_shape: shapes.0,
-                    input: &input,
-                    filter_shape: shapes.1,
-                    filter: &filter,
-                    bias: Some(&bias),
-                    output_shape: shapes.2,
-                    output: &mut want,
-                },
-            )
-            .expect("valid shapes");
-            depthwise_conv_one_channel_i8(
-                &p,
-                scales,
-                ConvIo {
-                    input_shape: shapes.0,
-                    input: &input,
-                    filter_shape: shapes.1,
-                    filter: &filter,
-                    bias: Some(&bias),
-                    output_shape: shapes.2,
-                    output: &mut got,
-                },
-            )
-            .expect("valid shapes");
+            run(depthwise_conv_per_channel_i8, &mut want).expect("valid shapes");
+            run(depthwise_conv_one_channel_i8, &mut got).expect("valid shapes");
             assert_eq!(
                 got, want,
                 "{fh}x9, out_c {out_c}, zp {in_zp}, stride {stride:?}"
             );
             // An output one element short is a shape error, not a panic.
-            let r = depthwise_conv_one_channel_i8(
-                &p,
-                scales,
-                ConvIo {
-                    input_shape: shapes.0,
-                    input: &input,
-                    filter_shape: shapes.1,
-                    filter: &filter,
-                    bias: Some(&bias),
-                    output_shape: shapes.2,
-                    output: &mut got[1..],
-                },
-            );
+            let r = run(depthwise_conv_one_channel_i8, &mut got[1..]);
             assert_eq!(r, Err(KernelError::Shape));
         }
     }
