@@ -18,6 +18,10 @@ use tflm_runtime::kernels::pointwise;
 use tflm_runtime::quant::multiply_by_quantized_multiplier;
 use tflm_runtime::{Activation, Padding};
 
+/// The int8 depthwise kernels' common signature.
+type DepthwiseKernel =
+    fn(&ConvParams, ChannelScales<'_>, ConvIo<'_, i8, i8, i32, i8>) -> Result<(), KernelError>;
+
 /// A deterministic byte stream with the int8 extremes mixed in.
 struct Rng(u64);
 
@@ -387,23 +391,25 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                 let bias: Vec<i32> = (0..out_c as i32).map(|k| 1500 - k * 611).collect();
                 let (m, s) = multipliers(out_c);
                 let mut got = vec![0i8; out_hw[0] * out_hw[1] * out_c];
-                depthwise_conv_per_channel_i8(
-                    &p,
-                    ChannelScales {
-                        multipliers: &m,
-                        shifts: &s,
-                    },
-                    ConvIo {
-                        input_shape: [1, h, w, in_c],
-                        input: &input,
-                        filter_shape: [1, fh, fw, out_c],
-                        filter: &filter,
-                        bias: Some(&bias),
-                        output_shape: [1, out_hw[0], out_hw[1], out_c],
-                        output: &mut got,
-                    },
-                )
-                .expect("valid shapes");
+                let run = |kernel: DepthwiseKernel, output: &mut [i8]| {
+                    kernel(
+                        &p,
+                        ChannelScales {
+                            multipliers: &m,
+                            shifts: &s,
+                        },
+                        ConvIo {
+                            input_shape: [1, h, w, in_c],
+                            input: &input,
+                            filter_shape: [1, fh, fw, out_c],
+                            filter: &filter,
+                            bias: Some(&bias),
+                            output_shape: [1, out_hw[0], out_hw[1], out_c],
+                            output,
+                        },
+                    )
+                };
+                run(depthwise_conv_per_channel_i8, &mut got).expect("valid shapes");
                 let want = textbook(
                     &p,
                     out_hw,
@@ -422,104 +428,85 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                 );
                 assert_eq!(got, want, "in_c {in_c} dm {dm} zp {in_zp}/{out_zp}");
                 if in_c == 1 {
-                    // The one-channel path: im2col, the filter read in place.
-                    // Scratch of one window, and too short (an error, not a panic).
-                    for n in [fh * fw, fh * fw - 1] {
-                        got.fill(0);
-                        let r = depthwise_conv_one_channel_i8(
-                            &p,
-                            ChannelScales {
-                                multipliers: &m,
-                                shifts: &s,
-                            },
-                            ConvIo {
-                                input_shape: [1, h, w, 1],
-                                input: &input,
-                                filter_shape: [1, fh, fw, out_c],
-                                filter: &filter,
-                                bias: Some(&bias),
-                                output_shape: [1, out_hw[0], out_hw[1], out_c],
-                                output: &mut got,
-                            },
-                            &mut vec![0x55; n],
-                        );
-                        if n < fh * fw {
-                            assert_eq!(r, Err(KernelError::Shape));
-                        } else {
-                            assert_eq!(r, Ok(()));
-                            assert_eq!(got, want, "one channel, dm {dm} zp {in_zp}/{out_zp}");
-                        }
-                    }
+                    // The one-channel path: widened window, filter re-laid in channel quads.
+                    got.fill(0);
+                    run(depthwise_conv_one_channel_i8, &mut got).expect("valid shapes");
+                    assert_eq!(got, want, "one channel, dm {dm} zp {in_zp}/{out_zp}");
                 }
             }
         }
     }
 }
 
-/// The one-channel depthwise re-lays at most `MAX_ONE_CHANNEL_WEIGHTS` weights on the stack;
-/// beyond that (here 9x9 taps x 13 channels = 1,053) it hands over to the generic kernel,
-/// with the same outputs as that kernel (checked against the textbook above).
+/// The one-channel depthwise re-lays at most `MAX_ONE_CHANNEL_WEIGHTS` padded weights and
+/// `MAX_ONE_CHANNEL_GROUPS` four-tap groups on the stack; beyond either it hands over to the
+/// generic kernel. On both sides of each limit (9x9 taps in 27 groups: 4 and 5 channels fit,
+/// 12 do not; 11x9 taps: 33 groups) the outputs equal the generic kernel's (itself checked
+/// against the textbook above), with batches, odd sizes and zero points at both ends.
 #[test]
-fn depthwise_one_channel_beyond_the_stack_copy() {
-    use tflm_runtime::kernels::depthwise_conv::MAX_ONE_CHANNEL_WEIGHTS;
+fn depthwise_one_channel_at_the_stack_limits() {
+    use tflm_runtime::kernels::depthwise_conv::{MAX_ONE_CHANNEL_GROUPS, MAX_ONE_CHANNEL_WEIGHTS};
     let mut rng = Rng(0x0123_4567_89ab_cdef);
-    let c = Case {
-        input_hw: [12, 11],
-        filter_hw: [9, 9],
-        stride: [1, 2],
-        dilation: [1, 1],
-        padding: Padding::Same,
-    };
-    for out_c in [12, 13] {
-        let (out_hw, p) = setup(&c, -7, 3);
-        let input = rng.vec(12 * 11);
-        let filter = rng.vec(81 * out_c);
-        let bias: Vec<i32> = (0..out_c as i32).map(|k| 400 - k * 77).collect();
-        let (m, s) = multipliers(out_c);
-        let n = out_hw[0] * out_hw[1] * out_c;
-        let (mut got, mut want) = (vec![0i8; n], vec![1i8; n]);
-        let shapes = (
-            [1, 12, 11, 1],
-            [1, 9, 9, out_c],
-            [1, out_hw[0], out_hw[1], out_c],
+    for (fh, out_c, fits) in [
+        (9usize, 4usize, true),
+        (9, 5, true),
+        (9, 12, false),
+        (11, 1, false),
+    ] {
+        let groups = fh * 3;
+        assert_eq!(
+            groups <= MAX_ONE_CHANNEL_GROUPS
+                && out_c.div_ceil(4) * groups * 16 <= MAX_ONE_CHANNEL_WEIGHTS,
+            fits
         );
-        depthwise_conv_per_channel_i8(
-            &p,
-            ChannelScales {
-                multipliers: &m,
-                shifts: &s,
-            },
-            ConvIo {
-                input_shape: shapes.0,
-                input: &input,
-                filter_shape: shapes.1,
-                filter: &filter,
-                bias: Some(&bias),
-                output_shape: shapes.2,
-                output: &mut want,
-            },
-        )
-        .expect("valid shapes");
-        depthwise_conv_one_channel_i8(
-            &p,
-            ChannelScales {
-                multipliers: &m,
-                shifts: &s,
-            },
-            ConvIo {
-                input_shape: shapes.0,
-                input: &input,
-                filter_shape: shapes.1,
-                filter: &filter,
-                bias: Some(&bias),
-                output_shape: shapes.2,
-                output: &mut got,
-            },
-            &mut [0; 81],
-        )
-        .expect("valid shapes");
-        assert_eq!(filter.len() > MAX_ONE_CHANNEL_WEIGHTS, out_c == 13);
-        assert_eq!(got, want, "out_c {out_c}");
+        for (in_zp, stride) in [(-7, [1, 2]), (127, [2, 1]), (-128, [3, 3])] {
+            let c = Case {
+                input_hw: [12, 11],
+                filter_hw: [fh, 9],
+                stride,
+                dilation: [1, 1],
+                padding: Padding::Same,
+            };
+            let (out_hw, p) = setup(&c, in_zp, 3);
+            let input = rng.vec(2 * 12 * 11);
+            let filter = rng.vec(fh * 9 * out_c);
+            let bias: Vec<i32> = (0..out_c as i32).map(|k| 400 - k * 77).collect();
+            let (m, s) = multipliers(out_c);
+            let n = 2 * out_hw[0] * out_hw[1] * out_c;
+            let (mut got, mut want) = (vec![0i8; n], vec![1i8; n]);
+            let shapes = (
+                [2, 12, 11, 1],
+                [1, fh, 9, out_c],
+                [2, out_hw[0], out_hw[1], out_c],
+            );
+            let run = |kernel: DepthwiseKernel, output: &mut [i8]| {
+                kernel(
+                    &p,
+                    ChannelScales {
+                        multipliers: &m,
+                        shifts: &s,
+                    },
+                    ConvIo {
+                        input_shape: shapes.0,
+                        input: &input,
+                        filter_shape: shapes.1,
+                        filter: &filter,
+                        bias: Some(&bias),
+                        output_shape: shapes.2,
+                        output,
+                    },
+                )
+            };
+            run(depthwise_conv_per_channel_i8, &mut want).expect("valid shapes");
+            run(depthwise_conv_one_channel_i8, &mut got).expect("valid shapes");
+            assert_eq!(
+                got, want,
+                "{fh}x9, out_c {out_c}, zp {in_zp}, stride {stride:?}"
+            );
+            // An output one element short is a shape error, not a panic.
+            let r = run(depthwise_conv_one_channel_i8, &mut got[1..]);
+            assert_eq!(r, Err(KernelError::Shape));
+        }
     }
 }
 

@@ -487,6 +487,41 @@ impl Window {
     }
 }
 
+impl Window {
+    /// The output-pixel loop nest every convolution shares: for each batch, output row and
+    /// column, in output order, `pixel(batch, rows, cols, outputs)` with each axis's in-image
+    /// taps from [`Window::taps`] and the pixel's `out_c` outputs. An output shorter than the
+    /// pixels, or an error from `pixel`, ends it with that error.
+    #[inline(always)]
+    pub(crate) fn for_each_pixel<O>(
+        &self,
+        [batches, in_h, in_w]: [usize; 3],
+        [f_h, f_w]: [usize; 2],
+        [out_h, out_w]: [usize; 2],
+        output: &mut [O],
+        out_c: usize,
+        mut pixel: impl FnMut(
+            usize,
+            (isize, usize, usize),
+            (isize, usize, usize),
+            &mut [O],
+        ) -> Result<(), KernelError>,
+    ) -> Result<(), KernelError> {
+        let mut out_px = output.chunks_exact_mut(out_c);
+        for b in 0..batches {
+            for oy in 0..out_h {
+                let rows = self.taps(0, oy, f_h, in_h);
+                for ox in 0..out_w {
+                    let cols = self.taps(1, ox, f_w, in_w);
+                    let px = out_px.next().ok_or(KernelError::Shape)?;
+                    pixel(b, rows, cols, px)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `a * b * c * d`, or `None` on overflow.
 pub(crate) fn volume(s: [usize; 4]) -> Option<usize> {
     s[0].checked_mul(s[1])?.checked_mul(s[2])?.checked_mul(s[3])
@@ -544,107 +579,99 @@ pub(crate) fn conv_core<T: Mac, B, O>(
     let off = p.input_offset;
     let contiguous = win.dilation[1] == 1 && groups == 1;
     let [dil_h, dil_w] = win.dilation;
-    let mut out_px = output.chunks_exact_mut(out_c);
-    for b in 0..batches {
-        for oy in 0..out_h {
-            let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
-            for ox in 0..out_w {
-                let (ix0, fx0, fx1) = win.taps(1, ox, f_w, in_w);
-                let Some(px) = out_px.next() else {
-                    return Err(KernelError::Shape);
+    win.for_each_pixel(
+        [batches, in_h, in_w],
+        [f_h, f_w],
+        [out_h, out_w],
+        output,
+        out_c,
+        #[inline(always)]
+        |b, (iy0, fy0, fy1), (ix0, fx0, fx1), px| {
+            // Input index of (b, row, col, 0): `row`/`col` are in-image by construction.
+            // (Macros, not closures: LLVM must not outline these.)
+            macro_rules! at {
+                ($fy:expr, $fx:expr) => {{
+                    let y = (iy0 + ($fy * dil_h) as isize) as usize;
+                    let x = (ix0 + ($fx * dil_w) as isize) as usize;
+                    ((b * in_h + y) * in_w + x) * in_c
+                }};
+            }
+            macro_rules! tap {
+                ($fy:expr, $fx:expr) => {
+                    ($fy * f_w + $fx) * f_c
                 };
-                // Input index of (b, row, col, 0): `row`/`col` are in-image by construction.
-                // (Macros, not closures: LLVM must not outline these.)
-                macro_rules! at {
-                    ($fy:expr, $fx:expr) => {{
-                        let y = (iy0 + ($fy * dil_h) as isize) as usize;
-                        let x = (ix0 + ($fx * dil_w) as isize) as usize;
-                        ((b * in_h + y) * in_w + x) * in_c
-                    }};
-                }
-                macro_rules! tap {
-                    ($fy:expr, $fx:expr) => {
-                        ($fy * f_w + $fx) * f_c
+            }
+            let run = (fx1 - fx0) * f_c;
+            if groups == 1 {
+                let mut rows = filter.chunks_exact(filter_stride);
+                let mut quads = px.chunks_exact_mut(4);
+                let mut oc = 0;
+                for quad in &mut quads {
+                    let (Some(f0), Some(f1), Some(f2), Some(f3)) =
+                        (rows.next(), rows.next(), rows.next(), rows.next())
+                    else {
+                        return Err(KernelError::Shape);
                     };
-                }
-                let run = (fx1 - fx0) * f_c;
-                if groups == 1 {
-                    let mut rows = filter.chunks_exact(filter_stride);
-                    let mut quads = px.chunks_exact_mut(4);
-                    let mut oc = 0;
-                    for quad in &mut quads {
-                        let (Some(f0), Some(f1), Some(f2), Some(f3)) =
-                            (rows.next(), rows.next(), rows.next(), rows.next())
-                        else {
-                            return Err(KernelError::Shape);
-                        };
-                        macro_rules! ws {
-                            ($t:expr, $n:expr) => {{
-                                let (t, n) = ($t, $n);
-                                [&f0[t..t + n], &f1[t..t + n], &f2[t..t + n], &f3[t..t + n]]
-                            }};
-                        }
-                        let mut acc = [T::ZERO; 4];
-                        for fy in fy0..fy1 {
-                            if contiguous {
-                                let i = at!(fy, fx0);
-                                acc =
-                                    T::dot4(acc, &input[i..i + run], ws!(tap!(fy, fx0), run), off);
-                            } else {
-                                for fx in fx0..fx1 {
-                                    let i = at!(fy, fx);
-                                    acc = T::dot4(
-                                        acc,
-                                        &input[i..i + f_c],
-                                        ws!(tap!(fy, fx), f_c),
-                                        off,
-                                    );
-                                }
-                            }
-                        }
-                        emit(oc, &acc, quad);
-                        oc += 4;
+                    macro_rules! ws {
+                        ($t:expr, $n:expr) => {{
+                            let (t, n) = ($t, $n);
+                            [&f0[t..t + n], &f1[t..t + n], &f2[t..t + n], &f3[t..t + n]]
+                        }};
                     }
-                    for (o, w) in quads.into_remainder().iter_mut().zip(rows) {
-                        let mut acc = T::ZERO;
-                        for fy in fy0..fy1 {
-                            if contiguous {
-                                let i = at!(fy, fx0);
-                                let t = tap!(fy, fx0);
-                                acc = T::dot(acc, &input[i..i + run], &w[t..t + run], off);
-                            } else {
-                                for fx in fx0..fx1 {
-                                    let i = at!(fy, fx);
-                                    let t = tap!(fy, fx);
-                                    acc = T::dot(acc, &input[i..i + f_c], &w[t..t + f_c], off);
-                                }
-                            }
-                        }
-                        emit(oc, &[acc], core::slice::from_mut(o));
-                        oc += 1;
-                    }
-                } else {
-                    for (oc, (o, w)) in px
-                        .iter_mut()
-                        .zip(filter.chunks_exact(filter_stride))
-                        .enumerate()
-                    {
-                        let g = (oc / filters_per_group) * f_c;
-                        let mut acc = T::ZERO;
-                        for fy in fy0..fy1 {
+                    let mut acc = [T::ZERO; 4];
+                    for fy in fy0..fy1 {
+                        if contiguous {
+                            let i = at!(fy, fx0);
+                            acc = T::dot4(acc, &input[i..i + run], ws!(tap!(fy, fx0), run), off);
+                        } else {
                             for fx in fx0..fx1 {
-                                let i = at!(fy, fx) + g;
+                                let i = at!(fy, fx);
+                                acc = T::dot4(acc, &input[i..i + f_c], ws!(tap!(fy, fx), f_c), off);
+                            }
+                        }
+                    }
+                    emit(oc, &acc, quad);
+                    oc += 4;
+                }
+                for (o, w) in quads.into_remainder().iter_mut().zip(rows) {
+                    let mut acc = T::ZERO;
+                    for fy in fy0..fy1 {
+                        if contiguous {
+                            let i = at!(fy, fx0);
+                            let t = tap!(fy, fx0);
+                            acc = T::dot(acc, &input[i..i + run], &w[t..t + run], off);
+                        } else {
+                            for fx in fx0..fx1 {
+                                let i = at!(fy, fx);
                                 let t = tap!(fy, fx);
                                 acc = T::dot(acc, &input[i..i + f_c], &w[t..t + f_c], off);
                             }
                         }
-                        emit(oc, &[acc], core::slice::from_mut(o));
                     }
+                    emit(oc, &[acc], core::slice::from_mut(o));
+                    oc += 1;
+                }
+            } else {
+                for (oc, (o, w)) in px
+                    .iter_mut()
+                    .zip(filter.chunks_exact(filter_stride))
+                    .enumerate()
+                {
+                    let g = (oc / filters_per_group) * f_c;
+                    let mut acc = T::ZERO;
+                    for fy in fy0..fy1 {
+                        for fx in fx0..fx1 {
+                            let i = at!(fy, fx) + g;
+                            let t = tap!(fy, fx);
+                            acc = T::dot(acc, &input[i..i + f_c], &w[t..t + f_c], off);
+                        }
+                    }
+                    emit(oc, &[acc], core::slice::from_mut(o));
                 }
             }
-        }
-    }
-    Ok(())
+            Ok(())
+        },
+    )
 }
 
 /// Requantizes `acc` (channels `oc..oc + acc.len()`) into `out`: `+ bias`, the channel's
@@ -769,10 +796,9 @@ pub fn conv_per_channel_i8_im2col(
     conv_core(p, io, emit)
 }
 
-/// CONV_2D int8 through im2col only (no fallback loop nest linked): `scratch` must hold one
-/// window (`f_h * f_w * f_c` bytes, `f_c` the input's channels). For callers that always
-/// provide it ([`super::depthwise_conv::depthwise_conv_one_channel_i8`]), and the one place
-/// [`conv_per_channel_i8_im2col`] runs the im2col loop nest from, so a firmware links one copy.
+/// CONV_2D int8 through im2col only: `scratch` must hold one window (`f_h * f_w * f_c` bytes,
+/// `f_c` the input's channels). The one place [`conv_per_channel_i8_im2col`] runs the im2col
+/// loop nest from.
 pub(crate) fn conv_i8_gathered(
     p: &ConvParams,
     q: ChannelScales<'_>,
@@ -888,53 +914,50 @@ pub(crate) fn im2col_core<W, B>(
         return Err(KernelError::Shape);
     }
     let [dil_h, dil_w] = win.dilation;
-    let mut out_px = output.chunks_exact_mut(out_c);
-    for b in 0..batches {
-        for oy in 0..out_h {
-            let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
-            for ox in 0..out_w {
-                let (ix0, fx0, fx1) = win.taps(1, ox, f_w, in_w);
-                let Some(px) = out_px.next() else {
-                    return Err(KernelError::Shape);
-                };
-                for (fy, dst) in col.chunks_exact_mut(row).enumerate() {
-                    if !(fy0..fy1).contains(&fy) {
-                        dst.fill(pad);
-                        continue;
+    win.for_each_pixel(
+        [batches, in_h, in_w],
+        [f_h, f_w],
+        [out_h, out_w],
+        output,
+        out_c,
+        #[inline(always)]
+        |b, (iy0, fy0, fy1), (ix0, fx0, fx1), px| {
+            for (fy, dst) in col.chunks_exact_mut(row).enumerate() {
+                if !(fy0..fy1).contains(&fy) {
+                    dst.fill(pad);
+                    continue;
+                }
+                // Input pixel index of (b, tap row fy, column 0): in-image taps only.
+                let y = (iy0 + (fy * dil_h) as isize) as usize;
+                let at =
+                    |fx: usize| ((b * in_h + y) * in_w) + (ix0 + (fx * dil_w) as isize) as usize;
+                if dil_w == 1 {
+                    let (head, rest) = dst.split_at_mut(fx0 * in_c);
+                    let (mid, tail) = rest.split_at_mut((fx1 - fx0) * in_c);
+                    // Only edge pixels pad: no memset calls of length 0 inside.
+                    if !head.is_empty() {
+                        head.fill(pad);
                     }
-                    // Input pixel index of (b, tap row fy, column 0): in-image taps only.
-                    let y = (iy0 + (fy * dil_h) as isize) as usize;
-                    let at = |fx: usize| {
-                        ((b * in_h + y) * in_w) + (ix0 + (fx * dil_w) as isize) as usize
-                    };
-                    if dil_w == 1 {
-                        let (head, rest) = dst.split_at_mut(fx0 * in_c);
-                        let (mid, tail) = rest.split_at_mut((fx1 - fx0) * in_c);
-                        // Only edge pixels pad: no memset calls of length 0 inside.
-                        if !head.is_empty() {
-                            head.fill(pad);
-                        }
-                        let i = at(fx0) * in_c;
-                        mid.copy_from_slice(&input[i..i + mid.len()]);
-                        if !tail.is_empty() {
-                            tail.fill(pad);
-                        }
-                    } else {
-                        for (fx, d) in dst.chunks_exact_mut(in_c).enumerate() {
-                            if (fx0..fx1).contains(&fx) {
-                                let i = at(fx) * in_c;
-                                d.copy_from_slice(&input[i..i + in_c]);
-                            } else {
-                                d.fill(pad);
-                            }
+                    let i = at(fx0) * in_c;
+                    mid.copy_from_slice(&input[i..i + mid.len()]);
+                    if !tail.is_empty() {
+                        tail.fill(pad);
+                    }
+                } else {
+                    for (fx, d) in dst.chunks_exact_mut(in_c).enumerate() {
+                        if (fx0..fx1).contains(&fx) {
+                            let i = at(fx) * in_c;
+                            d.copy_from_slice(&input[i..i + in_c]);
+                        } else {
+                            d.fill(pad);
                         }
                     }
                 }
-                pixel(col, px);
             }
-        }
-    }
-    Ok(())
+            pixel(col, px);
+            Ok(())
+        },
+    )
 }
 
 /// CONV_2D, int16 activations (zero point 0), int8 weights, per-channel requantization

@@ -12,9 +12,10 @@
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
 use super::conv::{
-    check_channels, clamp_f32, conv_i8_gathered, mac4_scalar, requantize, requantize_i8, volume,
-    ChannelScales, ConvIo, ConvParams, Int16Bias, KernelError, Mac, Window,
+    check_channels, clamp_f32, mac4_scalar, requantize, requantize_i8, volume, ChannelScales,
+    ConvIo, ConvParams, Int16Bias, KernelError, Mac, Window,
 };
+use super::dsp::{self, smlad, widen, widen_offset};
 
 /// The depth multiplier LiteRT derives (`ComputeDepthMultiplier`): `None` when the filter's
 /// channel count is not a multiple of the input's (or the input has none).
@@ -109,90 +110,88 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
     let [_, out_h, out_w, _] = output_shape;
     let off = p.input_offset;
     let mut acc_buf = [[T::ZERO; 4]; DW_QUADS];
-    let mut out_px = output.chunks_exact_mut(out_c);
-    for b in 0..batches {
-        for oy in 0..out_h {
-            let (iy0, fy0, fy1) = win.taps(0, oy, f_h, in_h);
-            for ox in 0..out_w {
-                let (ix0, fx0, fx1) = win.taps(1, ox, f_w, in_w);
-                let Some(px) = out_px.next() else {
-                    return Err(KernelError::Shape);
-                };
-                let taps = Taps {
-                    row0: (b * in_h) as isize + iy0,
-                    col0: ix0,
-                    fy: (fy0, fy1),
-                    fx: (fx0, fx1),
-                    dilation: win.dilation,
-                    in_w,
-                    in_c,
-                    f_w,
-                    out_c,
-                };
-                let mut quads = px.chunks_exact_mut(4);
-                let mut oc = 0;
-                if dm == 1 {
-                    // Channels innermost: each in-image tap's input pixel and weights are
-                    // one run each, swept a word (four channels, DSP lanes for int8) at a
-                    // time into accumulators kept on the stack, up to `DW_QUADS` quads per
-                    // sweep. No per-tap bounds checks or index arithmetic per quad.
-                    while oc + 4 <= out_c {
-                        let n = ((out_c - oc) / 4).min(DW_QUADS);
-                        let acc = &mut acc_buf[..n];
-                        acc.fill([T::ZERO; 4]);
-                        let (c0, len) = (oc, 4 * n);
-                        taps.for_each(|i, t| {
-                            let (xs, _) = input[i + c0..i + c0 + len].as_chunks::<4>();
-                            let (ws, _) = filter[t + c0..t + c0 + len].as_chunks::<4>();
-                            for ((a, x), w) in acc.iter_mut().zip(xs).zip(ws) {
-                                *a = T::mac4(*a, x, w, off);
-                            }
-                        });
-                        for (a, quad) in acc.iter().zip(&mut quads) {
-                            emit(oc, a, quad);
-                            oc += 4;
+    win.for_each_pixel(
+        [batches, in_h, in_w],
+        [f_h, f_w],
+        [out_h, out_w],
+        output,
+        out_c,
+        #[inline(always)]
+        |b, (iy0, fy0, fy1), (ix0, fx0, fx1), px| {
+            let taps = Taps {
+                row0: (b * in_h) as isize + iy0,
+                col0: ix0,
+                fy: (fy0, fy1),
+                fx: (fx0, fx1),
+                dilation: win.dilation,
+                in_w,
+                in_c,
+                f_w,
+                out_c,
+            };
+            let mut quads = px.chunks_exact_mut(4);
+            let mut oc = 0;
+            if dm == 1 {
+                // Channels innermost: each in-image tap's input pixel and weights are
+                // one run each, swept a word (four channels, DSP lanes for int8) at a
+                // time into accumulators kept on the stack, up to `DW_QUADS` quads per
+                // sweep. No per-tap bounds checks or index arithmetic per quad.
+                while oc + 4 <= out_c {
+                    let n = ((out_c - oc) / 4).min(DW_QUADS);
+                    let acc = &mut acc_buf[..n];
+                    acc.fill([T::ZERO; 4]);
+                    let (c0, len) = (oc, 4 * n);
+                    taps.for_each(|i, t| {
+                        let (xs, _) = input[i + c0..i + c0 + len].as_chunks::<4>();
+                        let (ws, _) = filter[t + c0..t + c0 + len].as_chunks::<4>();
+                        for ((a, x), w) in acc.iter_mut().zip(xs).zip(ws) {
+                            *a = T::mac4(*a, x, w, off);
                         }
+                    });
+                    for (a, quad) in acc.iter().zip(&mut quads) {
+                        emit(oc, a, quad);
+                        oc += 4;
                     }
-                }
-                for quad in &mut quads {
-                    let mut acc = [T::ZERO; 4];
-                    // A macro, not a closure: called from two loops, LLVM would outline
-                    // a closure and keep the accumulators in memory.
-                    macro_rules! mac4 {
-                        ($mac:path, $x:expr, $t:expr) => {{
-                            let t = $t;
-                            if let Ok(w) = filter[t + oc..t + oc + 4].try_into() {
-                                acc = $mac(acc, $x, w, off);
-                            }
-                        }};
-                    }
-                    if dm % 4 == 0 {
-                        // One input value for four channels: plain multiply-accumulates
-                        // are as short as widening a broadcast.
-                        let ic = oc / dm;
-                        taps.for_each(|i, t| mac4!(mac4_scalar::<T>, &[input[i + ic]; 4], t));
-                    } else {
-                        let ic = [oc / dm, (oc + 1) / dm, (oc + 2) / dm, (oc + 3) / dm];
-                        taps.for_each(|i, t| {
-                            let x = &input[i..i + in_c];
-                            let x = [x[ic[0]], x[ic[1]], x[ic[2]], x[ic[3]]];
-                            mac4!(mac4_scalar::<T>, &x, t);
-                        });
-                    }
-                    emit(oc, &acc, quad);
-                    oc += 4;
-                }
-                for o in quads.into_remainder() {
-                    let ic = oc / dm;
-                    let mut acc = T::ZERO;
-                    taps.for_each(|i, t| acc = T::mac(acc, input[i + ic], filter[t + oc], off));
-                    emit(oc, &[acc], core::slice::from_mut(o));
-                    oc += 1;
                 }
             }
-        }
-    }
-    Ok(())
+            for quad in &mut quads {
+                let mut acc = [T::ZERO; 4];
+                // A macro, not a closure: called from two loops, LLVM would outline
+                // a closure and keep the accumulators in memory.
+                macro_rules! mac4 {
+                    ($mac:path, $x:expr, $t:expr) => {{
+                        let t = $t;
+                        if let Ok(w) = filter[t + oc..t + oc + 4].try_into() {
+                            acc = $mac(acc, $x, w, off);
+                        }
+                    }};
+                }
+                if dm % 4 == 0 {
+                    // One input value for four channels: plain multiply-accumulates
+                    // are as short as widening a broadcast.
+                    let ic = oc / dm;
+                    taps.for_each(|i, t| mac4!(mac4_scalar::<T>, &[input[i + ic]; 4], t));
+                } else {
+                    let ic = [oc / dm, (oc + 1) / dm, (oc + 2) / dm, (oc + 3) / dm];
+                    taps.for_each(|i, t| {
+                        let x = &input[i..i + in_c];
+                        let x = [x[ic[0]], x[ic[1]], x[ic[2]], x[ic[3]]];
+                        mac4!(mac4_scalar::<T>, &x, t);
+                    });
+                }
+                emit(oc, &acc, quad);
+                oc += 4;
+            }
+            for o in quads.into_remainder() {
+                let ic = oc / dm;
+                let mut acc = T::ZERO;
+                taps.for_each(|i, t| acc = T::mac(acc, input[i + ic], filter[t + oc], off));
+                emit(oc, &[acc], core::slice::from_mut(o));
+                oc += 1;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// DEPTHWISE_CONV_2D, int8 activations and weights, per-channel requantization.
@@ -211,47 +210,155 @@ pub fn depthwise_conv_per_channel_i8(
     depthwise_core(p, io, emit)
 }
 
-/// Weights (`f_h * f_w * out_c`) [`depthwise_conv_one_channel_i8`] re-lays on the stack
-/// (1 KiB; micro_speech's layer has 640); larger filters take the generic loop nest.
+/// Bytes of the re-laid filter [`depthwise_conv_one_channel_i8`] keeps on the stack: `out_c`
+/// and every filter row's taps rounded up to multiples of 4 (micro_speech's layer: 640).
 pub const MAX_ONE_CHANNEL_WEIGHTS: usize = 1024;
+
+/// Four-tap groups of one window (`f_h` times `f_w / 4` rounded up) the widened window holds
+/// on the stack (256 B; micro_speech's window has 20).
+pub const MAX_ONE_CHANNEL_GROUPS: usize = 32;
 
 /// DEPTHWISE_CONV_2D, int8, over a one-channel input (micro_speech's first layer: depth
 /// multiplier 8): every output channel reads the same input channel, so the op is CONV_2D
-/// with `out_c` one-channel filters. The filter `[1, f_h, f_w, out_c]` is copied per invoke
-/// into CONV_2D's `[out_c, f_h, f_w, 1]` on the stack (nothing kept in the arena; a few
-/// thousand instructions), and CONV_2D's im2col path runs: each pixel's window gathered once,
-/// then `SMLAD` dot products over it, two taps per instruction, four channels per window word.
-/// Same sums (wrapping int32, order-free), same requantization; arguments as in
-/// [`depthwise_conv_per_channel_i8`] plus `scratch`, at least `f_h * f_w` bytes. Filters of
-/// more than [`MAX_ONE_CHANNEL_WEIGHTS`] weights go to [`depthwise_conv_per_channel_i8`].
+/// with `out_c` one-channel filters, run as blocked dot products.
+///
+/// Per invoke the filter `[1, f_h, f_w, out_c]` is re-laid on the stack (nothing kept in the
+/// arena) as, per channel quad and four-tap group, the quad's four weight words one after the
+/// other; rows and channels are padded with zero weights to whole groups and quads, so the
+/// loops have no tails. Per output pixel the window is gathered straight into int16 pairs
+/// (input offset added; a tap outside the image holds the zero point, i.e. 0 after the offset,
+/// like the reference's skipped taps), lanes in `SXTB16` order, so the inner step reads two
+/// window words once for four channels and one weight word per channel, into two `SMLAD`s
+/// each: no window copy, no per-quad widening of the input, one running pointer per operand.
+/// Same sums (wrapping int32, order-free) and requantization as the reference; arguments as
+/// in [`depthwise_conv_per_channel_i8`]. Filters beyond [`MAX_ONE_CHANNEL_WEIGHTS`] or
+/// [`MAX_ONE_CHANNEL_GROUPS`] go to [`depthwise_conv_per_channel_i8`].
 pub fn depthwise_conv_one_channel_i8(
     p: &ConvParams,
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
-    scratch: &mut [i8],
 ) -> Result<(), KernelError> {
-    let (filter, [one, f_h, f_w, out_c]) = (io.filter, io.filter_shape);
-    if io.input_shape[3] != 1 || one != 1 || volume(io.filter_shape) != Some(filter.len()) {
+    let [batches, in_h, in_w, in_c] = io.input_shape;
+    let [one, f_h, f_w, out_c] = io.filter_shape;
+    let [out_b, out_h, out_w, out_c2] = io.output_shape;
+    let win = p.window().ok_or(KernelError::Shape)?;
+    if in_c != 1
+        || one != 1
+        || out_b != batches
+        || out_c2 != out_c
+        || volume(io.input_shape) != Some(io.input.len())
+        || volume(io.filter_shape) != Some(io.filter.len())
+        || volume(io.output_shape) != Some(io.output.len())
+    {
         return Err(KernelError::Shape);
     }
-    if filter.len() > MAX_ONE_CHANNEL_WEIGHTS {
+    check_channels(out_c, q, io.bias.map(<[i32]>::len))?;
+    let row_groups = f_w.div_ceil(4);
+    let groups = f_h * row_groups;
+    let quad_bytes = 16 * groups;
+    let (off, pad) = (
+        dsp::offset16x2(p.input_offset),
+        i8::try_from(p.input_offset.wrapping_neg()).ok(),
+    );
+    let (Some(off), Some(pad)) = (off, pad) else {
+        return depthwise_conv_per_channel_i8(p, q, io);
+    };
+    if groups == 0
+        || groups > MAX_ONE_CHANNEL_GROUPS
+        || out_c.div_ceil(4) * quad_bytes > MAX_ONE_CHANNEL_WEIGHTS
+    {
         return depthwise_conv_per_channel_i8(p, q, io);
     }
-    let mut conv_filter = [0i8; MAX_ONE_CHANNEL_WEIGHTS];
-    let conv_filter = &mut conv_filter[..filter.len()];
-    if let Some(taps) = f_h.checked_mul(f_w).filter(|&t| t > 0) {
-        for (oc, row) in conv_filter.chunks_exact_mut(taps).enumerate() {
-            for (w, tap) in row.iter_mut().zip(filter.chunks_exact(out_c)) {
-                *w = tap[oc];
-            }
-        }
+    let ConvIo {
+        input,
+        filter,
+        bias,
+        output,
+        ..
+    } = io;
+    if output.is_empty() {
+        return Ok(());
     }
-    let io = ConvIo {
-        filter_shape: [out_c, f_h, f_w, 1],
-        filter: conv_filter,
-        ..io
-    };
-    conv_i8_gathered(p, q, io, scratch)
+    // Zero weights for the padding taps and channels: they add nothing whatever the window.
+    let mut relaid = [0i8; MAX_ONE_CHANNEL_WEIGHTS];
+    let relaid = &mut relaid[..out_c.div_ceil(4) * quad_bytes];
+    for (c, &w) in filter.iter().enumerate() {
+        let (tap, oc) = (c / out_c, c % out_c);
+        let (fy, fx) = (tap / f_w, tap % f_w);
+        let group = fy * row_groups + fx / 4;
+        relaid[(oc / 4) * quad_bytes + group * 16 + (oc % 4) * 4 + fx % 4] = w;
+    }
+    let relaid = &*relaid;
+    let mut emit = requantize_i8(p, q, bias);
+    let mut window = [[0u32; 2]; MAX_ONE_CHANNEL_GROUPS];
+    let window = &mut window[..groups];
+    let [dil_h, dil_w] = win.dilation;
+    win.for_each_pixel(
+        [batches, in_h, in_w],
+        [f_h, f_w],
+        [out_h, out_w],
+        output,
+        out_c,
+        #[inline(always)]
+        |b, (iy0, fy0, fy1), (ix0, fx0, fx1), px| {
+            let whole_rows = dil_w == 1 && fx0 == 0 && fx1 == f_w;
+            for (fy, row) in window.chunks_exact_mut(row_groups).enumerate() {
+                if !(fy0..fy1).contains(&fy) {
+                    row.fill([0; 2]);
+                    continue;
+                }
+                // Input index of this filter row's tap 0 (possibly left of the image).
+                let y = (iy0 + (fy * dil_h) as isize) as usize;
+                let at = ((b * in_h + y) * in_w) as isize + ix0;
+                if whole_rows {
+                    // Interior: the row is one run, whole words and a padded tail.
+                    let i = at as usize;
+                    let (run, tail) = input[i..i + f_w].as_chunks::<4>();
+                    let (words, last) = row.split_at_mut(run.len());
+                    for (w, x) in words.iter_mut().zip(run) {
+                        let (e, o) = widen_offset(off, dsp::word(x));
+                        *w = [e, o];
+                    }
+                    if let Some(w) = last.first_mut() {
+                        let mut v = [pad; 4];
+                        for (v, &x) in v.iter_mut().zip(tail) {
+                            *v = x;
+                        }
+                        let (e, o) = widen_offset(off, dsp::word(&v));
+                        *w = [e, o];
+                    }
+                    continue;
+                }
+                for (g, w) in row.iter_mut().enumerate() {
+                    let mut v = [pad; 4];
+                    for (j, v) in v.iter_mut().enumerate() {
+                        let fx = 4 * g + j;
+                        if (fx0..fx1).contains(&fx) {
+                            *v = input[(at + (fx * dil_w) as isize) as usize];
+                        }
+                    }
+                    let (e, o) = widen_offset(off, dsp::word(&v));
+                    *w = [e, o];
+                }
+            }
+            let window = &*window;
+            let mut oc = 0;
+            for (quad, ws) in px.chunks_mut(4).zip(relaid.chunks_exact(quad_bytes)) {
+                let (ws, _) = ws.as_chunks::<16>();
+                let mut acc = [0i32; 4];
+                for (x, w) in window.iter().zip(ws) {
+                    let (w, _) = w.as_chunks::<4>();
+                    for (a, w) in acc.iter_mut().zip(w) {
+                        let (we, wo) = widen(dsp::word(w));
+                        *a = smlad(x[1], wo, smlad(x[0], we, *a));
+                    }
+                }
+                emit(oc, &acc[..quad.len()], quad);
+                oc += 4;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8

@@ -1,20 +1,23 @@
 //! The int8 convolutions' per-channel rescale, `MultiplyByQuantizedMultiplier` with its two
-//! roundings folded into one 64-bit sum.
+//! roundings rewritten as 32-bit steps after one 64-bit product.
 //!
 //! The reference computes `t = (a * m + 2^30) >> 31` (gemmlowp's doubling high multiply, see
 //! [`crate::quant::saturating_rounding_doubling_high_mul`]) and then divides `t` by `2^e`
 //! rounding half away from zero. For `e >= 1` and `m >= 0` that is, exactly,
 //!
 //! ```text
-//! (a * m + 2^30 + 2^(30 + e) - [a < 0] * 2^31) >> (31 + e)
+//! u = ((a * m + 2^30) >> 31) - [a < 0]        (fits in i32 for any a and 0 <= m < 2^31)
+//! result = ((u >> (e - 1)) + 1) >> 1
 //! ```
 //!
-//! (`floor(floor(y / A) / B) == floor(y / AB)` merges the shifts; the half-away tie of a
-//! negative `t` is the `- 2^31`; where `a < 0` but `t == 0`, both sides give 0). On a
-//! Cortex-M4 that is one `SMLAL` into a per-channel constant, a sign fix-up and one shift of
-//! the high word, instead of the reference's mask, remainder and threshold. Channels with
-//! `shift >= 0` (a scale of at least one half, rare in convolutions) keep the reference path.
-//! Tests compare both on random and edge values of every argument.
+//! The half-away tie of a negative `t` is the `- [a < 0]` (an exact multiple of `2^31` taken
+//! off before the floor; where `a < 0` but `t == 0`, both sides give 0), and
+//! `floor((u + 2^(e-1)) / 2^e) == (floor(u / 2^(e-1)) + 1) >> 1` keeps the rounding in 32 bits
+//! without overflow (`u <= 2^31 - 2`). On a Cortex-M4 that is one `SMULL`, a carry add of
+//! `2^30`, the join of the two words, the sign fix and three shift/add steps, with no
+//! per-channel constant to build, instead of the reference's mask, remainder and threshold.
+//! Channels with `shift >= 0` (a scale of at least one half, rare in convolutions) keep the
+//! reference path. Tests compare both on random and edge values of every argument.
 
 use crate::quant::multiply_by_quantized_multiplier;
 
@@ -22,43 +25,34 @@ use crate::quant::multiply_by_quantized_multiplier;
 #[derive(Clone, Copy, Debug)]
 pub struct ChannelRescale {
     multiplier: i32,
-    /// `shift` itself on the reference path; `e - 1` (0..=30) on the folded one.
+    /// `e - 1` (0..=30) on the folded path; `shift` itself on the reference one.
     shift: i32,
-    /// `2^30 + 2^(30 + e)`, or `None` for the reference path.
-    round: Option<i64>,
+    folded: bool,
 }
 
 impl ChannelRescale {
     #[inline(always)]
     pub fn new(multiplier: i32, shift: i8) -> Self {
         let shift = shift as i32;
-        if (-31..=-1).contains(&shift) && multiplier >= 0 {
-            let e1 = -shift - 1;
-            ChannelRescale {
-                multiplier,
-                shift: e1,
-                // A 32-bit shift, then a constant one: no variable 64-bit shift.
-                round: Some((1i64 << 30) + (((1u32 << e1) as i64) << 31)),
-            }
-        } else {
-            ChannelRescale {
-                multiplier,
-                shift,
-                round: None,
-            }
+        // `e - 1` where the right shift `e = -shift` is 1..=31 (one unsigned compare).
+        let e1 = (-1 - shift) as u32;
+        let folded = e1 <= 30 && multiplier >= 0;
+        ChannelRescale {
+            multiplier,
+            shift: if folded { e1 as i32 } else { shift },
+            folded,
         }
     }
 
     /// `multiply_by_quantized_multiplier(acc, multiplier, shift)`, bit for bit.
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i32 {
-        match self.round {
-            Some(round) => {
-                let sign = ((acc >> 31) as i64) << 31;
-                let sum = (acc as i64 * self.multiplier as i64) + round + sign;
-                ((sum >> 32) as i32) >> self.shift
-            }
-            None => reference(acc, self.multiplier, self.shift),
+        if self.folded {
+            let t = ((acc as i64 * self.multiplier as i64 + (1 << 30)) >> 31) as i32;
+            let u = t.wrapping_add(acc >> 31);
+            ((u >> self.shift) + 1) >> 1
+        } else {
+            reference(acc, self.multiplier, self.shift)
         }
     }
 }

@@ -35,12 +35,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if k::depth_multiplier(input.shape.dim(3), filter.shape.dim(3)).is_none() {
         return Err(p.invalid("output channels are not a multiple of the input channels"));
     }
-    prepare_conv_like(p, o, 3)?;
-    // int8 over one input channel: the im2col window (`k::depthwise_conv_one_channel_i8`).
-    if input.dtype == DType::I8 && input.shape.dim(3) == 1 {
-        p.scratch_bytes = filter.shape.dim(1) * filter.shape.dim(2);
-    }
-    Ok(())
+    prepare_conv_like(p, o, 3)
 }
 
 super::int8_evals!();
@@ -77,8 +72,7 @@ fn eval_variants<const ALL_TYPES: bool>(
     };
     let scales = channel_scales(data, channels)?;
     if h.variant == INT8 && is[3] == 1 {
-        let scratch = bytemuck::cast_slice_mut(io.scratch()?);
-        let r = k::depthwise_conv_one_channel_i8(&params, scales, conv_io(io, &h)?, scratch);
+        let r = k::depthwise_conv_one_channel_i8(&params, scales, conv_io(io, &h)?);
         return kernel_result(io, r);
     }
     let r = match h.variant {
