@@ -130,7 +130,32 @@ pub struct Quantization<'m> {
     pub quantized_dimension: usize,
 }
 
-impl Quantization<'_> {
+impl<'m> Quantization<'m> {
+    /// The fields of a `QuantizationParameters` table, unchecked; an error names the field
+    /// (the verification and the views share this, each with its own error handling).
+    fn decode(q: Table<'m>, shape: &Vector<'m, i32>) -> Result<Self, Field> {
+        use field::quantization as f;
+        let at = |field| move |problem| (field, problem);
+        let scales = q
+            .vector::<f32>(f::SCALE)
+            .map_err(at("quantization.scale"))?;
+        let zero_points = q
+            .vector::<i64>(f::ZERO_POINT)
+            .map_err(at("quantization.zero_point"))?;
+        let dim = q
+            .scalar::<i32>(f::QUANTIZED_DIMENSION, 0)
+            .map_err(at("quantization.quantized_dimension"))?;
+        Ok(Quantization {
+            scales: scales.unwrap_or(Vector::empty()),
+            zero_points: zero_points.unwrap_or(Vector::empty()),
+            quantized_dimension: if dim >= 0 && (dim as usize) < shape.len() {
+                dim as usize
+            } else {
+                0
+            },
+        })
+    }
+
     const NONE: Quantization<'static> = Quantization {
         scales: Vector::empty(),
         zero_points: Vector::empty(),
@@ -306,6 +331,14 @@ pub(crate) fn verify_sparse<'m>(
 
 fn malformed(location: Location, field: &'static str) -> impl Fn(Malformed) -> ParseError {
     move |problem| ParseError::new(location, ParseErrorKind::Malformed { field, problem })
+}
+
+/// A malformed field and what is wrong with it: the small error of the readers that both the
+/// verification (which adds where, [`located`]) and the views (which drop it) call.
+type Field = (&'static str, Malformed);
+
+fn located(location: Location) -> impl Fn(Field) -> ParseError {
+    move |(field, problem)| ParseError::new(location, ParseErrorKind::Malformed { field, problem })
 }
 
 fn missing(location: Location, field: &'static str) -> ParseError {
@@ -678,6 +711,7 @@ impl<'m> Model<'m> {
     /// Table `i` of `list`: checked while `parse` verifies it, reopened without the vtable
     /// checks by the views afterwards ([`Tables::get_verified`]; `parse` opened every table
     /// they read, and `Model` holds the bytes immutably).
+    #[inline]
     fn open(&self, list: Tables<'m>, i: usize, verify: bool) -> Result<Table<'m>, Malformed> {
         if verify {
             list.get(self.bytes, i)
@@ -756,22 +790,18 @@ impl<'m> Model<'m> {
     }
 
     /// The constant bytes of buffer `b` and their position, `None` when empty.
-    fn read_buffer(&self, b: usize, verify: bool) -> Result<Option<(&'m [u8], usize)>, ParseError> {
+    fn read_buffer(&self, b: usize, verify: bool) -> Result<Option<(&'m [u8], usize)>, Field> {
         use field::buffer as f;
-        let at = Location::Buffer(b);
-        let t = self
-            .open(self.buffers, b, verify)
-            .map_err(malformed(at, "buffer"))?;
-        if let Some(v) = t.vector::<u8>(f::DATA).map_err(malformed(at, "data"))? {
+        let at = |field| move |problem| (field, problem);
+        let t = self.open(self.buffers, b, verify).map_err(at("buffer"))?;
+        if let Some(v) = t.vector::<u8>(f::DATA).map_err(at("data"))? {
             if !v.is_empty() {
                 return Ok(Some((v.as_bytes(), v.position())));
             }
         }
         // Buffers stored after the flatbuffer (schema 3c): offset from the file start.
-        let offset = t
-            .scalar::<u64>(f::OFFSET, 0)
-            .map_err(malformed(at, "offset"))?;
-        let size = t.scalar::<u64>(f::SIZE, 0).map_err(malformed(at, "size"))?;
+        let offset = t.scalar::<u64>(f::OFFSET, 0).map_err(at("offset"))?;
+        let size = t.scalar::<u64>(f::SIZE, 0).map_err(at("size"))?;
         if offset > 1 && size > 0 {
             let start = usize::try_from(offset).ok();
             let end = start
@@ -779,13 +809,7 @@ impl<'m> Model<'m> {
                 .and_then(|(s, n)| s.checked_add(n));
             return match (start, end) {
                 (Some(s), Some(e)) if e <= self.bytes.len() => Ok(Some((&self.bytes[s..e], s))),
-                _ => Err(ParseError::new(
-                    at,
-                    ParseErrorKind::Malformed {
-                        field: "offset",
-                        problem: Malformed::OutOfBounds,
-                    },
-                )),
+                _ => Err(("offset", Malformed::OutOfBounds)),
             };
         }
         Ok(None)
@@ -846,7 +870,10 @@ impl<'m> Model<'m> {
             (None, 0)
         } else {
             let b = index(at, "buffer", buffer as i64, self.buffers.len())?;
-            match self.read_buffer(b, true)? {
+            match self
+                .read_buffer(b, true)
+                .map_err(located(Location::Buffer(b)))?
+            {
                 Some((d, p)) => (Some(d), p),
                 None => (None, 0),
             }
@@ -884,7 +911,7 @@ impl<'m> Model<'m> {
             .table(f::QUANTIZATION)
             .map_err(malformed(at, "quantization"))?
         {
-            Some(q) => self.read_quantization(at, q, &shape, dtype, true)?,
+            Some(q) => self.read_quantization(at, q, &shape, dtype)?,
             None => Quantization::NONE,
         };
         Ok(Tensor {
@@ -930,9 +957,7 @@ impl<'m> Model<'m> {
             Read::View | Read::Kernel => t.table(f::QUANTIZATION).ok()?,
         };
         let quantization = match quantization {
-            Some(q) => self
-                .read_quantization(Location::Tensor(i), q, &shape, dtype, false)
-                .ok()?,
+            Some(q) => Quantization::decode(q, &shape).ok()?,
             None => Quantization::NONE,
         };
         Some(Tensor {
@@ -968,31 +993,20 @@ impl<'m> Model<'m> {
         ))
     }
 
+    /// Reads and verifies a tensor's quantization (once, in `parse`): counts, every zero
+    /// point's range, every scale.
     fn read_quantization(
         &self,
         at: Location,
         q: Table<'m>,
         shape: &Vector<'m, i32>,
         dtype: DType,
-        verify: bool,
     ) -> Result<Quantization<'m>, ParseError> {
-        use field::quantization as f;
-        let scales = q
-            .vector::<f32>(f::SCALE)
-            .map_err(malformed(at, "quantization.scale"))?
-            .unwrap_or(Vector::empty());
-        let zero_points = q
-            .vector::<i64>(f::ZERO_POINT)
-            .map_err(malformed(at, "quantization.zero_point"))?
-            .unwrap_or(Vector::empty());
-        let dim = q
-            .scalar::<i32>(f::QUANTIZED_DIMENSION, 0)
-            .map_err(malformed(at, "quantization.quantized_dimension"))?;
-        let quantized_dimension = if dim >= 0 && (dim as usize) < shape.len() {
-            dim as usize
-        } else {
-            0
-        };
+        let Quantization {
+            scales,
+            zero_points,
+            quantized_dimension,
+        } = Quantization::decode(q, shape).map_err(located(at))?;
         let invalid = |what| {
             Err(ParseError::new(
                 at,
@@ -1002,13 +1016,6 @@ impl<'m> Model<'m> {
                 },
             ))
         };
-        if !verify {
-            return Ok(Quantization {
-                scales,
-                zero_points,
-                quantized_dimension,
-            });
-        }
         if !zero_points.is_empty() && zero_points.len() != scales.len() {
             return invalid("scale and zero_point counts differ");
         }
