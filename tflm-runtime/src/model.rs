@@ -721,10 +721,11 @@ impl<'m> Model<'m> {
     }
 
     /// Effective builtin code and version of operator code `i`, or an error for custom ops.
-    fn read_opcode(&self, i: usize, verify: bool) -> Result<(i32, i32), ParseError> {
+    fn read_opcode(&self, i: usize) -> Result<(i32, i32), ParseError> {
         let at = Location::OperatorCode(i);
         let t = self
-            .open(self.opcodes, i, verify)
+            .opcodes
+            .get(self.bytes, i)
             .map_err(malformed(at, "operator_code"))?;
         let deprecated = t
             .scalar::<i8>(field::operator_code::DEPRECATED_BUILTIN_CODE, 0)
@@ -743,13 +744,14 @@ impl<'m> Model<'m> {
         use field::operator as f;
         let at = Location::Operator(i);
         let t = self
-            .open(self.operators, i, verify)
+            .operators
+            .get(self.bytes, i)
             .map_err(malformed(at, "operator"))?;
         let opcode_index = t
             .scalar::<u32>(f::OPCODE_INDEX, 0)
             .map_err(malformed(at, "opcode_index"))?;
         let opcode_index = index(at, "opcode", opcode_index as i64, self.opcodes.len())?;
-        let (code, version) = self.read_opcode(opcode_index, verify)?;
+        let (code, version) = self.read_opcode(opcode_index)?;
         let vec = |id, name| -> Result<Vector<'m, i32>, ParseError> {
             Ok(t.vector::<i32>(id)
                 .map_err(malformed(at, name))?
