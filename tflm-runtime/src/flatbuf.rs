@@ -385,4 +385,41 @@ mod tests {
             Malformed::FieldOutsideTable
         );
     }
+
+    #[test]
+    fn verified_tables_read_the_same_fields() {
+        let b = sample();
+        let t = Table::verified_at(&b, 16).unwrap();
+        assert_eq!(t.scalar::<u32>(0, 0).unwrap(), 7);
+        let v = t.vector::<i32>(1).unwrap().unwrap();
+        assert_eq!((v.get(0), v.get(1), v.get(2)), (Some(1), Some(2), None));
+        assert_eq!(t.string(2).unwrap(), Some("hi"));
+        assert_eq!(t.scalar::<i32>(9, -5).unwrap(), -5);
+    }
+
+    /// Opened at a wrong place, or in corrupt bytes, a verified table still never panics:
+    /// every read is an `Err` or some in-bounds value.
+    #[test]
+    fn verified_tables_at_any_place_never_panic() {
+        let mut b = sample();
+        for byte in 0..b.len() {
+            for value in [0u8, 1, 0x7f, 0x80, 0xff] {
+                let saved = b[byte];
+                b[byte] = value;
+                for len in [b.len(), 20, 6] {
+                    for pos in 0..=len + 1 {
+                        if let Ok(t) = Table::verified_at(&b[..len], pos) {
+                            let _ = t.scalar::<u64>(0, 0);
+                            let _ = t.vector::<i32>(1).map(|v| v.map(|v| v.iter().count()));
+                            let _ = t.string(2);
+                            let _ = t.table(1);
+                        }
+                    }
+                }
+                b[byte] = saved;
+            }
+        }
+        let v = Table::root(&b).unwrap().tables(1).unwrap().unwrap();
+        assert!(v.get_verified(&b, 5).is_err());
+    }
 }
