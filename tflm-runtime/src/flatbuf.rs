@@ -2,7 +2,9 @@
 //! strings and scalars, which is all the TFLite schema needs.
 //!
 //! Every read is checked against the buffer and returns `Err(Malformed)` instead of reading out
-//! of bounds, so a corrupt model can never make the reader panic. The `flatbuffers` crate would
+//! of bounds, so a corrupt model can never make the reader panic. Tables already checked once
+//! can be reopened without their vtable checks ([`Tables::get_verified`]); their reads stay
+//! bounds-checked. The `flatbuffers` crate would
 //! pull in `alloc` on the target, which is why this exists (see DESIGN.md).
 
 /// What went wrong while following an offset; the model reader adds where.
@@ -71,6 +73,10 @@ impl Scalar for bool {
     }
 }
 
+/// `table_len` of a table opened by [`Table::verified_at`]: its fields were checked to lie
+/// inside it before, so no bound is kept.
+const VERIFIED: usize = usize::MAX;
+
 /// A table: its position and the vtable that says where each field is.
 #[derive(Clone, Copy, Debug)]
 pub struct Table<'a> {
@@ -117,6 +123,25 @@ impl<'a> Table<'a> {
         })
     }
 
+    /// The table at `pos` of a buffer whose tables were all opened with [`Table::at`] before
+    /// (`Model::parse` checks every table the views reopen, and the bytes are immutable):
+    /// finds the vtable and its length, nothing else. Not a way around the checks: a wrong
+    /// position still gives `Err` (every read stays bounds-checked), never a panic; only the
+    /// vtable's sanity and the fields' containment in the table, which [`Table::at`] and
+    /// `field` checked on these same bytes, are not checked again.
+    pub fn verified_at(buf: &'a [u8], pos: usize) -> Result<Table<'a>> {
+        let soffset = read_i32(buf, pos)? as isize;
+        let vtable = (pos as isize).wrapping_sub(soffset) as usize;
+        let vtable_len = read_u16(buf, vtable)? as usize;
+        Ok(Table {
+            buf,
+            pos,
+            vtable,
+            vtable_len,
+            table_len: VERIFIED,
+        })
+    }
+
     /// Byte position of the table in the buffer.
     pub fn position(&self) -> usize {
         self.pos
@@ -159,9 +184,10 @@ impl<'a> Table<'a> {
         Ok(Some(t))
     }
 
-    /// A sub-table field.
+    /// A sub-table field (of a verified table, opened as verified too).
     pub fn table(&self, id: u16) -> Result<Option<Table<'a>>> {
         match self.target(id)? {
+            Some(t) if self.table_len == VERIFIED => Table::verified_at(self.buf, t).map(Some),
             Some(t) => Table::at(self.buf, t).map(Some),
             None => Ok(None),
         }
@@ -286,6 +312,13 @@ impl<'a> Tables<'a> {
         let slot = self.0.start + 4 * i;
         Table::at(buf, slot.checked_add(off).ok_or(Malformed::OutOfBounds)?)
     }
+
+    /// Table `i` of a vector whose tables were all opened with [`Tables::get`] before
+    /// ([`Table::verified_at`]).
+    pub fn get_verified(&self, buf: &'a [u8], i: usize) -> Result<Table<'a>> {
+        let off = self.0.get(i).ok_or(Malformed::OutOfBounds)? as usize;
+        Table::verified_at(buf, (self.0.start + 4 * i).wrapping_add(off))
+    }
 }
 
 #[cfg(test)]
@@ -351,5 +384,42 @@ mod tests {
             t.scalar::<u32>(0, 0).unwrap_err(),
             Malformed::FieldOutsideTable
         );
+    }
+
+    #[test]
+    fn verified_tables_read_the_same_fields() {
+        let b = sample();
+        let t = Table::verified_at(&b, 16).unwrap();
+        assert_eq!(t.scalar::<u32>(0, 0).unwrap(), 7);
+        let v = t.vector::<i32>(1).unwrap().unwrap();
+        assert_eq!((v.get(0), v.get(1), v.get(2)), (Some(1), Some(2), None));
+        assert_eq!(t.string(2).unwrap(), Some("hi"));
+        assert_eq!(t.scalar::<i32>(9, -5).unwrap(), -5);
+    }
+
+    /// Opened at a wrong place, or in corrupt bytes, a verified table still never panics:
+    /// every read is an `Err` or some in-bounds value.
+    #[test]
+    fn verified_tables_at_any_place_never_panic() {
+        let mut b = sample();
+        for byte in 0..b.len() {
+            for value in [0u8, 1, 0x7f, 0x80, 0xff] {
+                let saved = b[byte];
+                b[byte] = value;
+                for len in [b.len(), 20, 6] {
+                    for pos in 0..=len + 1 {
+                        if let Ok(t) = Table::verified_at(&b[..len], pos) {
+                            let _ = t.scalar::<u64>(0, 0);
+                            let _ = t.vector::<i32>(1).map(|v| v.map(|v| v.iter().count()));
+                            let _ = t.string(2);
+                            let _ = t.table(1);
+                        }
+                    }
+                }
+                b[byte] = saved;
+            }
+        }
+        let v = Table::root(&b).unwrap().tables(1).unwrap().unwrap();
+        assert!(v.get_verified(&b, 5).is_err());
     }
 }

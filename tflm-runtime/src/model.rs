@@ -27,12 +27,10 @@ const SPARSE_OTHER_FORMAT: &str =
 /// Largest tensor rank the kernels handle.
 pub const MAX_RANK: usize = 6;
 
-/// How much [`Model::read_tensor`] checks and decodes.
+/// How much of a verified tensor [`Model::read_view`] decodes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Read {
-    /// Every field with every check: once per tensor, in `parse`.
-    Verify,
-    /// Every field, no check (each passed in `parse`, on the same immutable bytes).
+    /// Every field.
     View,
     /// [`Read::View`] without the name, which no kernel or planner reads and whose UTF-8
     /// check costs as much as the rest of a small tensor.
@@ -132,7 +130,32 @@ pub struct Quantization<'m> {
     pub quantized_dimension: usize,
 }
 
-impl Quantization<'_> {
+impl<'m> Quantization<'m> {
+    /// The fields of a `QuantizationParameters` table, unchecked; an error names the field
+    /// (the verification and the views share this, each with its own error handling).
+    fn decode(q: Table<'m>, shape: &Vector<'m, i32>) -> Result<Self, Field> {
+        use field::quantization as f;
+        let at = |field| move |problem| (field, problem);
+        let scales = q
+            .vector::<f32>(f::SCALE)
+            .map_err(at("quantization.scale"))?;
+        let zero_points = q
+            .vector::<i64>(f::ZERO_POINT)
+            .map_err(at("quantization.zero_point"))?;
+        let dim = q
+            .scalar::<i32>(f::QUANTIZED_DIMENSION, 0)
+            .map_err(at("quantization.quantized_dimension"))?;
+        Ok(Quantization {
+            scales: scales.unwrap_or(Vector::empty()),
+            zero_points: zero_points.unwrap_or(Vector::empty()),
+            quantized_dimension: if dim >= 0 && (dim as usize) < shape.len() {
+                dim as usize
+            } else {
+                0
+            },
+        })
+    }
+
     const NONE: Quantization<'static> = Quantization {
         scales: Vector::empty(),
         zero_points: Vector::empty(),
@@ -310,6 +333,14 @@ fn malformed(location: Location, field: &'static str) -> impl Fn(Malformed) -> P
     move |problem| ParseError::new(location, ParseErrorKind::Malformed { field, problem })
 }
 
+/// A malformed field and what is wrong with it: the small error of the readers that both the
+/// verification (which adds where, [`located`]) and the views (which drop it) call.
+type Field = (&'static str, Malformed);
+
+fn located(location: Location) -> impl Fn(Field) -> ParseError {
+    move |(field, problem)| ParseError::new(location, ParseErrorKind::Malformed { field, problem })
+}
+
 fn missing(location: Location, field: &'static str) -> ParseError {
     ParseError::new(location, ParseErrorKind::Missing { field })
 }
@@ -368,7 +399,7 @@ impl<'m> Model<'m> {
         let verifier = ops::sparse_verifier(registrations);
         let mut unverified = None;
         for t in 0..model.num_tensors() {
-            let tensor = model.read_tensor(t, Read::Verify)?;
+            let tensor = model.read_tensor(t)?;
             if tensor.is_constant() || tensor.is_variable {
                 fixed.insert(t);
             }
@@ -607,8 +638,8 @@ impl<'m> Model<'m> {
         i: usize,
         slot: Option<&core::cell::Cell<crate::arena::Slot>>,
     ) -> Tensor<'m> {
-        match self.read_tensor(i, Read::Kernel) {
-            Ok(t) => {
+        match self.read_view(i, Read::Kernel) {
+            Some(t) => {
                 if let Some(cell) = slot {
                     if let Some(s) = crate::arena::tensor_slot(&t) {
                         cell.set(s);
@@ -616,7 +647,7 @@ impl<'m> Model<'m> {
                 }
                 t
             }
-            Err(_) => Self::placeholder(i),
+            None => Self::placeholder(i),
         }
     }
 
@@ -626,8 +657,8 @@ impl<'m> Model<'m> {
     }
 
     fn view_tensor(&self, i: usize, read: Read) -> Tensor<'m> {
-        self.read_tensor(i, read)
-            .unwrap_or_else(|_| Self::placeholder(i))
+        self.read_view(i, read)
+            .unwrap_or_else(|| Self::placeholder(i))
     }
 
     /// What the views give for a tensor `parse` did not verify (an index past the end).
@@ -662,7 +693,7 @@ impl<'m> Model<'m> {
     /// Operator `i`'s input and output tensor lists alone, what the graph check and the
     /// planner read of every operator (no operator code, options or intermediates).
     pub(crate) fn operator_tensors(&self, i: usize) -> (Vector<'m, i32>, Vector<'m, i32>) {
-        let Ok(t) = self.operators.get(self.bytes, i) else {
+        let Ok(t) = self.operators.get_verified(self.bytes, i) else {
             return (Vector::empty(), Vector::empty());
         };
         let list = |id| {
@@ -675,6 +706,18 @@ impl<'m> Model<'m> {
             list(field::operator::INPUTS),
             list(field::operator::OUTPUTS),
         )
+    }
+
+    /// Table `i` of `list`: checked while `parse` verifies it, reopened without the vtable
+    /// checks by the views afterwards ([`Tables::get_verified`]; `parse` opened every table
+    /// they read, and `Model` holds the bytes immutably).
+    #[inline]
+    fn open(&self, list: Tables<'m>, i: usize, verify: bool) -> Result<Table<'m>, Malformed> {
+        if verify {
+            list.get(self.bytes, i)
+        } else {
+            list.get_verified(self.bytes, i)
+        }
     }
 
     /// Effective builtin code and version of operator code `i`, or an error for custom ops.
@@ -749,23 +792,18 @@ impl<'m> Model<'m> {
     }
 
     /// The constant bytes of buffer `b` and their position, `None` when empty.
-    fn read_buffer(&self, b: usize) -> Result<Option<(&'m [u8], usize)>, ParseError> {
+    fn read_buffer(&self, b: usize, verify: bool) -> Result<Option<(&'m [u8], usize)>, Field> {
         use field::buffer as f;
-        let at = Location::Buffer(b);
-        let t = self
-            .buffers
-            .get(self.bytes, b)
-            .map_err(malformed(at, "buffer"))?;
-        if let Some(v) = t.vector::<u8>(f::DATA).map_err(malformed(at, "data"))? {
+        let at = |field| move |problem| (field, problem);
+        let t = self.open(self.buffers, b, verify).map_err(at("buffer"))?;
+        if let Some(v) = t.vector::<u8>(f::DATA).map_err(at("data"))? {
             if !v.is_empty() {
                 return Ok(Some((v.as_bytes(), v.position())));
             }
         }
         // Buffers stored after the flatbuffer (schema 3c): offset from the file start.
-        let offset = t
-            .scalar::<u64>(f::OFFSET, 0)
-            .map_err(malformed(at, "offset"))?;
-        let size = t.scalar::<u64>(f::SIZE, 0).map_err(malformed(at, "size"))?;
+        let offset = t.scalar::<u64>(f::OFFSET, 0).map_err(at("offset"))?;
+        let size = t.scalar::<u64>(f::SIZE, 0).map_err(at("size"))?;
         if offset > 1 && size > 0 {
             let start = usize::try_from(offset).ok();
             let end = start
@@ -773,23 +811,16 @@ impl<'m> Model<'m> {
                 .and_then(|(s, n)| s.checked_add(n));
             return match (start, end) {
                 (Some(s), Some(e)) if e <= self.bytes.len() => Ok(Some((&self.bytes[s..e], s))),
-                _ => Err(ParseError::new(
-                    at,
-                    ParseErrorKind::Malformed {
-                        field: "offset",
-                        problem: Malformed::OutOfBounds,
-                    },
-                )),
+                _ => Err(("offset", Malformed::OutOfBounds)),
             };
         }
         Ok(None)
     }
 
-    /// Reads tensor `i`; only [`Read::Verify`] checks what it reads (shape against data, every
-    /// scale and zero point, alignment): the views trust what `parse` checked.
-    fn read_tensor(&self, i: usize, read: Read) -> Result<Tensor<'m>, ParseError> {
+    /// Reads and verifies tensor `i` (once, in `parse`): every offset, the type, the shape
+    /// against the data, every scale and zero point, the alignment.
+    fn read_tensor(&self, i: usize) -> Result<Tensor<'m>, ParseError> {
         use field::tensor as f;
-        let verify = read == Read::Verify;
         let at = Location::Tensor(i);
         let t = self
             .tensors
@@ -805,7 +836,7 @@ impl<'m> Model<'m> {
             .map_err(malformed(at, "shape"))?
             .unwrap_or(Vector::empty());
         let bad_shape = ParseError::new(at, ParseErrorKind::BadShape);
-        if verify && shape.len() > MAX_RANK {
+        if shape.len() > MAX_RANK {
             return Err(ParseError::new(
                 at,
                 ParseErrorKind::TooLarge {
@@ -816,7 +847,7 @@ impl<'m> Model<'m> {
             ));
         }
         let mut bytes = dtype.size();
-        for d in shape.iter().take_while(|_| verify) {
+        for d in shape.iter() {
             if d < 0 {
                 return Err(bad_shape);
             }
@@ -825,20 +856,14 @@ impl<'m> Model<'m> {
         if bytes > u32::MAX as usize / 2 {
             return Err(bad_shape);
         }
-        let name = match read {
-            Read::Kernel | Read::Plan => None,
-            Read::Verify | Read::View => t.string(f::NAME).map_err(malformed(at, "name"))?,
-        };
-        let name = name.unwrap_or("");
+        let name = t
+            .string(f::NAME)
+            .map_err(malformed(at, "name"))?
+            .unwrap_or("");
         let is_variable = t
             .scalar::<bool>(f::IS_VARIABLE, false)
             .map_err(malformed(at, "is_variable"))?;
-        // Without the sparse encoding's metadata `parse` refuses every sparse tensor.
-        let sparsity = if verify || self.sparse_format.is_some() {
-            t.table(f::SPARSITY).map_err(malformed(at, "sparsity"))?
-        } else {
-            None
-        };
+        let sparsity = t.table(f::SPARSITY).map_err(malformed(at, "sparsity"))?;
         let is_sparse = sparsity.is_some();
         let buffer = t
             .scalar::<u32>(f::BUFFER, 0)
@@ -847,12 +872,15 @@ impl<'m> Model<'m> {
             (None, 0)
         } else {
             let b = index(at, "buffer", buffer as i64, self.buffers.len())?;
-            match self.read_buffer(b)? {
+            match self
+                .read_buffer(b, true)
+                .map_err(located(Location::Buffer(b)))?
+            {
                 Some((d, p)) => (Some(d), p),
                 None => (None, 0),
             }
         };
-        if verify && is_sparse && data.is_none() {
+        if is_sparse && data.is_none() {
             return Err(ParseError::new(
                 at,
                 ParseErrorKind::UnsupportedSparsity {
@@ -860,7 +888,7 @@ impl<'m> Model<'m> {
                 },
             ));
         }
-        if let Some(d) = data.filter(|_| verify) {
+        if let Some(d) = data {
             if !is_sparse && d.len() != bytes {
                 return Err(ParseError::new(
                     at,
@@ -881,17 +909,60 @@ impl<'m> Model<'m> {
                 return Err(ParseError::new(at, ParseErrorKind::Misaligned { align }));
             }
         }
-        let quantization = match read {
-            Read::Plan => None,
-            _ => t
-                .table(f::QUANTIZATION)
-                .map_err(malformed(at, "quantization"))?,
-        };
-        let quantization = match quantization {
-            Some(q) => self.read_quantization(at, q, &shape, dtype, verify)?,
+        let quantization = match t
+            .table(f::QUANTIZATION)
+            .map_err(malformed(at, "quantization"))?
+        {
+            Some(q) => self.read_quantization(at, q, &shape, dtype)?,
             None => Quantization::NONE,
         };
         Ok(Tensor {
+            index: i,
+            name,
+            dtype,
+            shape: Shape(shape),
+            data,
+            data_offset,
+            is_variable,
+            quantization,
+            is_sparse,
+        })
+    }
+
+    /// The view of tensor `i` after `parse` verified it: the same fields as
+    /// [`Model::read_tensor`] on the same immutable bytes, with no check and no error to
+    /// build (every table reopened as verified); `None` only past the last tensor. Views are
+    /// what every `prepare`, the planner and the API read, several times per tensor.
+    fn read_view(&self, i: usize, read: Read) -> Option<Tensor<'m>> {
+        use field::tensor as f;
+        let t = self.tensors.get_verified(self.bytes, i).ok()?;
+        let dtype = DType::from_schema(t.scalar::<i8>(f::TYPE, 0).ok()?)?;
+        let shape = t.vector::<i32>(f::SHAPE).ok()?.unwrap_or(Vector::empty());
+        // The name's UTF-8 check costs as much as the rest of a small tensor, and no kernel
+        // or planner reads it.
+        let name = match read {
+            Read::View => t.string(f::NAME).ok()?.unwrap_or(""),
+            Read::Kernel | Read::Plan => "",
+        };
+        let is_variable = t.scalar::<bool>(f::IS_VARIABLE, false).ok()?;
+        // Without the sparse encoding's metadata `parse` refuses every sparse tensor.
+        let is_sparse = self.sparse_format.is_some() && t.table(f::SPARSITY).ok()?.is_some();
+        let (data, data_offset) = match t.scalar::<u32>(f::BUFFER, 0).ok()? {
+            0 => (None, 0),
+            b => match self.read_buffer(b as usize, false).ok()? {
+                Some((d, p)) => (Some(d), p),
+                None => (None, 0),
+            },
+        };
+        let quantization = match read {
+            Read::Plan => None,
+            Read::View | Read::Kernel => t.table(f::QUANTIZATION).ok()?,
+        };
+        let quantization = match quantization {
+            Some(q) => Quantization::decode(q, &shape).ok()?,
+            None => Quantization::NONE,
+        };
+        Some(Tensor {
             index: i,
             name,
             dtype,
@@ -924,31 +995,20 @@ impl<'m> Model<'m> {
         ))
     }
 
+    /// Reads and verifies a tensor's quantization (once, in `parse`): counts, every zero
+    /// point's range, every scale.
     fn read_quantization(
         &self,
         at: Location,
         q: Table<'m>,
         shape: &Vector<'m, i32>,
         dtype: DType,
-        verify: bool,
     ) -> Result<Quantization<'m>, ParseError> {
-        use field::quantization as f;
-        let scales = q
-            .vector::<f32>(f::SCALE)
-            .map_err(malformed(at, "quantization.scale"))?
-            .unwrap_or(Vector::empty());
-        let zero_points = q
-            .vector::<i64>(f::ZERO_POINT)
-            .map_err(malformed(at, "quantization.zero_point"))?
-            .unwrap_or(Vector::empty());
-        let dim = q
-            .scalar::<i32>(f::QUANTIZED_DIMENSION, 0)
-            .map_err(malformed(at, "quantization.quantized_dimension"))?;
-        let quantized_dimension = if dim >= 0 && (dim as usize) < shape.len() {
-            dim as usize
-        } else {
-            0
-        };
+        let Quantization {
+            scales,
+            zero_points,
+            quantized_dimension,
+        } = Quantization::decode(q, shape).map_err(located(at))?;
         let invalid = |what| {
             Err(ParseError::new(
                 at,
@@ -958,13 +1018,6 @@ impl<'m> Model<'m> {
                 },
             ))
         };
-        if !verify {
-            return Ok(Quantization {
-                scales,
-                zero_points,
-                quantized_dimension,
-            });
-        }
         if !zero_points.is_empty() && zero_points.len() != scales.len() {
             return invalid("scale and zero_point counts differ");
         }
