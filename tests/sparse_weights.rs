@@ -13,7 +13,7 @@ use tflm::pipeline::{Converted, Pipeline, Session};
 use tflm::quantize::Mode;
 use tflm::run::{arena, run_cases, AlignedBytes};
 use tflm::sparse::SparseWeights;
-use tflm_runtime::{ops, Interpreter, Model, ParseErrorKind};
+use tflm_runtime::{ops, Interpreter, Location, Model, ParseErrorKind};
 
 fn model_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -669,4 +669,52 @@ fn sparse_digits_is_bit_exact_on_qemu() {
     let report = tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model, &cases))
         .unwrap_or_else(|e| panic!("digits with sparse weights on QEMU: {e}"));
     assert_eq!(report.outputs.len(), 20);
+}
+
+/// Position of the length word of subgraph 0's `operators` vector (schema: Model field 2
+/// `subgraphs`, SubGraph field 3 `operators`), walking the flatbuffer by hand.
+fn operators_length_word(b: &[u8]) -> usize {
+    let u32_at = |p: usize| u32::from_le_bytes(b[p..p + 4].try_into().unwrap()) as usize;
+    let u16_at = |p: usize| u16::from_le_bytes(b[p..p + 2].try_into().unwrap()) as usize;
+    let field = |table: usize, id: usize| {
+        let vtable = (table as isize
+            - i32::from_le_bytes(b[table..table + 4].try_into().unwrap()) as isize)
+            as usize;
+        let off = u16_at(vtable + 4 + 2 * id);
+        assert_ne!(off, 0, "field {id} present");
+        let at = table + off;
+        at + u32_at(at)
+    };
+    let subgraphs = field(u32_at(0), 2);
+    let first = subgraphs + 4 + u32_at(subgraphs + 4);
+    field(first, 3)
+}
+
+/// A sparse-encoded tensor that no operator reads, in a firmware with no sparse registration
+/// (so no verifier linked): refused at the tensor, naming the registrations that would verify
+/// it, instead of being accepted unverified. Here every operator is cut from the graph (the
+/// `operators` vector's length set to 0), which leaves sine's encoded weights unread.
+#[test]
+fn unread_sparse_weights_without_a_sparse_registration_are_refused_at_the_tensor() {
+    let (bytes, ..) = sine_sparse();
+    let mut b = bytes.clone();
+    let len = operators_length_word(&b);
+    assert_eq!(u32::from_le_bytes(b[len..len + 4].try_into().unwrap()), 3);
+    b[len..len + 4].copy_from_slice(&0u32.to_le_bytes());
+    let aligned = AlignedBytes::new(&b);
+    let first_sparse = *sparse_tensors(&bytes).first().unwrap();
+    let e = Model::parse_with(aligned.as_slice(), &[ops::FULLY_CONNECTED]).unwrap_err();
+    assert_eq!(e.location, Location::Tensor(first_sparse));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "tensor {first_sparse}: sparse tensor not supported: sparse-encoded weights with no \
+             sparse registration to verify them (register ops::FULLY_CONNECTED_SPARSE or \
+             ops::UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE)"
+        )
+    );
+    // With the sparse registration linked the same file passes the weights' verification and
+    // is refused only by the graph check: its outputs are written by no operator.
+    let e = Model::parse_with(aligned.as_slice(), &[ops::FULLY_CONNECTED_SPARSE]).unwrap_err();
+    assert!(matches!(e.kind, ParseErrorKind::InvalidGraph { .. }), "{e}");
 }
