@@ -187,6 +187,16 @@ pub struct ConvIo<'a, X, W, B, O> {
     pub output: &'a mut [O],
 }
 
+impl<X, W, B, O> ConvIo<'_, X, W, B, O> {
+    /// Whether the input, filter and output slices hold exactly as many elements as their
+    /// shapes say (the kernels index them by shape).
+    pub(crate) fn sizes_match(&self) -> bool {
+        volume(self.input_shape) == Some(self.input.len())
+            && volume(self.filter_shape) == Some(self.filter.len())
+            && volume(self.output_shape) == Some(self.output.len())
+    }
+}
+
 /// One fixed-point multiplier and shift per output channel (see [`per_channel_multipliers`]).
 /// Shifts are bytes: valid scales give -31..=31, and a third of the per-channel op data is
 /// saved (2,738 channels on person_detect: 8.2 KB of arena).
@@ -538,6 +548,7 @@ pub(crate) fn conv_core<T: Mac, B, O>(
     io: ConvIo<'_, T, T::W, B, O>,
     mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
+    let sizes_match = io.sizes_match();
     let ConvIo {
         input_shape,
         input,
@@ -551,13 +562,7 @@ pub(crate) fn conv_core<T: Mac, B, O>(
     let [batches, in_h, in_w, in_c] = input_shape;
     let [out_c, f_h, f_w, f_c] = filter_shape;
     let [out_b, out_h, out_w, out_c2] = output_shape;
-    if out_b != batches
-        || out_c2 != out_c
-        || f_c == 0
-        || !in_c.is_multiple_of(f_c)
-        || volume(input_shape) != Some(input.len())
-        || volume(filter_shape) != Some(filter.len())
-        || volume(output_shape) != Some(output.len())
+    if out_b != batches || out_c2 != out_c || f_c == 0 || !in_c.is_multiple_of(f_c) || !sizes_match
     {
         return Err(KernelError::Shape);
     }

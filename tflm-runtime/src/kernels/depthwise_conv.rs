@@ -12,8 +12,8 @@
 //! multipliers come from [`super::conv::per_channel_multipliers`].
 
 use super::conv::{
-    check_channels, clamp_f32, mac4_scalar, requantize, requantize_i8, volume, ChannelScales,
-    ConvIo, ConvParams, Int16Bias, KernelError, Mac, Window,
+    check_channels, clamp_f32, mac4_scalar, requantize, requantize_i8, ChannelScales, ConvIo,
+    ConvParams, Int16Bias, KernelError, Mac, Window,
 };
 use super::dsp::{self, smlad, widen, widen_offset};
 
@@ -79,6 +79,7 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
     io: ConvIo<'_, T, T::W, B, O>,
     mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
+    let sizes_match = io.sizes_match();
     let ConvIo {
         input_shape,
         input,
@@ -91,13 +92,7 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
     let win: Window = p.window().ok_or(KernelError::Shape)?;
     let [batches, in_h, in_w, in_c] = input_shape;
     let [one, f_h, f_w, out_c] = filter_shape;
-    if one != 1
-        || output_shape[0] != batches
-        || output_shape[3] != out_c
-        || volume(input_shape) != Some(input.len())
-        || volume(filter_shape) != Some(filter.len())
-        || volume(output_shape) != Some(output.len())
-    {
+    if one != 1 || output_shape[0] != batches || output_shape[3] != out_c || !sizes_match {
         return Err(KernelError::Shape);
     }
     if output.is_empty() {
@@ -242,14 +237,7 @@ pub fn depthwise_conv_one_channel_i8(
     let [one, f_h, f_w, out_c] = io.filter_shape;
     let [out_b, out_h, out_w, out_c2] = io.output_shape;
     let win = p.window().ok_or(KernelError::Shape)?;
-    if in_c != 1
-        || one != 1
-        || out_b != batches
-        || out_c2 != out_c
-        || volume(io.input_shape) != Some(io.input.len())
-        || volume(io.filter_shape) != Some(io.filter.len())
-        || volume(io.output_shape) != Some(io.output.len())
-    {
+    if in_c != 1 || one != 1 || out_b != batches || out_c2 != out_c || !io.sizes_match() {
         return Err(KernelError::Shape);
     }
     check_channels(out_c, q, io.bias.map(<[i32]>::len))?;

@@ -235,22 +235,12 @@ pub fn conv_hybrid_per_channel(
         out_c,
         input_shape,
         input,
+        (filter_shape, filter),
         bias,
         output_shape,
         output,
         scratch,
-        |pb, shape_in, q, shape_out, out, emit| {
-            let io = ConvIo::<_, _, (), _> {
-                input_shape: shape_in,
-                input: q,
-                filter_shape,
-                filter,
-                bias: None,
-                output_shape: shape_out,
-                output: out,
-            };
-            conv_core(pb, io, emit)
-        },
+        |pb, io, emit| conv_core(pb, io, emit),
         // reference_ops::HybridConvPerChannel: `acc * per_channel_scale * scaling_factor`.
         |acc, s_w, s_b| acc as f32 * s_w * s_b,
     )
@@ -278,22 +268,12 @@ pub fn depthwise_conv_hybrid_per_channel(
         out_c,
         input_shape,
         input,
+        (filter_shape, filter),
         bias,
         output_shape,
         output,
         scratch,
-        |pb, shape_in, q, shape_out, out, emit| {
-            let io = ConvIo::<_, _, (), _> {
-                input_shape: shape_in,
-                input: q,
-                filter_shape,
-                filter,
-                bias: None,
-                output_shape: shape_out,
-                output: out,
-            };
-            depthwise_core(pb, io, emit)
-        },
+        |pb, io, emit| depthwise_core(pb, io, emit),
         // DepthwiseConvHybridPerChannel: `acc *= per_channel_scale * scaling_factor`.
         |acc, s_w, s_b| acc as f32 * (s_w * s_b),
     )
@@ -310,18 +290,12 @@ fn hybrid_conv_like(
     out_c: usize,
     input_shape: [usize; 4],
     input: &[f32],
+    (filter_shape, filter): ([usize; 4], &[i8]),
     bias: Option<&[f32]>,
     output_shape: [usize; 4],
     output: &mut [f32],
     scratch: &mut [i8],
-    core: impl Fn(
-        &ConvParams,
-        [usize; 4],
-        &[i8],
-        [usize; 4],
-        &mut [f32],
-        Emit<'_>,
-    ) -> Result<(), KernelError>,
+    core: impl Fn(&ConvParams, ConvIo<'_, i8, i8, (), f32>, Emit<'_>) -> Result<(), KernelError>,
     rescale: impl Fn(i32, f32, f32) -> f32,
 ) -> Result<(), KernelError> {
     let batches = input_shape[0];
@@ -356,7 +330,16 @@ fn hybrid_conv_like(
                 *o = clamp_f32(v, lo, hi);
             }
         };
-        core(&pb, in_shape, q, out_shape, out, &mut emit)
+        let io = ConvIo {
+            input_shape: in_shape,
+            input: q,
+            filter_shape,
+            filter,
+            bias: None,
+            output_shape: out_shape,
+            output: out,
+        };
+        core(&pb, io, &mut emit)
     })
 }
 

@@ -8,7 +8,7 @@
 //! per-channel-quad setup once per pixel. The idea is CMSIS-NN's `mat_mult` kernel; the sums
 //! are the reference's (wrapping int32, order-free), the rescale [`super::requant`]'s.
 
-use super::conv::{check_channels, volume, ChannelScales, ConvIo, ConvParams, KernelError};
+use super::conv::{check_channels, ChannelScales, ConvIo, ConvParams, KernelError};
 use super::dsp::{self, smlad, widen, widen_offset, word, words};
 use super::requant::{ChannelRescale, OutputStage};
 
@@ -40,6 +40,7 @@ pub fn pointwise_i8(
         multipliers,
         shifts,
     } = q;
+    let sizes_match = io.sizes_match();
     let ConvIo {
         input_shape,
         input,
@@ -61,9 +62,7 @@ pub fn pointwise_i8(
         || out_c == 0
         || (out_h > 0 && (out_h - 1) * sh >= in_h)
         || (out_w > 0 && (out_w - 1) * sw >= in_w)
-        || volume(input_shape) != Some(input.len())
-        || volume(filter_shape) != Some(filter.len())
-        || volume(output_shape) != Some(output.len())
+        || !sizes_match
     {
         return Err(KernelError::Shape);
     }
