@@ -671,23 +671,16 @@ fn sparse_digits_is_bit_exact_on_qemu() {
     assert_eq!(report.outputs.len(), 20);
 }
 
-/// Position of the length word of subgraph 0's `operators` vector (schema: Model field 2
-/// `subgraphs`, SubGraph field 3 `operators`), walking the flatbuffer by hand.
+/// Position of the length word of subgraph 0's `operators` vector (read with the runtime's
+/// flatbuffer reader and the schema's field ids).
 fn operators_length_word(b: &[u8]) -> usize {
-    let u32_at = |p: usize| u32::from_le_bytes(b[p..p + 4].try_into().unwrap()) as usize;
-    let u16_at = |p: usize| u16::from_le_bytes(b[p..p + 2].try_into().unwrap()) as usize;
-    let field = |table: usize, id: usize| {
-        let vtable = (table as isize
-            - i32::from_le_bytes(b[table..table + 4].try_into().unwrap()) as isize)
-            as usize;
-        let off = u16_at(vtable + 4 + 2 * id);
-        assert_ne!(off, 0, "field {id} present");
-        let at = table + off;
-        at + u32_at(at)
-    };
-    let subgraphs = field(u32_at(0), 2);
-    let first = subgraphs + 4 + u32_at(subgraphs + 4);
-    field(first, 3)
+    use tflm_runtime::flatbuf::Table;
+    use tflm_runtime::schema::field::{model, subgraph};
+    let root = Table::root(b).unwrap();
+    let subgraphs = root.tables(model::SUBGRAPHS).unwrap().unwrap();
+    let first = subgraphs.get(b, 0).unwrap();
+    let operators = first.vector::<u32>(subgraph::OPERATORS).unwrap().unwrap();
+    operators.position() - 4
 }
 
 /// A sparse-encoded tensor that no operator reads, in a firmware with no sparse registration
