@@ -84,9 +84,14 @@ pub struct ConvertArgs {
         default_value_t = 0
     )]
     finetune_epochs: usize,
-    /// Learning rate of fine-tuning and QAT (default: specs.json's training.learning_rate).
+    /// Learning rate of fine-tuning and QAT (default: specs.json's training.learning_rate, 3
+    /// times that when pruning).
     #[arg(long = "learning-rate", value_name = "LR")]
     learning_rate: Option<f64>,
+    /// With --prune and --finetune-epochs: keep the weights of the last step instead of their
+    /// moving average over the steps after the sparsity ramp.
+    #[arg(long = "no-weight-averaging")]
+    no_weight_averaging: bool,
     /// Layers pruning leaves dense: weight tensor names or operator indices, comma-separated.
     #[arg(long = "prune-skip", value_delimiter = ',', value_name = "LAYER")]
     prune_skip: Vec<String>,
@@ -146,6 +151,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         prune_skip: args.prune_skip.clone(),
         train_examples: None,
         learning_rate: args.learning_rate,
+        weight_averaging: !args.no_weight_averaging,
         sparse: args.sparse_weights,
         short_names: args.short_names,
     };
@@ -187,7 +193,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
             if let Some(last) = r.epochs.last() {
                 eprintln!(
                     "{what}: test {metric_label} {:.5} before, {:.5} after {} epochs (float forward pass)",
-                    r.metric_before, last.metric, last.epochs
+                    r.metric_before, r.metric_after, last.epochs
                 );
             }
         }

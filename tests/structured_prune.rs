@@ -257,6 +257,7 @@ fn finetuning_masks_whole_units_and_removal_is_exact() {
             keep_zeros: false,
             qat: None,
             max_examples: Some(256),
+            averaging: tflm::train::Averaging::Last,
         };
         let report = train::train(
             &mut graph,

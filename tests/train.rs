@@ -90,6 +90,7 @@ fn config(epochs: usize, max_examples: usize) -> TrainConfig {
         keep_zeros: false,
         qat: None,
         max_examples: Some(max_examples),
+        averaging: train::Averaging::Last,
     }
 }
 

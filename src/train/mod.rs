@@ -16,6 +16,7 @@
 //! - QAT ([`qat`]): fake quantization with a straight-through estimator, int8 as the int8 mode
 //!   quantizes, LSTM included; the observed ranges are returned for the conversion.
 
+pub mod average;
 pub mod data;
 pub mod lr;
 pub mod lstm;
@@ -28,6 +29,8 @@ use crate::dataset::Dataset;
 use crate::ir::{Graph, TensorId};
 use crate::prune::{PruneError, Ranking};
 use crate::specs::{Optimizer, Specs};
+use average::WeightAverage;
+pub use average::{Averaging, PRUNING_AVERAGING};
 use candle_nn::optim::{AdamW, Optimizer as _, ParamsAdamW, SGD};
 use data::Examples;
 pub use lr::LrSchedule;
@@ -89,6 +92,9 @@ pub struct TrainConfig {
     pub qat: Option<QatStart>,
     /// Train on the first `n` training examples only (tests).
     pub max_examples: Option<usize>,
+    /// How the final weights are taken from the steps: with `prune`, averaging covers the
+    /// steps after the sparsity ramp.
+    pub averaging: Averaging,
 }
 
 /// Where QAT starts: the float graph's calibrated ranges, and how it follows them.
@@ -117,6 +123,9 @@ pub struct Epoch {
 pub struct TrainReport {
     /// The metric on the test split before training (float forward pass).
     pub metric_before: f64,
+    /// The metric on the test split of the final weights (the averaged ones with
+    /// [`Averaging::Ema`]; else the last epoch's).
+    pub metric_after: f64,
     pub epochs: Vec<Epoch>,
     /// The activation ranges QAT observed (empty without QAT).
     pub qat_ranges: Vec<(TensorId, (f32, f32))>,
@@ -151,6 +160,9 @@ pub fn train(
         .prune
         .as_ref()
         .map(|p| PolynomialDecay::over(p.sparsity, total_steps));
+    // Averaging starts once the masks are final: before, pruned weights would enter it.
+    let average_from = schedule.as_ref().map_or(0, |s| s.end_step);
+    let mut average = WeightAverage::new(config.averaging, average_from, total_steps);
     let mut masks = match &config.prune {
         Some(p) => Some(match p.structure {
             Some(structure) => Masks::units(structure, p.skip.clone()),
@@ -215,6 +227,7 @@ pub fn train(
             if let Some(m) = masks.as_ref() {
                 m.apply(&net)?;
             }
+            average.observe(&net, step)?;
             step += 1;
         }
         let e = Epoch {
@@ -227,9 +240,17 @@ pub fn train(
         progress(&e);
         epochs.push(e);
     }
+    let metric_after = match epochs.last() {
+        Some(e) if !average.is_active() => e.metric,
+        _ => {
+            average.finish(&net)?;
+            test_set.metric(&net, specs)?
+        }
+    };
     net.write_back(graph)?;
     Ok(TrainReport {
         metric_before,
+        metric_after,
         epochs,
         qat_ranges: fq.map(|q| q.observed().collect()).unwrap_or_default(),
     })
