@@ -321,11 +321,13 @@ fn qat_on_the_co2_lstm_is_no_worse_than_post_training_int8() {
     );
 }
 
-/// co2 at seeds 0 and 1: the default seed within 2% of dense int8, the two seeds' mean too
-/// (seed 1 alone is outside, +2.4%: the 2-epoch spread, docs/quality.md), and each no worse
-/// than tfmot fine-tuned on the same batches in the same order
-/// (`tools/baselines/tfmot_baselines.py --model co2 --prune-seeds 0,1 --tflm-order`: TensorFlow
-/// int8 PTQ of the pruned model, 11.2063 and 11.3036 ppm).
+/// Issue 7, item 7 at the default recipe (3x the specs' rate, weights averaged after the
+/// ramp): co2 at seeds 0 and 1 each within 2% of dense int8 and no worse than tfmot fine-tuned
+/// on the same batches in the same order (`tools/baselines/tfmot_baselines.py --model co2
+/// --prune-seeds 0,1 --tflm-order`: TensorFlow int8 PTQ of the pruned model, 11.2063 and
+/// 11.3036 ppm), their mean no worse than tfmot's mean over five seeds with Keras' own shuffle
+/// (11.057); digits at seed 0 within 2% and no worse than tfmot's mean over three seeds
+/// (0.9786). All five co2 seeds and three digits seeds: docs/quality.md.
 #[test]
 fn half_the_weights_pruned_while_fine_tuning_stays_within_2_percent_of_dense_int8() {
     let dense = |m: &str| int8_metrics(&Pipeline::from_dir(model_dir(m)).load().unwrap());
@@ -348,17 +350,54 @@ fn half_the_weights_pruned_while_fine_tuning_stays_within_2_percent_of_dense_int
             p <= tfmot,
             "co2 seed {seed}: pruned MAE {p} vs tfmot's {tfmot}"
         );
-        if seed == 0 {
-            assert!(p <= d * 1.02, "co2 pruned MAE {p} vs dense {d}");
-        }
+        assert!(
+            p <= d * 1.02,
+            "co2 seed {seed}: pruned MAE {p} vs dense {d}"
+        );
         sum += p;
     }
     let mean = sum / 2.0;
-    assert!(mean <= d * 1.02, "co2 pruned mean MAE {mean} vs dense {d}");
+    assert!(
+        mean <= 11.057,
+        "co2 pruned mean MAE {mean} vs tfmot's 11.057"
+    );
     let (d, p) = (
         dense("digits").accuracy.unwrap(),
         pruned("digits", 0).accuracy.unwrap(),
     );
     eprintln!("digits int8 accuracy: dense {d:.4}, 50% pruned + 2 epochs {p:.4}");
     assert!(p >= d * 0.98, "digits pruned accuracy {p} vs dense {d}");
+    assert!(
+        p >= 0.9786,
+        "digits pruned accuracy {p} vs tfmot's mean 0.9786"
+    );
+}
+
+/// The averaging is what makes the higher rate safe: at seed 0 the last step's weights of the
+/// same run are worse than their average (co2 int8 MAE 11.214 against 10.849 ppm,
+/// docs/quality.md), and the average keeps every pruned weight at zero.
+#[test]
+fn averaging_the_weights_after_the_ramp_beats_the_last_step_and_keeps_the_zeros() {
+    let run = |averaging: bool| {
+        Pipeline::from_dir(model_dir("co2"))
+            .prune(0.5)
+            .finetune_epochs(2)
+            .weight_averaging(averaging)
+            .load()
+            .unwrap()
+    };
+    let (last, averaged) = (run(false), run(true));
+    let zeros = |s: &Session| s.sparsity.iter().map(|l| l.zeros).sum::<usize>();
+    let weights: usize = averaged.sparsity.iter().map(|l| l.weights).sum();
+    assert_eq!(zeros(&averaged), zeros(&last));
+    assert_eq!(zeros(&averaged), weights / 2, "{:?}", averaged.sparsity);
+    let report = averaged.finetune.as_ref().unwrap();
+    let (a, l) = (report.metric_after, report.epochs.last().unwrap().metric);
+    assert_ne!(a, l, "the averaged weights are the last step's");
+    let (l8, a8) = (
+        int8_metrics(&last).mae.unwrap(),
+        int8_metrics(&averaged).mae.unwrap(),
+    );
+    eprintln!("co2 seed 0 int8 MAE: last step {l8:.4}, averaged {a8:.4} (float {l:.4} / {a:.4})");
+    assert!(a8 < l8 - 0.2, "averaged {a8} vs last step {l8}");
 }

@@ -155,7 +155,7 @@ def fmt(m: dict) -> str:
                      if k != "tflite_bytes")
 
 
-def prune(name, mod, twin, spec, data, seed=None, tflm=False) -> None:
+def prune(name, mod, twin, spec, data, seed=None, tflm=False, lr=None) -> None:
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
@@ -171,7 +171,8 @@ def prune(name, mod, twin, spec, data, seed=None, tflm=False) -> None:
     base = tf_keras.models.clone_model(twin)
     base.set_weights(twin.get_weights())
     pruned = tfmot.sparsity.keras.prune_low_magnitude(base, pruning_schedule=schedule)
-    pruned.compile(optimizer=tf_keras.optimizers.Adam(tr["learning_rate"]), loss=loss)
+    rate = tr["learning_rate"] if lr is None else lr
+    pruned.compile(optimizer=tf_keras.optimizers.Adam(rate), loss=loss)
     if tflm:
         # tflm-rs's batches, epoch by epoch (the pruning step carries over between the fits).
         for epoch in range(PRUNE_EPOCHS):
@@ -247,6 +248,9 @@ def main() -> None:
                     help="with --prune-seeds: fine-tune on tflm-rs's batches in tflm-rs's order "
                          "for `tflm convert --seed S` instead of Keras' shuffle (a controlled "
                          "comparison of the two frameworks, docs/quality.md)")
+    ap.add_argument("--prune-learning-rate", type=float, metavar="LR",
+                    help="fine-tune the pruned model at LR instead of specs.json's rate (tflm-rs "
+                         "prunes at 3 times the specs' rate, docs/training.md)")
     args = ap.parse_args()
     # One thread per op pool, set before tf-keras and tfmot initialize TensorFlow's runtime:
     # afterwards the setting is refused, and more threads change the trained weights.
@@ -276,9 +280,10 @@ def main() -> None:
             if args.prune_seeds:
                 for seed in args.prune_seeds:
                     print(f"  pruning seed {seed}:")
-                    prune(name, mod, twin, spec, data, seed, args.tflm_order)
+                    prune(name, mod, twin, spec, data, seed, args.tflm_order,
+                          args.prune_learning_rate)
                 continue
-            prune(name, mod, twin, spec, data)
+            prune(name, mod, twin, spec, data, lr=args.prune_learning_rate)
             qat(name, mod, twin, spec, data)
 
 
