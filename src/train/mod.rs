@@ -13,6 +13,8 @@
 //!   weights bit for bit (`tests/train.rs` checks the `.tflite` bytes).
 //! - Pruning with fine-tuning ([`schedule`]): tfmot's polynomial-decay sparsity schedule,
 //!   masks by magnitude enforced after every step.
+//! - Weight averaging ([`average`]): optionally, the final weights are the moving average of
+//!   those after the sparsity ramp instead of the last step's.
 //! - QAT ([`qat`]): fake quantization with a straight-through estimator, int8 as the int8 mode
 //!   quantizes, LSTM included; the observed ranges are returned for the conversion.
 
