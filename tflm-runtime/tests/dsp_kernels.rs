@@ -262,8 +262,10 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
 #[test]
 fn pointwise_int8_odd_pixels_channels_strides_scales() {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let grids: [([usize; 3], [i32; 2]); 5] = [
+    // Pixel counts 1, 9, 21, 2 x 6, 6 and 15: every remainder modulo the kernel's block of 4.
+    let grids: [([usize; 3], [i32; 2]); 6] = [
         ([1, 1, 1], [1, 1]),
+        ([1, 3, 5], [1, 1]),
         ([1, 3, 3], [1, 1]),
         ([1, 5, 7], [2, 1]),
         ([2, 4, 5], [2, 2]),
