@@ -50,7 +50,30 @@ struct Case {
     padding: Padding,
 }
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 8] = [
+    // 3x3 with stride 2 and SAME padding on odd sizes (the depthwise interior path's borders
+    // on both sides), with dilation 2, and stride 2 VALID.
+    Case {
+        input_hw: [7, 9],
+        filter_hw: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    },
+    Case {
+        input_hw: [9, 8],
+        filter_hw: [3, 3],
+        stride: [1, 1],
+        dilation: [2, 2],
+        padding: Padding::Same,
+    },
+    Case {
+        input_hw: [8, 7],
+        filter_hw: [3, 3],
+        stride: [2, 1],
+        dilation: [1, 1],
+        padding: Padding::Valid,
+    },
     // micro_speech's first layer in small: filter rows of whole words plus a tail, stride 2.
     Case {
         input_hw: [9, 13],
@@ -380,6 +403,10 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
             (5, 1),
             (6, 1),
             (9, 1),
+            (8, 1),
+            (13, 1),
+            // Beyond the 3x3 interior path's re-laid quads: the sweep everywhere.
+            (260, 1),
             (2, 3),
             (3, 4),
         ] {

@@ -532,6 +532,37 @@ mod tests {
     }
 
     #[test]
+    fn row_of_three_taps_equals_three_lane_sums() {
+        let mut s = 5u32;
+        let mut next = || {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 24) as u8 as i8
+        };
+        let x: [i8; 40] = core::array::from_fn(|i| if i % 6 == 0 { -128 } else { next() });
+        let w: [[i8; 4]; 3] = core::array::from_fn(|t| {
+            core::array::from_fn(|k| [127, -128, next(), next()][(t + k) % 4])
+        });
+        for offset in [128, -127, 0, 32640] {
+            let off = offset16x2(offset).unwrap();
+            for dx in [4, 5, 7, 12, 18] {
+                let acc = [i32::MAX - 1, i32::MIN, 3, -3];
+                let want: [i32; 4] = core::array::from_fn(|k| {
+                    (0..3).fold(acc[k], |a, t| {
+                        scalar(a, &x[t * dx + k..][..1], &w[t][k..][..1], offset)
+                    })
+                });
+                assert_eq!(
+                    mac4_row3_i8(acc, &x[..2 * dx + 4], dx, &w, off),
+                    want,
+                    "{offset} {dx}"
+                );
+                // Too short a row adds nothing.
+                assert_eq!(mac4_row3_i8(acc, &x[..2 * dx + 3], dx, &w, off), acc);
+            }
+        }
+    }
+
+    #[test]
     fn offsets_that_fit_sixteen_bits() {
         assert_eq!(offset16x2(128), Some(0x0080_0080));
         assert_eq!(offset16x2(-127), Some(0xff81_ff81));
