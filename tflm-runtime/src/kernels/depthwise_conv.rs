@@ -291,13 +291,13 @@ pub fn depthwise_conv_one_channel_i8(
         i8::try_from(p.input_offset.wrapping_neg()).ok(),
     );
     let (Some(off), Some(pad)) = (off, pad) else {
-        return depthwise_conv_per_channel_i8(p, q, io);
+        return one_channel_fallback(p, q, io);
     };
     if groups == 0
         || groups > MAX_ONE_CHANNEL_GROUPS
         || out_c.div_ceil(4) * quad_bytes > MAX_ONE_CHANNEL_WEIGHTS
     {
-        return depthwise_conv_per_channel_i8(p, q, io);
+        return one_channel_fallback(p, q, io);
     }
     let ConvIo {
         input,
@@ -389,6 +389,19 @@ pub fn depthwise_conv_one_channel_i8(
             Ok(())
         },
     )
+}
+
+/// [`depthwise_conv_per_channel_i8`] for the one-channel inputs its kernel does not take: out
+/// of line and cold, so that the rare call does not shape the register use of the hot kernel
+/// (with the call inline, session 8's change to the generic kernel cost micro_speech 1.1%).
+#[cold]
+#[inline(never)]
+fn one_channel_fallback(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    depthwise_conv_per_channel_i8(p, q, io)
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8
