@@ -361,37 +361,32 @@ pub fn mac4_row3_i8(acc: [i32; 4], x: &[i8], dx: usize, w: &[[i8; 4]; 3], off: u
         // with `LDR`, which Armv7-M allows unaligned, and the three words of `w`; writes only
         // its register operands; no stack, flags untouched.
         unsafe {
+            // One tap: its weight word in {t} and input word in {x} are widened (the offset
+            // added to the input) and multiplied into the four lanes.
+            macro_rules! tap {
+                () => {
+                    concat!(
+                        "sxtb16 {we}, {t}\n",
+                        "sxtb16 {t}, {t}, ror #8\n",
+                        "sxtab16 {xe}, {off}, {x}\n",
+                        "sxtab16 {x}, {off}, {x}, ror #8\n",
+                        "smlabb {s0}, {xe}, {we}, {s0}\n",
+                        "smlatt {s2}, {xe}, {we}, {s2}\n",
+                        "smlabb {s1}, {x}, {t}, {s1}\n",
+                        "smlatt {s3}, {x}, {t}, {s3}",
+                    )
+                };
+            }
             core::arch::asm!(
                 "ldr {t}, [{w}]",
                 "ldr {x}, [{xp}]",
-                "sxtb16 {we}, {t}",
-                "sxtb16 {t}, {t}, ror #8",
-                "sxtab16 {xe}, {off}, {x}",
-                "sxtab16 {x}, {off}, {x}, ror #8",
-                "smlabb {s0}, {xe}, {we}, {s0}",
-                "smlatt {s2}, {xe}, {we}, {s2}",
-                "smlabb {s1}, {x}, {t}, {s1}",
-                "smlatt {s3}, {x}, {t}, {s3}",
+                tap!(),
                 "ldr {t}, [{w}, #4]",
                 "ldr {x}, [{xp}, {dx}]",
-                "sxtb16 {we}, {t}",
-                "sxtb16 {t}, {t}, ror #8",
-                "sxtab16 {xe}, {off}, {x}",
-                "sxtab16 {x}, {off}, {x}, ror #8",
-                "smlabb {s0}, {xe}, {we}, {s0}",
-                "smlatt {s2}, {xe}, {we}, {s2}",
-                "smlabb {s1}, {x}, {t}, {s1}",
-                "smlatt {s3}, {x}, {t}, {s3}",
+                tap!(),
                 "ldr {t}, [{w}, #8]",
                 "ldr {x}, [{xp}, {dx}, lsl #1]",
-                "sxtb16 {we}, {t}",
-                "sxtb16 {t}, {t}, ror #8",
-                "sxtab16 {xe}, {off}, {x}",
-                "sxtab16 {x}, {off}, {x}, ror #8",
-                "smlabb {s0}, {xe}, {we}, {s0}",
-                "smlatt {s2}, {xe}, {we}, {s2}",
-                "smlabb {s1}, {x}, {t}, {s1}",
-                "smlatt {s3}, {x}, {t}, {s3}",
+                tap!(),
                 w = in(reg) w.as_ptr(),
                 xp = in(reg) x.as_ptr(),
                 dx = in(reg) dx,
@@ -500,11 +495,7 @@ mod tests {
 
     #[test]
     fn block_of_four_equals_four_scalar_sums() {
-        let mut s = 11u32;
-        let mut next = || {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 24) as u8 as i8
-        };
+        let mut next = lcg(11);
         let x: [[i8; 36]; 4] = core::array::from_fn(|k| {
             core::array::from_fn(|i| if (i + k) % 9 == 0 { -128 } else { next() })
         });
@@ -533,11 +524,7 @@ mod tests {
 
     #[test]
     fn row_of_three_taps_equals_three_lane_sums() {
-        let mut s = 5u32;
-        let mut next = || {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 24) as u8 as i8
-        };
+        let mut next = lcg(5);
         let x: [i8; 40] = core::array::from_fn(|i| if i % 6 == 0 { -128 } else { next() });
         let w: [[i8; 4]; 3] = core::array::from_fn(|t| {
             core::array::from_fn(|k| [127, -128, next(), next()][(t + k) % 4])
@@ -572,6 +559,14 @@ mod tests {
         assert_eq!(offset16x2(-32641), None);
     }
 
+    /// A deterministic int8 stream: the top byte of a linear congruential generator.
+    fn lcg(mut s: u32) -> impl FnMut() -> i8 {
+        move || {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 24) as u8 as i8
+        }
+    }
+
     /// The reference's in-order scalar sum.
     fn scalar(acc: i32, x: &[i8], w: &[i8], offset: i32) -> i32 {
         x.iter().zip(w).fold(acc, |a, (&x, &w)| {
@@ -581,11 +576,7 @@ mod tests {
 
     #[test]
     fn dot_products_equal_the_scalar_sum() {
-        let mut s = 7u32;
-        let mut next = || {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 24) as u8 as i8
-        };
+        let mut next = lcg(7);
         let x: [i8; 67] = core::array::from_fn(|i| if i % 11 == 0 { -128 } else { next() });
         let w: [[i8; 67]; 4] = core::array::from_fn(|r| {
             core::array::from_fn(|i| if i % 7 == r { 127 } else { next() })
