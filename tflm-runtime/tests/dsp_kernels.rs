@@ -50,7 +50,30 @@ struct Case {
     padding: Padding,
 }
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 8] = [
+    // 3x3 with stride 2 and SAME padding on odd sizes (the depthwise interior path's borders
+    // on both sides), with dilation 2, and stride 2 VALID.
+    Case {
+        input_hw: [7, 9],
+        filter_hw: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: Padding::Same,
+    },
+    Case {
+        input_hw: [9, 8],
+        filter_hw: [3, 3],
+        stride: [1, 1],
+        dilation: [2, 2],
+        padding: Padding::Same,
+    },
+    Case {
+        input_hw: [8, 7],
+        filter_hw: [3, 3],
+        stride: [2, 1],
+        dilation: [1, 1],
+        padding: Padding::Valid,
+    },
     // micro_speech's first layer in small: filter rows of whole words plus a tail, stride 2.
     Case {
         input_hw: [9, 13],
@@ -262,8 +285,10 @@ fn conv_int8_odd_channels_strides_dilation_padding() {
 #[test]
 fn pointwise_int8_odd_pixels_channels_strides_scales() {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let grids: [([usize; 3], [i32; 2]); 5] = [
+    // Pixel counts 1, 9, 21, 2 x 6, 6 and 15: every remainder modulo the kernel's block of 4.
+    let grids: [([usize; 3], [i32; 2]); 6] = [
         ([1, 1, 1], [1, 1]),
+        ([1, 3, 5], [1, 1]),
         ([1, 3, 3], [1, 1]),
         ([1, 5, 7], [2, 1]),
         ([2, 4, 5], [2, 2]),
@@ -378,6 +403,10 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
             (5, 1),
             (6, 1),
             (9, 1),
+            (8, 1),
+            (13, 1),
+            // Beyond the 3x3 interior path's re-laid quads: the sweep everywhere.
+            (260, 1),
             (2, 3),
             (3, 4),
         ] {

@@ -308,6 +308,11 @@ pub(crate) trait Mac: Copy {
     type W: Copy;
     type Acc: Copy;
     const ZERO: Self::Acc;
+    /// A zero weight (fills stack buffers of weights before they are written).
+    const W_ZERO: Self::W;
+    /// Whether the depthwise kernel takes its 3x3 interior path (accumulators in registers,
+    /// weights re-laid on the stack): int8 only, where it pays for its code.
+    const DEPTHWISE_3X3: bool = false;
     fn mac(acc: Self::Acc, x: Self, w: Self::W, input_offset: i32) -> Self::Acc;
 
     /// `acc + Σ x[i] * w[i]`; by default [`dot_scalar`], int8 overrides it with
@@ -322,6 +327,25 @@ pub(crate) trait Mac: Copy {
     #[inline(always)]
     fn mac4(acc: [Self::Acc; 4], x: &[Self; 4], w: &[Self::W; 4], off: i32) -> [Self::Acc; 4] {
         mac4_scalar(acc, x, w, off)
+    }
+
+    /// One filter row of three taps for a channel quad (`x` from the row's first tap, taps
+    /// `dx` apart); int8 overrides it with [`dsp::mac4_row3_i8`].
+    #[inline(always)]
+    fn mac4_row3(
+        acc: [Self::Acc; 4],
+        x: &[Self],
+        dx: usize,
+        w: &[[Self::W; 4]; 3],
+        off: i32,
+    ) -> [Self::Acc; 4] {
+        let mut acc = acc;
+        for (t, w) in w.iter().enumerate() {
+            if let Some(Ok(x)) = x.get(t * dx..t * dx + 4).map(<&[Self; 4]>::try_from) {
+                acc = Self::mac4(acc, x, w, off);
+            }
+        }
+        acc
     }
 
     /// Four [`Mac::dot`]s over one input run; by default [`dot4_scalar`].
@@ -340,6 +364,8 @@ impl Mac for i8 {
     type W = i8;
     type Acc = i32;
     const ZERO: i32 = 0;
+    const W_ZERO: i8 = 0;
+    const DEPTHWISE_3X3: bool = true;
     /// `acc += w * (x + input_offset)` in 32 bits; wrapping, like the C++ int on overflow.
     #[inline(always)]
     fn mac(acc: i32, x: i8, w: i8, input_offset: i32) -> i32 {
@@ -366,6 +392,22 @@ impl Mac for i8 {
         }
     }
 
+    #[inline(always)]
+    fn mac4_row3(acc: [i32; 4], x: &[i8], dx: usize, w: &[[i8; 4]; 3], off: i32) -> [i32; 4] {
+        match dsp::offset16x2(off) {
+            Some(o) => dsp::mac4_row3_i8(acc, x, dx, w, o),
+            None => {
+                let mut acc = acc;
+                for (t, w) in w.iter().enumerate() {
+                    if let Some(Ok(x)) = x.get(t * dx..t * dx + 4).map(<&[i8; 4]>::try_from) {
+                        acc = mac4_scalar::<i8>(acc, x, w, off);
+                    }
+                }
+                acc
+            }
+        }
+    }
+
     /// As [`Mac::dot`]: `SMLAD` for runs of at least one word, the plain loop below that.
     #[inline(always)]
     fn dot4(acc: [i32; 4], x: &[i8], w: [&[i8]; 4], input_offset: i32) -> [i32; 4] {
@@ -380,6 +422,7 @@ impl Mac for i16 {
     type W = i8;
     type Acc = i64;
     const ZERO: i64 = 0;
+    const W_ZERO: i8 = 0;
     /// `acc += w * x` in 64 bits (one SMLAL on Cortex-M4); int16 activations have zero point 0.
     #[inline(always)]
     fn mac(acc: i64, x: i16, w: i8, _input_offset: i32) -> i64 {
@@ -391,6 +434,7 @@ impl Mac for f32 {
     type W = f32;
     type Acc = f32;
     const ZERO: f32 = 0.0;
+    const W_ZERO: f32 = 0.0;
     /// `total += x * w`: a rounded product, then a rounded sum (no fused multiply-add).
     #[inline(always)]
     fn mac(acc: f32, x: f32, w: f32, _input_offset: i32) -> f32 {

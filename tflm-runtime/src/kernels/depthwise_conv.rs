@@ -68,6 +68,10 @@ impl Taps {
 /// (128 channels: 512 B for int8 and float, 1 KiB for int16's 64-bit sums).
 const DW_QUADS: usize = 32;
 
+/// Channel quads of a 3x3 filter the interior path re-lays on the stack (256 channels:
+/// 2,304 B for int8); wider layers take the sweep everywhere.
+pub const MAX_3X3_QUADS: usize = 64;
+
 /// The loop nest shared by every variant. For each output pixel, output channels go four at
 /// a time with their accumulators in registers, sweeping the in-image taps once per quad;
 /// the input element of each channel is loaded as one run (depth multiplier 1) or one value
@@ -105,6 +109,23 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
     let [_, out_h, out_w, _] = output_shape;
     let off = p.input_offset;
     let mut acc_buf = [[T::ZERO; 4]; DW_QUADS];
+    // 3x3, multiplier 1: each channel quad's nine weight words re-laid side by side, so the
+    // interior pixels (every tap in the image) run one quad at a time over all nine taps
+    // with the four sums in registers, no tap loop and no bounds tests per tap, and hand
+    // them straight to `emit`. Border pixels keep the sweep below.
+    let quads3 = out_c / 4;
+    let relay = T::DEPTHWISE_3X3
+        && dm == 1
+        && [f_h, f_w] == [3, 3]
+        && (1..=MAX_3X3_QUADS).contains(&quads3);
+    let mut relaid = [[[T::W_ZERO; 4]; 9]; MAX_3X3_QUADS];
+    let relaid = &mut relaid[..if relay { quads3 } else { 0 }];
+    for (q, taps) in relaid.iter_mut().enumerate() {
+        for (t, w) in taps.iter_mut().enumerate() {
+            w.copy_from_slice(&filter[t * out_c + 4 * q..][..4]);
+        }
+    }
+    let relaid = &*relaid;
     win.for_each_pixel(
         [batches, in_h, in_w],
         [f_h, f_w],
@@ -126,7 +147,28 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
             };
             let mut quads = px.chunks_exact_mut(4);
             let mut oc = 0;
-            if dm == 1 {
+            if !relaid.is_empty() && (fy0, fy1, fx0, fx1) == (0, 3, 0, 3) {
+                let (c, dx) = (out_c, win.dilation[1] * out_c);
+                let at = |fy: usize| {
+                    let y = (taps.row0 + (fy * win.dilation[0]) as isize) as usize;
+                    (y * in_w + ix0 as usize) * c
+                };
+                let span = 2 * dx + 4 * quads3;
+                let rows = [at(0), at(1), at(2)].map(|i| input.get(i..i + span));
+                let [Some(r0), Some(r1), Some(r2)] = rows else {
+                    return Err(KernelError::Shape);
+                };
+                for ((ws, quad), q) in relaid.iter().zip(&mut quads).zip(0..) {
+                    let i = 4 * q;
+                    let mut acc = [T::ZERO; 4];
+                    let (ws, _) = ws.as_chunks::<3>();
+                    for (row, w) in [r0, r1, r2].iter().zip(ws) {
+                        acc = T::mac4_row3(acc, &row[i..], dx, w, off);
+                    }
+                    emit(oc, &acc, quad);
+                    oc += 4;
+                }
+            } else if dm == 1 {
                 // Channels innermost: each in-image tap's input pixel and weights are
                 // one run each, swept a word (four channels, DSP lanes for int8) at a
                 // time into accumulators kept on the stack, up to `DW_QUADS` quads per
@@ -249,13 +291,13 @@ pub fn depthwise_conv_one_channel_i8(
         i8::try_from(p.input_offset.wrapping_neg()).ok(),
     );
     let (Some(off), Some(pad)) = (off, pad) else {
-        return depthwise_conv_per_channel_i8(p, q, io);
+        return one_channel_fallback(p, q, io);
     };
     if groups == 0
         || groups > MAX_ONE_CHANNEL_GROUPS
         || out_c.div_ceil(4) * quad_bytes > MAX_ONE_CHANNEL_WEIGHTS
     {
-        return depthwise_conv_per_channel_i8(p, q, io);
+        return one_channel_fallback(p, q, io);
     }
     let ConvIo {
         input,
@@ -347,6 +389,19 @@ pub fn depthwise_conv_one_channel_i8(
             Ok(())
         },
     )
+}
+
+/// [`depthwise_conv_per_channel_i8`] for the one-channel inputs its kernel does not take: out
+/// of line and cold, so that the rare call does not shape the register use of the hot kernel
+/// (with the call inline, session 8's change to the generic kernel cost micro_speech 1.1%).
+#[cold]
+#[inline(never)]
+fn one_channel_fallback(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    depthwise_conv_per_channel_i8(p, q, io)
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8

@@ -1,20 +1,26 @@
 //! int8 CONV_2D with a 1x1 filter and no groups (MobileNet's pointwise layers): a matrix
 //! product of the input pixels `[pixels, in_c]` and the filter `[out_c, in_c]`.
 //!
-//! Blocked two pixels by two output channels: each pixel pair's inputs are widened to int16
-//! pairs (input offset added) once, into a stack buffer, laid out so that one inner step reads
-//! four words of it and one weight word per channel, and feeds eight `SMLAD`s (16 MACs); the
-//! generic loop nest widens every input word again for every four channels and pays its
-//! per-channel-quad setup once per pixel. The idea is CMSIS-NN's `mat_mult` kernel; the sums
-//! are the reference's (wrapping int32, order-free), the rescale [`super::requant`]'s.
+//! Blocked four pixels by one output channel: each group of four pixels has its inputs widened
+//! to int16 pairs (input offset added) once, into a stack buffer laid out so that one inner
+//! step reads one weight word, widens it once, and feeds eight `SMLAD`s (16 MACs) from eight
+//! consecutive buffer words. Four accumulators, two running pointers and the loop bound leave
+//! registers for the widened weights and the input pairs, so the loop does not spill (the two
+//! pixels by two channels blocking of session 6 needed 14 registers and kept two values on the
+//! stack). One channel's rescale serves four outputs. The idea is CMSIS-NN's `mat_mult`
+//! kernel; the sums are the reference's (wrapping int32, order-free), the rescale
+//! [`super::requant`]'s.
 
 use super::conv::{check_channels, ChannelScales, ConvIo, ConvParams, KernelError};
-use super::dsp::{self, smlad, widen, widen_offset, word, words};
+use super::dsp::{self, smlad_block4, widen_offset, word, words};
 use super::requant::{ChannelRescale, OutputStage};
 
-/// Input channels the widened pixel pair may hold (1 KiB of stack); wider layers, and filters
-/// other than 1x1 without padding, take the generic loop nest.
+/// Input channels the widened pixel group may hold (2 KiB of stack); wider layers, and
+/// filters other than 1x1 without padding, take the generic loop nest.
 pub const MAX_CHANNELS: usize = 256;
+
+/// Pixels per block: each weight word is loaded and widened once for this many pixels.
+const PIXELS: usize = 4;
 
 /// Whether [`pointwise_i8`] runs this convolution: a 1x1 filter over all input channels (at
 /// most [`MAX_CHANNELS`]), no padding, and an input offset the 16-bit lanes hold.
@@ -67,41 +73,38 @@ pub fn pointwise_i8(
         return Err(KernelError::Shape);
     }
     check_channels(out_c, q, bias.map(<[i32]>::len))?;
-    let stage = p.output_stage();
     let pixels = batches * out_h * out_w;
     // First input element of output pixel `n` (in-image: no padding, strides checked above).
     let at = |n: usize| {
+        let n = n.min(pixels - 1);
         let (row, x) = (n / out_w, n % out_w);
         let (b, y) = (row / out_h, row % out_h);
         ((b * in_h + y * sh) * in_w + x * sw) * in_c
     };
-    let kernel = Pair {
+    let kernel = Block {
         filter,
         in_c,
         multipliers: &multipliers[..out_c],
         shifts: &shifts[..out_c],
         bias,
-        stage,
+        stage: p.output_stage(),
         off,
         offset: p.input_offset,
     };
-    let mut buf = [[0u32; 4]; MAX_CHANNELS / 4];
-    let mut n = 0;
-    for out in output.chunks_mut(2 * out_c) {
-        let (first, second) = out.split_at_mut(out_c);
-        let i = at(n);
-        // An odd last pixel pairs with itself; its twin's outputs are dropped.
-        let j = if second.is_empty() { i } else { at(n + 1) };
-        let (x0, x1) = (&input[i..i + in_c], &input[j..j + in_c]);
-        kernel.run(&mut buf, x0, x1, first, second);
-        n += 2;
+    let mut buf = [[0u32; 2 * PIXELS]; MAX_CHANNELS / 4];
+    for (g, out) in output.chunks_mut(PIXELS * out_c).enumerate() {
+        // A short last block repeats its last pixel; the repeats' outputs are dropped.
+        let x: [&[i8]; PIXELS] = core::array::from_fn(|k| {
+            let i = at(g * PIXELS + k);
+            &input[i..i + in_c]
+        });
+        kernel.run(&mut buf, x, out);
     }
-    debug_assert!(n >= pixels);
     Ok(())
 }
 
-/// What every pixel pair shares.
-struct Pair<'a> {
+/// What every pixel block shares.
+struct Block<'a> {
     filter: &'a [i8],
     in_c: usize,
     multipliers: &'a [i32],
@@ -112,80 +115,41 @@ struct Pair<'a> {
     offset: i32,
 }
 
-impl Pair<'_> {
-    /// Outputs of pixels `x0` and `x1` (`out1` empty when `x1` is `x0` again).
+impl Block<'_> {
+    /// The outputs of the pixels `x` into `out` (`out_c` per pixel; a short `out` drops the
+    /// last pixels' outputs).
     #[inline(always)]
     fn run(
         &self,
-        buf: &mut [[u32; 4]; MAX_CHANNELS / 4],
-        x0: &[i8],
-        x1: &[i8],
-        out0: &mut [i8],
-        out1: &mut [i8],
+        buf: &mut [[u32; 2 * PIXELS]; MAX_CHANNELS / 4],
+        x: [&[i8]; PIXELS],
+        out: &mut [i8],
     ) {
-        let (q0, t0) = words(x0);
-        let (q1, t1) = words(x1);
-        let groups = &mut buf[..q0.len().min(MAX_CHANNELS / 4)];
-        for ((g, a), b) in groups.iter_mut().zip(q0).zip(q1) {
-            let (ae, ao) = widen_offset(self.off, word(a));
-            let (be, bo) = widen_offset(self.off, word(b));
-            *g = [ae, ao, be, bo];
+        let n = self.in_c;
+        let split = x.map(words);
+        let groups = &mut buf[..(n / 4).min(MAX_CHANNELS / 4)];
+        for (i, g) in groups.iter_mut().enumerate() {
+            for (k, (q, _)) in split.iter().enumerate() {
+                let (e, o) = widen_offset(self.off, word(&q[i]));
+                g[2 * k] = e;
+                g[2 * k + 1] = o;
+            }
         }
         let groups = &*groups;
-        let n = self.in_c;
-        let mut pairs = self.filter.chunks_exact(2 * n);
-        let mut c = 0;
-        for rows in &mut pairs {
-            let (r0, r1) = rows.split_at(n);
-            let (w0, u0) = words(r0);
-            let (w1, u1) = words(r1);
-            let b0 = self.bias.map_or(0, |b| b[c]);
-            let b1 = self.bias.map_or(0, |b| b[c + 1]);
-            let [mut s00, mut s01, mut s10, mut s11] = [b0, b1, b0, b1];
-            for ((x, w0), w1) in groups.iter().zip(w0).zip(w1) {
-                let (e0, o0) = widen(word(w0));
-                let (e1, o1) = widen(word(w1));
-                s00 = smlad(x[1], o0, smlad(x[0], e0, s00));
-                s01 = smlad(x[1], o1, smlad(x[0], e1, s01));
-                s10 = smlad(x[3], o0, smlad(x[2], e0, s10));
-                s11 = smlad(x[3], o1, smlad(x[2], e1, s11));
+        let out_c = self.multipliers.len();
+        for (c, row) in self.filter.chunks_exact(n).enumerate().take(out_c) {
+            let (ws, tail) = words(row);
+            let mut s = smlad_block4([self.bias.map_or(0, |b| b[c]); PIXELS], groups, ws);
+            for (k, s) in s.iter_mut().enumerate() {
+                for (&a, &v) in split[k].1.iter().zip(tail) {
+                    *s = s.wrapping_add((a as i32 + self.offset) * v as i32);
+                }
             }
-            for (((&a, &b), &v0), &v1) in t0.iter().zip(t1).zip(u0).zip(u1) {
-                let (a, b) = (a as i32 + self.offset, b as i32 + self.offset);
-                s00 = s00.wrapping_add(a * v0 as i32);
-                s01 = s01.wrapping_add(a * v1 as i32);
-                s10 = s10.wrapping_add(b * v0 as i32);
-                s11 = s11.wrapping_add(b * v1 as i32);
-            }
-            let r0 = ChannelRescale::new(self.multipliers[c], self.shifts[c]);
-            let r1 = ChannelRescale::new(self.multipliers[c + 1], self.shifts[c + 1]);
-            out0[c] = self.stage.store(s00, &r0);
-            out0[c + 1] = self.stage.store(s01, &r1);
-            if let Some(o) = out1.get_mut(c..c + 2) {
-                o[0] = self.stage.store(s10, &r0);
-                o[1] = self.stage.store(s11, &r1);
-            }
-            c += 2;
-        }
-        // An odd last channel: one filter row for both pixels.
-        let r0 = pairs.remainder();
-        if r0.len() == n && c < out0.len() {
-            let (w0, u0) = words(r0);
-            let b0 = self.bias.map_or(0, |b| b[c]);
-            let [mut s0, mut s1] = [b0, b0];
-            for (x, w0) in groups.iter().zip(w0) {
-                let (e0, o0) = widen(word(w0));
-                s0 = smlad(x[1], o0, smlad(x[0], e0, s0));
-                s1 = smlad(x[3], o0, smlad(x[2], e0, s1));
-            }
-            for ((&a, &b), &v0) in t0.iter().zip(t1).zip(u0) {
-                s0 = s0.wrapping_add((a as i32 + self.offset) * v0 as i32);
-                s1 = s1.wrapping_add((b as i32 + self.offset) * v0 as i32);
-            }
-            let r0 = ChannelRescale::new(self.multipliers[c], self.shifts[c]);
-            out0[c] = self.stage.store(s0, &r0);
-            if let Some(o) = out1.get_mut(c) {
-                *o = self.stage.store(s1, &r0);
+            let r = ChannelRescale::new(self.multipliers[c], self.shifts[c]);
+            for (k, &s) in s.iter().enumerate() {
+                if let Some(o) = out.get_mut(k * out_c + c) {
+                    *o = self.stage.store(s, &r);
+                }
             }
         }
     }
