@@ -321,7 +321,7 @@ fn narrowest_registrations() {
             "micro_speech_quantized",
             &[
                 "RESHAPE",
-                "DEPTHWISE_CONV_2D_INT8",
+                "DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8",
                 "FULLY_CONNECTED_INT8",
                 "SOFTMAX_INT8",
             ][..],
@@ -360,6 +360,23 @@ fn narrowest_registrations() {
             assert_eq!(outputs(&interpreter).unwrap(), case.outputs, "{file}");
         }
     }
+    // person_detect's depthwise layers read more than one channel: the one-channel
+    // registration refuses them at parse time and names the one that runs them.
+    let bytes = AlignedBytes::new(&std::fs::read(dir.join("person_detect.tflite")).unwrap());
+    let narrow = [
+        ops::CONV_2D_INT8,
+        ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8,
+        ops::AVERAGE_POOL_2D_INT8,
+        ops::RESHAPE,
+        ops::SOFTMAX_INT8,
+    ];
+    let err = Model::parse_with(bytes.as_slice(), &narrow)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("DEPTHWISE_CONV_2D") && err.contains("register ops::DEPTHWISE_CONV_2D_INT8"),
+        "{err}"
+    );
     // keyword_scrambled: int8 SVDF; its SOFTMAX writes int16, so it keeps the full one.
     let bytes = AlignedBytes::new(&std::fs::read(dir.join("keyword_scrambled.tflite")).unwrap());
     let model = Model::parse(bytes.as_slice()).unwrap();

@@ -9,7 +9,8 @@ use tflm_runtime::kernels::conv::{
     per_channel_multipliers, ChannelScales, ConvIo, ConvParams, KernelError,
 };
 use tflm_runtime::kernels::depthwise_conv::{
-    depthwise_conv_one_channel_i8, depthwise_conv_per_channel_i8,
+    depthwise_conv_one_channel_i8, depthwise_conv_one_channel_only_i8,
+    depthwise_conv_per_channel_i8,
 };
 use tflm_runtime::kernels::fully_connected::{
     effective_scales, fully_connected_i8, FcDims, FullyConnectedParams,
@@ -461,6 +462,9 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                     got.fill(0);
                     run(depthwise_conv_one_channel_i8, &mut got).expect("valid shapes");
                     assert_eq!(got, want, "one channel, dm {dm} zp {in_zp}/{out_zp}");
+                    got.fill(0);
+                    run(depthwise_conv_one_channel_only_i8, &mut got).expect("valid shapes");
+                    assert_eq!(got, want, "one channel only, dm {dm} zp {in_zp}/{out_zp}");
                 }
             }
         }
@@ -527,11 +531,17 @@ fn depthwise_one_channel_at_the_stack_limits() {
                 )
             };
             run(depthwise_conv_per_channel_i8, &mut want).expect("valid shapes");
-            run(depthwise_conv_one_channel_i8, &mut got).expect("valid shapes");
-            assert_eq!(
-                got, want,
-                "{fh}x9, out_c {out_c}, zp {in_zp}, stride {stride:?}"
-            );
+            for kernel in [
+                depthwise_conv_one_channel_i8 as DepthwiseKernel,
+                depthwise_conv_one_channel_only_i8,
+            ] {
+                got.fill(0);
+                run(kernel, &mut got).expect("valid shapes");
+                assert_eq!(
+                    got, want,
+                    "{fh}x9, out_c {out_c}, zp {in_zp}, stride {stride:?}"
+                );
+            }
             // An output one element short is a shape error, not a panic.
             let r = run(depthwise_conv_one_channel_i8, &mut got[1..]);
             assert_eq!(r, Err(KernelError::Shape));

@@ -81,8 +81,22 @@ pub const MAX_3X3_QUADS: usize = 64;
 pub(crate) fn depthwise_core<T: Mac, B, O>(
     p: &ConvParams,
     io: ConvIo<'_, T, T::W, B, O>,
-    mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
+    emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
+    depthwise_core_with::<true, T, B, O, _>(p, io, emit)
+}
+
+/// [`depthwise_core`], with the 3x3 interior path only when `INTERIOR_3X3`: without it the
+/// path's code (about 4.7 KB for int8) is not linked.
+#[inline(always)]
+fn depthwise_core_with<const INTERIOR_3X3: bool, T: Mac, B, O, E>(
+    p: &ConvParams,
+    io: ConvIo<'_, T, T::W, B, O>,
+    mut emit: E,
+) -> Result<(), KernelError>
+where
+    E: FnMut(usize, &[T::Acc], &mut [O]),
+{
     let sizes_match = io.sizes_match();
     let ConvIo {
         input_shape,
@@ -114,7 +128,8 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
     // with the four sums in registers, no tap loop and no bounds tests per tap, and hand
     // them straight to `emit`. Border pixels keep the sweep below.
     let quads3 = out_c / 4;
-    let relay = T::DEPTHWISE_3X3
+    let relay = INTERIOR_3X3
+        && T::DEPTHWISE_3X3
         && dm == 1
         && [f_h, f_w] == [3, 3]
         && (1..=MAX_3X3_QUADS).contains(&quads3);
@@ -242,9 +257,19 @@ pub fn depthwise_conv_per_channel_i8(
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
+    per_channel_i8::<true>(p, q, io)
+}
+
+/// [`depthwise_conv_per_channel_i8`], with or without the 3x3 interior path.
+#[inline(always)]
+fn per_channel_i8<const INTERIOR_3X3: bool>(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
     check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
     let emit = requantize_i8(p, q, io.bias);
-    depthwise_core(p, io, emit)
+    depthwise_core_with::<INTERIOR_3X3, _, _, _, _>(p, io, emit)
 }
 
 /// Bytes of the re-laid filter [`depthwise_conv_one_channel_i8`] keeps on the stack: `out_c`
@@ -274,6 +299,34 @@ pub fn depthwise_conv_one_channel_i8(
     p: &ConvParams,
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    one_channel_i8(p, q, io, one_channel_fallback)
+}
+
+/// [`depthwise_conv_one_channel_i8`] for a firmware in which no other int8 depthwise runs
+/// (the `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8` registration): the large filters it does not
+/// take go to the generic sweep without the 3x3 interior path, which a one-channel input
+/// never takes anyway (depth multiplier 1 would mean one output channel, not a quad), so
+/// that path's code is not linked. Same outputs.
+pub fn depthwise_conv_one_channel_only_i8(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    one_channel_i8(p, q, io, one_channel_fallback_sweep)
+}
+
+/// A kernel of the int8 depthwise's signature.
+type DepthwiseI8 =
+    fn(&ConvParams, ChannelScales<'_>, ConvIo<'_, i8, i8, i32, i8>) -> Result<(), KernelError>;
+
+/// The one-channel kernel, calling `fallback` for what it does not take.
+#[inline(always)]
+fn one_channel_i8(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+    one_channel_fallback: DepthwiseI8,
 ) -> Result<(), KernelError> {
     let [batches, in_h, in_w, in_c] = io.input_shape;
     let [one, f_h, f_w, out_c] = io.filter_shape;
@@ -402,6 +455,18 @@ fn one_channel_fallback(
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
     depthwise_conv_per_channel_i8(p, q, io)
+}
+
+/// [`one_channel_fallback`] without the 3x3 interior path
+/// ([`depthwise_conv_one_channel_only_i8`]).
+#[cold]
+#[inline(never)]
+fn one_channel_fallback_sweep(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    per_channel_i8::<false>(p, q, io)
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8

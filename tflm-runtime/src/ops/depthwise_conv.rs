@@ -38,6 +38,26 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     prepare_conv_like(p, o, 3)
 }
 
+/// [`prepare`] for `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`: one input channel only.
+pub(super) fn prepare_one_channel(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    if p.input(0)?.shape.dim(3) != 1 {
+        return Err(p.unsupported(
+            "inputs of more than one channel with ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8 \
+             (register ops::DEPTHWISE_CONV_2D_INT8)",
+        ));
+    }
+    prepare(p)
+}
+
+/// `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`'s eval: the one-channel kernel alone.
+pub(super) fn eval_one_channel(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let h: ConvHeader = data.get()?;
+    let params: ConvParams = data.get()?;
+    let scales = channel_scales(data, h.filter[3] as usize)?;
+    let r = k::depthwise_conv_one_channel_only_i8(&params, scales, conv_io(io, &h)?);
+    kernel_result(io, r)
+}
+
 super::int8_evals!();
 
 /// DEPTHWISE_CONV_2D's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).

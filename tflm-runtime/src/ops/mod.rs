@@ -229,6 +229,11 @@ macro_rules! registrations {
                     FULLY_CONNECTED,
                     FULLY_CONNECTED_SPARSE,
                 ],
+                op::DEPTHWISE_CONV_2D => &[
+                    DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8,
+                    DEPTHWISE_CONV_2D_INT8,
+                    DEPTHWISE_CONV_2D,
+                ],
                 op::UNIDIRECTIONAL_SEQUENCE_LSTM => &[
                     UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
                     UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
@@ -319,6 +324,24 @@ sparse_registrations!(FULLY_CONNECTED => fully_connected,
 sparse_registrations!(UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
     UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 [prepare_sparse],
     "int8 gate weights (inputs 1-8)");
+
+/// `DEPTHWISE_CONV_2D_INT8` for depthwise operators that read a one-channel input (micro_speech's
+/// first layer) and nothing else: only the one-channel kernel and, for filters too large for
+/// it, the generic sweep are linked, not the other int8 paths (the 3x3 interior path, about
+/// 4.7 KB). An operator with more input channels is refused at parse time, naming
+/// [`DEPTHWISE_CONV_2D_INT8`]. [`registration_for`] picks it when it fits every operator.
+pub const DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: Registration = Registration {
+    code: op::DEPTHWISE_CONV_2D,
+    name: "DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8",
+    op_name: "DEPTHWISE_CONV_2D",
+    int8_only: Some(
+        "types other than int8 with ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8 \
+         (register ops::DEPTHWISE_CONV_2D)",
+    ),
+    prepare: depthwise_conv::prepare_one_channel,
+    eval: depthwise_conv::eval_one_channel,
+    verify_sparse: None,
+};
 
 /// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
 /// weights the sparse kernels read in place (FULLY_CONNECTED's input 1, the LSTM's
