@@ -419,7 +419,7 @@ struct Requantize<'a> {
 impl Requantize<'_> {
     #[inline(always)]
     fn finish(&self, acc: i32, oc: usize) -> i8 {
-        let acc = acc.wrapping_add(self.bias.map_or(0, |b| b.get(oc).copied().unwrap_or(0)));
+        let acc = acc.wrapping_add(self.bias(oc));
         let rescale = if self.per_channel {
             Rescale::new(self.scales.get(oc).copied().unwrap_or(0.0))
         } else {
@@ -427,6 +427,33 @@ impl Requantize<'_> {
         };
         let v = rescale.apply(acc).wrapping_add(self.zp);
         v.max(self.lo).min(self.hi) as i8
+    }
+
+    /// The bias of output channel `oc` (0 without a bias).
+    #[inline(always)]
+    fn bias(&self, oc: usize) -> i32 {
+        self.bias.map_or(0, |b| b.get(oc).copied().unwrap_or(0))
+    }
+
+    /// `finish` of the sums (bias included) of consecutive outputs from channel `first` on.
+    /// Out of line and split per-tensor / per-channel, so that the loop keeps the zero point,
+    /// clamps and scale in registers (inlined next to the dot products' loops, it reloaded
+    /// them from the stack for every output).
+    #[inline(never)]
+    fn finish_run(&self, sums: &[i32], first: usize, out: &mut [i8]) {
+        let (zp, lo, hi) = (self.zp, self.lo, self.hi);
+        let store = |v: i32| v.wrapping_add(zp).max(lo).min(hi) as i8;
+        if self.per_channel {
+            let scales = self.scales.get(first..).unwrap_or(&[]);
+            for ((o, &a), &s) in out.iter_mut().zip(sums).zip(scales) {
+                *o = store(Rescale::new(s).apply(a));
+            }
+        } else {
+            let r = self.tensor_scale;
+            for (o, &a) in out.iter_mut().zip(sums) {
+                *o = store(r.apply(a));
+            }
+        }
     }
 }
 
@@ -473,47 +500,47 @@ pub fn fully_connected_i8(
         lo,
         hi,
     };
-    let finish = |acc: i32, oc: usize| out.finish(acc, oc);
     let (depth, output_depth) = (dims.accum_depth, dims.output_depth.max(1));
-    if depth == 0 {
-        // No products: every output is the bias alone (chunks_exact needs a non-zero size).
-        for row in output.chunks_exact_mut(output_depth) {
-            for (oc, o) in row.iter_mut().enumerate() {
-                *o = finish(0, oc);
-            }
-        }
-        return Ok(());
-    }
-    for (x, out_row) in input
-        .chunks_exact(depth)
-        .zip(output.chunks_exact_mut(output_depth))
-    {
+    // `depth == 0` (no products, every output the bias alone) takes the same loops: empty
+    // input rows, no filter rows, so each sum stays the bias.
+    for (r, out_row) in output.chunks_exact_mut(output_depth).enumerate() {
+        let x = input.get(r * depth..(r + 1) * depth).unwrap_or(&[]);
         let fo_term = filter_offset_term(x, io, fo);
-        let mut rows = filter.chunks_exact(depth);
-        let mut outs = out_row.chunks_exact_mut(4);
-        let mut oc = 0;
-        for quad in &mut outs {
-            let (Some(w0), Some(w1), Some(w2), Some(w3)) =
-                (rows.next(), rows.next(), rows.next(), rows.next())
-            else {
-                break;
-            };
-            let [a0, a1, a2, a3] = i8::dot4([fo_term; 4], x, [w0, w1, w2, w3], io);
-            if let [q0, q1, q2, q3] = quad {
-                *q0 = finish(a0, oc);
-                *q1 = finish(a1, oc + 1);
-                *q2 = finish(a2, oc + 2);
-                *q3 = finish(a3, oc + 3);
+        let mut rows = filter.chunks_exact(depth.max(1));
+        // The sums of a block of outputs first (bias included), four filter rows per pass over
+        // the input, then one loop that requantizes them: one copy of the requantization
+        // instead of one inlined per lane of the four-row pass and one for the rest.
+        for (b, block) in out_row.chunks_mut(FC_BLOCK).enumerate() {
+            // Filled with a value, not zeros: zeroing calls `memclr`, about 70 instructions.
+            let mut sums = [fo_term; FC_BLOCK];
+            let sums = sums.get_mut(..block.len()).unwrap_or_default();
+            if let Some(bias) = bias.and_then(|all| all.get(b * FC_BLOCK..)) {
+                for (s, &v) in sums.iter_mut().zip(bias) {
+                    *s = s.wrapping_add(v);
+                }
             }
-            oc += 4;
-        }
-        for (o, w) in outs.into_remainder().iter_mut().zip(rows) {
-            *o = finish(i8::dot(fo_term, x, w, io), oc);
-            oc += 1;
+            let mut quads = sums.chunks_exact_mut(4);
+            for quad in &mut quads {
+                let (Some(w0), Some(w1), Some(w2), Some(w3)) =
+                    (rows.next(), rows.next(), rows.next(), rows.next())
+                else {
+                    break;
+                };
+                let init = <[i32; 4]>::try_from(&*quad).unwrap_or_default();
+                quad.copy_from_slice(&i8::dot4(init, x, [w0, w1, w2, w3], io));
+            }
+            for (a, w) in quads.into_remainder().iter_mut().zip(&mut rows) {
+                *a = i8::dot(*a, x, w, io);
+            }
+            out.finish_run(sums, b * FC_BLOCK, block);
         }
     }
     Ok(())
 }
+
+/// Outputs whose sums [`fully_connected_i8`] holds at once (on the stack) before requantizing
+/// them; a multiple of 4.
+const FC_BLOCK: usize = 16;
 
 /// FULLY_CONNECTED with int8 input and output and int8 weights in tflm-rs's row-bitmask
 /// encoding ([`crate::sparse`]), computed on the encoded bytes: only the nonzero weights are
