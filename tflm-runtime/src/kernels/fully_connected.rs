@@ -1085,6 +1085,72 @@ mod tests {
         assert_eq!(out, [5, -7]);
     }
 
+    /// The dense kernel against the definition written out (sum, bias, `scale_round`, zero
+    /// point, clamp) on random layers wider than a block of sums (`FC_BLOCK`) and not a
+    /// multiple of 4, per-tensor (with a filter zero point) and per-channel, with and without
+    /// bias, several batches.
+    #[test]
+    fn int8_equals_definition_across_blocks() {
+        extern crate std;
+        use std::vec::Vec;
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for case in 0..60usize {
+            let depth = (rng.next() % 24) as usize;
+            let od = 1 + (rng.next() % 41) as usize;
+            let batches = 1 + case % 3;
+            let per_channel = case % 2 == 1;
+            let with_bias = case % 5 != 0;
+            let w: Vec<i8> = (0..od * depth).map(|_| rng.next() as i8).collect();
+            let x: Vec<i8> = (0..batches * depth).map(|_| rng.next() as i8).collect();
+            let b: Vec<i32> = (0..od).map(|_| (rng.next() as i32) >> 14).collect();
+            let scales: Vec<f64> = (0..if per_channel { od } else { 1 })
+                .map(|_| 1e-4 + (rng.next() % 1000) as f64 * 1e-5)
+                .collect();
+            let mut p = FullyConnectedParams::quantized(
+                (rng.next() % 256) as i32 - 128,
+                0,
+                (rng.next() % 256) as i32 - 128,
+                0.05,
+                Activation::None,
+                -128,
+                127,
+            );
+            p.filter_offset = (rng.next() % 7) as i32 - 3;
+            // One scale is per-tensor whatever the caller meant (a one-output layer).
+            let fo = if scales.len() > 1 { 0 } else { p.filter_offset };
+            let mut want = std::vec![0i8; batches * od];
+            for r in 0..batches {
+                for oc in 0..od {
+                    let mut acc = if with_bias { b[oc] } else { 0 };
+                    for k in 0..depth {
+                        let xv = i32::from(x[r * depth + k]) + p.input_offset;
+                        let wv = i32::from(w[oc * depth + k]) + fo;
+                        acc = acc.wrapping_add(xv.wrapping_mul(wv));
+                    }
+                    let s = scales[if per_channel { oc } else { 0 }];
+                    let v = scale_round(acc as i64, s).wrapping_add(p.output_offset);
+                    want[r * od + oc] = v.clamp(p.activation_min, p.activation_max) as i8;
+                }
+            }
+            let mut got = std::vec![0x55i8; batches * od];
+            let bias = with_bias.then_some(&b[..]);
+            fully_connected_i8(
+                &p,
+                &scales,
+                dims(batches, depth, od),
+                &x,
+                &w,
+                bias,
+                &mut got,
+            )
+            .unwrap();
+            assert_eq!(
+                got, want,
+                "case {case}: depth {depth}, {od} outputs, {batches} rows"
+            );
+        }
+    }
+
     /// The sparse kernel against the dense one on random pruned weights: every depth from 0 to
     /// 40 (partial mask groups, the padded tail of the encoding), 1 to 3 batches, per-tensor and
     /// per-channel scales, input zero points, biases present and absent, activations.
