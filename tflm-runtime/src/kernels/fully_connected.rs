@@ -282,8 +282,16 @@ impl Rescale {
                 return if acc < 0 { r.wrapping_neg() } else { r };
             }
         }
-        scale_round(acc as i64, self.scale)
+        rescale_rare(acc, self.scale)
     }
+}
+
+/// The paths of [`Rescale::apply`] past its short one, out of line: a kernel inlines `apply`
+/// once per output of its unrolled passes, and a copy of [`scale_round`] in each cost about
+/// 0.2 KB of flash for sums and scales a model rarely has.
+#[inline(never)]
+fn rescale_rare(acc: i32, scale: f64) -> i32 {
+    scale_round(acc as i64, scale)
 }
 
 /// `x >> sh` rounded to nearest, ties to even (`sh >= 1`).
@@ -411,7 +419,7 @@ struct Requantize<'a> {
 impl Requantize<'_> {
     #[inline(always)]
     fn finish(&self, acc: i32, oc: usize) -> i8 {
-        let acc = acc.wrapping_add(self.bias.map_or(0, |b| b.get(oc).copied().unwrap_or(0)));
+        let acc = acc.wrapping_add(self.bias(oc));
         let rescale = if self.per_channel {
             Rescale::new(self.scales.get(oc).copied().unwrap_or(0.0))
         } else {
@@ -419,6 +427,33 @@ impl Requantize<'_> {
         };
         let v = rescale.apply(acc).wrapping_add(self.zp);
         v.max(self.lo).min(self.hi) as i8
+    }
+
+    /// The bias of output channel `oc` (0 without a bias).
+    #[inline(always)]
+    fn bias(&self, oc: usize) -> i32 {
+        self.bias.map_or(0, |b| b.get(oc).copied().unwrap_or(0))
+    }
+
+    /// `finish` of the sums (bias included) of consecutive outputs from channel `first` on.
+    /// Out of line and split per-tensor / per-channel, so that the loop keeps the zero point,
+    /// clamps and scale in registers (inlined next to the dot products' loops, it reloaded
+    /// them from the stack for every output).
+    #[inline(never)]
+    fn finish_run(&self, sums: &[i32], first: usize, out: &mut [i8]) {
+        let (zp, lo, hi) = (self.zp, self.lo, self.hi);
+        let store = |v: i32| v.wrapping_add(zp).max(lo).min(hi) as i8;
+        if self.per_channel {
+            let scales = self.scales.get(first..).unwrap_or(&[]);
+            for ((o, &a), &s) in out.iter_mut().zip(sums).zip(scales) {
+                *o = store(Rescale::new(s).apply(a));
+            }
+        } else {
+            let r = self.tensor_scale;
+            for (o, &a) in out.iter_mut().zip(sums) {
+                *o = store(r.apply(a));
+            }
+        }
     }
 }
 
@@ -465,47 +500,47 @@ pub fn fully_connected_i8(
         lo,
         hi,
     };
-    let finish = |acc: i32, oc: usize| out.finish(acc, oc);
     let (depth, output_depth) = (dims.accum_depth, dims.output_depth.max(1));
-    if depth == 0 {
-        // No products: every output is the bias alone (chunks_exact needs a non-zero size).
-        for row in output.chunks_exact_mut(output_depth) {
-            for (oc, o) in row.iter_mut().enumerate() {
-                *o = finish(0, oc);
-            }
-        }
-        return Ok(());
-    }
-    for (x, out_row) in input
-        .chunks_exact(depth)
-        .zip(output.chunks_exact_mut(output_depth))
-    {
+    // `depth == 0` (no products, every output the bias alone) takes the same loops: empty
+    // input rows, no filter rows, so each sum stays the bias.
+    for (r, out_row) in output.chunks_exact_mut(output_depth).enumerate() {
+        let x = input.get(r * depth..(r + 1) * depth).unwrap_or(&[]);
         let fo_term = filter_offset_term(x, io, fo);
-        let mut rows = filter.chunks_exact(depth);
-        let mut outs = out_row.chunks_exact_mut(4);
-        let mut oc = 0;
-        for quad in &mut outs {
-            let (Some(w0), Some(w1), Some(w2), Some(w3)) =
-                (rows.next(), rows.next(), rows.next(), rows.next())
-            else {
-                break;
-            };
-            let [a0, a1, a2, a3] = i8::dot4([fo_term; 4], x, [w0, w1, w2, w3], io);
-            if let [q0, q1, q2, q3] = quad {
-                *q0 = finish(a0, oc);
-                *q1 = finish(a1, oc + 1);
-                *q2 = finish(a2, oc + 2);
-                *q3 = finish(a3, oc + 3);
+        let mut rows = filter.chunks_exact(depth.max(1));
+        // The sums of a block of outputs first (bias included), four filter rows per pass over
+        // the input, then one loop that requantizes them: one copy of the requantization
+        // instead of one inlined per lane of the four-row pass and one for the rest.
+        for (b, block) in out_row.chunks_mut(FC_BLOCK).enumerate() {
+            // Filled with a value, not zeros: zeroing calls `memclr`, about 70 instructions.
+            let mut sums = [fo_term; FC_BLOCK];
+            let sums = sums.get_mut(..block.len()).unwrap_or_default();
+            if let Some(bias) = bias.and_then(|all| all.get(b * FC_BLOCK..)) {
+                for (s, &v) in sums.iter_mut().zip(bias) {
+                    *s = s.wrapping_add(v);
+                }
             }
-            oc += 4;
-        }
-        for (o, w) in outs.into_remainder().iter_mut().zip(rows) {
-            *o = finish(i8::dot(fo_term, x, w, io), oc);
-            oc += 1;
+            let mut quads = sums.chunks_exact_mut(4);
+            for quad in &mut quads {
+                let (Some(w0), Some(w1), Some(w2), Some(w3)) =
+                    (rows.next(), rows.next(), rows.next(), rows.next())
+                else {
+                    break;
+                };
+                let init = <[i32; 4]>::try_from(&*quad).unwrap_or_default();
+                quad.copy_from_slice(&i8::dot4(init, x, [w0, w1, w2, w3], io));
+            }
+            for (a, w) in quads.into_remainder().iter_mut().zip(&mut rows) {
+                *a = i8::dot(*a, x, w, io);
+            }
+            out.finish_run(sums, b * FC_BLOCK, block);
         }
     }
     Ok(())
 }
+
+/// Outputs whose sums [`fully_connected_i8`] holds at once (on the stack) before requantizing
+/// them; a multiple of 4.
+const FC_BLOCK: usize = 16;
 
 /// FULLY_CONNECTED with int8 input and output and int8 weights in tflm-rs's row-bitmask
 /// encoding ([`crate::sparse`]), computed on the encoded bytes: only the nonzero weights are
@@ -1048,6 +1083,72 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, [5, -7]);
+    }
+
+    /// The dense kernel against the definition written out (sum, bias, `scale_round`, zero
+    /// point, clamp) on random layers wider than a block of sums (`FC_BLOCK`) and not a
+    /// multiple of 4, per-tensor (with a filter zero point) and per-channel, with and without
+    /// bias, several batches.
+    #[test]
+    fn int8_equals_definition_across_blocks() {
+        extern crate std;
+        use std::vec::Vec;
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for case in 0..60usize {
+            let depth = (rng.next() % 24) as usize;
+            let od = 1 + (rng.next() % 41) as usize;
+            let batches = 1 + case % 3;
+            let per_channel = case % 2 == 1;
+            let with_bias = case % 5 != 0;
+            let w: Vec<i8> = (0..od * depth).map(|_| rng.next() as i8).collect();
+            let x: Vec<i8> = (0..batches * depth).map(|_| rng.next() as i8).collect();
+            let b: Vec<i32> = (0..od).map(|_| (rng.next() as i32) >> 14).collect();
+            let scales: Vec<f64> = (0..if per_channel { od } else { 1 })
+                .map(|_| 1e-4 + (rng.next() % 1000) as f64 * 1e-5)
+                .collect();
+            let mut p = FullyConnectedParams::quantized(
+                (rng.next() % 256) as i32 - 128,
+                0,
+                (rng.next() % 256) as i32 - 128,
+                0.05,
+                Activation::None,
+                -128,
+                127,
+            );
+            p.filter_offset = (rng.next() % 7) as i32 - 3;
+            // One scale is per-tensor whatever the caller meant (a one-output layer).
+            let fo = if scales.len() > 1 { 0 } else { p.filter_offset };
+            let mut want = std::vec![0i8; batches * od];
+            for r in 0..batches {
+                for oc in 0..od {
+                    let mut acc = if with_bias { b[oc] } else { 0 };
+                    for k in 0..depth {
+                        let xv = i32::from(x[r * depth + k]) + p.input_offset;
+                        let wv = i32::from(w[oc * depth + k]) + fo;
+                        acc = acc.wrapping_add(xv.wrapping_mul(wv));
+                    }
+                    let s = scales[if per_channel { oc } else { 0 }];
+                    let v = scale_round(acc as i64, s).wrapping_add(p.output_offset);
+                    want[r * od + oc] = v.clamp(p.activation_min, p.activation_max) as i8;
+                }
+            }
+            let mut got = std::vec![0x55i8; batches * od];
+            let bias = with_bias.then_some(&b[..]);
+            fully_connected_i8(
+                &p,
+                &scales,
+                dims(batches, depth, od),
+                &x,
+                &w,
+                bias,
+                &mut got,
+            )
+            .unwrap();
+            assert_eq!(
+                got, want,
+                "case {case}: depth {depth}, {od} outputs, {batches} rows"
+            );
+        }
     }
 
     /// The sparse kernel against the dense one on random pruned weights: every depth from 0 to
