@@ -361,16 +361,16 @@ pub fn listed(list: &[u8], tensor: usize) -> bool {
 pub fn check_list(list: &[u8], tensors: usize) -> Result<(), &'static str> {
     let (words, rest) = list.as_chunks::<4>();
     if !rest.is_empty() {
-        return Err("its length is not a multiple of 4 (u32 tensor indices)");
+        return Err("the 1x4 block metadata's buffer is not whole u32 tensor indices");
     }
     let mut previous = None;
     for w in words {
         let t = u32::from_le_bytes(*w) as usize;
         if t >= tensors {
-            return Err("it names a tensor index past the last tensor");
+            return Err("the 1x4 block metadata names a tensor index past the last tensor");
         }
         if previous.is_some_and(|p| p >= t) {
-            return Err("its tensor indices are not strictly increasing");
+            return Err("the 1x4 block metadata's tensor indices are not strictly increasing");
         }
         previous = Some(t);
     }
