@@ -182,7 +182,10 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<(En
         SparseWeights::Always => true,
         SparseWeights::Never => false,
     };
-    let mut candidates = vec![(block_len, Encoding::Block1x4), (row_len, Encoding::RowBitmask)];
+    let mut candidates = vec![
+        (block_len, Encoding::Block1x4),
+        (row_len, Encoding::RowBitmask),
+    ];
     if !fc {
         candidates.remove(0);
     }

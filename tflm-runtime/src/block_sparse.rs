@@ -65,7 +65,11 @@ pub fn encoded_len(depth: usize, dense: &[i8]) -> usize {
     }
     let kept: usize = dense
         .chunks_exact(depth)
-        .map(|row| (0..blocks(depth)).filter(|&j| !is_zero_block(row, j)).count())
+        .map(|row| {
+            (0..blocks(depth))
+                .filter(|&j| !is_zero_block(row, j))
+                .count()
+        })
         .sum();
     dense.len() / depth * mask_len(depth) + BLOCK * kept
 }
@@ -407,7 +411,10 @@ mod tests {
         assert_eq!(encode(10, &dense, &mut buf), Some(9));
         let good = &buf[..];
         verify(1, 10, good).unwrap();
-        assert_eq!(verify(1, 10, &good[..8]), Err(BlockError::Truncated { row: 0 }));
+        assert_eq!(
+            verify(1, 10, &good[..8]),
+            Err(BlockError::Truncated { row: 0 })
+        );
         assert_eq!(verify(2, 10, good), Err(BlockError::Truncated { row: 1 }));
         let mut long = [0u8; 10];
         long[..9].copy_from_slice(good);

@@ -168,7 +168,8 @@ mod tests {
         };
         let mut out = [0i8; 1];
         let mut widened = [[0u32; 2]; 16];
-        let r = fully_connected_i8_block(&p, &[1.0], d, &[0; 7], &[0], None, &mut widened, &mut out);
+        let r =
+            fully_connected_i8_block(&p, &[1.0], d, &[0; 7], &[0], None, &mut widened, &mut out);
         assert_eq!(r, Err(KernelError::Shape));
         let r = fully_connected_i8_block(&p, &[1.0], d, &[0; 8], &[0], None, &mut [], &mut out);
         assert_eq!(r, Err(KernelError::Shape));
