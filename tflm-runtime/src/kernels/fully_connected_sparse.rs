@@ -122,7 +122,7 @@ mod tests {
                     for j in 0..nb {
                         if rng.next() % 100 >= keep {
                             row[4 * j..(4 * j + 4).min(depth)].fill(0);
-                        } else if rng.next() % 4 == 0 {
+                        } else if rng.next().is_multiple_of(4) {
                             row[4 * j] = 0; // a zero inside a kept block
                         }
                     }
