@@ -23,7 +23,7 @@
 //! co2 is pruned with 2 epochs of fine-tuning (`tflm convert models/co2 -q int8 -p 0.5
 //! --finetune-epochs 2`, docs/quality.md's figure); the others without.
 //!
-//! Run: `cargo run --release --example sparse_bench [DIR]`.
+//! Run: `cargo run --release --example sparse_bench [DIR [sine|digits|co2|fc]]`.
 
 use std::path::PathBuf;
 use tflm::pipeline::Pipeline;
@@ -39,7 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&out)?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
     println!("model   variant      model bytes  FC+LSTM weight bytes  test rows identical");
-    for name in ["sine", "digits", "co2"] {
+    // An optional second argument picks the models (`digits`, `fc` for the fc256x128 cases).
+    let only = std::env::args().nth(2);
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    for name in ["sine", "digits", "co2"].into_iter().filter(|n| wanted(n)) {
         let dir = root.join(name);
         // (sparsity, in 1x4 blocks)
         for (prune, blocks) in [
@@ -120,8 +123,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    fc_heavy(&out)?;
-    fc_blocks(&out)?;
+    if wanted("fc") {
+        fc_heavy(&out)?;
+        fc_blocks(&out)?;
+    }
     println!("written to {}", out.display());
     Ok(())
 }

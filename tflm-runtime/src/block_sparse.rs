@@ -281,16 +281,21 @@ pub fn row_dot<'e>(x: &[[u32; 2]], masks: usize, mut enc: &'e [u8]) -> (i32, &'e
         return (acc, &[]);
     };
     enc = rest;
-    for (&m, x8) in mask.iter().zip(x.chunks_exact(PER_MASK_BYTE)) {
-        let (lo, hi) = x8.split_at(4);
-        for (nibble, x4) in [(m & 15, lo), (m >> 4, hi)] {
-            let Ok(x4) = <&[[u32; 2]; 4]>::try_from(x4) else {
-                continue;
-            };
-            match enc.first_chunk::<16>() {
-                Some(w) => block_nibble!(acc, x4, w, nibble, enc),
-                None => (acc, enc) = nibble_last(acc, x4, nibble, enc),
-            }
+    // Four blocks per nibble, as arrays: no per-nibble length check or slice on the stack.
+    let mut quads = x.as_chunks::<4>().0.iter();
+    for &m in mask {
+        let (Some(lo), Some(hi)) = (quads.next(), quads.next()) else {
+            break;
+        };
+        // Written out twice rather than looped over the two nibbles: LLVM keeps a loop over
+        // a 16-way dispatch (its state on the stack), which cost 30% more instructions.
+        match enc.first_chunk::<16>() {
+            Some(w) => block_nibble!(acc, lo, w, m & 15, enc),
+            None => (acc, enc) = nibble_last(acc, lo, m & 15, enc),
+        }
+        match enc.first_chunk::<16>() {
+            Some(w) => block_nibble!(acc, hi, w, m >> 4, enc),
+            None => (acc, enc) = nibble_last(acc, hi, m >> 4, enc),
         }
     }
     (acc, enc)
