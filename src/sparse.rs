@@ -126,11 +126,14 @@ fn read_only_by_fc(graph: &Graph, id: TensorId) -> bool {
 }
 
 /// Whether the 1x4 block FULLY_CONNECTED kernel needs fewer Cortex-M4 instructions than the
-/// dense one on `values` (`[rows, depth]`). Costs fitted on fc256x128 at 0% to 90% of its
-/// blocks pruned (docs/performance.md, "Sparse weights", session 8): about 7 instructions per
-/// nibble of mask (4 blocks: the jump and the pointer steps), 7 per kept block (a word load,
-/// the input pair's loads, two `SXTB16`, two `SMLAD`), 20 per row (its rescale), against the
-/// dense kernel's 2.29 per weight; rounded toward dense (7.5, 7.5 and 2.25).
+/// dense one on `values` (`[rows, depth]`). Costs from fc256x128 with half its blocks pruned
+/// (docs/performance.md, "Sparse weights", session 8: 70,006 instructions per invoke) and the
+/// kernel's code: 7 instructions per kept block (a word load, the input pair's `LDRD`, two
+/// `SXTB16`, two `SMLAD`, the branch), about 14 per nibble of mask (4 blocks: the dispatch,
+/// the bounds check, the mask byte's share of the loop) and about 100 per row (the rescale),
+/// against the dense kernel's 2.29 per weight, rounded down to 2.25: break-even near 45% of
+/// the blocks pruned, so a layer pruned 50% in blocks is encoded by `fast`, one pruned weight
+/// by weight (few whole zero blocks) is not.
 pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
     if depth == 0 {
         return false;
@@ -143,7 +146,7 @@ pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
         .filter(|b| b.iter().any(|&w| w != 0))
         .count() as u64;
     // In quarters of an instruction.
-    30 * nibbles + 30 * kept < 9 * values.len() as u64
+    4 * (14 * nibbles + 7 * kept + 100 * rows) < 9 * values.len() as u64
 }
 
 /// How a tensor's weights are written.
@@ -221,6 +224,21 @@ mod tests {
 
     /// The break-even of fc256x128's measured kernels (80% zeros: sparse 0.9% slower than
     /// dense; 85%: 7% faster): `fast` keeps FULLY_CONNECTED weights dense at 50% zeros.
+    /// fc256x128 with half its blocks pruned: the block kernel measured 0.93x the dense one,
+    /// so `fast` encodes it; with a quarter pruned it stays dense.
+    #[test]
+    fn block_fc_pays_from_about_half_the_blocks_pruned() {
+        let with_blocks = |pruned: usize| -> Vec<i8> {
+            (0..256 * 128)
+                .map(|i| if (i / 4) % 100 < pruned { 0 } else { 7 })
+                .collect()
+        };
+        assert!(block_fc_is_faster(256, &with_blocks(50)));
+        assert!(block_fc_is_faster(256, &with_blocks(75)));
+        assert!(!block_fc_is_faster(256, &with_blocks(25)));
+        assert!(!block_fc_is_faster(0, &[]));
+    }
+
     #[test]
     fn sparse_fc_pays_only_from_about_81_percent_zeros() {
         let with_zeros = |zeros: usize| -> Vec<i8> {
