@@ -156,13 +156,7 @@ fn write_cases(
 /// `auto` follows, lies between 80 and 85%).
 fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let (n_in, n_out) = (256usize, 128usize);
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let dense: Vec<i8> = (0..n_in * n_out).map(|_| next() as i8).collect();
     for sparsity in [0.0f64, 0.5, 0.75, 0.8, 0.85, 0.9] {
         let mut w = dense.clone();
@@ -177,18 +171,22 @@ fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// A deterministic xorshift64 stream of pseudo-random weights and inputs.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 /// `fc256x128_b<percent>`: the same layer with the given fraction of its 1x4 blocks (4
 /// consecutive input columns of one output row) zeroed, those of smallest mean magnitude, as
 /// `prune_block = "1x4"` prunes; the encoded file (`always`) is then in the 1x4 block encoding.
 fn fc_blocks(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let (n_in, n_out) = (256usize, 128usize);
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     let dense: Vec<i8> = (0..n_in * n_out).map(|_| next() as i8).collect();
     for sparsity in [0.0f64, 0.25, 0.5, 0.75, 0.9] {
         let mut w = dense.clone();

@@ -127,13 +127,14 @@ fn read_only_by_fc(graph: &Graph, id: TensorId) -> bool {
 
 /// Whether the 1x4 block FULLY_CONNECTED kernel needs fewer Cortex-M4 instructions than the
 /// dense one on `values` (`[rows, depth]`). Costs from fc256x128 with half its blocks pruned
-/// (docs/performance.md, "Sparse weights", session 8: 70,006 instructions per invoke) and the
-/// kernel's code: 7 instructions per kept block (a word load, the input pair's `LDRD`, two
-/// `SXTB16`, two `SMLAD`, the branch), about 14 per nibble of mask (4 blocks: the dispatch,
-/// the bounds check, the mask byte's share of the loop) and about 100 per row (the rescale),
-/// against the dense kernel's 2.29 per weight, rounded down to 2.25: break-even near 45% of
-/// the blocks pruned, so a layer pruned 50% in blocks is encoded by `fast`, one pruned weight
-/// by weight (few whole zero blocks) is not.
+/// (docs/performance.md, "Sparse weights", session 8: 70,006 instructions per invoke against
+/// the dense kernel's 75,173) and the kernel's code: 7 instructions per kept block (a word
+/// load, the input pair's `LDRD`, two `SXTB16`, two `SMLAD`, the branch) and about 14 per
+/// nibble of mask (4 blocks: the dispatch, the bounds check, the mask byte's share of the
+/// loop), against about 1.9 per weight for the dense kernel's products (its 2.29 per weight
+/// less the rescale of each row, which both kernels pay), rounded down to 1.875: break-even
+/// near 45% of the blocks pruned, so a layer pruned 50% in blocks is encoded by `fast`, one
+/// pruned weight by weight (few whole zero blocks) is not.
 pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
     if depth == 0 {
         return false;
@@ -145,8 +146,8 @@ pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
         .flat_map(|row| row.chunks(tflm_runtime::block_sparse::BLOCK))
         .filter(|b| b.iter().any(|&w| w != 0))
         .count() as u64;
-    // In quarters of an instruction.
-    4 * (14 * nibbles + 7 * kept + 100 * rows) < 9 * values.len() as u64
+    // In eighths of an instruction.
+    8 * (14 * nibbles + 7 * kept) < 15 * values.len() as u64
 }
 
 /// How a tensor's weights are written.

@@ -281,10 +281,13 @@ pub fn row_dot<'e>(x: &[[u32; 2]], masks: usize, mut enc: &'e [u8]) -> (i32, &'e
         return (acc, &[]);
     };
     enc = rest;
-    // Four blocks per nibble, as arrays: no per-nibble length check or slice on the stack.
-    let mut quads = x.as_chunks::<4>().0.iter();
-    for &m in mask {
-        let (Some(lo), Some(hi)) = (quads.next(), quads.next()) else {
+    // Eight blocks per mask byte, as arrays: their halves need no run-time length check.
+    for (&m, x8) in mask.iter().zip(x.as_chunks::<8>().0) {
+        let (lo, hi) = x8.split_at(4);
+        let (Ok(lo), Ok(hi)) = (
+            <&[[u32; 2]; 4]>::try_from(lo),
+            <&[[u32; 2]; 4]>::try_from(hi),
+        ) else {
             break;
         };
         // Written out twice rather than looped over the two nibbles: LLVM keeps a loop over
