@@ -253,14 +253,8 @@ fn eval_sparse_with<const ALL_TYPES: bool>(
     if h.variant != INT8_SPARSE {
         return eval_variants::<ALL_TYPES>(io, data);
     }
-    let params: FullyConnectedParams = peek.get()?;
-    let scales = peek.array::<f64>(h.num_scales as usize)?;
-    let bias = peek.array::<i32>(h.output_depth as usize)?;
-    let dims = FcDims {
-        batches: h.batches as usize,
-        accum_depth: h.accum_depth as usize,
-        output_depth: h.output_depth as usize,
-    };
+    let (h, params, scales, dims) = prepared(data)?;
+    let bias = data.array::<i32>(h.output_depth as usize)?;
     let padded = if crate::sparse::padded_len(dims.accum_depth) == 0 {
         &mut []
     } else {
@@ -281,14 +275,7 @@ fn eval_sparse_with<const ALL_TYPES: bool>(
 
 /// The 1x4 block kernel (`INT8_BLOCK`), bias read from the model as the dense kernel does.
 fn eval_block(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    let h: Header = data.get()?;
-    let params: FullyConnectedParams = data.get()?;
-    let scales = data.array::<f64>(h.num_scales as usize)?;
-    let dims = FcDims {
-        batches: h.batches as usize,
-        accum_depth: h.accum_depth as usize,
-        output_depth: h.output_depth as usize,
-    };
+    let (_, params, scales, dims) = prepared(data)?;
     let r = crate::kernels::fully_connected_sparse::fully_connected_i8_block(
         &params,
         scales,
@@ -302,6 +289,22 @@ fn eval_block(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error>
     kernel_result(io, r)
 }
 
+/// What `prepare` wrote for every variant: the header, the parameters, the effective scales
+/// and the dimensions.
+fn prepared<'d>(
+    data: &mut DataReader<'d>,
+) -> Result<(Header, FullyConnectedParams, &'d [f64], FcDims), Error> {
+    let h: Header = data.get()?;
+    let params: FullyConnectedParams = data.get()?;
+    let scales = data.array::<f64>(h.num_scales as usize)?;
+    let dims = FcDims {
+        batches: h.batches as usize,
+        accum_depth: h.accum_depth as usize,
+        output_depth: h.output_depth as usize,
+    };
+    Ok((h, params, scales, dims))
+}
+
 super::int8_evals!();
 
 /// Runs the prepared variant: int8 always, the others only when `ALL_TYPES` (a constant, so
@@ -311,14 +314,7 @@ fn eval_variants<const ALL_TYPES: bool>(
     io: &mut OpIo<'_>,
     data: &mut DataReader<'_>,
 ) -> Result<(), Error> {
-    let h: Header = data.get()?;
-    let params: FullyConnectedParams = data.get()?;
-    let scales = data.array::<f64>(h.num_scales as usize)?;
-    let dims = FcDims {
-        batches: h.batches as usize,
-        accum_depth: h.accum_depth as usize,
-        output_depth: h.output_depth as usize,
-    };
+    let (h, params, scales, dims) = prepared(data)?;
     let r = match h.variant {
         FLOAT if ALL_TYPES => k::fully_connected_f32(
             &params,
