@@ -10,8 +10,9 @@
 //! small part of a model's bytes.
 //!
 //! Ranking is per layer (each tensor loses the same fraction) or global (one
-//! threshold over all of them, so layers with many small weights lose more). Ties are broken
-//! by position, so the result is deterministic.
+//! threshold over all of them, so layers with many small weights lose more), or per layer in
+//! 1x4 blocks of FULLY_CONNECTED weights ([`Ranking::Blocks1x4`], for the faster block
+//! kernel). Ties are broken by position, so the result is deterministic.
 
 use super::PruneError;
 use crate::ir::{ConstData, Graph, OpKind, TensorId};
