@@ -23,7 +23,7 @@
 //! co2 is pruned with 2 epochs of fine-tuning (`tflm convert models/co2 -q int8 -p 0.5
 //! --finetune-epochs 2`, docs/quality.md's figure); the others without.
 //!
-//! Run: `cargo run --release --example sparse_bench [DIR]`.
+//! Run: `cargo run --release --example sparse_bench [DIR [sine|digits|co2|fc]]`.
 
 use std::path::PathBuf;
 use tflm::pipeline::Pipeline;
@@ -39,10 +39,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&out)?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
     println!("model   variant      model bytes  FC+LSTM weight bytes  test rows identical");
-    for name in ["sine", "digits", "co2"] {
+    // An optional second argument picks the models (`digits`, `fc` for the fc256x128 cases).
+    let only = std::env::args().nth(2);
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    for name in ["sine", "digits", "co2"].into_iter().filter(|n| wanted(n)) {
         let dir = root.join(name);
-        for prune in [None, Some(0.5f32), Some(0.75)] {
+        // (sparsity, in 1x4 blocks)
+        for (prune, blocks) in [
+            (None, false),
+            (Some(0.5f32), false),
+            (Some(0.75), false),
+            (Some(0.5), true),
+        ] {
             let mut pipeline = Pipeline::from_dir(&dir).quant(Mode::Int8);
+            if blocks {
+                pipeline = pipeline.prune_block(tflm::prune::PruneBlock::OneByFour);
+            }
             if let Some(p) = prune {
                 pipeline = pipeline.prune(p);
                 if name == "co2" {
@@ -54,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let inputs = session.test_inputs(&dense);
             let expected = tflm::run::run_cases(&dense.tflite, &inputs, true)?;
             let tag = match prune {
-                Some(p) => format!("p{:.0}", 100.0 * p),
+                Some(p) => format!("{}{:.0}", if blocks { "b" } else { "p" }, 100.0 * p),
                 None => "p0".to_string(),
             };
             write_cases(&out.join(format!("{name}_{tag}.jsonl")), &inputs, &expected)?;
@@ -111,7 +123,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    fc_heavy(&out)?;
+    if wanted("fc") {
+        fc_heavy(&out)?;
+        fc_blocks(&out)?;
+    }
     println!("written to {}", out.display());
     Ok(())
 }
@@ -140,16 +155,8 @@ fn write_cases(
 /// at 0, 50, 75, 80, 85 and 90% zeros (the sparse kernel's break-even with the dense one, which
 /// `auto` follows, lies between 80 and 85%).
 fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
-    use tflm::ir::{ConstData, FullyConnectedOptions, Graph, Op, OpKind, Quantization, Tensor};
-    use tflm_runtime::DType;
     let (n_in, n_out) = (256usize, 128usize);
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let dense: Vec<i8> = (0..n_in * n_out).map(|_| next() as i8).collect();
     for sparsity in [0.0f64, 0.5, 0.75, 0.8, 0.85, 0.9] {
         let mut w = dense.clone();
@@ -158,66 +165,115 @@ fn fc_heavy(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         for &i in &order[..(sparsity * w.len() as f64) as usize] {
             w[i] = 0;
         }
-        let mut g = Graph::new();
-        let x = g.add_tensor(
-            Tensor::activation("x", DType::I8, vec![1, n_in])
-                .with_quantization(Quantization::per_tensor(0.05, -3)),
-        );
-        let wt = g.add_tensor(
-            Tensor::constant("w", vec![n_out, n_in], ConstData::I8(w))
-                .with_quantization(Quantization::per_tensor(0.01, 0)),
-        );
-        let b = g.add_tensor(Tensor::constant(
-            "b",
-            vec![n_out],
-            ConstData::I32((0..n_out as i32).map(|i| i * 37 - 2000).collect()),
-        ));
-        let y = g.add_tensor(
-            Tensor::activation("y", DType::I8, vec![1, n_out])
-                .with_quantization(Quantization::per_tensor(2.0, 5)),
-        );
-        g.add_op(Op::new(
-            OpKind::FullyConnected(FullyConnectedOptions::default()),
-            [x, wt, b],
-            [y],
-        ));
-        g.inputs = vec![x];
-        g.outputs = vec![y];
         let tag = format!("p{:.0}", 100.0 * sparsity);
-        let dense_bytes = tflm::tflite_writer::write_with(&g, SparseWeights::Never)?;
-        let inputs: Vec<Vec<tflm::fixtures::TensorData>> = (0..20)
-            .map(|_| {
-                vec![tflm::fixtures::TensorData {
-                    dtype: DType::I8,
-                    shape: vec![1, n_in],
-                    bytes: (0..n_in).map(|_| next() as u8).collect(),
-                }]
-            })
-            .collect();
-        let expected = tflm::run::run_cases(&dense_bytes, &inputs, true)?;
-        write_cases(
-            &out.join(format!("fc256x128_{tag}.jsonl")),
-            &inputs,
-            &expected,
-        )?;
-        std::fs::write(
-            out.join(format!("fc256x128_{tag}_dense.tflite")),
-            &dense_bytes,
-        )?;
-        let sparse_bytes = tflm::tflite_writer::write_with(&g, SparseWeights::Always)?;
-        let same = tflm::run::run_cases(&sparse_bytes, &inputs, true)? == expected;
-        std::fs::write(
-            out.join(format!("fc256x128_{tag}_sparse.tflite")),
-            &sparse_bytes,
-        )?;
-        println!(
-            "fc256x128 {tag}: dense {} B, sparse {} B, outputs identical: {same}",
-            dense_bytes.len(),
-            sparse_bytes.len()
-        );
-        if !same {
-            return Err("fc256x128: sparse outputs differ from dense".into());
+        fc_files(out, &tag, w, &mut next)?;
+    }
+    Ok(())
+}
+
+/// A deterministic xorshift64 stream of pseudo-random weights and inputs.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
+/// `fc256x128_b<percent>`: the same layer with the given fraction of its 1x4 blocks (4
+/// consecutive input columns of one output row) zeroed, those of smallest mean magnitude, as
+/// `prune_block = "1x4"` prunes; the encoded file (`always`) is then in the 1x4 block encoding.
+fn fc_blocks(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let (n_in, n_out) = (256usize, 128usize);
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+    let dense: Vec<i8> = (0..n_in * n_out).map(|_| next() as i8).collect();
+    for sparsity in [0.0f64, 0.25, 0.5, 0.75, 0.9] {
+        let mut w = dense.clone();
+        let score =
+            |b: usize| -> i32 { w[4 * b..4 * b + 4].iter().map(|&v| (v as i32).abs()).sum() };
+        let mut order: Vec<usize> = (0..w.len() / 4).collect();
+        order.sort_by_key(|&b| (score(b), b));
+        let cut: Vec<usize> = order[..(sparsity * order.len() as f64) as usize].to_vec();
+        for b in cut {
+            w[4 * b..4 * b + 4].fill(0);
         }
+        let tag = format!("b{:.0}", 100.0 * sparsity);
+        fc_files(out, &tag, w, &mut next)?;
+    }
+    Ok(())
+}
+
+/// Writes `fc256x128_<tag>_dense.tflite`, `..._sparse.tflite` (`always`) and 20 cases for one
+/// int8 FULLY_CONNECTED of 256 inputs and 128 outputs with weights `w`, and checks that the
+/// sparse file's outputs equal the dense one's.
+fn fc_files(
+    out: &std::path::Path,
+    tag: &str,
+    w: Vec<i8>,
+    next: &mut impl FnMut() -> u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use tflm::ir::{ConstData, FullyConnectedOptions, Graph, Op, OpKind, Quantization, Tensor};
+    use tflm_runtime::DType;
+    let (n_in, n_out) = (256usize, 128usize);
+    let mut g = Graph::new();
+    let x = g.add_tensor(
+        Tensor::activation("x", DType::I8, vec![1, n_in])
+            .with_quantization(Quantization::per_tensor(0.05, -3)),
+    );
+    let wt = g.add_tensor(
+        Tensor::constant("w", vec![n_out, n_in], ConstData::I8(w))
+            .with_quantization(Quantization::per_tensor(0.01, 0)),
+    );
+    let b = g.add_tensor(Tensor::constant(
+        "b",
+        vec![n_out],
+        ConstData::I32((0..n_out as i32).map(|i| i * 37 - 2000).collect()),
+    ));
+    let y = g.add_tensor(
+        Tensor::activation("y", DType::I8, vec![1, n_out])
+            .with_quantization(Quantization::per_tensor(2.0, 5)),
+    );
+    g.add_op(Op::new(
+        OpKind::FullyConnected(FullyConnectedOptions::default()),
+        [x, wt, b],
+        [y],
+    ));
+    g.inputs = vec![x];
+    g.outputs = vec![y];
+    let dense_bytes = tflm::tflite_writer::write_with(&g, SparseWeights::Never)?;
+    let inputs: Vec<Vec<tflm::fixtures::TensorData>> = (0..20)
+        .map(|_| {
+            vec![tflm::fixtures::TensorData {
+                dtype: DType::I8,
+                shape: vec![1, n_in],
+                bytes: (0..n_in).map(|_| next() as u8).collect(),
+            }]
+        })
+        .collect();
+    let expected = tflm::run::run_cases(&dense_bytes, &inputs, true)?;
+    write_cases(
+        &out.join(format!("fc256x128_{tag}.jsonl")),
+        &inputs,
+        &expected,
+    )?;
+    std::fs::write(
+        out.join(format!("fc256x128_{tag}_dense.tflite")),
+        &dense_bytes,
+    )?;
+    let sparse_bytes = tflm::tflite_writer::write_with(&g, SparseWeights::Always)?;
+    let same = tflm::run::run_cases(&sparse_bytes, &inputs, true)? == expected;
+    std::fs::write(
+        out.join(format!("fc256x128_{tag}_sparse.tflite")),
+        &sparse_bytes,
+    )?;
+    println!(
+        "fc256x128 {tag}: dense {} B, sparse {} B, outputs identical: {same}",
+        dense_bytes.len(),
+        sparse_bytes.len()
+    );
+    if !same {
+        return Err("fc256x128: sparse outputs differ from dense".into());
     }
     Ok(())
 }

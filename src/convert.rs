@@ -42,6 +42,16 @@ pub struct ConvertArgs {
     /// Rank weights for pruning over all layers at once instead of per layer.
     #[arg(long)]
     global_pruning: bool,
+    /// Block pruning: FULLY_CONNECTED weights pruned in 1x4 blocks (4 consecutive input columns
+    /// of one output row, ranked per layer by mean magnitude), written in the 1x4 block encoding
+    /// whose kernel is faster than dense (other layers weight by weight).
+    #[arg(
+        long = "prune-block",
+        alias = "prune_block",
+        value_name = "BLOCK",
+        conflicts_with_all = ["global_pruning", "prune_structure"]
+    )]
+    prune_block: Option<tflm::prune::PruneBlock>,
     /// Pruned int8 FULLY_CONNECTED and LSTM gate weights in tflm-rs's sparse encoding: auto (each
     /// tensor the encoding shrinks), fast (as auto, FULLY_CONNECTED weights only where the sparse
     /// kernel is also faster: from about 81% zeros), always, or never (dense: for LiteRT and
@@ -139,6 +149,8 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         prune_structure: args.prune_structure,
         ranking: if args.global_pruning {
             Ranking::Global
+        } else if args.prune_block.is_some() {
+            Ranking::Blocks1x4
         } else {
             Ranking::PerLayer
         },
@@ -373,6 +385,9 @@ fn training_label(o: &Options) -> String {
         s.push_str(&format!(" pruned {:.0}%", 100.0 * p));
         if let Some(st) = o.prune_structure {
             s.push_str(&format!(" {st}"));
+        }
+        if o.ranking == Ranking::Blocks1x4 {
+            s.push_str(" 1x4");
         }
     }
     if o.finetune_epochs > 0 {

@@ -115,35 +115,95 @@ fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
     (only_sparse_inputs && used).then_some(values.as_slice())
 }
 
-/// Whether a FULLY_CONNECTED operator reads tensor `id`.
-fn read_by_fc(graph: &Graph, id: TensorId) -> bool {
-    graph.ops.iter().any(|op| {
-        matches!(op.kind, crate::ir::OpKind::FullyConnected(_)) && op.inputs.contains(&Some(id))
-    })
+/// Whether every operator that reads tensor `id` is a FULLY_CONNECTED (the only kernel that
+/// reads the 1x4 block encoding).
+fn read_only_by_fc(graph: &Graph, id: TensorId) -> bool {
+    graph
+        .ops
+        .iter()
+        .filter(|op| op.inputs.contains(&Some(id)))
+        .all(|op| matches!(op.kind, crate::ir::OpKind::FullyConnected(_)))
 }
 
-/// The encoded bytes of tensor `id` when `choice` says to encode it, else `None`.
-pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<Vec<u8>> {
+/// Whether the 1x4 block FULLY_CONNECTED kernel needs fewer Cortex-M4 instructions than the
+/// dense one on `values` (`[rows, depth]`). Costs from fc256x128 with half its blocks pruned
+/// (docs/performance.md, "Sparse weights", session 8: 59,960 instructions per invoke against
+/// the dense kernel's 75,173) and the kernel's code: 7 instructions per kept block (a word
+/// load, the input pair's `LDRD`, two `SXTB16`, two `SMLAD`, the branch) and about 9 per
+/// nibble of mask (4 blocks: the dispatch, the bounds check, the mask byte's share of the
+/// loop), against about 1.9 per weight for the dense kernel's products (its 2.29 per weight
+/// less the rescale of each row, which both kernels pay), rounded down to 1.875: break-even
+/// near 25% of the blocks pruned, so a layer pruned 50% in blocks is encoded by `fast`, one
+/// pruned weight by weight (few whole zero blocks) is not.
+pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
+    if depth == 0 {
+        return false;
+    }
+    let rows = (values.len() / depth) as u64;
+    let nibbles = rows * 2 * tflm_runtime::block_sparse::mask_len(depth) as u64;
+    let kept = values
+        .chunks_exact(depth)
+        .flat_map(|row| row.chunks(tflm_runtime::block_sparse::BLOCK))
+        .filter(|b| b.iter().any(|&w| w != 0))
+        .count() as u64;
+    // In eighths of an instruction.
+    8 * (9 * nibbles + 7 * kept) < 15 * values.len() as u64
+}
+
+/// How a tensor's weights are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// The row bitmask (`tflm_runtime::sparse`): one bit per weight plus the nonzero values.
+    RowBitmask,
+    /// 1x4 blocks (`tflm_runtime::block_sparse`): one bit per 4 columns plus the kept blocks;
+    /// FULLY_CONNECTED weights only.
+    Block1x4,
+}
+
+/// The encoding and bytes of tensor `id` when `choice` says to encode it, else `None`. Of the
+/// encodings that fit the tensor (the row bitmask always, 1x4 blocks for FULLY_CONNECTED
+/// weights), the smallest one the choice allows: `Auto` any one smaller than dense, `Fast`
+/// one smaller and, for FULLY_CONNECTED weights, faster than dense, `Always` the smaller of
+/// the two even when larger than dense. On a tie the block encoding (its kernel is faster).
+pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<(Encoding, Vec<u8>)> {
     if choice == SparseWeights::Never {
         return None;
     }
     let values = eligible(graph, id)?;
     let depth = graph.tensor(id).shape[1];
-    let len = tflm_runtime::sparse::encoded_len(depth, values);
-    let larger = len >= values.len();
-    let slower = || read_by_fc(graph, id) && !sparse_fc_is_faster(depth, values);
-    let dense = match choice {
-        SparseWeights::Auto => larger,
-        SparseWeights::Fast => larger || slower(),
-        SparseWeights::Always | SparseWeights::Never => false,
+    let fc = read_only_by_fc(graph, id);
+    let row_len = tflm_runtime::sparse::encoded_len(depth, values);
+    let block_len = tflm_runtime::block_sparse::encoded_len(depth, values);
+    let allowed = |e: Encoding, len: usize| match choice {
+        SparseWeights::Auto => len < values.len(),
+        SparseWeights::Fast => {
+            len < values.len()
+                && match e {
+                    Encoding::RowBitmask => !fc || sparse_fc_is_faster(depth, values),
+                    Encoding::Block1x4 => block_fc_is_faster(depth, values),
+                }
+        }
+        SparseWeights::Always => true,
+        SparseWeights::Never => false,
     };
-    if dense {
-        return None;
+    let mut candidates = vec![
+        (block_len, Encoding::Block1x4),
+        (row_len, Encoding::RowBitmask),
+    ];
+    if !fc {
+        candidates.remove(0);
     }
+    let (len, encoding) = candidates
+        .into_iter()
+        .filter(|&(len, e)| allowed(e, len))
+        .min_by_key(|&(len, _)| len)?;
     let mut out = vec![0u8; len];
-    let n = tflm_runtime::sparse::encode(depth, values, &mut out)?;
+    let n = match encoding {
+        Encoding::RowBitmask => tflm_runtime::sparse::encode(depth, values, &mut out)?,
+        Encoding::Block1x4 => tflm_runtime::block_sparse::encode(depth, values, &mut out)?,
+    };
     debug_assert_eq!(n, len);
-    Some(out)
+    Some((encoding, out))
 }
 
 #[cfg(test)]
@@ -165,6 +225,21 @@ mod tests {
 
     /// The break-even of fc256x128's measured kernels (80% zeros: sparse 0.9% slower than
     /// dense; 85%: 7% faster): `fast` keeps FULLY_CONNECTED weights dense at 50% zeros.
+    /// fc256x128 with half its blocks pruned: the block kernel measured 0.80x the dense one,
+    /// so `fast` encodes it; with a fifth pruned it stays dense.
+    #[test]
+    fn block_fc_pays_from_about_half_the_blocks_pruned() {
+        let with_blocks = |pruned: usize| -> Vec<i8> {
+            (0..256 * 128)
+                .map(|i| if (i / 4) % 100 < pruned { 0 } else { 7 })
+                .collect()
+        };
+        assert!(block_fc_is_faster(256, &with_blocks(50)));
+        assert!(block_fc_is_faster(256, &with_blocks(75)));
+        assert!(!block_fc_is_faster(256, &with_blocks(20)));
+        assert!(!block_fc_is_faster(0, &[]));
+    }
+
     #[test]
     fn sparse_fc_pays_only_from_about_81_percent_zeros() {
         let with_zeros = |zeros: usize| -> Vec<i8> {

@@ -21,8 +21,9 @@
 //! - With [`write_with`] and a [`SparseWeights`] choice other than `Never`, pruned int8
 //!   FULLY_CONNECTED weights in tflm-rs's sparse encoding (`docs/sparse.md`): the tensor's
 //!   buffer holds the encoded bytes, its `sparsity` is an empty `SparsityParameters` table, and
-//!   a metadata entry `tflm_rs.sparse_weights` names the encoding. Only tflm-rs's runtime reads
-//!   it; [`write`] writes dense weights, which every TFLite runtime loads.
+//!   a metadata entry `tflm_rs.sparse_weights` names the encoding (the 1x4 block encoding's
+//!   entry has a buffer listing its tensors). Only tflm-rs's runtime reads it; [`write`]
+//!   writes dense weights, which every TFLite runtime loads.
 //!
 //! The same graph always gives the same bytes: the builder is fed in tensor and operator
 //! order, and nothing depends on hash order or addresses.
@@ -108,12 +109,21 @@ fn write_impl(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, WriteErro
     let mut buffers = vec![empty_table(&mut fbb)];
     let mut tensor_buffer = vec![0u32; graph.tensors.len()];
     let mut is_sparse = vec![false; graph.tensors.len()];
+    let mut row_bitmask = false;
+    // The block encoding's metadata buffer: its tensors' indices, little-endian u32.
+    let mut block_list: Vec<u8> = Vec::new();
     for (i, t) in graph.tensors.iter().enumerate() {
         if let Some(data) = &t.data {
             tensor_buffer[i] = buffers.len() as u32;
             let bytes = match crate::sparse::encoded(graph, TensorId(i), sparse) {
-                Some(encoded) => {
+                Some((encoding, encoded)) => {
                     is_sparse[i] = true;
+                    match encoding {
+                        crate::sparse::Encoding::RowBitmask => row_bitmask = true,
+                        crate::sparse::Encoding::Block1x4 => {
+                            block_list.extend((i as u32).to_le_bytes())
+                        }
+                    }
                     encoded
                 }
                 None => data.to_le_bytes(),
@@ -128,8 +138,13 @@ fn write_impl(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, WriteErro
         buffers.push(buffer(&mut fbb, &bytes));
         buffers.len() as u32 - 1
     });
-    // The declaration of the encoding is its name; its buffer is the empty buffer 0.
-    let sparse_buffer = is_sparse.contains(&true).then_some(0u32);
+    // The row bitmask's declaration is its name (its buffer is the empty buffer 0); the block
+    // encoding's buffer lists its tensors.
+    let sparse_buffer = row_bitmask.then_some(0u32);
+    let block_buffer = (!block_list.is_empty()).then(|| {
+        buffers.push(buffer(&mut fbb, &block_list));
+        buffers.len() as u32 - 1
+    });
 
     let mut shared = Shared::default();
     let tensors: Vec<_> = graph
@@ -174,6 +189,7 @@ fn write_impl(graph: &Graph, sparse: SparseWeights) -> Result<Vec<u8>, WriteErro
     let entries: Vec<_> = [
         metadata_buffer.map(|b| ("min_runtime_version", b)),
         sparse_buffer.map(|b| (tflm_runtime::sparse::METADATA_NAME, b)),
+        block_buffer.map(|b| (tflm_runtime::block_sparse::METADATA_NAME, b)),
     ]
     .into_iter()
     .flatten()

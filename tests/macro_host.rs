@@ -30,6 +30,15 @@ mod sine_pruned_small {
     );
 }
 
+mod digits_blocks {
+    tflm_macros::include_quantized_model!(
+        "models/digits",
+        quant = "int8",
+        prune = 0.5,
+        prune_block = "1x4",
+    );
+}
+
 mod co2_int16x8 {
     tflm_macros::include_quantized_model!("models/co2", quant = "int16x8");
 }
@@ -132,6 +141,34 @@ fn sparse_weights_and_short_names_reach_the_macro_model() {
             model.predict(&[ex.inputs[0][0]]).unwrap(),
             sine_pruned_small::dequantize_output(&[q])
         );
+    }
+}
+
+/// `prune_block = "1x4"` reaches the pipeline: the macro's model is `Pipeline::prune_block`'s,
+/// in the 1x4 block encoding, with the sparse FULLY_CONNECTED kernel in its operator list.
+#[test]
+fn prune_block_reaches_the_macro_model() {
+    let session = Pipeline::from_dir(dir("digits"))
+        .prune(0.5)
+        .prune_block(tflm::prune::PruneBlock::OneByFour)
+        .load()
+        .unwrap();
+    let c = session.convert(tflm::quantize::Mode::Int8).unwrap();
+    assert_eq!(digits_blocks::MODEL_BYTES, &c.tflite[..]);
+    let has = |s: &[u8]| digits_blocks::MODEL_BYTES.windows(s.len()).any(|w| w == s);
+    assert!(has(tflm_runtime::block_sparse::METADATA_NAME.as_bytes()));
+    assert!(digits_blocks::OPS
+        .iter()
+        .any(|r| r.name() == "FULLY_CONNECTED_SPARSE_INT8"));
+    // The macro's model on its raw inputs computes the pipeline's outputs bit for bit.
+    let mut arena = digits_blocks::Arena::zeroed();
+    let mut model = digits_blocks::Model::new(&mut arena.0).unwrap();
+    let want = tflm::run::run_cases(&c.tflite, &session.test_inputs(&c), true).unwrap();
+    for (ex, want) in session.dataset.test.iter().zip(&want) {
+        let input: [f32; 64] = ex.inputs[0].as_slice().try_into().unwrap();
+        let q: Vec<i8> = want[0].bytes.iter().map(|&b| b as i8).collect();
+        let want: [f32; 10] = digits_blocks::dequantize_output(q.as_slice().try_into().unwrap());
+        assert_eq!(model.predict(&input).unwrap(), want);
     }
 }
 

@@ -10,8 +10,9 @@
 //! small part of a model's bytes.
 //!
 //! Ranking is per layer (each tensor loses the same fraction) or global (one
-//! threshold over all of them, so layers with many small weights lose more). Ties are broken
-//! by position, so the result is deterministic.
+//! threshold over all of them, so layers with many small weights lose more), or per layer in
+//! 1x4 blocks of FULLY_CONNECTED weights ([`Ranking::Blocks1x4`], for the faster block
+//! kernel). Ties are broken by position, so the result is deterministic.
 
 use super::PruneError;
 use crate::ir::{ConstData, Graph, OpKind, TensorId};
@@ -19,9 +20,85 @@ use crate::ir::{ConstData, Graph, OpKind, TensorId};
 /// How weights are ranked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Ranking {
+    /// Each tensor (an LSTM's input-to-gate or recurrent matrices together) loses the same
+    /// fraction of its weights.
     #[default]
     PerLayer,
+    /// One threshold over all prunable weights.
     Global,
+    /// As `PerLayer`, but FULLY_CONNECTED weights are ranked and zeroed in 1x4 blocks: the 4
+    /// consecutive input columns of one output row that tflm-rs's block encoding stores as
+    /// one word (`tflm_runtime::block_sparse`), scored by their mean magnitude (tfmot's
+    /// default `block_pooling_type='AVG'`; a partial last block of a row by the mean of its
+    /// columns). Other layers are pruned weight by weight.
+    Blocks1x4,
+}
+
+impl Ranking {
+    /// Whether tensor `w` of operator `op` is ranked in 1x4 blocks.
+    fn in_blocks(self, graph: &Graph, op: usize, w: TensorId) -> bool {
+        self == Ranking::Blocks1x4
+            && matches!(graph.ops[op].kind, OpKind::FullyConnected(_))
+            && graph.tensor(w).shape.len() == 2
+    }
+}
+
+/// Columns of a 1x4 block.
+const BLOCK: usize = 4;
+
+/// The block shape of block pruning (`prune_block = "1x4"`, `--prune-block 1x4`): 1 output row
+/// by 4 consecutive input columns of FULLY_CONNECTED weights ([`Ranking::Blocks1x4`]), the
+/// shape tflm-rs's block kernel multiplies as one word. The only one so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PruneBlock {
+    OneByFour,
+}
+
+impl PruneBlock {
+    pub fn as_str(self) -> &'static str {
+        "1x4"
+    }
+}
+
+impl std::fmt::Display for PruneBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PruneBlock {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "1x4" => Ok(PruneBlock::OneByFour),
+            _ => Err(format!(
+                "prune_block must be \"1x4\" (4 consecutive input columns of one output row), got {s:?}"
+            )),
+        }
+    }
+}
+
+/// The ranking units of a weight tensor: `(score, first index, length)`, single weights by
+/// magnitude, or 1x4 blocks (row-major `[rows, depth]`, cut at each row's end) by their mean
+/// magnitude.
+fn units(values: &[f32], depth: Option<usize>) -> Vec<(f32, usize, usize)> {
+    match depth {
+        Some(depth) if depth > 0 => values
+            .chunks(depth)
+            .enumerate()
+            .flat_map(|(r, row)| {
+                row.chunks(BLOCK).enumerate().map(move |(j, b)| {
+                    let mean = b.iter().map(|x| x.abs()).sum::<f32>() / b.len() as f32;
+                    (mean, r * depth + j * BLOCK, b.len())
+                })
+            })
+            .collect(),
+        _ => values
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.abs(), i, 1))
+            .collect(),
+    }
 }
 
 /// What pruning did to one tensor.
@@ -95,12 +172,10 @@ pub fn plan(
         .into_iter()
         .filter(|(op, _)| !skip.contains(op))
         .collect();
-    let magnitudes = |w: TensorId| -> Vec<f32> {
-        graph
-            .tensor(w)
-            .f32_data()
-            .map(|v| v.iter().map(|x| x.abs()).collect())
-            .unwrap_or_default()
+    let units_of = |op: usize, w: TensorId| -> Vec<(f32, usize, usize)> {
+        let t = graph.tensor(w);
+        let depth = ranking.in_blocks(graph, op, w).then(|| t.shape[1]);
+        units(t.f32_data().unwrap_or_default(), depth)
     };
     // Ranking groups: global, one of everything; per layer, one per weight tensor, except
     // that an LSTM's four input-to-gate matrices form one group and its four recurrent ones
@@ -112,7 +187,9 @@ pub fn plan(
     for (k, &(op, w)) in targets.iter().enumerate() {
         let key = match ranking {
             Ranking::Global => (0, 0),
-            Ranking::PerLayer => (op, lstm_matrix_group(graph, op, w).unwrap_or(k + 3)),
+            Ranking::PerLayer | Ranking::Blocks1x4 => {
+                (op, lstm_matrix_group(graph, op, w).unwrap_or(k + 3))
+            }
         };
         match keys.iter().position(|&g| g == key) {
             Some(g) => groups[g].push(k),
@@ -124,19 +201,27 @@ pub fn plan(
     }
     let mut zeroed: Vec<Vec<usize>> = vec![Vec::new(); targets.len()];
     for group in &groups {
-        let mut all: Vec<(f32, usize, usize)> = Vec::new();
+        // (score, tensor, first index, length): single weights or 1x4 blocks.
+        let mut all: Vec<(f32, usize, usize, usize)> = Vec::new();
         for &k in group {
+            let (op, w) = targets[k];
             all.extend(
-                magnitudes(targets[k].1)
+                units_of(op, w)
                     .into_iter()
-                    .enumerate()
-                    .map(|(i, m)| (m, k, i)),
+                    .map(|(m, i, len)| (m, k, i, len)),
             );
         }
-        let n = (f64::from(sparsity) * all.len() as f64).round() as usize;
+        let weights: usize = all.iter().map(|u| u.3).sum();
+        let n = (f64::from(sparsity) * weights as f64).round() as usize;
         all.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
-        for &(_, k, i) in &all[..n] {
-            zeroed[k].push(i);
+        // Smallest units first until `n` weights are zeroed (a block may overshoot by 3).
+        let mut done = 0;
+        for &(_, k, i, len) in &all {
+            if done >= n {
+                break;
+            }
+            zeroed[k].extend(i..i + len);
+            done += len;
         }
     }
     Ok(targets
@@ -284,6 +369,40 @@ mod tests {
         assert_eq!(weights(&g, "w1"), vec![0.0, -0.4, 0.0, 0.0]);
         assert_eq!(weights(&g, "w2"), vec![5.0, -6.0, 7.0, 0.0]);
         assert_eq!(r[0].sparsity(), 0.75);
+    }
+
+    /// 1x4 blocks of FULLY_CONNECTED weights ranked by mean magnitude: whole blocks zeroed,
+    /// a partial last block ranked by the mean of its columns.
+    #[test]
+    fn blocks_of_four_columns_by_mean_magnitude() {
+        let mut g = Graph::new();
+        let x = g.add_tensor(Tensor::activation("x", DType::F32, vec![1, 6]));
+        #[rustfmt::skip]
+        let w = g.add_tensor(Tensor::constant("w", vec![2, 6], ConstData::F32(vec![
+            // blocks: [0.1 -0.1 0.1 5.0] mean 1.325, [0.2 0.2] mean 0.2
+            0.1, -0.1, 0.1, 5.0, 0.2, 0.2,
+            // blocks: [1 1 1 1] mean 1, [-0.9 0.3] mean 0.6
+            1.0, 1.0, 1.0, 1.0, -0.9, 0.3,
+        ])));
+        let y = g.add_tensor(Tensor::activation("y", DType::F32, vec![1, 2]));
+        let fc = OpKind::FullyConnected(FullyConnectedOptions::default());
+        g.add_op(Op::new(fc, [x, w], [y]));
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        // 50% of 12 weights: the 2-column blocks (0.2, 0.6) then the 1.0 block (8 zeroed,
+        // the first unit past 6).
+        let r = prune(&mut g, 0.5, Ranking::Blocks1x4, &[]).unwrap();
+        assert_eq!(
+            weights(&g, "w"),
+            vec![0.1, -0.1, 0.1, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
+        assert_eq!(r[0].zeros, 8);
+        // Weight by weight, the same graph keeps the 1.0s and 5.0 instead.
+        let mut g2 = two_layers();
+        prune(&mut g2, 0.5, Ranking::Blocks1x4, &[]).unwrap();
+        // [2, 2] rows are one partial block each: the smaller-mean row goes.
+        assert_eq!(weights(&g2, "w1"), vec![0.0, 0.0, 0.3, -0.2]);
+        assert_eq!(weights(&g2, "w2"), vec![5.0, -6.0, 0.0, 0.0]);
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub enum PruneError {
         name: &'static str,
         message: String,
     },
+    #[error(
+        "prune_block = \"1x4\" needs a sparsity (prune = s) and per-layer ranking (not global, \
+         not prune_structure)"
+    )]
+    BlockRanking,
     #[error("prune_structure = {0:?}: the model has no {1} layer with float weights")]
     NoUnits(&'static str, &'static str),
     #[error("structured pruning left an invalid graph: {0}")]

@@ -16,7 +16,8 @@
 //! `finetune_epochs` (fine-tuning on the dataset, pruning gradually with `prune`), `qat`
 //! (`true`: quantization-aware training), `prune_skip` (`"name,name"`: layers left dense),
 //! `prune_structure` (`"neurons"` or `"channels"`: `prune` removes that fraction of whole
-//! units per layer instead of single weights), `sparse_weights` (`"auto"`, `"fast"`,
+//! units per layer instead of single weights), `prune_block` (`"1x4"`: FULLY_CONNECTED weights
+//! pruned in blocks of 4 input columns, stored in the faster 1x4 block encoding), `sparse_weights` (`"auto"`, `"fast"`,
 //! `"always"`, `"never"`: which pruned weights are stored sparse-encoded), `short_names`
 //! (`true`: empty names for every tensor but the inputs and outputs, fewer flash bytes).
 //! The generated items are those of `tflm::codegen`; to embed two models in one crate, invoke
@@ -36,7 +37,7 @@ use syn::punctuated::Punctuated;
 use syn::{Ident, Lit, LitStr, Token};
 use tflm::calibrate::Method;
 use tflm::pipeline::Pipeline;
-use tflm::prune::Structure;
+use tflm::prune::{PruneBlock, Structure};
 use tflm::quantize::{IoKind, Mode, MODE_NAMES};
 use tflm::sparse::SparseWeights;
 
@@ -217,6 +218,11 @@ fn pipeline_of(args: &Args) -> syn::Result<Pipeline> {
                 let structure: Structure = s.parse().map_err(at_value)?;
                 pipeline.prune_structure(structure)
             }
+            "prune_block" => {
+                let s = string_of(arg)?;
+                let block: PruneBlock = s.parse().map_err(at_value)?;
+                pipeline.prune_block(block)
+            }
             "sparse_weights" => {
                 let s = string_of(arg)?;
                 let choice: SparseWeights = s.parse().map_err(at_value)?;
@@ -227,8 +233,8 @@ fn pipeline_of(args: &Args) -> syn::Result<Pipeline> {
                 return Err(syn::Error::new(
                     arg.name.span(),
                     format!(
-                    "unknown argument `{key}`; valid: quant, prune, prune_structure, prune_skip, \
-                     sparse_weights, finetune_epochs, qat, calibration, samples, io, seed, \
+                    "unknown argument `{key}`; valid: quant, prune, prune_structure, prune_block, \
+                     prune_skip, sparse_weights, finetune_epochs, qat, calibration, samples, io, seed, \
                      short_names"
                 ),
                 ))
@@ -241,6 +247,16 @@ fn pipeline_of(args: &Args) -> syn::Result<Pipeline> {
                 arg.name.span(),
                 "`prune_structure` needs `prune`, the fraction of units to remove, e.g. \
                  prune = 0.5, prune_structure = \"neurons\"",
+            ));
+        }
+    }
+    if let Some(arg) = args.options.iter().find(|a| a.name == "prune_block") {
+        let o = pipeline.options();
+        if o.prune.is_none() || o.prune_structure.is_some() {
+            return Err(syn::Error::new(
+                arg.name.span(),
+                "`prune_block` needs `prune` (the fraction of weights zeroed in blocks) and no \
+                 `prune_structure`, e.g. prune = 0.5, prune_block = \"1x4\"",
             ));
         }
     }

@@ -19,6 +19,7 @@ extern crate std;
 
 mod aligned;
 mod arena;
+pub mod block_sparse;
 pub mod error;
 pub mod flatbuf;
 mod interpreter;

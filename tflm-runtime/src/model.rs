@@ -70,6 +70,12 @@ pub struct Model<'m> {
     /// The model declares a tflm-rs sparse encoding (a metadata name starting with
     /// `tflm_rs.sparse_weights`): `Some(true)` when it is the one this runtime reads.
     sparse_format: Option<bool>,
+    /// The model declares the row-bitmask encoding ([`crate::sparse::METADATA_NAME`]).
+    row_bitmask: bool,
+    /// The tensors in the 1x4 block encoding: the buffer of the
+    /// [`crate::block_sparse::METADATA_NAME`] entry (little-endian `u32` indices, checked by
+    /// [`crate::block_sparse::check_list`]); empty without it.
+    sparse_blocks: &'m [u8],
     /// The kernels the model was parsed with (every operator's code is among them).
     registrations: &'m [ops::Registration],
 }
@@ -319,14 +325,24 @@ pub(crate) fn verify_sparse<'m>(
         Some(true) => {}
     }
     if dtype != DType::I8 || shape.len() != 2 {
-        return unsupported("the row-bitmask encoding is for 2-D int8 weights only");
+        return unsupported("tflm-rs's sparse encodings are for 2-D int8 weights only");
     }
     let (rows, depth) = (
         shape.get(0).unwrap_or(0) as usize,
         shape.get(1).unwrap_or(0) as usize,
     );
-    crate::sparse::verify(rows, depth, data)
-        .map_err(|e| ParseError::new(at, ParseErrorKind::SparseWeights(e)))
+    let block = matches!(at, Location::Tensor(t) if model.block_encoded(t));
+    if block {
+        crate::block_sparse::verify(rows, depth, data)
+            .map_err(crate::sparse::SparseError::Block)
+    } else if !model.row_bitmask {
+        return unsupported(
+            "a sparse tensor outside the 1x4 block list without the model's row_bitmask_int8/1 metadata",
+        );
+    } else {
+        crate::sparse::verify(rows, depth, data)
+    }
+    .map_err(|e| ParseError::new(at, ParseErrorKind::SparseWeights(e)))
 }
 
 fn malformed(location: Location, field: &'static str) -> impl Fn(Malformed) -> ParseError {
@@ -393,6 +409,7 @@ impl<'m> Model<'m> {
         let mut model = Self::parse_structure(bytes)?;
         model.registrations = registrations;
         model.sparse_format = model.read_sparse_format()?;
+        model.read_sparse_blocks()?;
         let mut fixed = TensorSet::default();
         // Sparse-encoded tensors are verified by the sparse registrations' verifier; without
         // one (a firmware that links no sparse kernel) the first such tensor is kept here.
@@ -405,6 +422,15 @@ impl<'m> Model<'m> {
             }
             if tensor.is_sparse && verifier.is_none() {
                 unverified = unverified.or(Some(t));
+            }
+            if !tensor.is_sparse && model.block_encoded(t) {
+                return Err(ParseError::new(
+                    Location::Tensor(t),
+                    ParseErrorKind::UnsupportedSparsity {
+                        what: "listed in the 1x4 block metadata, but not sparse-encoded \
+                               (no SparsityParameters)",
+                    },
+                ));
             }
         }
         for i in 0..model.num_operators() {
@@ -530,6 +556,8 @@ impl<'m> Model<'m> {
             outputs,
             subgraphs: subgraphs.len(),
             sparse_format: None,
+            row_bitmask: false,
+            sparse_blocks: &[],
             registrations: &[],
         })
     }
@@ -551,10 +579,63 @@ impl<'m> Model<'m> {
             let m = list.get(self.bytes, k).map_err(malformed(at, "metadata"))?;
             let name = m.string(f::NAME).map_err(malformed(at, "metadata.name"))?;
             if let Some(name) = name.filter(|n| n.starts_with(crate::sparse::METADATA_PREFIX)) {
-                found = Some(found.unwrap_or(false) || name == crate::sparse::METADATA_NAME);
+                let known = [
+                    crate::sparse::METADATA_NAME,
+                    crate::block_sparse::METADATA_NAME,
+                ];
+                found = Some(found.unwrap_or(false) || known.contains(&name));
             }
         }
         Ok(found)
+    }
+
+    /// Reads the metadata entries of the two encodings: whether the row bitmask is declared,
+    /// and the block list's buffer (checked: whole `u32`s, strictly increasing, in range).
+    fn read_sparse_blocks(&mut self) -> Result<(), ParseError> {
+        use field::metadata as f;
+        let at = Location::Model;
+        if self.sparse_format.is_none() {
+            return Ok(());
+        }
+        let root = Table::root(self.bytes).map_err(malformed(Location::File, "root"))?;
+        let Some(list) = root
+            .tables(field::model::METADATA)
+            .map_err(malformed(at, "metadata"))?
+        else {
+            return Ok(());
+        };
+        for k in 0..list.len() {
+            let m = list.get(self.bytes, k).map_err(malformed(at, "metadata"))?;
+            let name = m.string(f::NAME).map_err(malformed(at, "metadata.name"))?;
+            if name == Some(crate::sparse::METADATA_NAME) {
+                self.row_bitmask = true;
+            }
+            if name != Some(crate::block_sparse::METADATA_NAME) {
+                continue;
+            }
+            let b = m
+                .scalar::<u32>(f::BUFFER, 0)
+                .map_err(malformed(at, "metadata.buffer"))?;
+            let data = match self.read_buffer(b as usize, true) {
+                Ok(d) => d.map_or(&[][..], |(d, _)| d),
+                Err((field, problem)) => {
+                    return Err(ParseError::new(
+                        Location::Buffer(b as usize),
+                        ParseErrorKind::Malformed { field, problem },
+                    ))
+                }
+            };
+            crate::block_sparse::check_list(data, self.num_tensors()).map_err(|what| {
+                ParseError::new(at, ParseErrorKind::UnsupportedSparsity { what })
+            })?;
+            self.sparse_blocks = data;
+        }
+        Ok(())
+    }
+
+    /// Whether tensor `t` is in the 1x4 block encoding (listed in the block metadata).
+    pub(crate) fn block_encoded(&self, t: usize) -> bool {
+        !self.sparse_blocks.is_empty() && crate::block_sparse::listed(self.sparse_blocks, t)
     }
 
     /// Whether the model's metadata declares a tflm-rs sparse encoding (only then can a tensor

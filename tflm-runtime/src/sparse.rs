@@ -57,6 +57,8 @@ pub enum SparseError {
     TrailingBytes { extra: usize },
     /// The sizes overflow.
     TooLarge,
+    /// A tensor in the 1x4 block encoding ([`crate::block_sparse`]) is not a valid one.
+    Block(crate::block_sparse::BlockError),
 }
 
 impl core::fmt::Display for SparseError {
@@ -83,6 +85,7 @@ impl core::fmt::Display for SparseError {
                 write!(f, "sparse weights: {extra} bytes after the last row")
             }
             SparseError::TooLarge => f.write_str("sparse weights: sizes overflow"),
+            SparseError::Block(e) => write!(f, "{e}"),
         }
     }
 }

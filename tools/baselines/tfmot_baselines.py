@@ -30,6 +30,8 @@ From the repository root, about 3 minutes on one core:
     python3 tools/baselines/tfmot_baselines.py --model co2   # one of them
     # tfmot fine-tuned on tflm-rs's batches of `tflm convert --seed S` (a controlled comparison)
     python3 tools/baselines/tfmot_baselines.py --model co2 --prune-seeds 0,1,2,3,4 --tflm-order
+    # Dense layers pruned in tflm-rs's 1x4 blocks (`tflm convert --prune-block 1x4`)
+    python3 tools/baselines/tfmot_baselines.py --model digits --prune-seeds 0,1,2 --tflm-order --block
 """
 
 import argparse
@@ -155,7 +157,7 @@ def fmt(m: dict) -> str:
                      if k != "tflite_bytes")
 
 
-def prune(name, mod, twin, spec, data, seed=None, tflm=False, lr=None) -> None:
+def prune(name, mod, twin, spec, data, seed=None, tflm=False, lr=None, block=False) -> None:
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
@@ -170,7 +172,25 @@ def prune(name, mod, twin, spec, data, seed=None, tflm=False, lr=None) -> None:
         frequency=PRUNE_FREQUENCY)
     base = tf_keras.models.clone_model(twin)
     base.set_weights(twin.get_weights())
-    pruned = tfmot.sparsity.keras.prune_low_magnitude(base, pruning_schedule=schedule)
+    if block:
+        # tflm-rs's 1x4 blocks are 4 consecutive inputs of one output row of TFLite's
+        # [outputs, inputs] weights: in a Keras Dense kernel ([inputs, outputs]) that is
+        # block_size=(4, 1). tfmot pools each block's |w| by their mean (block_pooling_type
+        # 'AVG', its default) and refuses blocks on weights that are not 2-D, so the
+        # convolutions are pruned weight by weight, as tflm-rs prunes them.
+        from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
+
+        def wrap(layer):
+            if isinstance(layer, tf_keras.layers.Dense):
+                return tfmot.sparsity.keras.prune_low_magnitude(
+                    layer, pruning_schedule=schedule, block_size=(4, 1))
+            if prune_registry.PruneRegistry.supports(layer):
+                return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+            return layer
+
+        pruned = tf_keras.models.clone_model(base, clone_function=wrap)
+    else:
+        pruned = tfmot.sparsity.keras.prune_low_magnitude(base, pruning_schedule=schedule)
     rate = tr["learning_rate"] if lr is None else lr
     pruned.compile(optimizer=tf_keras.optimizers.Adam(rate), loss=loss)
     if tflm:
@@ -244,6 +264,10 @@ def main() -> None:
     ap.add_argument("--prune-seeds", type=lambda v: [int(s) for s in v.split(",")],
                     help="run only the pruning baseline, once per seed (comma-separated), to "
                          "see how much the 2-epoch fine-tuning varies with the shuffle order")
+    ap.add_argument("--block", action="store_true",
+                    help="with --prune-seeds: prune Dense weights in tflm-rs's 1x4 blocks (4 "
+                         "consecutive inputs of one output; tfmot block_size=(4, 1) on the Keras "
+                         "kernel), as `tflm convert --prune-block 1x4`")
     ap.add_argument("--tflm-order", action="store_true",
                     help="with --prune-seeds: fine-tune on tflm-rs's batches in tflm-rs's order "
                          "for `tflm convert --seed S` instead of Keras' shuffle (a controlled "
@@ -281,7 +305,7 @@ def main() -> None:
                 for seed in args.prune_seeds:
                     print(f"  pruning seed {seed}:")
                     prune(name, mod, twin, spec, data, seed, args.tflm_order,
-                          args.prune_learning_rate)
+                          args.prune_learning_rate, args.block)
                 continue
             prune(name, mod, twin, spec, data, lr=args.prune_learning_rate)
             qat(name, mod, twin, spec, data)

@@ -406,19 +406,19 @@ fn filter_offset_term<T: Copy + Into<i32>>(x: &[T], input_offset: i32, filter_of
 }
 
 /// The end of one int8 output: `clamp(round(double(acc + bias) * scale) + zero_point)`.
-struct Requantize<'a> {
-    bias: Option<&'a [i32]>,
-    scales: &'a [f64],
-    per_channel: bool,
-    tensor_scale: Rescale,
-    zp: i32,
-    lo: i32,
-    hi: i32,
+pub(crate) struct Requantize<'a> {
+    pub(crate) bias: Option<&'a [i32]>,
+    pub(crate) scales: &'a [f64],
+    pub(crate) per_channel: bool,
+    pub(crate) tensor_scale: Rescale,
+    pub(crate) zp: i32,
+    pub(crate) lo: i32,
+    pub(crate) hi: i32,
 }
 
 impl Requantize<'_> {
     #[inline(always)]
-    fn finish(&self, acc: i32, oc: usize) -> i8 {
+    pub(crate) fn finish(&self, acc: i32, oc: usize) -> i8 {
         let acc = acc.wrapping_add(self.bias(oc));
         let rescale = if self.per_channel {
             Rescale::new(self.scales.get(oc).copied().unwrap_or(0.0))

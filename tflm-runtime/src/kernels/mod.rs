@@ -14,6 +14,7 @@ pub mod dequantize;
 pub mod dsp;
 pub mod fixed16;
 pub mod fully_connected;
+pub mod fully_connected_sparse;
 pub mod hard_swish;
 pub mod hybrid;
 pub mod logistic;

@@ -28,6 +28,8 @@ const HYBRID: u32 = 4;
 const HYBRID_ASYMMETRIC: u32 = 5;
 /// int8 with weights in the row-bitmask encoding (`crate::sparse`).
 const INT8_SPARSE: u32 = 6;
+/// int8 with weights in the 1x4 block encoding (`crate::block_sparse`).
+const INT8_BLOCK: u32 = 7;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -127,6 +129,7 @@ fn prepare_with<const INT8_ONLY: bool>(
     };
     let variant = match (filter.is_sparse, variant, sparse_ok) {
         (false, v, _) => v,
+        (true, INT8, true) if p.model.block_encoded(filter.index) => INT8_BLOCK,
         (true, INT8, true) => INT8_SPARSE,
         (true, INT8, false) => {
             return Err(ParseErrorKind::NotRegistered {
@@ -140,8 +143,9 @@ fn prepare_with<const INT8_ONLY: bool>(
         }
         (true, _, _) => return Err(p.unsupported("sparse weights with non-int8 activations")),
     };
-    p.require_int8(variant == INT8 || variant == INT8_SPARSE)?;
-    if variant == INT8_SPARSE && filter.quantization.zero_point() != 0 {
+    let sparse = variant == INT8_SPARSE || variant == INT8_BLOCK;
+    p.require_int8(variant == INT8 || sparse)?;
+    if sparse && filter.quantization.zero_point() != 0 {
         return Err(p.unsupported("sparse weights with a non-zero zero point"));
     }
     let scales = filter.quantization.scales;
@@ -169,7 +173,7 @@ fn prepare_with<const INT8_ONLY: bool>(
             return Err(p.invalid("weight scales are neither per-tensor nor per output channel"));
         }
         if variant != INT8
-            && variant != INT8_SPARSE
+            && !sparse
             && (input.quantization.zero_point() != 0 || output.quantization.zero_point() != 0)
         {
             return Err(p.invalid("int16 activations must have zero point 0"));
@@ -208,6 +212,10 @@ fn prepare_with<const INT8_ONLY: bool>(
     p.data.put_array(num_scales, |c| {
         crate::quant::effective_scale(si, scales.get(c).unwrap_or(0.0), so)
     });
+    if variant == INT8_BLOCK {
+        // The input row widened to int16 pairs, once per batch row.
+        p.scratch_bytes = 8 * crate::block_sparse::widened_len(accum_depth);
+    }
     if variant == INT8_SPARSE {
         p.scratch_bytes = crate::sparse::padded_len(accum_depth);
         // bias + input_offset x Σ w per row: the kernel then multiplies raw inputs.
@@ -239,17 +247,14 @@ fn eval_sparse_with<const ALL_TYPES: bool>(
 ) -> Result<(), Error> {
     let mut peek = data.clone();
     let h: Header = peek.get()?;
+    if h.variant == INT8_BLOCK {
+        return eval_block(io, data);
+    }
     if h.variant != INT8_SPARSE {
         return eval_variants::<ALL_TYPES>(io, data);
     }
-    let params: FullyConnectedParams = peek.get()?;
-    let scales = peek.array::<f64>(h.num_scales as usize)?;
-    let bias = peek.array::<i32>(h.output_depth as usize)?;
-    let dims = FcDims {
-        batches: h.batches as usize,
-        accum_depth: h.accum_depth as usize,
-        output_depth: h.output_depth as usize,
-    };
+    let (h, params, scales, dims) = prepared(data)?;
+    let bias = data.array::<i32>(h.output_depth as usize)?;
     let padded = if crate::sparse::padded_len(dims.accum_depth) == 0 {
         &mut []
     } else {
@@ -268,6 +273,38 @@ fn eval_sparse_with<const ALL_TYPES: bool>(
     kernel_result(io, r)
 }
 
+/// The 1x4 block kernel (`INT8_BLOCK`), bias read from the model as the dense kernel does.
+fn eval_block(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let (_, params, scales, dims) = prepared(data)?;
+    let r = crate::kernels::fully_connected_sparse::fully_connected_i8_block(
+        &params,
+        scales,
+        dims,
+        io.input_as(0)?,
+        io.input(1)?,
+        io.optional_input_as(2)?,
+        io.scratch_as::<[u32; 2]>()?,
+        io.output_as(0)?,
+    );
+    kernel_result(io, r)
+}
+
+/// What `prepare` wrote for every variant: the header, the parameters, the effective scales
+/// and the dimensions.
+fn prepared<'d>(
+    data: &mut DataReader<'d>,
+) -> Result<(Header, FullyConnectedParams, &'d [f64], FcDims), Error> {
+    let h: Header = data.get()?;
+    let params: FullyConnectedParams = data.get()?;
+    let scales = data.array::<f64>(h.num_scales as usize)?;
+    let dims = FcDims {
+        batches: h.batches as usize,
+        accum_depth: h.accum_depth as usize,
+        output_depth: h.output_depth as usize,
+    };
+    Ok((h, params, scales, dims))
+}
+
 super::int8_evals!();
 
 /// Runs the prepared variant: int8 always, the others only when `ALL_TYPES` (a constant, so
@@ -277,14 +314,7 @@ fn eval_variants<const ALL_TYPES: bool>(
     io: &mut OpIo<'_>,
     data: &mut DataReader<'_>,
 ) -> Result<(), Error> {
-    let h: Header = data.get()?;
-    let params: FullyConnectedParams = data.get()?;
-    let scales = data.array::<f64>(h.num_scales as usize)?;
-    let dims = FcDims {
-        batches: h.batches as usize,
-        accum_depth: h.accum_depth as usize,
-        output_depth: h.output_depth as usize,
-    };
+    let (h, params, scales, dims) = prepared(data)?;
     let r = match h.variant {
         FLOAT if ALL_TYPES => k::fully_connected_f32(
             &params,

@@ -429,7 +429,10 @@ fn check_with(
         crate::flatbuf::Vector::empty()
     };
     for (k, t) in inputs.iter().enumerate() {
-        if t >= 0 && !reads_sparse(op.code, k) && model.kernel_tensor(t as usize).is_sparse {
+        // The 1x4 block encoding is FULLY_CONNECTED's only.
+        let reads = reads_sparse(op.code, k)
+            && (op.code == op::FULLY_CONNECTED || !model.block_encoded(t as usize));
+        if t >= 0 && !reads && model.kernel_tensor(t as usize).is_sparse {
             return Err(ParseErrorKind::SparseUse {
                 tensor: t as usize,
                 op: op.name(),
