@@ -280,6 +280,12 @@ impl<'m> Operator<'m> {
     }
 }
 
+/// [`ops::SparseVerifier::read_lists`]: the sparse encodings' metadata, read only by a
+/// firmware that registers a sparse kernel.
+pub(crate) fn read_sparse_lists(model: &mut Model<'_>) -> Result<(), ParseError> {
+    model.read_sparse_blocks()
+}
+
 /// Checks a constant tensor with `SparsityParameters`: it must be tflm-rs's row-bitmask
 /// encoding (an empty `SparsityParameters` table, the model's metadata naming the format)
 /// of a 2-D int8 tensor, and its bytes must pass [`crate::sparse::verify`]. The sparse
@@ -409,11 +415,13 @@ impl<'m> Model<'m> {
         let mut model = Self::parse_structure(bytes)?;
         model.registrations = registrations;
         model.sparse_format = model.read_sparse_format()?;
-        model.read_sparse_blocks()?;
         let mut fixed = TensorSet::default();
         // Sparse-encoded tensors are verified by the sparse registrations' verifier; without
         // one (a firmware that links no sparse kernel) the first such tensor is kept here.
         let verifier = ops::sparse_verifier(registrations);
+        if let Some(v) = verifier {
+            (v.read_lists)(&mut model)?;
+        }
         let mut unverified = None;
         for t in 0..model.num_tensors() {
             let tensor = model.read_tensor(t)?;
@@ -590,7 +598,8 @@ impl<'m> Model<'m> {
     }
 
     /// Reads the metadata entries of the two encodings: whether the row bitmask is declared,
-    /// and the block list's buffer (checked: whole `u32`s, strictly increasing, in range).
+    /// and the block list's buffer (checked: whole `u32`s, strictly increasing, in range;
+    /// `parse_with` checks that every listed tensor is sparse-encoded).
     fn read_sparse_blocks(&mut self) -> Result<(), ParseError> {
         use field::metadata as f;
         let at = Location::Model;
@@ -981,7 +990,7 @@ impl<'m> Model<'m> {
             }
             if let Some(sp) = sparsity {
                 match ops::sparse_verifier(self.registrations) {
-                    Some(verify) => verify(self, at, sp, dtype, &shape, d)?,
+                    Some(v) => (v.verify)(self, at, sp, dtype, &shape, d)?,
                     None => self.sparse_without_verifier(at)?,
                 }
             }

@@ -55,6 +55,16 @@ pub(crate) type SparseVerifyFn = for<'a, 'm> fn(
     &'a [u8],
 ) -> Result<(), crate::error::ParseError>;
 
+/// The sparse registrations' hooks into [`Model::parse_with`]: `read_lists` reads the
+/// encodings' metadata once before the tensors are verified, `verify` checks one sparse
+/// tensor. Only those registrations reference them, so a firmware without a sparse kernel
+/// links neither.
+#[derive(Clone, Copy)]
+pub(crate) struct SparseVerifier {
+    pub read_lists: for<'m> fn(&mut Model<'m>) -> Result<(), crate::error::ParseError>,
+    pub verify: SparseVerifyFn,
+}
+
 /// One builtin operator's kernel as a model may use it: the builtin code with its `prepare`
 /// (validate, measure, precompute) and `eval` functions. TFLite Micro's `TFLMRegistration`,
 /// checked at compile time: each supported builtin is a constant of this module
@@ -77,7 +87,7 @@ pub struct Registration {
     /// `Model::parse_with` verifies sparse-encoded tensors with it, so a firmware without a
     /// sparse kernel does not link the verification either (it refuses such tensors, see
     /// [`Model::parse_with`]).
-    verify_sparse: Option<SparseVerifyFn>,
+    verify_sparse: Option<SparseVerifier>,
 }
 
 impl Registration {
@@ -94,7 +104,7 @@ impl Registration {
 }
 
 /// The sparse-encoding verifier of the first registration that has one, if any.
-pub(crate) fn sparse_verifier(registrations: &[Registration]) -> Option<SparseVerifyFn> {
+pub(crate) fn sparse_verifier(registrations: &[Registration]) -> Option<SparseVerifier> {
     registrations.iter().find_map(|r| r.verify_sparse)
 }
 
@@ -298,7 +308,10 @@ macro_rules! sparse_registrations {
             int8_only: None,
             prepare: $module::prepare_sparse,
             eval: $module::eval_sparse,
-            verify_sparse: Some(crate::model::verify_sparse),
+            verify_sparse: Some(SparseVerifier {
+                read_lists: crate::model::read_sparse_lists,
+                verify: crate::model::verify_sparse,
+            }),
         };
 
         #[doc = concat!("`", stringify!($all), "` for int8 operators only (dense or sparse \
@@ -314,7 +327,10 @@ macro_rules! sparse_registrations {
             )),
             prepare: $module::$prepare8,
             eval: $module::eval_sparse_int8,
-            verify_sparse: Some(crate::model::verify_sparse),
+            verify_sparse: Some(SparseVerifier {
+                read_lists: crate::model::read_sparse_lists,
+                verify: crate::model::verify_sparse,
+            }),
         };
     };
 }
