@@ -277,8 +277,8 @@ fn eval_variants<const ALL_TYPES: bool>(
     io: &mut OpIo<'_>,
     data: &mut DataReader<'_>,
 ) -> Result<(), Error> {
-    let h: Header = data.get()?;
-    let params: FullyConnectedParams = data.get()?;
+    let h: &Header = data.get_ref()?;
+    let params: &FullyConnectedParams = data.get_ref()?;
     let scales = data.array::<f64>(h.num_scales as usize)?;
     let dims = FcDims {
         batches: h.batches as usize,
@@ -287,7 +287,7 @@ fn eval_variants<const ALL_TYPES: bool>(
     };
     let r = match h.variant {
         FLOAT if ALL_TYPES => k::fully_connected_f32(
-            &params,
+            params,
             dims,
             io.input_as(0)?,
             io.input_as(1)?,
@@ -295,7 +295,7 @@ fn eval_variants<const ALL_TYPES: bool>(
             io.output_as(0)?,
         ),
         INT8 => k::fully_connected_i8(
-            &params,
+            params,
             scales,
             dims,
             io.input_as(0)?,
@@ -320,7 +320,7 @@ fn eval_variants<const ALL_TYPES: bool>(
             )
         }
         INT16_BIAS64 if ALL_TYPES => k::fully_connected_i16::<i64>(
-            &params,
+            params,
             scales,
             dims,
             io.input_as(0)?,
@@ -329,7 +329,7 @@ fn eval_variants<const ALL_TYPES: bool>(
             io.output_as(0)?,
         ),
         INT16_BIAS32 if ALL_TYPES => k::fully_connected_i16::<i32>(
-            &params,
+            params,
             scales,
             dims,
             io.input_as(0)?,

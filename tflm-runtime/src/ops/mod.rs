@@ -655,15 +655,26 @@ pub(crate) struct DataReader<'d> {
 impl<'d> DataReader<'d> {
     /// The next value.
     pub fn get<T: Pod>(&mut self) -> Result<T, Error> {
-        Ok(self.array::<T>(1)?[0])
+        self.get_ref().copied()
+    }
+
+    /// The next value, in place: a header or parameter block read without copying it (one
+    /// bounds and alignment check, no slice length to index).
+    pub fn get_ref<T: Pod>(&mut self) -> Result<&'d T, Error> {
+        let start = align_to::<T>(self.pos);
+        let end = start + core::mem::size_of::<T>();
+        let value = self
+            .buf
+            .get(start..end)
+            .and_then(|b| bytemuck::try_from_bytes(b).ok())
+            .ok_or(DATA_ERROR)?;
+        self.pos = end;
+        Ok(value)
     }
 
     /// The next array of `n` values.
     pub fn array<T: Pod>(&mut self, n: usize) -> Result<&'d [T], Error> {
-        let err = Error::Internal {
-            operator: usize::MAX,
-            what: "prepared data too short or misaligned",
-        };
+        let err = DATA_ERROR;
         let start = align_to::<T>(self.pos);
         let end = start + n * core::mem::size_of::<T>();
         let bytes = self.buf.get(start..end).ok_or(err)?;
@@ -671,6 +682,12 @@ impl<'d> DataReader<'d> {
         bytemuck::try_cast_slice(bytes).map_err(|_| err)
     }
 }
+
+/// Prepared data that does not hold what `eval` reads (a bug: `prepare` wrote it).
+const DATA_ERROR: Error = Error::Internal {
+    operator: usize::MAX,
+    what: "prepared data too short or misaligned",
+};
 
 /// Position `pos` rounded up to `T`'s alignment (at least 4).
 fn align_to<T>(pos: usize) -> usize {
