@@ -819,7 +819,6 @@ impl<'b> OpIo<'b> {
     }
 
     /// Input `k`'s bytes; `None` when the optional input is absent.
-    #[inline(always)]
     pub fn optional_input(&self, k: usize) -> Result<Option<&'b [u8]>, Error> {
         let Some(s) = self.input_slot(k) else {
             return Ok(None);
