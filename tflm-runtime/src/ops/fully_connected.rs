@@ -261,7 +261,7 @@ fn eval_sparse_with<const ALL_TYPES: bool>(
         io.scratch_as::<i8>()?
     };
     let r = k::fully_connected_i8_sparse(
-        &params,
+        params,
         scales,
         dims,
         io.input_as(0)?,
@@ -277,7 +277,7 @@ fn eval_sparse_with<const ALL_TYPES: bool>(
 fn eval_block(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
     let (_, params, scales, dims) = prepared(data)?;
     let r = crate::kernels::fully_connected_sparse::fully_connected_i8_block(
-        &params,
+        params,
         scales,
         dims,
         io.input_as(0)?,
@@ -293,9 +293,9 @@ fn eval_block(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error>
 /// and the dimensions.
 fn prepared<'d>(
     data: &mut DataReader<'d>,
-) -> Result<(Header, FullyConnectedParams, &'d [f64], FcDims), Error> {
-    let h: Header = data.get()?;
-    let params: FullyConnectedParams = data.get()?;
+) -> Result<(&'d Header, &'d FullyConnectedParams, &'d [f64], FcDims), Error> {
+    let h: &Header = data.get_ref()?;
+    let params: &FullyConnectedParams = data.get_ref()?;
     let scales = data.array::<f64>(h.num_scales as usize)?;
     let dims = FcDims {
         batches: h.batches as usize,
@@ -317,7 +317,7 @@ fn eval_variants<const ALL_TYPES: bool>(
     let (h, params, scales, dims) = prepared(data)?;
     let r = match h.variant {
         FLOAT if ALL_TYPES => k::fully_connected_f32(
-            &params,
+            params,
             dims,
             io.input_as(0)?,
             io.input_as(1)?,
@@ -325,7 +325,7 @@ fn eval_variants<const ALL_TYPES: bool>(
             io.output_as(0)?,
         ),
         INT8 => k::fully_connected_i8(
-            &params,
+            params,
             scales,
             dims,
             io.input_as(0)?,
@@ -350,7 +350,7 @@ fn eval_variants<const ALL_TYPES: bool>(
             )
         }
         INT16_BIAS64 if ALL_TYPES => k::fully_connected_i16::<i64>(
-            &params,
+            params,
             scales,
             dims,
             io.input_as(0)?,
@@ -359,7 +359,7 @@ fn eval_variants<const ALL_TYPES: bool>(
             io.output_as(0)?,
         ),
         INT16_BIAS32 if ALL_TYPES => k::fully_connected_i16::<i32>(
-            &params,
+            params,
             scales,
             dims,
             io.input_as(0)?,

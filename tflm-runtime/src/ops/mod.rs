@@ -674,15 +674,26 @@ pub(crate) struct DataReader<'d> {
 impl<'d> DataReader<'d> {
     /// The next value.
     pub fn get<T: Pod>(&mut self) -> Result<T, Error> {
-        Ok(self.array::<T>(1)?[0])
+        self.get_ref().copied()
+    }
+
+    /// The next value, in place: a header or parameter block read without copying it (one
+    /// bounds and alignment check, no slice length to index).
+    pub fn get_ref<T: Pod>(&mut self) -> Result<&'d T, Error> {
+        let start = align_to::<T>(self.pos);
+        let end = start + core::mem::size_of::<T>();
+        let value = self
+            .buf
+            .get(start..end)
+            .and_then(|b| bytemuck::try_from_bytes(b).ok())
+            .ok_or(DATA_ERROR)?;
+        self.pos = end;
+        Ok(value)
     }
 
     /// The next array of `n` values.
     pub fn array<T: Pod>(&mut self, n: usize) -> Result<&'d [T], Error> {
-        let err = Error::Internal {
-            operator: usize::MAX,
-            what: "prepared data too short or misaligned",
-        };
+        let err = DATA_ERROR;
         let start = align_to::<T>(self.pos);
         let end = start + n * core::mem::size_of::<T>();
         let bytes = self.buf.get(start..end).ok_or(err)?;
@@ -690,6 +701,12 @@ impl<'d> DataReader<'d> {
         bytemuck::try_cast_slice(bytes).map_err(|_| err)
     }
 }
+
+/// Prepared data that does not hold what `eval` reads (a bug: `prepare` wrote it).
+const DATA_ERROR: Error = Error::Internal {
+    operator: usize::MAX,
+    what: "prepared data too short or misaligned",
+};
 
 /// Position `pos` rounded up to `T`'s alignment (at least 4).
 fn align_to<T>(pos: usize) -> usize {
@@ -1009,4 +1026,43 @@ pub(crate) use with_element_size;
 pub(crate) fn same_quantization(a: &Tensor<'_>, b: &Tensor<'_>) -> bool {
     a.quantization.scale() == b.quantization.scale()
         && a.quantization.zero_point() == b.quantization.zero_point()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `DataWriter` wrote, `DataReader` reads back in order, in place or copied, each
+    /// value at its alignment; data too short or not aligned is an error, never a panic.
+    #[test]
+    fn prepared_data_round_trip_and_bad_blobs() {
+        let mut words = [0u64; 8];
+        let buf: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+        let mut w = DataWriter::into(buf);
+        w.put(7u32);
+        w.put([1.5f64, -2.0]);
+        w.put_array(3, |i| i as i32 - 1);
+        assert_eq!(w.len, 36, "u32 at 0, [f64; 2] at 8, [i32; 3] at 24");
+        let len = w.len;
+        let blob: &[u8] = &bytemuck::cast_slice(&words)[..len];
+        let mut r = DataReader { buf: blob, pos: 0 };
+        assert_eq!(*r.get_ref::<u32>().unwrap(), 7);
+        assert_eq!(r.get::<[f64; 2]>().unwrap(), [1.5, -2.0]);
+        assert_eq!(r.array::<i32>(3).unwrap(), &[-1, 0, 1]);
+        assert!(r.get_ref::<u32>().is_err(), "past the end");
+        let mut short = DataReader {
+            buf: &blob[..12],
+            pos: 0,
+        };
+        assert_eq!(short.get::<u32>().unwrap(), 7);
+        assert!(short.get_ref::<[f64; 2]>().is_err(), "12 of 24 bytes");
+        let mut misaligned = DataReader {
+            buf: &blob[4..],
+            pos: 0,
+        };
+        assert!(
+            misaligned.get_ref::<f64>().is_err(),
+            "an f64 at an address 4 mod 8"
+        );
+    }
 }
