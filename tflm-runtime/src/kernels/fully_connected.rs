@@ -699,16 +699,7 @@ mod tests {
         FullyConnectedParams::quantized(in_zp, 0, out_zp, 1.0, Activation::None, -128, 127)
     }
 
-    /// xorshift64*: a deterministic stream for the randomized comparisons.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-    }
+    use crate::kernels::test_rng::Rng;
 
     #[test]
     fn integer_rescale_equals_double_rescale() {

@@ -88,16 +88,7 @@ mod tests {
     use crate::types::Activation;
     use std::vec::Vec;
 
-    /// xorshift64*: a deterministic stream for the randomized comparisons.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-    }
+    use crate::kernels::test_rng::Rng;
 
     /// The block kernel against the dense one on random block-pruned weights: every depth
     /// from 0 to 70 (partial blocks, partial mask bytes, several mask bytes), odd row counts,

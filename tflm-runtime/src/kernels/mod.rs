@@ -32,3 +32,18 @@ pub mod sub;
 pub mod svdf;
 pub mod tanh;
 pub mod transpose;
+
+/// xorshift64*: the deterministic stream of the kernels' randomized unit tests.
+#[cfg(test)]
+pub(crate) mod test_rng {
+    pub(crate) struct Rng(pub u64);
+
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+    }
+}
