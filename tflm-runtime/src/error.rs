@@ -1,6 +1,7 @@
 //! Errors: every one says what is wrong and where (which tensor, operator, buffer...).
 
 use crate::flatbuf::Malformed;
+use crate::sparse::SparseError;
 use crate::types::DType;
 use core::fmt;
 
@@ -85,7 +86,7 @@ pub enum ParseErrorKind {
     /// A graph-level inconsistency: a tensor read before it is written, written twice, ...
     InvalidGraph { what: &'static str },
     /// Weights in tflm-rs's sparse encoding that fail its verification (`crate::sparse`).
-    SparseWeights(crate::sparse::SparseError),
+    SparseWeights(SparseWeightsError),
     /// A tensor with `SparsityParameters` this runtime cannot read: TFLite's own sparse format,
     /// or tflm-rs's encoding on a tensor or model that cannot carry it.
     UnsupportedSparsity { what: &'static str },
@@ -102,6 +103,52 @@ pub enum ParseErrorKind {
         count: usize,
         max: usize,
     },
+}
+
+/// A [`SparseError`] and the function that writes its message.
+///
+/// The message is written through a pointer set where the error is built: only the sparse
+/// verification builds it, and only the sparse registrations link that, so a firmware without
+/// sparse kernels links none of the sparse encodings' messages (their `Display` and text,
+/// about 1 KB), which a direct call from [`ParseErrorKind`]'s `Display` would link into every
+/// firmware that prints an error.
+#[derive(Clone, Copy)]
+pub struct SparseWeightsError {
+    pub error: SparseError,
+    describe: fn(&SparseError, &mut fmt::Formatter<'_>) -> fmt::Result,
+}
+
+impl SparseWeightsError {
+    pub(crate) fn new(error: SparseError) -> Self {
+        SparseWeightsError {
+            error,
+            describe: <SparseError as fmt::Display>::fmt,
+        }
+    }
+}
+
+impl From<SparseError> for SparseWeightsError {
+    fn from(error: SparseError) -> Self {
+        SparseWeightsError::new(error)
+    }
+}
+
+impl PartialEq for SparseWeightsError {
+    fn eq(&self, other: &Self) -> bool {
+        self.error == other.error
+    }
+}
+
+impl fmt::Debug for SparseWeightsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.error, f)
+    }
+}
+
+impl fmt::Display for SparseWeightsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.describe)(&self.error, f)
+    }
 }
 
 /// A model that failed verification: what and where.
@@ -170,7 +217,7 @@ impl fmt::Display for ParseErrorKind {
                  with (add tflm_runtime::ops::{name})"
             ),
             ParseErrorKind::CustomOperator => f.write_str("custom operators are not supported"),
-            ParseErrorKind::SparseWeights(e) => write!(f, "{e}"),
+            ParseErrorKind::SparseWeights(e) => fmt::Display::fmt(&e, f),
             ParseErrorKind::UnsupportedSparsity { what } => {
                 write!(f, "sparse tensor not supported: {what}")
             }

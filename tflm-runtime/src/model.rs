@@ -348,7 +348,7 @@ pub(crate) fn verify_sparse<'m>(
     } else {
         crate::sparse::verify(rows, depth, data)
     }
-    .map_err(|e| ParseError::new(at, ParseErrorKind::SparseWeights(e)))
+    .map_err(|e| ParseError::new(at, ParseErrorKind::SparseWeights(e.into())))
 }
 
 fn malformed(location: Location, field: &'static str) -> impl Fn(Malformed) -> ParseError {
