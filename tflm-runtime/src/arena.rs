@@ -11,6 +11,7 @@
 
 use crate::model::{Model, Tensor, MAX_PLANNED};
 use crate::ops;
+use crate::rolled::keep_rolled;
 use bytemuck::{Pod, Zeroable};
 
 pub(crate) const ALIGN: usize = 16;
@@ -221,6 +222,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
     let last_op = n_ops.saturating_sub(1) as u16;
     let mut state_offset = 0usize;
     for (t, slot) in slots.iter_mut().enumerate().take(n_tensors) {
+        keep_rolled();
         if slot.kind != kind::UNREAD {
             continue;
         }
@@ -258,9 +260,11 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
     for i in 0..n_ops {
         let (inputs, outputs) = model.operator_tensors(i);
         for t in inputs.iter().filter(|&t| t >= 0) {
+            keep_rolled();
             used(slots, t as usize, i as u16, false);
         }
         for t in outputs.iter() {
+            keep_rolled();
             used(slots, t as usize, i as u16, true);
         }
     }
@@ -279,6 +283,7 @@ pub(crate) fn plan(model: &Model<'_>, slots: &mut [Slot]) -> (usize, usize) {
 /// loops over the slots (`O(n^2)` for `n` slots, a few instructions per slot and step).
 fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
     for s in slots.iter_mut() {
+        keep_rolled();
         if s.kind == kind::ACTIVATION {
             s.offset = Slot::UNPLACED;
         }
@@ -289,6 +294,7 @@ fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
     loop {
         let mut next: Option<(u32, usize)> = None;
         for (i, s) in slots.iter().enumerate() {
+            keep_rolled();
             if s.kind != kind::ACTIVATION {
                 continue;
             }
@@ -304,6 +310,7 @@ fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
         loop {
             let mut moved = false;
             for other in slots.iter() {
+                keep_rolled();
                 if other.kind != kind::ACTIVATION
                     || other.offset == Slot::UNPLACED
                     || other.size == 0

@@ -28,6 +28,7 @@ pub mod kernels;
 pub mod model;
 pub mod ops;
 pub mod quant;
+mod rolled;
 pub mod schema;
 pub mod sparse;
 pub mod types;

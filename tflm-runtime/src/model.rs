@@ -9,6 +9,7 @@
 use crate::error::{Location, ParseError, ParseErrorKind};
 use crate::flatbuf::{Malformed, Table, Tables, Vector};
 use crate::ops;
+use crate::rolled::keep_rolled;
 use crate::schema::{field, op_name};
 use crate::types::DType;
 
@@ -558,6 +559,7 @@ impl<'m> Model<'m> {
         }
         for (what, v) in [("subgraph input", inputs), ("subgraph output", outputs)] {
             for t in v.iter() {
+                keep_rolled();
                 index(sg_at, what, t as i64, tensors.len())?;
             }
         }
@@ -860,6 +862,7 @@ impl<'m> Model<'m> {
         let intermediates = vec(f::INTERMEDIATES, "intermediates")?;
         let n = if verify { self.num_tensors() } else { 0 };
         for ti in inputs.iter().take_while(|_| verify) {
+            keep_rolled();
             if ti != -1 {
                 index(at, "input tensor", ti as i64, n)?;
             }
@@ -869,6 +872,7 @@ impl<'m> Model<'m> {
             .chain(intermediates.iter())
             .take_while(|_| verify)
         {
+            keep_rolled();
             index(at, "output tensor", ti as i64, n)?;
         }
         let options_type = t
@@ -946,6 +950,7 @@ impl<'m> Model<'m> {
         }
         let mut bytes = dtype.size();
         for d in shape.iter() {
+            keep_rolled();
             if d < 0 {
                 return Err(bad_shape);
             }
@@ -1170,6 +1175,7 @@ impl<'m> Model<'m> {
             ParseError::new(Location::Tensor(t), ParseErrorKind::InvalidGraph { what })
         };
         for t in self.inputs.iter().map(|t| t as usize) {
+            keep_rolled();
             if fixed.contains(t) {
                 return Err(tensor_error(
                     t,
@@ -1183,11 +1189,13 @@ impl<'m> Model<'m> {
         for i in 0..self.num_operators() {
             let (inputs, outputs) = self.operator_tensors(i);
             for t in inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
+                keep_rolled();
                 if !(fixed.contains(t) || written.contains(t)) {
                     return Err(fail(i, "an input is read before any operator writes it"));
                 }
             }
             for t in outputs.iter().map(|t| t as usize) {
+                keep_rolled();
                 if fixed.contains(t) {
                     let tensor = self.tensor(t);
                     return Err(fail(
@@ -1209,6 +1217,7 @@ impl<'m> Model<'m> {
             }
         }
         for t in self.outputs.iter().map(|t| t as usize) {
+            keep_rolled();
             if !(written.contains(t) || fixed.contains(t) && self.tensor(t).is_constant()) {
                 return Err(tensor_error(t, "a subgraph output is never written"));
             }
