@@ -305,7 +305,7 @@ fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
         }
         let Some((size, n)) = next else { break };
         prev = next;
-        let me = slots[n];
+        let Some(&me) = slots.get(n) else { break };
         let mut offset = 0usize;
         loop {
             let mut moved = false;
@@ -328,7 +328,9 @@ fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
                 break;
             }
         }
-        slots[n].offset = offset as u32;
+        if let Some(s) = slots.get_mut(n) {
+            s.offset = offset as u32;
+        }
         total = total.max(offset + size as usize);
     }
     align_up(total)

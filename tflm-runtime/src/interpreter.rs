@@ -104,12 +104,18 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             ..fixed
         }
         .with_activations(model, slots);
-        if layout.total > arena_len_after(slot_bytes, fixed.op_table + rest.len()) {
-            return Err(too_small(layout.total + skip, available));
-        }
-        let (data_region, rest) = rest.split_at_mut(layout.op_data);
-        let (state, rest) = rest.split_at_mut(layout.state);
-        let activations = &mut rest[..layout.activations];
+        // The slot and operator tables are in place: the rest of the layout must fit in what
+        // follows them (checked splits: no panic path is linked).
+        let plan_too_small = || too_small(layout.total + skip, available);
+        let (data_region, rest) = rest
+            .split_at_mut_checked(layout.op_data)
+            .ok_or_else(plan_too_small)?;
+        let (state, rest) = rest
+            .split_at_mut_checked(layout.state)
+            .ok_or_else(plan_too_small)?;
+        let activations = rest
+            .get_mut(..layout.activations)
+            .ok_or_else(plan_too_small)?;
         // Which operators read a variable tensor (known once the planner set the slots' kinds).
         let bytes = model.bytes();
         for slot in op_slots.iter_mut() {
@@ -321,10 +327,6 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         self.check_type::<T>(t)?;
         bytemuck::try_cast_slice(self.output_bytes(i)?).map_err(|_| internal("misaligned"))
     }
-}
-
-fn arena_len_after(slot_bytes: usize, rest: usize) -> usize {
-    slot_bytes + rest
 }
 
 fn internal(what: &'static str) -> Error {

@@ -185,6 +185,8 @@ fn f32_significand(x: f32) -> (u32, i32) {
 /// time, each step one 32-bit `UDIV` (the remainder stays below 2^24), so no 64-bit division
 /// routine is linked.
 fn divide_by_24_bits(n: u64, d: u32) -> (u64, bool) {
+    // Never zero (a significand), but a `NonZeroU32` divisor links no division-by-zero panic.
+    let d = core::num::NonZeroU32::new(d).unwrap_or(core::num::NonZeroU32::MIN);
     let top = (n >> 32) as u32;
     let (mut q, mut r) = ((top / d) as u64, top % d);
     for k in 0..7 {
