@@ -300,3 +300,39 @@ impl fmt::Display for Error {
 impl std::error::Error for ParseError {}
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+
+    /// The sparse error's message reaches `ParseError`'s `Display`, unchanged, through the
+    /// pointer its constructor sets.
+    #[test]
+    fn sparse_weights_error_writes_the_sparse_message() {
+        let inner = SparseError::TrailingBytes { extra: 3 };
+        let kind = ParseErrorKind::SparseWeights(inner.into());
+        assert_eq!(
+            kind.to_string(),
+            "sparse weights: 3 bytes after the last row"
+        );
+        let e = ParseError::new(Location::Tensor(4), kind);
+        assert_eq!(
+            e.to_string(),
+            "tensor 4: sparse weights: 3 bytes after the last row"
+        );
+        assert_eq!(
+            kind,
+            ParseErrorKind::SparseWeights(SparseWeightsError::new(inner))
+        );
+        assert_ne!(
+            kind,
+            ParseErrorKind::SparseWeights(SparseError::TooLarge.into())
+        );
+        assert_eq!(
+            std::format!("{kind:?}"),
+            "SparseWeights(TrailingBytes { extra: 3 })"
+        );
+    }
+}

@@ -372,6 +372,20 @@ mod tests {
         assert_eq!(v.get(0), Some(1));
         assert_eq!(v.get(1), Some(2));
         assert_eq!(v.get(2), None);
+        let mut elements = v.iter();
+        assert_eq!(
+            (elements.next(), elements.next(), elements.next()),
+            (Some(1), Some(2), None)
+        );
+        // The same bytes as other element types: chunks of each type's size.
+        let bytes = t.vector::<u8>(1).unwrap().unwrap();
+        assert_eq!(bytes.len(), 2);
+        let flags = t.vector::<bool>(1).unwrap().unwrap();
+        let mut flags = flags.iter();
+        assert_eq!(
+            (flags.next(), flags.next(), flags.next()),
+            (Some(true), Some(false), None)
+        );
         assert_eq!(t.string(2).unwrap(), Some("hi"));
         // Absent field beyond the vtable: default.
         assert_eq!(t.scalar::<i32>(9, -5).unwrap(), -5);
