@@ -788,27 +788,26 @@ impl<'b> OpIo<'b> {
         }
     }
 
-    /// Splits the state region at the variable inputs (sorted by offset, each tagged with its
-    /// position among them). Out of line: only the LSTM and SVDF operators come here.
+    /// Splits the state region at the variable inputs (placed by their rank, so sorted by
+    /// offset; each tagged with its position among them). Out of line: only the LSTM and SVDF
+    /// operators come here.
     #[inline(never)]
     fn carve_state(&mut self, state: &'b mut [u8]) -> bool {
         let mut cuts = [Place::default(); crate::arena::MAX_MUT];
         let mut n = 0;
-        for p in self.inputs.iter().filter(|p| p.tag() == places::tag::STATE) {
-            let Some(cut) = cuts.get_mut(n) else {
-                return false;
+        for p in self.inputs {
+            let Some(rank) = p.state_rank() else {
+                continue;
             };
-            *cut = p.with_tag(n as u32);
-            n += 1;
-            let mut j = n - 1;
-            while j > 0 && cuts[j - 1].offset() > cuts[j].offset() {
-                cuts.swap(j - 1, j);
-                j -= 1;
+            if let Some(cut) = cuts.get_mut(rank) {
+                *cut = p.with_tag(n);
             }
+            n += 1;
         }
         let mut gaps = [&[][..]; crate::arena::MAX_MUT + 1];
         let muts = self.state.insert(Default::default());
-        places::carve(state, &cuts[..n], &mut gaps, muts)
+        let cuts = cuts.get(..n as usize).unwrap_or_default();
+        !cuts.is_empty() && places::carve_out_of_line(state, cuts, &mut gaps, muts)
     }
 
     /// Whether the regions were split as planned.
@@ -897,7 +896,7 @@ impl<'b> OpIo<'b> {
 
     /// Variable input `k` (state kept across invokes), writable.
     pub fn state_as<T: Pod>(&mut self, k: usize) -> Result<&'b mut [T], Error> {
-        let is_state = |p: &Place| p.tag() == places::tag::STATE;
+        let is_state = |p: &Place| p.state_rank().is_some();
         if !self.inputs.get(k).is_some_and(is_state) {
             return Err(self.internal("input is not a variable tensor"));
         }

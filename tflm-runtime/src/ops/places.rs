@@ -29,13 +29,15 @@ pub(crate) mod tag {
     pub const ABSENT: u32 = 0;
     /// Constant data in the model's bytes.
     pub const CONSTANT: u32 = 1;
-    /// A variable tensor in the state region (read and written through `state_as`).
-    pub const STATE: u32 = 2;
     /// A tensor with no memory, or one that overlaps a buffer the operator writes.
-    pub const UNREADABLE: u32 = 3;
+    pub const UNREADABLE: u32 = 2;
+    /// A variable tensor in the state region (written through `state_as`) is `STATE + r`,
+    /// `r` its rank by offset among the operator's variable inputs: where it cuts the state
+    /// region, so that `invoke` need not sort them.
+    pub const STATE: u32 = 3;
     /// Gap `g` of the activations between the operator's mutable buffers is `GAP + g`; the
     /// offset is from the gap's start.
-    pub const GAP: u32 = 4;
+    pub const GAP: u32 = STATE + super::MAX_MUT as u32;
 }
 
 impl Place {
@@ -70,6 +72,13 @@ impl Place {
         self.tagged_len >> TAG_SHIFT
     }
 
+    /// A variable input's rank by offset among the operator's ([`tag::STATE`]).
+    #[inline(always)]
+    pub(crate) fn state_rank(self) -> Option<usize> {
+        let r = self.tag().wrapping_sub(tag::STATE) as usize;
+        (r < MAX_MUT).then_some(r)
+    }
+
     #[inline(always)]
     pub(crate) fn offset(self) -> usize {
         self.offset as usize
@@ -98,6 +107,8 @@ pub(crate) const INCONSISTENT: &str = "inconsistent memory plan";
 /// Resolves one operator's `places` in place, from the tensor indices the prepare loop left
 /// there ([`Place::unresolved`]: the inputs, then the outputs) and the planned `slots`;
 /// `scratch` is the operator's scratch slot. Returns whether an input is a variable tensor.
+/// Not inlined: setup code, kept small.
+#[inline(never)]
 pub(crate) fn resolve(
     places: &mut [Place],
     num_inputs: usize,
@@ -145,7 +156,32 @@ pub(crate) fn resolve(
         };
         *place = resolved.ok_or(INCONSISTENT)?;
     }
+    if has_state {
+        rank_state(inputs)?;
+    }
     Ok(has_state)
+}
+
+/// Tags each variable input with its rank by (offset, input index) among them. Out of line,
+/// like [`resolve`]: setup code, kept small.
+#[inline(never)]
+fn rank_state(inputs: &mut [Place]) -> Result<(), &'static str> {
+    let mut keys = [(0usize, 0usize); MAX_MUT];
+    let mut n = 0;
+    for (k, p) in inputs.iter().enumerate() {
+        if p.tag() == tag::STATE {
+            *keys.get_mut(n).ok_or(INCONSISTENT)? = (p.offset(), k);
+            n += 1;
+        }
+    }
+    let keys = keys.get(..n).unwrap_or_default();
+    for &(offset, k) in keys {
+        let rank = keys.iter().filter(|&&other| other < (offset, k)).count();
+        if let Some(p) = inputs.get_mut(k) {
+            *p = p.with_tag(tag::STATE + rank as u32);
+        }
+    }
+    Ok(())
 }
 
 /// A cut's sort key: offset, then length (zero-length buffers first at an offset).
@@ -210,6 +246,18 @@ pub(crate) fn carve<'b>(
     }
 }
 
+/// [`carve`] as one out-of-line copy, for the state region (only the LSTM and SVDF operators
+/// carve it: their invoke path need not carry another inlined copy).
+#[inline(never)]
+pub(crate) fn carve_out_of_line<'b>(
+    region: &'b mut [u8],
+    cuts: &[Place],
+    gaps: &mut [&'b [u8]; MAX_MUT + 1],
+    muts: &mut [Option<&'b mut [u8]>; MAX_MUT],
+) -> bool {
+    carve(region, cuts, gaps, muts)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -233,13 +281,14 @@ mod tests {
             slot(kind::CONSTANT, 1000, 40),  // 1: weights
             slot(kind::ACTIVATION, 64, 32),  // 2: output 0
             slot(kind::ACTIVATION, 96, 16),  // 3: input between the cuts
-            slot(kind::STATE, 32, 8),        // 4: variable input
+            slot(kind::STATE, 32, 8),        // 4: variable input, after tensor 7's
             slot(kind::ACTIVATION, 120, 16), // 5: overlaps the scratch
             slot(kind::NONE, 0, 4),          // 6: no memory
+            slot(kind::STATE, 0, 32),        // 7: variable input
         ];
         let scratch = slot(kind::ACTIVATION, 112, 16);
-        let mut places = [0, 1, -1, 3, 4, 5, 6, 2, 0].map(Place::unresolved);
-        let has_state = resolve(&mut places, 7, &slots[..], &scratch).unwrap();
+        let mut places = [0, 1, -1, 3, 4, 5, 6, 7, 2, 0].map(Place::unresolved);
+        let has_state = resolve(&mut places, 8, &slots[..], &scratch).unwrap();
         assert!(has_state);
         let p = |t, o, l| Place::new(t, o, l).unwrap();
         assert_eq!(
@@ -249,9 +298,10 @@ mod tests {
                 p(tag::CONSTANT, 1000, 40),
                 p(tag::ABSENT, 0, 0),
                 p(tag::GAP + 1, 0, 16),
-                p(tag::STATE, 32, 8),
+                p(tag::STATE + 1, 32, 8),
                 p(tag::UNREADABLE, 0, 0),
                 p(tag::UNREADABLE, 0, 0),
+                p(tag::STATE, 0, 32),
                 p(0, 64, 32),
                 p(1, 112, 16),
             ]
