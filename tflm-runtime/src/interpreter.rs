@@ -135,7 +135,10 @@ impl<'m, 'a> Interpreter<'m, 'a> {
                 .get_mut(start..start + num_places(slot))
                 .ok_or(internal("operator places out of range"))?;
             let scratch = scratch_slots.get(i).copied().unwrap_or_default();
-            let has_state = places::resolve(own, slot.num_inputs as usize, tensor_slots, &scratch)
+            let hooks = model.registrations().get(slot.kind as usize);
+            let rank = hooks.and_then(|r| r.state()).map(|h| h.rank);
+            let inputs = slot.num_inputs as usize;
+            let has_state = places::resolve(own, inputs, tensor_slots, &scratch, rank)
                 .map_err(|what| Error::Internal { operator: i, what })?;
             if has_state {
                 slot.flags |= OpSlot::HAS_STATE;
@@ -202,19 +205,19 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             let (inputs, cuts) = own
                 .split_at_checked(op.num_inputs as usize)
                 .unwrap_or_default();
-            let io = &mut OpIo::new(i, bytes, inputs, op.num_outputs as usize);
-            io.split(
-                cuts,
-                &mut *self.activations,
-                &mut *self.state,
-                op.flags & OpSlot::HAS_STATE != 0,
-            );
-            if !io.is_valid() {
-                return Err(internal("inconsistent memory plan"));
-            }
             let registration = registrations
                 .get(op.kind as usize)
                 .ok_or(internal("no kernel"))?;
+            let io = &mut OpIo::new(i, bytes, inputs, op.num_outputs as usize);
+            io.split(cuts, &mut *self.activations);
+            if op.flags & OpSlot::HAS_STATE != 0 {
+                if let Some(hooks) = registration.state() {
+                    io.split_state(&mut *self.state, hooks);
+                }
+            }
+            if !io.is_valid() {
+                return Err(internal("inconsistent memory plan"));
+            }
             ops::eval(registration, io, data).map_err(|e| match e {
                 Error::Internal { what, .. } => Error::Internal { operator: i, what },
                 e => e,

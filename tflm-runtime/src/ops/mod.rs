@@ -93,9 +93,38 @@ pub struct Registration {
     /// sparse kernel does not link the verification either (it refuses such tensors, see
     /// [`Model::parse_with`]).
     verify_sparse: Option<SparseVerifier>,
+    /// Set by the registrations of operators with variable inputs (SVDF, LSTM): a firmware
+    /// without them links neither the state's ranking nor its carve.
+    state: Option<StateHooks>,
+}
+
+/// How an operator with variable inputs finds its state: `rank` tags each variable input's
+/// place with its rank by offset at `Interpreter::new` ([`places::rank_state`]); `carve`
+/// splits the state region at them on every invoke ([`carve_state`]).
+#[derive(Clone, Copy)]
+pub(crate) struct StateHooks {
+    pub rank: fn(&mut [Place]) -> Result<(), &'static str>,
+    pub carve: for<'b> fn(&mut OpIo<'b>, &'b mut [u8]) -> bool,
+}
+
+/// The state hooks of the builtins with variable inputs (a constant: only their
+/// registrations reference the hooks).
+const fn state_hooks(code: i32) -> Option<StateHooks> {
+    match code {
+        op::SVDF | op::UNIDIRECTIONAL_SEQUENCE_LSTM => Some(StateHooks {
+            rank: places::rank_state,
+            carve: carve_state,
+        }),
+        _ => None,
+    }
 }
 
 impl Registration {
+    /// The state hooks, for an operator with variable inputs.
+    pub(crate) fn state(&self) -> Option<StateHooks> {
+        self.state
+    }
+
     /// The builtin operator code (`BuiltinOperator` in TFLite's schema).
     pub const fn code(&self) -> i32 {
         self.code
@@ -171,6 +200,7 @@ macro_rules! registrations {
                 prepare: $module::prepare,
                 eval: $module::eval,
                 verify_sparse: None,
+                state: state_hooks(op::$name),
             };
             $(
                 #[doc = concat!("`", stringify!($name), "` for int8 operators only: the other \
@@ -187,6 +217,7 @@ macro_rules! registrations {
                     prepare: int8_prepare!($module $(, $prepare8)?),
                     eval: $module::eval_int8,
                     verify_sparse: None,
+                    state: state_hooks(op::$name),
                 };
             )?
         )*
@@ -317,6 +348,7 @@ macro_rules! sparse_registrations {
                 read_lists: crate::model::read_sparse_lists,
                 verify: crate::model::verify_sparse,
             }),
+            state: state_hooks(op::$code),
         };
 
         #[doc = concat!("`", stringify!($all), "` for int8 operators only (dense or sparse \
@@ -336,6 +368,7 @@ macro_rules! sparse_registrations {
                 read_lists: crate::model::read_sparse_lists,
                 verify: crate::model::verify_sparse,
             }),
+            state: state_hooks(op::$code),
         };
     };
 }
@@ -362,6 +395,7 @@ pub const DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: Registration = Registration {
     prepare: depthwise_conv::prepare_one_channel,
     eval: depthwise_conv::eval_one_channel,
     verify_sparse: None,
+    state: None,
 };
 
 /// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
@@ -729,6 +763,28 @@ fn align_to<T>(pos: usize) -> usize {
     (pos + a - 1) & !(a - 1)
 }
 
+/// Splits the state region at the variable inputs (placed by their rank, so sorted by
+/// offset; each tagged with its position among them). Out of line: only the LSTM and SVDF
+/// operators come here.
+#[inline(never)]
+fn carve_state<'b>(io: &mut OpIo<'b>, state: &'b mut [u8]) -> bool {
+    let mut cuts = [Place::default(); crate::arena::MAX_MUT];
+    let mut n = 0;
+    for p in io.inputs {
+        let Some(rank) = p.state_rank() else {
+            continue;
+        };
+        if let Some(cut) = cuts.get_mut(rank) {
+            *cut = p.with_tag(n);
+        }
+        n += 1;
+    }
+    let mut gaps = [&[][..]; crate::arena::MAX_MUT + 1];
+    let muts = io.state.insert(Default::default());
+    let cuts = cuts.get(..n as usize).unwrap_or_default();
+    !cuts.is_empty() && places::carve(state, cuts, &mut gaps, muts)
+}
+
 /// The tensors of the operator being run: constant inputs from the model, activations from the
 /// arena, outputs, scratch and state as disjoint mutable buffers, found through the places
 /// `Interpreter::new` resolved ([`places`]).
@@ -772,42 +828,17 @@ impl<'b> OpIo<'b> {
     }
 
     /// Splits `act` at the operator's `cuts` (its outputs and scratch buffer, sorted by
-    /// offset) and, when `has_state`, `state` at its variable inputs. An inconsistent plan
-    /// (which a verified model never gives) makes `is_valid()` false.
+    /// offset). An inconsistent plan (which a verified model never gives) makes `is_valid()`
+    /// false.
     #[inline(always)]
-    pub(crate) fn split(
-        &mut self,
-        cuts: &'b [Place],
-        act: &'b mut [u8],
-        state: &'b mut [u8],
-        has_state: bool,
-    ) {
+    pub(crate) fn split(&mut self, cuts: &'b [Place], act: &'b mut [u8]) {
         self.valid = places::carve(act, cuts, &mut self.gaps, &mut self.muts);
-        if has_state {
-            self.valid &= self.carve_state(state);
-        }
     }
 
-    /// Splits the state region at the variable inputs (placed by their rank, so sorted by
-    /// offset; each tagged with its position among them). Out of line: only the LSTM and SVDF
-    /// operators come here.
-    #[inline(never)]
-    fn carve_state(&mut self, state: &'b mut [u8]) -> bool {
-        let mut cuts = [Place::default(); crate::arena::MAX_MUT];
-        let mut n = 0;
-        for p in self.inputs {
-            let Some(rank) = p.state_rank() else {
-                continue;
-            };
-            if let Some(cut) = cuts.get_mut(rank) {
-                *cut = p.with_tag(n);
-            }
-            n += 1;
-        }
-        let mut gaps = [&[][..]; crate::arena::MAX_MUT + 1];
-        let muts = self.state.insert(Default::default());
-        let cuts = cuts.get(..n as usize).unwrap_or_default();
-        !cuts.is_empty() && places::carve_out_of_line(state, cuts, &mut gaps, muts)
+    /// Splits `state` at the variable inputs, for an operator that has some, with its
+    /// registration's `hooks`.
+    pub(crate) fn split_state(&mut self, state: &'b mut [u8], hooks: StateHooks) {
+        self.valid &= (hooks.carve)(self, state);
     }
 
     /// Whether the regions were split as planned.

@@ -106,7 +106,8 @@ pub(crate) const INCONSISTENT: &str = "inconsistent memory plan";
 
 /// Resolves one operator's `places` in place, from the tensor indices the prepare loop left
 /// there ([`Place::unresolved`]: the inputs, then the outputs) and the planned `slots`;
-/// `scratch` is the operator's scratch slot. Returns whether an input is a variable tensor.
+/// `scratch` is the operator's scratch slot; `rank` ranks the variable inputs (the
+/// registration's [`super::StateHooks`]). Returns whether an input is a variable tensor.
 /// Not inlined: setup code, kept small.
 #[inline(never)]
 pub(crate) fn resolve(
@@ -114,6 +115,7 @@ pub(crate) fn resolve(
     num_inputs: usize,
     slots: &[Slot],
     scratch: &Slot,
+    rank: Option<fn(&mut [Place]) -> Result<(), &'static str>>,
 ) -> Result<bool, &'static str> {
     let (inputs, cuts) = places.split_at_mut(num_inputs.min(places.len()));
     let num_outputs = cuts.len() - usize::from(scratch.kind == kind::ACTIVATION);
@@ -156,8 +158,8 @@ pub(crate) fn resolve(
         };
         *place = resolved.ok_or(INCONSISTENT)?;
     }
-    if has_state {
-        rank_state(inputs)?;
+    if let (true, Some(rank)) = (has_state, rank) {
+        rank(inputs)?;
     }
     Ok(has_state)
 }
@@ -165,7 +167,7 @@ pub(crate) fn resolve(
 /// Tags each variable input with its rank by (offset, input index) among them. Out of line,
 /// like [`resolve`]: setup code, kept small.
 #[inline(never)]
-fn rank_state(inputs: &mut [Place]) -> Result<(), &'static str> {
+pub(crate) fn rank_state(inputs: &mut [Place]) -> Result<(), &'static str> {
     let mut keys = [(0usize, 0usize); MAX_MUT];
     let mut n = 0;
     for (k, p) in inputs.iter().enumerate() {
@@ -246,18 +248,6 @@ pub(crate) fn carve<'b>(
     }
 }
 
-/// [`carve`] as one out-of-line copy, for the state region (only the LSTM and SVDF operators
-/// carve it: their invoke path need not carry another inlined copy).
-#[inline(never)]
-pub(crate) fn carve_out_of_line<'b>(
-    region: &'b mut [u8],
-    cuts: &[Place],
-    gaps: &mut [&'b [u8]; MAX_MUT + 1],
-    muts: &mut [Option<&'b mut [u8]>; MAX_MUT],
-) -> bool {
-    carve(region, cuts, gaps, muts)
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -288,7 +278,7 @@ mod tests {
         ];
         let scratch = slot(kind::ACTIVATION, 112, 16);
         let mut places = [0, 1, -1, 3, 4, 5, 6, 7, 2, 0].map(Place::unresolved);
-        let has_state = resolve(&mut places, 8, &slots[..], &scratch).unwrap();
+        let has_state = resolve(&mut places, 8, &slots[..], &scratch, Some(rank_state)).unwrap();
         assert!(has_state);
         let p = |t, o, l| Place::new(t, o, l).unwrap();
         assert_eq!(
@@ -309,12 +299,12 @@ mod tests {
         // An output that is not an activation, a tensor index past the slots.
         let mut bad = [Place::unresolved(1)];
         assert_eq!(
-            resolve(&mut bad, 0, &slots, &Slot::default()),
+            resolve(&mut bad, 0, &slots, &Slot::default(), None),
             Err(INCONSISTENT)
         );
         let mut bad = [Place::unresolved(99)];
         assert_eq!(
-            resolve(&mut bad, 0, &slots, &Slot::default()),
+            resolve(&mut bad, 0, &slots, &Slot::default(), None),
             Err(INCONSISTENT)
         );
     }
