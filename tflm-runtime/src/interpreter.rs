@@ -19,7 +19,8 @@ pub struct Interpreter<'m, 'a> {
     slots: &'a [Slot],
     ops: &'a [OpSlot],
     op_data: &'a [u8],
-    /// The same region as places: every operator's, where its slot says.
+    /// The prepared-data region seen as places (`ops::places`): an operator's start at its
+    /// slot's `places`.
     places: &'a [Place],
     state: &'a mut [u8],
     activations: &'a mut [u8],

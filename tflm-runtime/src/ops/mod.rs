@@ -103,7 +103,7 @@ pub struct Registration {
 /// splits the state region at them on every invoke ([`carve_state`]).
 #[derive(Clone, Copy)]
 pub(crate) struct StateHooks {
-    pub rank: fn(&mut [Place]) -> Result<(), &'static str>,
+    pub rank: places::RankFn,
     pub carve: for<'b> fn(&mut OpIo<'b>, &'b mut [u8]) -> bool,
 }
 

@@ -96,6 +96,9 @@ impl Place {
     }
 }
 
+/// Ranks an operator's variable inputs ([`rank_state`], a registration's hook).
+pub(crate) type RankFn = fn(&mut [Place]) -> Result<(), &'static str>;
+
 /// How many places an operator takes: one per input and output, one for a scratch buffer.
 pub(crate) fn count(num_inputs: usize, num_outputs: usize, scratch_bytes: usize) -> usize {
     num_inputs + num_outputs + usize::from(scratch_bytes > 0)
@@ -115,7 +118,7 @@ pub(crate) fn resolve(
     num_inputs: usize,
     slots: &[Slot],
     scratch: &Slot,
-    rank: Option<fn(&mut [Place]) -> Result<(), &'static str>>,
+    rank: Option<RankFn>,
 ) -> Result<bool, &'static str> {
     let (inputs, cuts) = places.split_at_mut(num_inputs.min(places.len()));
     let num_outputs = cuts.len() - usize::from(scratch.kind == kind::ACTIVATION);
