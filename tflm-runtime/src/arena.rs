@@ -1,9 +1,10 @@
-//! The arena: its layout, the memory planner, and safe disjoint views into it.
+//! The arena: its layout and the memory planner (the operators' disjoint views into it are
+//! `ops::places`).
 //!
 //! Layout (every part 16-byte aligned):
 //! ```text
 //! [ slots: one per tensor, then one scratch slot per operator ]
-//! [ operator table ][ per-operator prepared data ][ variable tensors ][ activations (planned) ]
+//! [ operator table ][ per-operator prepared data and tensor places ][ variable tensors ][ activations (planned) ]
 //! ```
 //! Activations and scratch buffers share memory: the planner places them greedily by size,
 //! largest first, each at the lowest offset not used by a buffer alive at the same time
@@ -67,27 +68,29 @@ impl Slot {
     }
 }
 
-/// One operator's entry: what to run and where its prepared data is.
+/// One operator's entry: what to run, where its prepared data and its tensors' places
+/// (`ops::places`) are.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub(crate) struct OpSlot {
     /// Index of the operator's kernel in `Model::registrations()`.
-    pub kind: u32,
-    pub data_offset: u32,
-    pub data_len: u32,
-    /// Position of the operator's `inputs` / `outputs` vectors' first element in the model.
-    pub inputs_pos: u32,
-    pub outputs_pos: u32,
+    pub kind: u16,
+    /// [`OpSlot::HAS_STATE`], [`OpSlot::HAS_SCRATCH`].
+    pub flags: u16,
     pub num_inputs: u16,
     pub num_outputs: u16,
-    /// [`OpSlot::HAS_STATE`].
-    pub flags: u32,
-    pub _reserved: u32,
+    /// Where the prepared data starts in the prepared-data region, in bytes.
+    pub data_offset: u32,
+    /// Where the places start in the same region, in places (8 bytes): the prepared data
+    /// ends there.
+    pub places: u32,
 }
 
 impl OpSlot {
     /// Some input is a variable tensor (state region).
-    pub const HAS_STATE: u32 = 1;
+    pub const HAS_STATE: u16 = 1;
+    /// The operator has a scratch buffer (a place after its outputs').
+    pub const HAS_SCRATCH: u16 = 2;
 }
 
 /// Byte offsets and sizes of the arena's regions.
@@ -340,100 +343,6 @@ fn place_greedy_by_size(slots: &mut [Slot]) -> usize {
 /// activations, variable inputs in the state).
 pub(crate) const MAX_MUT: usize = 4;
 
-/// A region split into disjoint mutable buffers, with the bytes between them readable.
-pub(crate) struct Carved<'b> {
-    muts: [Option<&'b mut [u8]>; MAX_MUT],
-    gaps: [(usize, &'b [u8]); MAX_MUT + 1],
-    num_gaps: usize,
-}
-
-impl<'b> Carved<'b> {
-    /// No buffers yet: [`Carved::carve`] splits a region into it, in place (the struct is big
-    /// and rebuilt for every operator: built where it lives, never copied).
-    #[inline(always)]
-    pub(crate) fn empty() -> Carved<'b> {
-        Carved {
-            muts: Default::default(),
-            gaps: [(0, &[][..]); MAX_MUT + 1],
-            num_gaps: 0,
-        }
-    }
-
-    /// Splits `region` at the `(offset, len)` requests, which must not overlap, into this
-    /// (empty) carve; an invalid request leaves no buffers at all (`is_valid()` false).
-    #[inline(always)]
-    pub(crate) fn carve_into(&mut self, region: &'b mut [u8], requests: &[(usize, usize)]) {
-        if self.carve(region, requests).is_none() {
-            self.muts = Default::default();
-            self.num_gaps = 0;
-        }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn new(region: &'b mut [u8], requests: &[(usize, usize)]) -> Carved<'b> {
-        let mut c = Carved::empty();
-        c.carve_into(region, requests);
-        c
-    }
-
-    /// Whether every request was valid.
-    #[inline(always)]
-    pub(crate) fn is_valid(&self) -> bool {
-        self.num_gaps > 0
-    }
-
-    #[inline(always)]
-    fn carve(&mut self, region: &'b mut [u8], requests: &[(usize, usize)]) -> Option<()> {
-        let n = requests.len();
-        if n > MAX_MUT {
-            return None;
-        }
-        // Request indices by offset (insertion sort: at most MAX_MUT entries).
-        let mut order = [0usize; MAX_MUT];
-        for i in 0..n {
-            let mut j = i;
-            while j > 0 && requests[order[j - 1]] > requests[i] {
-                order[j] = order[j - 1];
-                j -= 1;
-            }
-            order[j] = i;
-        }
-        let mut rest = region;
-        let mut base = 0usize;
-        for &k in &order[..n] {
-            let (start, len) = *requests.get(k)?;
-            let skip = start.checked_sub(base)?;
-            if skip.checked_add(len)? > rest.len() {
-                return None;
-            }
-            let (gap, tail) = rest.split_at_mut(skip);
-            let (m, tail) = tail.split_at_mut(len);
-            *self.gaps.get_mut(self.num_gaps)? = (base, gap);
-            self.num_gaps += 1;
-            *self.muts.get_mut(k)? = Some(m);
-            rest = tail;
-            base = start + len;
-        }
-        *self.gaps.get_mut(self.num_gaps)? = (base, rest);
-        self.num_gaps += 1;
-        Some(())
-    }
-
-    /// Takes mutable buffer `k` (once).
-    pub(crate) fn take(&mut self, k: usize) -> Option<&'b mut [u8]> {
-        self.muts.get_mut(k)?.take()
-    }
-
-    /// Reads `len` bytes at `offset`, which must lie outside every mutable buffer.
-    pub(crate) fn get(&self, offset: usize, len: usize) -> Option<&'b [u8]> {
-        let end = offset.checked_add(len)?;
-        self.gaps[..self.num_gaps]
-            .iter()
-            .find(|(start, g)| *start <= offset && end <= start + g.len())
-            .map(|(start, g)| &g[offset - start..end - start])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,27 +384,5 @@ mod tests {
             (0, 64, 0, 0)
         );
         assert_eq!(total, 128);
-    }
-
-    #[test]
-    fn carve_gives_disjoint_buffers_and_readable_gaps() {
-        let mut region = [0u8; 64];
-        for (i, b) in region.iter_mut().enumerate() {
-            *b = i as u8;
-        }
-        let mut c = Carved::new(&mut region, &[(32, 8), (8, 8)]);
-        assert!(c.is_valid());
-        let a = c.take(0).unwrap();
-        let b = c.take(1).unwrap();
-        assert!(c.take(1).is_none());
-        a[0] = 200;
-        b[0] = 201;
-        assert_eq!(c.get(0, 8).unwrap()[7], 7);
-        assert_eq!(c.get(16, 16).unwrap()[0], 16);
-        assert!(c.get(4, 8).is_none(), "overlaps a mutable buffer");
-        assert_eq!(c.get(40, 24).unwrap()[23], 63);
-        assert!(!Carved::new(&mut region, &[(0, 8), (4, 8)]).is_valid());
-        assert!(!Carved::new(&mut region, &[(60, 8)]).is_valid());
-        assert!(Carved::new(&mut region, &[]).is_valid());
     }
 }

@@ -1,12 +1,13 @@
 //! The interpreter: runs a verified model in a caller-owned arena.
 //!
 //! `Interpreter::new` plans the arena, prepares every operator's constants once (fixed-point
-//! multipliers, per-channel shifts) and zeroes the state; `invoke` then only runs kernels.
+//! multipliers, per-channel shifts), resolves where each operator's tensors are
+//! (`ops::places`) and zeroes the state; `invoke` then only runs kernels.
 
 use crate::arena::{align_up, kind, scratch_slot, Layout, OpSlot, Slot, ALIGN};
 use crate::error::{Error, Location, ParseError};
-use crate::flatbuf::read_i32;
 use crate::model::{Model, Tensor};
+use crate::ops::places::{self, Place};
 use crate::ops::{self, OpIo};
 use crate::types::{DType, Element};
 use core::cell::Cell;
@@ -18,6 +19,9 @@ pub struct Interpreter<'m, 'a> {
     slots: &'a [Slot],
     ops: &'a [OpSlot],
     op_data: &'a [u8],
+    /// The prepared-data region seen as places (`ops::places`): an operator's start at its
+    /// slot's `places`.
+    places: &'a [Place],
     state: &'a mut [u8],
     activations: &'a mut [u8],
     used: usize,
@@ -86,16 +90,28 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             if let Some(s) = scratch_slots.get_mut(i) {
                 *s = scratch_slot(i, needs.scratch_bytes);
             }
+            // The places hold the tensor indices until the plan resolves them.
+            let places_at = needs.prepared_bytes.next_multiple_of(8);
+            let room: &mut [Place] = blob
+                .get_mut(places_at..needs.data_bytes)
+                .and_then(|b| bytemuck::try_cast_slice_mut(b).ok())
+                .ok_or(internal("operator places misaligned"))?;
+            let tensors = op.inputs.iter().chain(op.outputs.iter());
+            for (place, t) in room.iter_mut().zip(tensors) {
+                *place = Place::unresolved(t);
+            }
+            let count = |n: usize| u16::try_from(n).map_err(|_| internal("too many operands"));
             *slot = OpSlot {
-                kind: registration as u32,
+                kind: count(registration)?,
+                flags: if needs.scratch_bytes > 0 {
+                    OpSlot::HAS_SCRATCH
+                } else {
+                    0
+                },
+                num_inputs: count(op.inputs.len())?,
+                num_outputs: count(op.outputs.len())?,
                 data_offset: data_offset as u32,
-                data_len: needs.data_bytes as u32,
-                inputs_pos: op.inputs.position() as u32,
-                outputs_pos: op.outputs.position() as u32,
-                num_inputs: op.inputs.len() as u16,
-                num_outputs: op.outputs.len() as u16,
-                flags: 0,
-                _reserved: 0,
+                places: ((data_offset + places_at) / core::mem::size_of::<Place>()) as u32,
             };
             data_offset += align_up(needs.data_bytes);
         }
@@ -116,22 +132,33 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         let activations = rest
             .get_mut(..layout.activations)
             .ok_or_else(plan_too_small)?;
-        // Which operators read a variable tensor (known once the planner set the slots' kinds).
-        let bytes = model.bytes();
-        for slot in op_slots.iter_mut() {
-            let has_state = (0..slot.num_inputs as usize)
-                .filter_map(|k| read_i32(bytes, slot.inputs_pos as usize + 4 * k).ok())
-                .filter(|&t| t >= 0)
-                .any(|t| slots.get(t as usize).is_some_and(|s| s.kind == kind::STATE));
+        // Every operator's tensors resolved to their places, now that the plan is known.
+        let all_places: &mut [Place] = bytemuck::try_cast_slice_mut(&mut *data_region)
+            .map_err(|_| internal("operator places misaligned"))?;
+        let (tensor_slots, scratch_slots) = slots.split_at(n_tensors.min(n_slots));
+        for (i, slot) in op_slots.iter_mut().enumerate() {
+            let start = slot.places as usize;
+            let own = all_places
+                .get_mut(start..start + num_places(slot))
+                .ok_or(internal("operator places out of range"))?;
+            let scratch = scratch_slots.get(i).copied().unwrap_or_default();
+            let hooks = model.registrations().get(slot.kind as usize);
+            let rank = hooks.and_then(|r| r.state()).map(|h| h.rank);
+            let inputs = slot.num_inputs as usize;
+            let has_state = places::resolve(own, inputs, tensor_slots, &scratch, rank)
+                .map_err(|what| Error::Internal { operator: i, what })?;
             if has_state {
                 slot.flags |= OpSlot::HAS_STATE;
             }
         }
+        let data_region: &'a [u8] = data_region;
         let mut interpreter = Interpreter {
             model: *model,
             slots,
             ops: op_slots,
             op_data: data_region,
+            places: bytemuck::try_cast_slice(data_region)
+                .map_err(|_| internal("operator places misaligned"))?,
             state,
             activations,
             used: layout.total,
@@ -170,55 +197,53 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         &mut self,
         mut observer: Option<&mut F>,
     ) -> Result<(), Error> {
-        let n_tensors = self.model.num_tensors();
         let bytes = self.model.bytes();
-        let (ops, slots, op_data) = (self.ops, self.slots, self.op_data);
+        let (ops, places, op_data) = (self.ops, self.places, self.op_data);
         let registrations = self.model.registrations();
         for (i, op) in ops.iter().enumerate() {
+            let start = op.places as usize;
+            // The prepared data ends where the places start.
             let data = op_data
-                .get(op.data_offset as usize..(op.data_offset + op.data_len) as usize)
+                .get(op.data_offset as usize..start * core::mem::size_of::<Place>())
                 .ok_or(internal("operator data out of range"))?;
-            let mut io = OpIo::new(
-                i,
-                bytes,
-                slots,
-                (op.inputs_pos as usize, op.num_inputs as usize),
-                (op.outputs_pos as usize, op.num_outputs as usize),
-            );
-            io.split(
-                n_tensors,
-                &mut *self.activations,
-                &mut *self.state,
-                op.flags & OpSlot::HAS_STATE != 0,
-            );
-            if !io.is_valid() {
-                return Err(internal("inconsistent memory plan"));
-            }
+            let own = places
+                .get(start..start + num_places(op))
+                .ok_or(internal("operator places out of range"))?;
+            let (inputs, cuts) = own
+                .split_at_checked(op.num_inputs as usize)
+                .unwrap_or_default();
             let registration = registrations
                 .get(op.kind as usize)
                 .ok_or(internal("no kernel"))?;
-            ops::eval(registration, &mut io, data).map_err(|e| match e {
+            let io = &mut OpIo::new(i, bytes, inputs, op.num_outputs as usize);
+            io.split(cuts, &mut *self.activations);
+            if op.flags & OpSlot::HAS_STATE != 0 {
+                if let Some(hooks) = registration.state() {
+                    io.split_state(&mut *self.state, hooks);
+                }
+            }
+            if !io.is_valid() {
+                return Err(internal("inconsistent memory plan"));
+            }
+            ops::eval(registration, io, data).map_err(|e| match e {
                 Error::Internal { what, .. } => Error::Internal { operator: i, what },
                 e => e,
             })?;
             let Some(observer) = observer.as_deref_mut() else {
                 continue;
             };
-            let outputs: [Option<usize>; 4] = core::array::from_fn(|k| io.output_tensor(k));
-            // Variable inputs: their slot is state memory.
-            let mut states = [None; 4];
-            let mut found = 0;
-            for k in 0..op.num_inputs as usize {
-                let t = crate::flatbuf::read_i32(bytes, op.inputs_pos as usize + 4 * k);
-                let Ok(t) = usize::try_from(t.unwrap_or(-1)) else {
-                    continue;
-                };
-                if slots.get(t).is_some_and(|s| s.kind == kind::STATE) && found < states.len() {
-                    states[found] = Some(t);
-                    found += 1;
-                }
-            }
-            for t in outputs.into_iter().chain(states).flatten() {
+            // The outputs, then the variable inputs (their slot is state memory).
+            let (inputs, outputs) = self.model.operator_tensors(i);
+            let slots = self.slots;
+            let states = inputs.iter().filter(|&t| {
+                usize::try_from(t)
+                    .is_ok_and(|t| slots.get(t).is_some_and(|s| s.kind == kind::STATE))
+            });
+            for t in outputs
+                .iter()
+                .chain(states)
+                .filter_map(|t| usize::try_from(t).ok())
+            {
                 if let Some(b) = self.tensor_bytes(t) {
                     observer(&Observation {
                         operator: i,
@@ -327,6 +352,12 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         self.check_type::<T>(t)?;
         bytemuck::try_cast_slice(self.output_bytes(i)?).map_err(|_| internal("misaligned"))
     }
+}
+
+/// How many places operator `op` has: its inputs, outputs and scratch buffer.
+fn num_places(op: &OpSlot) -> usize {
+    let scratch = usize::from(op.flags & OpSlot::HAS_SCRATCH != 0);
+    op.num_inputs as usize + op.num_outputs as usize + scratch
 }
 
 fn internal(what: &'static str) -> Error {

@@ -6,13 +6,14 @@
 //! which is how `Model::parse` verifies every operator and how the arena is sized. `eval` reads
 //! the blob back and runs the kernel on the operator's tensors.
 
-use crate::arena::{kind, Carved, Slot};
+use crate::arena::Slot;
 use crate::error::{Error, ParseErrorKind};
 use crate::flatbuf::read_i32;
 use crate::model::{Model, Operator, Tensor};
 use crate::schema::op;
 use bytemuck::Pod;
 use core::cell::Cell;
+use places::Place;
 
 mod add;
 mod binary;
@@ -24,6 +25,7 @@ mod lstm;
 mod mean;
 mod mul;
 mod pad;
+pub(crate) mod places;
 mod pooling;
 mod quantize;
 mod reshape;
@@ -36,8 +38,11 @@ mod unary;
 /// What an operator needs from the arena.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Requirements {
-    /// Prepared constants, kept for the interpreter's lifetime.
+    /// Prepared constants and then the operator's tensor places ([`places`]), kept for the
+    /// interpreter's lifetime.
     pub data_bytes: usize,
+    /// The prepared constants alone (the places start at the next multiple of 8).
+    pub prepared_bytes: usize,
     /// Scratch memory alive only while the operator runs.
     pub scratch_bytes: usize,
 }
@@ -88,9 +93,38 @@ pub struct Registration {
     /// sparse kernel does not link the verification either (it refuses such tensors, see
     /// [`Model::parse_with`]).
     verify_sparse: Option<SparseVerifier>,
+    /// Set by the registrations of operators with variable inputs (SVDF, LSTM): a firmware
+    /// without them links neither the state's ranking nor its carve.
+    state: Option<StateHooks>,
+}
+
+/// How an operator with variable inputs finds its state: `rank` tags each variable input's
+/// place with its rank by offset at `Interpreter::new` ([`places::rank_state`]); `carve`
+/// splits the state region at them on every invoke ([`carve_state`]).
+#[derive(Clone, Copy)]
+pub(crate) struct StateHooks {
+    pub rank: places::RankFn,
+    pub carve: for<'b> fn(&mut OpIo<'b>, &'b mut [u8]) -> bool,
+}
+
+/// The state hooks of the builtins with variable inputs (a constant: only their
+/// registrations reference the hooks).
+const fn state_hooks(code: i32) -> Option<StateHooks> {
+    match code {
+        op::SVDF | op::UNIDIRECTIONAL_SEQUENCE_LSTM => Some(StateHooks {
+            rank: places::rank_state,
+            carve: carve_state,
+        }),
+        _ => None,
+    }
 }
 
 impl Registration {
+    /// The state hooks, for an operator with variable inputs.
+    pub(crate) fn state(&self) -> Option<StateHooks> {
+        self.state
+    }
+
     /// The builtin operator code (`BuiltinOperator` in TFLite's schema).
     pub const fn code(&self) -> i32 {
         self.code
@@ -166,6 +200,7 @@ macro_rules! registrations {
                 prepare: $module::prepare,
                 eval: $module::eval,
                 verify_sparse: None,
+                state: state_hooks(op::$name),
             };
             $(
                 #[doc = concat!("`", stringify!($name), "` for int8 operators only: the other \
@@ -182,6 +217,7 @@ macro_rules! registrations {
                     prepare: int8_prepare!($module $(, $prepare8)?),
                     eval: $module::eval_int8,
                     verify_sparse: None,
+                    state: state_hooks(op::$name),
                 };
             )?
         )*
@@ -312,6 +348,7 @@ macro_rules! sparse_registrations {
                 read_lists: crate::model::read_sparse_lists,
                 verify: crate::model::verify_sparse,
             }),
+            state: state_hooks(op::$code),
         };
 
         #[doc = concat!("`", stringify!($all), "` for int8 operators only (dense or sparse \
@@ -331,6 +368,7 @@ macro_rules! sparse_registrations {
                 read_lists: crate::model::read_sparse_lists,
                 verify: crate::model::verify_sparse,
             }),
+            state: state_hooks(op::$code),
         };
     };
 }
@@ -357,6 +395,7 @@ pub const DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: Registration = Registration {
     prepare: depthwise_conv::prepare_one_channel,
     eval: depthwise_conv::eval_one_channel,
     verify_sparse: None,
+    state: None,
 };
 
 /// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
@@ -466,10 +505,7 @@ fn check_with(
         tensor_slots: &[],
     };
     (registration.prepare)(&mut p)?;
-    Ok(Requirements {
-        data_bytes: p.data.len,
-        scratch_bytes: p.scratch_bytes,
-    })
+    Ok(p.requirements())
 }
 
 /// What a verified operator needs (zero for an operator that fails verification).
@@ -497,10 +533,7 @@ pub(crate) fn prepare(
         tensor_slots,
     };
     (registration.prepare)(&mut p)?;
-    Ok(Requirements {
-        data_bytes: p.data.len,
-        scratch_bytes: p.scratch_bytes,
-    })
+    Ok(p.requirements())
 }
 
 /// Runs operator `io.index` with the kernel `registration`.
@@ -529,6 +562,22 @@ pub(crate) struct Prepare<'p, 'm, 'd> {
 }
 
 impl<'m> Prepare<'_, 'm, '_> {
+    /// What the prepared operator needs: its data, then one place per tensor
+    /// ([`places::count`]), and its scratch.
+    fn requirements(&self) -> Requirements {
+        let places_at = self.data.len.next_multiple_of(8);
+        let n = places::count(
+            self.op.inputs.len(),
+            self.op.outputs.len(),
+            self.scratch_bytes,
+        );
+        Requirements {
+            data_bytes: places_at + n * core::mem::size_of::<Place>(),
+            prepared_bytes: self.data.len,
+            scratch_bytes: self.scratch_bytes,
+        }
+    }
+
     /// Tensor `t`, its planner slot filled on the way.
     #[inline]
     fn tensor(&self, t: usize) -> Tensor<'m> {
@@ -714,109 +763,88 @@ fn align_to<T>(pos: usize) -> usize {
     (pos + a - 1) & !(a - 1)
 }
 
+/// Splits the state region at the variable inputs (placed by their rank, so sorted by
+/// offset; each tagged with its position among them). Out of line: only the LSTM and SVDF
+/// operators come here.
+#[inline(never)]
+fn carve_state<'b>(io: &mut OpIo<'b>, state: &'b mut [u8]) -> bool {
+    let mut cuts = [Place::default(); crate::arena::MAX_MUT];
+    let mut n = 0;
+    for p in io.inputs {
+        let Some(rank) = p.state_rank() else {
+            continue;
+        };
+        if let Some(cut) = cuts.get_mut(rank) {
+            *cut = p.with_tag(n);
+        }
+        n += 1;
+    }
+    let mut gaps = [&[][..]; crate::arena::MAX_MUT + 1];
+    let muts = io.state.insert(Default::default());
+    let cuts = cuts.get(..n as usize).unwrap_or_default();
+    !cuts.is_empty() && places::carve(state, cuts, &mut gaps, muts)
+}
+
 /// The tensors of the operator being run: constant inputs from the model, activations from the
-/// arena, outputs, scratch and state as disjoint mutable buffers.
+/// arena, outputs, scratch and state as disjoint mutable buffers, found through the places
+/// `Interpreter::new` resolved ([`places`]).
 pub(crate) struct OpIo<'b> {
     pub index: usize,
     model: &'b [u8],
-    slots: &'b [Slot],
-    inputs_pos: usize,
-    num_inputs: usize,
-    outputs_pos: usize,
+    /// One place per input.
+    inputs: &'b [Place],
     num_outputs: usize,
-    act: Carved<'b>,
-    /// Only for operators with variable inputs (the carve is big: not built for the others).
-    state: Option<Carved<'b>>,
+    /// The activations between the operator's mutable buffers, in offset order.
+    gaps: [&'b [u8]; crate::arena::MAX_MUT + 1],
+    /// The outputs, then the scratch buffer.
+    muts: [Option<&'b mut [u8]>; crate::arena::MAX_MUT],
+    /// The variable inputs, in input order; only for operators that have some (not built
+    /// for the others: the array is as big as `muts`).
+    state: Option<[Option<&'b mut [u8]>; crate::arena::MAX_MUT]>,
+    valid: bool,
 }
 
 impl<'b> OpIo<'b> {
-    /// Operator `index`'s view, before [`OpIo::split`]. The struct is big and built for every
-    /// operator: it is returned as a literal and split in place, so that it is never copied.
+    /// Operator `index`'s view of its `inputs`' places, before [`OpIo::split`]. The struct
+    /// is big and built for every operator: it is returned as a literal and split in place,
+    /// so that it is never copied.
     #[inline(always)]
     pub(crate) fn new(
         index: usize,
         model: &'b [u8],
-        slots: &'b [Slot],
-        (inputs_pos, num_inputs): (usize, usize),
-        (outputs_pos, num_outputs): (usize, usize),
+        inputs: &'b [Place],
+        num_outputs: usize,
     ) -> OpIo<'b> {
         OpIo {
             index,
             model,
-            slots,
-            inputs_pos,
-            num_inputs,
-            outputs_pos,
+            inputs,
             num_outputs,
-            act: Carved::empty(),
+            gaps: [&[]; crate::arena::MAX_MUT + 1],
+            muts: Default::default(),
             state: None,
+            valid: false,
         }
     }
 
-    /// Splits the regions into the operator's outputs, scratch and state (`has_state`: whether
-    /// any input is a variable tensor); an inconsistent plan (which a verified model never
-    /// gives) makes `is_valid()` false.
+    /// Splits `act` at the operator's `cuts` (its outputs and scratch buffer, sorted by
+    /// offset). An inconsistent plan (which a verified model never gives) makes `is_valid()`
+    /// false.
     #[inline(always)]
-    pub(crate) fn split(
-        &mut self,
-        n_tensors: usize,
-        act: &'b mut [u8],
-        state: &'b mut [u8],
-        has_state: bool,
-    ) {
-        const INVALID: usize = crate::arena::MAX_MUT + 1;
-        let (model, slots, index) = (self.model, self.slots, self.index);
-        let tensor_at = |pos: usize, k: usize| read_i32(model, pos + 4 * k).ok();
-        let mut act_req = [(0usize, 0usize); crate::arena::MAX_MUT];
-        let act_n = (|| {
-            let mut n = 0;
-            for k in 0..self.num_outputs {
-                let s = slots.get(tensor_at(self.outputs_pos, k)? as usize)?;
-                *act_req.get_mut(n)? = (s.offset as usize, s.size as usize);
-                n += 1;
-            }
-            let scratch = slots.get(n_tensors + index)?;
-            if scratch.kind == kind::ACTIVATION {
-                *act_req.get_mut(n)? = (scratch.offset as usize, scratch.size as usize);
-                n += 1;
-            }
-            Some(n)
-        })()
-        .unwrap_or(INVALID);
-        let mut state_req = [(0usize, 0usize); crate::arena::MAX_MUT];
-        let state_n = if has_state {
-            (|| {
-                let mut n = 0;
-                for k in 0..self.num_inputs {
-                    let t = tensor_at(self.inputs_pos, k)?;
-                    if t < 0 {
-                        continue;
-                    }
-                    let s = slots.get(t as usize)?;
-                    if s.kind == kind::STATE {
-                        *state_req.get_mut(n)? = (s.offset as usize, s.size as usize);
-                        n += 1;
-                    }
-                }
-                Some(n)
-            })()
-            .unwrap_or(INVALID)
-        } else {
-            0
-        };
-        let invalid: &[(usize, usize)] = &[(1, usize::MAX)];
-        self.act
-            .carve_into(act, act_req.get(..act_n).unwrap_or(invalid));
-        if has_state {
-            let carved = self.state.insert(Carved::empty());
-            carved.carve_into(state, state_req.get(..state_n).unwrap_or(invalid));
-        }
+    pub(crate) fn split(&mut self, cuts: &'b [Place], act: &'b mut [u8]) {
+        self.valid = places::carve(act, cuts, &mut self.gaps, &mut self.muts);
+    }
+
+    /// Splits `state` at the variable inputs, for an operator that has some, with its
+    /// registration's `hooks`.
+    pub(crate) fn split_state(&mut self, state: &'b mut [u8], hooks: StateHooks) {
+        self.valid &= (hooks.carve)(self, state);
     }
 
     /// Whether the regions were split as planned.
     #[inline(always)]
     pub(crate) fn is_valid(&self) -> bool {
-        self.act.is_valid() && self.state.as_ref().is_none_or(Carved::is_valid)
+        self.valid
     }
 
     pub fn internal(&self, what: &'static str) -> Error {
@@ -826,27 +854,18 @@ impl<'b> OpIo<'b> {
         }
     }
 
-    fn input_slot(&self, k: usize) -> Option<Slot> {
-        if k >= self.num_inputs {
-            return None;
-        }
-        let t = read_i32(self.model, self.inputs_pos + 4 * k).ok()?;
-        if t < 0 {
-            return None;
-        }
-        self.slots.get(t as usize).copied()
-    }
-
     /// Input `k`'s bytes; `None` when the optional input is absent.
     pub fn optional_input(&self, k: usize) -> Result<Option<&'b [u8]>, Error> {
-        let Some(s) = self.input_slot(k) else {
+        let Some(&p) = self.inputs.get(k) else {
             return Ok(None);
         };
-        let (offset, len) = (s.offset as usize, s.size as usize);
-        let bytes = match s.kind {
-            kind::CONSTANT => self.model.get(offset..offset + len),
-            kind::ACTIVATION => self.act.get(offset, len),
-            _ => None,
+        let bytes = match p.tag() {
+            places::tag::ABSENT => return Ok(None),
+            places::tag::CONSTANT => self.model.get(p.range()),
+            t => self
+                .gaps
+                .get(t.wrapping_sub(places::tag::GAP) as usize)
+                .and_then(|g| g.get(p.range())),
         };
         bytes.map(Some).ok_or(self.internal("input not readable"))
     }
@@ -877,7 +896,10 @@ impl<'b> OpIo<'b> {
         if k >= self.num_outputs {
             return Err(self.internal("no such output"));
         }
-        self.act.take(k).ok_or(self.internal("output taken twice"))
+        self.muts
+            .get_mut(k)
+            .and_then(Option::take)
+            .ok_or(self.internal("output taken twice"))
     }
 
     /// Output `k` as elements of `T`.
@@ -889,7 +911,8 @@ impl<'b> OpIo<'b> {
     /// The operator's scratch buffer (planned like an activation, alive only while the
     /// operator runs; empty when its `prepare` asked for none).
     pub fn scratch(&mut self) -> Result<&'b mut [u8], Error> {
-        Ok(self.act.take(self.num_outputs).unwrap_or_default())
+        let scratch = self.muts.get_mut(self.num_outputs).and_then(Option::take);
+        Ok(scratch.unwrap_or_default())
     }
 
     /// The operator's scratch buffer reinterpreted as `T`; an error when `prepare` asked for
@@ -904,28 +927,17 @@ impl<'b> OpIo<'b> {
 
     /// Variable input `k` (state kept across invokes), writable.
     pub fn state_as<T: Pod>(&mut self, k: usize) -> Result<&'b mut [T], Error> {
-        let position = (0..k)
-            .filter(|&j| self.input_slot(j).is_some_and(|s| s.kind == kind::STATE))
-            .count();
-        if self.input_slot(k).is_none_or(|s| s.kind != kind::STATE) {
+        let is_state = |p: &Place| p.state_rank().is_some();
+        if !self.inputs.get(k).is_some_and(is_state) {
             return Err(self.internal("input is not a variable tensor"));
         }
+        let position = self.inputs.iter().take(k).filter(|p| is_state(p)).count();
         let bytes = self
             .state
             .as_mut()
-            .and_then(|c| c.take(position))
+            .and_then(|s| s.get_mut(position)?.take())
             .ok_or(self.internal("state taken twice"))?;
         bytemuck::try_cast_slice_mut(bytes).map_err(|_| self.internal("state misaligned"))
-    }
-
-    /// Tensor index of output `k` (for observers).
-    pub fn output_tensor(&self, k: usize) -> Option<usize> {
-        if k >= self.num_outputs {
-            return None;
-        }
-        read_i32(self.model, self.outputs_pos + 4 * k)
-            .ok()
-            .map(|t| t as usize)
     }
 }
 
