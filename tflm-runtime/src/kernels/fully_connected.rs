@@ -436,11 +436,24 @@ impl Requantize<'_> {
         self.bias.map_or(0, |b| b.get(oc).copied().unwrap_or(0))
     }
 
-    /// `finish` of the sums (bias included) of consecutive outputs from channel `first` on.
-    /// Out of line and split per-tensor / per-channel, so that the loop keeps the zero point,
-    /// clamps and scale in registers (inlined next to the dot products' loops, it reloaded
-    /// them from the stack for every output).
+    /// The outputs `out` (channels from `first` on) of input row `x`: their sums, from
+    /// `fo_term`, the bias and the dot products with `rows`, then the requantization. Out of
+    /// line, so that [`fully_connected_i8`]'s own frame stays small (with the dot products
+    /// inlined, it spilled two dozen values per call, about 250 instructions on each of
+    /// hello_world's three layers), and one call per block of outputs.
     #[inline(never)]
+    fn block(&self, fo_term: i32, x: &[i8], rows: &[i8], io: i32, first: usize, out: &mut [i8]) {
+        // Filled with a value, not zeros: zeroing calls `memclr`, about 70 instructions.
+        let mut sums = [fo_term; FC_BLOCK];
+        let sums = sums.get_mut(..out.len()).unwrap_or_default();
+        block_sums(sums, self.bias.and_then(|all| all.get(first..)), x, rows, io);
+        self.finish_run(sums, first, out);
+    }
+
+    /// `finish` of the sums (bias included) of consecutive outputs from channel `first` on,
+    /// split per-tensor / per-channel, so that the loop keeps the zero point, clamps and scale
+    /// in registers.
+    #[inline(always)]
     fn finish_run(&self, sums: &[i32], first: usize, out: &mut [i8]) {
         let (zp, lo, hi) = (self.zp, self.lo, self.hi);
         let store = |v: i32| v.wrapping_add(zp).max(lo).min(hi) as i8;
@@ -522,21 +535,15 @@ pub fn fully_connected_i8(
             let rows = filter
                 .get(first * depth..(first + block.len()) * depth)
                 .unwrap_or(&[]);
-            // Filled with a value, not zeros: zeroing calls `memclr`, about 70 instructions.
-            let mut sums = [fo_term; FC_BLOCK];
-            let sums = sums.get_mut(..block.len()).unwrap_or_default();
-            block_sums(sums, bias.and_then(|all| all.get(first..)), x, rows, io);
-            out.finish_run(sums, first, block);
+            out.block(fo_term, x, rows, io, first, block);
         }
     }
     Ok(())
 }
 
 /// Adds to `sums[k]` its bias and the dot product of `x + io` with row `k` of `rows` (rows of
-/// `x.len()` weights). Out of line, so that [`fully_connected_i8`]'s own frame stays small:
-/// inlined, the dot products' state made it spill two dozen values per call, about 250
-/// instructions on each of hello_world's three layers.
-#[inline(never)]
+/// `x.len()` weights).
+#[inline(always)]
 fn block_sums(sums: &mut [i32], bias: Option<&[i32]>, x: &[i8], rows: &[i8], io: i32) {
     if let Some(bias) = bias {
         for (s, &v) in sums.iter_mut().zip(bias) {
