@@ -446,7 +446,13 @@ impl Requantize<'_> {
         // Filled with a value, not zeros: zeroing calls `memclr`, about 70 instructions.
         let mut sums = [fo_term; FC_BLOCK];
         let sums = sums.get_mut(..out.len()).unwrap_or_default();
-        block_sums(sums, self.bias.and_then(|all| all.get(first..)), x, rows, io);
+        block_sums(
+            sums,
+            self.bias.and_then(|all| all.get(first..)),
+            x,
+            rows,
+            io,
+        );
         self.finish_run(sums, first, out);
     }
 
