@@ -16,11 +16,11 @@
 //! without overflow (`u <= 2^31 - 2`). Folding the floors once more (`floor(floor(v / 2^31) /
 //! 2^(e-1)) = floor(v / 2^(30+e))`), `u >> (e - 1)` is the high word of the 64-bit `a * m +
 //! 2^30 - [a < 0] * 2^31` shifted right by `e - 2`, for `e >= 2`. On a Cortex-M4 that is
-//! seven instructions ([`dsp::rescale_fold`]: the constant's two words from `a`'s sign, one `SMLAL`, three
-//! shift/add steps), with no per-channel constant to build, instead of the reference's mask,
-//! remainder and threshold. Channels with `shift >= -1` (a scale of at least one quarter, rare
-//! in convolutions) keep the reference path. Tests compare both on random and edge values of
-//! every argument.
+//! seven instructions ([`dsp::rescale_fold`]: the constant's two words from `a`'s sign, one
+//! `SMLAL`, three shift/add steps), with no per-channel constant to build, instead of the
+//! reference's mask, remainder and threshold. Channels with `shift >= -1` (a scale of at least
+//! one quarter, rare in convolutions) keep the reference path. Tests compare both on random
+//! and edge values of every argument.
 
 use super::dsp;
 use crate::quant::multiply_by_quantized_multiplier;
