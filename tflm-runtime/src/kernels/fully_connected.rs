@@ -570,19 +570,10 @@ fn block_sums(sums: &mut [i32], bias: Option<&[i32]>, x: &[i8], rows: &[i8], io:
             if let (Some(off), []) = (dsp::offset16x2(io), tail) {
                 return word_sums(sums, xw, rows, off);
             }
-            let mut rows = rows.chunks_exact(x.len());
-            let mut quads = sums.chunks_exact_mut(4);
-            for quad in &mut quads {
-                let (Some(w0), Some(w1), Some(w2), Some(w3)) =
-                    (rows.next(), rows.next(), rows.next(), rows.next())
-                else {
-                    break;
-                };
-                let init = <[i32; 4]>::try_from(&*quad).unwrap_or_default();
-                quad.copy_from_slice(&i8::dot4(init, x, [w0, w1, w2, w3], io));
-            }
-            for (a, w) in quads.into_remainder().iter_mut().zip(rows) {
-                *a = i8::dot(*a, x, w, io);
+            // Depths that are not whole words (or offsets beyond 16 bits): one row at a time,
+            // which is rare enough not to pay for a second four-row loop's code.
+            for (s, w) in sums.iter_mut().zip(rows.chunks_exact(x.len())) {
+                *s = i8::dot(*s, x, w, io);
             }
         }
     }
