@@ -415,6 +415,49 @@ pub fn mac4_row3_i8(acc: [i32; 4], x: &[i8], dx: usize, w: &[[i8; 4]; 3], off: u
     }
 }
 
+/// `((hi(a * m + 2^30 - [a < 0] * 2^31) >> e2) + 1) >> 1`: the convolutions' folded rescale
+/// (see [`super::requant`]), for `0 <= e2 <= 29`.
+///
+/// On Armv7E-M it is inline assembly: written in Rust, LLVM knew `m >= 0` and built the signed
+/// 64-bit product from `UMLAL` plus a `MUL` correcting for `a`'s sign (ten instructions with
+/// the old two-step form; worse with this one, where it rebuilt the whole 64-bit product).
+/// Elsewhere the same arithmetic in plain Rust.
+#[inline(always)]
+pub fn rescale_fold(a: i32, m: i32, e2: i32) -> i32 {
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    {
+        let r: i32;
+        // SAFETY: register-only ALU and multiply instructions; `hi` and `lo` are written
+        // before every input is read, so they are plain (early) outputs; no memory, stack or
+        // flags touched.
+        unsafe {
+            core::arch::asm!(
+                "asr {hi}, {a}, #31",
+                "and {lo}, {a}, #0x80000000",
+                "orr {lo}, {lo}, #0x40000000",
+                "smlal {lo}, {hi}, {a}, {m}",
+                "asr {hi}, {hi}, {e2}",
+                "add {hi}, {hi}, #1",
+                "asr {hi}, {hi}, #1",
+                a = in(reg) a,
+                m = in(reg) m,
+                e2 = in(reg) e2,
+                hi = out(reg) r,
+                lo = out(reg) _,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+        r
+    }
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    {
+        // 2^30 - [a < 0] * 2^31: a's sign word on top of 0x4000_0000 or 0xc000_0000.
+        let round = (((a >> 31) as i64) << 31) | (1 << 30);
+        let high = ((a as i64 * m as i64 + round) >> 32) as i32;
+        ((high >> e2) + 1) >> 1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

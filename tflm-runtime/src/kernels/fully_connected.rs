@@ -15,6 +15,7 @@
 
 pub use super::conv::Int16Bias;
 use super::conv::{clamp_f32, KernelError, Mac};
+use super::dsp;
 use crate::quant::{activation_range_f32, activation_range_quantized};
 use crate::types::Activation;
 
@@ -435,11 +436,30 @@ impl Requantize<'_> {
         self.bias.map_or(0, |b| b.get(oc).copied().unwrap_or(0))
     }
 
-    /// `finish` of the sums (bias included) of consecutive outputs from channel `first` on.
-    /// Out of line and split per-tensor / per-channel, so that the loop keeps the zero point,
-    /// clamps and scale in registers (inlined next to the dot products' loops, it reloaded
-    /// them from the stack for every output).
+    /// The outputs `out` (channels from `first` on) of input row `x`: their sums, from
+    /// `fo_term`, the bias and the dot products with `rows`, then the requantization. Out of
+    /// line, so that [`fully_connected_i8`]'s own frame stays small (with the dot products
+    /// inlined, it spilled two dozen values per call, about 250 instructions on each of
+    /// hello_world's three layers), and one call per block of outputs.
     #[inline(never)]
+    fn block(&self, fo_term: i32, x: &[i8], rows: &[i8], io: i32, first: usize, out: &mut [i8]) {
+        // Filled with a value, not zeros: zeroing calls `memclr`, about 70 instructions.
+        let mut sums = [fo_term; FC_BLOCK];
+        let sums = sums.get_mut(..out.len()).unwrap_or_default();
+        block_sums(
+            sums,
+            self.bias.and_then(|all| all.get(first..)),
+            x,
+            rows,
+            io,
+        );
+        self.finish_run(sums, first, out);
+    }
+
+    /// `finish` of the sums (bias included) of consecutive outputs from channel `first` on,
+    /// split per-tensor / per-channel, so that the loop keeps the zero point, clamps and scale
+    /// in registers.
+    #[inline(always)]
     fn finish_run(&self, sums: &[i32], first: usize, out: &mut [i8]) {
         let (zp, lo, hi) = (self.zp, self.lo, self.hi);
         let store = |v: i32| v.wrapping_add(zp).max(lo).min(hi) as i8;
@@ -447,6 +467,13 @@ impl Requantize<'_> {
             let scales = self.scales.get(first..).unwrap_or(&[]);
             for ((o, &a), &s) in out.iter_mut().zip(sums).zip(scales) {
                 *o = store(Rescale::new(s).apply(a));
+            }
+        } else if (lo, hi) == (i8::MIN.into(), i8::MAX.into()) {
+            // The whole int8 range (no activation, or ReLU with zero point -128): one `SSAT`
+            // instead of two compares and moves.
+            let r = self.tensor_scale;
+            for (o, &a) in out.iter_mut().zip(sums) {
+                *o = r.apply(a).wrapping_add(zp).clamp(-128, 127) as i8;
             }
         } else {
             let r = self.tensor_scale;
@@ -506,36 +533,90 @@ pub fn fully_connected_i8(
     for (r, out_row) in output.chunks_exact_mut(output_depth).enumerate() {
         let x = input.get(r * depth..(r + 1) * depth).unwrap_or(&[]);
         let fo_term = filter_offset_term(x, io, fo);
-        let mut rows = filter.chunks_exact(depth.max(1));
-        // The sums of a block of outputs first (bias included), four filter rows per pass over
-        // the input, then one loop that requantizes them: one copy of the requantization
-        // instead of one inlined per lane of the four-row pass and one for the rest.
+        // The sums of a block of outputs first (bias included), then one loop that
+        // requantizes them: one copy of the requantization instead of one inlined per lane
+        // of the four-row pass and one for the rest.
         for (b, block) in out_row.chunks_mut(FC_BLOCK).enumerate() {
-            // Filled with a value, not zeros: zeroing calls `memclr`, about 70 instructions.
-            let mut sums = [fo_term; FC_BLOCK];
-            let sums = sums.get_mut(..block.len()).unwrap_or_default();
-            if let Some(bias) = bias.and_then(|all| all.get(b * FC_BLOCK..)) {
-                for (s, &v) in sums.iter_mut().zip(bias) {
-                    *s = s.wrapping_add(v);
-                }
-            }
-            let mut quads = sums.chunks_exact_mut(4);
-            for quad in &mut quads {
-                let (Some(w0), Some(w1), Some(w2), Some(w3)) =
-                    (rows.next(), rows.next(), rows.next(), rows.next())
-                else {
-                    break;
-                };
-                let init = <[i32; 4]>::try_from(&*quad).unwrap_or_default();
-                quad.copy_from_slice(&i8::dot4(init, x, [w0, w1, w2, w3], io));
-            }
-            for (a, w) in quads.into_remainder().iter_mut().zip(&mut rows) {
-                *a = i8::dot(*a, x, w, io);
-            }
-            out.finish_run(sums, b * FC_BLOCK, block);
+            let first = b * FC_BLOCK;
+            let rows = filter
+                .get(first * depth..(first + block.len()) * depth)
+                .unwrap_or(&[]);
+            out.block(fo_term, x, rows, io, first, block);
         }
     }
     Ok(())
+}
+
+/// Adds to `sums[k]` its bias and the dot product of `x + io` with row `k` of `rows` (rows of
+/// `x.len()` weights).
+#[inline(always)]
+fn block_sums(sums: &mut [i32], bias: Option<&[i32]>, x: &[i8], rows: &[i8], io: i32) {
+    if let Some(bias) = bias {
+        for (s, &v) in sums.iter_mut().zip(bias) {
+            *s = s.wrapping_add(v);
+        }
+    }
+    match x {
+        [] => {}
+        // One input (hello_world's first layer): one multiply-add per output.
+        &[x0] => {
+            let xo = (x0 as i32).wrapping_add(io);
+            for (s, &w) in sums.iter_mut().zip(rows) {
+                *s = s.wrapping_add(xo.wrapping_mul(w as i32));
+            }
+        }
+        _ => {
+            let (xw, tail) = x.as_chunks::<4>();
+            if let (Some(off), []) = (dsp::offset16x2(io), tail) {
+                return word_sums(sums, xw, rows, off);
+            }
+            // Depths that are not whole words (or offsets beyond 16 bits): one row at a time,
+            // which is rare enough not to pay for a second four-row loop's code.
+            for (s, w) in sums.iter_mut().zip(rows.chunks_exact(x.len())) {
+                *s = i8::dot(*s, x, w, io);
+            }
+        }
+    }
+}
+
+/// [`block_sums`]' dot products for an input of whole words (`xw`, at least one), four
+/// filter rows per pass: the rows are cut from one slice, so a pass costs a few instructions
+/// to set up where [`Mac::dot4`] splits five runs into words and tails.
+#[inline(always)]
+fn word_sums(sums: &mut [i32], xw: &[[i8; 4]], rows: &[i8], off: u32) {
+    let n = xw.len();
+    let (mut ws, _) = rows.as_chunks::<4>();
+    let mut quads = sums.chunks_exact_mut(4);
+    for quad in &mut quads {
+        let Some((q, rest)) = ws.split_at_checked(4 * n) else {
+            return;
+        };
+        ws = rest;
+        let (w01, w23) = q.split_at(2 * n);
+        let ((w0, w1), (w2, w3)) = (w01.split_at(n), w23.split_at(n));
+        let [mut a0, mut a1, mut a2, mut a3] = <[i32; 4]>::try_from(&*quad).unwrap_or_default();
+        for ((((xq, q0), q1), q2), q3) in xw.iter().zip(w0).zip(w1).zip(w2).zip(w3) {
+            let (xe, xo) = dsp::widen_offset(off, dsp::word(xq));
+            macro_rules! step {
+                ($a:ident, $q:ident) => {{
+                    let (we, wo) = dsp::widen(dsp::word($q));
+                    $a = dsp::smlad(xo, wo, dsp::smlad(xe, we, $a));
+                }};
+            }
+            step!(a0, q0);
+            step!(a1, q1);
+            step!(a2, q2);
+            step!(a3, q3);
+        }
+        quad.copy_from_slice(&[a0, a1, a2, a3]);
+    }
+    for (s, w) in quads.into_remainder().iter_mut().zip(ws.chunks_exact(n)) {
+        for (xq, wq) in xw.iter().zip(w) {
+            let (xe, xo) = dsp::widen_offset(off, dsp::word(xq));
+            let (we, wo) = dsp::widen(dsp::word(wq));
+            *s = dsp::smlad(xo, wo, dsp::smlad(xe, we, *s));
+        }
+    }
 }
 
 /// Outputs whose sums [`fully_connected_i8`] holds at once (on the stack) before requantizing
@@ -1086,7 +1167,11 @@ mod tests {
         use std::vec::Vec;
         let mut rng = Rng(0x2545_F491_4F6C_DD1D);
         for case in 0..60usize {
-            let depth = (rng.next() % 24) as usize;
+            // hello_world's depths (one input, sixteen) first, then random ones.
+            let depth = match case {
+                0..4 => [1, 16][case % 2],
+                _ => (rng.next() % 24) as usize,
+            };
             let od = 1 + (rng.next() % 41) as usize;
             let batches = 1 + case % 3;
             let per_channel = case % 2 == 1;

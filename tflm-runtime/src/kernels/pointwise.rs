@@ -116,6 +116,25 @@ struct Block<'a> {
 }
 
 impl Block<'_> {
+    /// The products of a depth's last, partial word for the four pixels: out of line and cold,
+    /// as the layers of the peer models have whole words (inline, the loops' registers made
+    /// the channel loop keep its four sums on the stack).
+    #[cold]
+    #[inline(never)]
+    fn tails(
+        &self,
+        mut s: [i32; PIXELS],
+        split: &[(&[[i8; 4]], &[i8]); PIXELS],
+        w: &[i8],
+    ) -> [i32; PIXELS] {
+        for (s, (_, x)) in s.iter_mut().zip(split) {
+            for (&a, &v) in x.iter().zip(w) {
+                *s = s.wrapping_add((a as i32 + self.offset) * v as i32);
+            }
+        }
+        s
+    }
+
     /// The outputs of the pixels `x` into `out` (`out_c` per pixel; a short `out` drops the
     /// last pixels' outputs).
     #[inline(always)]
@@ -140,10 +159,8 @@ impl Block<'_> {
         for (c, row) in self.filter.chunks_exact(n).enumerate().take(out_c) {
             let (ws, tail) = words(row);
             let mut s = smlad_block4([self.bias.map_or(0, |b| b[c]); PIXELS], groups, ws);
-            for (k, s) in s.iter_mut().enumerate() {
-                for (&a, &v) in split[k].1.iter().zip(tail) {
-                    *s = s.wrapping_add((a as i32 + self.offset) * v as i32);
-                }
+            if !tail.is_empty() {
+                s = self.tails(s, &split, tail);
             }
             let r = ChannelRescale::new(self.multipliers[c], self.shifts[c]);
             for (k, &s) in s.iter().enumerate() {

@@ -13,19 +13,23 @@
 //! The half-away tie of a negative `t` is the `- [a < 0]` (an exact multiple of `2^31` taken
 //! off before the floor; where `a < 0` but `t == 0`, both sides give 0), and
 //! `floor((u + 2^(e-1)) / 2^e) == (floor(u / 2^(e-1)) + 1) >> 1` keeps the rounding in 32 bits
-//! without overflow (`u <= 2^31 - 2`). On a Cortex-M4 that is one `SMULL`, a carry add of
-//! `2^30`, the join of the two words, the sign fix and three shift/add steps, with no
-//! per-channel constant to build, instead of the reference's mask, remainder and threshold.
-//! Channels with `shift >= 0` (a scale of at least one half, rare in convolutions) keep the
-//! reference path. Tests compare both on random and edge values of every argument.
+//! without overflow (`u <= 2^31 - 2`). Folding the floors once more (`floor(floor(v / 2^31) /
+//! 2^(e-1)) = floor(v / 2^(30+e))`), `u >> (e - 1)` is the high word of the 64-bit `a * m +
+//! 2^30 - [a < 0] * 2^31` shifted right by `e - 2`, for `e >= 2`. On a Cortex-M4 that is
+//! seven instructions ([`dsp::rescale_fold`]: the constant's two words from `a`'s sign, one
+//! `SMLAL`, three shift/add steps), with no per-channel constant to build, instead of the
+//! reference's mask, remainder and threshold. Channels with `shift >= -1` (a scale of at least
+//! one quarter, rare in convolutions) keep the reference path. Tests compare both on random
+//! and edge values of every argument.
 
+use super::dsp;
 use crate::quant::multiply_by_quantized_multiplier;
 
 /// One output channel's rescale, prepared from its `(multiplier, shift)` pair.
 #[derive(Clone, Copy, Debug)]
 pub struct ChannelRescale {
     multiplier: i32,
-    /// `e - 1` (0..=30) on the folded path; `shift` itself on the reference one.
+    /// `e - 2` (0..=29) on the folded path; `shift` itself on the reference one.
     shift: i32,
     folded: bool,
 }
@@ -34,12 +38,12 @@ impl ChannelRescale {
     #[inline(always)]
     pub fn new(multiplier: i32, shift: i8) -> Self {
         let shift = shift as i32;
-        // `e - 1` where the right shift `e = -shift` is 1..=31 (one unsigned compare).
-        let e1 = (-1 - shift) as u32;
-        let folded = e1 <= 30 && multiplier >= 0;
+        // `e - 2` where the right shift `e = -shift` is 2..=31 (one unsigned compare).
+        let e2 = (-2 - shift) as u32;
+        let folded = e2 <= 29 && multiplier >= 0;
         ChannelRescale {
             multiplier,
-            shift: if folded { e1 as i32 } else { shift },
+            shift: if folded { e2 as i32 } else { shift },
             folded,
         }
     }
@@ -48,16 +52,14 @@ impl ChannelRescale {
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i32 {
         if self.folded {
-            let t = ((acc as i64 * self.multiplier as i64 + (1 << 30)) >> 31) as i32;
-            let u = t.wrapping_add(acc >> 31);
-            ((u >> self.shift) + 1) >> 1
+            dsp::rescale_fold(acc, self.multiplier, self.shift)
         } else {
             reference(acc, self.multiplier, self.shift)
         }
     }
 }
 
-/// The reference rescale, out of line: channels with a scale of at least one half are rare,
+/// The reference rescale, out of line: channels with a scale of at least one quarter are rare,
 /// and inlining it into every output stage cost about 1 KB of code per kernel.
 #[cold]
 #[inline(never)]
