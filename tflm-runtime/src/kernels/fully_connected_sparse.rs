@@ -32,15 +32,16 @@ pub fn fully_connected_i8_block(
     output: &mut [i8],
 ) -> Result<(), KernelError> {
     let FcDims {
-        batches,
         accum_depth: depth,
         output_depth,
+        ..
     } = dims;
-    let ok = batches.checked_mul(depth) == Some(input.len())
-        && batches.checked_mul(output_depth) == Some(output.len())
-        && bias.is_none_or(|b| b.len() == output_depth)
-        && (scales.len() == 1 || scales.len() == output_depth)
-        && widened.len() >= block_sparse::widened_len(depth);
+    let ok = dims.fits(
+        input.len(),
+        output.len(),
+        bias.map(<[i32]>::len),
+        scales.len(),
+    ) && widened.len() >= block_sparse::widened_len(depth);
     // x + input_offset must fit int16 lanes (any valid int8 zero point does).
     let off = dsp::offset16x2(p.input_offset);
     let (true, Some(off)) = (ok, off) else {

@@ -7,6 +7,7 @@ pub mod add;
 pub mod broadcast;
 pub mod concatenation;
 pub mod conv;
+pub mod conv_block_sparse;
 pub mod depthwise_conv;
 pub mod dequantize;
 // The only `unsafe` in the crate: inline-assembly DSP instructions, each block justified.
