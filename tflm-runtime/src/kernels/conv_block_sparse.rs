@@ -8,6 +8,7 @@
 use super::conv::{check_channels, im2col_core, requantize_i8, ChannelScales, ConvIo, ConvParams};
 use super::conv::{volume, KernelError};
 use super::dsp;
+use super::requant::ChannelRescale;
 use crate::block_sparse;
 
 /// Scratch bytes above which [`scratch_bytes`] asks for the per-pixel path: the whole-image
@@ -148,13 +149,29 @@ pub fn conv_i8_block(
             }
         },
     )?;
+    // Per channel: the sums start at the bias (wrapping sums do not depend on the order),
+    // one rescale serves every pixel.
+    let stage = p.output_stage();
     let mut enc = filter;
     for oc in 0..out_c {
         let Some((mask, rest)) = enc.split_at_checked(masks) else {
             break;
         };
         enc = rest;
-        sums.fill(0);
+        let bias = io.bias.and_then(|b| b.get(oc)).copied().unwrap_or(0);
+        let (Some(&m), Some(&e)) = (q.multipliers.get(oc), q.shifts.get(oc)) else {
+            break;
+        };
+        let rescale = ChannelRescale::new(m, e);
+        if mask.iter().all(|&m| m == 0) {
+            // A channel pruned whole: the same output at every pixel.
+            let v = stage.store(bias, &rescale);
+            for px in output.chunks_exact_mut(out_c) {
+                px[oc] = v;
+            }
+            continue;
+        }
+        sums.fill(bias);
         for (i, &m) in mask.iter().enumerate() {
             let mut m = m;
             while m != 0 {
@@ -172,7 +189,7 @@ pub fn conv_i8_block(
             }
         }
         for (px, &s) in output.chunks_exact_mut(out_c).zip(sums.iter()) {
-            emit(oc, &[s], core::slice::from_mut(&mut px[oc]));
+            px[oc] = stage.store(s, &rescale);
         }
     }
     Ok(())
