@@ -164,9 +164,47 @@ pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
 }
 
 /// Whether the 1x4 block CONV_2D kernel needs fewer Cortex-M4 instructions than the dense
-/// one on the filter `values` (`[out_c, depth]`, `depth = f_h * f_w * in_c`).
-pub fn block_conv_is_faster(depth: usize, values: &[i8]) -> bool {
-    block_fc_is_faster(depth, values)
+/// one on the filter `values` (`[out_c, depth]`, `depth = f_h * f_w * in_c`). `whole_image`:
+/// the kernel takes its whole-image path (`tflm_runtime::kernels::conv_block_sparse`, small
+/// layers), where per output pixel a kept block costs about 7 instructions (an `LDRD` of the
+/// widened pair, two `SMLAD`s, the sum's load and store, the loop) and each block of the
+/// window about 4 to widen once for all channels, against about 1.375 per weight for the
+/// dense kernel's products (digits' 3x3x1 and 1x1x12 layers, docs/performance.md, "Sparse
+/// weights", session 9). Otherwise the per-pixel path walks each row's mask per pixel as the
+/// FULLY_CONNECTED block kernel does ([`block_fc_is_faster`]).
+pub fn block_conv_is_faster(depth: usize, values: &[i8], whole_image: bool) -> bool {
+    if !whole_image || depth == 0 {
+        return block_fc_is_faster(depth, values);
+    }
+    let kept = values
+        .chunks_exact(depth)
+        .flat_map(|row| row.chunks(tflm_runtime::block_sparse::BLOCK))
+        .filter(|b| b.iter().any(|&w| w != 0))
+        .count() as u64;
+    let blocks = tflm_runtime::block_sparse::blocks(depth) as u64;
+    // In eighths of an instruction, per output pixel.
+    8 * (7 * kept + 4 * blocks) < 11 * values.len() as u64
+}
+
+/// Whether the CONV_2D that reads filter `id` runs the block kernel's whole-image path (its
+/// scratch within `MAX_IMAGE_SCRATCH`).
+fn conv_whole_image(graph: &Graph, id: TensorId) -> bool {
+    use tflm_runtime::kernels::conv_block_sparse as k;
+    let shape4 = |s: &[usize]| <[usize; 4]>::try_from(s).ok();
+    graph
+        .ops
+        .iter()
+        .filter(|op| op.input(1) == Some(id))
+        .all(|op| {
+            let filter = shape4(&graph.tensor(id).shape);
+            let output = op.output(0).and_then(|o| shape4(&graph.tensor(o).shape));
+            match (filter, output) {
+                (Some(f), Some(o)) => {
+                    k::image_scratch_bytes(f, o).is_some_and(|n| n <= k::MAX_IMAGE_SCRATCH)
+                }
+                _ => false,
+            }
+        })
 }
 
 /// How a tensor's weights are written.
@@ -202,7 +240,9 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<(En
             len < values.len()
                 && match e {
                     Encoding::RowBitmask => !fc || sparse_fc_is_faster(depth, values),
-                    Encoding::Block1x4 if conv => block_conv_is_faster(depth, values),
+                    Encoding::Block1x4 if conv => {
+                        block_conv_is_faster(depth, values, conv_whole_image(graph, id))
+                    }
                     Encoding::Block1x4 => block_fc_is_faster(depth, values),
                 }
         }

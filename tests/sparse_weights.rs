@@ -119,7 +119,14 @@ fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models()
             "{name}: fast encoded FULLY_CONNECTED weights at 50% zeros"
         );
         if name == "digits" {
-            assert_eq!(auto.ops, always.ops);
+            // Its CONV_2D filters, pruned weight by weight, have few zero blocks: `auto`
+            // keeps them dense, `always` writes them in blocks.
+            assert!(auto.ops.contains(&"CONV_2D_INT8"), "{:?}", auto.ops);
+            assert!(
+                always.ops.contains(&"CONV_2D_SPARSE_INT8"),
+                "{:?}",
+                always.ops
+            );
             assert!(
                 (auto.tflite.len() as f64) < 0.9 * dense.tflite.len() as f64,
                 "digits: {} vs {} bytes",
@@ -190,7 +197,9 @@ fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models()
 }
 
 /// From about 81% zeros on the sparse FULLY_CONNECTED kernel needs fewer instructions than the
-/// dense one (docs/sparse.md), so `fast` encodes digits' FULLY_CONNECTED weights at 90%.
+/// dense one (docs/sparse.md), so `fast` encodes digits' FULLY_CONNECTED weights at 90%; at
+/// 90% its CONV_2D filters, pruned weight by weight, have enough zero blocks for the block
+/// kernel's whole-image path to be the faster one too (`block_conv_is_faster`).
 #[test]
 fn fast_encodes_fully_connected_weights_where_the_sparse_kernel_is_faster() {
     let mut session = Pipeline::from_dir(model_dir("digits"))
@@ -200,10 +209,16 @@ fn fast_encodes_fully_connected_weights_where_the_sparse_kernel_is_faster() {
     let dense = convert(&mut session, SparseWeights::Never);
     let fast = convert(&mut session, SparseWeights::Fast);
     let mut fc = inputs_of(&fast.tflite, 9, 1..2);
-    fc.sort();
     assert_eq!(fc.len(), 2);
+    fc.extend(inputs_of(
+        &fast.tflite,
+        tflm_runtime::schema::op::CONV_2D,
+        1..2,
+    ));
+    fc.sort();
     assert_eq!(sparse_tensors(&fast.tflite), fc);
     assert!(fast.ops.contains(&"FULLY_CONNECTED_SPARSE_INT8"));
+    assert!(fast.ops.contains(&"CONV_2D_SPARSE_INT8"));
     assert!(fast.tflite.len() < dense.tflite.len());
     let inputs = session.test_inputs(&dense);
     assert_eq!(
@@ -939,15 +954,28 @@ fn corrupt_block_encodings_are_refused_precisely() {
     assert!(parse_error(&b).contains("names a tensor index past the last tensor"));
     // A sparse tensor left out of the list: it would be the row bitmask, which the model
     // does not declare.
-    // (A dense tensor listed in its place, after it: the encoded one is met first.)
-    let dense = (listed[1] + 1..listed[2])
+    // (The first FULLY_CONNECTED's weights, the third listed; a dense tensor listed in their
+    // place, after them: the encoded one is met first.)
+    assert_eq!(listed[2], fc[0]);
+    let dense = (listed[2] + 1..listed[3])
         .find(|&t| !model.tensor(t).is_sparse)
         .unwrap();
     let mut b = bytes.clone();
-    b[at[0] + 4..at[0] + 8].copy_from_slice(&(dense as u32).to_le_bytes());
+    b[at[0] + 8..at[0] + 12].copy_from_slice(&(dense as u32).to_le_bytes());
     assert_eq!(
         parse_error(&b),
-        format!("tensor {}: sparse tensor not supported: a sparse tensor outside the 1x4 block list without the model's row_bitmask_int8/1 metadata", listed[1])
+        format!("tensor {}: sparse tensor not supported: a sparse tensor outside the 1x4 block list without the model's row_bitmask_int8/1 metadata", listed[2])
+    );
+    // A CONV_2D filter left out: 4-D, so not the row bitmask either.
+    let mut b = bytes.clone();
+    b[at[0] + 4..at[0] + 8].copy_from_slice(&(listed[1] as u32 + 1).to_le_bytes());
+    assert!(
+        parse_error(&b).starts_with(&format!(
+            "tensor {}: sparse tensor not supported: tflm-rs's sparse encodings are for 2-D int8 weights (4-D in 1x4 blocks) only",
+            listed[1]
+        )),
+        "{}",
+        parse_error(&b)
     );
     // A tensor without SparsityParameters listed (tensor 0, before the first encoded one).
     assert!(listed[0] > 0 && !model.tensor(0).is_sparse);

@@ -38,12 +38,15 @@ pub enum Ranking {
 impl Ranking {
     /// The row length in which tensor `w` of operator `op` is ranked in 1x4 blocks, if it
     /// is: FULLY_CONNECTED weights `[rows, depth]`, CONV_2D filters `[out_c, h, w, in_c]` as
-    /// rows of `h * w * in_c` (the im2col order the block kernel reads).
+    /// rows of `h * w * in_c` (the im2col order the block kernel reads) when `in_c` is a
+    /// multiple of 4, so that a block is 4 input channels of one tap. A block across taps
+    /// (digits' first layer, 3x3 over one channel) zeroes whole parts of the spatial kernel:
+    /// with it, block-pruned digits lost 5 to 6 points of accuracy (docs/quality.md).
     fn block_depth(self, graph: &Graph, op: usize, w: TensorId) -> Option<usize> {
         let shape = &graph.tensor(w).shape;
         let blocks = match graph.ops[op].kind {
             OpKind::FullyConnected(_) => shape.len() == 2,
-            OpKind::Conv2d(_) => shape.len() == 4,
+            OpKind::Conv2d(_) => shape.len() == 4 && shape[3].is_multiple_of(BLOCK),
             _ => false,
         };
         (self == Ranking::Blocks1x4 && blocks).then(|| shape[1..].iter().product())
