@@ -360,7 +360,7 @@ mod tests {
                                 keep,
                                 in_zp,
                                 case % 2 == 1,
-                                case % 5 != 0,
+                                !case.is_multiple_of(5),
                             );
                         }
                     }
