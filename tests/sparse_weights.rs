@@ -736,7 +736,8 @@ fn unread_sparse_weights_without_a_sparse_registration_are_refused_at_the_tensor
 }
 
 /// digits pruned 50% in 1x4 blocks (`prune_block = "1x4"`): each FULLY_CONNECTED weight
-/// tensor and CONV_2D filter (rows of `h * w * in_c`) has half of its blocks all zero; `auto`
+/// tensor and the 1x1 CONV_2D's filter (rows of `h * w * in_c`, `in_c` a multiple of 4) has
+/// half of its blocks all zero; `auto`
 /// and `fast` both write them in the 1x4 block encoding (smaller, and faster than dense);
 /// the outputs on every test row are the dense pruned file's bit for bit, which LiteRT's
 /// reference kernels reproduce; the output is deterministic.
@@ -761,14 +762,17 @@ fn block_pruned_digits_is_bit_identical_smaller_and_block_encoded() {
     // bitmask); the DEPTHWISE_CONV_2D filter stays dense.
     assert!(!has(&auto.tflite, tflm_runtime::sparse::METADATA_NAME));
     let fc = inputs_of(&auto.tflite, 9, 1..2);
-    let conv = inputs_of(&auto.tflite, tflm_runtime::schema::op::CONV_2D, 1..2);
+    let mut conv = inputs_of(&auto.tflite, tflm_runtime::schema::op::CONV_2D, 1..2);
     assert_eq!((fc.len(), conv.len()), (2, 2));
+    // Only the 1x1 layer's filter (12 input channels) is pruned in blocks; the 3x3x1 one,
+    // pruned weight by weight, stays dense (its block encoding is not smaller).
+    let dense_conv = conv.remove(0);
     let mut encoded: Vec<usize> = fc.iter().chain(&conv).copied().collect();
     encoded.sort();
     assert_eq!(sparse_tensors(&auto.tflite), encoded);
     assert!(auto.ops.contains(&"FULLY_CONNECTED_SPARSE_INT8"));
     assert!(auto.ops.contains(&"CONV_2D_SPARSE_INT8"));
-    // Without a sparse CONV_2D registration the filters are refused at the first CONV_2D,
+    // Without a sparse CONV_2D registration the block filter is refused at its CONV_2D,
     // naming the registration to add.
     let aligned_auto = AlignedBytes::new(&auto.tflite);
     let first_conv = (0..Model::parse(aligned_auto.as_slice())
@@ -777,6 +781,7 @@ fn block_pruned_digits_is_bit_identical_smaller_and_block_encoded() {
         .find(|&i| {
             let m = Model::parse(aligned_auto.as_slice()).unwrap();
             m.operator(i).code == tflm_runtime::schema::op::CONV_2D
+                && m.operator(i).input(1) == Some(conv[0])
         })
         .unwrap();
     for (dense_conv, name) in [
@@ -805,6 +810,7 @@ fn block_pruned_digits_is_bit_identical_smaller_and_block_encoded() {
     let dense_model = Model::parse(aligned.as_slice()).unwrap();
     let aligned_auto = AlignedBytes::new(&auto.tflite);
     let auto_model = Model::parse(aligned_auto.as_slice()).unwrap();
+    assert_eq!(auto_model.tensor(dense_conv).shape.dim(3), 1);
     for &t in &encoded {
         let w = dense_model.tensor(t).data.unwrap();
         let shape = dense_model.tensor(t).shape;
