@@ -166,24 +166,34 @@ pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
 /// Whether the 1x4 block CONV_2D kernel needs fewer Cortex-M4 instructions than the dense
 /// one on the filter `values` (`[out_c, depth]`, `depth = f_h * f_w * in_c`). `whole_image`:
 /// the kernel takes its whole-image path (`tflm_runtime::kernels::conv_block_sparse`, small
-/// layers), where per output pixel a kept block costs about 7 instructions (an `LDRD` of the
-/// widened pair, two `SMLAD`s, the sum's load and store, the loop) and each block of the
-/// window about 4 to widen once for all channels, against about 1.375 per weight for the
-/// dense kernel's products (digits' 3x3x1 and 1x1x12 layers, docs/performance.md, "Sparse
-/// weights", session 9). Otherwise the per-pixel path walks each row's mask per pixel as the
-/// FULLY_CONNECTED block kernel does ([`block_fc_is_faster`]).
-pub fn block_conv_is_faster(depth: usize, values: &[i8], whole_image: bool) -> bool {
+/// layers), measured faster than the dense im2col kernel whenever a block is pruned
+/// (docs/performance.md, "Sparse weights", session 9). Otherwise the per-pixel path walks
+/// each row's mask per pixel as the FULLY_CONNECTED block kernel does
+/// ([`block_fc_is_faster`]).
+///
+/// A 1x1 filter's dense kernel (`kernels/pointwise.rs`, about 1.06 instructions per weight,
+/// four pixels per weight word) was measured faster than the block kernel at 50% of the blocks
+/// pruned (digits' 1x1 layer, session 9), so a 1x1 filter (`depth` = its input channels,
+/// `pointwise`) stays dense.
+pub fn block_conv_is_faster(
+    depth: usize,
+    values: &[i8],
+    whole_image: bool,
+    pointwise: bool,
+) -> bool {
+    if pointwise {
+        return false;
+    }
     if !whole_image || depth == 0 {
         return block_fc_is_faster(depth, values);
     }
-    let kept = values
+    // Any pruned block: the whole-image path was measured faster than the dense im2col kernel
+    // on digits' 3x3x1 filter with most of its blocks kept (weight-by-weight pruning), as its
+    // output stage takes one rescale per channel instead of one per output.
+    values
         .chunks_exact(depth)
         .flat_map(|row| row.chunks(tflm_runtime::block_sparse::BLOCK))
-        .filter(|b| b.iter().any(|&w| w != 0))
-        .count() as u64;
-    let blocks = tflm_runtime::block_sparse::blocks(depth) as u64;
-    // In eighths of an instruction, per output pixel.
-    8 * (7 * kept + 4 * blocks) < 11 * values.len() as u64
+        .any(|b| b.iter().all(|&w| w == 0))
 }
 
 /// Whether the CONV_2D that reads filter `id` runs the block kernel's whole-image path (its
@@ -241,7 +251,8 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<(En
                 && match e {
                     Encoding::RowBitmask => !fc || sparse_fc_is_faster(depth, values),
                     Encoding::Block1x4 if conv => {
-                        block_conv_is_faster(depth, values, conv_whole_image(graph, id))
+                        let pointwise = shape[1] == 1 && shape[2] == 1 && shape[3] <= 256;
+                        block_conv_is_faster(depth, values, conv_whole_image(graph, id), pointwise)
                     }
                     Encoding::Block1x4 => block_fc_is_faster(depth, values),
                 }
