@@ -220,19 +220,7 @@ mod tests {
     ) {
         let [out_c, f_h, f_w, in_c] = filter;
         let depth = f_h * f_w * in_c;
-        let nb = block_sparse::blocks(depth);
-        let mut w: Vec<i8> = Vec::new();
-        for _ in 0..out_c {
-            let mut row: Vec<i8> = (0..depth).map(|_| rng.next() as i8).collect();
-            for j in 0..nb {
-                if rng.next() % 100 >= keep {
-                    row[4 * j..(4 * j + 4).min(depth)].fill(0);
-                } else if rng.next().is_multiple_of(4) {
-                    row[4 * j] = 0; // a zero inside a kept block
-                }
-            }
-            w.extend(row);
-        }
+        let w = rng.block_pruned(out_c, depth, keep);
         let Some(win) = compute_padding(
             padding,
             stride[0],

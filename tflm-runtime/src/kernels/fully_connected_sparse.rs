@@ -107,19 +107,7 @@ mod tests {
                     7 => 100, // every block kept
                     _ => rng.next() % 101,
                 };
-                let nb = block_sparse::blocks(depth);
-                let mut w: Vec<i8> = Vec::new();
-                for _ in 0..od {
-                    let mut row: Vec<i8> = (0..depth).map(|_| rng.next() as i8).collect();
-                    for j in 0..nb {
-                        if rng.next() % 100 >= keep {
-                            row[4 * j..(4 * j + 4).min(depth)].fill(0);
-                        } else if rng.next().is_multiple_of(4) {
-                            row[4 * j] = 0; // a zero inside a kept block
-                        }
-                    }
-                    w.extend(row);
-                }
+                let w = rng.block_pruned(od, depth, keep);
                 let x: Vec<i8> = (0..batches * depth).map(|_| rng.next() as i8).collect();
                 let b: Vec<i32> = (0..od).map(|_| (rng.next() as i32) >> 12).collect();
                 let per_channel = case % 2 == 1;
