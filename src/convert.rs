@@ -42,8 +42,8 @@ pub struct ConvertArgs {
     /// Rank weights for pruning over all layers at once instead of per layer.
     #[arg(long)]
     global_pruning: bool,
-    /// Block pruning: FULLY_CONNECTED weights pruned in 1x4 blocks (4 consecutive input columns
-    /// of one output row, ranked per layer by mean magnitude), written in the 1x4 block encoding
+    /// Block pruning: FULLY_CONNECTED weights and CONV_2D filters pruned in 1x4 blocks (4
+    /// consecutive input columns of one output row, ranked per layer by mean magnitude), written in the 1x4 block encoding
     /// whose kernel is faster than dense (other layers weight by weight).
     #[arg(
         long = "prune-block",

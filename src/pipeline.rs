@@ -180,8 +180,9 @@ impl Pipeline {
         self
     }
 
-    /// Prunes FULLY_CONNECTED weights in blocks of `block` (1x4: 4 consecutive input columns
-    /// of one output row, ranked per layer by mean magnitude; [`Ranking::Blocks1x4`]), in
+    /// Prunes FULLY_CONNECTED weights and CONV_2D filters in blocks of `block` (1x4: 4
+    /// consecutive input columns of one output row, a CONV_2D row being one output channel's
+    /// `h * w * in_c` weights; ranked per layer by mean magnitude; [`Ranking::Blocks1x4`]), in
     /// one-shot pruning and in fine-tuning's masks, so that the writer stores them in the 1x4
     /// block encoding, smaller and faster than dense at 50%. Other layers are pruned weight by
     /// weight.

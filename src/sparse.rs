@@ -61,8 +61,9 @@ impl std::str::FromStr for SparseWeights {
 }
 
 /// Whether input `k` of `op` is weights the runtime's sparse kernels read in place: input 1 of
-/// an int8 FULLY_CONNECTED, inputs 1-8 (input-to-gate and recurrent-to-gate weights) of a full
-/// integer (int8 activations) UNIDIRECTIONAL_SEQUENCE_LSTM.
+/// an int8 FULLY_CONNECTED or CONV_2D (the latter in 1x4 blocks only), inputs 1-8
+/// (input-to-gate and recurrent-to-gate weights) of a full integer (int8 activations)
+/// UNIDIRECTIONAL_SEQUENCE_LSTM.
 fn sparse_input(graph: &Graph, op: &crate::ir::Op, k: usize) -> bool {
     let int8 = |t: Option<TensorId>| t.is_some_and(|t| graph.tensor(t).dtype == DType::I8);
     tflm_runtime::ops::reads_sparse(op.kind.builtin_code(), k)
@@ -90,7 +91,8 @@ pub fn sparse_fc_is_faster(depth: usize, values: &[i8]) -> bool {
 }
 
 /// The int8 values of a tensor the runtime's sparse kernels can take: 2-D int8 constant weights
-/// with zero point 0, read only where [`sparse_input`] allows.
+/// (or a 4-D CONV_2D filter, for the block encoding) with zero point 0, read only where
+/// [`sparse_input`] allows.
 fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
     let t = graph.tensor(id);
     let ConstData::I8(values) = t.data.as_ref()? else {
@@ -100,7 +102,8 @@ fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
         .quantization
         .as_ref()
         .is_some_and(|q| q.zero_points.iter().all(|&z| z == 0));
-    if t.shape.len() != 2 || !symmetric || graph.outputs.contains(&id) {
+    let conv_filter = t.shape.len() == 4 && read_only_by(graph, id, Reader::Conv2d);
+    if !(t.shape.len() == 2 || conv_filter) || !symmetric || graph.outputs.contains(&id) {
         return None;
     }
     let mut uses = graph.ops.iter().flat_map(|op| {
@@ -115,14 +118,24 @@ fn eligible(graph: &Graph, id: TensorId) -> Option<&[i8]> {
     (only_sparse_inputs && used).then_some(values.as_slice())
 }
 
-/// Whether every operator that reads tensor `id` is a FULLY_CONNECTED (the only kernel that
-/// reads the 1x4 block encoding).
-fn read_only_by_fc(graph: &Graph, id: TensorId) -> bool {
+/// The operators that read the 1x4 block encoding.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    FullyConnected,
+    Conv2d,
+}
+
+/// Whether every operator that reads tensor `id` is of kind `reader`.
+fn read_only_by(graph: &Graph, id: TensorId, reader: Reader) -> bool {
     graph
         .ops
         .iter()
         .filter(|op| op.inputs.contains(&Some(id)))
-        .all(|op| matches!(op.kind, crate::ir::OpKind::FullyConnected(_)))
+        .all(|op| match op.kind {
+            crate::ir::OpKind::FullyConnected(_) => reader == Reader::FullyConnected,
+            crate::ir::OpKind::Conv2d(_) => reader == Reader::Conv2d,
+            _ => false,
+        })
 }
 
 /// Whether the 1x4 block FULLY_CONNECTED kernel needs fewer Cortex-M4 instructions than the
@@ -150,19 +163,73 @@ pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
     8 * (9 * nibbles + 7 * kept) < 15 * values.len() as u64
 }
 
+/// Whether the 1x4 block CONV_2D kernel needs fewer Cortex-M4 instructions than the dense
+/// one on the filter `values` (`[out_c, depth]`, `depth = f_h * f_w * in_c`). `whole_image`:
+/// the kernel takes its whole-image path (`tflm_runtime::kernels::conv_block_sparse`, small
+/// layers), measured faster than the dense im2col kernel whenever a block is pruned
+/// (docs/performance.md, "Sparse weights", session 9). Otherwise the per-pixel path walks
+/// each row's mask per pixel as the FULLY_CONNECTED block kernel does
+/// ([`block_fc_is_faster`]).
+///
+/// A 1x1 filter's dense kernel (`kernels/pointwise.rs`, about 1.06 instructions per weight,
+/// four pixels per weight word) was measured faster than the block kernel at 50% of the blocks
+/// pruned (digits' 1x1 layer, session 9), so a 1x1 filter (`depth` = its input channels,
+/// `pointwise`) stays dense.
+pub fn block_conv_is_faster(
+    depth: usize,
+    values: &[i8],
+    whole_image: bool,
+    pointwise: bool,
+) -> bool {
+    if pointwise {
+        return false;
+    }
+    if !whole_image || depth == 0 {
+        return block_fc_is_faster(depth, values);
+    }
+    // Any pruned block: the whole-image path was measured faster than the dense im2col kernel
+    // on digits' 3x3x1 filter with most of its blocks kept (weight-by-weight pruning), as its
+    // output stage takes one rescale per channel instead of one per output.
+    values
+        .chunks_exact(depth)
+        .flat_map(|row| row.chunks(tflm_runtime::block_sparse::BLOCK))
+        .any(|b| b.iter().all(|&w| w == 0))
+}
+
+/// Whether the CONV_2D that reads filter `id` runs the block kernel's whole-image path (its
+/// scratch within `MAX_IMAGE_SCRATCH`).
+fn conv_whole_image(graph: &Graph, id: TensorId) -> bool {
+    use tflm_runtime::kernels::conv_block_sparse as k;
+    let shape4 = |s: &[usize]| <[usize; 4]>::try_from(s).ok();
+    graph
+        .ops
+        .iter()
+        .filter(|op| op.input(1) == Some(id))
+        .all(|op| {
+            let filter = shape4(&graph.tensor(id).shape);
+            let output = op.output(0).and_then(|o| shape4(&graph.tensor(o).shape));
+            match (filter, output) {
+                (Some(f), Some(o)) => {
+                    k::image_scratch_bytes(f, o).is_some_and(|n| n <= k::MAX_IMAGE_SCRATCH)
+                }
+                _ => false,
+            }
+        })
+}
+
 /// How a tensor's weights are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
     /// The row bitmask (`tflm_runtime::sparse`): one bit per weight plus the nonzero values.
     RowBitmask,
     /// 1x4 blocks (`tflm_runtime::block_sparse`): one bit per 4 columns plus the kept blocks;
-    /// FULLY_CONNECTED weights only.
+    /// FULLY_CONNECTED weights and CONV_2D filters only.
     Block1x4,
 }
 
 /// The encoding and bytes of tensor `id` when `choice` says to encode it, else `None`. Of the
-/// encodings that fit the tensor (the row bitmask always, 1x4 blocks for FULLY_CONNECTED
-/// weights), the smallest one the choice allows: `Auto` any one smaller than dense, `Fast`
+/// encodings that fit the tensor (the row bitmask for 2-D weights, 1x4 blocks for
+/// FULLY_CONNECTED weights and CONV_2D filters), the smallest one the choice allows: `Auto` any one smaller than dense, `Fast`
 /// one smaller and, for FULLY_CONNECTED weights, faster than dense, `Always` the smaller of
 /// the two even when larger than dense. On a tie the block encoding (its kernel is faster).
 pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<(Encoding, Vec<u8>)> {
@@ -170,8 +237,11 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<(En
         return None;
     }
     let values = eligible(graph, id)?;
-    let depth = graph.tensor(id).shape[1];
-    let fc = read_only_by_fc(graph, id);
+    // A CONV_2D filter `[out, h, w, in]` is `out` rows of `h * w * in` (im2col order).
+    let shape = &graph.tensor(id).shape;
+    let depth: usize = shape[1..].iter().product();
+    let fc = read_only_by(graph, id, Reader::FullyConnected);
+    let conv = shape.len() == 4;
     let row_len = tflm_runtime::sparse::encoded_len(depth, values);
     let block_len = tflm_runtime::block_sparse::encoded_len(depth, values);
     let allowed = |e: Encoding, len: usize| match choice {
@@ -180,6 +250,10 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<(En
             len < values.len()
                 && match e {
                     Encoding::RowBitmask => !fc || sparse_fc_is_faster(depth, values),
+                    Encoding::Block1x4 if conv => {
+                        let pointwise = shape[1] == 1 && shape[2] == 1 && shape[3] <= 256;
+                        block_conv_is_faster(depth, values, conv_whole_image(graph, id), pointwise)
+                    }
                     Encoding::Block1x4 => block_fc_is_faster(depth, values),
                 }
         }
@@ -190,7 +264,9 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<(En
         (block_len, Encoding::Block1x4),
         (row_len, Encoding::RowBitmask),
     ];
-    if !fc {
+    if conv {
+        candidates.pop();
+    } else if !fc {
         candidates.remove(0);
     }
     let (len, encoding) = candidates

@@ -47,6 +47,7 @@ const INT8_REGISTRATIONS: &[tflm_runtime::ops::Registration] = &[
     tflm_runtime::ops::FULLY_CONNECTED_INT8,
     tflm_runtime::ops::FULLY_CONNECTED_SPARSE_INT8,
     tflm_runtime::ops::CONV_2D_INT8,
+    tflm_runtime::ops::CONV_2D_SPARSE_INT8,
     tflm_runtime::ops::DEPTHWISE_CONV_2D_INT8,
     tflm_runtime::ops::SOFTMAX_INT8,
     tflm_runtime::ops::ADD_INT8,
@@ -118,7 +119,14 @@ fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models()
             "{name}: fast encoded FULLY_CONNECTED weights at 50% zeros"
         );
         if name == "digits" {
-            assert_eq!(auto.ops, always.ops);
+            // Its CONV_2D filters, pruned weight by weight, have few zero blocks: `auto`
+            // keeps them dense, `always` writes them in blocks.
+            assert!(auto.ops.contains(&"CONV_2D_INT8"), "{:?}", auto.ops);
+            assert!(
+                always.ops.contains(&"CONV_2D_SPARSE_INT8"),
+                "{:?}",
+                always.ops
+            );
             assert!(
                 (auto.tflite.len() as f64) < 0.9 * dense.tflite.len() as f64,
                 "digits: {} vs {} bytes",
@@ -189,7 +197,9 @@ fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models()
 }
 
 /// From about 81% zeros on the sparse FULLY_CONNECTED kernel needs fewer instructions than the
-/// dense one (docs/sparse.md), so `fast` encodes digits' FULLY_CONNECTED weights at 90%.
+/// dense one (docs/sparse.md), so `fast` encodes digits' FULLY_CONNECTED weights at 90%; at
+/// 90% its 3x3x1 CONV_2D filter, pruned weight by weight, has enough zero blocks for the block
+/// kernel's whole-image path to be the faster one too (`block_conv_is_faster`).
 #[test]
 fn fast_encodes_fully_connected_weights_where_the_sparse_kernel_is_faster() {
     let mut session = Pipeline::from_dir(model_dir("digits"))
@@ -199,10 +209,14 @@ fn fast_encodes_fully_connected_weights_where_the_sparse_kernel_is_faster() {
     let dense = convert(&mut session, SparseWeights::Never);
     let fast = convert(&mut session, SparseWeights::Fast);
     let mut fc = inputs_of(&fast.tflite, 9, 1..2);
-    fc.sort();
     assert_eq!(fc.len(), 2);
+    // The 3x3x1 filter (the first CONV_2D) in blocks; the 1x1 one stays dense, its dense
+    // kernel being the faster (`block_conv_is_faster`).
+    fc.push(inputs_of(&fast.tflite, tflm_runtime::schema::op::CONV_2D, 1..2)[0]);
+    fc.sort();
     assert_eq!(sparse_tensors(&fast.tflite), fc);
     assert!(fast.ops.contains(&"FULLY_CONNECTED_SPARSE_INT8"));
+    assert!(fast.ops.contains(&"CONV_2D_SPARSE_INT8"));
     assert!(fast.tflite.len() < dense.tflite.len());
     let inputs = session.test_inputs(&dense);
     assert_eq!(
@@ -394,7 +408,7 @@ fn corrupt_or_misused_sparse_lstm_weights_are_refused_precisely() {
     assert_eq!(
         parse_error(&b),
         format!(
-            "operator 0: tensor {input_gate} is sparse-encoded, but UNIDIRECTIONAL_SEQUENCE_LSTM cannot read it as input 12 (only FULLY_CONNECTED input 1 and the int8 UNIDIRECTIONAL_SEQUENCE_LSTM's inputs 1-8 can)"
+            "operator 0: tensor {input_gate} is sparse-encoded, but UNIDIRECTIONAL_SEQUENCE_LSTM cannot read it as input 12 (only FULLY_CONNECTED input 1, CONV_2D input 1 in 1x4 blocks and the int8 UNIDIRECTIONAL_SEQUENCE_LSTM's inputs 1-8 in the row bitmask can)"
         )
     );
     let fc = (0..model.num_operators())
@@ -627,10 +641,11 @@ fn litert_refuses_the_sparse_encoding() {
     );
 }
 
-/// The pruned digits model with sparse FULLY_CONNECTED weights on QEMU's Cortex-M4: the
-/// firmware (which links `FULLY_CONNECTED_SPARSE`) must reproduce the dense pruned model's
-/// outputs bit for bit on 20 test rows. `SKIP` without the Cortex-M toolchain or qemu, unless
-/// `TFLM_REQUIRE_QEMU=1`.
+/// The pruned digits model with sparse weights on QEMU's Cortex-M4: pruned weight by weight
+/// (its FULLY_CONNECTED weights in the row bitmask, `FULLY_CONNECTED_SPARSE` linked) and in
+/// 1x4 blocks (its FULLY_CONNECTED weights and CONV_2D filters in blocks, the block kernels
+/// linked), the firmware must reproduce the dense pruned model's outputs bit for bit on 20
+/// test rows. `SKIP` without the Cortex-M toolchain or qemu, unless `TFLM_REQUIRE_QEMU=1`.
 #[test]
 fn sparse_digits_is_bit_exact_on_qemu() {
     if let Some(reason) = tflm::qemu::unavailable(None) {
@@ -642,33 +657,39 @@ fn sparse_digits_is_bit_exact_on_qemu() {
         let _ = writeln!(std::io::stderr(), "{msg}");
         return;
     }
-    let mut session = pruned("digits");
-    let dense = convert(&mut session, SparseWeights::Never);
-    let sparse = convert(&mut session, SparseWeights::Always);
-    let inputs: Vec<_> = session.test_inputs(&dense).into_iter().take(20).collect();
-    let want = run_cases(&dense.tflite, &inputs, true).unwrap();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sparse_qemu");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (model, cases) = (
-        dir.join("digits_p50_sparse.tflite"),
-        dir.join("digits_p50.jsonl"),
-    );
-    std::fs::write(&model, &sparse.tflite).unwrap();
-    let lines: Vec<String> = inputs
-        .iter()
-        .zip(&want)
-        .map(|(i, o)| {
-            serde_json::json!({
-                "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
-                "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+    let blocks = Pipeline::from_dir(model_dir("digits"))
+        .prune(0.5)
+        .prune_block(tflm::prune::PruneBlock::OneByFour)
+        .load()
+        .unwrap();
+    for (name, mut session) in [("p50", pruned("digits")), ("b50", blocks)] {
+        let dense = convert(&mut session, SparseWeights::Never);
+        let sparse = convert(&mut session, SparseWeights::Always);
+        let inputs: Vec<_> = session.test_inputs(&dense).into_iter().take(20).collect();
+        let want = run_cases(&dense.tflite, &inputs, true).unwrap();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sparse_qemu");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (model, cases) = (
+            dir.join(format!("digits_{name}_sparse.tflite")),
+            dir.join(format!("digits_{name}.jsonl")),
+        );
+        std::fs::write(&model, &sparse.tflite).unwrap();
+        let lines: Vec<String> = inputs
+            .iter()
+            .zip(&want)
+            .map(|(i, o)| {
+                serde_json::json!({
+                    "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+                    "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+                })
+                .to_string()
             })
-            .to_string()
-        })
-        .collect();
-    std::fs::write(&cases, lines.join("\n") + "\n").unwrap();
-    let report = tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model, &cases))
-        .unwrap_or_else(|e| panic!("digits with sparse weights on QEMU: {e}"));
-    assert_eq!(report.outputs.len(), 20);
+            .collect();
+        std::fs::write(&cases, lines.join("\n") + "\n").unwrap();
+        let report = tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model, &cases))
+            .unwrap_or_else(|e| panic!("digits {name} with sparse weights on QEMU: {e}"));
+        assert_eq!(report.outputs.len(), 20, "{name}");
+    }
 }
 
 /// Position of the length word of subgraph 0's `operators` vector (read with the runtime's
@@ -712,11 +733,12 @@ fn unread_sparse_weights_without_a_sparse_registration_are_refused_at_the_tensor
     assert!(matches!(e.kind, ParseErrorKind::InvalidGraph { .. }), "{e}");
 }
 
-/// digits pruned 50% with its FULLY_CONNECTED weights in 1x4 blocks (`prune_block = "1x4"`):
-/// each FULLY_CONNECTED weight tensor has half of its blocks all zero; `auto` and `fast` both
-/// write them in the 1x4 block encoding (smaller, and faster than dense), about 0.53x their
-/// dense bytes; the outputs on every test row are the dense pruned file's bit for bit, which
-/// LiteRT's reference kernels reproduce; the output is deterministic.
+/// digits pruned 50% in 1x4 blocks (`prune_block = "1x4"`): each FULLY_CONNECTED weight
+/// tensor and the 1x1 CONV_2D's filter (rows of `h * w * in_c`, `in_c` a multiple of 4) has
+/// half of its blocks all zero; `auto`
+/// and `fast` both write them in the 1x4 block encoding (smaller, and faster than dense);
+/// the outputs on every test row are the dense pruned file's bit for bit, which LiteRT's
+/// reference kernels reproduce; the output is deterministic.
 #[test]
 fn block_pruned_digits_is_bit_identical_smaller_and_block_encoded() {
     let mut session = Pipeline::from_dir(model_dir("digits"))
@@ -727,43 +749,95 @@ fn block_pruned_digits_is_bit_identical_smaller_and_block_encoded() {
     let dense = convert(&mut session, SparseWeights::Never);
     let auto = convert(&mut session, SparseWeights::Auto);
     let fast = convert(&mut session, SparseWeights::Fast);
-    assert_eq!(auto.tflite, fast.tflite);
+    // `fast` leaves the 1x1 CONV_2D filter dense (its dense kernel measured faster) and
+    // encodes the FULLY_CONNECTED weights only.
+    assert!(fast.tflite.len() > auto.tflite.len());
+    assert_eq!(
+        sparse_tensors(&fast.tflite),
+        inputs_of(&fast.tflite, 9, 1..2)
+    );
     assert_eq!(
         convert(&mut session, SparseWeights::Auto).tflite,
         auto.tflite
     );
     let has = |b: &[u8], s: &str| b.windows(s.len()).any(|w| w == s.as_bytes());
     assert!(has(&auto.tflite, tflm_runtime::block_sparse::METADATA_NAME));
-    // Only the FULLY_CONNECTED weights are block-pruned and encoded (no row bitmask).
+    // The FULLY_CONNECTED weights and CONV_2D filters are block-pruned and encoded (no row
+    // bitmask); the DEPTHWISE_CONV_2D filter stays dense.
     assert!(!has(&auto.tflite, tflm_runtime::sparse::METADATA_NAME));
-    let mut fc = inputs_of(&auto.tflite, 9, 1..2);
-    fc.sort();
-    assert_eq!(fc.len(), 2);
-    assert_eq!(sparse_tensors(&auto.tflite), fc);
+    let fc = inputs_of(&auto.tflite, 9, 1..2);
+    let mut conv = inputs_of(&auto.tflite, tflm_runtime::schema::op::CONV_2D, 1..2);
+    assert_eq!((fc.len(), conv.len()), (2, 2));
+    // Only the 1x1 layer's filter (12 input channels) is pruned in blocks; the 3x3x1 one,
+    // pruned weight by weight, stays dense (its block encoding is not smaller).
+    let dense_conv = conv.remove(0);
+    let mut encoded: Vec<usize> = fc.iter().chain(&conv).copied().collect();
+    encoded.sort();
+    assert_eq!(sparse_tensors(&auto.tflite), encoded);
     assert!(auto.ops.contains(&"FULLY_CONNECTED_SPARSE_INT8"));
+    assert!(auto.ops.contains(&"CONV_2D_SPARSE_INT8"));
+    // Without a sparse CONV_2D registration the block filter is refused at its CONV_2D,
+    // naming the registration to add.
+    let aligned_auto = AlignedBytes::new(&auto.tflite);
+    let first_conv = (0..Model::parse(aligned_auto.as_slice())
+        .unwrap()
+        .num_operators())
+        .find(|&i| {
+            let m = Model::parse(aligned_auto.as_slice()).unwrap();
+            m.operator(i).code == tflm_runtime::schema::op::CONV_2D
+                && m.operator(i).input(1) == Some(conv[0])
+        })
+        .unwrap();
+    for (dense_conv, name) in [
+        (ops::CONV_2D, "CONV_2D_SPARSE"),
+        (ops::CONV_2D_INT8, "CONV_2D_SPARSE_INT8"),
+    ] {
+        let list: Vec<ops::Registration> = std::iter::once(dense_conv)
+            .chain(
+                ops::ALL
+                    .iter()
+                    .copied()
+                    .filter(|r| r.name() != "CONV_2D_SPARSE"),
+            )
+            .collect();
+        let e = Model::parse_with(aligned_auto.as_slice(), &list).unwrap_err();
+        assert_eq!(e.location, Location::Operator(first_conv));
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::NotRegistered {
+                code: tflm_runtime::schema::op::CONV_2D,
+                name
+            }
+        );
+    }
     let aligned = AlignedBytes::new(&dense.tflite);
     let dense_model = Model::parse(aligned.as_slice()).unwrap();
     let aligned_auto = AlignedBytes::new(&auto.tflite);
     let auto_model = Model::parse(aligned_auto.as_slice()).unwrap();
-    for &t in &fc {
+    assert_eq!(auto_model.tensor(dense_conv).shape.dim(3), 1);
+    for &t in &encoded {
         let w = dense_model.tensor(t).data.unwrap();
-        let depth = dense_model.tensor(t).shape.dim(1);
+        let shape = dense_model.tensor(t).shape;
+        let rows = shape.dim(0);
+        let depth = w.len() / rows;
         let blocks: Vec<&[u8]> = w.chunks(depth).flat_map(|r| r.chunks(4)).collect();
         let zero = blocks.iter().filter(|b| b.iter().all(|&v| v == 0)).count();
-        // Half of the blocks pruned (the partial blocks of a row count as blocks).
+        // Half of the weights pruned in whole blocks (a partial block of a row, fewer than 4
+        // weights, counts as a block, so a CONV_2D row of 9 weights may lose more blocks).
+        let zero_weights: usize = blocks
+            .iter()
+            .filter(|b| b.iter().all(|&v| v == 0))
+            .map(|b| b.len())
+            .sum();
         assert!(
-            2 * zero >= blocks.len() && 2 * zero <= blocks.len() + 2,
-            "{zero} of {}",
-            blocks.len()
-        );
-        let enc = auto_model.tensor(t).data.unwrap().len();
-        let mask = dense_model.tensor(t).shape.dim(0) * tflm_runtime::block_sparse::mask_len(depth);
-        assert_eq!(enc, mask + 4 * (blocks.len() - zero), "tensor {t}");
-        assert!(
-            (enc as f64) < 0.6 * w.len() as f64,
-            "{enc} of {} bytes",
+            2 * zero_weights >= w.len() && 2 * zero_weights <= w.len() + 6,
+            "tensor {t}: {zero_weights} of {} weights in {zero} zero blocks",
             w.len()
         );
+        let enc = auto_model.tensor(t).data.unwrap().len();
+        let mask = rows * tflm_runtime::block_sparse::mask_len(depth);
+        assert_eq!(enc, mask + 4 * (blocks.len() - zero), "tensor {t}");
+        assert!(enc < w.len(), "tensor {t}: {enc} of {} bytes", w.len());
     }
     assert!(auto.tflite.len() < dense.tflite.len());
     let inputs = session.test_inputs(&dense);
@@ -843,7 +917,10 @@ fn corrupt_block_encodings_are_refused_precisely() {
     let aligned = AlignedBytes::new(&bytes);
     let model = Model::parse(aligned.as_slice()).unwrap();
     let fc = inputs_of(&bytes, 9, 1..2);
-    let ranges: Vec<(usize, usize)> = fc
+    // Every block-encoded tensor: the FULLY_CONNECTED weights and the CONV_2D filters.
+    let listed = sparse_tensors(&bytes);
+    assert_eq!(listed.len(), 4);
+    let ranges: Vec<(usize, usize)> = listed
         .iter()
         .map(|&t| {
             (
@@ -853,7 +930,7 @@ fn corrupt_block_encodings_are_refused_precisely() {
         })
         .collect();
     // The last layer: [10, 32], one mask byte per row (8 blocks, all valid).
-    let (t, (at, _)) = fc
+    let (t, (at, _)) = listed
         .iter()
         .zip(&ranges)
         .find(|(&t, _)| model.tensor(t).shape.dim(1) == 32)
@@ -867,14 +944,17 @@ fn corrupt_block_encodings_are_refused_precisely() {
         parse_error(&b),
         format!("tensor {t}: 1x4 block weights: row 0, block {first_kept}: kept block is all zero (zero blocks must be left out)")
     );
-    // The block list in the metadata: the two tensors' indices, little-endian.
-    let list: Vec<u8> = fc.iter().flat_map(|&t| (t as u32).to_le_bytes()).collect();
+    // The block list in the metadata: the four tensors' indices, little-endian.
+    let list: Vec<u8> = listed
+        .iter()
+        .flat_map(|&t| (t as u32).to_le_bytes())
+        .collect();
     let at: Vec<usize> = (0..bytes.len() - list.len())
         .filter(|&i| bytes[i..i + list.len()] == list[..])
         .collect();
     assert_eq!(at.len(), 1);
     let mut b = bytes.clone();
-    b[at[0] + 4..at[0] + 8].copy_from_slice(&(fc[0] as u32).to_le_bytes());
+    b[at[0] + 4..at[0] + 8].copy_from_slice(&(listed[0] as u32).to_le_bytes());
     assert_eq!(
         parse_error(&b),
         "model table: sparse tensor not supported: the 1x4 block metadata's tensor indices are not strictly increasing"
@@ -884,29 +964,44 @@ fn corrupt_block_encodings_are_refused_precisely() {
     assert!(parse_error(&b).contains("names a tensor index past the last tensor"));
     // A sparse tensor left out of the list: it would be the row bitmask, which the model
     // does not declare.
-    let bias = inputs_of(&bytes, 9, 2..3)[1];
-    assert!(bias > fc[0]);
+    // (The first FULLY_CONNECTED's weights, the third listed; a dense tensor listed in their
+    // place, after them: the encoded one is met first.)
+    assert_eq!(listed[2], fc[0]);
+    let dense = (listed[2] + 1..listed[3])
+        .find(|&t| !model.tensor(t).is_sparse)
+        .unwrap();
     let mut b = bytes.clone();
-    b[at[0] + 4..at[0] + 8].copy_from_slice(&(bias as u32).to_le_bytes());
+    b[at[0] + 8..at[0] + 12].copy_from_slice(&(dense as u32).to_le_bytes());
     assert_eq!(
         parse_error(&b),
-        format!("tensor {}: sparse tensor not supported: a sparse tensor outside the 1x4 block list without the model's row_bitmask_int8/1 metadata", fc[1])
+        format!("tensor {}: sparse tensor not supported: a sparse tensor outside the 1x4 block list without the model's row_bitmask_int8/1 metadata", listed[2])
+    );
+    // A CONV_2D filter left out: 4-D, so not the row bitmask either.
+    let mut b = bytes.clone();
+    b[at[0] + 4..at[0] + 8].copy_from_slice(&(listed[1] as u32 + 1).to_le_bytes());
+    assert!(
+        parse_error(&b).starts_with(&format!(
+            "tensor {}: sparse tensor not supported: tflm-rs's sparse encodings are for 2-D int8 weights (4-D in 1x4 blocks) only",
+            listed[1]
+        )),
+        "{}",
+        parse_error(&b)
     );
     // A tensor without SparsityParameters listed (tensor 0, before the first encoded one).
-    assert!(fc[0] > 0 && !model.tensor(0).is_sparse);
+    assert!(listed[0] > 0 && !model.tensor(0).is_sparse);
     let mut b = bytes.clone();
     b[at[0]..at[0] + 4].copy_from_slice(&0u32.to_le_bytes());
     assert_eq!(
         parse_error(&b),
         "tensor 0: sparse tensor not supported: listed in the 1x4 block metadata, but not sparse-encoded (no SparsityParameters)"
     );
-    // A block-encoded tensor where no FULLY_CONNECTED reads it: as CONV_2D's weights.
-    let conv = (0..model.num_operators())
-        .find(|&i| model.operator(i).code == tflm_runtime::schema::op::CONV_2D)
+    // A block-encoded tensor where no block kernel reads it: as DEPTHWISE_CONV_2D's weights.
+    let depthwise = (0..model.num_operators())
+        .find(|&i| model.operator(i).code == tflm_runtime::schema::op::DEPTHWISE_CONV_2D)
         .unwrap();
-    let e = parse_error(&retarget(&bytes, conv, 1, fc[0]));
+    let e = parse_error(&retarget(&bytes, depthwise, 1, fc[0]));
     assert!(
-        e.contains("is sparse-encoded, but CONV_2D cannot read it as input 1"),
+        e.contains("is sparse-encoded, but DEPTHWISE_CONV_2D cannot read it as input 1"),
         "{e}"
     );
     mutate_encoded(&bytes, &ranges);

@@ -11,8 +11,8 @@
 //!
 //! Ranking is per layer (each tensor loses the same fraction) or global (one
 //! threshold over all of them, so layers with many small weights lose more), or per layer in
-//! 1x4 blocks of FULLY_CONNECTED weights ([`Ranking::Blocks1x4`], for the faster block
-//! kernel). Ties are broken by position, so the result is deterministic.
+//! 1x4 blocks of FULLY_CONNECTED weights and CONV_2D filters ([`Ranking::Blocks1x4`], for the
+//! faster block kernels). Ties are broken by position, so the result is deterministic.
 
 use super::PruneError;
 use crate::ir::{ConstData, Graph, OpKind, TensorId};
@@ -26,20 +26,30 @@ pub enum Ranking {
     PerLayer,
     /// One threshold over all prunable weights.
     Global,
-    /// As `PerLayer`, but FULLY_CONNECTED weights are ranked and zeroed in 1x4 blocks: the 4
-    /// consecutive input columns of one output row that tflm-rs's block encoding stores as
-    /// one word (`tflm_runtime::block_sparse`), scored by their mean magnitude (tfmot's
-    /// default `block_pooling_type='AVG'`; a partial last block of a row by the mean of its
-    /// columns). Other layers are pruned weight by weight.
+    /// As `PerLayer`, but FULLY_CONNECTED weights and CONV_2D filters are ranked and zeroed in
+    /// 1x4 blocks: the 4 consecutive input columns of one output row (a CONV_2D filter's row
+    /// is one output channel's `h * w * in_c` weights in im2col order) that tflm-rs's block
+    /// encoding stores as one word (`tflm_runtime::block_sparse`), scored by their mean
+    /// magnitude (tfmot's default `block_pooling_type='AVG'`; a partial last block of a row
+    /// by the mean of its columns). Other layers are pruned weight by weight.
     Blocks1x4,
 }
 
 impl Ranking {
-    /// Whether tensor `w` of operator `op` is ranked in 1x4 blocks.
-    fn in_blocks(self, graph: &Graph, op: usize, w: TensorId) -> bool {
-        self == Ranking::Blocks1x4
-            && matches!(graph.ops[op].kind, OpKind::FullyConnected(_))
-            && graph.tensor(w).shape.len() == 2
+    /// The row length in which tensor `w` of operator `op` is ranked in 1x4 blocks, if it
+    /// is: FULLY_CONNECTED weights `[rows, depth]`, CONV_2D filters `[out_c, h, w, in_c]` as
+    /// rows of `h * w * in_c` (the im2col order the block kernel reads) when `in_c` is a
+    /// multiple of 4, so that a block is 4 input channels of one tap. A block across taps
+    /// (digits' first layer, 3x3 over one channel) zeroes whole parts of the spatial kernel:
+    /// with it, block-pruned digits lost 5 to 6 points of accuracy (docs/quality.md).
+    fn block_depth(self, graph: &Graph, op: usize, w: TensorId) -> Option<usize> {
+        let shape = &graph.tensor(w).shape;
+        let blocks = match graph.ops[op].kind {
+            OpKind::FullyConnected(_) => shape.len() == 2,
+            OpKind::Conv2d(_) => shape.len() == 4 && shape[3].is_multiple_of(BLOCK),
+            _ => false,
+        };
+        (self == Ranking::Blocks1x4 && blocks).then(|| shape[1..].iter().product())
     }
 }
 
@@ -174,7 +184,7 @@ pub fn plan(
         .collect();
     let units_of = |op: usize, w: TensorId| -> Vec<(f32, usize, usize)> {
         let t = graph.tensor(w);
-        let depth = ranking.in_blocks(graph, op, w).then(|| t.shape[1]);
+        let depth = ranking.block_depth(graph, op, w);
         units(t.f32_data().unwrap_or_default(), depth)
     };
     // Ranking groups: global, one of everything; per layer, one per weight tensor, except

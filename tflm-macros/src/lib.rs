@@ -17,7 +17,8 @@
 //! (`true`: quantization-aware training), `prune_skip` (`"name,name"`: layers left dense),
 //! `prune_structure` (`"neurons"` or `"channels"`: `prune` removes that fraction of whole
 //! units per layer instead of single weights), `prune_block` (`"1x4"`: FULLY_CONNECTED weights
-//! pruned in blocks of 4 input columns, stored in the faster 1x4 block encoding), `sparse_weights` (`"auto"`, `"fast"`,
+//! and CONV_2D filters pruned in blocks of 4 input columns, stored in the faster 1x4 block
+//! encoding), `sparse_weights` (`"auto"`, `"fast"`,
 //! `"always"`, `"never"`: which pruned weights are stored sparse-encoded), `short_names`
 //! (`true`: empty names for every tensor but the inputs and outputs, fewer flash bytes).
 //! The generated items are those of `tflm::codegen`; to embed two models in one crate, invoke

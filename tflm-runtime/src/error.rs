@@ -224,7 +224,8 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::SparseUse { tensor, op, input } => write!(
                 f,
                 "tensor {tensor} is sparse-encoded, but {op} cannot read it as input {input} (only \
-                 FULLY_CONNECTED input 1 and the int8 UNIDIRECTIONAL_SEQUENCE_LSTM's inputs 1-8 can)"
+                 FULLY_CONNECTED input 1, CONV_2D input 1 in 1x4 blocks and the int8 \
+                 UNIDIRECTIONAL_SEQUENCE_LSTM's inputs 1-8 in the row bitmask can)"
             ),
             ParseErrorKind::UnsupportedOperands { op, what } => {
                 write!(f, "{op}: unsupported: {what}")

@@ -333,14 +333,19 @@ pub(crate) fn verify_sparse<'m>(
         Some(false) => return unsupported(SPARSE_OTHER_FORMAT),
         Some(true) => {}
     }
-    if dtype != DType::I8 || shape.len() != 2 {
-        return unsupported("tflm-rs's sparse encodings are for 2-D int8 weights only");
-    }
-    let (rows, depth) = (
-        shape.get(0).unwrap_or(0) as usize,
-        shape.get(1).unwrap_or(0) as usize,
-    );
     let block = matches!(at, Location::Tensor(t) if model.block_encoded(t));
+    // Blocks also encode CONV_2D filters `[out, h, w, in]`, one row per output channel.
+    if dtype != DType::I8 || !(shape.len() == 2 || block && shape.len() == 4) {
+        return unsupported(
+            "tflm-rs's sparse encodings are for 2-D int8 weights (4-D in 1x4 blocks) only",
+        );
+    }
+    let rows = shape.get(0).unwrap_or(0) as usize;
+    let depth = (1..shape.len())
+        .try_fold(1usize, |d, i| {
+            d.checked_mul(shape.get(i).unwrap_or(0) as usize)
+        })
+        .unwrap_or(usize::MAX);
     if block {
         crate::block_sparse::verify(rows, depth, data)
             .map_err(crate::sparse::SparseError::Block)

@@ -29,6 +29,18 @@ pub struct FcDims {
     pub output_depth: usize,
 }
 
+impl FcDims {
+    /// Whether the lengths of a FULLY_CONNECTED's slices fit these dimensions: `batches x
+    /// accum_depth` inputs, `batches x output_depth` outputs, a bias of `output_depth` values
+    /// if any, one scale or one per output row (the sparse kernels' common check).
+    pub fn fits(&self, input: usize, output: usize, bias: Option<usize>, scales: usize) -> bool {
+        self.batches.checked_mul(self.accum_depth) == Some(input)
+            && self.batches.checked_mul(self.output_depth) == Some(output)
+            && bias.is_none_or(|b| b == self.output_depth)
+            && (scales == 1 || scales == self.output_depth)
+    }
+}
+
 /// Zero points and clamp range of one FULLY_CONNECTED, built once at init.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -648,15 +660,11 @@ pub fn fully_connected_i8_sparse(
     output: &mut [i8],
 ) -> Result<(), KernelError> {
     let FcDims {
-        batches,
         accum_depth: depth,
         output_depth,
+        ..
     } = dims;
-    let ok = batches.checked_mul(depth) == Some(input.len())
-        && batches.checked_mul(output_depth) == Some(output.len())
-        && bias.len() == output_depth
-        && (scales.len() == 1 || scales.len() == output_depth);
-    if !ok {
+    if !dims.fits(input.len(), output.len(), Some(bias.len()), scales.len()) {
         return Err(KernelError::Shape);
     }
     let out = Requantize {

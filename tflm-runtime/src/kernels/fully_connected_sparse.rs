@@ -32,15 +32,16 @@ pub fn fully_connected_i8_block(
     output: &mut [i8],
 ) -> Result<(), KernelError> {
     let FcDims {
-        batches,
         accum_depth: depth,
         output_depth,
+        ..
     } = dims;
-    let ok = batches.checked_mul(depth) == Some(input.len())
-        && batches.checked_mul(output_depth) == Some(output.len())
-        && bias.is_none_or(|b| b.len() == output_depth)
-        && (scales.len() == 1 || scales.len() == output_depth)
-        && widened.len() >= block_sparse::widened_len(depth);
+    let ok = dims.fits(
+        input.len(),
+        output.len(),
+        bias.map(<[i32]>::len),
+        scales.len(),
+    ) && widened.len() >= block_sparse::widened_len(depth);
     // x + input_offset must fit int16 lanes (any valid int8 zero point does).
     let off = dsp::offset16x2(p.input_offset);
     let (true, Some(off)) = (ok, off) else {
@@ -106,19 +107,7 @@ mod tests {
                     7 => 100, // every block kept
                     _ => rng.next() % 101,
                 };
-                let nb = block_sparse::blocks(depth);
-                let mut w: Vec<i8> = Vec::new();
-                for _ in 0..od {
-                    let mut row: Vec<i8> = (0..depth).map(|_| rng.next() as i8).collect();
-                    for j in 0..nb {
-                        if rng.next() % 100 >= keep {
-                            row[4 * j..(4 * j + 4).min(depth)].fill(0);
-                        } else if rng.next().is_multiple_of(4) {
-                            row[4 * j] = 0; // a zero inside a kept block
-                        }
-                    }
-                    w.extend(row);
-                }
+                let w = rng.block_pruned(od, depth, keep);
                 let x: Vec<i8> = (0..batches * depth).map(|_| rng.next() as i8).collect();
                 let b: Vec<i32> = (0..od).map(|_| (rng.next() as i32) >> 12).collect();
                 let per_channel = case % 2 == 1;

@@ -7,6 +7,7 @@ pub mod add;
 pub mod broadcast;
 pub mod concatenation;
 pub mod conv;
+pub mod conv_block_sparse;
 pub mod depthwise_conv;
 pub mod dequantize;
 // The only `unsafe` in the crate: inline-assembly DSP instructions, each block justified.
@@ -36,6 +37,7 @@ pub mod transpose;
 /// xorshift64*: the deterministic stream of the kernels' randomized unit tests.
 #[cfg(test)]
 pub(crate) mod test_rng {
+    extern crate std;
     pub(crate) struct Rng(pub u64);
 
     impl Rng {
@@ -44,6 +46,30 @@ pub(crate) mod test_rng {
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
             self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        /// `rows x depth` random int8 weights pruned in 1x4 blocks: each block kept with
+        /// probability `keep`% (a kept block has a zero in its first column a quarter of the
+        /// time), the others all zero; the block kernels' test weights.
+        pub(crate) fn block_pruned(
+            &mut self,
+            rows: usize,
+            depth: usize,
+            keep: u64,
+        ) -> std::vec::Vec<i8> {
+            let mut w = std::vec::Vec::new();
+            for _ in 0..rows {
+                let mut row: std::vec::Vec<i8> = (0..depth).map(|_| self.next() as i8).collect();
+                for j in 0..crate::block_sparse::blocks(depth) {
+                    if self.next() % 100 >= keep {
+                        row[4 * j..(4 * j + 4).min(depth)].fill(0);
+                    } else if self.next().is_multiple_of(4) {
+                        row[4 * j] = 0; // a zero inside a kept block
+                    }
+                }
+                w.extend(row);
+            }
+            w
         }
     }
 }

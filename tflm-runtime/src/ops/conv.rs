@@ -17,6 +17,8 @@ pub(super) const INT16_BIAS64: u32 = 2;
 pub(super) const INT16_BIAS32: u32 = 3;
 /// Float input and output, int8 per-channel weights (dynamic range).
 pub(super) const HYBRID: u32 = 4;
+/// int8, the filter in the 1x4 block encoding (`crate::block_sparse`; CONV_2D only).
+pub(super) const INT8_BLOCK: u32 = 5;
 
 /// Shapes and type variant of a convolution, stored ahead of its `ConvParams`.
 #[repr(C)]
@@ -131,8 +133,15 @@ pub(super) fn prepare_conv_like(
         (DType::F32, DType::I8, DType::F32, None | Some(DType::F32)) => HYBRID,
         _ => return Err(p.unsupported("this combination of input, weight, bias and output types")),
     };
+    // A sparse filter reaches here only as CONV_2D's in the 1x4 block encoding
+    // (`ops::check_with`), and only through the sparse registrations (`conv::prepare_sparse`).
+    let variant = match (filter.is_sparse, variant) {
+        (false, v) => v,
+        (true, INT8) => INT8_BLOCK,
+        (true, _) => return Err(p.unsupported("1x4 block weights with non-int8 activations")),
+    };
     let scales = filter.quantization.scales;
-    p.require_int8(variant == INT8)?;
+    p.require_int8(variant == INT8 || variant == INT8_BLOCK)?;
     if variant == HYBRID {
         if scales.len() != out_c || scales.iter().any(|s| s.is_nan() || s <= 0.0) {
             return Err(p.unsupported("hybrid weights without one positive scale per channel"));
@@ -159,6 +168,7 @@ pub(super) fn prepare_conv_like(
             return Err(p.unsupported("weights with a non-zero zero point"));
         }
         if variant != INT8
+            && variant != INT8_BLOCK
             && (input.quantization.zero_point() != 0 || output.quantization.zero_point() != 0)
         {
             return Err(p.invalid("int16 activations must have zero point 0"));
@@ -223,6 +233,17 @@ pub(super) fn prepare_conv_like(
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with(p, false)
+}
+
+/// [`prepare`] that also accepts an int8 filter in the 1x4 block encoding (`CONV_2D_SPARSE`,
+/// `CONV_2D_SPARSE_INT8`, whose `_INT8` refusal comes from the registration).
+pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with(p, true)
+}
+
+/// `sparse_ok`: a sparse registration's, which links the block kernel.
+fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), ParseErrorKind> {
     let o = ConvOptions {
         padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
             .ok_or(p.invalid("unknown padding"))?,
@@ -239,6 +260,26 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if f_c == 0 || in_c % f_c != 0 {
         return Err(p.invalid("input channels are not a multiple of the weights' channels"));
     }
+    if filter.is_sparse {
+        if !sparse_ok {
+            return Err(ParseErrorKind::NotRegistered {
+                code: crate::schema::op::CONV_2D,
+                name: if p.int8_only.is_some() {
+                    "CONV_2D_SPARSE_INT8"
+                } else {
+                    "CONV_2D_SPARSE"
+                },
+            });
+        }
+        if f_c != in_c {
+            return Err(p.unsupported("1x4 block weights of a grouped convolution"));
+        }
+        prepare_conv_like(p, o, 0)?;
+        let fs = filter.shape.extended::<4>().unwrap_or_default();
+        let os = p.output(0)?.shape.extended::<4>().unwrap_or_default();
+        p.scratch_bytes = crate::kernels::conv_block_sparse::scratch_bytes(fs, os);
+        return Ok(());
+    }
     prepare_conv_like(p, o, 0)?;
     if input.dtype == DType::I8 {
         p.scratch_bytes = k::im2col_bytes(filter.shape.extended::<4>().unwrap_or_default(), in_c);
@@ -247,6 +288,38 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
 }
 
 super::int8_evals!();
+
+/// [`eval`] with the block kernel for `INT8_BLOCK` operators (`CONV_2D_SPARSE`).
+pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_sparse_with::<true>(io, data)
+}
+
+/// [`eval_int8`] with the block kernel (`CONV_2D_SPARSE_INT8`).
+pub(super) fn eval_sparse_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_sparse_with::<false>(io, data)
+}
+
+fn eval_sparse_with<const ALL_TYPES: bool>(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+) -> Result<(), Error> {
+    let mut peek = data.clone();
+    let h: ConvHeader = peek.get()?;
+    if h.variant != INT8_BLOCK {
+        return eval_variants::<ALL_TYPES>(io, data);
+    }
+    let h: ConvHeader = data.get()?;
+    let params: ConvParams = data.get()?;
+    let scales = channel_scales(data, h.filter[0] as usize)?;
+    let scratch = io.scratch()?;
+    let r = crate::kernels::conv_block_sparse::conv_i8_block(
+        &params,
+        scales,
+        conv_io(io, &h)?,
+        scratch,
+    );
+    kernel_result(io, r)
+}
 
 /// CONV_2D's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
 fn eval_variants<const ALL_TYPES: bool>(

@@ -229,7 +229,7 @@ macro_rules! registrations {
         /// [`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE`] here (the first registration of a code
         /// wins), so every model the runtime can run parses with it.
         pub const ALL: &[Registration] =
-            &[FULLY_CONNECTED_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, $($name),*];
+            &[FULLY_CONNECTED_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, CONV_2D_SPARSE, $($name),*];
 
         /// The registration of a builtin code, for constant contexts:
         /// `const OPS: &[Registration] = &[ops::by_code(9).unwrap()];` (a build script that
@@ -275,6 +275,7 @@ macro_rules! registrations {
                     FULLY_CONNECTED,
                     FULLY_CONNECTED_SPARSE,
                 ],
+                op::CONV_2D => &[CONV_2D_INT8, CONV_2D_SPARSE_INT8, CONV_2D, CONV_2D_SPARSE],
                 op::DEPTHWISE_CONV_2D => &[
                     DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8,
                     DEPTHWISE_CONV_2D_INT8,
@@ -378,6 +379,9 @@ sparse_registrations!(FULLY_CONNECTED => fully_connected,
 sparse_registrations!(UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
     UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 [prepare_sparse],
     "int8 gate weights (inputs 1-8)");
+sparse_registrations!(CONV_2D => conv,
+    CONV_2D_SPARSE, CONV_2D_SPARSE_INT8 [prepare_sparse],
+    "int8 filters (input 1) in 1x4 blocks");
 
 /// `DEPTHWISE_CONV_2D_INT8` for depthwise operators that read a one-channel input (micro_speech's
 /// first layer) and nothing else: only the one-channel kernel and, for filters too large for
@@ -400,13 +404,25 @@ pub const DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: Registration = Registration {
 
 /// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
 /// weights the sparse kernels read in place (FULLY_CONNECTED's input 1, the LSTM's
-/// input-to-gate and recurrent-to-gate weights, inputs 1-8). Every other kernel reads its
-/// constants densely. The converter asks the same question before it encodes a tensor.
+/// input-to-gate and recurrent-to-gate weights, inputs 1-8, CONV_2D's filter, input 1). Every
+/// other kernel reads its constants densely. The converter asks the same question before it
+/// encodes a tensor; [`reads_encoding`] says which encodings.
 pub fn reads_sparse(code: i32, k: usize) -> bool {
     match code {
-        op::FULLY_CONNECTED => k == 1,
+        op::FULLY_CONNECTED | op::CONV_2D => k == 1,
         op::UNIDIRECTIONAL_SEQUENCE_LSTM => (1..=8).contains(&k),
         _ => false,
+    }
+}
+
+/// Whether an operator of builtin `code` reads a sparse input ([`reads_sparse`]) in the 1x4
+/// block encoding (`block`) or the row bitmask (not `block`): FULLY_CONNECTED either, CONV_2D
+/// only blocks, the LSTM only the row bitmask.
+pub fn reads_encoding(code: i32, block: bool) -> bool {
+    match code {
+        op::FULLY_CONNECTED => true,
+        op::CONV_2D => block,
+        _ => !block,
     }
 }
 
@@ -484,9 +500,9 @@ fn check_with(
         crate::flatbuf::Vector::empty()
     };
     for (k, t) in inputs.iter().enumerate() {
-        // The 1x4 block encoding is FULLY_CONNECTED's only.
         let reads = reads_sparse(op.code, k)
-            && (op.code == op::FULLY_CONNECTED || !model.block_encoded(t as usize));
+            && t >= 0
+            && reads_encoding(op.code, model.block_encoded(t as usize));
         if t >= 0 && !reads && model.kernel_tensor(t as usize).is_sparse {
             return Err(ParseErrorKind::SparseUse {
                 tensor: t as usize,
