@@ -315,7 +315,7 @@ fn co2_int16x8_is_within_1_percent_of_float_and_matches_tflite_micro() {
         .run()
         .unwrap();
     assert_eq!(run.tflite, q.tflite);
-    assert_eq!(run.arena_size, 2320);
+    assert_eq!(run.arena_size, 2544);
     let m = session.evaluate(&q, "int16x8", &mut |_| {}).unwrap();
     let mq = m.mae.unwrap();
     eprintln!(
