@@ -36,6 +36,16 @@ pub struct PaddingValues {
     pub width_offset: i32,
 }
 
+impl PaddingValues {
+    /// No padding on any side (VALID padding, or a window that fits).
+    pub const NONE: Self = Self {
+        height: 0,
+        width: 0,
+        height_offset: 0,
+        width_offset: 0,
+    };
+}
+
 /// Output spatial size and padding of a windowed op (TFLite's `ComputePaddingHeightWidth`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PaddedWindow {

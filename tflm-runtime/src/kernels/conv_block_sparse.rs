@@ -363,12 +363,7 @@ mod tests {
         let p = ConvParams::quantized(
             [1, 1],
             [1, 1],
-            crate::kernels::conv::PaddingValues {
-                height: 0,
-                width: 0,
-                height_offset: 0,
-                width_offset: 0,
-            },
+            crate::kernels::conv::PaddingValues::NONE,
             0,
             0,
             1.0,

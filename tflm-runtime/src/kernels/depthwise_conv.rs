@@ -549,12 +549,7 @@ mod tests {
         )
     }
 
-    const NO_PAD: PaddingValues = PaddingValues {
-        height: 0,
-        width: 0,
-        height_offset: 0,
-        width_offset: 0,
-    };
+    const NO_PAD: PaddingValues = PaddingValues::NONE;
 
     /// The reference loop nest, transcribed plainly (sums only).
     #[allow(clippy::too_many_arguments)]

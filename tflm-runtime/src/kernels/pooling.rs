@@ -459,12 +459,7 @@ mod tests {
         let p = PoolParams::quantized(
             [1, 2],
             [1, 2],
-            PaddingValues {
-                height: 0,
-                width: 0,
-                height_offset: 0,
-                width_offset: 0,
-            },
+            PaddingValues::NONE,
             1.0,
             0,
             Activation::None,
@@ -517,12 +512,7 @@ mod tests {
         p = PoolParams::quantized(
             [2, 2],
             [2, 2],
-            PaddingValues {
-                height: 0,
-                width: 0,
-                height_offset: 0,
-                width_offset: 0,
-            },
+            PaddingValues::NONE,
             0.5,
             -3,
             Activation::Relu6,
@@ -540,12 +530,7 @@ mod tests {
         let p = PoolParams::quantized(
             [1, 2],
             [1, 2],
-            PaddingValues {
-                height: 0,
-                width: 0,
-                height_offset: 0,
-                width_offset: 0,
-            },
+            PaddingValues::NONE,
             1.0,
             0,
             Activation::None,
@@ -590,17 +575,7 @@ mod tests {
         average_pool_f32(&p, [1, 2, 2, 1], &input, [1, 2, 2, 1], &mut out).unwrap();
         assert_eq!(out, [3.75; 4]);
         // Thirds are divided in f32 after an in-order f32 sum.
-        let p3 = PoolParams::float(
-            [1, 3],
-            [1, 3],
-            PaddingValues {
-                height: 0,
-                width: 0,
-                height_offset: 0,
-                width_offset: 0,
-            },
-            Activation::Relu,
-        );
+        let p3 = PoolParams::float([1, 3], [1, 3], PaddingValues::NONE, Activation::Relu);
         let input = [0.1f32, 0.2, 0.4, -1.0, -2.0, 0.5];
         let mut out = [0.0f32; 2];
         average_pool_f32(&p3, [1, 1, 6, 1], &input, [1, 1, 2, 1], &mut out).unwrap();
@@ -609,17 +584,7 @@ mod tests {
         // Max: NaN is skipped, -0.0 before 0.0 keeps -0.0 (std::max keeps the first).
         let input = [f32::NAN, -5.0, -0.0, 0.0];
         let mut out = [0.0f32; 2];
-        let p2 = PoolParams::float(
-            [1, 2],
-            [1, 2],
-            PaddingValues {
-                height: 0,
-                width: 0,
-                height_offset: 0,
-                width_offset: 0,
-            },
-            Activation::None,
-        );
+        let p2 = PoolParams::float([1, 2], [1, 2], PaddingValues::NONE, Activation::None);
         max_pool_f32(&p2, [1, 1, 4, 1], &input, [1, 1, 2, 1], &mut out).unwrap();
         assert_eq!(out[0], -5.0);
         assert_eq!(out[1].to_bits(), (-0.0f32).to_bits());

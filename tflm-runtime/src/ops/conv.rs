@@ -289,15 +289,8 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), Pars
 
 super::int8_evals!();
 
-/// [`eval`] with the block kernel for `INT8_BLOCK` operators (`CONV_2D_SPARSE`).
-pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_sparse_with::<true>(io, data)
-}
-
-/// [`eval_int8`] with the block kernel (`CONV_2D_SPARSE_INT8`).
-pub(super) fn eval_sparse_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_sparse_with::<false>(io, data)
-}
+// `eval_sparse` / `eval_sparse_int8`: [`eval`] / [`eval_int8`] with the sparse kernels (`CONV_2D_SPARSE`, `CONV_2D_SPARSE_INT8`).
+super::int8_evals!(eval_sparse, eval_sparse_int8, eval_sparse_with);
 
 fn eval_sparse_with<const ALL_TYPES: bool>(
     io: &mut OpIo<'_>,

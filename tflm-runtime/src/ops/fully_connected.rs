@@ -231,15 +231,8 @@ fn prepare_with<const INT8_ONLY: bool>(
     Ok(())
 }
 
-/// [`eval`] with the sparse kernel for `INT8_SPARSE` operators (`FULLY_CONNECTED_SPARSE`).
-pub(super) fn eval_sparse(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_sparse_with::<true>(io, data)
-}
-
-/// [`eval_int8`] with the sparse kernel (`FULLY_CONNECTED_SPARSE_INT8`).
-pub(super) fn eval_sparse_int8(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    eval_sparse_with::<false>(io, data)
-}
+// `eval_sparse` / `eval_sparse_int8`: [`eval`] / [`eval_int8`] with the sparse kernels (`FULLY_CONNECTED_SPARSE`, `FULLY_CONNECTED_SPARSE_INT8`).
+super::int8_evals!(eval_sparse, eval_sparse_int8, eval_sparse_with);
 
 fn eval_sparse_with<const ALL_TYPES: bool>(
     io: &mut OpIo<'_>,

@@ -159,19 +159,22 @@ impl PartialEq for Registration {
 /// arms out, so the linker drops their kernels) from its `eval_variants`.
 macro_rules! int8_evals {
     () => {
-        pub(super) fn eval(
+        super::int8_evals!(eval, eval_int8, eval_variants);
+    };
+    ($all:ident, $int8:ident, $with:ident) => {
+        pub(super) fn $all(
             io: &mut super::OpIo<'_>,
             data: &mut super::DataReader<'_>,
         ) -> Result<(), crate::error::Error> {
-            eval_variants::<true>(io, data)
+            $with::<true>(io, data)
         }
 
-        /// [`eval`] for int8 operators only (the `_INT8` registration).
-        pub(super) fn eval_int8(
+        /// The same for int8 operators only (the `_INT8` registration).
+        pub(super) fn $int8(
             io: &mut super::OpIo<'_>,
             data: &mut super::DataReader<'_>,
         ) -> Result<(), crate::error::Error> {
-            eval_variants::<false>(io, data)
+            $with::<false>(io, data)
         }
     };
 }
