@@ -297,6 +297,38 @@ impl Rescale {
         }
         rescale_rare(acc, self.scale)
     }
+
+    /// Whether [`Rescale::apply_signed`] pays: its test passes for all but about `2 / 2^k` of
+    /// the sums, and each miss costs the whole of [`Rescale::apply`] on top.
+    #[inline(always)]
+    pub(crate) fn signed_pays(self) -> bool {
+        self.k >= 3
+    }
+
+    /// [`Rescale::apply`] on the signed sum, without its absolute value and negation (about a
+    /// third of its instructions); only for [`Rescale::signed_pays`] scales (`k >= 3`).
+    ///
+    /// With `X = acc * M` (a signed 64-bit product) and `h = 2^(N-1)`, the result is
+    /// `floor((X + h + d) / 2^N)` for a positive sum and, by `-floor(z) = floor(-z + 1 - ε)`,
+    /// `floor((X + h - d') / 2^N)` with `1 <= d' <= |acc| + 512` for a negative one (the `d` of
+    /// [`scale_round`]). Both perturbations stay below `2^32`, so when the high word of
+    /// `X + h` has fraction bits neither all zeros nor all ones, `(X + h) >> N` is the result
+    /// and the low word is never needed. `X`'s high word is `SMULL(acc, M - 2^32)`'s plus
+    /// `acc`; adding `h` may overflow only for sums near `±2^31` and scales near `2^-k`,
+    /// which take [`Rescale::apply`].
+    #[inline(always)]
+    pub(crate) fn apply_signed(self, acc: i32) -> i32 {
+        let k = self.k & 31;
+        let xh = ((acc as i64 * self.m as i32 as i64) >> 32) as i32;
+        let mask = (1u32 << k).wrapping_sub(1);
+        match xh
+            .wrapping_add(acc)
+            .checked_add(1i32.wrapping_shl(k.wrapping_sub(1)))
+        {
+            Some(y) if ((y as u32) & mask).wrapping_sub(1) < mask.wrapping_sub(1) => y >> k,
+            _ => self.apply(acc),
+        }
+    }
 }
 
 /// The paths of [`Rescale::apply`] past its short one, out of line: a kernel inlines `apply`
@@ -484,8 +516,14 @@ impl Requantize<'_> {
             // The whole int8 range (no activation, or ReLU with zero point -128): one `SSAT`
             // instead of two compares and moves.
             let r = self.tensor_scale;
-            for (o, &a) in out.iter_mut().zip(sums) {
-                *o = r.apply(a).wrapping_add(zp).clamp(-128, 127) as i8;
+            if r.signed_pays() {
+                for (o, &a) in out.iter_mut().zip(sums) {
+                    *o = r.apply_signed(a).wrapping_add(zp).clamp(-128, 127) as i8;
+                }
+            } else {
+                for (o, &a) in out.iter_mut().zip(sums) {
+                    *o = r.apply(a).wrapping_add(zp).clamp(-128, 127) as i8;
+                }
             }
         } else {
             let r = self.tensor_scale;
@@ -790,6 +828,35 @@ mod tests {
 
     use crate::kernels::test_rng::Rng;
 
+    /// The signed short path at its edges: sums near `±2^31` (where adding the rounding half
+    /// can overflow) and scales at both ends of each binade it takes.
+    #[test]
+    fn signed_rescale_at_the_extremes() {
+        let accs = [
+            i32::MIN,
+            i32::MIN + 1,
+            -(1 << 30),
+            -1,
+            0,
+            1,
+            1 << 30,
+            i32::MAX - 1,
+            i32::MAX,
+        ];
+        for e in 3..=31 {
+            let low = libm::ldexp(1.0, -e - 1);
+            for scale in [low, f64::from_bits((2.0 * low).to_bits() - 1), 1.5 * low] {
+                let r = Rescale::new(scale);
+                assert!(r.signed_pays(), "scale {scale:e}");
+                for acc in accs {
+                    let want = scale_round_f64(acc as f64, scale);
+                    assert_eq!(r.apply_signed(acc), want, "acc {acc} scale {scale:e}");
+                }
+            }
+        }
+        assert!(!Rescale::new(0.2).signed_pays());
+    }
+
     #[test]
     fn integer_rescale_equals_double_rescale() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -807,8 +874,16 @@ mod tests {
                 "exact path: acc {acc} scale {scale:e} ({b:#x})"
             );
             if let Ok(a) = i32::try_from(acc) {
-                let decoded = Rescale::new(scale).apply(a);
-                assert_eq!(decoded, want, "Rescale: acc {acc} scale {scale:e} ({b:#x})");
+                let r = Rescale::new(scale);
+                assert_eq!(
+                    r.apply(a),
+                    want,
+                    "Rescale: acc {acc} scale {scale:e} ({b:#x})"
+                );
+                if r.signed_pays() {
+                    let signed = r.apply_signed(a);
+                    assert_eq!(signed, want, "signed: acc {acc} scale {scale:e} ({b:#x})");
+                }
             }
         };
         for i in 0..400_000u32 {
