@@ -174,7 +174,11 @@ pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
 /// A 1x1 filter's dense kernel (`kernels/pointwise.rs`, about 1.06 instructions per weight,
 /// four pixels per weight word) was measured faster than the block kernel at 50% of the blocks
 /// pruned (digits' 1x1 layer, session 9), so a 1x1 filter (`depth` = its input channels,
-/// `pointwise`) stays dense.
+/// `pointwise`) stays dense. The four-pixel block kernel for 1x1 filters
+/// (`kernels::pointwise_block_sparse`) narrowed the gap but still measured about 1,480
+/// instructions per invoke above the dense kernel on that layer (3 blocks per row: the mask
+/// walk costs what the skipped blocks save; docs/performance.md, "session 9, four-pixel block
+/// pointwise").
 pub fn block_conv_is_faster(
     depth: usize,
     values: &[i8],

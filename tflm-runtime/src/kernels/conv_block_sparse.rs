@@ -62,6 +62,10 @@ pub fn scratch_bytes(filter_shape: [usize; 4], output_shape: [usize; 4]) -> usiz
 /// - per pixel ([`pixel_scratch_bytes`]): one window at a time, each channel one
 ///   [`block_sparse::row_dot`].
 ///
+/// A 1x1 filter with whole blocks takes neither: it runs
+/// [`pointwise_block_i8`](super::pointwise_block_sparse::pointwise_block_i8), four pixels per
+/// kept weight word, which needs no scratch.
+///
 /// `io.filter` must have passed [`block_sparse::verify`] for `out_c x (f_h * f_w * in_c)`
 /// (`Model::parse` does it); other bytes give wrong outputs, never a panic. `scratch` is
 /// 8-byte aligned.
@@ -71,6 +75,9 @@ pub fn conv_i8_block(
     io: ConvIo<'_, i8, u8, i32, i8>,
     scratch: &mut [u8],
 ) -> Result<(), KernelError> {
+    if super::pointwise_block_sparse::applies(p, io.filter_shape, io.input_shape[3]) {
+        return super::pointwise_block_sparse::pointwise_block_i8(p, q, io);
+    }
     let [out_c, f_h, f_w, f_c] = io.filter_shape;
     let depth = f_h * f_w * f_c;
     let off = dsp::offset16x2(p.input_offset).ok_or(KernelError::Shape)?;
@@ -357,6 +364,38 @@ mod tests {
         }
     }
 
+    /// 1x1 filters with whole blocks take the four-pixel kernel
+    /// ([`super::super::pointwise_block_sparse`]): against the dense kernel over depths of 1 to
+    /// 9 mask bytes, pixel counts not a multiple of 4, all-pruned and fully kept rows, the
+    /// extreme input zero points, per-tensor and per-channel scales, with and without bias.
+    #[test]
+    fn four_pixel_pointwise_equals_dense_conv() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut case = 0u64;
+        for in_c in [4usize, 16, 32, 36, 64, 68, 256] {
+            for &stride in &[[1, 1], [2, 2], [2, 1]] {
+                for keep in [0u64, 100, 50, 25, 75] {
+                    case += 1;
+                    let in_zp = [-128, 127, 0, -7][(case % 4) as usize];
+                    let out_c = 1 + (rng.next() % 11) as usize;
+                    let hw = [1 + (rng.next() % 7) as usize, 1 + (rng.next() % 7) as usize];
+                    check(
+                        &mut rng,
+                        hw,
+                        [out_c, 1, 1, in_c],
+                        stride,
+                        [1, 1],
+                        [Padding::Valid, Padding::Same][(case % 2) as usize],
+                        keep,
+                        in_zp,
+                        !case.is_multiple_of(3),
+                        !case.is_multiple_of(5),
+                    );
+                }
+            }
+        }
+    }
+
     /// Wrong sizes are an error, not a panic: scratch too short, bias of the wrong length.
     #[test]
     fn shape_errors() {
@@ -376,21 +415,41 @@ mod tests {
             shifts: &[0],
         };
         let io = |out: &'static mut [i8], bias: Option<&'static [i32]>| ConvIo {
-            input_shape: [1, 2, 2, 4],
-            input: &[0i8; 16],
-            filter_shape: [1, 1, 1, 4],
+            input_shape: [1, 2, 2, 1],
+            input: &[0i8; 4],
+            filter_shape: [1, 2, 2, 1],
             filter: &[1u8, 1, 1, 1, 1],
             bias,
-            output_shape: [1, 2, 2, 1],
+            output_shape: [1, 1, 1, 1],
             output: out,
         };
-        let r = conv_i8_block(&p, q, io(std::vec![0i8; 4].leak(), None), &mut [0u8; 8]);
+        let r = conv_i8_block(&p, q, io(std::vec![0i8; 1].leak(), None), &mut [0u8; 8]);
         assert_eq!(r, Err(KernelError::Shape));
         let mut scratch = [0u64; 10];
         let s: &mut [u8] = bytemuck::cast_slice_mut(&mut scratch);
-        let r = conv_i8_block(&p, q, io(std::vec![0i8; 4].leak(), Some(&[1, 2])), s);
+        let r = conv_i8_block(&p, q, io(std::vec![0i8; 1].leak(), Some(&[1, 2])), s);
         assert_eq!(r, Err(KernelError::Shape));
-        let r = conv_i8_block(&p, q, io(std::vec![0i8; 4].leak(), None), s);
+        let r = conv_i8_block(&p, q, io(std::vec![0i8; 1].leak(), None), s);
         assert_eq!(r, Ok(()));
+        // The four-pixel 1x1 path: a filter cut inside its kept blocks, a wrong bias length.
+        let pw = |filter: &'static [u8], bias: Option<&'static [i32]>| ConvIo {
+            input_shape: [1, 2, 2, 4],
+            input: &[0i8; 16],
+            filter_shape: [1, 1, 1, 4],
+            filter,
+            bias,
+            output_shape: [1, 2, 2, 1],
+            output: std::vec![0i8; 4].leak(),
+        };
+        assert_eq!(
+            conv_i8_block(&p, q, pw(&[1, 1, 1, 1], None), &mut []),
+            Err(KernelError::Shape)
+        );
+        let r = conv_i8_block(&p, q, pw(&[1, 1, 1, 1, 1], Some(&[1, 2])), &mut []);
+        assert_eq!(r, Err(KernelError::Shape));
+        assert_eq!(
+            conv_i8_block(&p, q, pw(&[1, 1, 1, 1, 1], None), &mut []),
+            Ok(())
+        );
     }
 }

@@ -340,6 +340,59 @@ pub fn smlad_block4(acc: [i32; 4], x: &[[u32; 8]], w: &[[i8; 4]]) -> [i32; 4] {
     }
 }
 
+/// One step of [`smlad_block4`] on its own: `acc[k] += x[2k] . e + x[2k + 1] . o` for the four
+/// pixels `k`, `(e, o)` the widened weight word `w` (a kept block of the four-pixel block-sparse
+/// pointwise kernel, whose steps are not consecutive). On Armv7E-M inline assembly (two
+/// `SXTB16`, four `LDRD`, eight `SMLAD`), so that the sums stay in registers across the
+/// caller's mask walk; elsewhere plain Rust.
+#[inline(always)]
+pub fn smlad_step4(acc: [i32; 4], x: &[u32; 8], w: u32) -> [i32; 4] {
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    {
+        let [mut s0, mut s1, mut s2, mut s3] = acc;
+        // SAFETY: reads the 32 bytes of `x` (a word-aligned `[u32; 8]`, as `LDRD` needs),
+        // writes only its register operands, touches no stack and leaves the flags alone.
+        unsafe {
+            core::arch::asm!(
+                "sxtb16 {e}, {w}",
+                "sxtb16 {w}, {w}, ror #8",
+                "ldrd {a}, {b}, [{xp}]",
+                "smlad {s0}, {a}, {e}, {s0}",
+                "smlad {s0}, {b}, {w}, {s0}",
+                "ldrd {a}, {b}, [{xp}, #8]",
+                "smlad {s1}, {a}, {e}, {s1}",
+                "smlad {s1}, {b}, {w}, {s1}",
+                "ldrd {a}, {b}, [{xp}, #16]",
+                "smlad {s2}, {a}, {e}, {s2}",
+                "smlad {s2}, {b}, {w}, {s2}",
+                "ldrd {a}, {b}, [{xp}, #24]",
+                "smlad {s3}, {a}, {e}, {s3}",
+                "smlad {s3}, {b}, {w}, {s3}",
+                xp = in(reg) x.as_ptr(),
+                w = inout(reg) w => _,
+                e = out(reg) _,
+                a = out(reg) _,
+                b = out(reg) _,
+                s0 = inout(reg) s0,
+                s1 = inout(reg) s1,
+                s2 = inout(reg) s2,
+                s3 = inout(reg) s3,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+        [s0, s1, s2, s3]
+    }
+    #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+    {
+        let (e, o) = widen(w);
+        let mut s = acc;
+        for (k, s) in s.iter_mut().enumerate() {
+            *s = smlad(x[2 * k + 1], o, smlad(x[2 * k], e, *s));
+        }
+        s
+    }
+}
+
 /// One filter row of a 3x3 depthwise window for one channel quad: `acc[k] += (x_t[k] +
 /// offset) * w_t[k]` for the taps `t = 0, 1, 2`, whose input words start at `x[0]`,
 /// `x[dx]` and `x[2 * dx]` and whose weight words are `w[0..3]`. Lanes as [`mac4_i8`].

@@ -24,6 +24,7 @@ pub mod mean;
 pub mod mul;
 pub mod pad;
 pub mod pointwise;
+pub mod pointwise_block_sparse;
 pub mod pooling;
 pub mod quantize;
 pub mod requant;

@@ -56,31 +56,15 @@ pub fn pointwise_i8(
         output_shape,
         output,
     } = io;
-    let [batches, in_h, in_w, in_c] = input_shape;
+    let in_c = input_shape[3];
     let [out_c, ..] = filter_shape;
-    let [out_b, out_h, out_w, out_c2] = output_shape;
-    let win = p.window().ok_or(KernelError::Shape)?;
     let off = dsp::offset16x2(p.input_offset).ok_or(KernelError::Shape)?;
-    let [sh, sw] = win.stride;
-    if !applies(p, filter_shape, in_c)
-        || out_b != batches
-        || out_c2 != out_c
-        || out_c == 0
-        || (out_h > 0 && (out_h - 1) * sh >= in_h)
-        || (out_w > 0 && (out_w - 1) * sw >= in_w)
-        || !sizes_match
-    {
+    let starts = PixelStarts::new(p, input_shape, filter_shape, output_shape)?;
+    if !sizes_match {
         return Err(KernelError::Shape);
     }
     check_channels(out_c, q, bias.map(<[i32]>::len))?;
-    let pixels = batches * out_h * out_w;
-    // First input element of output pixel `n` (in-image: no padding, strides checked above).
-    let at = |n: usize| {
-        let n = n.min(pixels - 1);
-        let (row, x) = (n / out_w, n % out_w);
-        let (b, y) = (row / out_h, row % out_h);
-        ((b * in_h + y * sh) * in_w + x * sw) * in_c
-    };
+    let at = |n: usize| starts.at(n);
     let kernel = Block {
         filter,
         in_c,
@@ -101,6 +85,64 @@ pub fn pointwise_i8(
         kernel.run(&mut buf, x, out);
     }
     Ok(())
+}
+
+/// Where each output pixel's inputs start, for a convolution [`applies`] accepts: shared by
+/// this kernel and its block-sparse twin ([`super::pointwise_block_sparse`]).
+#[derive(Clone, Copy)]
+pub(super) struct PixelStarts {
+    /// Output pixels over all batches.
+    pub pixels: usize,
+    in_hwc: [usize; 3],
+    out_hw: [usize; 2],
+    stride: [usize; 2],
+}
+
+impl PixelStarts {
+    /// The geometry of `input_shape -> output_shape` through a `filter_shape` 1x1 filter, or
+    /// [`KernelError::Shape`] when [`applies`] refuses it or the shapes disagree (batches,
+    /// channels, an output pixel whose input would lie outside the image). The slices'
+    /// lengths are the caller's to check.
+    #[inline(always)]
+    pub(super) fn new(
+        p: &ConvParams,
+        input_shape: [usize; 4],
+        filter_shape: [usize; 4],
+        output_shape: [usize; 4],
+    ) -> Result<Self, KernelError> {
+        let [batches, in_h, in_w, in_c] = input_shape;
+        let [out_c, ..] = filter_shape;
+        let [out_b, out_h, out_w, out_c2] = output_shape;
+        let win = p.window().ok_or(KernelError::Shape)?;
+        let [sh, sw] = win.stride;
+        if !applies(p, filter_shape, in_c)
+            || out_b != batches
+            || out_c2 != out_c
+            || out_c == 0
+            || (out_h > 0 && (out_h - 1) * sh >= in_h)
+            || (out_w > 0 && (out_w - 1) * sw >= in_w)
+        {
+            return Err(KernelError::Shape);
+        }
+        Ok(Self {
+            pixels: batches * out_h * out_w,
+            in_hwc: [in_h, in_w, in_c],
+            out_hw: [out_h, out_w],
+            stride: [sh, sw],
+        })
+    }
+
+    /// First input element of output pixel `n` (a pixel past the last is the last; in-image:
+    /// no padding, strides checked by [`PixelStarts::new`]).
+    #[inline(always)]
+    pub(super) fn at(&self, n: usize) -> usize {
+        let ([in_h, in_w, in_c], [out_h, out_w], [sh, sw]) =
+            (self.in_hwc, self.out_hw, self.stride);
+        let n = n.min(self.pixels - 1);
+        let (row, x) = (n / out_w, n % out_w);
+        let (b, y) = (row / out_h, row % out_h);
+        ((b * in_h + y * sh) * in_w + x * sw) * in_c
+    }
 }
 
 /// What every pixel block shares.

@@ -1,0 +1,105 @@
+//! int8 CONV_2D with a 1x1 filter in the 1x4 block encoding ([`crate::block_sparse`]): the
+//! dense pointwise kernel's blocking ([`super::pointwise`], four pixels per weight word) with
+//! the pruned blocks skipped.
+//!
+//! Each group of four pixels has its inputs widened to int16 pairs (input offset added) once;
+//! then, per output channel, the row's mask is walked once for the four pixels and each kept
+//! block is one weight word, two `SXTB16` and eight `SMLAD`s against the four pixels' widened
+//! words, the four sums kept in registers. The per-pixel block kernel walked the mask once per
+//! pixel and lost to the dense pointwise kernel at 50% of the blocks pruned; here the walk is
+//! shared by four pixels as the dense kernel shares its weight word. The sums are the dense
+//! kernel's (wrapping int32, order-free), the rescale [`super::requant`]'s.
+
+use super::conv::{check_channels, ChannelScales, ConvIo, ConvParams, KernelError};
+use super::dsp::{self, smlad_step4, widen_offset, word, words};
+use super::pointwise::{PixelStarts, MAX_CHANNELS};
+use super::requant::ChannelRescale;
+use crate::block_sparse;
+
+/// Pixels per group: each kept weight word is loaded and widened once for this many pixels.
+const PIXELS: usize = 4;
+
+/// Widened input words per pixel group: one per block of the widest layer taken.
+const GROUPS: usize = MAX_CHANNELS / 4;
+
+/// Whether [`pointwise_block_i8`] runs this convolution: what the dense pointwise kernel takes
+/// ([`super::pointwise::applies`]) with whole blocks (`in_c` a multiple of 4, as the
+/// converter prunes CONV_2D filters in blocks only then).
+pub fn applies(p: &ConvParams, filter_shape: [usize; 4], in_c: usize) -> bool {
+    super::pointwise::applies(p, filter_shape, in_c) && in_c.is_multiple_of(block_sparse::BLOCK)
+}
+
+/// CONV_2D int8 per-channel, filter `[out_c, 1, 1, in_c]` in the 1x4 block encoding, for the
+/// shapes [`applies`] accepts (anything else is [`KernelError::Shape`]); outputs bit for bit
+/// those of [`super::pointwise::pointwise_i8`] on the decoded filter. `io.filter` must have
+/// passed [`block_sparse::verify`] for `out_c x in_c`; other bytes give wrong outputs, never a
+/// panic.
+pub fn pointwise_block_i8(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, u8, i32, i8>,
+) -> Result<(), KernelError> {
+    let starts = PixelStarts::new(p, io.input_shape, io.filter_shape, io.output_shape)?;
+    let off = dsp::offset16x2(p.input_offset).ok_or(KernelError::Shape)?;
+    let (input_shape, in_c, out_c) = (io.input_shape, io.input_shape[3], io.filter_shape[0]);
+    let ConvIo {
+        input,
+        filter,
+        bias,
+        output,
+        ..
+    } = io;
+    if !in_c.is_multiple_of(block_sparse::BLOCK)
+        || Some(input.len()) != super::conv::volume(input_shape)
+        || output.len() != starts.pixels * out_c
+    {
+        return Err(KernelError::Shape);
+    }
+    check_channels(out_c, q, bias.map(<[i32]>::len))?;
+    let masks = block_sparse::mask_len(in_c);
+    let stage = p.output_stage();
+    let mut buf = [[0u32; 2 * PIXELS]; GROUPS];
+    for (g, out) in output.chunks_mut(PIXELS * out_c).enumerate() {
+        // A short last group repeats its last pixel; the repeats' outputs are dropped.
+        for k in 0..PIXELS {
+            let i = starts.at(g * PIXELS + k);
+            let (x, _) = words(&input[i..i + in_c]);
+            for (slot, x) in buf.iter_mut().zip(x) {
+                let (e, o) = widen_offset(off, word(x));
+                slot[2 * k] = e;
+                slot[2 * k + 1] = o;
+            }
+        }
+        let mut enc = filter;
+        for c in 0..out_c {
+            let Some((mask, rest)) = enc.split_at_checked(masks) else {
+                return Err(KernelError::Shape);
+            };
+            enc = rest;
+            let mut s = [bias.map_or(0, |b| b[c]); PIXELS];
+            let mut base = 0;
+            for &m in mask {
+                let mut m = m as u32;
+                while m != 0 {
+                    // Within the 64 groups without a bounds check: a mask `verify` passed
+                    // names only blocks below `in_c / 4` (others read stale pairs, no panic).
+                    let j = (base + m.trailing_zeros() as usize) % GROUPS;
+                    m &= m - 1;
+                    let Some((w, rest)) = enc.split_first_chunk::<4>() else {
+                        return Err(KernelError::Shape);
+                    };
+                    enc = rest;
+                    s = smlad_step4(s, &buf[j], u32::from_le_bytes(*w));
+                }
+                base += 8;
+            }
+            let r = ChannelRescale::new(q.multipliers[c], q.shifts[c]);
+            for (k, &s) in s.iter().enumerate() {
+                if let Some(o) = out.get_mut(k * out_c + c) {
+                    *o = stage.store(s, &r);
+                }
+            }
+        }
+    }
+    Ok(())
+}
