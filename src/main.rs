@@ -1,6 +1,7 @@
 //! The `tflm` command line.
 
 mod convert;
+mod prune_tflite;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,10 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Print a model's tensors, operators, exact arena bytes and MAC count.
     Inspect { model: PathBuf },
+    /// Prune an int8 `.tflite` as it is (no re-quantization, no dataset): zero the smallest
+    /// FULLY_CONNECTED weights and CONV_2D filters by real magnitude (`q x scale`), per layer,
+    /// and write it with the pruned weights dense or sparse-encoded.
+    Prune(prune_tflite::PruneArgs),
     /// Run a model on the host runtime (bit-exact with the MCU) over JSON-lines inputs
     /// (`{"inputs":[{"shape","dtype","data"}]}` per line); print one line of outputs per input.
     Run {
@@ -140,6 +145,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Convert(args) => convert::convert(args),
+        Command::Prune(args) => prune_tflite::prune_tflite(&args),
         Command::Inspect { model } => load(&model).and_then(|b| {
             let m = parse(&model, &b)?;
             print!("{}", tflm::inspect::report(&m));

@@ -2,9 +2,11 @@
 //! (whole neurons or channels removed and the following layers rewired, [`structured`]).
 
 mod magnitude;
+mod quantized;
 pub mod structured;
 
 pub use magnitude::*;
+pub use quantized::{prune_int8, skip_list_int8};
 pub use structured::{LayerUnits, Structure};
 
 /// Why pruning cannot be done as asked.
