@@ -11,16 +11,13 @@
 //! kernel's (wrapping int32, order-free), the rescale [`super::requant`]'s.
 
 use super::conv::{check_channels, ChannelScales, ConvIo, ConvParams, KernelError};
-use super::dsp::{self, smlad_step4, widen_offset, word, words};
-use super::pointwise::{PixelStarts, MAX_CHANNELS};
+use super::dsp::{self, smlad_masked4, widen_offset, word, words, MASK_BLOCKS};
+use super::pointwise::PixelStarts;
 use super::requant::ChannelRescale;
 use crate::block_sparse;
 
 /// Pixels per group: each kept weight word is loaded and widened once for this many pixels.
 const PIXELS: usize = 4;
-
-/// Widened input words per pixel group: one per block of the widest layer taken.
-const GROUPS: usize = MAX_CHANNELS / 4;
 
 /// Whether [`pointwise_block_i8`] runs this convolution: what the dense pointwise kernel takes
 /// ([`super::pointwise::applies`]) with whole blocks (`in_c` a multiple of 4, as the
@@ -58,13 +55,14 @@ pub fn pointwise_block_i8(
     check_channels(out_c, q, bias.map(<[i32]>::len))?;
     let masks = block_sparse::mask_len(in_c);
     let stage = p.output_stage();
-    let mut buf = [[0u32; 2 * PIXELS]; GROUPS];
+    // Two mask words' groups (32 blocks each): 256 channels.
+    let mut buf = [[[0u32; 2 * PIXELS]; MASK_BLOCKS]; 2];
     for (g, out) in output.chunks_mut(PIXELS * out_c).enumerate() {
         // A short last group repeats its last pixel; the repeats' outputs are dropped.
         for k in 0..PIXELS {
             let i = starts.at(g * PIXELS + k);
             let (x, _) = words(&input[i..i + in_c]);
-            for (slot, x) in buf.iter_mut().zip(x) {
+            for (slot, x) in buf.as_flattened_mut().iter_mut().zip(x) {
                 let (e, o) = widen_offset(off, word(x));
                 slot[2 * k] = e;
                 slot[2 * k + 1] = o;
@@ -76,22 +74,23 @@ pub fn pointwise_block_i8(
                 return Err(KernelError::Shape);
             };
             enc = rest;
-            let mut s = [bias.map_or(0, |b| b[c]); PIXELS];
-            let mut base = 0;
-            for &m in mask {
-                let mut m = m as u32;
-                while m != 0 {
-                    // Within the 64 groups without a bounds check: a mask `verify` passed
-                    // names only blocks below `in_c / 4` (others read stale pairs, no panic).
-                    let j = (base + m.trailing_zeros() as usize) % GROUPS;
-                    m &= m - 1;
-                    let Some((w, rest)) = enc.split_first_chunk::<4>() else {
-                        return Err(KernelError::Shape);
-                    };
-                    enc = rest;
-                    s = smlad_step4(s, &buf[j], u32::from_le_bytes(*w));
+            // The first mask word (blocks 0-31), then for more than 128 channels the second
+            // (blocks 32-63); a row cut inside its kept blocks reads none: a shape error.
+            let (lo, hi) = mask.split_at(masks.min(4));
+            let m = mask_word(lo);
+            let (mut s, read) = smlad_masked4([bias.map_or(0, |b| b[c]); PIXELS], &buf[0], m, enc);
+            if read == 0 && m != 0 {
+                return Err(KernelError::Shape);
+            }
+            enc = enc.get(read..).unwrap_or(&[]);
+            if !hi.is_empty() {
+                let m = mask_word(hi);
+                let (sums, read) = smlad_masked4(s, &buf[1], m, enc);
+                if read == 0 && m != 0 {
+                    return Err(KernelError::Shape);
                 }
-                base += 8;
+                s = sums;
+                enc = enc.get(read..).unwrap_or(&[]);
             }
             let r = ChannelRescale::new(q.multipliers[c], q.shifts[c]);
             for (k, &s) in s.iter().enumerate() {
@@ -102,4 +101,14 @@ pub fn pointwise_block_i8(
         }
     }
     Ok(())
+}
+
+/// Up to four mask bytes as one little-endian word (block `8i + b` at bit `8i + b`): one `LDR`
+/// for a whole word.
+#[inline(always)]
+fn mask_word(m: &[u8]) -> u32 {
+    match <[u8; 4]>::try_from(m) {
+        Ok(b) => u32::from_le_bytes(b),
+        Err(_) => m.iter().rev().fold(0, |a, &b| a << 8 | u32::from(b)),
+    }
 }
