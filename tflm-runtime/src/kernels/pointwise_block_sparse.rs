@@ -54,6 +54,8 @@ pub fn pointwise_block_i8(
     }
     check_channels(out_c, q, bias.map(<[i32]>::len))?;
     let masks = block_sparse::mask_len(in_c);
+    let (multipliers, shifts) = (&q.multipliers[..out_c], &q.shifts[..out_c]);
+    let bias = bias.map(|b| &b[..out_c]);
     let stage = p.output_stage();
     // Two mask words' groups (32 blocks each): 256 channels.
     let mut buf = [[[0u32; 2 * PIXELS]; MASK_BLOCKS]; 2];
@@ -69,16 +71,18 @@ pub fn pointwise_block_i8(
             }
         }
         let mut enc = filter;
-        for c in 0..out_c {
+        for (c, (&mult, &shift)) in multipliers.iter().zip(shifts).enumerate() {
+            // The first mask word (blocks 0-31) in one load, the bytes of other rows or blocks
+            // past the mask cleared; then for more than 128 channels the second (blocks
+            // 32-63). A row cut inside its kept blocks reads none: a shape error.
             let Some((mask, rest)) = enc.split_at_checked(masks) else {
                 return Err(KernelError::Shape);
             };
             enc = rest;
-            // The first mask word (blocks 0-31), then for more than 128 channels the second
-            // (blocks 32-63); a row cut inside its kept blocks reads none: a shape error.
             let (lo, hi) = mask.split_at(masks.min(4));
             let m = mask_word(lo);
-            let (mut s, read) = smlad_masked4([bias.map_or(0, |b| b[c]); PIXELS], &buf[0], m, enc);
+            let bias = bias.map_or(0, |b| b[c]);
+            let (mut s, read) = smlad_masked4([bias; PIXELS], &buf[0], m, enc);
             if read == 0 && m != 0 {
                 return Err(KernelError::Shape);
             }
@@ -92,7 +96,7 @@ pub fn pointwise_block_i8(
                 s = sums;
                 enc = enc.get(read..).unwrap_or(&[]);
             }
-            let r = ChannelRescale::new(q.multipliers[c], q.shifts[c]);
+            let r = ChannelRescale::new(mult, shift);
             for (k, &s) in s.iter().enumerate() {
                 if let Some(o) = out.get_mut(k * out_c + c) {
                     *o = stage.store(s, &r);
