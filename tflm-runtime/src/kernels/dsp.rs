@@ -363,8 +363,10 @@ pub fn smlad_masked4(
     mask: u32,
     w: &[u8],
 ) -> ([i32; 4], usize) {
-    // The cheap bound first: a whole word of kept blocks fits; else count them.
-    if mask == 0 || (w.len() < 4 * MASK_BLOCKS && w.len() < 4 * mask.count_ones() as usize) {
+    // The cheap bound first: the weights up to the highest kept block fit (a `CLZ`); else
+    // count the kept blocks.
+    let span = (u32::BITS - mask.leading_zeros()) as usize;
+    if mask == 0 || (w.len() < 4 * span && w.len() < 4 * mask.count_ones() as usize) {
         return (acc, 0);
     }
     #[cfg(all(target_arch = "arm", target_feature = "dsp"))]

@@ -54,6 +54,8 @@ pub fn pointwise_block_i8(
     }
     check_channels(out_c, q, bias.map(<[i32]>::len))?;
     let masks = block_sparse::mask_len(in_c);
+    // The bits of a row's first mask word that are blocks of the row.
+    let first_word = u32::MAX >> (MASK_BLOCKS - (in_c / 4).clamp(1, MASK_BLOCKS));
     let (multipliers, shifts) = (&q.multipliers[..out_c], &q.shifts[..out_c]);
     let bias = bias.map(|b| &b[..out_c]);
     let stage = p.output_stage();
@@ -72,30 +74,26 @@ pub fn pointwise_block_i8(
         }
         let mut enc = filter;
         for (c, (&mult, &shift)) in multipliers.iter().zip(shifts).enumerate() {
-            // The first mask word (blocks 0-31) in one load, the bytes of other rows or blocks
-            // past the mask cleared; then for more than 128 channels the second (blocks
-            // 32-63). A row cut inside its kept blocks reads none: a shape error.
-            let Some((mask, rest)) = enc.split_at_checked(masks) else {
-                return Err(KernelError::Shape);
-            };
-            enc = rest;
-            let (lo, hi) = mask.split_at(masks.min(4));
-            let m = mask_word(lo);
             let bias = bias.map_or(0, |b| b[c]);
-            let (mut s, read) = smlad_masked4([bias; PIXELS], &buf[0], m, enc);
-            if read == 0 && m != 0 {
-                return Err(KernelError::Shape);
-            }
-            enc = enc.get(read..).unwrap_or(&[]);
-            if !hi.is_empty() {
-                let m = mask_word(hi);
-                let (sums, read) = smlad_masked4(s, &buf[1], m, enc);
-                if read == 0 && m != 0 {
-                    return Err(KernelError::Shape);
+            let s = match enc.first_chunk::<4>() {
+                // One mask word (at most 128 channels): the mask in one load, the bits past
+                // the row's blocks cleared (the bytes after the mask).
+                Some(head) if masks <= 4 => {
+                    let m = u32::from_le_bytes(*head) & first_word;
+                    let w = enc.get(masks..).unwrap_or(&[]);
+                    let (s, read) = smlad_masked4([bias; PIXELS], &buf[0], m, w);
+                    if read == 0 && m != 0 {
+                        return Err(KernelError::Shape);
+                    }
+                    enc = w.get(read..).unwrap_or(&[]);
+                    s
                 }
-                s = sums;
-                enc = enc.get(read..).unwrap_or(&[]);
-            }
+                _ => {
+                    let (s, rest) = row_sums(bias, &buf, enc, masks)?;
+                    enc = rest;
+                    s
+                }
+            };
             let r = ChannelRescale::new(mult, shift);
             for (k, &s) in s.iter().enumerate() {
                 if let Some(o) = out.get_mut(k * out_c + c) {
@@ -105,6 +103,29 @@ pub fn pointwise_block_i8(
         }
     }
     Ok(())
+}
+
+/// The four pixels' sums of one row `enc` (`masks` mask bytes, then the kept blocks) from
+/// `bias`, and the rest of the filter: the path of rows with two mask words (more than 128
+/// channels), and of a last row shorter than a word. A row cut inside its kept blocks is a shape error.
+#[inline(never)]
+fn row_sums<'a>(
+    bias: i32,
+    buf: &[[[u32; 2 * PIXELS]; MASK_BLOCKS]; 2],
+    enc: &'a [u8],
+    masks: usize,
+) -> Result<([i32; PIXELS], &'a [u8]), KernelError> {
+    let (mask, mut enc) = enc.split_at_checked(masks).ok_or(KernelError::Shape)?;
+    let mut s = [bias; PIXELS];
+    for (m, x) in mask.chunks(4).map(mask_word).zip(buf) {
+        let (sums, read) = smlad_masked4(s, x, m, enc);
+        if read == 0 && m != 0 {
+            return Err(KernelError::Shape);
+        }
+        s = sums;
+        enc = enc.get(read..).unwrap_or(&[]);
+    }
+    Ok((s, enc))
 }
 
 /// Up to four mask bytes as one little-endian word (block `8i + b` at bit `8i + b`): one `LDR`
