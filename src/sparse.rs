@@ -169,16 +169,9 @@ pub fn block_fc_is_faster(depth: usize, values: &[i8]) -> bool {
 /// layers), measured faster than the dense im2col kernel whenever a block is pruned
 /// (docs/performance.md, "Sparse weights", session 9). Otherwise the per-pixel path walks
 /// each row's mask per pixel as the FULLY_CONNECTED block kernel does
-/// ([`block_fc_is_faster`]).
-///
-/// A 1x1 filter's dense kernel (`kernels/pointwise.rs`, about 1.06 instructions per weight,
-/// four pixels per weight word) was measured faster than the block kernel at 50% of the blocks
-/// pruned (digits' 1x1 layer, session 9), so a 1x1 filter (`depth` = its input channels,
-/// `pointwise`) stays dense. The four-pixel block kernel for 1x1 filters
-/// (`kernels::pointwise_block_sparse`) narrowed the gap but still measured about 1,480
-/// instructions per invoke above the dense kernel on that layer (3 blocks per row: the mask
-/// walk costs what the skipped blocks save; docs/performance.md, "session 9, four-pixel block
-/// pointwise").
+/// ([`block_fc_is_faster`]). A 1x1 filter with whole blocks (`pointwise`: `depth` = its input
+/// channels, a multiple of 4, at most 256) runs the four-pixel kernels, dense and block
+/// ([`pointwise_block_is_faster`]).
 pub fn block_conv_is_faster(
     depth: usize,
     values: &[i8],
@@ -186,7 +179,7 @@ pub fn block_conv_is_faster(
     pointwise: bool,
 ) -> bool {
     if pointwise {
-        return false;
+        return pointwise_block_is_faster(depth, values);
     }
     if !whole_image || depth == 0 {
         return block_fc_is_faster(depth, values);
@@ -198,6 +191,31 @@ pub fn block_conv_is_faster(
         .chunks_exact(depth)
         .flat_map(|row| row.chunks(tflm_runtime::block_sparse::BLOCK))
         .any(|b| b.iter().all(|&w| w == 0))
+}
+
+/// Whether the four-pixel block-sparse 1x1 kernel (`kernels::pointwise_block_sparse`) needs
+/// fewer Cortex-M4 instructions than the dense pointwise kernel on the filter `values`
+/// (`[out_c, in_c]`). Per output channel and four pixels, the dense kernel's products take 17
+/// instructions per block of 4 input channels; the block kernel's 20 per kept block (the same
+/// loads and `SMLAD`s, a bit scan, a shift and the group's address) and about 16 per row more
+/// (the mask's load and bounds, the sums around the assembly loop), both then the same rescale.
+/// The 16 is fitted on person_detect pruned 50% in blocks (docs/performance.md, "Sparse
+/// weights", session 10: its 8- and 16-channel layers in blocks took 40 K instructions fewer
+/// than dense), rounded here to 17 toward the dense kernel: a row of 2 blocks (8 channels) at
+/// one kept stays dense (37 against 34), 16 channels at half kept take the block kernel (57
+/// against 68).
+pub fn pointwise_block_is_faster(in_c: usize, values: &[i8]) -> bool {
+    if in_c == 0 {
+        return false;
+    }
+    let rows = (values.len() / in_c) as u64;
+    let blocks = rows * in_c.div_ceil(tflm_runtime::block_sparse::BLOCK) as u64;
+    let kept = values
+        .chunks_exact(in_c)
+        .flat_map(|row| row.chunks(tflm_runtime::block_sparse::BLOCK))
+        .filter(|b| b.iter().any(|&w| w != 0))
+        .count() as u64;
+    20 * kept + 17 * rows < 17 * blocks
 }
 
 /// Whether the CONV_2D that reads filter `id` runs the block kernel's whole-image path (its
@@ -255,7 +273,10 @@ pub fn encoded(graph: &Graph, id: TensorId, choice: SparseWeights) -> Option<(En
                 && match e {
                     Encoding::RowBitmask => !fc || sparse_fc_is_faster(depth, values),
                     Encoding::Block1x4 if conv => {
-                        let pointwise = shape[1] == 1 && shape[2] == 1 && shape[3] <= 256;
+                        let pointwise = shape[1] == 1
+                            && shape[2] == 1
+                            && shape[3] <= 256
+                            && shape[3].is_multiple_of(4);
                         block_conv_is_faster(depth, values, conv_whole_image(graph, id), pointwise)
                     }
                     Encoding::Block1x4 => block_fc_is_faster(depth, values),
@@ -318,6 +339,24 @@ mod tests {
         assert!(block_fc_is_faster(256, &with_blocks(75)));
         assert!(!block_fc_is_faster(256, &with_blocks(20)));
         assert!(!block_fc_is_faster(0, &[]));
+    }
+
+    /// person_detect's 1x1 layers at half their blocks pruned: 8 input channels stay dense,
+    /// 16 and more take the block kernel; an unpruned filter stays dense.
+    #[test]
+    fn block_pointwise_pays_from_16_channels_at_half_the_blocks_pruned() {
+        let half = |in_c: usize, out_c: usize| -> Vec<i8> {
+            (0..in_c * out_c)
+                .map(|i| if (i / 4) % 2 == 0 { 0 } else { 3 })
+                .collect()
+        };
+        assert!(!pointwise_block_is_faster(8, &half(8, 16)));
+        assert!(pointwise_block_is_faster(16, &half(16, 32)));
+        assert!(pointwise_block_is_faster(32, &half(32, 64)));
+        assert!(pointwise_block_is_faster(256, &half(256, 256)));
+        assert!(!pointwise_block_is_faster(128, &[1; 128 * 4]));
+        assert!(!pointwise_block_is_faster(0, &[]));
+        assert!(block_conv_is_faster(128, &half(128, 8), false, true));
     }
 
     #[test]
