@@ -197,13 +197,14 @@ pub fn block_conv_is_faster(
 /// fewer Cortex-M4 instructions than the dense pointwise kernel on the filter `values`
 /// (`[out_c, in_c]`). Per output channel and four pixels, the dense kernel's products take 17
 /// instructions per block of 4 input channels; the block kernel's 20 per kept block (the same
-/// loads and `SMLAD`s, a bit scan, a shift and the group's address) and about 16 per row more
+/// loads and `SMLAD`s, a bit scan, a shift and the group's address) and a fixed cost per row
 /// (the mask's load and bounds, the sums around the assembly loop), both then the same rescale.
-/// The 16 is fitted on person_detect pruned 50% in blocks (docs/performance.md, "Sparse
-/// weights", session 10: its 8- and 16-channel layers in blocks took 40 K instructions fewer
-/// than dense), rounded here to 17 toward the dense kernel: a row of 2 blocks (8 channels) at
-/// one kept stays dense (37 against 34), 16 channels at half kept take the block kernel (57
-/// against 68).
+/// Fitted on person_detect pruned 50% in blocks (docs/performance.md, "Sparse weights",
+/// session 10: its 8- and 16-channel layers in blocks took 40 K instructions fewer than dense)
+/// the fixed cost is about 16 per row; on digits' 12-channel layer (96 rows) the block kernel
+/// measured about 1,200 instructions slower than dense where 16 predicts it faster, so 24
+/// here: 8 and 12 channels at half kept stay dense (44 against 34, 54 against 51), 16 take
+/// the block kernel (64 against 68), deeper rows gain more (32 channels: 104 against 136).
 pub fn pointwise_block_is_faster(in_c: usize, values: &[i8]) -> bool {
     if in_c == 0 {
         return false;
@@ -215,7 +216,7 @@ pub fn pointwise_block_is_faster(in_c: usize, values: &[i8]) -> bool {
         .flat_map(|row| row.chunks(tflm_runtime::block_sparse::BLOCK))
         .filter(|b| b.iter().any(|&w| w != 0))
         .count() as u64;
-    20 * kept + 17 * rows < 17 * blocks
+    20 * kept + 24 * rows < 17 * blocks
 }
 
 /// Whether the CONV_2D that reads filter `id` runs the block kernel's whole-image path (its
@@ -341,8 +342,8 @@ mod tests {
         assert!(!block_fc_is_faster(0, &[]));
     }
 
-    /// person_detect's 1x1 layers at half their blocks pruned: 8 input channels stay dense,
-    /// 16 and more take the block kernel; an unpruned filter stays dense.
+    /// 1x1 layers at half their blocks pruned: 8 (person_detect) and 12 (digits) input
+    /// channels stay dense, 16 and more take the block kernel; an unpruned filter stays dense.
     #[test]
     fn block_pointwise_pays_from_16_channels_at_half_the_blocks_pruned() {
         let half = |in_c: usize, out_c: usize| -> Vec<i8> {
@@ -351,6 +352,7 @@ mod tests {
                 .collect()
         };
         assert!(!pointwise_block_is_faster(8, &half(8, 16)));
+        assert!(!pointwise_block_is_faster(12, &half(12, 24)));
         assert!(pointwise_block_is_faster(16, &half(16, 32)));
         assert!(pointwise_block_is_faster(32, &half(32, 64)));
         assert!(pointwise_block_is_faster(256, &half(256, 256)));
