@@ -210,8 +210,8 @@ fn fast_encodes_fully_connected_weights_where_the_sparse_kernel_is_faster() {
     let fast = convert(&mut session, SparseWeights::Fast);
     let mut fc = inputs_of(&fast.tflite, 9, 1..2);
     assert_eq!(fc.len(), 2);
-    // The 3x3x1 filter (the first CONV_2D) in blocks; the 1x1 one stays dense, its dense
-    // kernel being the faster (`block_conv_is_faster`).
+    // The 3x3x1 filter (the first CONV_2D) in blocks; the 1x1 one (12 channels) stays dense,
+    // its dense kernel being the faster (`pointwise_block_is_faster`).
     fc.push(inputs_of(&fast.tflite, tflm_runtime::schema::op::CONV_2D, 1..2)[0]);
     fc.sort();
     assert_eq!(sparse_tensors(&fast.tflite), fc);
@@ -749,8 +749,8 @@ fn block_pruned_digits_is_bit_identical_smaller_and_block_encoded() {
     let dense = convert(&mut session, SparseWeights::Never);
     let auto = convert(&mut session, SparseWeights::Auto);
     let fast = convert(&mut session, SparseWeights::Fast);
-    // `fast` leaves the 1x1 CONV_2D filter dense (its dense kernel measured faster) and
-    // encodes the FULLY_CONNECTED weights only.
+    // `fast` leaves the 1x1 CONV_2D filter (12 channels) dense (its dense kernel measured
+    // faster, `pointwise_block_is_faster`) and encodes the FULLY_CONNECTED weights only.
     assert!(fast.tflite.len() > auto.tflite.len());
     assert_eq!(
         sparse_tensors(&fast.tflite),
@@ -1005,4 +1005,116 @@ fn corrupt_block_encodings_are_refused_precisely() {
         "{e}"
     );
     mutate_encoded(&bytes, &ranges);
+}
+
+/// The input channels of each CONV_2D filter of a model, by tensor index.
+fn conv_filters_in_c(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let aligned = AlignedBytes::new(bytes);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    inputs_of(bytes, tflm_runtime::schema::op::CONV_2D, 1..2)
+        .into_iter()
+        .map(|t| (t, model.tensor(t).shape.dims().last().unwrap()))
+        .collect()
+}
+
+/// person_detect (a real MobileNet v1, int8) block-pruned as it is (`tflm prune -p 0.5
+/// --prune-block 1x4`): its 1x1 CONV_2D filters in the 1x4 block encoding (`auto` every one
+/// with whole blocks, `fast` those of 32 channels or more) give bit for bit the outputs of the
+/// same pruned weights stored dense, which LiteRT's reference kernels reproduce, on the host
+/// and on QEMU's Cortex-M4; the file is 0.65x the dense one. `SKIP` without the peer models,
+/// and the QEMU part without qemu (unless `TFLM_REQUIRE_QEMU=1`).
+#[test]
+fn block_pruned_person_detect_is_bit_exact_and_smaller() {
+    let Some(dir) = common::peer_models() else {
+        return;
+    };
+    let original = std::fs::read(dir.join("person_detect.tflite")).unwrap();
+    let mut graph = tflm::tflite_import::import(&original).unwrap();
+    let layers =
+        tflm::prune::prune_int8(&mut graph, 0.5, tflm::prune::Ranking::Blocks1x4, &[]).unwrap();
+    // The 14 CONV_2D filters (13 pointwise layers and the logits, all 1x1 with whole
+    // blocks), each about half zero; the depthwise filters stay dense.
+    assert_eq!(layers.len(), 14);
+    assert!(layers.iter().all(|l| (0.49..0.52).contains(&l.sparsity())));
+    let never = tflm::tflite_writer::write_with(&graph, SparseWeights::Never).unwrap();
+    let auto = tflm::tflite_writer::write_with(&graph, SparseWeights::Auto).unwrap();
+    let fast = tflm::tflite_writer::write_with(&graph, SparseWeights::Fast).unwrap();
+    assert!(
+        auto.len() * 100 < never.len() * 65,
+        "{} vs {}",
+        auto.len(),
+        never.len()
+    );
+    assert!(
+        fast.len() * 100 < never.len() * 65,
+        "{} vs {}",
+        fast.len(),
+        never.len()
+    );
+    let filters = conv_filters_in_c(&auto);
+    let blocks = |min_c: usize| -> Vec<usize> {
+        let mut v: Vec<usize> = filters
+            .iter()
+            .filter(|&&(_, c)| c % 4 == 0 && c >= min_c)
+            .map(|&(t, _)| t)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sparse_tensors(&auto), blocks(4));
+    assert_eq!(sparse_tensors(&fast), blocks(32));
+    assert_eq!(blocks(4).len(), 14);
+    assert_eq!(blocks(32).len(), 12);
+    let cases = [
+        "person_detect.ref.jsonl",
+        "person_detect.testcases.ref.jsonl",
+    ]
+    .iter()
+    .flat_map(|f| tflm::fixtures::read_cases(&dir.join(f)).unwrap());
+    let inputs: Vec<_> = cases.map(|c| c.inputs).collect();
+    assert!(inputs.len() >= 5);
+    let want = run_cases(&never, &inputs, true).unwrap();
+    assert_eq!(run_cases(&auto, &inputs, true).unwrap(), want);
+    assert_eq!(run_cases(&fast, &inputs, true).unwrap(), want);
+    // The pruning changed the outputs (a kernel that ignored weights would not pass).
+    assert_ne!(run_cases(&original, &inputs, true).unwrap(), want);
+    if common::litert_available().is_some() {
+        let theirs = common::litert_outputs("person_detect_b50", &never, &inputs);
+        for (k, (o, t)) in want.iter().zip(&theirs).enumerate() {
+            assert_eq!(o[0].bytes, t[0].bytes, "case {k}: LiteRT differs");
+        }
+    }
+    if let Some(reason) = tflm::qemu::unavailable(None) {
+        let msg = format!("SKIP: block-pruned person_detect (QEMU): {reason}");
+        if std::env::var("TFLM_REQUIRE_QEMU").as_deref() == Ok("1") {
+            panic!("{msg}\nTFLM_REQUIRE_QEMU=1: the QEMU tests must run");
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{msg}");
+        return;
+    }
+    // Two cases (a person_detect firmware build and run take about a minute).
+    let qemu_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sparse_qemu");
+    std::fs::create_dir_all(&qemu_dir).unwrap();
+    let (model, cases) = (
+        qemu_dir.join("person_detect_b50_auto.tflite"),
+        qemu_dir.join("person_detect_b50.jsonl"),
+    );
+    std::fs::write(&model, &auto).unwrap();
+    let lines: Vec<String> = inputs
+        .iter()
+        .zip(&want)
+        .take(2)
+        .map(|(i, o)| {
+            serde_json::json!({
+                "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+                "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&cases, lines.join("\n") + "\n").unwrap();
+    let report = tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model, &cases))
+        .unwrap_or_else(|e| panic!("block-pruned person_detect on QEMU: {e}"));
+    assert_eq!(report.outputs.len(), 2);
 }
