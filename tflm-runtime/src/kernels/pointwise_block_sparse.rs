@@ -5,9 +5,10 @@
 //! Each group of four pixels has its inputs widened to int16 pairs (input offset added) once;
 //! then, per output channel, the row's mask is walked once for the four pixels and each kept
 //! block is one weight word, two `SXTB16` and eight `SMLAD`s against the four pixels' widened
-//! words, the four sums kept in registers. The per-pixel block kernel walked the mask once per
-//! pixel and lost to the dense pointwise kernel at 50% of the blocks pruned; here the walk is
-//! shared by four pixels as the dense kernel shares its weight word. The sums are the dense
+//! words, the four sums kept in registers. The walk is one assembly loop per mask word
+//! ([`smlad_masked4`]: a bit scan per kept block, 20 instructions a kept block against the
+//! dense loop's 17 a block), so it pays from about 32 input channels at half the blocks kept
+//! (person_detect's 1x1 layers: 0.81x the dense kernel's instructions). The sums are the dense
 //! kernel's (wrapping int32, order-free), the rescale [`super::requant`]'s.
 
 use super::conv::{check_channels, ChannelScales, ConvIo, ConvParams, KernelError};
