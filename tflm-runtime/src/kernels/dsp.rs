@@ -668,6 +668,53 @@ mod tests {
         }
     }
 
+    /// The kept blocks of a mask word against the scalar sums over the same blocks: masks
+    /// empty, full, sparse and at both ends, extreme lanes and offsets; too few weights read
+    /// none (and never past the slice).
+    #[test]
+    fn masked_blocks_equal_the_scalar_sums_of_the_kept_blocks() {
+        extern crate std;
+        use std::vec::Vec;
+        let mut next = lcg(23);
+        let x: [[i8; 128]; 4] = core::array::from_fn(|k| {
+            core::array::from_fn(|i| if (i + k) % 7 == 0 { -128 } else { next() })
+        });
+        let dense: [i8; 128] = core::array::from_fn(|i| if i % 6 == 0 { -128 } else { next() });
+        for offset in [128, -127, 0, 32640] {
+            let off = offset16x2(offset).unwrap();
+            let groups: [[u32; 8]; MASK_BLOCKS] = core::array::from_fn(|i| {
+                let mut g = [0; 8];
+                for k in 0..4 {
+                    let (e, o) = widen_offset(off, word(x[k][4 * i..][..4].try_into().unwrap()));
+                    (g[2 * k], g[2 * k + 1]) = (e, o);
+                }
+                g
+            });
+            for mask in [0, 1, 1 << 31, 0x8000_0001, 0xffff_ffff, 0x5a5a_a5a5, 0x0f0] {
+                let kept: Vec<usize> = (0..32).filter(|j| mask >> j & 1 == 1).collect();
+                let w: Vec<u8> = kept
+                    .iter()
+                    .flat_map(|&j| dense[4 * j..4 * j + 4].iter().map(|&v| v as u8))
+                    .collect();
+                let acc = [i32::MAX - 9, i32::MIN + 3, 0, -77];
+                let want: [i32; 4] = core::array::from_fn(|k| {
+                    kept.iter().fold(acc[k], |s, &j| {
+                        scalar(s, &x[k][4 * j..4 * j + 4], &dense[4 * j..4 * j + 4], offset)
+                    })
+                });
+                assert_eq!(smlad_masked4(acc, &groups, mask, &w), (want, w.len()));
+                // Trailing bytes are not read; a short weight slice reads nothing.
+                let mut longer = w.clone();
+                longer.extend([1, 2, 3, 4, 5]);
+                assert_eq!(smlad_masked4(acc, &groups, mask, &longer), (want, w.len()));
+                if !w.is_empty() {
+                    let short = &w[..w.len() - 1];
+                    assert_eq!(smlad_masked4(acc, &groups, mask, short), (acc, 0));
+                }
+            }
+        }
+    }
+
     #[test]
     fn row_of_three_taps_equals_three_lane_sums() {
         let mut next = lcg(5);
