@@ -36,9 +36,20 @@ pub fn image_scratch_bytes(filter_shape: [usize; 4], output_shape: [usize; 4]) -
         .checked_add(depth.next_multiple_of(8))
 }
 
-/// Scratch bytes [`conv_i8_block`] is given: the whole-image path's when they are at most
-/// [`MAX_IMAGE_SCRATCH`], else the per-pixel path's.
+/// Scratch bytes [`conv_i8_block`] is given: none for a 1x1 filter of whole blocks (at most
+/// 256 channels, which the four-pixel kernel takes: a 1x1 filter has no padding and every int8
+/// zero point's offset fits its lanes; any other case would be a shape error, never a read
+/// past the scratch), the whole-image path's when they are at most [`MAX_IMAGE_SCRATCH`], else
+/// the per-pixel path's.
 pub fn scratch_bytes(filter_shape: [usize; 4], output_shape: [usize; 4]) -> usize {
+    let [_, f_h, f_w, f_c] = filter_shape;
+    if f_h == 1
+        && f_w == 1
+        && f_c.is_multiple_of(block_sparse::BLOCK)
+        && (1..=super::pointwise::MAX_CHANNELS).contains(&f_c)
+    {
+        return 0;
+    }
     match image_scratch_bytes(filter_shape, output_shape) {
         Some(n) if n <= MAX_IMAGE_SCRATCH => n,
         _ => pixel_scratch_bytes(filter_shape),
