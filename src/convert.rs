@@ -223,15 +223,7 @@ pub fn convert(args: ConvertArgs) -> Result<(), String> {
         session.model_path.display()
     );
     for l in &session.sparsity {
-        eprintln!(
-            "  pruned op {} ({}) {}: {}/{} zero ({:.1}%)",
-            l.op,
-            l.op_name,
-            l.tensor,
-            l.zeros,
-            l.weights,
-            100.0 * l.sparsity()
-        );
+        eprintln!("  pruned {l}");
     }
     for l in &session.units {
         let outcome = match &l.kept_because {

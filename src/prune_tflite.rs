@@ -44,15 +44,7 @@ pub fn prune_tflite(args: &PruneArgs) -> Result<(), String> {
     let out = tflm::tflite_writer::write_with(&graph, args.sparse_weights).map_err(|e| at(&e))?;
     std::fs::write(&args.output, &out).map_err(|e| format!("{}: {e}", args.output.display()))?;
     for l in &layers {
-        eprintln!(
-            "  pruned op {} ({}) {}: {}/{} zero ({:.1}%)",
-            l.op,
-            l.op_name,
-            l.tensor,
-            l.zeros,
-            l.weights,
-            100.0 * l.sparsity()
-        );
+        eprintln!("  pruned {l}");
     }
     eprintln!(
         "{}: {} -> {} bytes (sparse weights {})",

@@ -648,13 +648,7 @@ fn litert_refuses_the_sparse_encoding() {
 /// test rows. `SKIP` without the Cortex-M toolchain or qemu, unless `TFLM_REQUIRE_QEMU=1`.
 #[test]
 fn sparse_digits_is_bit_exact_on_qemu() {
-    if let Some(reason) = tflm::qemu::unavailable(None) {
-        let msg = format!("SKIP: sparse digits (QEMU): {reason}");
-        if std::env::var("TFLM_REQUIRE_QEMU").as_deref() == Ok("1") {
-            panic!("{msg}\nTFLM_REQUIRE_QEMU=1: the QEMU tests must run");
-        }
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "{msg}");
+    if !qemu_available("sparse digits") {
         return;
     }
     let blocks = Pipeline::from_dir(model_dir("digits"))
@@ -667,28 +661,8 @@ fn sparse_digits_is_bit_exact_on_qemu() {
         let sparse = convert(&mut session, SparseWeights::Always);
         let inputs: Vec<_> = session.test_inputs(&dense).into_iter().take(20).collect();
         let want = run_cases(&dense.tflite, &inputs, true).unwrap();
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sparse_qemu");
-        std::fs::create_dir_all(&dir).unwrap();
-        let (model, cases) = (
-            dir.join(format!("digits_{name}_sparse.tflite")),
-            dir.join(format!("digits_{name}.jsonl")),
-        );
-        std::fs::write(&model, &sparse.tflite).unwrap();
-        let lines: Vec<String> = inputs
-            .iter()
-            .zip(&want)
-            .map(|(i, o)| {
-                serde_json::json!({
-                    "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
-                    "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
-                })
-                .to_string()
-            })
-            .collect();
-        std::fs::write(&cases, lines.join("\n") + "\n").unwrap();
-        let report = tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model, &cases))
-            .unwrap_or_else(|e| panic!("digits {name} with sparse weights on QEMU: {e}"));
-        assert_eq!(report.outputs.len(), 20, "{name}");
+        let outputs = run_on_qemu(&format!("digits_{name}"), &sparse.tflite, &inputs, &want);
+        assert_eq!(outputs, 20, "{name}");
     }
 }
 
@@ -1084,27 +1058,46 @@ fn block_pruned_person_detect_is_bit_exact_and_smaller() {
             assert_eq!(o[0].bytes, t[0].bytes, "case {k}: LiteRT differs");
         }
     }
-    if let Some(reason) = tflm::qemu::unavailable(None) {
-        let msg = format!("SKIP: block-pruned person_detect (QEMU): {reason}");
-        if std::env::var("TFLM_REQUIRE_QEMU").as_deref() == Ok("1") {
-            panic!("{msg}\nTFLM_REQUIRE_QEMU=1: the QEMU tests must run");
-        }
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "{msg}");
-        return;
-    }
     // Two cases (a person_detect firmware build and run take about a minute).
-    let qemu_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sparse_qemu");
-    std::fs::create_dir_all(&qemu_dir).unwrap();
-    let (model, cases) = (
-        qemu_dir.join("person_detect_b50_auto.tflite"),
-        qemu_dir.join("person_detect_b50.jsonl"),
+    if qemu_available("block-pruned person_detect") {
+        let outputs = run_on_qemu("person_detect_b50", &auto, &inputs[..2], &want[..2]);
+        assert_eq!(outputs, 2);
+    }
+}
+
+/// Whether the QEMU tests can run; `SKIP` on stderr when not, a panic instead under
+/// `TFLM_REQUIRE_QEMU=1`.
+fn qemu_available(what: &str) -> bool {
+    let Some(reason) = tflm::qemu::unavailable(None) else {
+        return true;
+    };
+    let msg = format!("SKIP: {what} (QEMU): {reason}");
+    if std::env::var("TFLM_REQUIRE_QEMU").as_deref() == Ok("1") {
+        panic!("{msg}\nTFLM_REQUIRE_QEMU=1: the QEMU tests must run");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
+    false
+}
+
+/// Runs `model` on QEMU's Cortex-M4 over `inputs`, each checked against `want` (the firmware
+/// fails on any difference); returns the number of outputs printed.
+fn run_on_qemu(
+    name: &str,
+    model: &[u8],
+    inputs: &[Vec<tflm::fixtures::TensorData>],
+    want: &[Vec<tflm::fixtures::TensorData>],
+) -> usize {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sparse_qemu");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (model_path, cases) = (
+        dir.join(format!("{name}_sparse.tflite")),
+        dir.join(format!("{name}.jsonl")),
     );
-    std::fs::write(&model, &auto).unwrap();
+    std::fs::write(&model_path, model).unwrap();
     let lines: Vec<String> = inputs
         .iter()
-        .zip(&want)
-        .take(2)
+        .zip(want)
         .map(|(i, o)| {
             serde_json::json!({
                 "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
@@ -1114,7 +1107,8 @@ fn block_pruned_person_detect_is_bit_exact_and_smaller() {
         })
         .collect();
     std::fs::write(&cases, lines.join("\n") + "\n").unwrap();
-    let report = tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model, &cases))
-        .unwrap_or_else(|e| panic!("block-pruned person_detect on QEMU: {e}"));
-    assert_eq!(report.outputs.len(), 2);
+    tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model_path, &cases))
+        .unwrap_or_else(|e| panic!("{name} with sparse weights on QEMU: {e}"))
+        .outputs
+        .len()
 }

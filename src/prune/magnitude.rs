@@ -129,6 +129,22 @@ impl LayerSparsity {
     }
 }
 
+/// `op 3 (CONV_2D) w: 66/128 zero (51.6%)`, the line the command line prints per layer.
+impl std::fmt::Display for LayerSparsity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "op {} ({}) {}: {}/{} zero ({:.1}%)",
+            self.op,
+            self.op_name,
+            self.tensor,
+            self.zeros,
+            self.weights,
+            100.0 * self.sparsity()
+        )
+    }
+}
+
 /// The weight tensors pruning touches, with their operator, in operator order.
 pub fn prunable(graph: &Graph) -> Vec<(usize, TensorId)> {
     let mut seen = Vec::new();
