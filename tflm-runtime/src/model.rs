@@ -58,6 +58,49 @@ impl TensorSet {
     }
 }
 
+/// How many tensors [`RecentTensors`] keeps: an operator of the small models reads four
+/// (input, weights, bias, output), and the next one reads the last of them again.
+const RECENT: usize = 4;
+
+/// The last few tensors an operator's `prepare` read (or `parse` just verified), so that a
+/// tensor read twice in a row (an operator's input that the previous operator wrote, or one
+/// `parse` verified right before checking its operator) is decoded once: a view costs about
+/// 600 instructions on a Cortex-M, a hit about 40. A few slots on the stack, no arena.
+pub(crate) struct RecentTensors<'m> {
+    /// The kept tensors' indices, apart so that a look-up copies no tensor.
+    indices: [core::cell::Cell<usize>; RECENT],
+    tensors: [core::cell::Cell<Tensor<'m>>; RECENT],
+    next: core::cell::Cell<usize>,
+}
+
+impl<'m> RecentTensors<'m> {
+    pub(crate) fn new() -> Self {
+        RecentTensors {
+            indices: core::array::from_fn(|_| core::cell::Cell::new(usize::MAX)),
+            tensors: core::array::from_fn(|_| {
+                core::cell::Cell::new(Model::placeholder(usize::MAX))
+            }),
+            next: core::cell::Cell::new(0),
+        }
+    }
+
+    /// Tensor `t`, when it is among the kept ones.
+    pub(crate) fn get(&self, t: usize) -> Option<Tensor<'m>> {
+        let k = self.indices.iter().position(|i| i.get() == t)?;
+        self.tensors.get(k).map(core::cell::Cell::get)
+    }
+
+    /// Keeps `tensor` in place of the oldest one.
+    pub(crate) fn put(&self, tensor: Tensor<'m>) {
+        let n = self.next.get();
+        if let (Some(index), Some(slot)) = (self.indices.get(n), self.tensors.get(n)) {
+            index.set(tensor.index);
+            slot.set(tensor);
+        }
+        self.next.set((n + 1) % RECENT);
+    }
+}
+
 /// A verified model. Cheap to copy: it borrows the caller's bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct Model<'m> {
@@ -430,25 +473,12 @@ impl<'m> Model<'m> {
         if let Some(v) = verifier {
             (v.read_lists)(&mut model)?;
         }
+        let mut verified = TensorSet::default();
         let mut unverified = None;
-        for t in 0..model.num_tensors() {
-            let tensor = model.read_tensor(t)?;
-            if tensor.is_constant() || tensor.is_variable {
-                fixed.insert(t);
-            }
-            if tensor.is_sparse && verifier.is_none() {
-                unverified = unverified.or(Some(t));
-            }
-            if !tensor.is_sparse && model.block_encoded(t) {
-                return Err(ParseError::new(
-                    Location::Tensor(t),
-                    ParseErrorKind::UnsupportedSparsity {
-                        what: "listed in the 1x4 block metadata, but not sparse-encoded \
-                               (no SparsityParameters)",
-                    },
-                ));
-            }
-        }
+        let recent = RecentTensors::new();
+        // Each operator's tensors are verified right before the operator is checked, and the
+        // check reads them from `recent` instead of decoding them again; the tensors no
+        // operator reads are verified after the operators.
         for i in 0..model.num_operators() {
             // Checked in place: moving the 76-byte operator out of the `Result` cost two
             // copies per operator (`memcpy`, about 80 instructions each).
@@ -457,7 +487,24 @@ impl<'m> Model<'m> {
                 Ok(op) => op,
                 Err(e) => return Err(*e),
             };
-            ops::check(&model, op).map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
+            let listed = op.inputs.iter().chain(op.outputs.iter());
+            for t in listed.chain(op.intermediates.iter()) {
+                keep_rolled();
+                // Indices were checked by `read_operator`; -1 marks an absent input.
+                let Ok(t) = usize::try_from(t) else { continue };
+                if !verified.contains(t) {
+                    let tensor =
+                        model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified)?;
+                    recent.put(tensor);
+                }
+            }
+            ops::check_recent(&model, op, &recent)
+                .map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
+        }
+        for t in 0..model.num_tensors() {
+            if !verified.contains(t) {
+                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified)?;
+            }
         }
         // Every operator that reads an unverified tensor was refused above (no registered
         // kernel reads the encoding: `NotRegistered` or `SparseUse`); one that no operator
@@ -474,6 +521,37 @@ impl<'m> Model<'m> {
         }
         model.check_graph(&fixed)?;
         Ok(model)
+    }
+
+    /// Verifies tensor `t` ([`Model::read_tensor`]) and notes it: in `verified`, in `fixed`
+    /// when constant or variable, as the first `unverified` sparse tensor when no
+    /// registration verifies the encoding. Never inlined: `parse` calls it from two loops.
+    #[inline(never)]
+    fn verify_tensor(
+        &self,
+        t: usize,
+        verified: &mut TensorSet,
+        fixed: &mut TensorSet,
+        unverified: &mut Option<usize>,
+    ) -> Result<Tensor<'m>, ParseError> {
+        let tensor = self.read_tensor(t)?;
+        verified.insert(t);
+        if tensor.is_constant() || tensor.is_variable {
+            fixed.insert(t);
+        }
+        if tensor.is_sparse && ops::sparse_verifier(self.registrations).is_none() {
+            *unverified = unverified.or(Some(t));
+        }
+        if !tensor.is_sparse && self.block_encoded(t) {
+            return Err(ParseError::new(
+                Location::Tensor(t),
+                ParseErrorKind::UnsupportedSparsity {
+                    what: "listed in the 1x4 block metadata, but not sparse-encoded \
+                           (no SparsityParameters)",
+                },
+            ));
+        }
+        Ok(tensor)
     }
 
     fn parse_structure(bytes: &'m [u8]) -> Result<Model<'m>, ParseError> {
