@@ -476,9 +476,19 @@ impl<'m> Model<'m> {
         let mut verified = TensorSet::default();
         let mut unverified = None;
         let recent = RecentTensors::new();
-        // Each operator's tensors are verified right before the operator is checked, and the
-        // check reads them from `recent` instead of decoding them again; the tensors no
-        // operator reads are verified after the operators.
+        // The subgraph's inputs first (the graph check of the operators starts from them),
+        // then each operator's tensors right before the operator is checked, the check
+        // reading them from `recent` instead of decoding them again; the tensors no operator
+        // reads last.
+        for t in model.inputs.iter().map(|t| t as usize) {
+            keep_rolled();
+            if !verified.contains(t) {
+                let tensor = model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified)?;
+                recent.put(tensor);
+            }
+        }
+        let mut written = TensorSet::default();
+        model.check_io_graph(true, &fixed, &mut written)?;
         for i in 0..model.num_operators() {
             // Checked in place: moving the 76-byte operator out of the `Result` cost two
             // copies per operator (`memcpy`, about 80 instructions each).
@@ -500,6 +510,7 @@ impl<'m> Model<'m> {
             }
             ops::check_recent(&model, op, &recent)
                 .map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
+            model.check_operator_graph(i, op, &fixed, &mut written)?;
         }
         for t in 0..model.num_tensors() {
             if !verified.contains(t) {
@@ -519,7 +530,7 @@ impl<'m> Model<'m> {
                 },
             ));
         }
-        model.check_graph(&fixed)?;
+        model.check_io_graph(false, &fixed, &mut written)?;
         Ok(model)
     }
 
@@ -1247,63 +1258,73 @@ impl<'m> Model<'m> {
         })
     }
 
-    /// Graph rules the planner relies on: every activation an operator reads was written
-    /// before (or is a subgraph input), none is written twice, constants, variables and
-    /// subgraph inputs are never written. One pass in operator order with a set of written
-    /// tensors; `fixed` holds the constant and variable tensors (found while verifying them,
-    /// so no tensor is read again here).
-    fn check_graph(&self, fixed: &TensorSet) -> Result<(), ParseError> {
-        let mut written = TensorSet::default();
-        let tensor_error = |t: usize, what| {
-            ParseError::new(Location::Tensor(t), ParseErrorKind::InvalidGraph { what })
-        };
-        for t in self.inputs.iter().map(|t| t as usize) {
+    /// Graph rules the planner relies on, checked for operator `i` (in operator order, right
+    /// after it is verified, on the tensor lists `parse` has already read): every activation
+    /// it reads was written before (or is a subgraph input), none is written twice,
+    /// constants and variables are never written. `fixed` holds the constant and variable
+    /// tensors verified so far (every tensor of this operator), `written` the tensors written
+    /// so far (the subgraph inputs first).
+    fn check_operator_graph(
+        &self,
+        i: usize,
+        op: &Operator<'m>,
+        fixed: &TensorSet,
+        written: &mut TensorSet,
+    ) -> Result<(), ParseError> {
+        let fail =
+            |what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
+        for t in op.inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
+            keep_rolled();
+            if !(fixed.contains(t) || written.contains(t)) {
+                return Err(fail("an input is read before any operator writes it"));
+            }
+        }
+        for t in op.outputs.iter().map(|t| t as usize) {
             keep_rolled();
             if fixed.contains(t) {
-                return Err(tensor_error(
-                    t,
-                    "a subgraph input is a constant or variable tensor",
+                return Err(fail(if self.tensor(t).is_constant() {
+                    "an operator writes a constant tensor"
+                } else {
+                    "an operator output is a variable tensor"
+                }));
+            }
+            if written.contains(t) {
+                return Err(fail(
+                    "a tensor is written twice (or a subgraph input is overwritten)",
                 ));
             }
             written.insert(t);
         }
-        let fail =
-            |i, what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
-        for i in 0..self.num_operators() {
-            let (inputs, outputs) = self.operator_tensors(i);
-            for t in inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
-                keep_rolled();
-                if !(fixed.contains(t) || written.contains(t)) {
-                    return Err(fail(i, "an input is read before any operator writes it"));
-                }
-            }
-            for t in outputs.iter().map(|t| t as usize) {
-                keep_rolled();
-                if fixed.contains(t) {
-                    let tensor = self.tensor(t);
-                    return Err(fail(
-                        i,
-                        if tensor.is_constant() {
-                            "an operator writes a constant tensor"
-                        } else {
-                            "an operator output is a variable tensor"
-                        },
-                    ));
-                }
-                if written.contains(t) {
-                    return Err(fail(
-                        i,
-                        "a tensor is written twice (or a subgraph input is overwritten)",
-                    ));
-                }
-                written.insert(t);
-            }
-        }
-        for t in self.outputs.iter().map(|t| t as usize) {
+        Ok(())
+    }
+
+    /// The graph rules of the subgraph's inputs (never a constant or variable tensor: `fixed`
+    /// holds those among them) and outputs (each written by an operator, or constant).
+    fn check_io_graph(
+        &self,
+        inputs: bool,
+        fixed: &TensorSet,
+        written: &mut TensorSet,
+    ) -> Result<(), ParseError> {
+        let list = if inputs { self.inputs } else { self.outputs };
+        for t in list.iter().map(|t| t as usize) {
             keep_rolled();
-            if !(written.contains(t) || fixed.contains(t) && self.tensor(t).is_constant()) {
-                return Err(tensor_error(t, "a subgraph output is never written"));
-            }
+            let what = if inputs {
+                written.insert(t);
+                if !fixed.contains(t) {
+                    continue;
+                }
+                "a subgraph input is a constant or variable tensor"
+            } else {
+                if written.contains(t) || fixed.contains(t) && self.tensor(t).is_constant() {
+                    continue;
+                }
+                "a subgraph output is never written"
+            };
+            return Err(ParseError::new(
+                Location::Tensor(t),
+                ParseErrorKind::InvalidGraph { what },
+            ));
         }
         Ok(())
     }
