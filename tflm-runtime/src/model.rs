@@ -84,20 +84,29 @@ impl<'m> RecentTensors<'m> {
         }
     }
 
-    /// Tensor `t`, when it is among the kept ones.
-    pub(crate) fn get(&self, t: usize) -> Option<Tensor<'m>> {
-        let k = self.indices.iter().position(|i| i.get() == t)?;
-        self.tensors.get(k).map(core::cell::Cell::get)
+    /// Where tensor `t` is kept, if it is.
+    #[inline]
+    pub(crate) fn position(&self, t: usize) -> Option<usize> {
+        self.indices.iter().position(|i| i.get() == t)
     }
 
-    /// Keeps `tensor` in place of the oldest one.
-    pub(crate) fn put(&self, tensor: Tensor<'m>) {
+    /// The tensor kept at `k` (from [`RecentTensors::position`] or [`RecentTensors::put`]).
+    #[inline]
+    pub(crate) fn at(&self, k: usize) -> Tensor<'m> {
+        self.tensors
+            .get(k)
+            .map_or(Model::placeholder(usize::MAX), core::cell::Cell::get)
+    }
+
+    /// Keeps `tensor` in place of the oldest one; returns where.
+    pub(crate) fn put(&self, tensor: Tensor<'m>) -> usize {
         let n = self.next.get();
         if let (Some(index), Some(slot)) = (self.indices.get(n), self.tensors.get(n)) {
             index.set(tensor.index);
             slot.set(tensor);
         }
         self.next.set((n + 1) % RECENT);
+        n
     }
 }
 
@@ -483,8 +492,7 @@ impl<'m> Model<'m> {
         for t in model.inputs.iter().map(|t| t as usize) {
             keep_rolled();
             if !verified.contains(t) {
-                let tensor = model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified)?;
-                recent.put(tensor);
+                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, &recent)?;
             }
         }
         let mut written = TensorSet::default();
@@ -503,9 +511,7 @@ impl<'m> Model<'m> {
                 // Indices were checked by `read_operator`; -1 marks an absent input.
                 let Ok(t) = usize::try_from(t) else { continue };
                 if !verified.contains(t) {
-                    let tensor =
-                        model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified)?;
-                    recent.put(tensor);
+                    model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, &recent)?;
                 }
             }
             ops::check_recent(&model, op, &recent)
@@ -514,7 +520,7 @@ impl<'m> Model<'m> {
         }
         for t in 0..model.num_tensors() {
             if !verified.contains(t) {
-                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified)?;
+                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, &recent)?;
             }
         }
         // Every operator that reads an unverified tensor was refused above (no registered
@@ -536,7 +542,8 @@ impl<'m> Model<'m> {
 
     /// Verifies tensor `t` ([`Model::read_tensor`]) and notes it: in `verified`, in `fixed`
     /// when constant or variable, as the first `unverified` sparse tensor when no
-    /// registration verifies the encoding. Never inlined: `parse` calls it from two loops.
+    /// registration verifies the encoding, and keeps it in `recent` for its operator's check.
+    /// Never inlined: `parse` calls it from three loops.
     #[inline(never)]
     fn verify_tensor(
         &self,
@@ -544,7 +551,8 @@ impl<'m> Model<'m> {
         verified: &mut TensorSet,
         fixed: &mut TensorSet,
         unverified: &mut Option<usize>,
-    ) -> Result<Tensor<'m>, ParseError> {
+        recent: &RecentTensors<'m>,
+    ) -> Result<(), ParseError> {
         let tensor = self.read_tensor(t)?;
         verified.insert(t);
         if tensor.is_constant() || tensor.is_variable {
@@ -562,7 +570,8 @@ impl<'m> Model<'m> {
                 },
             ));
         }
-        Ok(tensor)
+        recent.put(tensor);
+        Ok(())
     }
 
     fn parse_structure(bytes: &'m [u8]) -> Result<Model<'m>, ParseError> {

@@ -617,12 +617,19 @@ impl<'m> Prepare<'_, 'm, '_> {
     /// Tensor `t`, its planner slot filled on the way (kept in `recent`, or read and kept).
     #[inline]
     fn tensor(&self, t: usize) -> Tensor<'m> {
-        if let Some(kept) = self.recent.get(t) {
-            return kept;
-        }
-        let tensor = self.model.kernel_tensor_noted(t, self.tensor_slots.get(t));
-        self.recent.put(tensor);
-        tensor
+        let k = match self.recent.position(t) {
+            Some(k) => k,
+            None => self.read_and_keep(t),
+        };
+        self.recent.at(k)
+    }
+
+    /// Reads tensor `t` into `recent` and returns its place there. Never inlined: one copy
+    /// of the view read instead of one per input and output read.
+    #[inline(never)]
+    fn read_and_keep(&self, t: usize) -> usize {
+        self.recent
+            .put(self.model.kernel_tensor_noted(t, self.tensor_slots.get(t)))
     }
 
     /// An `UnsupportedOperands` error for this op.
