@@ -69,7 +69,8 @@ const RECENT: usize = 4;
 pub(crate) struct RecentTensors<'m> {
     /// The kept tensors' indices, apart so that a look-up copies no tensor.
     indices: [core::cell::Cell<usize>; RECENT],
-    tensors: [core::cell::Cell<Tensor<'m>>; RECENT],
+    /// `None` until kept: cheaper to start than four placeholder tensors.
+    tensors: [core::cell::Cell<Option<Tensor<'m>>>; RECENT],
     next: core::cell::Cell<usize>,
 }
 
@@ -77,9 +78,7 @@ impl<'m> RecentTensors<'m> {
     pub(crate) fn new() -> Self {
         RecentTensors {
             indices: core::array::from_fn(|_| core::cell::Cell::new(usize::MAX)),
-            tensors: core::array::from_fn(|_| {
-                core::cell::Cell::new(Model::placeholder(usize::MAX))
-            }),
+            tensors: core::array::from_fn(|_| core::cell::Cell::new(None)),
             next: core::cell::Cell::new(0),
         }
     }
@@ -95,7 +94,8 @@ impl<'m> RecentTensors<'m> {
     pub(crate) fn at(&self, k: usize) -> Tensor<'m> {
         self.tensors
             .get(k)
-            .map_or(Model::placeholder(usize::MAX), core::cell::Cell::get)
+            .and_then(core::cell::Cell::get)
+            .unwrap_or(Model::placeholder(usize::MAX))
     }
 
     /// Keeps `tensor` in place of the oldest one; returns where.
@@ -103,7 +103,7 @@ impl<'m> RecentTensors<'m> {
         let n = self.next.get();
         if let (Some(index), Some(slot)) = (self.indices.get(n), self.tensors.get(n)) {
             index.set(tensor.index);
-            slot.set(tensor);
+            slot.set(Some(tensor));
         }
         self.next.set((n + 1) % RECENT);
         n
