@@ -492,7 +492,13 @@ impl<'m> Model<'m> {
         for t in model.inputs.iter().map(|t| t as usize) {
             keep_rolled();
             if !verified.contains(t) {
-                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, &recent)?;
+                model.verify_tensor(
+                    t,
+                    &mut verified,
+                    &mut fixed,
+                    &mut unverified,
+                    Some(&recent),
+                )?;
             }
         }
         let mut written = TensorSet::default();
@@ -505,13 +511,17 @@ impl<'m> Model<'m> {
                 Ok(op) => op,
                 Err(e) => return Err(*e),
             };
+            // An operator with more tensors than `recent` holds (an LSTM reads 24) would
+            // only copy them in and out without a hit.
+            let keep = (op.inputs.len() + op.outputs.len() + op.intermediates.len() <= RECENT)
+                .then_some(&recent);
             let listed = op.inputs.iter().chain(op.outputs.iter());
             for t in listed.chain(op.intermediates.iter()) {
                 keep_rolled();
                 // Indices were checked by `read_operator`; -1 marks an absent input.
                 let Ok(t) = usize::try_from(t) else { continue };
                 if !verified.contains(t) {
-                    model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, &recent)?;
+                    model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, keep)?;
                 }
             }
             ops::check_recent(&model, op, &recent)
@@ -520,7 +530,7 @@ impl<'m> Model<'m> {
         }
         for t in 0..model.num_tensors() {
             if !verified.contains(t) {
-                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, &recent)?;
+                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, None)?;
             }
         }
         // Every operator that reads an unverified tensor was refused above (no registered
@@ -542,7 +552,8 @@ impl<'m> Model<'m> {
 
     /// Verifies tensor `t` ([`Model::read_tensor`]) and notes it: in `verified`, in `fixed`
     /// when constant or variable, as the first `unverified` sparse tensor when no
-    /// registration verifies the encoding, and keeps it in `recent` for its operator's check.
+    /// registration verifies the encoding, and keeps it in `recent` (if given) for its
+    /// operator's check.
     /// Never inlined: `parse` calls it from three loops.
     #[inline(never)]
     fn verify_tensor(
@@ -551,7 +562,7 @@ impl<'m> Model<'m> {
         verified: &mut TensorSet,
         fixed: &mut TensorSet,
         unverified: &mut Option<usize>,
-        recent: &RecentTensors<'m>,
+        recent: Option<&RecentTensors<'m>>,
     ) -> Result<(), ParseError> {
         let tensor = self.read_tensor(t)?;
         verified.insert(t);
@@ -570,7 +581,9 @@ impl<'m> Model<'m> {
                 },
             ));
         }
-        recent.put(tensor);
+        if let Some(recent) = recent {
+            recent.put(tensor);
+        }
         Ok(())
     }
 
