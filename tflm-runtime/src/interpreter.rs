@@ -84,7 +84,12 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             let at = |kind| Error::Parse(ParseError::new(Location::Operator(i), kind));
             let registration = ops::lookup(model, op.code).map_err(at)?;
             let blob = rest.get_mut(data_offset..).unwrap_or_default();
-            let needs = ops::prepare(model, &op, blob, tensor_slots, &recent).map_err(at)?;
+            let kernel = model
+                .registrations()
+                .get(registration)
+                .ok_or(internal("no kernel"))?;
+            let needs =
+                ops::prepare(kernel, model, &op, blob, tensor_slots, &recent).map_err(at)?;
             if needs.data_bytes > blob.len() {
                 return Err(too_small(needed(), available));
             }

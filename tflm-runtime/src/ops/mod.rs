@@ -547,14 +547,15 @@ pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements
 /// Writes the operator's prepared data into `data` and returns what it needs; a `data_bytes`
 /// larger than `data` means the data did not fit (and was not all written). Fills the
 /// planner's `tensor_slots` of the tensors it reads ([`crate::arena::tensor_slot`]).
+/// `registration` is the operator's (from [`lookup`]: looked up once by the caller).
 pub(crate) fn prepare<'m>(
+    registration: &Registration,
     model: &Model<'m>,
     op: &Operator<'m>,
     data: &mut [u8],
     tensor_slots: &[Cell<Slot>],
     recent: &RecentTensors<'m>,
 ) -> Result<Requirements, ParseErrorKind> {
-    let registration = registration(model, op.code)?;
     let mut p = Prepare {
         model,
         op,
