@@ -320,3 +320,51 @@ fn conv_scale_ratio_beyond_a_byte_shift_is_refused_at_the_operator() {
     let mut interpreter = Interpreter::new(&model, a.as_mut_slice()).unwrap();
     interpreter.invoke().unwrap();
 }
+
+/// Position of the first element of subgraph 0's `inputs` list (read with the runtime's
+/// flatbuffer reader and the schema's field ids).
+fn subgraph_inputs_position(b: &[u8]) -> usize {
+    use tflm_runtime::flatbuf::Table;
+    use tflm_runtime::schema::field::{model, subgraph};
+    let root = Table::root(b).unwrap();
+    let subgraphs = root.tables(model::SUBGRAPHS).unwrap().unwrap();
+    let first = subgraphs.get(b, 0).unwrap();
+    let inputs = first.vector::<i32>(subgraph::INPUTS).unwrap().unwrap();
+    inputs.position()
+}
+
+/// The graph rules the planner relies on, checked while `parse` verifies each operator:
+/// a model that breaks one is refused at the operator or tensor, naming the rule.
+#[test]
+fn graph_rules_are_checked_at_the_operator() {
+    let good = std::fs::read(op_fixtures().join("fc_int8_relu.tflite")).unwrap();
+    let aligned = AlignedBytes::new(&good);
+    let model = Model::parse(aligned.as_slice()).unwrap();
+    let op = model.operator(0);
+    // (An operator that writes a constant or an input is refused by its own checks first:
+    // the shapes or types differ.)
+    let (weights, output) = (op.input(1).unwrap(), op.output(0).unwrap());
+    let with = |pos: usize, t: usize| {
+        let mut b = good.clone();
+        b[pos..pos + 4].copy_from_slice(&(t as i32).to_le_bytes());
+        Model::parse(AlignedBytes::new(&b).as_slice()).unwrap_err()
+    };
+    let sg_inputs = subgraph_inputs_position(&good);
+
+    // The subgraph input moved to the output: the operator reads an unwritten tensor.
+    let err = with(sg_inputs, output);
+    assert_eq!(err.location, Location::Operator(0));
+    assert!(
+        err.to_string()
+            .ends_with("an input is read before any operator writes it"),
+        "{err}"
+    );
+
+    let err = with(sg_inputs, weights);
+    assert_eq!(err.location, Location::Tensor(weights));
+    assert!(
+        err.to_string()
+            .ends_with("a subgraph input is a constant or variable tensor"),
+        "{err}"
+    );
+}

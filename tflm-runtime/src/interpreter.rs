@@ -6,7 +6,7 @@
 
 use crate::arena::{align_up, kind, scratch_slot, Layout, OpSlot, Slot, ALIGN};
 use crate::error::{Error, Location, ParseError};
-use crate::model::{Model, Tensor};
+use crate::model::{Model, RecentTensors, Tensor};
 use crate::ops::places::{self, Place};
 use crate::ops::{self, OpIo};
 use crate::types::{DType, Element};
@@ -78,12 +78,18 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         let (tensor_slots, scratch_slots) = slots.split_at_mut(n_tensors.min(n_slots));
         tensor_slots.fill(Slot::UNREAD);
         let tensor_slots = Cell::from_mut(tensor_slots).as_slice_of_cells();
+        let recent = RecentTensors::new();
         for (i, slot) in op_slots.iter_mut().enumerate() {
             let op = model.operator(i);
             let at = |kind| Error::Parse(ParseError::new(Location::Operator(i), kind));
             let registration = ops::lookup(model, op.code).map_err(at)?;
             let blob = rest.get_mut(data_offset..).unwrap_or_default();
-            let needs = ops::prepare(model, &op, blob, tensor_slots).map_err(at)?;
+            let kernel = model
+                .registrations()
+                .get(registration)
+                .ok_or(internal("no kernel"))?;
+            let needs =
+                ops::prepare(kernel, model, &op, blob, tensor_slots, &recent).map_err(at)?;
             if needs.data_bytes > blob.len() {
                 return Err(too_small(needed(), available));
             }

@@ -58,6 +58,58 @@ impl TensorSet {
     }
 }
 
+/// How many tensors [`RecentTensors`] keeps: an operator of the small models reads four
+/// (input, weights, bias, output), and the next one reads the last of them again.
+const RECENT: usize = 4;
+
+/// The last few tensors an operator's `prepare` read (or `parse` just verified), so that a
+/// tensor read twice in a row (an operator's input that the previous operator wrote, or one
+/// `parse` verified right before checking its operator) is decoded once: a view costs about
+/// 600 instructions on a Cortex-M, a hit about 40. A few slots on the stack, no arena.
+pub(crate) struct RecentTensors<'m> {
+    /// The kept tensors' indices, apart so that a look-up copies no tensor.
+    indices: [core::cell::Cell<usize>; RECENT],
+    /// `None` until kept: cheaper to start than four placeholder tensors.
+    tensors: [core::cell::Cell<Option<Tensor<'m>>>; RECENT],
+    next: core::cell::Cell<usize>,
+}
+
+impl<'m> RecentTensors<'m> {
+    pub(crate) fn new() -> Self {
+        RecentTensors {
+            indices: core::array::from_fn(|_| core::cell::Cell::new(usize::MAX)),
+            tensors: core::array::from_fn(|_| core::cell::Cell::new(None)),
+            next: core::cell::Cell::new(0),
+        }
+    }
+
+    /// Where tensor `t` is kept, if it is.
+    #[inline]
+    pub(crate) fn position(&self, t: usize) -> Option<usize> {
+        self.indices.iter().position(|i| i.get() == t)
+    }
+
+    /// The tensor kept at `k` (from [`RecentTensors::position`] or [`RecentTensors::put`]).
+    #[inline]
+    pub(crate) fn at(&self, k: usize) -> Tensor<'m> {
+        self.tensors
+            .get(k)
+            .and_then(core::cell::Cell::get)
+            .unwrap_or(Model::placeholder(usize::MAX))
+    }
+
+    /// Keeps `tensor` in place of the oldest one; returns where.
+    pub(crate) fn put(&self, tensor: Tensor<'m>) -> usize {
+        let n = self.next.get();
+        if let (Some(index), Some(slot)) = (self.indices.get(n), self.tensors.get(n)) {
+            index.set(tensor.index);
+            slot.set(Some(tensor));
+        }
+        self.next.set((n + 1) % RECENT);
+        n
+    }
+}
+
 /// A verified model. Cheap to copy: it borrows the caller's bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct Model<'m> {
@@ -430,25 +482,27 @@ impl<'m> Model<'m> {
         if let Some(v) = verifier {
             (v.read_lists)(&mut model)?;
         }
+        let mut verified = TensorSet::default();
         let mut unverified = None;
-        for t in 0..model.num_tensors() {
-            let tensor = model.read_tensor(t)?;
-            if tensor.is_constant() || tensor.is_variable {
-                fixed.insert(t);
-            }
-            if tensor.is_sparse && verifier.is_none() {
-                unverified = unverified.or(Some(t));
-            }
-            if !tensor.is_sparse && model.block_encoded(t) {
-                return Err(ParseError::new(
-                    Location::Tensor(t),
-                    ParseErrorKind::UnsupportedSparsity {
-                        what: "listed in the 1x4 block metadata, but not sparse-encoded \
-                               (no SparsityParameters)",
-                    },
-                ));
+        let recent = RecentTensors::new();
+        // The subgraph's inputs first (the graph check of the operators starts from them),
+        // then each operator's tensors right before the operator is checked, the check
+        // reading them from `recent` instead of decoding them again; the tensors no operator
+        // reads last.
+        for t in model.inputs.iter().map(|t| t as usize) {
+            keep_rolled();
+            if !verified.contains(t) {
+                model.verify_tensor(
+                    t,
+                    &mut verified,
+                    &mut fixed,
+                    &mut unverified,
+                    Some(&recent),
+                )?;
             }
         }
+        let mut written = TensorSet::default();
+        model.check_io_graph(true, &fixed, &mut written)?;
         for i in 0..model.num_operators() {
             // Checked in place: moving the 76-byte operator out of the `Result` cost two
             // copies per operator (`memcpy`, about 80 instructions each).
@@ -457,7 +511,27 @@ impl<'m> Model<'m> {
                 Ok(op) => op,
                 Err(e) => return Err(*e),
             };
-            ops::check(&model, op).map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
+            // An operator with more tensors than `recent` holds (an LSTM reads 24) would
+            // only copy them in and out without a hit.
+            let keep = (op.inputs.len() + op.outputs.len() + op.intermediates.len() <= RECENT)
+                .then_some(&recent);
+            let listed = op.inputs.iter().chain(op.outputs.iter());
+            for t in listed.chain(op.intermediates.iter()) {
+                keep_rolled();
+                // Indices were checked by `read_operator`; -1 marks an absent input.
+                let Ok(t) = usize::try_from(t) else { continue };
+                if !verified.contains(t) {
+                    model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, keep)?;
+                }
+            }
+            ops::check_recent(&model, op, &recent)
+                .map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
+            model.check_operator_graph(i, op, &fixed, &mut written)?;
+        }
+        for t in 0..model.num_tensors() {
+            if !verified.contains(t) {
+                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, None)?;
+            }
         }
         // Every operator that reads an unverified tensor was refused above (no registered
         // kernel reads the encoding: `NotRegistered` or `SparseUse`); one that no operator
@@ -472,8 +546,45 @@ impl<'m> Model<'m> {
                 },
             ));
         }
-        model.check_graph(&fixed)?;
+        model.check_io_graph(false, &fixed, &mut written)?;
         Ok(model)
+    }
+
+    /// Verifies tensor `t` ([`Model::read_tensor`]) and notes it: in `verified`, in `fixed`
+    /// when constant or variable, as the first `unverified` sparse tensor when no
+    /// registration verifies the encoding, and keeps it in `recent` (if given) for its
+    /// operator's check.
+    /// Never inlined: `parse` calls it from three loops.
+    #[inline(never)]
+    fn verify_tensor(
+        &self,
+        t: usize,
+        verified: &mut TensorSet,
+        fixed: &mut TensorSet,
+        unverified: &mut Option<usize>,
+        recent: Option<&RecentTensors<'m>>,
+    ) -> Result<(), ParseError> {
+        let tensor = self.read_tensor(t)?;
+        verified.insert(t);
+        if tensor.is_constant() || tensor.is_variable {
+            fixed.insert(t);
+        }
+        if tensor.is_sparse && ops::sparse_verifier(self.registrations).is_none() {
+            *unverified = unverified.or(Some(t));
+        }
+        if !tensor.is_sparse && self.block_encoded(t) {
+            return Err(ParseError::new(
+                Location::Tensor(t),
+                ParseErrorKind::UnsupportedSparsity {
+                    what: "listed in the 1x4 block metadata, but not sparse-encoded \
+                           (no SparsityParameters)",
+                },
+            ));
+        }
+        if let Some(recent) = recent {
+            recent.put(tensor);
+        }
+        Ok(())
     }
 
     fn parse_structure(bytes: &'m [u8]) -> Result<Model<'m>, ParseError> {
@@ -1169,63 +1280,73 @@ impl<'m> Model<'m> {
         })
     }
 
-    /// Graph rules the planner relies on: every activation an operator reads was written
-    /// before (or is a subgraph input), none is written twice, constants, variables and
-    /// subgraph inputs are never written. One pass in operator order with a set of written
-    /// tensors; `fixed` holds the constant and variable tensors (found while verifying them,
-    /// so no tensor is read again here).
-    fn check_graph(&self, fixed: &TensorSet) -> Result<(), ParseError> {
-        let mut written = TensorSet::default();
-        let tensor_error = |t: usize, what| {
-            ParseError::new(Location::Tensor(t), ParseErrorKind::InvalidGraph { what })
-        };
-        for t in self.inputs.iter().map(|t| t as usize) {
+    /// Graph rules the planner relies on, checked for operator `i` (in operator order, right
+    /// after it is verified, on the tensor lists `parse` has already read): every activation
+    /// it reads was written before (or is a subgraph input), none is written twice,
+    /// constants and variables are never written. `fixed` holds the constant and variable
+    /// tensors verified so far (every tensor of this operator), `written` the tensors written
+    /// so far (the subgraph inputs first).
+    fn check_operator_graph(
+        &self,
+        i: usize,
+        op: &Operator<'m>,
+        fixed: &TensorSet,
+        written: &mut TensorSet,
+    ) -> Result<(), ParseError> {
+        let fail =
+            |what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
+        for t in op.inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
+            keep_rolled();
+            if !(fixed.contains(t) || written.contains(t)) {
+                return Err(fail("an input is read before any operator writes it"));
+            }
+        }
+        for t in op.outputs.iter().map(|t| t as usize) {
             keep_rolled();
             if fixed.contains(t) {
-                return Err(tensor_error(
-                    t,
-                    "a subgraph input is a constant or variable tensor",
+                return Err(fail(if self.tensor(t).is_constant() {
+                    "an operator writes a constant tensor"
+                } else {
+                    "an operator output is a variable tensor"
+                }));
+            }
+            if written.contains(t) {
+                return Err(fail(
+                    "a tensor is written twice (or a subgraph input is overwritten)",
                 ));
             }
             written.insert(t);
         }
-        let fail =
-            |i, what| ParseError::new(Location::Operator(i), ParseErrorKind::InvalidGraph { what });
-        for i in 0..self.num_operators() {
-            let (inputs, outputs) = self.operator_tensors(i);
-            for t in inputs.iter().filter(|&t| t >= 0).map(|t| t as usize) {
-                keep_rolled();
-                if !(fixed.contains(t) || written.contains(t)) {
-                    return Err(fail(i, "an input is read before any operator writes it"));
-                }
-            }
-            for t in outputs.iter().map(|t| t as usize) {
-                keep_rolled();
-                if fixed.contains(t) {
-                    let tensor = self.tensor(t);
-                    return Err(fail(
-                        i,
-                        if tensor.is_constant() {
-                            "an operator writes a constant tensor"
-                        } else {
-                            "an operator output is a variable tensor"
-                        },
-                    ));
-                }
-                if written.contains(t) {
-                    return Err(fail(
-                        i,
-                        "a tensor is written twice (or a subgraph input is overwritten)",
-                    ));
-                }
-                written.insert(t);
-            }
-        }
-        for t in self.outputs.iter().map(|t| t as usize) {
+        Ok(())
+    }
+
+    /// The graph rules of the subgraph's inputs (never a constant or variable tensor: `fixed`
+    /// holds those among them) and outputs (each written by an operator, or constant).
+    fn check_io_graph(
+        &self,
+        inputs: bool,
+        fixed: &TensorSet,
+        written: &mut TensorSet,
+    ) -> Result<(), ParseError> {
+        let list = if inputs { self.inputs } else { self.outputs };
+        for t in list.iter().map(|t| t as usize) {
             keep_rolled();
-            if !(written.contains(t) || fixed.contains(t) && self.tensor(t).is_constant()) {
-                return Err(tensor_error(t, "a subgraph output is never written"));
-            }
+            let what = if inputs {
+                written.insert(t);
+                if !fixed.contains(t) {
+                    continue;
+                }
+                "a subgraph input is a constant or variable tensor"
+            } else {
+                if written.contains(t) || fixed.contains(t) && self.tensor(t).is_constant() {
+                    continue;
+                }
+                "a subgraph output is never written"
+            };
+            return Err(ParseError::new(
+                Location::Tensor(t),
+                ParseErrorKind::InvalidGraph { what },
+            ));
         }
         Ok(())
     }

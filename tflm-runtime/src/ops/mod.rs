@@ -9,7 +9,7 @@
 use crate::arena::Slot;
 use crate::error::{Error, ParseErrorKind};
 use crate::flatbuf::read_i32;
-use crate::model::{Model, Operator, Tensor};
+use crate::model::{Model, Operator, RecentTensors, Tensor};
 use crate::schema::op;
 use bytemuck::Pod;
 use core::cell::Cell;
@@ -443,7 +443,7 @@ pub fn registration_for(model: &Model<'_>, code: i32) -> Option<Registration> {
         (0..model.num_operators())
             .map(|i| model.operator(i))
             .filter(|op| op.code == code)
-            .all(|op| check_with(r, model, &op).is_ok())
+            .all(|op| check_with(r, model, &op, &RecentTensors::new()).is_ok())
     };
     candidates
         .iter()
@@ -479,14 +479,25 @@ fn registration<'a>(model: &'a Model<'_>, code: i32) -> Result<&'a Registration,
 
 /// Validates an operator and measures what it needs.
 pub(crate) fn check(model: &Model<'_>, op: &Operator<'_>) -> Result<Requirements, ParseErrorKind> {
-    check_with(registration(model, op.code)?, model, op)
+    check_recent(model, op, &RecentTensors::new())
+}
+
+/// [`check`], reading the tensors kept in `recent` from there (`Model::parse` keeps those it
+/// has just verified).
+pub(crate) fn check_recent<'m>(
+    model: &Model<'m>,
+    op: &Operator<'m>,
+    recent: &RecentTensors<'m>,
+) -> Result<Requirements, ParseErrorKind> {
+    check_with(registration(model, op.code)?, model, op, recent)
 }
 
 /// [`check`] with the given registration.
-fn check_with(
+fn check_with<'m>(
     registration: &Registration,
-    model: &Model<'_>,
-    op: &Operator<'_>,
+    model: &Model<'m>,
+    op: &Operator<'m>,
+    recent: &RecentTensors<'m>,
 ) -> Result<Requirements, ParseErrorKind> {
     if op.outputs.len() >= crate::arena::MAX_MUT {
         return Err(ParseErrorKind::UnsupportedOperands {
@@ -522,6 +533,7 @@ fn check_with(
         data: DataWriter::measure(),
         scratch_bytes: 0,
         tensor_slots: &[],
+        recent,
     };
     (registration.prepare)(&mut p)?;
     Ok(p.requirements())
@@ -535,13 +547,15 @@ pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements
 /// Writes the operator's prepared data into `data` and returns what it needs; a `data_bytes`
 /// larger than `data` means the data did not fit (and was not all written). Fills the
 /// planner's `tensor_slots` of the tensors it reads ([`crate::arena::tensor_slot`]).
-pub(crate) fn prepare(
-    model: &Model<'_>,
-    op: &Operator<'_>,
+/// `registration` is the operator's (from [`lookup`]: looked up once by the caller).
+pub(crate) fn prepare<'m>(
+    registration: &Registration,
+    model: &Model<'m>,
+    op: &Operator<'m>,
     data: &mut [u8],
     tensor_slots: &[Cell<Slot>],
+    recent: &RecentTensors<'m>,
 ) -> Result<Requirements, ParseErrorKind> {
-    let registration = registration(model, op.code)?;
     let mut p = Prepare {
         model,
         op,
@@ -550,6 +564,7 @@ pub(crate) fn prepare(
         data: DataWriter::into(data),
         scratch_bytes: 0,
         tensor_slots,
+        recent,
     };
     (registration.prepare)(&mut p)?;
     Ok(p.requirements())
@@ -578,6 +593,9 @@ pub(crate) struct Prepare<'p, 'm, 'd> {
     /// The planner's tensor slots, filled for each tensor read here so that the planner
     /// does not read it again (empty while `Model::parse` measures).
     tensor_slots: &'p [Cell<Slot>],
+    /// The tensors read last: one read again (the previous operator's output) comes from
+    /// here, its slot already filled.
+    recent: &'p RecentTensors<'m>,
 }
 
 impl<'m> Prepare<'_, 'm, '_> {
@@ -597,10 +615,22 @@ impl<'m> Prepare<'_, 'm, '_> {
         }
     }
 
-    /// Tensor `t`, its planner slot filled on the way.
+    /// Tensor `t`, its planner slot filled on the way (kept in `recent`, or read and kept).
     #[inline]
     fn tensor(&self, t: usize) -> Tensor<'m> {
-        self.model.kernel_tensor_noted(t, self.tensor_slots.get(t))
+        let k = match self.recent.position(t) {
+            Some(k) => k,
+            None => self.read_and_keep(t),
+        };
+        self.recent.at(k)
+    }
+
+    /// Reads tensor `t` into `recent` and returns its place there. Never inlined: one copy
+    /// of the view read instead of one per input and output read.
+    #[inline(never)]
+    fn read_and_keep(&self, t: usize) -> usize {
+        self.recent
+            .put(self.model.kernel_tensor_noted(t, self.tensor_slots.get(t)))
     }
 
     /// An `UnsupportedOperands` error for this op.
@@ -992,9 +1022,9 @@ pub(crate) fn kernel_result(
 pub(crate) const MAX_INDEX_VALUES: usize = 16;
 
 /// A small constant int32/int64 tensor (index data) as i32 values.
-pub(crate) fn constant_ints(
-    p: &Prepare<'_, '_, '_>,
-    t: &Tensor<'_>,
+pub(crate) fn constant_ints<'m>(
+    p: &Prepare<'_, 'm, '_>,
+    t: &Tensor<'m>,
     what: &'static str,
 ) -> Result<([i32; MAX_INDEX_VALUES], usize), ParseErrorKind> {
     let data = p.constant(t, what)?;
