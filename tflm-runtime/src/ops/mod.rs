@@ -318,7 +318,7 @@ registrations! {
     TRANSPOSE => transpose,
     SVDF => svdf | SVDF_INT8,
     UNIDIRECTIONAL_SEQUENCE_LSTM => lstm | UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
-    SOFTMAX => softmax | SOFTMAX_INT8,
+    SOFTMAX => softmax | SOFTMAX_INT8 [prepare_int8],
     CONV_2D => conv | CONV_2D_INT8,
     DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8,
     AVERAGE_POOL_2D => pooling | AVERAGE_POOL_2D_INT8,

@@ -23,6 +23,18 @@ struct Header {
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<false>(p)
+}
+
+/// [`prepare`] of int8 operators only (`SOFTMAX_INT8`): the int16 parameters (a double
+/// division) are compiled out.
+pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true>(p)
+}
+
+/// `INT8_ONLY`: an `_INT8` registration's (a constant, so the other types' arms are
+/// compiled out).
+fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     p.expect_io(1, 1, 1)?;
     let (input, output) = (p.input(0)?, p.output(0)?);
     if !input.shape.same_as(&output.shape) {
@@ -53,6 +65,10 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
             }
             h.variant = INT8;
             h.int8 = SoftmaxParams::int8(beta, input.quantization.scale());
+        }
+        // The `_INT8` registration's refusal (`Prepare::require_int8`).
+        _ if INT8_ONLY => {
+            return Err(p.unsupported(p.int8_only.unwrap_or("types other than int8")));
         }
         (DType::I8, DType::I16) => {
             h.variant = INT8_TO_INT16;
