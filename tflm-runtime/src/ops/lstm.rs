@@ -91,12 +91,23 @@ fn multiplier(real: f32) -> [i32; 2] {
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, false)
+    prepare_with::<false>(p, false)
+}
+
+/// [`prepare`] of int8 operators only (`UNIDIRECTIONAL_SEQUENCE_LSTM_INT8`): the float and
+/// int16x8 checks and constants are compiled out.
+pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true>(p, false)
 }
 
 /// [`prepare`] that also accepts int8 gate weights in the sparse encoding.
 pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, true)
+    prepare_with::<false>(p, true)
+}
+
+/// [`prepare_sparse`] of int8 operators only (`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8`).
+pub(super) fn prepare_sparse_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true>(p, true)
 }
 
 /// Bit `g` (input-to-gate) and `4 + g` (recurrent-to-gate) of the prepared sparse mask: gate
@@ -105,13 +116,22 @@ fn sparse_bit(recurrent: bool, g: usize) -> u32 {
     1 << (g + if recurrent { 4 } else { 0 })
 }
 
-fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), ParseErrorKind> {
+/// `INT8_ONLY`: an `_INT8` registration's (a constant, so the other types' arms are compiled
+/// out).
+fn prepare_with<const INT8_ONLY: bool>(
+    p: &mut Prepare<'_, '_, '_>,
+    sparse_ok: bool,
+) -> Result<(), ParseErrorKind> {
     p.expect_io(20, 24, 1)?;
     if p.op.inputs.len() != 20 && p.op.inputs.len() != 24 {
         return Err(p.invalid("expects 20 or 24 inputs"));
     }
     let input = p.input(idx::INPUT)?;
-    p.require_int8(input.dtype == DType::I8)?;
+    if INT8_ONLY && input.dtype != DType::I8 {
+        // The `_INT8` registrations' refusal (what `Prepare::require_int8` gives; only they
+        // set the message), before the checks below so that they see int8 alone.
+        return Err(p.unsupported(p.int8_only.unwrap_or("types other than int8")));
+    }
     let output = p.output(0)?;
     let output_state = p.input(idx::OUTPUT_STATE)?;
     let cell_state = p.input(idx::CELL_STATE)?;
@@ -288,7 +308,8 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), Pars
         ..LstmParams::default()
     };
 
-    let all_f32 = input.dtype == DType::F32
+    let all_f32 = !INT8_ONLY
+        && input.dtype == DType::F32
         && output.dtype == DType::F32
         && output_state.dtype == DType::F32
         && cell_state.dtype == DType::F32
@@ -305,7 +326,7 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), Pars
         return Ok(());
     }
 
-    if input.dtype == DType::I16 {
+    if !INT8_ONLY && input.dtype == DType::I16 {
         return prepare_int16(
             p,
             params,

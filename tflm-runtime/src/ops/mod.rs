@@ -317,7 +317,7 @@ registrations! {
     STRIDED_SLICE => strided_slice,
     TRANSPOSE => transpose,
     SVDF => svdf | SVDF_INT8,
-    UNIDIRECTIONAL_SEQUENCE_LSTM => lstm | UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
+    UNIDIRECTIONAL_SEQUENCE_LSTM => lstm | UNIDIRECTIONAL_SEQUENCE_LSTM_INT8 [prepare_int8],
     SOFTMAX => softmax | SOFTMAX_INT8 [prepare_int8],
     CONV_2D => conv | CONV_2D_INT8,
     DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8,
@@ -380,7 +380,7 @@ macro_rules! sparse_registrations {
 sparse_registrations!(FULLY_CONNECTED => fully_connected,
     FULLY_CONNECTED_SPARSE, FULLY_CONNECTED_SPARSE_INT8 [prepare_sparse_int8], "int8 weights (input 1)");
 sparse_registrations!(UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
-    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 [prepare_sparse],
+    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 [prepare_sparse_int8],
     "int8 gate weights (inputs 1-8)");
 sparse_registrations!(CONV_2D => conv,
     CONV_2D_SPARSE, CONV_2D_SPARSE_INT8 [prepare_sparse],
