@@ -319,8 +319,8 @@ registrations! {
     SVDF => svdf | SVDF_INT8,
     UNIDIRECTIONAL_SEQUENCE_LSTM => lstm | UNIDIRECTIONAL_SEQUENCE_LSTM_INT8 [prepare_int8],
     SOFTMAX => softmax | SOFTMAX_INT8 [prepare_int8],
-    CONV_2D => conv | CONV_2D_INT8,
-    DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8,
+    CONV_2D => conv | CONV_2D_INT8 [prepare_int8],
+    DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8 [prepare_int8],
     AVERAGE_POOL_2D => pooling | AVERAGE_POOL_2D_INT8,
     MAX_POOL_2D => pooling | MAX_POOL_2D_INT8,
     FULLY_CONNECTED => fully_connected | FULLY_CONNECTED_INT8 [prepare_int8],
@@ -383,7 +383,7 @@ sparse_registrations!(UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
     UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 [prepare_sparse_int8],
     "int8 gate weights (inputs 1-8)");
 sparse_registrations!(CONV_2D => conv,
-    CONV_2D_SPARSE, CONV_2D_SPARSE_INT8 [prepare_sparse],
+    CONV_2D_SPARSE, CONV_2D_SPARSE_INT8 [prepare_sparse_int8],
     "int8 filters (input 1) in 1x4 blocks");
 
 /// `DEPTHWISE_CONV_2D_INT8` for depthwise operators that read a one-channel input (micro_speech's
