@@ -271,6 +271,34 @@ fn average_int<T: Copy + Into<i32>, A: AvgAcc>(
     })
 }
 
+/// Integer average pool with `i64` sums, one channel at a time in rolled loops: only for
+/// windows whose sums could overflow `i32` (2^16 elements or more, no real model's), so it is
+/// kept small (a second copy of [`average_int`] cost about 1.2 KB of flash).
+fn average_wide<T: Copy + Into<i32>>(
+    g: &Geometry,
+    input: &[T],
+    output: &mut [T],
+    lo: i64,
+    hi: i64,
+    store: impl Fn(i64) -> T,
+) -> Result<(), KernelError> {
+    g.for_each(output, |out, span| {
+        let count = span.count();
+        if count == 0 {
+            return Err(KernelError::EmptyWindow);
+        }
+        for (c, o) in out.iter_mut().enumerate() {
+            let mut a = 0i64;
+            span.pixels(|i| {
+                crate::rolled::keep_rolled();
+                a = a.add(input[i + c].into());
+            });
+            *o = store(a.average(count).max(lo).min(hi));
+        }
+        Ok(())
+    })
+}
+
 /// Max pool: the output pixel holds the running maximum (contiguous channel vectors), starting
 /// from `init`; `max(m, x)` must keep `m` unless `x` is larger, as `std::max` does.
 #[inline(always)]
@@ -315,7 +343,7 @@ macro_rules! int_pools {
             if fits_i32(p) {
                 average_int::<$t, i32>(&g, input, output, lo, hi, |v| v as $t)
             } else {
-                average_int::<$t, i64>(&g, input, output, lo, hi, |v| v as $t)
+                average_wide::<$t>(&g, input, output, lo, hi, |v| v as $t)
             }
         }
 
@@ -522,6 +550,39 @@ mod tests {
         average_pool_i8(&p, [1, 2, 2, 20], &input, [1, 1, 1, 20], &mut out).unwrap();
         assert_eq!(out[0], -3);
         assert_eq!(out[1], 9);
+    }
+
+    #[test]
+    fn average_of_windows_too_large_for_i32_sums() {
+        // A 256x256 SAME window (2^16 elements: the i64 sums) over a 3x5 image of 6 channels:
+        // every window holds the whole image, as TFLite clips it.
+        let mut rng = crate::kernels::test_rng::Rng(0x9e37_79b9);
+        let input: [i8; 90] = core::array::from_fn(|_| rng.next() as i8);
+        let w = compute_padding(Padding::Same, 1, 1, 1, 1, 3, 5, 256, 256).unwrap();
+        assert_eq!((w.out_height, w.out_width), (3, 5));
+        let p = PoolParams::quantized(
+            [1, 1],
+            [256, 256],
+            w.padding,
+            1.0,
+            0,
+            Activation::None,
+            -128,
+            127,
+        );
+        assert!(!fits_i32(&p));
+        let mut out = [0i8; 90];
+        average_pool_i8(&p, [1, 3, 5, 6], &input, [1, 3, 5, 6], &mut out).unwrap();
+        for (i, &o) in out.iter().enumerate() {
+            let c = i % 6;
+            let sum: i64 = input.iter().skip(c).step_by(6).map(|&v| v as i64).sum();
+            let want = if sum > 0 {
+                (sum + 7) / 15
+            } else {
+                (sum - 7) / 15
+            };
+            assert_eq!(o as i64, want, "output {i}");
+        }
     }
 
     #[test]
