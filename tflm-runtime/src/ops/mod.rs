@@ -14,6 +14,8 @@ use crate::schema::op;
 use bytemuck::Pod;
 use core::cell::Cell;
 use places::Place;
+// One module per pooling op, so that each registration links its own kernels.
+use pooling::{average as average_pool, max as max_pool};
 
 mod add;
 mod binary;
@@ -321,8 +323,8 @@ registrations! {
     SOFTMAX => softmax | SOFTMAX_INT8 [prepare_int8],
     CONV_2D => conv | CONV_2D_INT8 [prepare_int8],
     DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8 [prepare_int8],
-    AVERAGE_POOL_2D => pooling | AVERAGE_POOL_2D_INT8,
-    MAX_POOL_2D => pooling | MAX_POOL_2D_INT8,
+    AVERAGE_POOL_2D => average_pool | AVERAGE_POOL_2D_INT8,
+    MAX_POOL_2D => max_pool | MAX_POOL_2D_INT8,
     FULLY_CONNECTED => fully_connected | FULLY_CONNECTED_INT8 [prepare_int8],
     RESHAPE => reshape,
     SQUEEZE => reshape,

@@ -89,17 +89,57 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     Ok(())
 }
 
-super::int8_evals!();
+/// AVERAGE_POOL_2D's registrations: evals that link the average kernels alone (one eval for
+/// both ops linked the max pool's kernels into every average-pool firmware, and back).
+pub(super) mod average {
+    pub(in crate::ops) use super::prepare;
+    use super::{DataReader, Error, OpIo};
 
-/// The pooling ops' kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
-fn eval_variants<const ALL_TYPES: bool>(
+    pub(in crate::ops) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+        super::eval_variants::<true, true>(io, data)
+    }
+
+    /// The same for int8 operators only (`AVERAGE_POOL_2D_INT8`).
+    pub(in crate::ops) fn eval_int8(
+        io: &mut OpIo<'_>,
+        data: &mut DataReader<'_>,
+    ) -> Result<(), Error> {
+        super::eval_variants::<false, true>(io, data)
+    }
+}
+
+/// MAX_POOL_2D's registrations, as [`average`]'s.
+pub(super) mod max {
+    pub(in crate::ops) use super::prepare;
+    use super::{DataReader, Error, OpIo};
+
+    pub(in crate::ops) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+        super::eval_variants::<true, false>(io, data)
+    }
+
+    /// The same for int8 operators only (`MAX_POOL_2D_INT8`).
+    pub(in crate::ops) fn eval_int8(
+        io: &mut OpIo<'_>,
+        data: &mut DataReader<'_>,
+    ) -> Result<(), Error> {
+        super::eval_variants::<false, false>(io, data)
+    }
+}
+
+/// The pooling ops' kernels: int8 always, the other types when `ALL_TYPES`
+/// ([`super::int8_evals`]); the average pool's when `AVERAGE`, else the max pool's (both
+/// constants, so each registration links one op's kernels).
+fn eval_variants<const ALL_TYPES: bool, const AVERAGE: bool>(
     io: &mut OpIo<'_>,
     data: &mut DataReader<'_>,
 ) -> Result<(), Error> {
     let h: Header = data.get()?;
     let params: PoolParams = data.get()?;
     let (is, os) = (h.input.map(|d| d as usize), h.output.map(|d| d as usize));
-    let average = h.code == op::AVERAGE_POOL_2D;
+    let average = AVERAGE;
+    if (h.code == op::AVERAGE_POOL_2D) != average {
+        return Err(io.internal("pooling op of another registration"));
+    }
     let r = match (DType::from_schema(h.dtype as i8), average) {
         (Some(DType::F32), true) if ALL_TYPES => {
             k::average_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?)
