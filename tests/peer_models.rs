@@ -309,7 +309,7 @@ fn narrowest_registrations() {
         (
             "person_detect",
             &[
-                "CONV_2D_INT8",
+                "CONV_2D_POINTWISE_INT8",
                 "DEPTHWISE_CONV_2D_INT8",
                 "AVERAGE_POOL_2D_INT8",
                 "RESHAPE",

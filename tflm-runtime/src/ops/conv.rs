@@ -240,28 +240,29 @@ pub(super) fn prepare_conv_like<const INT8_ONLY: bool>(
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with::<false>(p, false)
+    prepare_with::<false, false>(p, false)
 }
 
 /// [`prepare`] of int8 operators only (`CONV_2D_INT8`): the other types' checks are compiled
 /// out.
 pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with::<true>(p, false)
+    prepare_with::<true, false>(p, false)
 }
 
 /// [`prepare`] that also accepts an int8 filter in the 1x4 block encoding (`CONV_2D_SPARSE`).
 pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with::<false>(p, true)
+    prepare_with::<false, false>(p, true)
 }
 
 /// [`prepare_sparse`] of int8 operators only (`CONV_2D_SPARSE_INT8`).
 pub(super) fn prepare_sparse_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with::<true>(p, true)
+    prepare_with::<true, false>(p, true)
 }
 
 /// `sparse_ok`: a sparse registration's, which links the block kernel; `INT8_ONLY` as in
-/// [`prepare_conv_like`].
-fn prepare_with<const INT8_ONLY: bool>(
+/// [`prepare_conv_like`]; `POINTWISE`: `CONV_2D_POINTWISE_INT8`'s, which refuses what the
+/// pointwise kernel does not run.
+fn prepare_with<const INT8_ONLY: bool, const POINTWISE: bool>(
     p: &mut Prepare<'_, '_, '_>,
     sparse_ok: bool,
 ) -> Result<(), ParseErrorKind> {
@@ -280,6 +281,24 @@ fn prepare_with<const INT8_ONLY: bool>(
     let (in_c, f_c) = (input.shape.dim(3), filter.shape.dim(3));
     if f_c == 0 || in_c % f_c != 0 {
         return Err(p.invalid("input channels are not a multiple of the weights' channels"));
+    }
+    // A 1x1 window never pads, and an int8 zero point always fits the 16-bit lanes, so the
+    // pointwise kernel runs every operator this accepts.
+    let lanes = || {
+        let offset = input.quantization.zero_point().wrapping_neg();
+        crate::kernels::dsp::offset16x2(offset).is_some()
+    };
+    if POINTWISE
+        && !(filter.shape.dim(1) == 1
+            && filter.shape.dim(2) == 1
+            && f_c == in_c
+            && in_c <= crate::kernels::pointwise::MAX_CHANNELS
+            && lanes())
+    {
+        return Err(p.unsupported(
+            "filters other than 1x1 over all input channels with ops::CONV_2D_POINTWISE_INT8 \
+             (register ops::CONV_2D_INT8)",
+        ));
     }
     if filter.is_sparse {
         if !sparse_ok {
@@ -306,6 +325,21 @@ fn prepare_with<const INT8_ONLY: bool>(
         p.scratch_bytes = k::im2col_bytes(filter.shape.extended::<4>().unwrap_or_default(), in_c);
     }
     Ok(())
+}
+
+/// [`prepare`] for `CONV_2D_POINTWISE_INT8`: int8 1x1 convolutions over all input channels
+/// only, what the pointwise kernel runs.
+pub(super) fn prepare_pointwise(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true, true>(p, false)
+}
+
+/// `CONV_2D_POINTWISE_INT8`'s eval: the pointwise kernel alone.
+pub(super) fn eval_pointwise(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let h: ConvHeader = data.get()?;
+    let params: ConvParams = data.get()?;
+    let scales = channel_scales(data, h.filter[0] as usize)?;
+    let r = crate::kernels::pointwise::pointwise_i8(&params, scales, conv_io(io, &h)?);
+    kernel_result(io, r)
 }
 
 super::int8_evals!();

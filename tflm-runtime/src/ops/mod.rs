@@ -280,7 +280,13 @@ macro_rules! registrations {
                     FULLY_CONNECTED,
                     FULLY_CONNECTED_SPARSE,
                 ],
-                op::CONV_2D => &[CONV_2D_INT8, CONV_2D_SPARSE_INT8, CONV_2D, CONV_2D_SPARSE],
+                op::CONV_2D => &[
+                    CONV_2D_POINTWISE_INT8,
+                    CONV_2D_INT8,
+                    CONV_2D_SPARSE_INT8,
+                    CONV_2D,
+                    CONV_2D_SPARSE,
+                ],
                 op::DEPTHWISE_CONV_2D => &[
                     DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8,
                     DEPTHWISE_CONV_2D_INT8,
@@ -403,6 +409,23 @@ pub const DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: Registration = Registration {
     ),
     prepare: depthwise_conv::prepare_one_channel,
     eval: depthwise_conv::eval_one_channel,
+    verify_sparse: None,
+    state: None,
+};
+
+/// `CONV_2D_INT8` for models whose convolutions are all 1x1 over all input channels
+/// (person_detect's): only the pointwise kernel is linked, not the im2col and generic paths
+/// (about 9 KB). Another convolution is refused at parse time, naming [`CONV_2D_INT8`].
+/// [`registration_for`] picks it when it fits every CONV_2D operator.
+pub const CONV_2D_POINTWISE_INT8: Registration = Registration {
+    code: op::CONV_2D,
+    name: "CONV_2D_POINTWISE_INT8",
+    op_name: "CONV_2D",
+    int8_only: Some(
+        "types other than int8 with ops::CONV_2D_POINTWISE_INT8 (register ops::CONV_2D)",
+    ),
+    prepare: conv::prepare_pointwise,
+    eval: conv::eval_pointwise,
     verify_sparse: None,
     state: None,
 };
