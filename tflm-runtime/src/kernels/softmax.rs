@@ -75,8 +75,10 @@ impl SoftmaxParams {
         }
     }
 
-    /// exp(diff) in Q0.31 for an input difference `diff <= 0`, or 0 below `diff_min`.
-    #[inline(always)]
+    /// exp(diff) in Q0.31 for an input difference `diff <= 0`, or 0 below `diff_min`. Out of
+    /// line: the kernels call it twice per element (sum, then output), and each inlined copy
+    /// cost about 0.5 KB of flash for rows of a handful of classes.
+    #[inline(never)]
     pub fn exp_of_diff(&self, diff: i32) -> i32 {
         if diff < self.diff_min {
             return 0;
