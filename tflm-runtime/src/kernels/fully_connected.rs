@@ -443,11 +443,13 @@ fn filter_offset_term<T: Copy + Into<i32>>(x: &[T], input_offset: i32, filter_of
     if filter_offset == 0 {
         return 0;
     }
-    x.iter()
-        .fold(0i32, |s, &v| {
-            s.wrapping_add(v.into().wrapping_add(input_offset))
-        })
-        .wrapping_mul(filter_offset)
+    // Kept rolled: once per input row, and only for asymmetric weights (no peer model's).
+    let mut sum = 0i32;
+    for &v in x {
+        crate::rolled::keep_rolled();
+        sum = sum.wrapping_add(v.into().wrapping_add(input_offset));
+    }
+    sum.wrapping_mul(filter_offset)
 }
 
 /// The end of one int8 output: `clamp(round(double(acc + bias) * scale) + zero_point)`.
