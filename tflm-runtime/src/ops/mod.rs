@@ -292,6 +292,7 @@ macro_rules! registrations {
                     DEPTHWISE_CONV_2D_INT8,
                     DEPTHWISE_CONV_2D,
                 ],
+                op::SOFTMAX => &[SOFTMAX_INT8, SOFTMAX_INT8_INT16, SOFTMAX],
                 op::UNIDIRECTIONAL_SEQUENCE_LSTM => &[
                     UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
                     UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
@@ -426,6 +427,24 @@ pub const CONV_2D_POINTWISE_INT8: Registration = Registration {
     ),
     prepare: conv::prepare_pointwise,
     eval: conv::eval_pointwise,
+    verify_sparse: None,
+    state: None,
+};
+
+/// `SOFTMAX` for int8 input and int16 output only (keyword_scrambled's; TFLite Micro's
+/// `Register_SOFTMAX_INT8_INT16`): the int8 → int8, int16 and float kernels and the int16
+/// kernel's tables are not linked. Another pair of types is refused at parse time, naming
+/// [`SOFTMAX`]. [`registration_for`] picks it when it fits every SOFTMAX operator.
+pub const SOFTMAX_INT8_INT16: Registration = Registration {
+    code: op::SOFTMAX,
+    name: "SOFTMAX_INT8_INT16",
+    op_name: "SOFTMAX",
+    int8_only: Some(
+        "types other than int8 input and int16 output with ops::SOFTMAX_INT8_INT16 \
+         (register ops::SOFTMAX)",
+    ),
+    prepare: softmax::prepare_int8_int16,
+    eval: softmax::eval_int8_int16,
     verify_sparse: None,
     state: None,
 };
