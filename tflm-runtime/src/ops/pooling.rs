@@ -89,42 +89,36 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     Ok(())
 }
 
-/// AVERAGE_POOL_2D's registrations: evals that link the average kernels alone (one eval for
-/// both ops linked the max pool's kernels into every average-pool firmware, and back).
-pub(super) mod average {
-    pub(in crate::ops) use super::prepare;
-    use super::{DataReader, Error, OpIo};
+/// A pooling op's module for its registrations (`$average`: AVERAGE_POOL_2D's, else
+/// MAX_POOL_2D's): evals that link that op's kernels alone (one eval for both ops linked the
+/// max pool's kernels into every average-pool firmware, and back).
+macro_rules! pool_op {
+    ($module:ident, $average:literal, $doc:literal) => {
+        #[doc = $doc]
+        pub(super) mod $module {
+            pub(in crate::ops) use super::prepare;
+            use super::{DataReader, Error, OpIo};
 
-    pub(in crate::ops) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-        super::eval_variants::<true, true>(io, data)
-    }
+            pub(in crate::ops) fn eval(
+                io: &mut OpIo<'_>,
+                data: &mut DataReader<'_>,
+            ) -> Result<(), Error> {
+                super::eval_variants::<true, $average>(io, data)
+            }
 
-    /// The same for int8 operators only (`AVERAGE_POOL_2D_INT8`).
-    pub(in crate::ops) fn eval_int8(
-        io: &mut OpIo<'_>,
-        data: &mut DataReader<'_>,
-    ) -> Result<(), Error> {
-        super::eval_variants::<false, true>(io, data)
-    }
+            /// The same for int8 operators only (the `_INT8` registration).
+            pub(in crate::ops) fn eval_int8(
+                io: &mut OpIo<'_>,
+                data: &mut DataReader<'_>,
+            ) -> Result<(), Error> {
+                super::eval_variants::<false, $average>(io, data)
+            }
+        }
+    };
 }
 
-/// MAX_POOL_2D's registrations, as [`average`]'s.
-pub(super) mod max {
-    pub(in crate::ops) use super::prepare;
-    use super::{DataReader, Error, OpIo};
-
-    pub(in crate::ops) fn eval(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-        super::eval_variants::<true, false>(io, data)
-    }
-
-    /// The same for int8 operators only (`MAX_POOL_2D_INT8`).
-    pub(in crate::ops) fn eval_int8(
-        io: &mut OpIo<'_>,
-        data: &mut DataReader<'_>,
-    ) -> Result<(), Error> {
-        super::eval_variants::<false, false>(io, data)
-    }
-}
+pool_op!(average, true, "AVERAGE_POOL_2D's registrations.");
+pool_op!(max, false, "MAX_POOL_2D's registrations.");
 
 /// The pooling ops' kernels: int8 always, the other types when `ALL_TYPES`
 /// ([`super::int8_evals`]); the average pool's when `AVERAGE`, else the max pool's (both
