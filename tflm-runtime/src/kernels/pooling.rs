@@ -228,9 +228,12 @@ fn fits_i32(p: &PoolParams) -> bool {
     (p.filter_height.max(0) as u64) * (p.filter_width.max(0) as u64) < (1 << 16)
 }
 
-/// Integer average pool, four channels at a time with the sums in registers.
+/// Integer average pool, four channels at a time with the sums in registers (`QUADS`), or one
+/// channel at a time in rolled loops: the `i64` sums' variant, only for windows whose sums
+/// could overflow `i32` (2^16 elements or more, no real model's), is kept small (a second
+/// copy of the quad loops cost about 0.9 KB of flash).
 #[inline(always)]
-fn average_int<T: Copy + Into<i32>, A: AvgAcc>(
+fn average_int<T: Copy + Into<i32>, A: AvgAcc, const QUADS: bool>(
     g: &Geometry,
     input: &[T],
     output: &mut [T],
@@ -244,9 +247,10 @@ fn average_int<T: Copy + Into<i32>, A: AvgAcc>(
             return Err(KernelError::EmptyWindow);
         }
         let finish = |a: A| store(a.average(count).max(lo).min(hi));
-        let mut quads = out.chunks_exact_mut(4);
+        // No quad at all without `QUADS`: every channel is the remainder's.
+        let mut quads = out.chunks_exact_mut(if QUADS { 4 } else { out.len() + 1 });
         let mut c = 0;
-        for q in &mut quads {
+        for q in quads.by_ref().filter(|_| QUADS) {
             let [mut a0, mut a1, mut a2, mut a3] = [A::ZERO; 4];
             span.pixels(|i| {
                 let x = &input[i + c..i + c + 4];
@@ -263,37 +267,14 @@ fn average_int<T: Copy + Into<i32>, A: AvgAcc>(
         }
         for o in quads.into_remainder() {
             let mut a = A::ZERO;
-            span.pixels(|i| a = a.add(input[i + c].into()));
-            *o = finish(a);
-            c += 1;
-        }
-        Ok(())
-    })
-}
-
-/// Integer average pool with `i64` sums, one channel at a time in rolled loops: only for
-/// windows whose sums could overflow `i32` (2^16 elements or more, no real model's), so it is
-/// kept small (a second copy of [`average_int`] cost about 1.2 KB of flash).
-fn average_wide<T: Copy + Into<i32>>(
-    g: &Geometry,
-    input: &[T],
-    output: &mut [T],
-    lo: i64,
-    hi: i64,
-    store: impl Fn(i64) -> T,
-) -> Result<(), KernelError> {
-    g.for_each(output, |out, span| {
-        let count = span.count();
-        if count == 0 {
-            return Err(KernelError::EmptyWindow);
-        }
-        for (c, o) in out.iter_mut().enumerate() {
-            let mut a = 0i64;
             span.pixels(|i| {
-                crate::rolled::keep_rolled();
+                if !QUADS {
+                    crate::rolled::keep_rolled();
+                }
                 a = a.add(input[i + c].into());
             });
-            *o = store(a.average(count).max(lo).min(hi));
+            *o = finish(a);
+            c += 1;
         }
         Ok(())
     })
@@ -341,9 +322,9 @@ macro_rules! int_pools {
             let g = geometry(p, input_shape, input.len(), output_shape, output.len())?;
             let (lo, hi) = (p.activation_min as i64, p.activation_max as i64);
             if fits_i32(p) {
-                average_int::<$t, i32>(&g, input, output, lo, hi, |v| v as $t)
+                average_int::<$t, i32, true>(&g, input, output, lo, hi, |v| v as $t)
             } else {
-                average_wide::<$t>(&g, input, output, lo, hi, |v| v as $t)
+                average_int::<$t, i64, false>(&g, input, output, lo, hi, |v| v as $t)
             }
         }
 
