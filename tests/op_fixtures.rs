@@ -9,7 +9,7 @@ use common::{compare, op_fixtures};
 use std::path::Path;
 use tflm::fixtures::read_cases;
 use tflm::run::{outputs, set_inputs, AlignedBytes};
-use tflm_runtime::{Interpreter, Model};
+use tflm_runtime::{ops, Interpreter, Model};
 
 fn run_fixture(
     dir: &Path,
@@ -18,11 +18,27 @@ fn run_fixture(
     reset_each: bool,
 ) -> Result<(), String> {
     let bytes = AlignedBytes::new(&std::fs::read(dir.join(model_file)).map_err(|e| e.to_string())?);
-    let model = Model::parse(bytes.as_slice()).map_err(|e| format!("parse: {e}"))?;
+    let all = Model::parse(bytes.as_slice()).map_err(|e| format!("parse: {e}"))?;
+    // Also with the narrowest registrations, what a firmware lists (`ops::registration_for`):
+    // the per-type and per-shape ones (`CONV_2D_POINTWISE_INT8`, ...) must run their
+    // operators as the full ones do.
+    let narrow: Vec<ops::Registration> = (0..all.num_operators())
+        .filter_map(|i| ops::registration_for(&all, all.operator(i).code))
+        .collect();
+    let narrowest = Model::parse_with(bytes.as_slice(), &narrow)
+        .map_err(|e| format!("parse with {narrow:?}: {e}"))?;
+    for model in [all, narrowest] {
+        run_cases(dir, &model, fixture, reset_each)?;
+    }
+    Ok(())
+}
+
+/// The cases of `fixture` through `model`.
+fn run_cases(dir: &Path, model: &Model<'_>, fixture: &str, reset_each: bool) -> Result<(), String> {
     let cases = read_cases(&dir.join(fixture)).map_err(|e| e.to_string())?;
     let mut arena = tflm::run::arena(model.arena_size());
     let mut interpreter =
-        Interpreter::new(&model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
+        Interpreter::new(model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
     for case in &cases {
         if reset_each {
             interpreter.reset_state();

@@ -83,13 +83,15 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
     io: ConvIo<'_, T, T::W, B, O>,
     emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
-    depthwise_core_with::<true, T, B, O, _>(p, io, emit)
+    depthwise_core_with::<true, false, T, B, O, _>(p, io, emit)
 }
 
 /// [`depthwise_core`], with the 3x3 interior path only when `INTERIOR_3X3`: without it the
-/// path's code (about 4.7 KB for int8) is not linked.
+/// path's code (about 4.7 KB for int8) is not linked. `SCALAR_ONLY` takes one output channel
+/// at a time everywhere, in rolled loops (the quad sweeps' code, about 6 KB for int8, is not
+/// linked): for a fallback no real model reaches.
 #[inline(always)]
-fn depthwise_core_with<const INTERIOR_3X3: bool, T: Mac, B, O, E>(
+fn depthwise_core_with<const INTERIOR_3X3: bool, const SCALAR_ONLY: bool, T: Mac, B, O, E>(
     p: &ConvParams,
     io: ConvIo<'_, T, T::W, B, O>,
     mut emit: E,
@@ -160,7 +162,9 @@ where
                 f_w,
                 out_c,
             };
-            let mut quads = px.chunks_exact_mut(4);
+            // Quads first, then the channels left one at a time (all of them when
+            // `SCALAR_ONLY`: no quad then).
+            let mut quads = px.chunks_exact_mut(if SCALAR_ONLY { px.len() + 1 } else { 4 });
             let mut oc = 0;
             if !relaid.is_empty() && (fy0, fy1, fx0, fx1) == (0, 3, 0, 3) {
                 let (c, dx) = (out_c, win.dilation[1] * out_c);
@@ -183,7 +187,7 @@ where
                     emit(oc, &acc, quad);
                     oc += 4;
                 }
-            } else if dm == 1 {
+            } else if !SCALAR_ONLY && dm == 1 {
                 // Channels innermost: each in-image tap's input pixel and weights are
                 // one run each, swept a word (four channels, DSP lanes for int8) at a
                 // time into accumulators kept on the stack, up to `DW_QUADS` quads per
@@ -206,7 +210,7 @@ where
                     }
                 }
             }
-            for quad in &mut quads {
+            for quad in quads.by_ref().filter(|_| !SCALAR_ONLY) {
                 let mut acc = [T::ZERO; 4];
                 // A macro, not a closure: called from two loops, LLVM would outline
                 // a closure and keep the accumulators in memory.
@@ -235,6 +239,9 @@ where
                 oc += 4;
             }
             for o in quads.into_remainder() {
+                if SCALAR_ONLY {
+                    crate::rolled::keep_rolled();
+                }
                 let ic = oc / dm;
                 let mut acc = T::ZERO;
                 taps.for_each(|i, t| acc = T::mac(acc, input[i + ic], filter[t + oc], off));
@@ -257,19 +264,20 @@ pub fn depthwise_conv_per_channel_i8(
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
-    per_channel_i8::<true>(p, q, io)
+    per_channel_i8::<true, false>(p, q, io)
 }
 
-/// [`depthwise_conv_per_channel_i8`], with or without the 3x3 interior path.
+/// [`depthwise_conv_per_channel_i8`], with or without the 3x3 interior path, or one channel
+/// at a time (`SCALAR_ONLY`).
 #[inline(always)]
-fn per_channel_i8<const INTERIOR_3X3: bool>(
+fn per_channel_i8<const INTERIOR_3X3: bool, const SCALAR_ONLY: bool>(
     p: &ConvParams,
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
     check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
     let emit = requantize_i8(p, q, io.bias);
-    depthwise_core_with::<INTERIOR_3X3, _, _, _, _>(p, io, emit)
+    depthwise_core_with::<INTERIOR_3X3, SCALAR_ONLY, _, _, _, _>(p, io, emit)
 }
 
 /// Bytes of the re-laid filter [`depthwise_conv_one_channel_i8`] keeps on the stack: `out_c`
@@ -457,8 +465,10 @@ fn one_channel_fallback(
     depthwise_conv_per_channel_i8(p, q, io)
 }
 
-/// [`one_channel_fallback`] without the 3x3 interior path
-/// ([`depthwise_conv_one_channel_only_i8`]).
+/// [`one_channel_fallback`] for [`depthwise_conv_one_channel_only_i8`]: one output channel at
+/// a time in rolled loops, without the 3x3 interior path (which a one-channel input never
+/// takes) or the quad sweeps. It runs only for filters beyond the one-channel kernel's stack
+/// tables, which no real model has; the generic sweep here cost micro_speech 7.3 KB of flash.
 #[cold]
 #[inline(never)]
 fn one_channel_fallback_sweep(
@@ -466,7 +476,7 @@ fn one_channel_fallback_sweep(
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
-    per_channel_i8::<false>(p, q, io)
+    per_channel_i8::<false, true>(p, q, io)
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8

@@ -22,6 +22,9 @@ pub struct DequantizeParams {
 fn dequantize<I: Copy + Into<i32>>(p: &DequantizeParams, input: &[I], output: &mut [f32]) {
     let (scale, zero_point) = (p.scale, p.zero_point);
     for (o, &x) in output.iter_mut().zip(input) {
+        // Kept rolled (as QUANTIZE's loops): a graph converts its output once, and the eval
+        // links every input type's loop.
+        crate::rolled::keep_rolled();
         *o = scale * (x.into() - zero_point) as f32;
     }
 }
@@ -65,6 +68,7 @@ pub fn dequantize_per_channel_i8(
         let c = k % channels;
         let (scale, zp) = (scales[c], zero_points[if shared_zp { 0 } else { c }]);
         for (o, &x) in out.iter_mut().zip(inp) {
+            crate::rolled::keep_rolled();
             *o = scale * (x as i32 - zp) as f32;
         }
     }
@@ -90,6 +94,7 @@ pub fn f16_to_f32(bits: u16) -> f32 {
 /// Float16 (as `u16` bits) → float32.
 pub fn dequantize_f16(input: &[u16], output: &mut [f32]) {
     for (o, &h) in output.iter_mut().zip(input) {
+        crate::rolled::keep_rolled();
         *o = f16_to_f32(h);
     }
 }

@@ -443,11 +443,13 @@ fn filter_offset_term<T: Copy + Into<i32>>(x: &[T], input_offset: i32, filter_of
     if filter_offset == 0 {
         return 0;
     }
-    x.iter()
-        .fold(0i32, |s, &v| {
-            s.wrapping_add(v.into().wrapping_add(input_offset))
-        })
-        .wrapping_mul(filter_offset)
+    // Kept rolled: once per input row, and only for asymmetric weights (no peer model's).
+    let mut sum = 0i32;
+    for &v in x {
+        crate::rolled::keep_rolled();
+        sum = sum.wrapping_add(v.into().wrapping_add(input_offset));
+    }
+    sum.wrapping_mul(filter_offset)
 }
 
 /// The end of one int8 output: `clamp(round(double(acc + bias) * scale) + zero_point)`.
@@ -621,9 +623,13 @@ fn block_sums(sums: &mut [i32], bias: Option<&[i32]>, x: &[i8], rows: &[i8], io:
                 return word_sums(sums, xw, rows, off);
             }
             // Depths that are not whole words (or offsets beyond 16 bits): one row at a time,
-            // which is rare enough not to pay for a second four-row loop's code.
+            // one multiply-add per weight in a rolled loop; rare enough (no peer model has
+            // one) not to pay for the word loop's code a second time.
             for (s, w) in sums.iter_mut().zip(rows.chunks_exact(x.len())) {
-                *s = i8::dot(*s, x, w, io);
+                for (&xv, &wv) in x.iter().zip(w) {
+                    crate::rolled::keep_rolled();
+                    *s = s.wrapping_add((xv as i32).wrapping_add(io).wrapping_mul(wv as i32));
+                }
             }
         }
     }

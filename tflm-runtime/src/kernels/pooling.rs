@@ -228,9 +228,12 @@ fn fits_i32(p: &PoolParams) -> bool {
     (p.filter_height.max(0) as u64) * (p.filter_width.max(0) as u64) < (1 << 16)
 }
 
-/// Integer average pool, four channels at a time with the sums in registers.
+/// Integer average pool, four channels at a time with the sums in registers (`QUADS`), or one
+/// channel at a time in rolled loops: the `i64` sums' variant, only for windows whose sums
+/// could overflow `i32` (2^16 elements or more, no real model's), is kept small (a second
+/// copy of the quad loops cost about 0.9 KB of flash).
 #[inline(always)]
-fn average_int<T: Copy + Into<i32>, A: AvgAcc>(
+fn average_int<T: Copy + Into<i32>, A: AvgAcc, const QUADS: bool>(
     g: &Geometry,
     input: &[T],
     output: &mut [T],
@@ -244,9 +247,10 @@ fn average_int<T: Copy + Into<i32>, A: AvgAcc>(
             return Err(KernelError::EmptyWindow);
         }
         let finish = |a: A| store(a.average(count).max(lo).min(hi));
-        let mut quads = out.chunks_exact_mut(4);
+        // No quad at all without `QUADS`: every channel is the remainder's.
+        let mut quads = out.chunks_exact_mut(if QUADS { 4 } else { out.len() + 1 });
         let mut c = 0;
-        for q in &mut quads {
+        for q in quads.by_ref().filter(|_| QUADS) {
             let [mut a0, mut a1, mut a2, mut a3] = [A::ZERO; 4];
             span.pixels(|i| {
                 let x = &input[i + c..i + c + 4];
@@ -263,7 +267,12 @@ fn average_int<T: Copy + Into<i32>, A: AvgAcc>(
         }
         for o in quads.into_remainder() {
             let mut a = A::ZERO;
-            span.pixels(|i| a = a.add(input[i + c].into()));
+            span.pixels(|i| {
+                if !QUADS {
+                    crate::rolled::keep_rolled();
+                }
+                a = a.add(input[i + c].into());
+            });
             *o = finish(a);
             c += 1;
         }
@@ -313,9 +322,9 @@ macro_rules! int_pools {
             let g = geometry(p, input_shape, input.len(), output_shape, output.len())?;
             let (lo, hi) = (p.activation_min as i64, p.activation_max as i64);
             if fits_i32(p) {
-                average_int::<$t, i32>(&g, input, output, lo, hi, |v| v as $t)
+                average_int::<$t, i32, true>(&g, input, output, lo, hi, |v| v as $t)
             } else {
-                average_int::<$t, i64>(&g, input, output, lo, hi, |v| v as $t)
+                average_int::<$t, i64, false>(&g, input, output, lo, hi, |v| v as $t)
             }
         }
 
@@ -522,6 +531,39 @@ mod tests {
         average_pool_i8(&p, [1, 2, 2, 20], &input, [1, 1, 1, 20], &mut out).unwrap();
         assert_eq!(out[0], -3);
         assert_eq!(out[1], 9);
+    }
+
+    #[test]
+    fn average_of_windows_too_large_for_i32_sums() {
+        // A 256x256 SAME window (2^16 elements: the i64 sums) over a 3x5 image of 6 channels:
+        // every window holds the whole image, as TFLite clips it.
+        let mut rng = crate::kernels::test_rng::Rng(0x9e37_79b9);
+        let input: [i8; 90] = core::array::from_fn(|_| rng.next() as i8);
+        let w = compute_padding(Padding::Same, 1, 1, 1, 1, 3, 5, 256, 256).unwrap();
+        assert_eq!((w.out_height, w.out_width), (3, 5));
+        let p = PoolParams::quantized(
+            [1, 1],
+            [256, 256],
+            w.padding,
+            1.0,
+            0,
+            Activation::None,
+            -128,
+            127,
+        );
+        assert!(!fits_i32(&p));
+        let mut out = [0i8; 90];
+        average_pool_i8(&p, [1, 3, 5, 6], &input, [1, 3, 5, 6], &mut out).unwrap();
+        for (i, &o) in out.iter().enumerate() {
+            let c = i % 6;
+            let sum: i64 = input.iter().skip(c).step_by(6).map(|&v| v as i64).sum();
+            let want = if sum > 0 {
+                (sum + 7) / 15
+            } else {
+                (sum - 7) / 15
+            };
+            assert_eq!(o as i64, want, "output {i}");
+        }
     }
 
     #[test]

@@ -33,6 +33,10 @@ fn affine<O>(
 ) {
     let (scale, zero_point) = (p.scale, p.zero_point);
     for (o, &x) in output.iter_mut().zip(input) {
+        // Kept rolled, as the requantizing loops below: a graph's QUANTIZE converts its input
+        // or output once (a few hundred elements at most in the peer models), and the
+        // eval links every type pair's loop, each about 1 KB unrolled.
+        crate::rolled::keep_rolled();
         // `as` saturates and maps NaN to 0 (see the module docs).
         let q = (libm::roundf(x / scale) as i32).saturating_add(zero_point);
         *o = narrow(q.clamp(min, max));
@@ -90,6 +94,7 @@ fn requantize<I: Copy + Into<i64>, O>(
 ) {
     let p = *p;
     for (o, &x) in output.iter_mut().zip(input) {
+        crate::rolled::keep_rolled();
         // Only int32 inputs can make the difference overflow; wrap as the C++ does in practice.
         let v = (x.into() - p.input_zero_point as i64) as i32;
         let q = multiply_by_quantized_multiplier(v, p.multiplier, p.shift)

@@ -14,12 +14,31 @@
 //!   or two of LiteRT's results, which use glibc's).
 
 use crate::quant::{
-    exp_on_negative_values, get_reciprocal, multiply_by_quantized_multiplier, quantize_multiplier,
-    rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
+    effective_scale, exp_on_negative_values, get_reciprocal, multiply_by_quantized_multiplier,
+    quantize_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
 };
 
 /// Q-format integer bits of the scaled differences fed to `exp_on_negative_values`.
 const SCALED_DIFF_INTEGER_BITS: i32 = 5;
+/// Fraction bits of the scaled differences (Q5.26).
+const DIFF_FRACTION_BITS: i32 = 31 - SCALED_DIFF_INTEGER_BITS;
+/// The largest scaled difference, `(2^5 - 1) * 2^26`.
+const DIFF_RADIUS: u64 = ((1 << SCALED_DIFF_INTEGER_BITS) - 1) << DIFF_FRACTION_BITS;
+/// `2^31 - 1` as a double: LiteRT's cap on the input multiplier.
+const Q31_MAX: f64 = i32::MAX as f64;
+
+/// `f64::min` on the bits (no soft-float compare): `cap` is positive and finite, so a
+/// positive double is above it exactly when its bits are, and a NaN gives `cap`.
+fn min_f64(x: f64, cap: f64) -> f64 {
+    let (bits, sign) = (x.to_bits(), 1u64 << 63);
+    let nan = bits & !sign > f64::INFINITY.to_bits();
+    if nan || bits & sign == 0 && bits > cap.to_bits() {
+        cap
+    } else {
+        x
+    }
+}
+
 /// Q-format integer bits of the sum of exponentials.
 const ACCUMULATION_INTEGER_BITS: i32 = 12;
 
@@ -35,27 +54,31 @@ pub struct SoftmaxParams {
 }
 
 impl SoftmaxParams {
-    /// From `SoftmaxOptions.beta` and the input scale, in double precision as LiteRT.
+    /// From `SoftmaxOptions.beta` and the input scale, bit for bit LiteRT's double
+    /// arithmetic, in integer instructions: on a Cortex-M4 the double multiply, `exp2`,
+    /// division and `floor` linked about 7 KB of soft-float code and tables for one prepare.
     pub fn int8(beta: f32, input_scale: f32) -> Self {
-        let real =
-            (beta as f64 * input_scale as f64 * (1i64 << (31 - SCALED_DIFF_INTEGER_BITS)) as f64)
-                .min((1i64 << 31) as f64 - 1.0);
-        let (input_multiplier, input_left_shift) = quantize_multiplier(real);
-        // CalculateInputRadius: floor((2^5 - 1) · 2^26 / 2^shift).
-        let radius = libm::floor(
-            ((1i64 << SCALED_DIFF_INTEGER_BITS) - 1) as f64
-                * (1i64 << (31 - SCALED_DIFF_INTEGER_BITS)) as f64
-                / libm::exp2(input_left_shift as f64),
-        );
+        // `beta * input_scale * 2^26` in double is exact (two 24-bit significands times a
+        // power of two), which is what `effective_scale`'s single rounding gives too.
+        let scaled = effective_scale(beta, input_scale, 1.0 / (1 << DIFF_FRACTION_BITS) as f32);
+        let (input_multiplier, input_left_shift) = quantize_multiplier(min_f64(scaled, Q31_MAX));
+        // CalculateInputRadius: floor((2^5 - 1) * 2^26 / 2^shift), exact for a power of two;
+        // a negative shift gives more than `i32::MAX`, where the double's cast saturates.
+        let radius = match u32::try_from(input_left_shift) {
+            Ok(s) => (DIFF_RADIUS >> s.min(63)) as i32,
+            Err(_) => i32::MAX,
+        };
         SoftmaxParams {
             input_multiplier,
             input_left_shift,
-            diff_min: -(radius as i32),
+            diff_min: -radius,
         }
     }
 
-    /// exp(diff) in Q0.31 for an input difference `diff <= 0`, or 0 below `diff_min`.
-    #[inline(always)]
+    /// exp(diff) in Q0.31 for an input difference `diff <= 0`, or 0 below `diff_min`. Out of
+    /// line: the kernels call it twice per element (sum, then output), and each inlined copy
+    /// cost about 0.5 KB of flash for rows of a handful of classes.
+    #[inline(never)]
     pub fn exp_of_diff(&self, diff: i32) -> i32 {
         if diff < self.diff_min {
             return 0;
@@ -429,6 +452,67 @@ mod tests {
             (p.input_multiplier, p.input_left_shift, p.diff_min),
             (1 << 30, 23, -248)
         );
+    }
+
+    /// LiteRT's `PreprocessSoftmaxScaling` and `CalculateInputRadius` in double, as
+    /// `SoftmaxParams::int8` computed them before it went to integers.
+    fn int8_params_f64(beta: f32, input_scale: f32) -> SoftmaxParams {
+        let real =
+            (beta as f64 * input_scale as f64 * (1i64 << 26) as f64).min((1i64 << 31) as f64 - 1.0);
+        let (input_multiplier, input_left_shift) = quantize_multiplier(real);
+        let radius = libm::floor(31.0 * (1i64 << 26) as f64 / libm::exp2(input_left_shift as f64));
+        SoftmaxParams {
+            input_multiplier,
+            input_left_shift,
+            diff_min: -(radius as i32),
+        }
+    }
+
+    #[test]
+    fn int8_params_equal_the_double_arithmetic() {
+        let edges = [
+            0.0f32,
+            -0.0,
+            f32::MIN_POSITIVE,
+            1e-45,
+            1e-30,
+            1.0 / 256.0,
+            0.1,
+            1.0,
+            3.0,
+            1e10,
+            f32::MAX,
+            -1.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        let check = |beta: f32, scale: f32| {
+            assert_eq!(
+                SoftmaxParams::int8(beta, scale),
+                int8_params_f64(beta, scale),
+                "beta {beta:e}, scale {scale:e}"
+            );
+        };
+        for &b in &edges {
+            for &s in &edges {
+                check(b, s);
+            }
+        }
+        let mut rng = crate::kernels::test_rng::Rng(0x5eed_50f7);
+        for i in 0..200_000 {
+            let r = rng.next();
+            let (b, s) = if i % 2 == 0 {
+                // Any bits.
+                (f32::from_bits(r as u32), f32::from_bits((r >> 32) as u32))
+            } else {
+                // Models' range: beta near 1, scales 2^-20..2^4, some shifts negative.
+                let beta = 0.25 + (r % 4096) as f32 / 1024.0;
+                let scale = f32::from_bits((0x3580_0000 + (r >> 40) % 0x0c00_0000) as u32);
+                (beta, scale)
+            };
+            check(b, s);
+        }
     }
 
     #[test]

@@ -77,7 +77,10 @@ pub(super) struct ConvOptions {
 /// Validates a convolution's tensors and writes header, params and per-channel multipliers.
 /// `out_channels_dim` is the filter dimension holding the output channels (0 for CONV_2D, 3
 /// for DEPTHWISE_CONV_2D).
-pub(super) fn prepare_conv_like(
+///
+/// `INT8_ONLY`: an `_INT8` registration's (a constant, so the other types' checks and
+/// constants are compiled out).
+pub(super) fn prepare_conv_like<const INT8_ONLY: bool>(
     p: &mut Prepare<'_, '_, '_>,
     o: ConvOptions,
     out_channels_dim: usize,
@@ -126,8 +129,12 @@ pub(super) fn prepare_conv_like(
         output.dtype,
         bias.map(|b| b.dtype),
     ) {
-        (DType::F32, DType::F32, DType::F32, None | Some(DType::F32)) => FLOAT,
         (DType::I8, DType::I8, DType::I8, None | Some(DType::I32)) => INT8,
+        // The `_INT8` registrations' refusal (`Prepare::require_int8`).
+        _ if INT8_ONLY => {
+            return Err(p.unsupported(p.int8_only.unwrap_or("types other than int8")));
+        }
+        (DType::F32, DType::F32, DType::F32, None | Some(DType::F32)) => FLOAT,
         (DType::I16, DType::I8, DType::I16, Some(DType::I32)) => INT16_BIAS32,
         (DType::I16, DType::I8, DType::I16, None | Some(DType::I64)) => INT16_BIAS64,
         (DType::F32, DType::I8, DType::F32, None | Some(DType::F32)) => HYBRID,
@@ -233,17 +240,32 @@ pub(super) fn prepare_conv_like(
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, false)
+    prepare_with::<false, false>(p, false)
 }
 
-/// [`prepare`] that also accepts an int8 filter in the 1x4 block encoding (`CONV_2D_SPARSE`,
-/// `CONV_2D_SPARSE_INT8`, whose `_INT8` refusal comes from the registration).
+/// [`prepare`] of int8 operators only (`CONV_2D_INT8`): the other types' checks are compiled
+/// out.
+pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true, false>(p, false)
+}
+
+/// [`prepare`] that also accepts an int8 filter in the 1x4 block encoding (`CONV_2D_SPARSE`).
 pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, true)
+    prepare_with::<false, false>(p, true)
 }
 
-/// `sparse_ok`: a sparse registration's, which links the block kernel.
-fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), ParseErrorKind> {
+/// [`prepare_sparse`] of int8 operators only (`CONV_2D_SPARSE_INT8`).
+pub(super) fn prepare_sparse_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true, false>(p, true)
+}
+
+/// `sparse_ok`: a sparse registration's, which links the block kernel; `INT8_ONLY` as in
+/// [`prepare_conv_like`]; `POINTWISE`: `CONV_2D_POINTWISE_INT8`'s, which refuses what the
+/// pointwise kernel does not run.
+fn prepare_with<const INT8_ONLY: bool, const POINTWISE: bool>(
+    p: &mut Prepare<'_, '_, '_>,
+    sparse_ok: bool,
+) -> Result<(), ParseErrorKind> {
     let o = ConvOptions {
         padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
             .ok_or(p.invalid("unknown padding"))?,
@@ -260,6 +282,24 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), Pars
     if f_c == 0 || in_c % f_c != 0 {
         return Err(p.invalid("input channels are not a multiple of the weights' channels"));
     }
+    // A 1x1 window never pads, and an int8 zero point always fits the 16-bit lanes, so the
+    // pointwise kernel runs every operator this accepts.
+    let lanes = || {
+        let offset = input.quantization.zero_point().wrapping_neg();
+        crate::kernels::dsp::offset16x2(offset).is_some()
+    };
+    if POINTWISE
+        && !(filter.shape.dim(1) == 1
+            && filter.shape.dim(2) == 1
+            && f_c == in_c
+            && in_c <= crate::kernels::pointwise::MAX_CHANNELS
+            && lanes())
+    {
+        return Err(p.unsupported(
+            "filters other than 1x1 over all input channels with ops::CONV_2D_POINTWISE_INT8 \
+             (register ops::CONV_2D_INT8)",
+        ));
+    }
     if filter.is_sparse {
         if !sparse_ok {
             return Err(ParseErrorKind::NotRegistered {
@@ -274,17 +314,32 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), Pars
         if f_c != in_c {
             return Err(p.unsupported("1x4 block weights of a grouped convolution"));
         }
-        prepare_conv_like(p, o, 0)?;
+        prepare_conv_like::<INT8_ONLY>(p, o, 0)?;
         let fs = filter.shape.extended::<4>().unwrap_or_default();
         let os = p.output(0)?.shape.extended::<4>().unwrap_or_default();
         p.scratch_bytes = crate::kernels::conv_block_sparse::scratch_bytes(fs, os);
         return Ok(());
     }
-    prepare_conv_like(p, o, 0)?;
+    prepare_conv_like::<INT8_ONLY>(p, o, 0)?;
     if input.dtype == DType::I8 {
         p.scratch_bytes = k::im2col_bytes(filter.shape.extended::<4>().unwrap_or_default(), in_c);
     }
     Ok(())
+}
+
+/// [`prepare`] for `CONV_2D_POINTWISE_INT8`: int8 1x1 convolutions over all input channels
+/// only, what the pointwise kernel runs.
+pub(super) fn prepare_pointwise(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true, true>(p, false)
+}
+
+/// `CONV_2D_POINTWISE_INT8`'s eval: the pointwise kernel alone.
+pub(super) fn eval_pointwise(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let h: ConvHeader = data.get()?;
+    let params: ConvParams = data.get()?;
+    let scales = channel_scales(data, h.filter[0] as usize)?;
+    let r = crate::kernels::pointwise::pointwise_i8(&params, scales, conv_io(io, &h)?);
+    kernel_result(io, r)
 }
 
 super::int8_evals!();

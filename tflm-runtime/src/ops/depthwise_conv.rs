@@ -14,6 +14,17 @@ use crate::schema::field::depthwise_conv2d_options as f;
 use crate::types::{DType, Padding};
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<false>(p)
+}
+
+/// [`prepare`] of int8 operators only (`DEPTHWISE_CONV_2D_INT8`): the other types' checks are
+/// compiled out.
+pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true>(p)
+}
+
+/// `INT8_ONLY` as in [`prepare_conv_like`].
+fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     let o = ConvOptions {
         padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
             .ok_or(p.invalid("unknown padding"))?,
@@ -29,13 +40,16 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     if filter.shape.dim(0) != 1 {
         return Err(p.invalid("weights must have shape [1, h, w, channels]"));
     }
-    if input.dtype == DType::I16 && p.optional_input(2).is_some_and(|b| b.dtype != DType::I64) {
+    if !INT8_ONLY
+        && input.dtype == DType::I16
+        && p.optional_input(2).is_some_and(|b| b.dtype != DType::I64)
+    {
         return Err(p.unsupported("int16 activations with a bias other than int64"));
     }
     if k::depth_multiplier(input.shape.dim(3), filter.shape.dim(3)).is_none() {
         return Err(p.invalid("output channels are not a multiple of the input channels"));
     }
-    prepare_conv_like(p, o, 3)
+    prepare_conv_like::<INT8_ONLY>(p, o, 3)
 }
 
 /// [`prepare`] for `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`: one input channel only.
@@ -46,7 +60,7 @@ pub(super) fn prepare_one_channel(p: &mut Prepare<'_, '_, '_>) -> Result<(), Par
              (register ops::DEPTHWISE_CONV_2D_INT8)",
         ));
     }
-    prepare(p)
+    prepare_int8(p)
 }
 
 /// `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`'s eval: the one-channel kernel alone.

@@ -86,17 +86,49 @@ fn checked_log2(x: f32) -> Option<i32> {
     (libm::fabsf(log2 - rounded) < 1e-3).then_some(rounded as i32)
 }
 
+/// The integer LSTM's gate scale, Q3.12.
+const Q3_12: f32 = 1.0 / 4096.0;
+
+/// A peephole weight's effective scale, `2^cell_scale_log2 * scale / 2^-12` as LiteRT computes
+/// it in double (`pow(2, log2)`), then rounded to f32. With `cell_scale_log2` in -15..=-9
+/// (`prepare` refuses the others) the factor is a power of two from 2^-3 to 2^3: exact in
+/// double, so the only rounding is to f32, which one f32 product does alike (no soft-float
+/// `pow`, multiply or divide linked: about 3.5 KB).
+fn peephole_scale(scale: f32, cell_scale_log2: i32) -> f32 {
+    let exponent = (cell_scale_log2 + 12).clamp(-3, 3);
+    scale * f32::from_bits(((exponent + 127) as u32) << 23)
+}
+
+/// The hidden state's effective scale, `2^-15 / hidden_scale * 2^-15` in double, then f32:
+/// the division rounds once and the second factor is exact, so it is `effective_scale`'s
+/// `2^-15 * 2^-15 / hidden_scale` (one rounding, in integers).
+fn hidden_effective_scale(hidden_scale: f32) -> f32 {
+    let q0_15 = 1.0f32 / 32768.0;
+    effective_scale(q0_15, q0_15, hidden_scale) as f32
+}
+
 fn multiplier(real: f32) -> [i32; 2] {
     multiplier64(f64::from(real))
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, false)
+    prepare_with::<false>(p, false)
+}
+
+/// [`prepare`] of int8 operators only (`UNIDIRECTIONAL_SEQUENCE_LSTM_INT8`): the float and
+/// int16x8 checks and constants are compiled out.
+pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true>(p, false)
 }
 
 /// [`prepare`] that also accepts int8 gate weights in the sparse encoding.
 pub(super) fn prepare_sparse(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with(p, true)
+    prepare_with::<false>(p, true)
+}
+
+/// [`prepare_sparse`] of int8 operators only (`UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8`).
+pub(super) fn prepare_sparse_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true>(p, true)
 }
 
 /// Bit `g` (input-to-gate) and `4 + g` (recurrent-to-gate) of the prepared sparse mask: gate
@@ -105,13 +137,22 @@ fn sparse_bit(recurrent: bool, g: usize) -> u32 {
     1 << (g + if recurrent { 4 } else { 0 })
 }
 
-fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), ParseErrorKind> {
+/// `INT8_ONLY`: an `_INT8` registration's (a constant, so the other types' arms are compiled
+/// out).
+fn prepare_with<const INT8_ONLY: bool>(
+    p: &mut Prepare<'_, '_, '_>,
+    sparse_ok: bool,
+) -> Result<(), ParseErrorKind> {
     p.expect_io(20, 24, 1)?;
     if p.op.inputs.len() != 20 && p.op.inputs.len() != 24 {
         return Err(p.invalid("expects 20 or 24 inputs"));
     }
     let input = p.input(idx::INPUT)?;
-    p.require_int8(input.dtype == DType::I8)?;
+    if INT8_ONLY && input.dtype != DType::I8 {
+        // The `_INT8` registrations' refusal (what `Prepare::require_int8` gives; only they
+        // set the message), before the checks below so that they see int8 alone.
+        return Err(p.unsupported(p.int8_only.unwrap_or("types other than int8")));
+    }
     let output = p.output(0)?;
     let output_state = p.input(idx::OUTPUT_STATE)?;
     let cell_state = p.input(idx::CELL_STATE)?;
@@ -288,7 +329,8 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), Pars
         ..LstmParams::default()
     };
 
-    let all_f32 = input.dtype == DType::F32
+    let all_f32 = !INT8_ONLY
+        && input.dtype == DType::F32
         && output.dtype == DType::F32
         && output_state.dtype == DType::F32
         && cell_state.dtype == DType::F32
@@ -305,7 +347,7 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), Pars
         return Ok(());
     }
 
-    if input.dtype == DType::I16 {
+    if !INT8_ONLY && input.dtype == DType::I16 {
         return prepare_int16(
             p,
             params,
@@ -362,20 +404,18 @@ fn prepare_with(p: &mut Prepare<'_, '_, '_>, sparse_ok: bool) -> Result<(), Pars
     let in_scale = input.quantization.scale();
     let state_scale = output_state.quantization.scale();
     let cell_scale = cell_state.quantization.scale();
-    // Without layer normalization every gate is Q3.12.
-    let gate_scale = libm::powf(2.0, -12.0);
+    // Without layer normalization every gate is Q3.12 (LiteRT's `powf(2, -12)`, exact).
+    let gate_scale = Q3_12;
     for g in (0..4).filter(|&g| gates(g)) {
         params.input_scale[g] = multiplier(scale(&ops.input_w[g]) * in_scale / gate_scale);
         params.recurrent_scale[g] =
             multiplier(scale(&ops.recurrent_w[g]) * state_scale / gate_scale);
         if g != 2 && peephole {
-            let s = libm::pow(2.0, cell_scale_log2 as f64) * f64::from(scale(&ops.peephole[g]))
-                / f64::from(gate_scale);
-            params.cell_scale[g] = multiplier(s as f32);
+            let s = peephole_scale(scale(&ops.peephole[g]), cell_scale_log2);
+            params.cell_scale[g] = multiplier(s);
         }
     }
-    let two15 = libm::pow(2.0, -15.0);
-    params.hidden_scale = multiplier((two15 / f64::from(hidden_scale) * two15) as f32);
+    params.hidden_scale = multiplier(hidden_effective_scale(hidden_scale));
     params.proj_scale = multiplier(scale(&ops.projection) * hidden_scale / state_scale);
     params.hidden_zp = hidden.quantization.zero_point();
     params.output_state_zp = output_state.quantization.zero_point();
@@ -663,4 +703,39 @@ fn eval_with<const ALL_TYPES: bool, const SPARSE: bool>(
     // kernel linked, not two.
     k::lstm_i8::<SPARSE>(&params, &w, &sparse, input, h, c, out, scratch)
         .map_err(|_| kernel_err(io))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The peephole and hidden effective scales against LiteRT's double expressions, on any
+    /// f32 bits and on scales in models' range.
+    #[test]
+    fn effective_scales_equal_the_double_arithmetic() {
+        let mut rng = crate::kernels::test_rng::Rng(0x15f0_c0de);
+        assert_eq!(libm::powf(2.0, -12.0), Q3_12);
+        let two15 = libm::pow(2.0, -15.0);
+        for i in 0..300_000 {
+            let r = rng.next();
+            let s = if i % 2 == 0 {
+                f32::from_bits(r as u32)
+            } else {
+                f32::from_bits(0x3000_0000 + (r as u32) % 0x1000_0000)
+            };
+            let log2 = -15 + (r >> 40) as i32 % 7;
+            let want = (libm::pow(2.0, log2 as f64) * f64::from(s) / f64::from(Q3_12)) as f32;
+            let got = peephole_scale(s, log2);
+            assert!(
+                got.to_bits() == want.to_bits() || got.is_nan() && want.is_nan(),
+                "{s:e}"
+            );
+            let want = (two15 / f64::from(s) * two15) as f32;
+            let got = hidden_effective_scale(s);
+            assert!(
+                got.to_bits() == want.to_bits() || got.is_nan() && want.is_nan(),
+                "{s:e}"
+            );
+        }
+    }
 }

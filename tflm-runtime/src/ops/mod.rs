@@ -14,6 +14,8 @@ use crate::schema::op;
 use bytemuck::Pod;
 use core::cell::Cell;
 use places::Place;
+// One module per pooling op, so that each registration links its own kernels.
+use pooling::{average as average_pool, max as max_pool};
 
 mod add;
 mod binary;
@@ -278,12 +280,19 @@ macro_rules! registrations {
                     FULLY_CONNECTED,
                     FULLY_CONNECTED_SPARSE,
                 ],
-                op::CONV_2D => &[CONV_2D_INT8, CONV_2D_SPARSE_INT8, CONV_2D, CONV_2D_SPARSE],
+                op::CONV_2D => &[
+                    CONV_2D_POINTWISE_INT8,
+                    CONV_2D_INT8,
+                    CONV_2D_SPARSE_INT8,
+                    CONV_2D,
+                    CONV_2D_SPARSE,
+                ],
                 op::DEPTHWISE_CONV_2D => &[
                     DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8,
                     DEPTHWISE_CONV_2D_INT8,
                     DEPTHWISE_CONV_2D,
                 ],
+                op::SOFTMAX => &[SOFTMAX_INT8, SOFTMAX_INT8_INT16, SOFTMAX],
                 op::UNIDIRECTIONAL_SEQUENCE_LSTM => &[
                     UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
                     UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8,
@@ -317,12 +326,12 @@ registrations! {
     STRIDED_SLICE => strided_slice,
     TRANSPOSE => transpose,
     SVDF => svdf | SVDF_INT8,
-    UNIDIRECTIONAL_SEQUENCE_LSTM => lstm | UNIDIRECTIONAL_SEQUENCE_LSTM_INT8,
-    SOFTMAX => softmax | SOFTMAX_INT8,
-    CONV_2D => conv | CONV_2D_INT8,
-    DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8,
-    AVERAGE_POOL_2D => pooling | AVERAGE_POOL_2D_INT8,
-    MAX_POOL_2D => pooling | MAX_POOL_2D_INT8,
+    UNIDIRECTIONAL_SEQUENCE_LSTM => lstm | UNIDIRECTIONAL_SEQUENCE_LSTM_INT8 [prepare_int8],
+    SOFTMAX => softmax | SOFTMAX_INT8 [prepare_int8],
+    CONV_2D => conv | CONV_2D_INT8 [prepare_int8],
+    DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8 [prepare_int8],
+    AVERAGE_POOL_2D => average_pool | AVERAGE_POOL_2D_INT8,
+    MAX_POOL_2D => max_pool | MAX_POOL_2D_INT8,
     FULLY_CONNECTED => fully_connected | FULLY_CONNECTED_INT8 [prepare_int8],
     RESHAPE => reshape,
     SQUEEZE => reshape,
@@ -380,10 +389,10 @@ macro_rules! sparse_registrations {
 sparse_registrations!(FULLY_CONNECTED => fully_connected,
     FULLY_CONNECTED_SPARSE, FULLY_CONNECTED_SPARSE_INT8 [prepare_sparse_int8], "int8 weights (input 1)");
 sparse_registrations!(UNIDIRECTIONAL_SEQUENCE_LSTM => lstm,
-    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 [prepare_sparse],
+    UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE, UNIDIRECTIONAL_SEQUENCE_LSTM_SPARSE_INT8 [prepare_sparse_int8],
     "int8 gate weights (inputs 1-8)");
 sparse_registrations!(CONV_2D => conv,
-    CONV_2D_SPARSE, CONV_2D_SPARSE_INT8 [prepare_sparse],
+    CONV_2D_SPARSE, CONV_2D_SPARSE_INT8 [prepare_sparse_int8],
     "int8 filters (input 1) in 1x4 blocks");
 
 /// `DEPTHWISE_CONV_2D_INT8` for depthwise operators that read a one-channel input (micro_speech's
@@ -401,6 +410,41 @@ pub const DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: Registration = Registration {
     ),
     prepare: depthwise_conv::prepare_one_channel,
     eval: depthwise_conv::eval_one_channel,
+    verify_sparse: None,
+    state: None,
+};
+
+/// `CONV_2D_INT8` for models whose convolutions are all 1x1 over all input channels
+/// (person_detect's): only the pointwise kernel is linked, not the im2col and generic paths
+/// (14 KB less code on person_detect). Another convolution is refused at parse time, naming
+/// [`CONV_2D_INT8`]. [`registration_for`] picks it when it fits every CONV_2D operator.
+pub const CONV_2D_POINTWISE_INT8: Registration = Registration {
+    code: op::CONV_2D,
+    name: "CONV_2D_POINTWISE_INT8",
+    op_name: "CONV_2D",
+    int8_only: Some(
+        "types other than int8 with ops::CONV_2D_POINTWISE_INT8 (register ops::CONV_2D)",
+    ),
+    prepare: conv::prepare_pointwise,
+    eval: conv::eval_pointwise,
+    verify_sparse: None,
+    state: None,
+};
+
+/// `SOFTMAX` for int8 input and int16 output only (keyword_scrambled's; TFLite Micro's
+/// `Register_SOFTMAX_INT8_INT16`): the int8 → int8, int16 and float kernels and the int16
+/// kernel's tables are not linked. Another pair of types is refused at parse time, naming
+/// [`SOFTMAX`]. [`registration_for`] picks it when it fits every SOFTMAX operator.
+pub const SOFTMAX_INT8_INT16: Registration = Registration {
+    code: op::SOFTMAX,
+    name: "SOFTMAX_INT8_INT16",
+    op_name: "SOFTMAX",
+    int8_only: Some(
+        "types other than int8 input and int16 output with ops::SOFTMAX_INT8_INT16 \
+         (register ops::SOFTMAX)",
+    ),
+    prepare: softmax::prepare_int8_int16,
+    eval: softmax::eval_int8_int16,
     verify_sparse: None,
     state: None,
 };

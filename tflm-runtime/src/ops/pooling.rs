@@ -89,17 +89,51 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     Ok(())
 }
 
-super::int8_evals!();
+/// A pooling op's module for its registrations (`$average`: AVERAGE_POOL_2D's, else
+/// MAX_POOL_2D's): evals that link that op's kernels alone (one eval for both ops linked the
+/// max pool's kernels into every average-pool firmware, and back).
+macro_rules! pool_op {
+    ($module:ident, $average:literal, $doc:literal) => {
+        #[doc = $doc]
+        pub(super) mod $module {
+            pub(in crate::ops) use super::prepare;
+            use super::{DataReader, Error, OpIo};
 
-/// The pooling ops' kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
-fn eval_variants<const ALL_TYPES: bool>(
+            pub(in crate::ops) fn eval(
+                io: &mut OpIo<'_>,
+                data: &mut DataReader<'_>,
+            ) -> Result<(), Error> {
+                super::eval_variants::<true, $average>(io, data)
+            }
+
+            /// The same for int8 operators only (the `_INT8` registration).
+            pub(in crate::ops) fn eval_int8(
+                io: &mut OpIo<'_>,
+                data: &mut DataReader<'_>,
+            ) -> Result<(), Error> {
+                super::eval_variants::<false, $average>(io, data)
+            }
+        }
+    };
+}
+
+pool_op!(average, true, "AVERAGE_POOL_2D's registrations.");
+pool_op!(max, false, "MAX_POOL_2D's registrations.");
+
+/// The pooling ops' kernels: int8 always, the other types when `ALL_TYPES`
+/// ([`super::int8_evals`]); the average pool's when `AVERAGE`, else the max pool's (both
+/// constants, so each registration links one op's kernels).
+fn eval_variants<const ALL_TYPES: bool, const AVERAGE: bool>(
     io: &mut OpIo<'_>,
     data: &mut DataReader<'_>,
 ) -> Result<(), Error> {
     let h: Header = data.get()?;
     let params: PoolParams = data.get()?;
     let (is, os) = (h.input.map(|d| d as usize), h.output.map(|d| d as usize));
-    let average = h.code == op::AVERAGE_POOL_2D;
+    let average = AVERAGE;
+    if (h.code == op::AVERAGE_POOL_2D) != average {
+        return Err(io.internal("pooling op of another registration"));
+    }
     let r = match (DType::from_schema(h.dtype as i8), average) {
         (Some(DType::F32), true) if ALL_TYPES => {
             k::average_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?)

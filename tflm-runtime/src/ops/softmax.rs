@@ -22,7 +22,31 @@ struct Header {
     int16: SoftmaxI16Params,
 }
 
+/// The type pairs a registration runs (`prepare_with`'s constant).
+const ALL_PAIRS: u8 = 0;
+/// int8 in and out (`SOFTMAX_INT8`).
+const INT8_PAIR: u8 = 1;
+/// int8 in, int16 out (`SOFTMAX_INT8_INT16`, TFLite Micro's `Register_SOFTMAX_INT8_INT16`).
+const INT8_INT16_PAIR: u8 = 2;
+
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<ALL_PAIRS>(p)
+}
+
+/// [`prepare`] of int8 operators only (`SOFTMAX_INT8`): the int16 parameters (a double
+/// division) are compiled out.
+pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<INT8_PAIR>(p)
+}
+
+/// [`prepare`] of int8 → int16 operators only (`SOFTMAX_INT8_INT16`).
+pub(super) fn prepare_int8_int16(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<INT8_INT16_PAIR>(p)
+}
+
+/// `PAIRS`: the type pairs the registration runs (a constant, so the other pairs' arms are
+/// compiled out); the narrow registrations refuse the others with their message.
+fn prepare_with<const PAIRS: u8>(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     p.expect_io(1, 1, 1)?;
     let (input, output) = (p.input(0)?, p.output(0)?);
     if !input.shape.same_as(&output.shape) {
@@ -44,8 +68,7 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         int16: SoftmaxI16Params::zeroed(),
     };
     match (input.dtype, output.dtype) {
-        (DType::F32, DType::F32) => {}
-        (DType::I8, DType::I8) => {
+        (DType::I8, DType::I8) if PAIRS != INT8_INT16_PAIR => {
             if output.quantization.scale() != 1.0 / 256.0
                 || output.quantization.zero_point() != -128
             {
@@ -54,10 +77,15 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
             h.variant = INT8;
             h.int8 = SoftmaxParams::int8(beta, input.quantization.scale());
         }
-        (DType::I8, DType::I16) => {
+        (DType::I8, DType::I16) if PAIRS != INT8_PAIR => {
             h.variant = INT8_TO_INT16;
             h.int8 = SoftmaxParams::int8(beta, input.quantization.scale());
         }
+        // The narrow registrations' refusal (their message, as `Prepare::require_int8`).
+        _ if PAIRS != ALL_PAIRS => {
+            return Err(p.unsupported(p.int8_only.unwrap_or("types other than int8")));
+        }
+        (DType::F32, DType::F32) => {}
         (DType::I16, DType::I16) => {
             h.variant = INT16;
             h.int16 = SoftmaxI16Params::new(beta, q(&input), q(&output))
@@ -65,12 +93,22 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
         }
         _ => return Err(p.unsupported("this combination of input and output types")),
     }
-    p.require_int8(h.variant == INT8)?;
     p.data.put(h);
     Ok(())
 }
 
 super::int8_evals!();
+
+/// `SOFTMAX_INT8_INT16`'s eval: the int8 → int16 kernel alone.
+pub(super) fn eval_int8_int16(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let h: Header = data.get()?;
+    if h.variant != INT8_TO_INT16 {
+        return Err(io.internal("SOFTMAX variant without a registered kernel"));
+    }
+    let depth = h.depth as usize;
+    k::softmax_i8_i16(&h.int8, io.input_as(0)?, io.output_as(0)?, depth);
+    Ok(())
+}
 
 /// SOFTMAX's kernels: int8 always, the other types when `ALL_TYPES` ([`super::int8_evals`]).
 fn eval_variants<const ALL_TYPES: bool>(
