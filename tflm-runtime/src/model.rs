@@ -423,6 +423,31 @@ fn located(location: Location) -> impl Fn(Field) -> ParseError {
     move |(field, problem)| ParseError::new(location, ParseErrorKind::Malformed { field, problem })
 }
 
+/// What is wrong with one tensor as [`Model::check_tensor`] finds it: its own faults (located
+/// once by [`Model::read_tensor`]), or its buffer's and its sparse encoding's, located by
+/// their readers.
+enum TensorFault {
+    Own(ParseErrorKind),
+    Located(ParseError),
+}
+
+impl From<ParseErrorKind> for TensorFault {
+    fn from(kind: ParseErrorKind) -> Self {
+        TensorFault::Own(kind)
+    }
+}
+
+impl From<ParseError> for TensorFault {
+    fn from(e: ParseError) -> Self {
+        TensorFault::Located(e)
+    }
+}
+
+/// A malformed `field` of the tensor being checked.
+fn fault(field: &'static str) -> impl Fn(Malformed) -> ParseErrorKind {
+    move |problem| ParseErrorKind::Malformed { field, problem }
+}
+
 fn missing(location: Location, field: &'static str) -> ParseError {
     ParseError::new(location, ParseErrorKind::Missing { field })
 }
@@ -1036,57 +1061,56 @@ impl<'m> Model<'m> {
     }
 
     /// Reads and verifies tensor `i` (once, in `parse`): every offset, the type, the shape
-    /// against the data, every scale and zero point, the alignment.
+    /// against the data, every scale and zero point, the alignment. The tensor's own faults
+    /// are located here, once, instead of at each of the twenty checks.
     fn read_tensor(&self, i: usize) -> Result<Tensor<'m>, ParseError> {
+        self.check_tensor(i).map_err(|fault| match fault {
+            TensorFault::Own(kind) => ParseError::new(Location::Tensor(i), kind),
+            TensorFault::Located(e) => e,
+        })
+    }
+
+    /// [`Model::read_tensor`] before its faults are located. Always inlined: a call would
+    /// copy the tensor out of one `Result` into the other.
+    #[inline(always)]
+    fn check_tensor(&self, i: usize) -> Result<Tensor<'m>, TensorFault> {
         use field::tensor as f;
         let at = Location::Tensor(i);
-        let t = self
-            .tensors
-            .get(self.bytes, i)
-            .map_err(malformed(at, "tensor"))?;
-        let code = t.scalar::<i8>(f::TYPE, 0).map_err(malformed(at, "type"))?;
-        let dtype = DType::from_schema(code).ok_or(ParseError::new(
-            at,
-            ParseErrorKind::UnsupportedTensorType { code },
-        ))?;
+        let t = self.tensors.get(self.bytes, i).map_err(fault("tensor"))?;
+        let code = t.scalar::<i8>(f::TYPE, 0).map_err(fault("type"))?;
+        let dtype =
+            DType::from_schema(code).ok_or(ParseErrorKind::UnsupportedTensorType { code })?;
         let shape = t
             .vector::<i32>(f::SHAPE)
-            .map_err(malformed(at, "shape"))?
+            .map_err(fault("shape"))?
             .unwrap_or(Vector::empty());
-        let bad_shape = ParseError::new(at, ParseErrorKind::BadShape);
         if shape.len() > MAX_RANK {
-            return Err(ParseError::new(
-                at,
-                ParseErrorKind::TooLarge {
-                    what: "dimensions",
-                    count: shape.len(),
-                    max: MAX_RANK,
-                },
-            ));
+            return Err(TensorFault::Own(ParseErrorKind::TooLarge {
+                what: "dimensions",
+                count: shape.len(),
+                max: MAX_RANK,
+            }));
         }
         let mut bytes = dtype.size();
         for d in shape.iter() {
             keep_rolled();
             if d < 0 {
-                return Err(bad_shape);
+                return Err(TensorFault::Own(ParseErrorKind::BadShape));
             }
-            bytes = bytes.checked_mul(d as usize).ok_or(bad_shape)?;
+            bytes = bytes
+                .checked_mul(d as usize)
+                .ok_or(ParseErrorKind::BadShape)?;
         }
         if bytes > u32::MAX as usize / 2 {
-            return Err(bad_shape);
+            return Err(TensorFault::Own(ParseErrorKind::BadShape));
         }
-        let name = t
-            .string(f::NAME)
-            .map_err(malformed(at, "name"))?
-            .unwrap_or("");
+        let name = t.string(f::NAME).map_err(fault("name"))?.unwrap_or("");
         let is_variable = t
             .scalar::<bool>(f::IS_VARIABLE, false)
-            .map_err(malformed(at, "is_variable"))?;
-        let sparsity = t.table(f::SPARSITY).map_err(malformed(at, "sparsity"))?;
+            .map_err(fault("is_variable"))?;
+        let sparsity = t.table(f::SPARSITY).map_err(fault("sparsity"))?;
         let is_sparse = sparsity.is_some();
-        let buffer = t
-            .scalar::<u32>(f::BUFFER, 0)
-            .map_err(malformed(at, "buffer"))?;
+        let buffer = t.scalar::<u32>(f::BUFFER, 0).map_err(fault("buffer"))?;
         let (data, data_offset) = if buffer == 0 {
             (None, 0)
         } else {
@@ -1100,22 +1124,16 @@ impl<'m> Model<'m> {
             }
         };
         if is_sparse && data.is_none() {
-            return Err(ParseError::new(
-                at,
-                ParseErrorKind::UnsupportedSparsity {
-                    what: "a sparse tensor must hold constant data",
-                },
-            ));
+            return Err(TensorFault::Own(ParseErrorKind::UnsupportedSparsity {
+                what: "a sparse tensor must hold constant data",
+            }));
         }
         if let Some(d) = data {
             if !is_sparse && d.len() != bytes {
-                return Err(ParseError::new(
-                    at,
-                    ParseErrorKind::BufferSizeMismatch {
-                        expected: bytes,
-                        found: d.len(),
-                    },
-                ));
+                return Err(TensorFault::Own(ParseErrorKind::BufferSizeMismatch {
+                    expected: bytes,
+                    found: d.len(),
+                }));
             }
             if let Some(sp) = sparsity {
                 match ops::sparse_verifier(self.registrations) {
@@ -1125,14 +1143,11 @@ impl<'m> Model<'m> {
             }
             let align = dtype.size();
             if !(d.as_ptr() as usize).is_multiple_of(align) {
-                return Err(ParseError::new(at, ParseErrorKind::Misaligned { align }));
+                return Err(TensorFault::Own(ParseErrorKind::Misaligned { align }));
             }
         }
-        let quantization = match t
-            .table(f::QUANTIZATION)
-            .map_err(malformed(at, "quantization"))?
-        {
-            Some(q) => self.read_quantization(at, q, &shape, dtype)?,
+        let quantization = match t.table(f::QUANTIZATION).map_err(fault("quantization"))? {
+            Some(q) => self.read_quantization(q, &shape, dtype)?,
             None => Quantization::NONE,
         };
         Ok(Tensor {
@@ -1218,24 +1233,21 @@ impl<'m> Model<'m> {
     /// point's range, every scale.
     fn read_quantization(
         &self,
-        at: Location,
         q: Table<'m>,
         shape: &Vector<'m, i32>,
         dtype: DType,
-    ) -> Result<Quantization<'m>, ParseError> {
+    ) -> Result<Quantization<'m>, ParseErrorKind> {
         let Quantization {
             scales,
             zero_points,
             quantized_dimension,
-        } = Quantization::decode(q, shape).map_err(located(at))?;
+        } = Quantization::decode(q, shape)
+            .map_err(|(field, problem)| ParseErrorKind::Malformed { field, problem })?;
         let invalid = |what| {
-            Err(ParseError::new(
-                at,
-                ParseErrorKind::InvalidOperands {
-                    op: "quantization",
-                    what,
-                },
-            ))
+            Err(ParseErrorKind::InvalidOperands {
+                op: "quantization",
+                what,
+            })
         };
         if !zero_points.is_empty() && zero_points.len() != scales.len() {
             return invalid("scale and zero_point counts differ");
