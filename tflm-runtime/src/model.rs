@@ -531,7 +531,7 @@ impl<'m> Model<'m> {
         for i in 0..model.num_operators() {
             // Checked in place: moving the 76-byte operator out of the `Result` cost two
             // copies per operator (`memcpy`, about 80 instructions each).
-            let read = model.read_operator(i, true);
+            let read = model.read_operator(i);
             let op = match &read {
                 Ok(op) => op,
                 Err(e) => return Err(*e),
@@ -541,10 +541,19 @@ impl<'m> Model<'m> {
             let keep = (op.inputs.len() + op.outputs.len() + op.intermediates.len() <= RECENT)
                 .then_some(&recent);
             let listed = op.inputs.iter().chain(op.outputs.iter());
-            for t in listed.chain(op.intermediates.iter()) {
+            for (k, t) in listed.chain(op.intermediates.iter()).enumerate() {
                 keep_rolled();
-                // Indices were checked by `read_operator`; -1 marks an absent input.
-                let Ok(t) = usize::try_from(t) else { continue };
+                let is_input = k < op.inputs.len();
+                // -1 marks an absent input.
+                if is_input && t == -1 {
+                    continue;
+                }
+                let what = if is_input {
+                    "input tensor"
+                } else {
+                    "output tensor"
+                };
+                let t = index(Location::Operator(i), what, t as i64, model.num_tensors())?;
                 if !verified.contains(t) {
                     model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, keep)?;
                 }
@@ -919,7 +928,7 @@ impl<'m> Model<'m> {
 
     /// Operator `i` (`i < num_operators()`; past the end, an empty placeholder).
     pub fn operator(&self, i: usize) -> Operator<'m> {
-        self.read_operator(i, false).unwrap_or(Operator {
+        self.read_operator(i).unwrap_or(Operator {
             index: i,
             code: -1,
             version: 0,
@@ -980,8 +989,8 @@ impl<'m> Model<'m> {
         Ok((builtin.max(deprecated), version))
     }
 
-    /// Reads operator `i`; `verify` checks every tensor index it lists (once, in `parse`).
-    fn read_operator(&self, i: usize, verify: bool) -> Result<Operator<'m>, ParseError> {
+    /// Reads operator `i` (its tensor indices are checked where `parse` walks them).
+    fn read_operator(&self, i: usize) -> Result<Operator<'m>, ParseError> {
         use field::operator as f;
         let at = Location::Operator(i);
         let t = self
@@ -1001,21 +1010,6 @@ impl<'m> Model<'m> {
         let inputs = vec(f::INPUTS, "inputs")?;
         let outputs = vec(f::OUTPUTS, "outputs")?;
         let intermediates = vec(f::INTERMEDIATES, "intermediates")?;
-        let n = if verify { self.num_tensors() } else { 0 };
-        for ti in inputs.iter().take_while(|_| verify) {
-            keep_rolled();
-            if ti != -1 {
-                index(at, "input tensor", ti as i64, n)?;
-            }
-        }
-        for ti in outputs
-            .iter()
-            .chain(intermediates.iter())
-            .take_while(|_| verify)
-        {
-            keep_rolled();
-            index(at, "output tensor", ti as i64, n)?;
-        }
         let options_type = t
             .scalar::<u8>(f::BUILTIN_OPTIONS_TYPE, 0)
             .map_err(malformed(at, "builtin_options_type"))?;
