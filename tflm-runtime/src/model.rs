@@ -133,6 +133,9 @@ pub struct Model<'m> {
     sparse_blocks: &'m [u8],
     /// The kernels the model was parsed with (every operator's code is among them).
     registrations: &'m [ops::Registration],
+    /// The sparse encoding's verifier of the first of them that has one (looked up once, for
+    /// `parse`).
+    sparse_verify: Option<ops::SparseVerifyFn>,
 }
 
 /// A tensor's shape, read in place.
@@ -504,6 +507,7 @@ impl<'m> Model<'m> {
         // Sparse-encoded tensors are verified by the sparse registrations' verifier; without
         // one (a firmware that links no sparse kernel) the first such tensor is kept here.
         let verifier = ops::sparse_verifier(registrations);
+        model.sparse_verify = verifier.map(|v| v.verify);
         if let Some(v) = verifier {
             (v.read_lists)(&mut model)?;
         }
@@ -603,7 +607,7 @@ impl<'m> Model<'m> {
         if tensor.is_constant() || tensor.is_variable {
             fixed.insert(t);
         }
-        if tensor.is_sparse && ops::sparse_verifier(self.registrations).is_none() {
+        if tensor.is_sparse && self.sparse_verify.is_none() {
             *unverified = unverified.or(Some(t));
         }
         if !tensor.is_sparse && self.block_encoded(t) {
@@ -727,6 +731,7 @@ impl<'m> Model<'m> {
             row_bitmask: false,
             sparse_blocks: &[],
             registrations: &[],
+            sparse_verify: None,
         })
     }
 
@@ -1130,8 +1135,8 @@ impl<'m> Model<'m> {
                 }));
             }
             if let Some(sp) = sparsity {
-                match ops::sparse_verifier(self.registrations) {
-                    Some(v) => (v.verify)(self, at, sp, dtype, &shape, d)?,
+                match self.sparse_verify {
+                    Some(verify) => verify(self, at, sp, dtype, &shape, d)?,
                     None => self.sparse_without_verifier(at)?,
                 }
             }
