@@ -58,6 +58,17 @@ impl TensorSet {
     }
 }
 
+/// What `parse` notes about the tensors it has verified so far (one argument for
+/// [`Model::verify_tensor`] instead of three).
+#[derive(Default)]
+struct Verified {
+    tensors: TensorSet,
+    /// The constant and variable ones.
+    fixed: TensorSet,
+    /// The first sparse-encoded one when no registration verifies the encoding.
+    unverified: Option<usize>,
+}
+
 /// How many tensors [`RecentTensors`] keeps: an operator of the small models reads four
 /// (input, weights, bias, output), and the next one reads the last of them again.
 const RECENT: usize = 4;
@@ -503,7 +514,6 @@ impl<'m> Model<'m> {
         let mut model = Self::parse_structure(bytes)?;
         model.registrations = registrations;
         model.sparse_format = model.read_sparse_format()?;
-        let mut fixed = TensorSet::default();
         // Sparse-encoded tensors are verified by the sparse registrations' verifier; without
         // one (a firmware that links no sparse kernel) the first such tensor is kept here.
         let verifier = ops::sparse_verifier(registrations);
@@ -511,8 +521,7 @@ impl<'m> Model<'m> {
         if let Some(v) = verifier {
             (v.read_lists)(&mut model)?;
         }
-        let mut verified = TensorSet::default();
-        let mut unverified = None;
+        let mut notes = Verified::default();
         let recent = RecentTensors::new();
         // The subgraph's inputs first (the graph check of the operators starts from them),
         // then each operator's tensors right before the operator is checked, the check
@@ -520,18 +529,12 @@ impl<'m> Model<'m> {
         // reads last.
         for t in model.inputs.iter().map(|t| t as usize) {
             keep_rolled();
-            if !verified.contains(t) {
-                model.verify_tensor(
-                    t,
-                    &mut verified,
-                    &mut fixed,
-                    &mut unverified,
-                    Some(&recent),
-                )?;
+            if !notes.tensors.contains(t) {
+                model.verify_tensor(t, &mut notes, Some(&recent))?;
             }
         }
         let mut written = TensorSet::default();
-        model.check_io_graph(true, &fixed, &mut written)?;
+        model.check_io_graph(true, &notes.fixed, &mut written)?;
         for i in 0..model.num_operators() {
             // Checked in place: moving the 76-byte operator out of the `Result` cost two
             // copies per operator (`memcpy`, about 80 instructions each).
@@ -558,23 +561,23 @@ impl<'m> Model<'m> {
                     "output tensor"
                 };
                 let t = index(Location::Operator(i), what, t as i64, model.num_tensors())?;
-                if !verified.contains(t) {
-                    model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, keep)?;
+                if !notes.tensors.contains(t) {
+                    model.verify_tensor(t, &mut notes, keep)?;
                 }
             }
             ops::check_recent(&model, op, &recent)
                 .map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
-            model.check_operator_graph(i, op, &fixed, &mut written)?;
+            model.check_operator_graph(i, op, &notes.fixed, &mut written)?;
         }
         for t in 0..model.num_tensors() {
-            if !verified.contains(t) {
-                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, None)?;
+            if !notes.tensors.contains(t) {
+                model.verify_tensor(t, &mut notes, None)?;
             }
         }
         // Every operator that reads an unverified tensor was refused above (no registered
         // kernel reads the encoding: `NotRegistered` or `SparseUse`); one that no operator
         // reads is refused too, as the verifier would have checked it.
-        if let Some(t) = unverified {
+        if let Some(t) = notes.unverified {
             return Err(ParseError::new(
                 Location::Tensor(t),
                 ParseErrorKind::UnsupportedSparsity {
@@ -584,31 +587,29 @@ impl<'m> Model<'m> {
                 },
             ));
         }
-        model.check_io_graph(false, &fixed, &mut written)?;
+        model.check_io_graph(false, &notes.fixed, &mut written)?;
         Ok(model)
     }
 
-    /// Verifies tensor `t` ([`Model::read_tensor`]) and notes it: in `verified`, in `fixed`
-    /// when constant or variable, as the first `unverified` sparse tensor when no
-    /// registration verifies the encoding, and keeps it in `recent` (if given) for its
+    /// Verifies tensor `t` ([`Model::read_tensor`]) and notes it in `notes` (as verified, as
+    /// fixed when constant or variable, as the first unverified sparse tensor when no
+    /// registration verifies the encoding), and keeps it in `recent` (if given) for its
     /// operator's check.
     /// Never inlined: `parse` calls it from three loops.
     #[inline(never)]
     fn verify_tensor(
         &self,
         t: usize,
-        verified: &mut TensorSet,
-        fixed: &mut TensorSet,
-        unverified: &mut Option<usize>,
+        notes: &mut Verified,
         recent: Option<&RecentTensors<'m>>,
     ) -> Result<(), ParseError> {
         let tensor = self.read_tensor(t)?;
-        verified.insert(t);
+        notes.tensors.insert(t);
         if tensor.is_constant() || tensor.is_variable {
-            fixed.insert(t);
+            notes.fixed.insert(t);
         }
         if tensor.is_sparse && self.sparse_verify.is_none() {
-            *unverified = unverified.or(Some(t));
+            notes.unverified = notes.unverified.or(Some(t));
         }
         if !tensor.is_sparse && self.block_encoded(t) {
             return Err(ParseError::new(
