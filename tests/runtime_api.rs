@@ -368,3 +368,43 @@ fn graph_rules_are_checked_at_the_operator() {
         "{err}"
     );
 }
+
+/// Position of the first element of operator 0's tensor list `id` (`schema::field::operator`).
+fn operator_tensors_position(b: &[u8], id: u16) -> usize {
+    use tflm_runtime::flatbuf::Table;
+    use tflm_runtime::schema::field::{model, subgraph};
+    let root = Table::root(b).unwrap();
+    let subgraphs = root.tables(model::SUBGRAPHS).unwrap().unwrap();
+    let first = subgraphs.get(b, 0).unwrap();
+    let operators = first.tables(subgraph::OPERATORS).unwrap().unwrap();
+    let op = operators.get(b, 0).unwrap();
+    op.vector::<i32>(id).unwrap().unwrap().position()
+}
+
+/// An operator's tensor index past the tensors (or -1 where only an input may be absent) is
+/// refused at the operator, naming the list, the index and the count.
+#[test]
+fn operator_tensor_indices_are_checked() {
+    use tflm_runtime::schema::field::operator;
+    let good = std::fs::read(op_fixtures().join("fc_int8_relu.tflite")).unwrap();
+    let count = Model::parse(AlignedBytes::new(&good).as_slice())
+        .unwrap()
+        .num_tensors();
+    let with = |id: u16, k: usize, t: i32| {
+        let mut b = good.clone();
+        let pos = operator_tensors_position(&good, id) + 4 * k;
+        b[pos..pos + 4].copy_from_slice(&t.to_le_bytes());
+        Model::parse(AlignedBytes::new(&b).as_slice()).unwrap_err()
+    };
+    let expect =
+        |what: &'static str, index: i64| ParseErrorKind::IndexOutOfRange { what, index, count };
+    for (id, k, t, what) in [
+        (operator::INPUTS, 1, count as i32, "input tensor"),
+        (operator::OUTPUTS, 0, count as i32, "output tensor"),
+        (operator::OUTPUTS, 0, -1, "output tensor"),
+    ] {
+        let err = with(id, k, t);
+        assert_eq!(err.location, Location::Operator(0), "{err}");
+        assert_eq!(err.kind, expect(what, t as i64), "{err}");
+    }
+}

@@ -58,6 +58,17 @@ impl TensorSet {
     }
 }
 
+/// What `parse` notes about the tensors it has verified so far (one argument for
+/// [`Model::verify_tensor`] instead of three).
+#[derive(Default)]
+struct Verified {
+    tensors: TensorSet,
+    /// The constant and variable ones.
+    fixed: TensorSet,
+    /// The first sparse-encoded one when no registration verifies the encoding.
+    unverified: Option<usize>,
+}
+
 /// How many tensors [`RecentTensors`] keeps: an operator of the small models reads four
 /// (input, weights, bias, output), and the next one reads the last of them again.
 const RECENT: usize = 4;
@@ -133,6 +144,9 @@ pub struct Model<'m> {
     sparse_blocks: &'m [u8],
     /// The kernels the model was parsed with (every operator's code is among them).
     registrations: &'m [ops::Registration],
+    /// The sparse encoding's verifier of the first of them that has one (looked up once, for
+    /// `parse`).
+    sparse_verify: Option<ops::SparseVerifyFn>,
 }
 
 /// A tensor's shape, read in place.
@@ -423,6 +437,31 @@ fn located(location: Location) -> impl Fn(Field) -> ParseError {
     move |(field, problem)| ParseError::new(location, ParseErrorKind::Malformed { field, problem })
 }
 
+/// What is wrong with one tensor as [`Model::check_tensor`] finds it: its own faults (located
+/// once by [`Model::read_tensor`]), or its buffer's and its sparse encoding's, located by
+/// their readers.
+enum TensorFault {
+    Own(ParseErrorKind),
+    Located(ParseError),
+}
+
+impl From<ParseErrorKind> for TensorFault {
+    fn from(kind: ParseErrorKind) -> Self {
+        TensorFault::Own(kind)
+    }
+}
+
+impl From<ParseError> for TensorFault {
+    fn from(e: ParseError) -> Self {
+        TensorFault::Located(e)
+    }
+}
+
+/// A malformed `field` of the tensor being checked.
+fn fault(field: &'static str) -> impl Fn(Malformed) -> ParseErrorKind {
+    move |problem| ParseErrorKind::Malformed { field, problem }
+}
+
 fn missing(location: Location, field: &'static str) -> ParseError {
     ParseError::new(location, ParseErrorKind::Missing { field })
 }
@@ -475,15 +514,14 @@ impl<'m> Model<'m> {
         let mut model = Self::parse_structure(bytes)?;
         model.registrations = registrations;
         model.sparse_format = model.read_sparse_format()?;
-        let mut fixed = TensorSet::default();
         // Sparse-encoded tensors are verified by the sparse registrations' verifier; without
         // one (a firmware that links no sparse kernel) the first such tensor is kept here.
         let verifier = ops::sparse_verifier(registrations);
+        model.sparse_verify = verifier.map(|v| v.verify);
         if let Some(v) = verifier {
             (v.read_lists)(&mut model)?;
         }
-        let mut verified = TensorSet::default();
-        let mut unverified = None;
+        let mut notes = Verified::default();
         let recent = RecentTensors::new();
         // The subgraph's inputs first (the graph check of the operators starts from them),
         // then each operator's tensors right before the operator is checked, the check
@@ -491,22 +529,16 @@ impl<'m> Model<'m> {
         // reads last.
         for t in model.inputs.iter().map(|t| t as usize) {
             keep_rolled();
-            if !verified.contains(t) {
-                model.verify_tensor(
-                    t,
-                    &mut verified,
-                    &mut fixed,
-                    &mut unverified,
-                    Some(&recent),
-                )?;
+            if !notes.tensors.contains(t) {
+                model.verify_tensor(t, &mut notes, Some(&recent))?;
             }
         }
         let mut written = TensorSet::default();
-        model.check_io_graph(true, &fixed, &mut written)?;
+        model.check_io_graph(true, &notes.fixed, &mut written)?;
         for i in 0..model.num_operators() {
             // Checked in place: moving the 76-byte operator out of the `Result` cost two
             // copies per operator (`memcpy`, about 80 instructions each).
-            let read = model.read_operator(i, true);
+            let read = model.read_operator(i);
             let op = match &read {
                 Ok(op) => op,
                 Err(e) => return Err(*e),
@@ -516,27 +548,36 @@ impl<'m> Model<'m> {
             let keep = (op.inputs.len() + op.outputs.len() + op.intermediates.len() <= RECENT)
                 .then_some(&recent);
             let listed = op.inputs.iter().chain(op.outputs.iter());
-            for t in listed.chain(op.intermediates.iter()) {
+            for (k, t) in listed.chain(op.intermediates.iter()).enumerate() {
                 keep_rolled();
-                // Indices were checked by `read_operator`; -1 marks an absent input.
-                let Ok(t) = usize::try_from(t) else { continue };
-                if !verified.contains(t) {
-                    model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, keep)?;
+                let is_input = k < op.inputs.len();
+                // -1 marks an absent input.
+                if is_input && t == -1 {
+                    continue;
+                }
+                let what = if is_input {
+                    "input tensor"
+                } else {
+                    "output tensor"
+                };
+                let t = index(Location::Operator(i), what, t as i64, model.num_tensors())?;
+                if !notes.tensors.contains(t) {
+                    model.verify_tensor(t, &mut notes, keep)?;
                 }
             }
             ops::check_recent(&model, op, &recent)
                 .map_err(|kind| ParseError::new(Location::Operator(i), kind))?;
-            model.check_operator_graph(i, op, &fixed, &mut written)?;
+            model.check_operator_graph(i, op, &notes.fixed, &mut written)?;
         }
         for t in 0..model.num_tensors() {
-            if !verified.contains(t) {
-                model.verify_tensor(t, &mut verified, &mut fixed, &mut unverified, None)?;
+            if !notes.tensors.contains(t) {
+                model.verify_tensor(t, &mut notes, None)?;
             }
         }
         // Every operator that reads an unverified tensor was refused above (no registered
         // kernel reads the encoding: `NotRegistered` or `SparseUse`); one that no operator
         // reads is refused too, as the verifier would have checked it.
-        if let Some(t) = unverified {
+        if let Some(t) = notes.unverified {
             return Err(ParseError::new(
                 Location::Tensor(t),
                 ParseErrorKind::UnsupportedSparsity {
@@ -546,31 +587,29 @@ impl<'m> Model<'m> {
                 },
             ));
         }
-        model.check_io_graph(false, &fixed, &mut written)?;
+        model.check_io_graph(false, &notes.fixed, &mut written)?;
         Ok(model)
     }
 
-    /// Verifies tensor `t` ([`Model::read_tensor`]) and notes it: in `verified`, in `fixed`
-    /// when constant or variable, as the first `unverified` sparse tensor when no
-    /// registration verifies the encoding, and keeps it in `recent` (if given) for its
+    /// Verifies tensor `t` ([`Model::read_tensor`]) and notes it in `notes` (as verified, as
+    /// fixed when constant or variable, as the first unverified sparse tensor when no
+    /// registration verifies the encoding), and keeps it in `recent` (if given) for its
     /// operator's check.
     /// Never inlined: `parse` calls it from three loops.
     #[inline(never)]
     fn verify_tensor(
         &self,
         t: usize,
-        verified: &mut TensorSet,
-        fixed: &mut TensorSet,
-        unverified: &mut Option<usize>,
+        notes: &mut Verified,
         recent: Option<&RecentTensors<'m>>,
     ) -> Result<(), ParseError> {
         let tensor = self.read_tensor(t)?;
-        verified.insert(t);
+        notes.tensors.insert(t);
         if tensor.is_constant() || tensor.is_variable {
-            fixed.insert(t);
+            notes.fixed.insert(t);
         }
-        if tensor.is_sparse && ops::sparse_verifier(self.registrations).is_none() {
-            *unverified = unverified.or(Some(t));
+        if tensor.is_sparse && self.sparse_verify.is_none() {
+            notes.unverified = notes.unverified.or(Some(t));
         }
         if !tensor.is_sparse && self.block_encoded(t) {
             return Err(ParseError::new(
@@ -693,6 +732,7 @@ impl<'m> Model<'m> {
             row_bitmask: false,
             sparse_blocks: &[],
             registrations: &[],
+            sparse_verify: None,
         })
     }
 
@@ -894,7 +934,7 @@ impl<'m> Model<'m> {
 
     /// Operator `i` (`i < num_operators()`; past the end, an empty placeholder).
     pub fn operator(&self, i: usize) -> Operator<'m> {
-        self.read_operator(i, false).unwrap_or(Operator {
+        self.read_operator(i).unwrap_or(Operator {
             index: i,
             code: -1,
             version: 0,
@@ -955,8 +995,8 @@ impl<'m> Model<'m> {
         Ok((builtin.max(deprecated), version))
     }
 
-    /// Reads operator `i`; `verify` checks every tensor index it lists (once, in `parse`).
-    fn read_operator(&self, i: usize, verify: bool) -> Result<Operator<'m>, ParseError> {
+    /// Reads operator `i` (its tensor indices are checked where `parse` walks them).
+    fn read_operator(&self, i: usize) -> Result<Operator<'m>, ParseError> {
         use field::operator as f;
         let at = Location::Operator(i);
         let t = self
@@ -976,21 +1016,6 @@ impl<'m> Model<'m> {
         let inputs = vec(f::INPUTS, "inputs")?;
         let outputs = vec(f::OUTPUTS, "outputs")?;
         let intermediates = vec(f::INTERMEDIATES, "intermediates")?;
-        let n = if verify { self.num_tensors() } else { 0 };
-        for ti in inputs.iter().take_while(|_| verify) {
-            keep_rolled();
-            if ti != -1 {
-                index(at, "input tensor", ti as i64, n)?;
-            }
-        }
-        for ti in outputs
-            .iter()
-            .chain(intermediates.iter())
-            .take_while(|_| verify)
-        {
-            keep_rolled();
-            index(at, "output tensor", ti as i64, n)?;
-        }
         let options_type = t
             .scalar::<u8>(f::BUILTIN_OPTIONS_TYPE, 0)
             .map_err(malformed(at, "builtin_options_type"))?;
@@ -1036,57 +1061,56 @@ impl<'m> Model<'m> {
     }
 
     /// Reads and verifies tensor `i` (once, in `parse`): every offset, the type, the shape
-    /// against the data, every scale and zero point, the alignment.
+    /// against the data, every scale and zero point, the alignment. The tensor's own faults
+    /// are located here, once, instead of at each of the twenty checks.
     fn read_tensor(&self, i: usize) -> Result<Tensor<'m>, ParseError> {
+        self.check_tensor(i).map_err(|fault| match fault {
+            TensorFault::Own(kind) => ParseError::new(Location::Tensor(i), kind),
+            TensorFault::Located(e) => e,
+        })
+    }
+
+    /// [`Model::read_tensor`] before its faults are located. Always inlined: a call would
+    /// copy the tensor out of one `Result` into the other.
+    #[inline(always)]
+    fn check_tensor(&self, i: usize) -> Result<Tensor<'m>, TensorFault> {
         use field::tensor as f;
         let at = Location::Tensor(i);
-        let t = self
-            .tensors
-            .get(self.bytes, i)
-            .map_err(malformed(at, "tensor"))?;
-        let code = t.scalar::<i8>(f::TYPE, 0).map_err(malformed(at, "type"))?;
-        let dtype = DType::from_schema(code).ok_or(ParseError::new(
-            at,
-            ParseErrorKind::UnsupportedTensorType { code },
-        ))?;
+        let t = self.tensors.get(self.bytes, i).map_err(fault("tensor"))?;
+        let code = t.scalar::<i8>(f::TYPE, 0).map_err(fault("type"))?;
+        let dtype =
+            DType::from_schema(code).ok_or(ParseErrorKind::UnsupportedTensorType { code })?;
         let shape = t
             .vector::<i32>(f::SHAPE)
-            .map_err(malformed(at, "shape"))?
+            .map_err(fault("shape"))?
             .unwrap_or(Vector::empty());
-        let bad_shape = ParseError::new(at, ParseErrorKind::BadShape);
         if shape.len() > MAX_RANK {
-            return Err(ParseError::new(
-                at,
-                ParseErrorKind::TooLarge {
-                    what: "dimensions",
-                    count: shape.len(),
-                    max: MAX_RANK,
-                },
-            ));
+            return Err(TensorFault::Own(ParseErrorKind::TooLarge {
+                what: "dimensions",
+                count: shape.len(),
+                max: MAX_RANK,
+            }));
         }
         let mut bytes = dtype.size();
         for d in shape.iter() {
             keep_rolled();
             if d < 0 {
-                return Err(bad_shape);
+                return Err(TensorFault::Own(ParseErrorKind::BadShape));
             }
-            bytes = bytes.checked_mul(d as usize).ok_or(bad_shape)?;
+            bytes = bytes
+                .checked_mul(d as usize)
+                .ok_or(ParseErrorKind::BadShape)?;
         }
         if bytes > u32::MAX as usize / 2 {
-            return Err(bad_shape);
+            return Err(TensorFault::Own(ParseErrorKind::BadShape));
         }
-        let name = t
-            .string(f::NAME)
-            .map_err(malformed(at, "name"))?
-            .unwrap_or("");
+        let name = t.string(f::NAME).map_err(fault("name"))?.unwrap_or("");
         let is_variable = t
             .scalar::<bool>(f::IS_VARIABLE, false)
-            .map_err(malformed(at, "is_variable"))?;
-        let sparsity = t.table(f::SPARSITY).map_err(malformed(at, "sparsity"))?;
+            .map_err(fault("is_variable"))?;
+        let sparsity = t.table(f::SPARSITY).map_err(fault("sparsity"))?;
         let is_sparse = sparsity.is_some();
-        let buffer = t
-            .scalar::<u32>(f::BUFFER, 0)
-            .map_err(malformed(at, "buffer"))?;
+        let buffer = t.scalar::<u32>(f::BUFFER, 0).map_err(fault("buffer"))?;
         let (data, data_offset) = if buffer == 0 {
             (None, 0)
         } else {
@@ -1100,39 +1124,30 @@ impl<'m> Model<'m> {
             }
         };
         if is_sparse && data.is_none() {
-            return Err(ParseError::new(
-                at,
-                ParseErrorKind::UnsupportedSparsity {
-                    what: "a sparse tensor must hold constant data",
-                },
-            ));
+            return Err(TensorFault::Own(ParseErrorKind::UnsupportedSparsity {
+                what: "a sparse tensor must hold constant data",
+            }));
         }
         if let Some(d) = data {
             if !is_sparse && d.len() != bytes {
-                return Err(ParseError::new(
-                    at,
-                    ParseErrorKind::BufferSizeMismatch {
-                        expected: bytes,
-                        found: d.len(),
-                    },
-                ));
+                return Err(TensorFault::Own(ParseErrorKind::BufferSizeMismatch {
+                    expected: bytes,
+                    found: d.len(),
+                }));
             }
             if let Some(sp) = sparsity {
-                match ops::sparse_verifier(self.registrations) {
-                    Some(v) => (v.verify)(self, at, sp, dtype, &shape, d)?,
+                match self.sparse_verify {
+                    Some(verify) => verify(self, at, sp, dtype, &shape, d)?,
                     None => self.sparse_without_verifier(at)?,
                 }
             }
             let align = dtype.size();
             if !(d.as_ptr() as usize).is_multiple_of(align) {
-                return Err(ParseError::new(at, ParseErrorKind::Misaligned { align }));
+                return Err(TensorFault::Own(ParseErrorKind::Misaligned { align }));
             }
         }
-        let quantization = match t
-            .table(f::QUANTIZATION)
-            .map_err(malformed(at, "quantization"))?
-        {
-            Some(q) => self.read_quantization(at, q, &shape, dtype)?,
+        let quantization = match t.table(f::QUANTIZATION).map_err(fault("quantization"))? {
+            Some(q) => self.read_quantization(q, &shape, dtype)?,
             None => Quantization::NONE,
         };
         Ok(Tensor {
@@ -1218,24 +1233,21 @@ impl<'m> Model<'m> {
     /// point's range, every scale.
     fn read_quantization(
         &self,
-        at: Location,
         q: Table<'m>,
         shape: &Vector<'m, i32>,
         dtype: DType,
-    ) -> Result<Quantization<'m>, ParseError> {
+    ) -> Result<Quantization<'m>, ParseErrorKind> {
         let Quantization {
             scales,
             zero_points,
             quantized_dimension,
-        } = Quantization::decode(q, shape).map_err(located(at))?;
+        } = Quantization::decode(q, shape)
+            .map_err(|(field, problem)| ParseErrorKind::Malformed { field, problem })?;
         let invalid = |what| {
-            Err(ParseError::new(
-                at,
-                ParseErrorKind::InvalidOperands {
-                    op: "quantization",
-                    what,
-                },
-            ))
+            Err(ParseErrorKind::InvalidOperands {
+                op: "quantization",
+                what,
+            })
         };
         if !zero_points.is_empty() && zero_points.len() != scales.len() {
             return invalid("scale and zero_point counts differ");
