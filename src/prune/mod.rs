@@ -39,4 +39,12 @@ pub enum PruneError {
     NoUnits(&'static str, &'static str),
     #[error("structured pruning left an invalid graph: {0}")]
     Invalid(String),
+    #[error("operator {op}: weight tensor {tensor:?} is {what}; pruning an int8 model needs symmetric int8 weights (skip the layer with --prune-skip {op})")]
+    NotInt8 {
+        op: usize,
+        tensor: String,
+        what: &'static str,
+    },
+    #[error("the model has no FULLY_CONNECTED, CONV_2D or LSTM weights to prune")]
+    NothingToPrune,
 }

@@ -15,14 +15,31 @@ use crate::ir::{ConstData, Graph, TensorId};
 
 /// Sets the fraction `sparsity` of each prunable int8 weight tensor of `graph` to zero
 /// (FULLY_CONNECTED weights, CONV_2D filters, the LSTM's weight matrices; 1x4 blocks with
-/// [`Ranking::Blocks1x4`]), skipping the operators in `skip`. Weights that are not int8 with
-/// zero point 0 are left alone. Returns each pruned tensor's sparsity.
+/// [`Ranking::Blocks1x4`]), skipping the operators in `skip`. Returns each pruned tensor's
+/// sparsity. A weight tensor that is not int8 with zero point 0 (a float model, asymmetric
+/// weights) is refused, naming it, unless its operator is skipped: leaving it dense would
+/// report a pruning that did not happen.
 pub fn prune_int8(
     graph: &mut Graph,
     sparsity: f32,
     ranking: Ranking,
     skip: &[usize],
 ) -> Result<Vec<LayerSparsity>, PruneError> {
+    let candidates = weight_candidates(graph);
+    if candidates.is_empty() {
+        return Err(PruneError::NothingToPrune);
+    }
+    for &(op, w) in candidates.iter().filter(|(op, _)| !skip.contains(op)) {
+        let t = graph.tensor(w);
+        if real_values(t).is_none() {
+            let what = match t.data {
+                Some(ConstData::F32(_)) => "float32 (prune the float model: `tflm convert -p`)",
+                _ => "not int8 with zero point 0",
+            };
+            let tensor = t.name.clone();
+            return Err(PruneError::NotInt8 { op, tensor, what });
+        }
+    }
     let real = with_real_weights(graph);
     let zeroed = plan(&real, sparsity, ranking, skip)?;
     for (_, w, indices) in &zeroed {
@@ -54,16 +71,25 @@ fn with_real_weights(graph: &Graph) -> Graph {
     real
 }
 
-/// The int8 constant inputs at the positions [`prunable`] considers, as it would see them
-/// were they float.
-fn int8_weights(graph: &Graph) -> Vec<TensorId> {
+/// The constant int8 or float inputs at the positions [`prunable`] considers (as it would see
+/// them were they all float), with their operator.
+fn weight_candidates(graph: &Graph) -> Vec<(usize, TensorId)> {
     let mut as_float = graph.clone();
     for t in &mut as_float.tensors {
         if let Some(ConstData::I8(v)) = &t.data {
             t.data = Some(ConstData::F32(vec![0.0; v.len()]));
         }
     }
-    prunable(&as_float).into_iter().map(|(_, w)| w).collect()
+    prunable(&as_float)
+}
+
+/// The int8 tensors among [`weight_candidates`].
+fn int8_weights(graph: &Graph) -> Vec<TensorId> {
+    weight_candidates(graph)
+        .into_iter()
+        .map(|(_, w)| w)
+        .filter(|&w| matches!(graph.tensor(w).data, Some(ConstData::I8(_))))
+        .collect()
 }
 
 /// `q x scale` for a symmetric int8 tensor (per tensor, or per channel along its axis), else
@@ -180,13 +206,47 @@ mod tests {
         ]);
     }
 
+    /// A float model is refused, naming the tensor, rather than reported as pruned 0%.
     #[test]
-    fn asymmetric_weights_and_skipped_layers_stay() {
+    fn float_weights_are_refused() {
+        let mut g = int8_weights_graph(
+            vec![1; 8],
+            vec![1, 8],
+            Quantization::per_tensor(0.1, 0),
+            false,
+        );
+        g.tensors[1].data = Some(ConstData::F32(vec![0.5; 8]));
+        let refused = prune_int8(&mut g, 0.5, Ranking::PerLayer, &[]).unwrap_err();
+        assert_eq!(
+            refused,
+            PruneError::NotInt8 {
+                op: 0,
+                tensor: "w".into(),
+                what: "float32 (prune the float model: `tflm convert -p`)",
+            }
+        );
+        assert!(refused.to_string().contains("--prune-skip 0"), "{refused}");
+        g.ops.clear();
+        assert_eq!(
+            prune_int8(&mut g, 0.5, Ranking::PerLayer, &[]),
+            Err(PruneError::NothingToPrune)
+        );
+    }
+
+    #[test]
+    fn asymmetric_weights_are_refused_and_skipped_layers_stay() {
         let w: Vec<i8> = (1..=8).collect();
         let mut q = Quantization::per_tensor(0.1, 0);
         q.zero_points = vec![1];
         let mut g = int8_weights_graph(w.clone(), vec![1, 8], q, false);
-        assert!(prune_int8(&mut g, 0.5, Ranking::Blocks1x4, &[])
+        let refused = prune_int8(&mut g, 0.5, Ranking::Blocks1x4, &[]).unwrap_err();
+        assert!(
+            matches!(refused, PruneError::NotInt8 { op: 0, .. }),
+            "{refused}"
+        );
+        assert_eq!(int8_of(&g), w);
+        // Skipped, the asymmetric layer is no error and stays as it is.
+        assert!(prune_int8(&mut g, 0.5, Ranking::Blocks1x4, &[0])
             .unwrap()
             .is_empty());
         assert_eq!(int8_of(&g), w);
