@@ -462,6 +462,13 @@ fn fault(field: &'static str) -> impl Fn(Malformed) -> ParseErrorKind {
     move |problem| ParseErrorKind::Malformed { field, problem }
 }
 
+/// A tensor-index list of an operator table (empty when absent). Never inlined: `parse`,
+/// the operator views and the planner read three or two per operator, one copy of the read.
+#[inline(never)]
+fn index_list<'m>(t: &Table<'m>, id: u16) -> Result<Vector<'m, i32>, Malformed> {
+    Ok(t.vector::<i32>(id)?.unwrap_or(Vector::empty()))
+}
+
 fn missing(location: Location, field: &'static str) -> ParseError {
     ParseError::new(location, ParseErrorKind::Missing { field })
 }
@@ -934,7 +941,7 @@ impl<'m> Model<'m> {
 
     /// Operator `i` (`i < num_operators()`; past the end, an empty placeholder).
     pub fn operator(&self, i: usize) -> Operator<'m> {
-        self.read_operator(i).unwrap_or(Operator {
+        self.operator_view(i).unwrap_or(Operator {
             index: i,
             code: -1,
             version: 0,
@@ -952,12 +959,7 @@ impl<'m> Model<'m> {
         let Ok(t) = self.operators.get_verified(self.bytes, i) else {
             return (Vector::empty(), Vector::empty());
         };
-        let list = |id| {
-            t.vector::<i32>(id)
-                .ok()
-                .flatten()
-                .unwrap_or(Vector::empty())
-        };
+        let list = |id| index_list(&t, id).unwrap_or(Vector::empty());
         (
             list(field::operator::INPUTS),
             list(field::operator::OUTPUTS),
@@ -977,11 +979,13 @@ impl<'m> Model<'m> {
     }
 
     /// Effective builtin code and version of operator code `i`, or an error for custom ops.
-    fn read_opcode(&self, i: usize) -> Result<(i32, i32), ParseError> {
+    /// `verify` opens its table checked (`parse`) or as verified (the views). Never inlined:
+    /// both share it.
+    #[inline(never)]
+    fn read_opcode(&self, i: usize, verify: bool) -> Result<(i32, i32), ParseError> {
         let at = Location::OperatorCode(i);
         let t = self
-            .opcodes
-            .get(self.bytes, i)
+            .open(self.opcodes, i, verify)
             .map_err(malformed(at, "operator_code"))?;
         let deprecated = t
             .scalar::<i8>(field::operator_code::DEPRECATED_BUILTIN_CODE, 0)
@@ -995,7 +999,33 @@ impl<'m> Model<'m> {
         Ok((builtin.max(deprecated), version))
     }
 
-    /// Reads operator `i` (its tensor indices are checked where `parse` walks them).
+    /// The view of operator `i` after `parse` verified it ([`Model::read_operator`]): the
+    /// same fields on the same immutable bytes, its table and its operator code's reopened as
+    /// verified (no vtable checks, no index check, no located error; what `Interpreter::new`
+    /// and the planner's measuring read of every operator). `None` only past the last
+    /// operator; every read stays bounds-checked, so a broken invariant gives `None`, never a
+    /// panic.
+    fn operator_view(&self, i: usize) -> Option<Operator<'m>> {
+        use field::operator as f;
+        let t = self.operators.get_verified(self.bytes, i).ok()?;
+        let opcode_index = t.scalar::<u32>(f::OPCODE_INDEX, 0).ok()? as usize;
+        let (code, version) = self.read_opcode(opcode_index, false).ok()?;
+        let list = |id| index_list(&t, id).ok();
+        Some(Operator {
+            index: i,
+            code,
+            version,
+            inputs: list(f::INPUTS)?,
+            outputs: list(f::OUTPUTS)?,
+            intermediates: list(f::INTERMEDIATES)?,
+            options: t.table(f::BUILTIN_OPTIONS).ok()?,
+            options_type: t.scalar::<u8>(f::BUILTIN_OPTIONS_TYPE, 0).ok()?,
+        })
+    }
+
+    /// Reads and checks operator `i` (once, in `parse`; its tensor indices are checked where
+    /// `parse` walks them). Never inlined: inlined into its one caller it cost about 200 B.
+    #[inline(never)]
     fn read_operator(&self, i: usize) -> Result<Operator<'m>, ParseError> {
         use field::operator as f;
         let at = Location::Operator(i);
@@ -1007,12 +1037,8 @@ impl<'m> Model<'m> {
             .scalar::<u32>(f::OPCODE_INDEX, 0)
             .map_err(malformed(at, "opcode_index"))?;
         let opcode_index = index(at, "opcode", opcode_index as i64, self.opcodes.len())?;
-        let (code, version) = self.read_opcode(opcode_index)?;
-        let vec = |id, name| -> Result<Vector<'m, i32>, ParseError> {
-            Ok(t.vector::<i32>(id)
-                .map_err(malformed(at, name))?
-                .unwrap_or(Vector::empty()))
-        };
+        let (code, version) = self.read_opcode(opcode_index, true)?;
+        let vec = |id, name| index_list(&t, id).map_err(malformed(at, name));
         let inputs = vec(f::INPUTS, "inputs")?;
         let outputs = vec(f::OUTPUTS, "outputs")?;
         let intermediates = vec(f::INTERMEDIATES, "intermediates")?;
