@@ -43,8 +43,9 @@ pub struct ConvertArgs {
     #[arg(long)]
     global_pruning: bool,
     /// Block pruning: FULLY_CONNECTED weights and CONV_2D filters pruned in 1x4 blocks (4
-    /// consecutive input columns of one output row, ranked per layer by mean magnitude), written in the 1x4 block encoding
-    /// whose kernel is faster than dense (other layers weight by weight).
+    /// consecutive input columns of one output row, ranked per layer by mean magnitude),
+    /// written in the 1x4 block encoding whose kernel is faster than dense (other layers
+    /// weight by weight).
     #[arg(
         long = "prune-block",
         alias = "prune_block",
