@@ -666,7 +666,12 @@ fn word_sums(sums: &mut [i32], xw: &[[i8; 4]], rows: &[i8], off: u32) {
         }
         quad.copy_from_slice(&[a0, a1, a2, a3]);
     }
-    for (s, w) in quads.into_remainder().iter_mut().zip(ws.chunks_exact(n)) {
+    // Row by row with checked splits: `chunks_exact(n)` links a division and its panic.
+    for s in quads.into_remainder() {
+        let Some((w, rest)) = ws.split_at_checked(n) else {
+            return;
+        };
+        ws = rest;
         for (xq, wq) in xw.iter().zip(w) {
             let (xe, xo) = dsp::widen_offset(off, dsp::word(xq));
             let (we, wo) = dsp::widen(dsp::word(wq));
