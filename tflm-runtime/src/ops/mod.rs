@@ -504,8 +504,6 @@ pub fn registration_for(model: &Model<'_>, code: i32) -> Option<Registration> {
 }
 
 /// The index of the operator's registration in the model's list, or the reason there is none.
-/// Never inlined: `parse`, `Interpreter::new` and the planner each call it.
-#[inline(never)]
 pub(crate) fn lookup(model: &Model<'_>, code: i32) -> Result<usize, ParseErrorKind> {
     if let Some(i) = model.registrations().iter().position(|r| r.code == code) {
         return Ok(i);
