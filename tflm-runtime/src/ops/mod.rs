@@ -272,8 +272,11 @@ macro_rules! registrations {
                 crate::schema::name_ends([$(stringify!($name)),*]);
             let code = u8::try_from(code).ok()?;
             // A loop over the bytes (unrolled into compares over a constant table, it was
-            // 0.4 KB).
-            let i = core::hint::black_box(CODES).iter().position(|&c| c == code)?;
+            // 0.4 KB; kept rolled, as LLVM unrolled even the opaque table's loop four times).
+            let i = core::hint::black_box(CODES).iter().position(|&c| {
+                crate::rolled::keep_rolled();
+                c == code
+            })?;
             crate::schema::packed_name(NAMES, &ENDS, i)
         }
 
