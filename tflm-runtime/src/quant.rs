@@ -110,61 +110,74 @@ pub fn quantize_multiplier(real: f64) -> (i32, i32) {
 
 /// `f64(a) * f64(b) / f64(c)`, the effective scale of TFLite's quantized kernels
 /// (`input_scale * filter_scale / output_scale` in `double`), bit for bit as IEEE double
-/// arithmetic gives it, computed with integer instructions only.
+/// arithmetic gives it, without double-precision instructions (integers, and the
+/// single-precision FPU for zero, infinite and NaN operands).
 ///
 /// The product of two f32 significands (24 bits each) is exact in a double, so only the
 /// quotient rounds (to nearest, ties to even); the quotient of f32 operands is always a normal
 /// double (between 2^-426 and 2^405), so no underflow or overflow path is needed. A Cortex-M4
 /// has no double-precision FPU: the soft-float multiply and divide this replaces cost
 /// hundreds of instructions per output channel at setup, and their code is linked only for it.
-/// Never inlined: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED share one copy (1.1 KB).
+/// Never inlined: every quantized operator's `prepare` shares one copy.
 #[inline(never)]
 pub fn effective_scale(a: f32, b: f32, c: f32) -> f64 {
-    let negative = (a.to_bits() ^ b.to_bits() ^ c.to_bits()) >> 31 != 0;
-    let sign = (negative as u64) << 63;
-    let (nan, inf) = (f64::NAN.to_bits(), f64::INFINITY.to_bits());
-    // Zero, infinite or NaN (on the bits: a Cortex-M4's float compares cost more).
-    let special = |x: f32| (x.to_bits() & 0x7fff_ffff).wrapping_sub(1) >= 0x7f7f_ffff;
+    let sign = ((a.to_bits() ^ b.to_bits() ^ c.to_bits()) >> 31) as u64;
     if special(a) || special(b) || special(c) {
-        let zero = |x: f32| x == 0.0;
-        let any_nan = a.is_nan() || b.is_nan() || c.is_nan();
-        // inf * 0, inf / inf and 0 / 0 are NaN as well.
-        let infinite_numerator = a.is_infinite() || b.is_infinite();
-        let zero_numerator = zero(a) || zero(b);
-        let bits = if any_nan
-            || infinite_numerator && (zero_numerator || c.is_infinite())
-            || zero_numerator && zero(c)
-        {
-            nan
-        } else if infinite_numerator || zero(c) {
-            inf | sign
-        } else {
-            sign // a zero numerator or an infinite divisor
-        };
-        return f64::from_bits(bits);
+        return special_scale(a, b, c);
     }
     let (ma, ea) = f32_significand(a);
     let (mb, eb) = f32_significand(b);
     let (mc, ec) = f32_significand(c);
-    // |a * b / c| = (ma * mb / mc) * 2^(ea + eb - ec); ma * mb in [2^46, 2^48), mc in
-    // [2^23, 2^24), so q = floor(ma * mb * 2^38 / mc) lies in [2^60, 2^63).
-    let (q, rest) = divide_by_24_bits((ma as u64 * mb as u64) << 14, mc);
-    let len = 64 - q.leading_zeros(); // 61..=63
-    let drop = len - 53;
-    let mut m = q >> drop;
-    let dropped = q & ((1u64 << drop) - 1);
-    let half = 1u64 << (drop - 1);
-    if dropped > half || dropped == half && (rest || m & 1 == 1) {
-        m += 1;
-    }
-    let mut exponent = ea + eb - ec - 38 + drop as i32;
-    if m == 1 << 53 {
-        m >>= 1;
-        exponent += 1;
-    }
-    // value = m * 2^exponent with m in [2^52, 2^53).
-    let biased = (exponent + 52 + 1023) as u64;
-    f64::from_bits(sign | biased << 52 | (m & ((1u64 << 52) - 1)))
+    // |a * b / c| = (p / mc) * 2^(ea + eb - ec) with p = ma * mb in [2^46, 2^48) and mc in
+    // [2^23, 2^24). The quotient is brought to exactly 54 bits (53 and a rounding bit) by
+    // two compares, so the rounding below shifts by constants only (variable 64-bit shifts
+    // are long instruction sequences on a Cortex-M4): p in [2^47, 2^48) after `t`, p / mc
+    // in [2^24, 2^25) or, after `u`, in [2^23, 2^24), and q = floor(p * 2^(29 + u) / mc)
+    // in [2^53, 2^54).
+    let p = ma as u64 * mb as u64;
+    let t = p < 1 << 47;
+    let p = if t { p << 1 } else { p };
+    let u = p < (mc as u64) << 24;
+    let (q, rest) = divide_by_24_bits(if u { p << 6 } else { p << 5 }, mc);
+    // Round to 53 bits, ties to even: the dropped bit is q's last, `rest` the bits below it.
+    let m = (q >> 1) + (q & 1 & (rest as u64 | (q >> 1) & 1));
+    // value = m * 2^e, m in [2^52, 2^53] (2^53 after a carry, which the addition below turns
+    // into the next exponent, as the hidden bit of the smaller m into this one).
+    let e = ea + eb - ec - 28 - t as i32 - u as i32;
+    f64::from_bits((sign << 63) + (((e + 1074) as u64) << 52) + m)
+}
+
+/// [`effective_scale`] when an operand is zero, infinite or NaN: the result is then zero,
+/// infinite or NaN too, and which (and its sign) does not depend on the magnitude of the
+/// finite non-zero operands. So those become `±1.0` and the single-precision FPU computes
+/// `a * b / c` (`1 * 1 / 0` is infinite as any finite product over zero is, `1 * 1 / inf` is
+/// zero, `0 * inf` is NaN...); the f32 zero, infinity or NaN widens to the same double. An
+/// FPU multiply and divide where the same case analysis in integers took about 0.2 KB more.
+#[inline(always)]
+fn special_scale(a: f32, b: f32, c: f32) -> f64 {
+    let unit = |x: f32| {
+        if special(x) {
+            x
+        } else {
+            f32::from_bits(x.to_bits() & 0x8000_0000 | 0x3f80_0000)
+        }
+    };
+    let r = (unit(a) * unit(b) / unit(c)).to_bits();
+    // Widened as a zero, infinity or NaN: the exponent's all-ones become the double's, the
+    // significand (a NaN's payload) moves to the top of the double's.
+    let sign = ((r >> 31) as u64) << 63;
+    let exponent = if r & 0x7f80_0000 == 0x7f80_0000 {
+        0x7ffu64 << 52
+    } else {
+        0
+    };
+    f64::from_bits(sign | exponent | ((r & 0x7f_ffff) as u64) << 29)
+}
+
+/// Whether `x` is zero, infinite or NaN (on the bits: a Cortex-M4's float compares cost more).
+#[inline(always)]
+fn special(x: f32) -> bool {
+    (x.to_bits() & 0x7fff_ffff).wrapping_sub(1) >= 0x7f7f_ffff
 }
 
 /// A finite non-zero f32's magnitude as `m * 2^e` with `m` in `[2^23, 2^24)` (subnormals
@@ -208,13 +221,25 @@ pub fn activation_range_quantized(
     qmax: i32,
 ) -> (i32, i32) {
     use crate::types::Activation;
-    let quantize = |f: f32| -> i32 { zero_point.saturating_add(libm::roundf(f / scale) as i32) };
+    let quantize = |f: f32| -> i32 { zero_point.saturating_add(round_to_i32(f / scale)) };
     match activation {
         Activation::None => (qmin, qmax),
         Activation::Relu => (qmin.max(quantize(0.0)), qmax),
         Activation::Relu6 => (qmin.max(quantize(0.0)), qmax.min(quantize(6.0))),
         Activation::ReluN1To1 => (qmin.max(quantize(-1.0)), qmax.min(quantize(1.0))),
     }
+}
+
+/// `roundf(v) as i32` (half away from zero, then Rust's saturating cast), in two FPU
+/// instructions and a sign copy: `roundf` is `trunc(v + copysign(0.5 - 2^-25, v))`, and the
+/// cast truncates by itself, so the truncation is left to it (`libm`'s `truncf` on the bits
+/// was 0.1 KB of code for each of the clamp's five quantizations).
+#[inline(always)]
+fn round_to_i32(v: f32) -> i32 {
+    // The largest f32 below one half: adding it rounds exact halves away from zero without
+    // carrying 0.49999997 up to 1.
+    const JUST_BELOW_HALF: u32 = 0x3eff_ffff;
+    (v + f32::from_bits(JUST_BELOW_HALF | v.to_bits() & 0x8000_0000)) as i32
 }
 
 /// The clamp range of a fused activation on a float output.
@@ -459,6 +484,42 @@ mod tests {
             // ... and quantization scales as models carry them (2^-30 .. 2^4, positive).
             let mut scale = || f32::from_bits(0x3080_0000 + (next(&mut x) % 0x1200_0000) as u32);
             same(scale(), scale(), scale());
+        }
+    }
+
+    #[test]
+    fn round_to_i32_equals_roundf_then_cast() {
+        let check = |v: f32| assert_eq!(round_to_i32(v), libm::roundf(v) as i32, "{v:e}");
+        for v in [
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.499_999_97,
+            -0.499_999_97,
+            8_388_607.5,
+            8_388_609.0,
+            2.147_483_5e9,
+            -2.147_483_6e9,
+            3e9,
+            -3e9,
+            f32::INFINITY,
+            f32::NAN,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            f32::MIN,
+        ] {
+            check(v);
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..1_000_000 {
+            let r = next(&mut x);
+            check(f32::from_bits(r as u32));
+            // Quotients as the clamp computes them (6 / scale and the like).
+            check((r >> 40) as f32 / 4096.0 - 2048.0);
         }
     }
 

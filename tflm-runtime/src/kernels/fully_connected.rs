@@ -443,7 +443,8 @@ fn filter_offset_term<T: Copy + Into<i32>>(x: &[T], input_offset: i32, filter_of
     if filter_offset == 0 {
         return 0;
     }
-    // Kept rolled: once per input row, and only for asymmetric weights (no peer model's).
+    // Kept rolled: once per block of outputs, and only for asymmetric weights (no peer
+    // model's).
     let mut sum = 0i32;
     for &v in x {
         crate::rolled::keep_rolled();
@@ -482,15 +483,18 @@ impl Requantize<'_> {
         self.bias.map_or(0, |b| b.get(oc).copied().unwrap_or(0))
     }
 
-    /// The outputs `out` (channels from `first` on) of input row `x`: their sums, from
-    /// `fo_term`, the bias and the dot products with `rows`, then the requantization. Out of
-    /// line, so that [`fully_connected_i8`]'s own frame stays small (with the dot products
-    /// inlined, it spilled two dozen values per call, about 250 instructions on each of
-    /// hello_world's three layers), and one call per block of outputs.
+    /// The outputs `out` (channels from `first` on) of input row `x`: their sums, from the
+    /// filter offset's term (`fo` times the input row's sum), the bias and the dot products
+    /// with `rows`, then the requantization. Out of line, so that [`fully_connected_i8`]'s own
+    /// frame stays small (with the dot products inlined, it spilled two dozen values per
+    /// call, about 250 instructions on each of hello_world's three layers), and one call per
+    /// block of outputs. The filter offset's term is computed here, once per block, not per
+    /// row by the caller: there, `fo == 0` being loop-invariant, LLVM copied the whole row
+    /// loop for each case (0.2 KB).
     #[inline(never)]
-    fn block(&self, fo_term: i32, x: &[i8], rows: &[i8], io: i32, first: usize, out: &mut [i8]) {
+    fn block(&self, fo: i32, x: &[i8], rows: &[i8], io: i32, first: usize, out: &mut [i8]) {
         // Filled with a value, not zeros: zeroing calls `memclr`, about 70 instructions.
-        let mut sums = [fo_term; FC_BLOCK];
+        let mut sums = [filter_offset_term(x, io, fo); FC_BLOCK];
         let sums = sums.get_mut(..out.len()).unwrap_or_default();
         block_sums(
             sums,
@@ -584,7 +588,6 @@ pub fn fully_connected_i8(
     // input rows, no filter rows, so each sum stays the bias.
     for (r, out_row) in output.chunks_exact_mut(output_depth).enumerate() {
         let x = input.get(r * depth..(r + 1) * depth).unwrap_or(&[]);
-        let fo_term = filter_offset_term(x, io, fo);
         // The sums of a block of outputs first (bias included), then one loop that
         // requantizes them: one copy of the requantization instead of one inlined per lane
         // of the four-row pass and one for the rest.
@@ -593,7 +596,7 @@ pub fn fully_connected_i8(
             let rows = filter
                 .get(first * depth..(first + block.len()) * depth)
                 .unwrap_or(&[]);
-            out.block(fo_term, x, rows, io, first, block);
+            out.block(fo, x, rows, io, first, block);
         }
     }
     Ok(())
@@ -666,7 +669,12 @@ fn word_sums(sums: &mut [i32], xw: &[[i8; 4]], rows: &[i8], off: u32) {
         }
         quad.copy_from_slice(&[a0, a1, a2, a3]);
     }
-    for (s, w) in quads.into_remainder().iter_mut().zip(ws.chunks_exact(n)) {
+    // Row by row with checked splits: `chunks_exact(n)` links a division and its panic.
+    for s in quads.into_remainder() {
+        let Some((w, rest)) = ws.split_at_checked(n) else {
+            return;
+        };
+        ws = rest;
         for (xq, wq) in xw.iter().zip(w) {
             let (xe, xo) = dsp::widen_offset(off, dsp::word(xq));
             let (we, wo) = dsp::widen(dsp::word(wq));

@@ -44,6 +44,15 @@ struct Header {
     filter_scale: f32,
 }
 
+/// What `prepare` writes first, read back by the evals in one piece: one bounds and alignment
+/// check each way instead of two.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Prepared {
+    header: Header,
+    params: FullyConnectedParams,
+}
+
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     prepare_with::<false>(p, Accept::Dense)
 }
@@ -194,20 +203,22 @@ fn prepare_with<const INT8_ONLY: bool>(
             qmax,
         )
     };
-    p.data.put(Header {
-        variant,
-        batches: batches as u32,
-        accum_depth: accum_depth as u32,
-        output_depth: output_depth as u32,
-        num_scales: num_scales as u32,
-        activation: activation as u32,
-        filter_scale: if hybrid {
-            scales.get(0).unwrap_or(0.0)
-        } else {
-            0.0
+    p.data.put(Prepared {
+        header: Header {
+            variant,
+            batches: batches as u32,
+            accum_depth: accum_depth as u32,
+            output_depth: output_depth as u32,
+            num_scales: num_scales as u32,
+            activation: activation as u32,
+            filter_scale: if hybrid {
+                scales.get(0).unwrap_or(0.0)
+            } else {
+                0.0
+            },
         },
+        params,
     });
-    p.data.put(params);
     let (si, so) = (input.quantization.scale(), output.quantization.scale());
     p.data.put_array(num_scales, |c| {
         crate::quant::effective_scale(si, scales.get(c).unwrap_or(0.0), so)
@@ -287,8 +298,7 @@ fn eval_block(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error>
 fn prepared<'d>(
     data: &mut DataReader<'d>,
 ) -> Result<(&'d Header, &'d FullyConnectedParams, &'d [f64], FcDims), Error> {
-    let h: &Header = data.get_ref()?;
-    let params: &FullyConnectedParams = data.get_ref()?;
+    let Prepared { header: h, params } = data.get_ref()?;
     let scales = data.array::<f64>(h.num_scales as usize)?;
     let dims = FcDims {
         batches: h.batches as usize,
