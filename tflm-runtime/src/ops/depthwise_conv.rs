@@ -14,17 +14,26 @@ use crate::schema::field::depthwise_conv2d_options as f;
 use crate::types::{DType, Padding};
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with::<false>(p)
+    prepare_with::<false, false>(p)
 }
 
 /// [`prepare`] of int8 operators only (`DEPTHWISE_CONV_2D_INT8`): the other types' checks are
 /// compiled out.
 pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with::<true>(p)
+    prepare_with::<true, false>(p)
 }
 
-/// `INT8_ONLY` as in [`prepare_conv_like`].
-fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+/// [`prepare`] for `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`: int8, one input channel and a filter
+/// the one-channel kernel's stack tables hold ([`k::one_channel_fits`]), so that no generic
+/// kernel is linked for the filters it does not take.
+pub(super) fn prepare_one_channel(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true, true>(p)
+}
+
+/// `INT8_ONLY` as in [`prepare_conv_like`]; `ONE_CHANNEL`: [`prepare_one_channel`]'s checks.
+fn prepare_with<const INT8_ONLY: bool, const ONE_CHANNEL: bool>(
+    p: &mut Prepare<'_, '_, '_>,
+) -> Result<(), ParseErrorKind> {
     let o = ConvOptions {
         padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
             .ok_or(p.invalid("unknown padding"))?,
@@ -36,6 +45,12 @@ fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<()
         activation: fused_activation(p, f::FUSED_ACTIVATION)?,
     };
     let input = p.input(0)?;
+    if ONE_CHANNEL && input.shape.dim(3) != 1 {
+        return Err(p.unsupported(
+            "inputs of more than one channel with ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8 \
+             (register ops::DEPTHWISE_CONV_2D_INT8)",
+        ));
+    }
     let filter = p.input(1)?;
     if filter.shape.dim(0) != 1 {
         return Err(p.invalid("weights must have shape [1, h, w, channels]"));
@@ -49,18 +64,19 @@ fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<()
     if k::depth_multiplier(input.shape.dim(3), filter.shape.dim(3)).is_none() {
         return Err(p.invalid("output channels are not a multiple of the input channels"));
     }
-    prepare_conv_like::<INT8_ONLY>(p, o, 3)
-}
-
-/// [`prepare`] for `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`: one input channel only.
-pub(super) fn prepare_one_channel(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    if p.input(0)?.shape.dim(3) != 1 {
+    if !ONE_CHANNEL {
+        return prepare_conv_like::<INT8_ONLY>(p, o, 3);
+    }
+    prepare_conv_like::<INT8_ONLY>(p, o, 3)?;
+    // After the shape checks, so that a malformed filter gets their message.
+    let fs = filter.shape;
+    if !k::one_channel_fits(fs.dim(1), fs.dim(2), fs.dim(3)) {
         return Err(p.unsupported(
-            "inputs of more than one channel with ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8 \
-             (register ops::DEPTHWISE_CONV_2D_INT8)",
+            "filters beyond the one-channel kernel's tables with \
+             ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8 (register ops::DEPTHWISE_CONV_2D_INT8)",
         ));
     }
-    prepare_int8(p)
+    Ok(())
 }
 
 /// `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`'s eval: the one-channel kernel alone.
