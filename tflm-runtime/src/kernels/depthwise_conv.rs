@@ -81,24 +81,8 @@ pub const MAX_3X3_QUADS: usize = 64;
 pub(crate) fn depthwise_core<T: Mac, B, O>(
     p: &ConvParams,
     io: ConvIo<'_, T, T::W, B, O>,
-    emit: impl FnMut(usize, &[T::Acc], &mut [O]),
+    mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
-    depthwise_core_with::<true, false, T, B, O, _>(p, io, emit)
-}
-
-/// [`depthwise_core`], with the 3x3 interior path only when `INTERIOR_3X3`: without it the
-/// path's code (about 4.7 KB for int8) is not linked. `SCALAR_ONLY` takes one output channel
-/// at a time everywhere, in rolled loops (the quad sweeps' code, about 6 KB for int8, is not
-/// linked): for a fallback no real model reaches.
-#[inline(always)]
-fn depthwise_core_with<const INTERIOR_3X3: bool, const SCALAR_ONLY: bool, T: Mac, B, O, E>(
-    p: &ConvParams,
-    io: ConvIo<'_, T, T::W, B, O>,
-    mut emit: E,
-) -> Result<(), KernelError>
-where
-    E: FnMut(usize, &[T::Acc], &mut [O]),
-{
     let sizes_match = io.sizes_match();
     let ConvIo {
         input_shape,
@@ -130,8 +114,7 @@ where
     // with the four sums in registers, no tap loop and no bounds tests per tap, and hand
     // them straight to `emit`. Border pixels keep the sweep below.
     let quads3 = out_c / 4;
-    let relay = INTERIOR_3X3
-        && T::DEPTHWISE_3X3
+    let relay = T::DEPTHWISE_3X3
         && dm == 1
         && [f_h, f_w] == [3, 3]
         && (1..=MAX_3X3_QUADS).contains(&quads3);
@@ -162,9 +145,8 @@ where
                 f_w,
                 out_c,
             };
-            // Quads first, then the channels left one at a time (all of them when
-            // `SCALAR_ONLY`: no quad then).
-            let mut quads = px.chunks_exact_mut(if SCALAR_ONLY { px.len() + 1 } else { 4 });
+            // Quads first, then the channels left one at a time.
+            let mut quads = px.chunks_exact_mut(4);
             let mut oc = 0;
             if !relaid.is_empty() && (fy0, fy1, fx0, fx1) == (0, 3, 0, 3) {
                 let (c, dx) = (out_c, win.dilation[1] * out_c);
@@ -187,7 +169,7 @@ where
                     emit(oc, &acc, quad);
                     oc += 4;
                 }
-            } else if !SCALAR_ONLY && dm == 1 {
+            } else if dm == 1 {
                 // Channels innermost: each in-image tap's input pixel and weights are
                 // one run each, swept a word (four channels, DSP lanes for int8) at a
                 // time into accumulators kept on the stack, up to `DW_QUADS` quads per
@@ -210,7 +192,7 @@ where
                     }
                 }
             }
-            for quad in quads.by_ref().filter(|_| !SCALAR_ONLY) {
+            for quad in quads.by_ref() {
                 let mut acc = [T::ZERO; 4];
                 // A macro, not a closure: called from two loops, LLVM would outline
                 // a closure and keep the accumulators in memory.
@@ -239,9 +221,6 @@ where
                 oc += 4;
             }
             for o in quads.into_remainder() {
-                if SCALAR_ONLY {
-                    crate::rolled::keep_rolled();
-                }
                 let ic = oc / dm;
                 let mut acc = T::ZERO;
                 taps.for_each(|i, t| acc = T::mac(acc, input[i + ic], filter[t + oc], off));
@@ -264,20 +243,9 @@ pub fn depthwise_conv_per_channel_i8(
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
-    per_channel_i8::<true, false>(p, q, io)
-}
-
-/// [`depthwise_conv_per_channel_i8`], with or without the 3x3 interior path, or one channel
-/// at a time (`SCALAR_ONLY`).
-#[inline(always)]
-fn per_channel_i8<const INTERIOR_3X3: bool, const SCALAR_ONLY: bool>(
-    p: &ConvParams,
-    q: ChannelScales<'_>,
-    io: ConvIo<'_, i8, i8, i32, i8>,
-) -> Result<(), KernelError> {
     check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
     let emit = requantize_i8(p, q, io.bias);
-    depthwise_core_with::<INTERIOR_3X3, SCALAR_ONLY, _, _, _, _>(p, io, emit)
+    depthwise_core(p, io, emit)
 }
 
 /// Bytes of the re-laid filter [`depthwise_conv_one_channel_i8`] keeps on the stack: `out_c`
