@@ -178,4 +178,26 @@ fn one_channel_depthwise_refuses_filters_beyond_its_tables() {
     assert_eq!(pick(&large), "DEPTHWISE_CONV_2D_INT8");
     let small = load("dw_int8_m4_nonsquare");
     assert_eq!(pick(&small), "DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8");
+    // The multiplier-1 registration (MobileNet's layers) refuses that large one-channel filter
+    // too, and a multiplier of 2 on a multi-channel input, naming the full int8 one.
+    for name in ["dw_int8_m12_9x9_one_channel", "dw_int8_m2_valid_s2"] {
+        let bytes = load(name);
+        let err = Model::parse_with(
+            bytes.as_slice(),
+            &[ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("register ops::DEPTHWISE_CONV_2D_INT8"),
+            "{name}: {err}"
+        );
+        assert_eq!(pick(&bytes), "DEPTHWISE_CONV_2D_INT8", "{name}");
+    }
+    // Multiplier 1 over four channels: the multiplier-1 registration runs it (and
+    // `every_op_fixture_matches_litert` checks its outputs with it).
+    assert_eq!(
+        pick(&load("dw_int8_m1_same")),
+        "DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8"
+    );
 }

@@ -9,8 +9,8 @@ use tflm_runtime::kernels::conv::{
     per_channel_multipliers, ChannelScales, ConvIo, ConvParams, KernelError,
 };
 use tflm_runtime::kernels::depthwise_conv::{
-    depthwise_conv_one_channel_i8, depthwise_conv_one_channel_only_i8,
-    depthwise_conv_per_channel_i8,
+    depthwise_conv_multiplier_1_i8, depthwise_conv_one_channel_i8,
+    depthwise_conv_one_channel_only_i8, depthwise_conv_per_channel_i8, one_channel_fits,
 };
 use tflm_runtime::kernels::fully_connected::{
     effective_scales, fully_connected_i8, FcDims, FullyConnectedParams,
@@ -457,6 +457,24 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                     },
                 );
                 assert_eq!(got, want, "in_c {in_c} dm {dm} zp {in_zp}/{out_zp}");
+                // The multiplier-1 registration's kernel: the same outputs for one-channel
+                // inputs and for multiplier 1 over whole quads, a shape error otherwise.
+                got.fill(0);
+                let r = run(depthwise_conv_multiplier_1_i8, &mut got);
+                let [fh, fw] = c.filter_hw;
+                if (in_c == 1 && one_channel_fits(fh, fw, out_c)) || (dm == 1 && in_c % 4 == 0) {
+                    assert_eq!(r, Ok(()), "multiplier 1, in_c {in_c} dm {dm}");
+                    assert_eq!(
+                        got, want,
+                        "multiplier 1, in_c {in_c} dm {dm} zp {in_zp}/{out_zp}"
+                    );
+                } else {
+                    assert_eq!(
+                        r,
+                        Err(KernelError::Shape),
+                        "multiplier 1, in_c {in_c} dm {dm}"
+                    );
+                }
                 if in_c == 1 {
                     // The one-channel path: widened window, filter re-laid in channel quads.
                     got.fill(0);
@@ -479,9 +497,7 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
 /// checked against the textbook above), with batches, odd sizes and zero points at both ends.
 #[test]
 fn depthwise_one_channel_at_the_stack_limits() {
-    use tflm_runtime::kernels::depthwise_conv::{
-        one_channel_fits, MAX_ONE_CHANNEL_GROUPS, MAX_ONE_CHANNEL_WEIGHTS,
-    };
+    use tflm_runtime::kernels::depthwise_conv::{MAX_ONE_CHANNEL_GROUPS, MAX_ONE_CHANNEL_WEIGHTS};
     let mut rng = Rng(0x0123_4567_89ab_cdef);
     for (fh, out_c, fits) in [
         (9usize, 4usize, true),

@@ -81,6 +81,18 @@ pub const MAX_3X3_QUADS: usize = 64;
 pub(crate) fn depthwise_core<T: Mac, B, O>(
     p: &ConvParams,
     io: ConvIo<'_, T, T::W, B, O>,
+    emit: impl FnMut(usize, &[T::Acc], &mut [O]),
+) -> Result<(), KernelError> {
+    depthwise_core_with::<true, T, B, O>(p, io, emit)
+}
+
+/// [`depthwise_core`]; without `ANY_MULTIPLIER` only depth multiplier 1 with whole channel
+/// quads (MobileNet's layers), anything else [`KernelError::Shape`], and the loops for the
+/// other multipliers and for the channels past the last quad are not linked.
+#[inline(always)]
+fn depthwise_core_with<const ANY_MULTIPLIER: bool, T: Mac, B, O>(
+    p: &ConvParams,
+    io: ConvIo<'_, T, T::W, B, O>,
     mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
     let sizes_match = io.sizes_match();
@@ -103,7 +115,7 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
         return Ok(());
     }
     let dm = depth_multiplier(in_c, out_c).ok_or(KernelError::Shape)?;
-    if dm == 0 {
+    if dm == 0 || (!ANY_MULTIPLIER && (dm != 1 || !out_c.is_multiple_of(4))) {
         return Err(KernelError::Shape);
     }
     let [_, out_h, out_w, _] = output_shape;
@@ -163,8 +175,10 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
                     let i = 4 * q;
                     let mut acc = [T::ZERO; 4];
                     let (ws, _) = ws.as_chunks::<3>();
-                    for (row, w) in [r0, r1, r2].iter().zip(ws) {
-                        acc = T::mac4_row3(acc, &row[i..], dx, w, off);
+                    if let [w0, w1, w2] = ws {
+                        acc = T::mac4_row3(acc, &r0[i..], dx, w0, off);
+                        acc = T::mac4_row3(acc, &r1[i..], dx, w1, off);
+                        acc = T::mac4_row3(acc, &r2[i..], dx, w2, off);
                     }
                     emit(oc, &acc, quad);
                     oc += 4;
@@ -192,7 +206,7 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
                     }
                 }
             }
-            for quad in quads.by_ref() {
+            for quad in quads.by_ref().filter(|_| ANY_MULTIPLIER) {
                 let mut acc = [T::ZERO; 4];
                 // A macro, not a closure: called from two loops, LLVM would outline
                 // a closure and keep the accumulators in memory.
@@ -220,7 +234,7 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
                 emit(oc, &acc, quad);
                 oc += 4;
             }
-            for o in quads.into_remainder() {
+            for o in quads.into_remainder().iter_mut().filter(|_| ANY_MULTIPLIER) {
                 let ic = oc / dm;
                 let mut acc = T::ZERO;
                 taps.for_each(|i, t| acc = T::mac(acc, input[i + ic], filter[t + oc], off));
@@ -246,6 +260,46 @@ pub fn depthwise_conv_per_channel_i8(
     check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
     let emit = requantize_i8(p, q, io.bias);
     depthwise_core(p, io, emit)
+}
+
+/// DEPTHWISE_CONV_2D int8 for the layers of MobileNet-like models alone (the
+/// `DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8` registration, whose prepare refuses the others): a
+/// one-channel input the one-channel kernel takes ([`one_channel_fits`]), or depth multiplier 1
+/// with a multiple of 4 channels; anything else is [`KernelError::Shape`]. Arguments and
+/// outputs as in [`depthwise_conv_per_channel_i8`].
+pub fn depthwise_conv_multiplier_1_i8(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    if io.input_shape[3] == 1 {
+        return one_channel_only(p, q, io);
+    }
+    multiplier_1(p, q, io)
+}
+
+/// [`depthwise_conv_one_channel_only_i8`], never inlined: inlined into
+/// [`depthwise_conv_multiplier_1_i8`] with the multiplier-1 loops, both kernels lost
+/// registers (person_detect +2% instructions).
+#[inline(never)]
+fn one_channel_only(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    one_channel_i8(p, q, io, not_taken)
+}
+
+/// [`depthwise_conv_multiplier_1_i8`]'s multi-channel half.
+#[inline(never)]
+fn multiplier_1(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
+    let emit = requantize_i8(p, q, io.bias);
+    depthwise_core_with::<false, _, _, _>(p, io, emit)
 }
 
 /// Bytes of the re-laid filter [`depthwise_conv_one_channel_i8`] keeps on the stack: `out_c`
