@@ -257,9 +257,20 @@ pub fn depthwise_conv_per_channel_i8(
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
+    per_channel_i8::<true>(p, q, io)
+}
+
+/// The int8 per-channel loop nest, for any multiplier or multiplier 1 alone
+/// ([`depthwise_core_with`]).
+#[inline(always)]
+fn per_channel_i8<const ANY_MULTIPLIER: bool>(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
     check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
     let emit = requantize_i8(p, q, io.bias);
-    depthwise_core(p, io, emit)
+    depthwise_core_with::<ANY_MULTIPLIER, _, _, _>(p, io, emit)
 }
 
 /// DEPTHWISE_CONV_2D int8 for the layers of MobileNet-like models alone (the
@@ -297,9 +308,7 @@ fn multiplier_1(
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
-    check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
-    let emit = requantize_i8(p, q, io.bias);
-    depthwise_core_with::<false, _, _, _>(p, io, emit)
+    per_channel_i8::<false>(p, q, io)
 }
 
 /// Bytes of the re-laid filter [`depthwise_conv_one_channel_i8`] keeps on the stack: `out_c`
