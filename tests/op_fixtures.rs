@@ -151,3 +151,53 @@ fn int16x8_lstm_outside_tflite_micros_scheme_is_refused() {
         "{peephole}"
     );
 }
+
+/// `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8` links no generic kernel, so it refuses a one-channel
+/// filter beyond its stack tables (12 channels of 9x9 taps), naming the registration that
+/// runs it, and `registration_for` picks that one (whose outputs `every_op_fixture_matches_litert`
+/// checks); a filter within the tables (`dw_int8_m4_nonsquare`) keeps the narrow one.
+#[test]
+fn one_channel_depthwise_refuses_filters_beyond_its_tables() {
+    let load = |name: &str| {
+        AlignedBytes::new(&std::fs::read(op_fixtures().join(format!("{name}.tflite"))).unwrap())
+    };
+    let large = load("dw_int8_m12_9x9_one_channel");
+    let err = Model::parse_with(large.as_slice(), &[ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("filters beyond the one-channel kernel's tables")
+            && err.contains("register ops::DEPTHWISE_CONV_2D_INT8"),
+        "{err}"
+    );
+    let code = tflm_runtime::schema::op::DEPTHWISE_CONV_2D;
+    let pick = |bytes: &AlignedBytes| {
+        let model = Model::parse(bytes.as_slice()).unwrap();
+        ops::registration_for(&model, code).unwrap().name()
+    };
+    assert_eq!(pick(&large), "DEPTHWISE_CONV_2D_INT8");
+    let small = load("dw_int8_m4_nonsquare");
+    assert_eq!(pick(&small), "DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8");
+    // The multiplier-1 registration (MobileNet's layers) refuses that large one-channel filter
+    // too, and a multiplier of 2 on a multi-channel input, naming the full int8 one.
+    for name in ["dw_int8_m12_9x9_one_channel", "dw_int8_m2_valid_s2"] {
+        let bytes = load(name);
+        let err = Model::parse_with(
+            bytes.as_slice(),
+            &[ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("register ops::DEPTHWISE_CONV_2D_INT8"),
+            "{name}: {err}"
+        );
+        assert_eq!(pick(&bytes), "DEPTHWISE_CONV_2D_INT8", "{name}");
+    }
+    // Multiplier 1 over four channels: the multiplier-1 registration runs it (and
+    // `every_op_fixture_matches_litert` checks its outputs with it).
+    assert_eq!(
+        pick(&load("dw_int8_m1_same")),
+        "DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8"
+    );
+}

@@ -310,7 +310,7 @@ fn narrowest_registrations() {
             "person_detect",
             &[
                 "CONV_2D_POINTWISE_INT8",
-                "DEPTHWISE_CONV_2D_INT8",
+                "DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8",
                 "AVERAGE_POOL_2D_INT8",
                 "RESHAPE",
                 "SOFTMAX_INT8",

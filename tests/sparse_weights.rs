@@ -49,6 +49,7 @@ const INT8_REGISTRATIONS: &[tflm_runtime::ops::Registration] = &[
     tflm_runtime::ops::CONV_2D_INT8,
     tflm_runtime::ops::CONV_2D_SPARSE_INT8,
     tflm_runtime::ops::DEPTHWISE_CONV_2D_INT8,
+    tflm_runtime::ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8,
     tflm_runtime::ops::SOFTMAX_INT8,
     tflm_runtime::ops::ADD_INT8,
     tflm_runtime::ops::SUB_INT8,

@@ -489,6 +489,9 @@ case('dw_int8_m2_s2_same_relu6', 'DEPTHWISE_CONV_2D', 'int8 depth_multiplier 2, 
      lambda m, r: conv2d(m, r, 'int8', [1, 6, 6, 2], 0, 3, 3, stride=(2, 2), act='RELU6', depthwise=True, dm=2))
 case('dw_int8_m4_nonsquare', 'DEPTHWISE_CONV_2D', 'int8 depth_multiplier 4 (1 input channel), 4x2 filter SAME',
      lambda m, r: conv2d(m, r, 'int8', [1, 6, 5, 1], 0, 4, 2, depthwise=True, dm=4))
+case('dw_int8_m12_9x9_one_channel', 'DEPTHWISE_CONV_2D',
+     'int8 depth_multiplier 12 (1 input channel), 9x9 filter SAME: beyond the one-channel kernel\'s tables',
+     lambda m, r: conv2d(m, r, 'int8', [1, 10, 9, 1], 0, 9, 9, depthwise=True, dm=12))
 case('dw_float32_m2_same', 'DEPTHWISE_CONV_2D', 'float32 depth_multiplier 2, 3x3 SAME',
      lambda m, r: conv2d(m, r, 'float32', [1, 4, 3, 2], 0, 3, 3, depthwise=True, dm=2))
 case('dw_float32_dil2_valid', 'DEPTHWISE_CONV_2D', 'float32 dilation 2 VALID, RELU6',

@@ -9,8 +9,8 @@ use tflm_runtime::kernels::conv::{
     per_channel_multipliers, ChannelScales, ConvIo, ConvParams, KernelError,
 };
 use tflm_runtime::kernels::depthwise_conv::{
-    depthwise_conv_one_channel_i8, depthwise_conv_one_channel_only_i8,
-    depthwise_conv_per_channel_i8,
+    depthwise_conv_multiplier_1_i8, depthwise_conv_one_channel_i8,
+    depthwise_conv_one_channel_only_i8, depthwise_conv_per_channel_i8, one_channel_fits,
 };
 use tflm_runtime::kernels::fully_connected::{
     effective_scales, fully_connected_i8, FcDims, FullyConnectedParams,
@@ -457,6 +457,24 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
                     },
                 );
                 assert_eq!(got, want, "in_c {in_c} dm {dm} zp {in_zp}/{out_zp}");
+                // The multiplier-1 registration's kernel: the same outputs for one-channel
+                // inputs and for multiplier 1 over whole quads, a shape error otherwise.
+                got.fill(0);
+                let r = run(depthwise_conv_multiplier_1_i8, &mut got);
+                let [fh, fw] = c.filter_hw;
+                if (in_c == 1 && one_channel_fits(fh, fw, out_c)) || (dm == 1 && in_c % 4 == 0) {
+                    assert_eq!(r, Ok(()), "multiplier 1, in_c {in_c} dm {dm}");
+                    assert_eq!(
+                        got, want,
+                        "multiplier 1, in_c {in_c} dm {dm} zp {in_zp}/{out_zp}"
+                    );
+                } else {
+                    assert_eq!(
+                        r,
+                        Err(KernelError::Shape),
+                        "multiplier 1, in_c {in_c} dm {dm}"
+                    );
+                }
                 if in_c == 1 {
                     // The one-channel path: widened window, filter re-laid in channel quads.
                     got.fill(0);
@@ -473,9 +491,10 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
 
 /// The one-channel depthwise re-lays at most `MAX_ONE_CHANNEL_WEIGHTS` padded weights and
 /// `MAX_ONE_CHANNEL_GROUPS` four-tap groups on the stack; beyond either it hands over to the
-/// generic kernel. On both sides of each limit (9x9 taps in 27 groups: 4 and 5 channels fit,
-/// 12 do not; 11x9 taps: 33 groups) the outputs equal the generic kernel's (itself checked
-/// against the textbook above), with batches, odd sizes and zero points at both ends.
+/// generic kernel, and the one-channel-only kernel (whose registration refuses such filters)
+/// gives a shape error. On both sides of each limit (9x9 taps in 27 groups: 4 and 5 channels
+/// fit, 12 do not; 11x9 taps: 33 groups) the outputs equal the generic kernel's (itself
+/// checked against the textbook above), with batches, odd sizes and zero points at both ends.
 #[test]
 fn depthwise_one_channel_at_the_stack_limits() {
     use tflm_runtime::kernels::depthwise_conv::{MAX_ONE_CHANNEL_GROUPS, MAX_ONE_CHANNEL_WEIGHTS};
@@ -492,6 +511,7 @@ fn depthwise_one_channel_at_the_stack_limits() {
                 && out_c.div_ceil(4) * groups * 16 <= MAX_ONE_CHANNEL_WEIGHTS,
             fits
         );
+        assert_eq!(one_channel_fits(fh, 9, out_c), fits);
         for (in_zp, stride) in [(-7, [1, 2]), (127, [2, 1]), (-128, [3, 3])] {
             let c = Case {
                 input_hw: [12, 11],
@@ -531,16 +551,19 @@ fn depthwise_one_channel_at_the_stack_limits() {
                 )
             };
             run(depthwise_conv_per_channel_i8, &mut want).expect("valid shapes");
-            for kernel in [
-                depthwise_conv_one_channel_i8 as DepthwiseKernel,
-                depthwise_conv_one_channel_only_i8,
-            ] {
-                got.fill(0);
-                run(kernel, &mut got).expect("valid shapes");
-                assert_eq!(
-                    got, want,
-                    "{fh}x9, out_c {out_c}, zp {in_zp}, stride {stride:?}"
-                );
+            got.fill(0);
+            run(depthwise_conv_one_channel_i8, &mut got).expect("valid shapes");
+            assert_eq!(
+                got, want,
+                "{fh}x9, out_c {out_c}, zp {in_zp}, stride {stride:?}"
+            );
+            got.fill(0);
+            let r = run(depthwise_conv_one_channel_only_i8, &mut got);
+            if fits {
+                assert_eq!(r, Ok(()));
+                assert_eq!(got, want, "only: {fh}x9, out_c {out_c}, zp {in_zp}");
+            } else {
+                assert_eq!(r, Err(KernelError::Shape));
             }
             // An output one element short is a shape error, not a panic.
             let r = run(depthwise_conv_one_channel_i8, &mut got[1..]);

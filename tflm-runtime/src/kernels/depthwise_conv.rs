@@ -83,22 +83,18 @@ pub(crate) fn depthwise_core<T: Mac, B, O>(
     io: ConvIo<'_, T, T::W, B, O>,
     emit: impl FnMut(usize, &[T::Acc], &mut [O]),
 ) -> Result<(), KernelError> {
-    depthwise_core_with::<true, false, T, B, O, _>(p, io, emit)
+    depthwise_core_with::<true, T, B, O>(p, io, emit)
 }
 
-/// [`depthwise_core`], with the 3x3 interior path only when `INTERIOR_3X3`: without it the
-/// path's code (about 4.7 KB for int8) is not linked. `SCALAR_ONLY` takes one output channel
-/// at a time everywhere, in rolled loops (the quad sweeps' code, about 6 KB for int8, is not
-/// linked): for a fallback no real model reaches.
+/// [`depthwise_core`]; without `ANY_MULTIPLIER` only depth multiplier 1 with whole channel
+/// quads (MobileNet's layers), anything else [`KernelError::Shape`], and the loops for the
+/// other multipliers and for the channels past the last quad are not linked.
 #[inline(always)]
-fn depthwise_core_with<const INTERIOR_3X3: bool, const SCALAR_ONLY: bool, T: Mac, B, O, E>(
+fn depthwise_core_with<const ANY_MULTIPLIER: bool, T: Mac, B, O>(
     p: &ConvParams,
     io: ConvIo<'_, T, T::W, B, O>,
-    mut emit: E,
-) -> Result<(), KernelError>
-where
-    E: FnMut(usize, &[T::Acc], &mut [O]),
-{
+    mut emit: impl FnMut(usize, &[T::Acc], &mut [O]),
+) -> Result<(), KernelError> {
     let sizes_match = io.sizes_match();
     let ConvIo {
         input_shape,
@@ -119,7 +115,7 @@ where
         return Ok(());
     }
     let dm = depth_multiplier(in_c, out_c).ok_or(KernelError::Shape)?;
-    if dm == 0 {
+    if dm == 0 || (!ANY_MULTIPLIER && (dm != 1 || !out_c.is_multiple_of(4))) {
         return Err(KernelError::Shape);
     }
     let [_, out_h, out_w, _] = output_shape;
@@ -130,8 +126,7 @@ where
     // with the four sums in registers, no tap loop and no bounds tests per tap, and hand
     // them straight to `emit`. Border pixels keep the sweep below.
     let quads3 = out_c / 4;
-    let relay = INTERIOR_3X3
-        && T::DEPTHWISE_3X3
+    let relay = T::DEPTHWISE_3X3
         && dm == 1
         && [f_h, f_w] == [3, 3]
         && (1..=MAX_3X3_QUADS).contains(&quads3);
@@ -162,9 +157,8 @@ where
                 f_w,
                 out_c,
             };
-            // Quads first, then the channels left one at a time (all of them when
-            // `SCALAR_ONLY`: no quad then).
-            let mut quads = px.chunks_exact_mut(if SCALAR_ONLY { px.len() + 1 } else { 4 });
+            // Quads first, then the channels left one at a time.
+            let mut quads = px.chunks_exact_mut(4);
             let mut oc = 0;
             if !relaid.is_empty() && (fy0, fy1, fx0, fx1) == (0, 3, 0, 3) {
                 let (c, dx) = (out_c, win.dilation[1] * out_c);
@@ -181,13 +175,15 @@ where
                     let i = 4 * q;
                     let mut acc = [T::ZERO; 4];
                     let (ws, _) = ws.as_chunks::<3>();
-                    for (row, w) in [r0, r1, r2].iter().zip(ws) {
-                        acc = T::mac4_row3(acc, &row[i..], dx, w, off);
+                    if let [w0, w1, w2] = ws {
+                        acc = T::mac4_row3(acc, &r0[i..], dx, w0, off);
+                        acc = T::mac4_row3(acc, &r1[i..], dx, w1, off);
+                        acc = T::mac4_row3(acc, &r2[i..], dx, w2, off);
                     }
                     emit(oc, &acc, quad);
                     oc += 4;
                 }
-            } else if !SCALAR_ONLY && dm == 1 {
+            } else if dm == 1 {
                 // Channels innermost: each in-image tap's input pixel and weights are
                 // one run each, swept a word (four channels, DSP lanes for int8) at a
                 // time into accumulators kept on the stack, up to `DW_QUADS` quads per
@@ -210,7 +206,7 @@ where
                     }
                 }
             }
-            for quad in quads.by_ref().filter(|_| !SCALAR_ONLY) {
+            for quad in quads.by_ref().filter(|_| ANY_MULTIPLIER) {
                 let mut acc = [T::ZERO; 4];
                 // A macro, not a closure: called from two loops, LLVM would outline
                 // a closure and keep the accumulators in memory.
@@ -238,10 +234,7 @@ where
                 emit(oc, &acc, quad);
                 oc += 4;
             }
-            for o in quads.into_remainder() {
-                if SCALAR_ONLY {
-                    crate::rolled::keep_rolled();
-                }
+            for o in quads.into_remainder().iter_mut().filter(|_| ANY_MULTIPLIER) {
                 let ic = oc / dm;
                 let mut acc = T::ZERO;
                 taps.for_each(|i, t| acc = T::mac(acc, input[i + ic], filter[t + oc], off));
@@ -264,20 +257,58 @@ pub fn depthwise_conv_per_channel_i8(
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
-    per_channel_i8::<true, false>(p, q, io)
+    per_channel_i8::<true>(p, q, io)
 }
 
-/// [`depthwise_conv_per_channel_i8`], with or without the 3x3 interior path, or one channel
-/// at a time (`SCALAR_ONLY`).
+/// The int8 per-channel loop nest, for any multiplier or multiplier 1 alone
+/// ([`depthwise_core_with`]).
 #[inline(always)]
-fn per_channel_i8<const INTERIOR_3X3: bool, const SCALAR_ONLY: bool>(
+fn per_channel_i8<const ANY_MULTIPLIER: bool>(
     p: &ConvParams,
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
     check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
     let emit = requantize_i8(p, q, io.bias);
-    depthwise_core_with::<INTERIOR_3X3, SCALAR_ONLY, _, _, _, _>(p, io, emit)
+    depthwise_core_with::<ANY_MULTIPLIER, _, _, _>(p, io, emit)
+}
+
+/// DEPTHWISE_CONV_2D int8 for the layers of MobileNet-like models alone (the
+/// `DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8` registration, whose prepare refuses the others): a
+/// one-channel input the one-channel kernel takes ([`one_channel_fits`]), or depth multiplier 1
+/// with a multiple of 4 channels; anything else is [`KernelError::Shape`]. Arguments and
+/// outputs as in [`depthwise_conv_per_channel_i8`].
+pub fn depthwise_conv_multiplier_1_i8(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    if io.input_shape[3] == 1 {
+        return one_channel_only(p, q, io);
+    }
+    multiplier_1(p, q, io)
+}
+
+/// [`depthwise_conv_one_channel_only_i8`], never inlined: inlined into
+/// [`depthwise_conv_multiplier_1_i8`] with the multiplier-1 loops, both kernels lost
+/// registers (person_detect +2% instructions).
+#[inline(never)]
+fn one_channel_only(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    one_channel_i8(p, q, io, not_taken)
+}
+
+/// [`depthwise_conv_multiplier_1_i8`]'s multi-channel half.
+#[inline(never)]
+fn multiplier_1(
+    p: &ConvParams,
+    q: ChannelScales<'_>,
+    io: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    per_channel_i8::<false>(p, q, io)
 }
 
 /// Bytes of the re-laid filter [`depthwise_conv_one_channel_i8`] keeps on the stack: `out_c`
@@ -287,6 +318,16 @@ pub const MAX_ONE_CHANNEL_WEIGHTS: usize = 1024;
 /// Four-tap groups of one window (`f_h` times `f_w / 4` rounded up) the widened window holds
 /// on the stack (256 B; micro_speech's window has 20).
 pub const MAX_ONE_CHANNEL_GROUPS: usize = 32;
+
+/// Whether [`depthwise_conv_one_channel_i8`]'s stack tables hold an `[f_h, f_w]` filter of
+/// `out_c` channels (at most [`MAX_ONE_CHANNEL_GROUPS`] four-tap groups and
+/// [`MAX_ONE_CHANNEL_WEIGHTS`] padded weights); `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`'s prepare
+/// refuses the others.
+pub fn one_channel_fits(f_h: usize, f_w: usize, out_c: usize) -> bool {
+    let groups = f_h * f_w.div_ceil(4);
+    (1..=MAX_ONE_CHANNEL_GROUPS).contains(&groups)
+        && out_c.div_ceil(4) * 16 * groups <= MAX_ONE_CHANNEL_WEIGHTS
+}
 
 /// DEPTHWISE_CONV_2D, int8, over a one-channel input (micro_speech's first layer: depth
 /// multiplier 8): every output channel reads the same input channel, so the op is CONV_2D
@@ -312,16 +353,28 @@ pub fn depthwise_conv_one_channel_i8(
 }
 
 /// [`depthwise_conv_one_channel_i8`] for a firmware in which no other int8 depthwise runs
-/// (the `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8` registration): the large filters it does not
-/// take go to the generic sweep without the 3x3 interior path, which a one-channel input
-/// never takes anyway (depth multiplier 1 would mean one output channel, not a quad), so
-/// that path's code is not linked. Same outputs.
+/// (the `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8` registration, whose prepare refuses the filters
+/// [`one_channel_fits`] rejects): what the one-channel kernel does not take is
+/// [`KernelError::Shape`], so no generic kernel is linked. Same outputs otherwise.
 pub fn depthwise_conv_one_channel_only_i8(
     p: &ConvParams,
     q: ChannelScales<'_>,
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
-    one_channel_i8(p, q, io, one_channel_fallback_sweep)
+    one_channel_i8(p, q, io, not_taken)
+}
+
+/// [`depthwise_conv_one_channel_only_i8`]'s answer for what the one-channel kernel does not
+/// take: out of line and cold, as [`one_channel_fallback`] (as an inlined closure it moved
+/// the kernel's code: micro_speech +1,632 instructions).
+#[cold]
+#[inline(never)]
+fn not_taken(
+    _: &ConvParams,
+    _: ChannelScales<'_>,
+    _: ConvIo<'_, i8, i8, i32, i8>,
+) -> Result<(), KernelError> {
+    Err(KernelError::Shape)
 }
 
 /// A kernel of the int8 depthwise's signature.
@@ -463,20 +516,6 @@ fn one_channel_fallback(
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
     depthwise_conv_per_channel_i8(p, q, io)
-}
-
-/// [`one_channel_fallback`] for [`depthwise_conv_one_channel_only_i8`]: one output channel at
-/// a time in rolled loops, without the 3x3 interior path (which a one-channel input never
-/// takes) or the quad sweeps. It runs only for filters beyond the one-channel kernel's stack
-/// tables, which no real model has; the generic sweep here cost micro_speech 7.3 KB of flash.
-#[cold]
-#[inline(never)]
-fn one_channel_fallback_sweep(
-    p: &ConvParams,
-    q: ChannelScales<'_>,
-    io: ConvIo<'_, i8, i8, i32, i8>,
-) -> Result<(), KernelError> {
-    per_channel_i8::<false, true>(p, q, io)
 }
 
 /// DEPTHWISE_CONV_2D, int16 activations (zero point 0; `p.input_offset` is not used), int8

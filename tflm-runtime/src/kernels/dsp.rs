@@ -265,6 +265,34 @@ pub fn mac4_i8(acc: [i32; 4], x: &[i8; 4], w: &[i8; 4], off: u32) -> [i32; 4] {
     ]
 }
 
+/// The inner step shared by [`smlad_block4`] and [`smlad_masked4`], as one assembly string:
+/// the next weight word (`LDR` from `{wp}`, post-incremented) widened once into `{e}` (bytes 0
+/// and 2) and `{w}` (bytes 1 and 3), then the four pixels' widened pairs (`LDRD` from `{xp}`,
+/// post-incremented, into `{a}`, `{b}`) into the sums `{s0}`..`{s3}`, two `SMLAD`s each.
+/// The two loops differ only in how they advance, so they share these lines.
+#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+macro_rules! smlad4_step {
+    () => {
+        concat!(
+            "ldr {w}, [{wp}], #4\n",
+            "ldrd {a}, {b}, [{xp}], #8\n",
+            "sxtb16 {e}, {w}\n",
+            "sxtb16 {w}, {w}, ror #8\n",
+            "smlad {s0}, {a}, {e}, {s0}\n",
+            "smlad {s0}, {b}, {w}, {s0}\n",
+            "ldrd {a}, {b}, [{xp}], #8\n",
+            "smlad {s1}, {a}, {e}, {s1}\n",
+            "smlad {s1}, {b}, {w}, {s1}\n",
+            "ldrd {a}, {b}, [{xp}], #8\n",
+            "smlad {s2}, {a}, {e}, {s2}\n",
+            "smlad {s2}, {b}, {w}, {s2}\n",
+            "ldrd {a}, {b}, [{xp}], #8\n",
+            "smlad {s3}, {a}, {e}, {s3}\n",
+            "smlad {s3}, {b}, {w}, {s3}",
+        )
+    };
+}
+
 /// Four int8 dot products that share one weight row, over inputs widened beforehand: for each
 /// step `i`, the weight word `w[i]` is widened once (`e`, `o`) and `acc[k] += x[i][2k] . e +
 /// x[i][2k + 1] . o` as two `SMLAD`s, for the four pixels `k` (`x[i]` holds each pixel's
@@ -294,21 +322,7 @@ pub fn smlad_block4(acc: [i32; 4], x: &[[u32; 8]], w: &[[i8; 4]]) -> [i32; 4] {
         unsafe {
             core::arch::asm!(
                 "2:",
-                "ldr {w}, [{wp}], #4",
-                "ldrd {a}, {b}, [{xp}], #8",
-                "sxtb16 {e}, {w}",
-                "sxtb16 {w}, {w}, ror #8",
-                "smlad {s0}, {a}, {e}, {s0}",
-                "smlad {s0}, {b}, {w}, {s0}",
-                "ldrd {a}, {b}, [{xp}], #8",
-                "smlad {s1}, {a}, {e}, {s1}",
-                "smlad {s1}, {b}, {w}, {s1}",
-                "ldrd {a}, {b}, [{xp}], #8",
-                "smlad {s2}, {a}, {e}, {s2}",
-                "smlad {s2}, {b}, {w}, {s2}",
-                "ldrd {a}, {b}, [{xp}], #8",
-                "smlad {s3}, {a}, {e}, {s3}",
-                "smlad {s3}, {b}, {w}, {s3}",
+                smlad4_step!(),
                 "cmp {xp}, {end}",
                 "bne 2b",
                 wp = inout(reg) wp => _,
@@ -388,21 +402,7 @@ pub fn smlad_masked4(
                 "lsls {m}, {m}, {e}",
                 "add {xp}, {xp}, {e}, lsl #5",
                 "lsls {m}, {m}, #1",
-                "ldr {w}, [{wp}], #4",
-                "ldrd {a}, {b}, [{xp}], #8",
-                "sxtb16 {e}, {w}",
-                "sxtb16 {w}, {w}, ror #8",
-                "smlad {s0}, {a}, {e}, {s0}",
-                "smlad {s0}, {b}, {w}, {s0}",
-                "ldrd {a}, {b}, [{xp}], #8",
-                "smlad {s1}, {a}, {e}, {s1}",
-                "smlad {s1}, {b}, {w}, {s1}",
-                "ldrd {a}, {b}, [{xp}], #8",
-                "smlad {s2}, {a}, {e}, {s2}",
-                "smlad {s2}, {b}, {w}, {s2}",
-                "ldrd {a}, {b}, [{xp}], #8",
-                "smlad {s3}, {a}, {e}, {s3}",
-                "smlad {s3}, {b}, {w}, {s3}",
+                smlad4_step!(),
                 "bne 2b",
                 m = inout(reg) mask => _,
                 xp = inout(reg) x.as_ptr() => _,

@@ -10,6 +10,7 @@
 use super::conv::{clamp_f32, volume, KernelError, PaddingValues, Window};
 use crate::quant::{activation_range_f32, activation_range_quantized};
 use crate::types::Activation;
+use core::num::NonZeroU32;
 
 /// Window size, stride, padding and clamp range of one pooling op, built once at init.
 #[repr(C)]
@@ -184,8 +185,9 @@ impl Geometry {
 trait AvgAcc: Copy {
     const ZERO: Self;
     fn add(self, x: i32) -> Self;
-    /// TFLite's rounding: half away from zero, C's truncating division.
-    fn average(self, count: usize) -> i64;
+    /// The average with TFLite's rounding (half away from zero, C's truncating division),
+    /// clamped to `lo..=hi`.
+    fn finish(self, count: NonZeroU32, lo: i32, hi: i32) -> i32;
 }
 
 impl AvgAcc for i32 {
@@ -194,14 +196,14 @@ impl AvgAcc for i32 {
     fn add(self, x: i32) -> i32 {
         self.wrapping_add(x)
     }
+    /// `(sum ± count/2) / count` as the magnitude's unsigned division, then the sign: the
+    /// same quotient (truncation is symmetric), with neither a division-overflow nor a
+    /// division-by-zero check, and the clamp in 32 bits.
     #[inline(always)]
-    fn average(self, count: usize) -> i64 {
-        let c = count as i32;
-        (if self > 0 {
-            (self + c / 2) / c
-        } else {
-            (self - c / 2) / c
-        }) as i64
+    fn finish(self, count: NonZeroU32, lo: i32, hi: i32) -> i32 {
+        let q = (self.unsigned_abs().wrapping_add(count.get() / 2) / count) as i32;
+        let avg = if self > 0 { q } else { q.wrapping_neg() };
+        avg.max(lo).min(hi)
     }
 }
 
@@ -212,13 +214,14 @@ impl AvgAcc for i64 {
         self.wrapping_add(x as i64)
     }
     #[inline(always)]
-    fn average(self, count: usize) -> i64 {
-        let c = count as i64;
-        if self > 0 {
+    fn finish(self, count: NonZeroU32, lo: i32, hi: i32) -> i32 {
+        let c = count.get() as i64;
+        let avg = if self > 0 {
             (self + c / 2) / c
         } else {
             (self - c / 2) / c
-        }
+        };
+        avg.max(lo as i64).min(hi as i64) as i32
     }
 }
 
@@ -237,16 +240,15 @@ fn average_int<T: Copy + Into<i32>, A: AvgAcc, const QUADS: bool>(
     g: &Geometry,
     input: &[T],
     output: &mut [T],
-    lo: i64,
-    hi: i64,
-    store: impl Fn(i64) -> T,
+    lo: i32,
+    hi: i32,
+    store: impl Fn(i32) -> T,
 ) -> Result<(), KernelError> {
     g.for_each(output, |out, span| {
-        let count = span.count();
-        if count == 0 {
-            return Err(KernelError::EmptyWindow);
-        }
-        let finish = |a: A| store(a.average(count).max(lo).min(hi));
+        // In-image elements: at most the input's, so a `u32` on the MCU.
+        let count = u32::try_from(span.count()).map_err(|_| KernelError::Shape)?;
+        let count = NonZeroU32::new(count).ok_or(KernelError::EmptyWindow)?;
+        let finish = |a: A| store(a.finish(count, lo, hi));
         // No quad at all without `QUADS`: every channel is the remainder's.
         let mut quads = out.chunks_exact_mut(if QUADS { 4 } else { out.len() + 1 });
         let mut c = 0;
@@ -320,7 +322,7 @@ macro_rules! int_pools {
             output: &mut [$t],
         ) -> Result<(), KernelError> {
             let g = geometry(p, input_shape, input.len(), output_shape, output.len())?;
-            let (lo, hi) = (p.activation_min as i64, p.activation_max as i64);
+            let (lo, hi) = (p.activation_min, p.activation_max);
             if fits_i32(p) {
                 average_int::<$t, i32, true>(&g, input, output, lo, hi, |v| v as $t)
             } else {
@@ -459,6 +461,39 @@ mod tests {
         average_pool_i8(&p, [1, 3, 3, 1], &input, [1, 3, 3, 1], &mut out).unwrap();
         // (1+2+4+5)/4 = 3; (1+2+3+4+5+6)/6 = 3.5 -> 4; (2+3+5+6)/4 = 4; ...; centre 45/9 = 5.
         assert_eq!(out, [3, 4, 4, 5, 5, 6, 6, 7, 7]);
+    }
+
+    /// The `i32` sums' rounding (the magnitude's unsigned division) against C's
+    /// `(sum ± count/2) / count` in 64 bits, then the clamp: every count up to 2^16 at the
+    /// extreme sums the elements allow (int16: `±count * 2^15`), and random sums.
+    #[test]
+    fn unsigned_rounding_equals_the_signed_definition() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for c in 1..=(1i64 << 16) - 1 {
+            let bound = (c * 32768).min(i32::MAX as i64);
+            let mut sums = [-bound, bound, 0, 1, -1, c / 2, -(c / 2), c, -c, 0, 0];
+            sums[9] = (next() % (2 * bound as u64 + 1)) as i64 - bound;
+            sums[10] = (next() % (2 * c as u64 + 1)) as i64 - c;
+            for sum in sums {
+                let want = if sum > 0 {
+                    (sum + c / 2) / c
+                } else {
+                    (sum - c / 2) / c
+                };
+                for (lo, hi) in [(i32::MIN, i32::MAX), (-128, 127), (-32768, 32767)] {
+                    let count = NonZeroU32::new(c as u32).unwrap();
+                    let got = AvgAcc::finish(sum as i32, count, lo, hi);
+                    assert_eq!(got as i64, want.clamp(lo as i64, hi as i64), "{sum} / {c}");
+                    assert_eq!(AvgAcc::finish(sum, count, lo, hi), got, "i64 {sum} / {c}");
+                }
+            }
+        }
     }
 
     #[test]

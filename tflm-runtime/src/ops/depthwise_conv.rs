@@ -14,17 +14,39 @@ use crate::schema::field::depthwise_conv2d_options as f;
 use crate::types::{DType, Padding};
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with::<false>(p)
+    prepare_with::<false, ANY>(p)
 }
 
 /// [`prepare`] of int8 operators only (`DEPTHWISE_CONV_2D_INT8`): the other types' checks are
 /// compiled out.
 pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    prepare_with::<true>(p)
+    prepare_with::<true, ANY>(p)
 }
 
-/// `INT8_ONLY` as in [`prepare_conv_like`].
-fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+/// [`prepare`] for `DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8`: int8, and either what
+/// [`prepare_one_channel`] accepts or depth multiplier 1 with a multiple of 4 channels.
+pub(super) fn prepare_multiplier_1(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true, MULTIPLIER_1>(p)
+}
+
+/// [`prepare`] for `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`: int8, one input channel and a filter
+/// the one-channel kernel's stack tables hold ([`k::one_channel_fits`]), so that no generic
+/// kernel is linked for the filters it does not take.
+pub(super) fn prepare_one_channel(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true, ONE_CHANNEL>(p)
+}
+
+/// The operators a depthwise registration takes ([`prepare_with`]'s `SHAPES`): all,
+const ANY: u8 = 0;
+/// [`prepare_one_channel`]'s,
+const ONE_CHANNEL: u8 = 1;
+/// or [`prepare_multiplier_1`]'s.
+const MULTIPLIER_1: u8 = 2;
+
+/// `INT8_ONLY` as in [`prepare_conv_like`]; `SHAPES`: which operators the registration takes.
+fn prepare_with<const INT8_ONLY: bool, const SHAPES: u8>(
+    p: &mut Prepare<'_, '_, '_>,
+) -> Result<(), ParseErrorKind> {
     let o = ConvOptions {
         padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
             .ok_or(p.invalid("unknown padding"))?,
@@ -36,7 +58,22 @@ fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<()
         activation: fused_activation(p, f::FUSED_ACTIVATION)?,
     };
     let input = p.input(0)?;
+    let in_c = input.shape.dim(3);
+    let one_channel = in_c == 1;
+    if SHAPES == ONE_CHANNEL && !one_channel {
+        return Err(p.unsupported(
+            "inputs of more than one channel with ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8 \
+             (register ops::DEPTHWISE_CONV_2D_INT8)",
+        ));
+    }
     let filter = p.input(1)?;
+    let out_c = filter.shape.dim(3);
+    if SHAPES == MULTIPLIER_1 && !one_channel && (out_c != in_c || out_c % 4 != 0) {
+        return Err(p.unsupported(
+            "depth multipliers other than 1, or channels not in fours, with \
+             ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8 (register ops::DEPTHWISE_CONV_2D_INT8)",
+        ));
+    }
     if filter.shape.dim(0) != 1 {
         return Err(p.invalid("weights must have shape [1, h, w, channels]"));
     }
@@ -46,21 +83,38 @@ fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<()
     {
         return Err(p.unsupported("int16 activations with a bias other than int64"));
     }
-    if k::depth_multiplier(input.shape.dim(3), filter.shape.dim(3)).is_none() {
+    // Past the check above, a multiplier-1 registration's shapes have one unless in_c is 0
+    // (and the division is setup time on every depthwise operator).
+    let multiplier = if SHAPES == MULTIPLIER_1 {
+        in_c != 0
+    } else {
+        k::depth_multiplier(in_c, out_c).is_some()
+    };
+    if !multiplier {
         return Err(p.invalid("output channels are not a multiple of the input channels"));
     }
-    prepare_conv_like::<INT8_ONLY>(p, o, 3)
-}
-
-/// [`prepare`] for `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`: one input channel only.
-pub(super) fn prepare_one_channel(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
-    if p.input(0)?.shape.dim(3) != 1 {
+    if SHAPES == ANY || (SHAPES == MULTIPLIER_1 && !one_channel) {
+        return prepare_conv_like::<INT8_ONLY>(p, o, 3);
+    }
+    prepare_conv_like::<INT8_ONLY>(p, o, 3)?;
+    // After the shape checks, so that a malformed filter gets their message.
+    let fs = filter.shape;
+    if !k::one_channel_fits(fs.dim(1), fs.dim(2), fs.dim(3)) {
         return Err(p.unsupported(
-            "inputs of more than one channel with ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8 \
-             (register ops::DEPTHWISE_CONV_2D_INT8)",
+            "filters beyond the one-channel kernel's tables with ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8 \
+             or _MULTIPLIER_1_INT8 (register ops::DEPTHWISE_CONV_2D_INT8)",
         ));
     }
-    prepare_int8(p)
+    Ok(())
+}
+
+/// `DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8`'s eval.
+pub(super) fn eval_multiplier_1(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    let h: ConvHeader = data.get()?;
+    let params: ConvParams = data.get()?;
+    let scales = channel_scales(data, h.filter[3] as usize)?;
+    let r = k::depthwise_conv_multiplier_1_i8(&params, scales, conv_io(io, &h)?);
+    kernel_result(io, r)
 }
 
 /// `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`'s eval: the one-channel kernel alone.

@@ -299,6 +299,7 @@ macro_rules! registrations {
                 ],
                 op::DEPTHWISE_CONV_2D => &[
                     DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8,
+                    DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8,
                     DEPTHWISE_CONV_2D_INT8,
                     DEPTHWISE_CONV_2D,
                 ],
@@ -340,8 +341,8 @@ registrations! {
     SOFTMAX => softmax | SOFTMAX_INT8 [prepare_int8],
     CONV_2D => conv | CONV_2D_INT8 [prepare_int8],
     DEPTHWISE_CONV_2D => depthwise_conv | DEPTHWISE_CONV_2D_INT8 [prepare_int8],
-    AVERAGE_POOL_2D => average_pool | AVERAGE_POOL_2D_INT8,
-    MAX_POOL_2D => max_pool | MAX_POOL_2D_INT8,
+    AVERAGE_POOL_2D => average_pool | AVERAGE_POOL_2D_INT8 [prepare_int8],
+    MAX_POOL_2D => max_pool | MAX_POOL_2D_INT8 [prepare_int8],
     FULLY_CONNECTED => fully_connected | FULLY_CONNECTED_INT8 [prepare_int8],
     RESHAPE => reshape,
     SQUEEZE => reshape,
@@ -406,10 +407,11 @@ sparse_registrations!(CONV_2D => conv,
     "int8 filters (input 1) in 1x4 blocks");
 
 /// `DEPTHWISE_CONV_2D_INT8` for depthwise operators that read a one-channel input (micro_speech's
-/// first layer) and nothing else: only the one-channel kernel and, for filters too large for
-/// it, the generic sweep are linked, not the other int8 paths (the 3x3 interior path, about
-/// 4.7 KB). An operator with more input channels is refused at parse time, naming
-/// [`DEPTHWISE_CONV_2D_INT8`]. [`registration_for`] picks it when it fits every operator.
+/// first layer) and nothing else: only the one-channel kernel is linked, not the other int8
+/// paths (the 3x3 interior path, about 4.7 KB; the generic sweep, 1.6 KB). An operator with
+/// more input channels, or a filter beyond the kernel's stack tables, is refused at parse
+/// time, naming [`DEPTHWISE_CONV_2D_INT8`]. [`registration_for`] picks it when it fits every
+/// operator.
 pub const DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: Registration = Registration {
     code: op::DEPTHWISE_CONV_2D,
     name: "DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8",
@@ -420,6 +422,24 @@ pub const DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: Registration = Registration {
     ),
     prepare: depthwise_conv::prepare_one_channel,
     eval: depthwise_conv::eval_one_channel,
+    verify_sparse: None,
+    state: None,
+};
+
+/// `DEPTHWISE_CONV_2D_INT8` for MobileNet-like models (person_detect): one-channel inputs as
+/// [`DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`] takes them, and depth multiplier 1 over a multiple
+/// of 4 channels; the loops for other multipliers and for channels past the last quad are not
+/// linked. Another operator is refused at parse time, naming [`DEPTHWISE_CONV_2D_INT8`].
+pub const DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8: Registration = Registration {
+    code: op::DEPTHWISE_CONV_2D,
+    name: "DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8",
+    op_name: "DEPTHWISE_CONV_2D",
+    int8_only: Some(
+        "types other than int8 with ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8 \
+         (register ops::DEPTHWISE_CONV_2D)",
+    ),
+    prepare: depthwise_conv::prepare_multiplier_1,
+    eval: depthwise_conv::eval_multiplier_1,
     verify_sparse: None,
     state: None,
 };

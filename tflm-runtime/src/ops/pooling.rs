@@ -20,6 +20,17 @@ struct Header {
 }
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<false>(p)
+}
+
+/// [`prepare`] of int8 operators only (the `_INT8` registrations): the other types' checks
+/// and clamp ranges are compiled out.
+pub(super) fn prepare_int8(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
+    prepare_with::<true>(p)
+}
+
+/// `INT8_ONLY`: an `_INT8` registration's (a constant).
+fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     p.expect_io(1, 1, 1)?;
     let input = p.input(0)?;
     let output = p.output(0)?;
@@ -28,6 +39,10 @@ pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind>
     }
     if input.dtype != output.dtype || !matches!(input.dtype, DType::F32 | DType::I8 | DType::I16) {
         return Err(p.unsupported("types other than float32, int8 or int16 (same in and out)"));
+    }
+    if INT8_ONLY && input.dtype != DType::I8 {
+        // The `_INT8` registrations' refusal (`Prepare::require_int8`).
+        return Err(p.unsupported(p.int8_only.unwrap_or("types other than int8")));
     }
     p.require_int8(input.dtype == DType::I8)?;
     if input.dtype != DType::F32
@@ -96,7 +111,7 @@ macro_rules! pool_op {
     ($module:ident, $average:literal, $doc:literal) => {
         #[doc = $doc]
         pub(super) mod $module {
-            pub(in crate::ops) use super::prepare;
+            pub(in crate::ops) use super::{prepare, prepare_int8};
             use super::{DataReader, Error, OpIo};
 
             pub(in crate::ops) fn eval(
