@@ -245,11 +245,26 @@ impl fmt::Display for ParseError {
     }
 }
 
+/// Bytes given to [`crate::Model::from_build_verified`] that are not a model the build
+/// verified (erased or corrupt flash, or bytes from elsewhere); [`crate::Model::parse`] says
+/// what is wrong with them. It carries no detail, so that a firmware opening its model this
+/// way links none of the verifier's messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CorruptModel;
+
+impl fmt::Display for CorruptModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the model bytes are not those the build verified (Model::parse says why)")
+    }
+}
+
 /// An error from the interpreter.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Error {
     /// The model failed verification.
     Parse(ParseError),
+    /// A build-verified model's bytes broke an invariant of its verification.
+    Corrupt(CorruptModel),
     /// The arena cannot hold the plan.
     ArenaTooSmall { needed: usize, available: usize },
     /// `input(i)` / `output(i)` past the model's inputs or outputs.
@@ -274,10 +289,17 @@ impl From<ParseError> for Error {
     }
 }
 
+impl From<CorruptModel> for Error {
+    fn from(e: CorruptModel) -> Self {
+        Error::Corrupt(e)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Error::Parse(e) => e.fmt(f),
+            Error::Corrupt(e) => e.fmt(f),
             Error::ArenaTooSmall { needed, available } => write!(
                 f,
                 "arena too small: the model needs {needed} bytes, the arena has {available}"
@@ -301,6 +323,8 @@ impl fmt::Display for Error {
 impl std::error::Error for ParseError {}
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+#[cfg(feature = "std")]
+impl std::error::Error for CorruptModel {}
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,7 @@ pub mod types;
 
 pub use aligned::Aligned16;
 pub use arena::Layout;
-pub use error::{Error, Location, ParseError, ParseErrorKind};
+pub use error::{CorruptModel, Error, Location, ParseError, ParseErrorKind};
 pub use interpreter::{Interpreter, Observation};
 pub use model::{Model, Operator, Quantization, Shape, Tensor};
 pub use types::{Activation, DType, Element, Padding};
