@@ -147,6 +147,10 @@ pub struct Model<'m> {
     /// The sparse encoding's verifier of the first of them that has one (looked up once, for
     /// `parse`).
     sparse_verify: Option<ops::SparseVerifyFn>,
+    /// Verified by `parse_with` on this device, not opened by
+    /// [`Model::from_build_verified`] (whose tensors `Interpreter::new` checks again,
+    /// [`Tensor::kernel_safe`]).
+    verified: bool,
 }
 
 /// A tensor's shape, read in place.
@@ -289,8 +293,8 @@ impl<'m> Tensor<'m> {
 
     /// The invariants of `parse`'s tensor checks that `prepare` and the kernels index by: the
     /// rank, dense constant data exactly as long as the shape says, the zero point within
-    /// the type. Checked again where `Interpreter::new` reads tensors, a few instructions
-    /// each, because a build-verified model's tensors are not verified on the device.
+    /// the type. Checked again where `Interpreter::new` reads the tensors of a build-verified
+    /// model (a few instructions each), whose tensors are not verified on the device.
     fn kernel_safe(&self) -> bool {
         let (lo, hi) = ops::qrange(self.dtype);
         let zero_point = self.quantization.zero_points.get(0).unwrap_or(0);
@@ -670,6 +674,7 @@ impl<'m> Model<'m> {
             sparse_blocks: &[],
             registrations: &[],
             sparse_verify: None,
+            verified: false,
         };
         (model.num_tensors() + model.num_operators() <= MAX_PLANNED).then_some(model)
     }
@@ -816,6 +821,7 @@ impl<'m> Model<'m> {
             sparse_blocks: &[],
             registrations: &[],
             sparse_verify: None,
+            verified: true,
         })
     }
 
@@ -977,7 +983,10 @@ impl<'m> Model<'m> {
         i: usize,
         slot: Option<&core::cell::Cell<crate::arena::Slot>>,
     ) -> Tensor<'m> {
-        match self.read_view(i, Read::Kernel).filter(Tensor::kernel_safe) {
+        match self
+            .read_view(i, Read::Kernel)
+            .filter(|t| self.verified || t.kernel_safe())
+        {
             Some(t) => {
                 if let Some(cell) = slot {
                     if let Some(s) = crate::arena::tensor_slot(&t) {
