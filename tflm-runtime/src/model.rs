@@ -147,10 +147,11 @@ pub struct Model<'m> {
     /// The sparse encoding's verifier of the first of them that has one (looked up once, for
     /// `parse`).
     sparse_verify: Option<ops::SparseVerifyFn>,
-    /// Verified by `parse_with` on this device, not opened by
-    /// [`Model::from_build_verified`] (whose tensors `Interpreter::new` checks again,
-    /// [`Tensor::kernel_safe`]).
-    verified: bool,
+    /// What `Interpreter::new` checks again of the tensors it reads: `Some`
+    /// ([`Tensor::kernel_safe`]) for a model opened by [`Model::from_build_verified`], `None`
+    /// for one `parse_with` verified (a pointer, not a flag, so that a firmware that verifies
+    /// on the device does not link the check).
+    tensor_check: Option<for<'t> fn(&Tensor<'t>) -> bool>,
 }
 
 /// A tensor's shape, read in place.
@@ -674,7 +675,7 @@ impl<'m> Model<'m> {
             sparse_blocks: &[],
             registrations: &[],
             sparse_verify: None,
-            verified: false,
+            tensor_check: Some(|t| t.kernel_safe()),
         };
         (model.num_tensors() + model.num_operators() <= MAX_PLANNED).then_some(model)
     }
@@ -821,7 +822,7 @@ impl<'m> Model<'m> {
             sparse_blocks: &[],
             registrations: &[],
             sparse_verify: None,
-            verified: true,
+            tensor_check: None,
         })
     }
 
@@ -983,11 +984,8 @@ impl<'m> Model<'m> {
         i: usize,
         slot: Option<&core::cell::Cell<crate::arena::Slot>>,
     ) -> Tensor<'m> {
-        match self
-            .read_view(i, Read::Kernel)
-            .filter(|t| self.verified || t.kernel_safe())
-        {
-            Some(t) => {
+        match self.read_view(i, Read::Kernel) {
+            Some(t) if self.tensor_check.is_none_or(|check| check(&t)) => {
                 if let Some(cell) = slot {
                     if let Some(s) = crate::arena::tensor_slot(&t) {
                         cell.set(s);
@@ -995,7 +993,7 @@ impl<'m> Model<'m> {
                 }
                 t
             }
-            None => Self::placeholder(i),
+            _ => Self::placeholder(i),
         }
     }
 
