@@ -251,17 +251,24 @@ fn mutated_person_detect_never_panics() {
     mutate_model_sampled("person_detect.tflite", 5, 4096, 200);
 }
 
-#[test]
-fn random_bytes_never_panic() {
-    let mut rng = Rng(0x5EED);
-    for i in 0..20_000 {
+/// 20,000 random byte strings up to 512 bytes from `seed`; half of them get a valid
+/// identifier and a root offset inside them, so that the reader goes past the header.
+fn random_strings(seed: u64) -> impl Iterator<Item = Vec<u8>> {
+    let mut rng = Rng(seed);
+    (0..20_000).map(move |i| {
         let len = (rng.next() % 512) as usize;
         let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        // Half of them get a valid identifier so that the reader goes past the header.
         if i % 2 == 0 && len >= 8 {
             b[4..8].copy_from_slice(b"TFL3");
             b[0..4].copy_from_slice(&((rng.next() % len as u64) as u32).to_le_bytes());
         }
+        b
+    })
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    for b in random_strings(0x5EED) {
         exercise(&b, true);
     }
 }
@@ -297,15 +304,8 @@ fn build_verified_person_detect_mutants_never_panic() {
 
 #[test]
 fn build_verified_random_bytes_never_panic() {
-    let mut rng = Rng(0xB17D);
     let mut seen = Trusted::default();
-    for i in 0..20_000 {
-        let len = (rng.next() % 512) as usize;
-        let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        if i % 2 == 0 && len >= 8 {
-            b[4..8].copy_from_slice(b"TFL3");
-            b[0..4].copy_from_slice(&((rng.next() % len as u64) as u32).to_le_bytes());
-        }
+    for (i, b) in random_strings(0xB17D).enumerate() {
         exercise_trusted_caught(&b, true, &mut seen, &format!("random string {i}"));
     }
     eprintln!("random bytes through from_build_verified: {seen:?}");

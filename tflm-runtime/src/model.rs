@@ -670,12 +670,8 @@ impl<'m> Model<'m> {
             inputs: indices(&sg, field::subgraph::INPUTS)?,
             outputs: indices(&sg, field::subgraph::OUTPUTS)?,
             subgraphs: subgraphs.len(),
-            sparse_format: None,
-            row_bitmask: false,
-            sparse_blocks: &[],
-            registrations: &[],
-            sparse_verify: None,
             tensor_check: Some(|t| t.kernel_safe()),
+            ..Self::unopened(bytes)
         };
         (model.num_tensors() + model.num_operators() <= MAX_PLANNED).then_some(model)
     }
@@ -817,13 +813,30 @@ impl<'m> Model<'m> {
             inputs,
             outputs,
             subgraphs: subgraphs.len(),
+            ..Self::unopened(bytes)
+        })
+    }
+
+    /// A model of `bytes` with no table located yet, no sparse encoding, no registration and
+    /// no tensor check: what both openings start from.
+    fn unopened(bytes: &'m [u8]) -> Model<'m> {
+        Model {
+            bytes,
+            description: "",
+            opcodes: Tables::empty(),
+            buffers: Tables::empty(),
+            tensors: Tables::empty(),
+            operators: Tables::empty(),
+            inputs: Vector::empty(),
+            outputs: Vector::empty(),
+            subgraphs: 0,
             sparse_format: None,
             row_bitmask: false,
             sparse_blocks: &[],
             registrations: &[],
             sparse_verify: None,
             tensor_check: None,
-        })
+        }
     }
 
     /// Whether the model's metadata declares a tflm-rs sparse encoding, and if it is this one
