@@ -5,6 +5,8 @@
 //! buffer, operator index and supported operator/type combination, so that nothing after it can
 //! fail on a corrupt model. The views re-read the flatbuffer through the same checked reader;
 //! after a successful parse those reads cannot fail (their fallbacks are unreachable).
+//! `Model::from_build_verified` skips the verification for bytes a build verified: the same
+//! views, which then stay memory-safe but may fall back.
 
 use crate::error::{CorruptModel, Location, ParseError, ParseErrorKind};
 use crate::flatbuf::{read_u32, Malformed, Table, Tables, Vector};
