@@ -152,15 +152,44 @@ impl fmt::Display for SparseWeightsError {
 }
 
 /// A model that failed verification: what and where.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy)]
 pub struct ParseError {
     pub location: Location,
     pub kind: ParseErrorKind,
+    /// Writes the message ([`ParseError::describe`]): set where the error is built, so that
+    /// a firmware that builds no parse error (one opening its model with
+    /// `Model::from_build_verified`) links none of the messages, although it prints
+    /// `Error`s, whose `Parse` arm calls this.
+    describe: fn(&ParseError, &mut fmt::Formatter<'_>) -> fmt::Result,
 }
 
 impl ParseError {
     pub(crate) const fn new(location: Location, kind: ParseErrorKind) -> Self {
-        ParseError { location, kind }
+        ParseError {
+            location,
+            kind,
+            describe: Self::describe,
+        }
+    }
+
+    /// The message: where, then what.
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.kind)
+    }
+}
+
+impl PartialEq for ParseError {
+    fn eq(&self, other: &Self) -> bool {
+        self.location == other.location && self.kind == other.kind
+    }
+}
+
+impl fmt::Debug for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParseError")
+            .field("location", &self.location)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -241,7 +270,7 @@ impl fmt::Display for ParseErrorKind {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.kind)
+        (self.describe)(self, f)
     }
 }
 

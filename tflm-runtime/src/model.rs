@@ -154,6 +154,11 @@ pub struct Model<'m> {
     /// for one `parse_with` verified (a pointer, not a flag, so that a firmware that verifies
     /// on the device does not link the check).
     tensor_check: Option<for<'t> fn(&Tensor<'t>) -> bool>,
+    /// The error of an operator that `Interpreter::new` cannot prepare: located
+    /// (`Error::Parse`) for a model `parse_with` verified, `Error::Corrupt` for one opened by
+    /// [`Model::from_build_verified`] (which then builds no parse error, so that its firmware
+    /// links none of their messages).
+    operator_error: fn(usize, ParseErrorKind) -> crate::Error,
 }
 
 /// A tensor's shape, read in place.
@@ -815,12 +820,13 @@ impl<'m> Model<'m> {
             inputs,
             outputs,
             subgraphs: subgraphs.len(),
+            operator_error: |i, kind| ParseError::new(Location::Operator(i), kind).into(),
             ..Self::unopened(bytes)
         })
     }
 
-    /// A model of `bytes` with no table located yet, no sparse encoding, no registration and
-    /// no tensor check: what both openings start from.
+    /// A model of `bytes` with no table located yet, no sparse encoding, no registration, no
+    /// tensor check and unlocated operator errors: what both openings start from.
     fn unopened(bytes: &'m [u8]) -> Model<'m> {
         Model {
             bytes,
@@ -838,7 +844,14 @@ impl<'m> Model<'m> {
             registrations: &[],
             sparse_verify: None,
             tensor_check: None,
+            operator_error: |_, _| crate::Error::Corrupt(CorruptModel),
         }
+    }
+
+    /// The error of operator `i` that `Interpreter::new` cannot prepare (the field of the
+    /// same name builds it).
+    pub(crate) fn operator_error(&self, i: usize, kind: ParseErrorKind) -> crate::Error {
+        (self.operator_error)(i, kind)
     }
 
     /// Whether the model's metadata declares a tflm-rs sparse encoding, and if it is this one
@@ -1076,24 +1089,23 @@ impl<'m> Model<'m> {
         }
     }
 
-    /// Effective builtin code and version of operator code `i`, or an error for custom ops.
+    /// Effective builtin code and version of operator code `i`; the error names the field.
     /// `verify` opens its table checked (`parse`) or as verified (the views). Never inlined:
     /// both share it.
     #[inline(never)]
-    fn read_opcode(&self, i: usize, verify: bool) -> Result<(i32, i32), ParseError> {
-        let at = Location::OperatorCode(i);
+    fn read_opcode(&self, i: usize, verify: bool) -> Result<(i32, i32), Field> {
+        use field::operator_code as f;
+        let at = |field| move |problem| (field, problem);
         let t = self
             .open(self.opcodes, i, verify)
-            .map_err(malformed(at, "operator_code"))?;
+            .map_err(at("operator_code"))?;
         let deprecated = t
-            .scalar::<i8>(field::operator_code::DEPRECATED_BUILTIN_CODE, 0)
-            .map_err(malformed(at, "deprecated_builtin_code"))? as i32;
+            .scalar::<i8>(f::DEPRECATED_BUILTIN_CODE, 0)
+            .map_err(at("deprecated_builtin_code"))? as i32;
         let builtin = t
-            .scalar::<i32>(field::operator_code::BUILTIN_CODE, 0)
-            .map_err(malformed(at, "builtin_code"))?;
-        let version = t
-            .scalar::<i32>(field::operator_code::VERSION, 1)
-            .map_err(malformed(at, "version"))?;
+            .scalar::<i32>(f::BUILTIN_CODE, 0)
+            .map_err(at("builtin_code"))?;
+        let version = t.scalar::<i32>(f::VERSION, 1).map_err(at("version"))?;
         Ok((builtin.max(deprecated), version))
     }
 
@@ -1135,7 +1147,9 @@ impl<'m> Model<'m> {
             .scalar::<u32>(f::OPCODE_INDEX, 0)
             .map_err(malformed(at, "opcode_index"))?;
         let opcode_index = index(at, "opcode", opcode_index as i64, self.opcodes.len())?;
-        let (code, version) = self.read_opcode(opcode_index, true)?;
+        let (code, version) = self
+            .read_opcode(opcode_index, true)
+            .map_err(located(Location::OperatorCode(opcode_index)))?;
         let vec = |id, name| index_list(&t, id).map_err(malformed(at, name));
         let inputs = vec(f::INPUTS, "inputs")?;
         let outputs = vec(f::OUTPUTS, "outputs")?;
