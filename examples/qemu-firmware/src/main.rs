@@ -17,7 +17,7 @@ use core::ptr::addr_of_mut;
 use cortex_m_rt::{entry, exception};
 use tflm_firmware_harness::{
     calibrate, exit, fail, measure, paint_stack, stack_low_water, stack_top, write_f64,
-    write_float, Out, INSTR_PER_TICK,
+    write_float, Message, Out, INSTR_PER_TICK,
 };
 
 #[cfg(feature = "dummy")]
@@ -129,16 +129,6 @@ fn f16_to_f32(h: u16) -> f32 {
         sign | ((exp + 127 - 15) << 23) | (man << 13)
     };
     f32::from_bits(bits)
-}
-
-/// Prints an error with its `Display` message, the way a firmware reports one to a person; the
-/// derived `Debug` formatting (field names, nesting) is not linked.
-struct Message<E>(E);
-
-impl<E: fmt::Display> fmt::Debug for Message<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
