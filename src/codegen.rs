@@ -289,8 +289,8 @@ pub fn generate(c: &Converted, summary: &Summary, bytes: &ModelBytes) -> String 
     );
     let _ = writeln!(
         out,
-        "/// The model's operators: `Model::new` parses with these, so only their kernels are \
-         linked.\npub static OPS: &[::tflm_runtime::ops::Registration] = &[{}];",
+        "/// The model's operators: the bytes were verified with these and `Model::new` opens \
+         them with these, so only their kernels are linked.\npub static OPS: &[::tflm_runtime::ops::Registration] = &[{}];",
         c.ops
             .iter()
             .map(|op| format!("::tflm_runtime::ops::{op}"))
@@ -317,18 +317,20 @@ pub fn generate(c: &Converted, summary: &Summary, bytes: &ModelBytes) -> String 
 
     doc(&mut out, &model_doc(c, summary));
     out.push_str(
-        "///\n/// `Model::new(&mut arena.0)?` verifies the bytes and plans the arena once; \
-         `predict` then runs\n/// one inference from raw values to raw values.\n",
+        "///\n/// `Model::new(&mut arena.0)?` opens the bytes (verified when they were \
+         generated, with `OPS`) and\n/// plans the arena once; `predict` then runs one \
+         inference from raw values to raw values.\n",
     );
     out.push_str(
         "pub struct Model<'a> {\n    interpreter: ::tflm_runtime::Interpreter<'static, 'a>,\n}\n\n",
     );
     out.push_str("impl<'a> Model<'a> {\n");
     out.push_str(
-        "    /// Parses `MODEL_BYTES` and plans `arena` (at least `ARENA_SIZE` bytes, 16-byte \
-         aligned,\n    /// or 15 more).\n    \
+        "    /// Opens `MODEL_BYTES`, which `Model::parse_with` verified with `OPS` when they \
+         were\n    /// generated (`Model::from_build_verified`: no verifier on the device), and \
+         plans `arena`\n    /// (at least `ARENA_SIZE` bytes, 16-byte aligned, or 15 more).\n    \
          pub fn new(arena: &'a mut [u8]) -> Result<Self, ::tflm_runtime::Error> {\n        \
-         let model = ::tflm_runtime::Model::parse_with(MODEL_BYTES, OPS)?;\n        \
+         let model = ::tflm_runtime::Model::from_build_verified(MODEL_BYTES, OPS)?;\n        \
          Ok(Model { interpreter: ::tflm_runtime::Interpreter::new(&model, arena)? })\n    }\n\n",
     );
     if single {

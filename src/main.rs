@@ -75,6 +75,11 @@ enum Command {
         /// The firmware's opt-level: 3 (default), s or z (size), 2, 1, 0.
         #[arg(long)]
         opt_level: Option<String>,
+        /// Verify the model on the device (`Model::parse_with`) instead of at build time
+        /// (default: the build verifies it, the firmware opens it with
+        /// `Model::from_build_verified`).
+        #[arg(long)]
+        verify_on_device: bool,
         /// Print the summary as a last JSON line `{"summary":{...}}` on stdout as well.
         #[arg(long)]
         json: bool,
@@ -166,6 +171,7 @@ fn main() -> ExitCode {
             timeout,
             runtime_code,
             opt_level,
+            verify_on_device,
             json,
         } => {
             let opts = tflm::qemu::QemuOptions {
@@ -176,6 +182,7 @@ fn main() -> ExitCode {
                 timeout: std::time::Duration::from_secs(timeout),
                 runtime_code,
                 opt_level,
+                verify_on_device,
                 progress: true,
                 ..tflm::qemu::QemuOptions::new(model, inputs)
             };

@@ -772,14 +772,20 @@ impl Session {
             .with_io_quantization(&io_types(&codec.inputs), &io_types(&codec.outputs))?;
         // One registration per operator code, the narrowest for the model's operators.
         let mut ops: Vec<&'static str> = Vec::new();
+        let mut registrations = Vec::new();
         for i in 0..model.num_operators() {
             let op = model.operator(i);
-            let name = tflm_runtime::ops::registration_for(&model, op.code)
-                .map_or(op.name(), |r| r.name());
+            let chosen = tflm_runtime::ops::registration_for(&model, op.code);
+            let name = chosen.map_or(op.name(), |r| r.name());
             if !ops.contains(&name) {
                 ops.push(name);
+                registrations.extend(chosen);
             }
         }
+        // The generated `Model::new` opens the bytes with `Model::from_build_verified` and
+        // these registrations (the `OPS` it lists): verified here, with exactly those.
+        Model::parse_with(aligned.as_slice(), &registrations)
+            .map_err(|e| write_error(format!("our runtime refuses it with its OPS: {e}")))?;
         let parameters = graph
             .tensors
             .iter()

@@ -128,6 +128,11 @@ pub struct QemuOptions {
     pub progress: bool,
     /// The firmware's `opt-level` (`"3"`, `"s"`, `"z"`, ...); `None`: its Cargo.toml's (3).
     pub opt_level: Option<String>,
+    /// Verify the model on the device (`Model::parse_with`, what a firmware does with bytes
+    /// from elsewhere) instead of at build time (the firmware's build script runs
+    /// `Model::parse_with` and the firmware opens the bytes with
+    /// `Model::from_build_verified`).
+    pub verify_on_device: bool,
 }
 
 impl QemuOptions {
@@ -145,6 +150,7 @@ impl QemuOptions {
             target_dir: None,
             progress: false,
             opt_level: None,
+            verify_on_device: false,
         }
     }
 }
@@ -238,9 +244,11 @@ pub struct FirmwareSummary {
     pub steady_invoke_instr: Option<u64>,
     pub steady_invoke_instr_min: Option<u64>,
     pub steady_invoke_instr_max: Option<u64>,
+    /// Opening the model: `Model::from_build_verified`, or `Model::parse_with` with
+    /// [`QemuOptions::verify_on_device`] (the summary's `model_open` names it).
     pub parse_instr: u64,
     pub interpreter_new_instr: u64,
-    /// `Model::parse` + `Interpreter::new`.
+    /// Opening the model + `Interpreter::new`.
     pub setup_instr: u64,
     /// `model.arena_size()` as computed on the MCU.
     pub arena_bytes: u64,
@@ -250,7 +258,7 @@ pub struct FirmwareSummary {
     pub peak_stack_bytes: u64,
     /// Stack below `main`'s frame used by the deepest `invoke()`.
     pub invoke_stack_bytes: u64,
-    /// Stack below `main`'s frame used by `Model::parse` + `Interpreter::new`.
+    /// Stack below `main`'s frame used by opening the model + `Interpreter::new`.
     pub setup_stack_bytes: u64,
     /// The whole line, for fields not listed here.
     pub raw: Value,
@@ -408,12 +416,13 @@ impl QemuReport {
         );
         let _ = writeln!(
             t,
-            "  instructions  invoke: first {}, steady state {} (min {}, max {}); setup {} (Model::parse {} + Interpreter::new {})",
+            "  instructions  invoke: first {}, steady state {} (min {}, max {}); setup {} ({} {} + Interpreter::new {})",
             o(s.first_invoke_instr),
             o(s.steady_invoke_instr),
             o(s.steady_invoke_instr_min),
             o(s.steady_invoke_instr_max),
             n(s.setup_instr),
+            s.raw["model_open"].as_str().unwrap_or("Model::parse"),
             n(s.parse_instr),
             n(s.interpreter_new_instr)
         );
@@ -747,6 +756,7 @@ pub fn run(opts: &QemuOptions) -> Result<QemuReport, QemuError> {
         arena,
         keep_state: opts.keep_state,
         opt_level: opts.opt_level.as_deref(),
+        verify_on_device: opts.verify_on_device,
     };
     let t0 = Instant::now();
     progress(&format!(
@@ -1149,6 +1159,7 @@ struct FirmwareBuild<'a> {
     arena: usize,
     keep_state: bool,
     opt_level: Option<&'a str>,
+    verify_on_device: bool,
 }
 
 impl FirmwareBuild<'_> {
@@ -1203,12 +1214,16 @@ impl FirmwareBuild<'_> {
             .env("TFLM_MODEL", self.model)
             .env("TFLM_CASES", self.cases)
             .env("TFLM_ARENA", self.arena.to_string())
-            .env("TFLM_CARRY_STATE", if self.keep_state { "1" } else { "0" });
+            .env("TFLM_CARRY_STATE", if self.keep_state { "1" } else { "0" })
+            .env(
+                "TFLM_VERIFY_ON_DEVICE",
+                if self.verify_on_device { "1" } else { "0" },
+            );
         if let Some(e) = self.expect {
             cmd.env("TFLM_EXPECT", e);
         }
         let command = format!(
-            "{}TFLM_MODEL={} TFLM_CASES={}{} TFLM_ARENA={} TFLM_CARRY_STATE={} CARGO_TARGET_DIR={} {} {}",
+            "{}TFLM_MODEL={} TFLM_CASES={}{} TFLM_ARENA={} TFLM_CARRY_STATE={} TFLM_VERIFY_ON_DEVICE={} CARGO_TARGET_DIR={} {} {}",
             self.opt_level
                 .map(|o| format!("CARGO_PROFILE_RELEASE_OPT_LEVEL={o} "))
                 .unwrap_or_default(),
@@ -1219,6 +1234,7 @@ impl FirmwareBuild<'_> {
                 .unwrap_or_default(),
             self.arena,
             u8::from(self.keep_state),
+            u8::from(self.verify_on_device),
             self.target_dir.display(),
             Path::new(&cargo).display(),
             args.join(" ")

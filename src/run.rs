@@ -99,9 +99,18 @@ pub fn run_cases(
 ) -> Result<Vec<Vec<TensorData>>, String> {
     let aligned = AlignedBytes::new(bytes);
     let model = Model::parse(aligned.as_slice()).map_err(|e| e.to_string())?;
+    run_model_cases(&model, inputs, reset_each)
+}
+
+/// [`run_cases`] on a model already opened (parsed, or opened as build-verified).
+pub fn run_model_cases(
+    model: &Model<'_>,
+    inputs: &[Vec<TensorData>],
+    reset_each: bool,
+) -> Result<Vec<Vec<TensorData>>, String> {
     let mut arena = arena(model.arena_size());
     let mut interpreter =
-        Interpreter::new(&model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
+        Interpreter::new(model, arena.as_mut_slice()).map_err(|e| e.to_string())?;
     let mut all = Vec::with_capacity(inputs.len());
     for case in inputs {
         if reset_each {

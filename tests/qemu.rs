@@ -44,10 +44,23 @@ fn setup(test: &str) -> Option<PathBuf> {
 /// Runs `model` over `fixture` under QEMU and checks every output against the fixture's, bit
 /// for bit.
 fn check(model: &str, fixture: &str, keep_state: bool, machine: Machine) -> Option<QemuReport> {
+    check_opening(model, fixture, keep_state, machine, false)
+}
+
+/// [`check`], the firmware opening the model as build-verified (`Model::from_build_verified`,
+/// the default) or verifying it on the device (`Model::parse_with`).
+fn check_opening(
+    model: &str,
+    fixture: &str,
+    keep_state: bool,
+    machine: Machine,
+    verify_on_device: bool,
+) -> Option<QemuReport> {
     let dir = setup(&format!("{model} {fixture} on {machine}"))?;
     let opts = QemuOptions {
         keep_state,
         machine,
+        verify_on_device,
         ..QemuOptions::new(dir.join(model), dir.join(fixture))
     };
     let report =
@@ -113,6 +126,12 @@ fn check(model: &str, fixture: &str, keep_state: bool, machine: Machine) -> Opti
         "SysTick counts 40 instructions per tick under -icount shift=0: {cal}"
     );
     assert!(report.ram_bytes() >= s.arena_bytes + s.peak_stack_bytes);
+    let open = if verify_on_device {
+        "Model::parse_with"
+    } else {
+        "Model::from_build_verified"
+    };
+    assert_eq!(s.raw["model_open"], open);
     say(&report.summary_text());
     Some(report)
 }
@@ -205,6 +224,23 @@ fn int16x8_lstm_on_cortex_m4() {
         let model = format!("{DIR}{case}.tflite");
         let fixture = format!("{DIR}{case}.{fixture}.jsonl");
         if check(&model, &fixture, keep_state, Machine::Mps2An386).is_none() {
+            return;
+        }
+    }
+}
+
+/// The firmware that verifies its model on the device (`tflm qemu --verify-on-device`, as
+/// for bytes from elsewhere) gives the same bits as the build-verified default.
+#[test]
+fn models_verified_on_the_device() {
+    for (model, fixture) in [
+        ("hello_world_int8.tflite", "hello_world_int8.ref.jsonl"),
+        (
+            "micro_speech_quantized.tflite",
+            "micro_speech_quantized.ref.jsonl",
+        ),
+    ] {
+        if check_opening(model, fixture, false, Machine::Mps2An386, true).is_none() {
             return;
         }
     }

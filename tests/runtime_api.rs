@@ -6,8 +6,8 @@ mod common;
 
 use common::op_fixtures;
 use tflm::fixtures::read_cases;
-use tflm::run::{arena, set_inputs, AlignedBytes};
-use tflm_runtime::{Error, Interpreter, Location, Model, ParseErrorKind};
+use tflm::run::{arena, run_model_cases, set_inputs, AlignedBytes};
+use tflm_runtime::{ops, CorruptModel, Error, Interpreter, Location, Model, ParseErrorKind};
 
 fn model_bytes(name: &str) -> AlignedBytes {
     AlignedBytes::new(&std::fs::read(op_fixtures().join(name)).unwrap())
@@ -46,6 +46,54 @@ fn arena_size_is_exact_and_a_smaller_arena_is_refused() {
             Err(Error::ArenaTooSmall { needed, available: 0 }) if (size..size + 16).contains(&needed)
         ));
     }
+}
+
+/// Every fixture model the runtime parses, opened with `Model::from_build_verified` instead
+/// (every kernel, as `Model::parse`), plans the same arena and gives the same outputs on its
+/// reference cases; bytes that are no model are refused with `CorruptModel`.
+#[test]
+fn build_verified_models_run_like_parsed_ones() {
+    let mut compared = 0;
+    for dir in [op_fixtures(), op_fixtures().join("../tflm")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "tflite") {
+                continue;
+            }
+            let bytes = AlignedBytes::new(&std::fs::read(&path).unwrap());
+            let Ok(parsed) = Model::parse(bytes.as_slice()) else {
+                continue;
+            };
+            let trusted = Model::from_build_verified(bytes.as_slice(), ops::ALL).unwrap();
+            assert_eq!(
+                trusted.arena_size(),
+                parsed.arena_size(),
+                "{}",
+                path.display()
+            );
+            let cases = read_cases(&path.with_extension("ref.jsonl")).unwrap();
+            let inputs: Vec<_> = cases.into_iter().map(|c| c.inputs).collect();
+            assert_eq!(
+                run_model_cases(&trusted, &inputs, true).unwrap(),
+                run_model_cases(&parsed, &inputs, true).unwrap(),
+                "{}",
+                path.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 150, "only {compared} fixture models");
+    for bytes in [&b""[..], b"TFL3", &[0xFF; 64], &[0; 64]] {
+        let bytes = AlignedBytes::new(bytes);
+        assert_eq!(
+            Model::from_build_verified(bytes.as_slice(), ops::ALL).err(),
+            Some(CorruptModel)
+        );
+    }
+    assert_eq!(
+        Error::from(CorruptModel).to_string(),
+        "the model bytes are not those the build verified (Model::parse says why)"
+    );
 }
 
 #[test]

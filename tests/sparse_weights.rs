@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use tflm::pipeline::{Converted, Pipeline, Session};
 use tflm::quantize::Mode;
-use tflm::run::{arena, run_cases, AlignedBytes};
+use tflm::run::{arena, run_cases, run_model_cases, AlignedBytes};
 use tflm::sparse::SparseWeights;
 use tflm_runtime::{ops, Interpreter, Location, Model, ParseErrorKind};
 
@@ -159,6 +159,13 @@ fn sparse_weights_are_bit_identical_smaller_and_deterministic_on_pruned_models()
                 .collect();
             let aligned = AlignedBytes::new(&c.tflite);
             Model::parse_with(aligned.as_slice(), &regs).unwrap();
+            // Opened as build-verified with that list (what a firmware does), the same bits.
+            let trusted = Model::from_build_verified(aligned.as_slice(), &regs).unwrap();
+            assert_eq!(
+                run_model_cases(&trusted, &inputs, true).unwrap(),
+                want,
+                "{name} ({what}): from_build_verified"
+            );
         }
         // Same inputs, same bytes.
         let again = convert(&mut pruned(name), SparseWeights::Auto);

@@ -10,6 +10,11 @@
 //! - `TFLM_ARENA`: arena capacity in bytes (default 163840 = 160 KiB).
 //! - `TFLM_CARRY_STATE`: `1` keeps the model's state (variable tensors) from case to case
 //!   (`*.seq.ref.jsonl`); default `0`: `reset_state()` before every case.
+//! - `TFLM_VERIFY_ON_DEVICE`: `1` verifies the model on the device (`Model::parse_with`, as
+//!   a firmware must for bytes from elsewhere); default `0`: this script verifies it with
+//!   `Model::parse_with` and the firmware's registrations, fails the build with the parse
+//!   error if the runtime refuses it, and the firmware opens it with
+//!   `Model::from_build_verified` (cfg `tflm_verify_on_device` off).
 //!
 //! Generates `$OUT_DIR/firmware_data.rs` (model bytes 16-byte aligned, cases as raw
 //! little-endian bytes, counts, output metadata). The memory map (`memory.x`) comes from
@@ -33,7 +38,14 @@ fn main() {
 fn run() -> Result<(), String> {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
-    for var in ["TFLM_MODEL", "TFLM_CASES", "TFLM_EXPECT", "TFLM_ARENA", "TFLM_CARRY_STATE"] {
+    for var in [
+        "TFLM_MODEL",
+        "TFLM_CASES",
+        "TFLM_EXPECT",
+        "TFLM_ARENA",
+        "TFLM_CARRY_STATE",
+        "TFLM_VERIFY_ON_DEVICE",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     println!("cargo:rerun-if-changed=build.rs");
@@ -103,11 +115,12 @@ fn run() -> Result<(), String> {
         Ok(s) => parse_size(&s).ok_or_else(|| format!("TFLM_ARENA={s:?} is not a byte count"))?,
         Err(_) => 160 * 1024,
     };
-    let carry_state = match env::var("TFLM_CARRY_STATE").as_deref() {
-        Ok("1") | Ok("true") => true,
-        Ok("0") | Ok("false") | Ok("") | Err(_) => false,
-        Ok(other) => return Err(format!("TFLM_CARRY_STATE={other:?}: use 0 or 1")),
-    };
+    let carry_state = flag("TFLM_CARRY_STATE")?;
+    let verify_on_device = flag("TFLM_VERIFY_ON_DEVICE")?;
+    println!("cargo:rustc-check-cfg=cfg(tflm_verify_on_device)");
+    if verify_on_device {
+        println!("cargo:rustc-cfg=tflm_verify_on_device");
+    }
 
     // ---- blobs ----
     let mut input_blob = Vec::new();
@@ -128,7 +141,8 @@ fn run() -> Result<(), String> {
     .unwrap();
     // Only the model's kernels are linked: per operator code, the registration the runtime
     // itself picks (`ops::registration_for`, as for the macro's generated `OPS`).
-    let regs = registrations(&model, &io.op_codes);
+    let regs = registrations(&model, &io.op_codes, !verify_on_device)
+        .map_err(|e| format!("TFLM_MODEL {}: {e}", model_path.display()))?;
     writeln!(code, "/// The kernels of the model's operators (builtin codes {:?}).", io.op_codes).unwrap();
     writeln!(code, "#[cfg(not(feature = \"dummy\"))]").unwrap();
     writeln!(code, "pub static OPS: &[tflm_runtime::ops::Registration] = &[{}];", regs.join(", ")).unwrap();
@@ -199,6 +213,15 @@ fn absolute(p: &Path) -> Result<PathBuf, String> {
     fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()))
 }
 
+/// A `0`/`1` environment variable (unset: `0`).
+fn flag(var: &str) -> Result<bool, String> {
+    match env::var(var).as_deref() {
+        Ok("1") | Ok("true") => Ok(true),
+        Ok("0") | Ok("false") | Ok("") | Err(_) => Ok(false),
+        Ok(other) => Err(format!("{var}={other:?}: use 0 or 1")),
+    }
+}
+
 fn parse_size(s: &str) -> Option<usize> {
     let s = s.trim();
     let (num, mul) = if let Some(n) = s.strip_suffix(['k', 'K']) {
@@ -212,23 +235,40 @@ fn parse_size(s: &str) -> Option<usize> {
 }
 
 /// The registration constant of each operator code: the narrowest one the runtime says runs
-/// every operator of that code (`_INT8` ones for int8 models). A model the runtime refuses keeps
-/// the builtin's own registration, so that the firmware prints the runtime's parse error.
-fn registrations(model: &[u8], codes: &[i32]) -> Vec<String> {
+/// every operator of that code (`_INT8` ones for int8 models). With `verify`, the model must
+/// pass `Model::parse_with` with exactly these registrations (what the firmware's
+/// `Model::from_build_verified` relies on): its parse error otherwise. Without, a model the
+/// runtime refuses keeps the builtin's own registration, so that the firmware prints the
+/// runtime's parse error.
+fn registrations(model: &[u8], codes: &[i32], verify: bool) -> Result<Vec<String>, String> {
     // The runtime reads tensor data in place: give it the 16-byte alignment of the firmware's copy.
     let mut buf = vec![0u8; model.len() + 15];
     let at = buf.as_ptr().align_offset(16);
     buf[at..at + model.len()].copy_from_slice(model);
-    let parsed = tflm_runtime::Model::parse(&buf[at..at + model.len()]).ok();
-    codes
+    let bytes = &buf[at..at + model.len()];
+    let parsed = tflm_runtime::Model::parse(bytes);
+    let chosen: Vec<_> = codes
         .iter()
-        .map(|&c| match parsed.as_ref().and_then(|m| tflm_runtime::ops::registration_for(m, c)) {
+        .map(|&c| parsed.as_ref().ok().and_then(|m| tflm_runtime::ops::registration_for(m, c)))
+        .collect();
+    if verify {
+        let rejected = |e: &dyn std::fmt::Display| {
+            format!("the runtime refuses the model: {e} (TFLM_VERIFY_ON_DEVICE=1 builds a firmware that reports it on the device)")
+        };
+        parsed.as_ref().map_err(|e| rejected(e))?;
+        let list: Vec<_> = chosen.iter().flatten().copied().collect();
+        tflm_runtime::Model::parse_with(bytes, &list).map_err(|e| rejected(&e))?;
+    }
+    Ok(codes
+        .iter()
+        .zip(&chosen)
+        .map(|(&c, r)| match r {
             Some(r) => format!("tflm_runtime::ops::{}", r.name()),
             None => format!(
                 "match tflm_runtime::ops::by_code({c}) {{ Some(r) => r, None => panic!(\"operator code {c} has no kernel in tflm-runtime\") }}"
             ),
         })
-        .collect()
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------

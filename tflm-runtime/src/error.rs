@@ -153,15 +153,44 @@ impl fmt::Display for SparseWeightsError {
 }
 
 /// A model that failed verification: what and where.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy)]
 pub struct ParseError {
     pub location: Location,
     pub kind: ParseErrorKind,
+    /// Writes the message ([`ParseError::describe`]): set where the error is built, so that
+    /// a firmware that builds no parse error (one opening its model with
+    /// `Model::from_build_verified`) links none of the messages, although it prints
+    /// `Error`s, whose `Parse` arm calls this.
+    describe: fn(&ParseError, &mut fmt::Formatter<'_>) -> fmt::Result,
 }
 
 impl ParseError {
     pub(crate) const fn new(location: Location, kind: ParseErrorKind) -> Self {
-        ParseError { location, kind }
+        ParseError {
+            location,
+            kind,
+            describe: Self::describe,
+        }
+    }
+
+    /// The message: where, then what.
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.kind)
+    }
+}
+
+impl PartialEq for ParseError {
+    fn eq(&self, other: &Self) -> bool {
+        self.location == other.location && self.kind == other.kind
+    }
+}
+
+impl fmt::Debug for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParseError")
+            .field("location", &self.location)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -271,7 +300,20 @@ fn write_escaped(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.kind)
+        (self.describe)(self, f)
+    }
+}
+
+/// Bytes given to [`crate::Model::from_build_verified`] that are not a model the build
+/// verified (erased or corrupt flash, or bytes from elsewhere); [`crate::Model::parse`] says
+/// what is wrong with them. It carries no detail, so that a firmware opening its model this
+/// way links none of the verifier's messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CorruptModel;
+
+impl fmt::Display for CorruptModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the model bytes are not those the build verified (Model::parse says why)")
     }
 }
 
@@ -280,6 +322,8 @@ impl fmt::Display for ParseError {
 pub enum Error {
     /// The model failed verification.
     Parse(ParseError),
+    /// A build-verified model's bytes broke an invariant of its verification.
+    Corrupt(CorruptModel),
     /// The arena cannot hold the plan.
     ArenaTooSmall { needed: usize, available: usize },
     /// `input(i)` / `output(i)` past the model's inputs or outputs.
@@ -304,10 +348,17 @@ impl From<ParseError> for Error {
     }
 }
 
+impl From<CorruptModel> for Error {
+    fn from(e: CorruptModel) -> Self {
+        Error::Corrupt(e)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Error::Parse(e) => e.fmt(f),
+            Error::Corrupt(e) => e.fmt(f),
             Error::ArenaTooSmall { needed, available } => write!(
                 f,
                 "arena too small: the model needs {needed} bytes, the arena has {available}"
@@ -331,6 +382,8 @@ impl fmt::Display for Error {
 impl std::error::Error for ParseError {}
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+#[cfg(feature = "std")]
+impl std::error::Error for CorruptModel {}
 
 #[cfg(test)]
 mod tests {

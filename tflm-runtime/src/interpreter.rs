@@ -5,7 +5,7 @@
 //! (`ops::places`) and zeroes the state; `invoke` then only runs kernels.
 
 use crate::arena::{align_up, kind, scratch_slot, Layout, OpSlot, Slot, ALIGN};
-use crate::error::{Error, Location, ParseError};
+use crate::error::Error;
 use crate::model::{Model, RecentTensors, Tensor};
 use crate::ops::places::{self, Place};
 use crate::ops::{self, OpIo};
@@ -81,7 +81,7 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         let recent = RecentTensors::new();
         for (i, slot) in op_slots.iter_mut().enumerate() {
             let op = model.operator(i);
-            let at = |kind| Error::Parse(ParseError::new(Location::Operator(i), kind));
+            let at = |kind| model.operator_error(i, kind);
             let registration = ops::lookup(model, op.code).map_err(at)?;
             let blob = rest.get_mut(data_offset..).unwrap_or_default();
             let kernel = model

@@ -10,6 +10,11 @@
 //! interpreter.invoke()?;
 //! let scores = interpreter.output::<i8>(0)?;
 //! ```
+//!
+//! Bytes that the firmware's own build verified with `Model::parse_with` and the same list
+//! (`include_quantized_model!`, a build script) open without the verifier:
+//! `Model::from_build_verified(MODEL_BYTES, OPS)?` (about half the setup, no verifier code
+//! linked; correct only for those bytes, memory-safe for any).
 #![no_std]
 // `deny`, not `forbid`: kernels::dsp alone may opt out, for its one-instruction `asm!` blocks.
 #![deny(unsafe_code)]
@@ -35,7 +40,7 @@ pub mod types;
 
 pub use aligned::Aligned16;
 pub use arena::Layout;
-pub use error::{Error, Location, ParseError, ParseErrorKind};
+pub use error::{CorruptModel, Error, Location, ParseError, ParseErrorKind};
 pub use interpreter::{Interpreter, Observation};
 pub use model::{Model, Operator, Quantization, Shape, Tensor};
 pub use types::{Activation, DType, Element, Padding};

@@ -5,9 +5,11 @@
 //! buffer, operator index and supported operator/type combination, so that nothing after it can
 //! fail on a corrupt model. The views re-read the flatbuffer through the same checked reader;
 //! after a successful parse those reads cannot fail (their fallbacks are unreachable).
+//! `Model::from_build_verified` skips the verification for bytes a build verified: the same
+//! views, which then stay memory-safe but may fall back.
 
-use crate::error::{Location, ParseError, ParseErrorKind};
-use crate::flatbuf::{Malformed, Table, Tables, Vector};
+use crate::error::{CorruptModel, Location, ParseError, ParseErrorKind};
+use crate::flatbuf::{read_u32, Malformed, Table, Tables, Vector};
 use crate::ops;
 use crate::rolled::keep_rolled;
 use crate::schema::{field, op_name};
@@ -147,6 +149,16 @@ pub struct Model<'m> {
     /// The sparse encoding's verifier of the first of them that has one (looked up once, for
     /// `parse`).
     sparse_verify: Option<ops::SparseVerifyFn>,
+    /// What `Interpreter::new` checks again of the tensors it reads: `Some`
+    /// ([`Tensor::kernel_safe`]) for a model opened by [`Model::from_build_verified`], `None`
+    /// for one `parse_with` verified (a pointer, not a flag, so that a firmware that verifies
+    /// on the device does not link the check).
+    tensor_check: Option<for<'t> fn(&Tensor<'t>) -> bool>,
+    /// The error of an operator that `Interpreter::new` cannot prepare: located
+    /// (`Error::Parse`) for a model `parse_with` verified, `Error::Corrupt` for one opened by
+    /// [`Model::from_build_verified`] (which then builds no parse error, so that its firmware
+    /// links none of their messages).
+    operator_error: fn(usize, ParseErrorKind) -> crate::Error,
 }
 
 /// A tensor's shape, read in place.
@@ -167,12 +179,13 @@ impl<'m> Shape<'m> {
         self.0.iter().map(|d| d.max(0) as usize)
     }
 
-    /// Product of the dimensions (1 for a scalar). Never inlined: only verification, the
-    /// planner and `prepare` ask (never an invoke), and each inlined copy of the product loop
-    /// took about 200 bytes of code.
+    /// Product of the dimensions (1 for a scalar), saturating: `parse` bounds every
+    /// tensor's bytes, but a build-verified model's shapes are not checked again. Never
+    /// inlined: only verification, the planner and `prepare` ask (never an invoke), and each
+    /// inlined copy of the product loop took about 200 bytes of code.
     #[inline(never)]
     pub fn num_elements(&self) -> usize {
-        self.dims().product()
+        self.dims().fold(1, usize::saturating_mul)
     }
 
     /// The dimensions in a fixed array, padded on the left with 1 up to `N` (TFLite's
@@ -279,11 +292,25 @@ pub struct Tensor<'m> {
 impl<'m> Tensor<'m> {
     /// Bytes of the tensor's data.
     pub fn byte_len(&self) -> usize {
-        self.shape.num_elements() * self.dtype.size()
+        self.shape.num_elements().saturating_mul(self.dtype.size())
     }
 
     pub fn is_constant(&self) -> bool {
         self.data.is_some()
+    }
+
+    /// The invariants of `parse`'s tensor checks that `prepare` and the kernels index by: the
+    /// rank, dense constant data exactly as long as the shape says, the zero point within
+    /// the type. Checked again where `Interpreter::new` reads the tensors of a build-verified
+    /// model (a few instructions each), whose tensors are not verified on the device.
+    fn kernel_safe(&self) -> bool {
+        let (lo, hi) = ops::qrange(self.dtype);
+        let zero_point = self.quantization.zero_points.get(0).unwrap_or(0);
+        self.shape.rank() <= MAX_RANK
+            && (i64::from(lo)..=i64::from(hi)).contains(&zero_point)
+            && self
+                .data
+                .is_none_or(|d| self.is_sparse || d.len() == self.byte_len())
     }
 }
 
@@ -352,6 +379,7 @@ impl<'m> Operator<'m> {
 /// [`ops::SparseVerifier::read_lists`]: the sparse encodings' metadata, read only by a
 /// firmware that registers a sparse kernel.
 pub(crate) fn read_sparse_lists(model: &mut Model<'_>) -> Result<(), ParseError> {
+    model.sparse_format = model.read_sparse_format()?;
     model.read_sparse_blocks()
 }
 
@@ -520,13 +548,14 @@ impl<'m> Model<'m> {
     ) -> Result<Model<'m>, ParseError> {
         let mut model = Self::parse_structure(bytes)?;
         model.registrations = registrations;
-        model.sparse_format = model.read_sparse_format()?;
-        // Sparse-encoded tensors are verified by the sparse registrations' verifier; without
-        // one (a firmware that links no sparse kernel) the first such tensor is kept here.
+        // Sparse-encoded tensors are verified by the sparse registrations' verifier, which
+        // reads the encodings' metadata; without one (a firmware that links no sparse kernel)
+        // the first such tensor is kept here.
         let verifier = ops::sparse_verifier(registrations);
         model.sparse_verify = verifier.map(|v| v.verify);
-        if let Some(v) = verifier {
-            (v.read_lists)(&mut model)?;
+        match verifier {
+            Some(v) => (v.read_lists)(&mut model)?,
+            None => model.sparse_format = model.read_sparse_format()?,
         }
         let mut notes = Verified::default();
         let recent = RecentTensors::new();
@@ -596,6 +625,62 @@ impl<'m> Model<'m> {
         }
         model.check_io_graph(false, &notes.fixed, &mut written)?;
         Ok(model)
+    }
+
+    /// Opens `bytes` that [`Model::parse_with`] accepted with the same `registrations` when
+    /// the firmware was built (the bytes a build script or `include_quantized_model!`
+    /// verified and placed in flash), without verifying them again: it only locates the root
+    /// tables, so a firmware that opens its model this way links neither the verifier nor
+    /// its error messages, and starts sooner.
+    ///
+    /// Guaranteed for any bytes: memory safety and no panic, here, in [`Interpreter::new`]
+    /// and in `invoke` (every read stays bounds-checked; a broken invariant gives an error
+    /// or wrong numbers). Guaranteed only for bytes that `parse_with` accepted with the same
+    /// registrations: everything `parse_with` guarantees, the same results bit for bit. For
+    /// bytes from anywhere else (a radio update, an SD card, a host link) use
+    /// [`Model::parse_with`], which says what is wrong with them.
+    ///
+    /// [`Interpreter::new`]: crate::Interpreter::new
+    pub fn from_build_verified(
+        bytes: &'m [u8],
+        registrations: &'m [ops::Registration],
+    ) -> Result<Model<'m>, CorruptModel> {
+        let mut model = Self::locate(bytes).ok_or(CorruptModel)?;
+        model.registrations = registrations;
+        // The encodings' metadata, only for the sparse kernels that read it.
+        if let Some(v) = ops::sparse_verifier(registrations) {
+            (v.read_lists)(&mut model).map_err(|_| CorruptModel)?;
+        }
+        Ok(model)
+    }
+
+    /// The root tables of build-verified `bytes` ([`Model::from_build_verified`]), opened
+    /// as verified ([`Table::verified_at`]); `None` when a read fails or the model exceeds
+    /// the planner's tables (kept: the planner's arrays have that size).
+    fn locate(bytes: &'m [u8]) -> Option<Model<'m>> {
+        if bytes.get(4..8)? != b"TFL3" {
+            return None;
+        }
+        let root = Table::verified_at(bytes, read_u32(bytes, 0).ok()? as usize).ok()?;
+        let tables = |t: &Table<'m>, id| Some(t.tables(id).ok()?.unwrap_or(Tables::empty()));
+        let indices =
+            |t: &Table<'m>, id| Some(t.vector::<i32>(id).ok()?.unwrap_or(Vector::empty()));
+        let subgraphs = tables(&root, field::model::SUBGRAPHS)?;
+        let sg = subgraphs.get_verified(bytes, 0).ok()?;
+        let model = Model {
+            bytes,
+            description: root.string(field::model::DESCRIPTION).ok()?.unwrap_or(""),
+            opcodes: tables(&root, field::model::OPERATOR_CODES)?,
+            buffers: tables(&root, field::model::BUFFERS)?,
+            tensors: tables(&sg, field::subgraph::TENSORS)?,
+            operators: tables(&sg, field::subgraph::OPERATORS)?,
+            inputs: indices(&sg, field::subgraph::INPUTS)?,
+            outputs: indices(&sg, field::subgraph::OUTPUTS)?,
+            subgraphs: subgraphs.len(),
+            tensor_check: Some(|t| t.kernel_safe()),
+            ..Self::unopened(bytes)
+        };
+        (model.num_tensors() + model.num_operators() <= MAX_PLANNED).then_some(model)
     }
 
     /// Verifies tensor `t` ([`Model::read_tensor`]) and notes it in `notes` (as verified, as
@@ -735,12 +820,38 @@ impl<'m> Model<'m> {
             inputs,
             outputs,
             subgraphs: subgraphs.len(),
+            operator_error: |i, kind| ParseError::new(Location::Operator(i), kind).into(),
+            ..Self::unopened(bytes)
+        })
+    }
+
+    /// A model of `bytes` with no table located yet, no sparse encoding, no registration, no
+    /// tensor check and unlocated operator errors: what both openings start from.
+    fn unopened(bytes: &'m [u8]) -> Model<'m> {
+        Model {
+            bytes,
+            description: "",
+            opcodes: Tables::empty(),
+            buffers: Tables::empty(),
+            tensors: Tables::empty(),
+            operators: Tables::empty(),
+            inputs: Vector::empty(),
+            outputs: Vector::empty(),
+            subgraphs: 0,
             sparse_format: None,
             row_bitmask: false,
             sparse_blocks: &[],
             registrations: &[],
             sparse_verify: None,
-        })
+            tensor_check: None,
+            operator_error: |_, _| crate::Error::Corrupt(CorruptModel),
+        }
+    }
+
+    /// The error of operator `i` that `Interpreter::new` cannot prepare (the field of the
+    /// same name builds it).
+    pub(crate) fn operator_error(&self, i: usize, kind: ParseErrorKind) -> crate::Error {
+        (self.operator_error)(i, kind)
     }
 
     /// Whether the model's metadata declares a tflm-rs sparse encoding, and if it is this one
@@ -902,7 +1013,7 @@ impl<'m> Model<'m> {
         slot: Option<&core::cell::Cell<crate::arena::Slot>>,
     ) -> Tensor<'m> {
         match self.read_view(i, Read::Kernel) {
-            Some(t) => {
+            Some(t) if self.tensor_check.is_none_or(|check| check(&t)) => {
                 if let Some(cell) = slot {
                     if let Some(s) = crate::arena::tensor_slot(&t) {
                         cell.set(s);
@@ -910,7 +1021,7 @@ impl<'m> Model<'m> {
                 }
                 t
             }
-            None => Self::placeholder(i),
+            _ => Self::placeholder(i),
         }
     }
 
@@ -978,24 +1089,23 @@ impl<'m> Model<'m> {
         }
     }
 
-    /// Effective builtin code and version of operator code `i`, or an error for custom ops.
+    /// Effective builtin code and version of operator code `i`; the error names the field.
     /// `verify` opens its table checked (`parse`) or as verified (the views). Never inlined:
     /// both share it.
     #[inline(never)]
-    fn read_opcode(&self, i: usize, verify: bool) -> Result<(i32, i32), ParseError> {
-        let at = Location::OperatorCode(i);
+    fn read_opcode(&self, i: usize, verify: bool) -> Result<(i32, i32), Field> {
+        use field::operator_code as f;
+        let at = |field| move |problem| (field, problem);
         let t = self
             .open(self.opcodes, i, verify)
-            .map_err(malformed(at, "operator_code"))?;
+            .map_err(at("operator_code"))?;
         let deprecated = t
-            .scalar::<i8>(field::operator_code::DEPRECATED_BUILTIN_CODE, 0)
-            .map_err(malformed(at, "deprecated_builtin_code"))? as i32;
+            .scalar::<i8>(f::DEPRECATED_BUILTIN_CODE, 0)
+            .map_err(at("deprecated_builtin_code"))? as i32;
         let builtin = t
-            .scalar::<i32>(field::operator_code::BUILTIN_CODE, 0)
-            .map_err(malformed(at, "builtin_code"))?;
-        let version = t
-            .scalar::<i32>(field::operator_code::VERSION, 1)
-            .map_err(malformed(at, "version"))?;
+            .scalar::<i32>(f::BUILTIN_CODE, 0)
+            .map_err(at("builtin_code"))?;
+        let version = t.scalar::<i32>(f::VERSION, 1).map_err(at("version"))?;
         Ok((builtin.max(deprecated), version))
     }
 
@@ -1037,7 +1147,9 @@ impl<'m> Model<'m> {
             .scalar::<u32>(f::OPCODE_INDEX, 0)
             .map_err(malformed(at, "opcode_index"))?;
         let opcode_index = index(at, "opcode", opcode_index as i64, self.opcodes.len())?;
-        let (code, version) = self.read_opcode(opcode_index, true)?;
+        let (code, version) = self
+            .read_opcode(opcode_index, true)
+            .map_err(located(Location::OperatorCode(opcode_index)))?;
         let vec = |id, name| index_list(&t, id).map_err(malformed(at, name));
         let inputs = vec(f::INPUTS, "inputs")?;
         let outputs = vec(f::OUTPUTS, "outputs")?;

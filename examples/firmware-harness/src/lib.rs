@@ -122,6 +122,17 @@ fn write_number<T: Copy + Into<f64> + fmt::Debug>(out: &mut impl Write, x: T) ->
     }
 }
 
+/// Prints an error with its `Display` message, the way a firmware reports one to a person
+/// (for [`fail`]); the derived `Debug` formatting (field names, nesting, every variant's
+/// name) is not linked.
+pub struct Message<E>(pub E);
+
+impl<E: fmt::Display> fmt::Debug for Message<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Prints `{"error":"WHAT: ERR"}` and exits with failure.
 #[cold]
 #[inline(never)]

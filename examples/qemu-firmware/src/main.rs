@@ -17,7 +17,7 @@ use core::ptr::addr_of_mut;
 use cortex_m_rt::{entry, exception};
 use tflm_firmware_harness::{
     calibrate, exit, fail, measure, paint_stack, stack_low_water, stack_top, write_f64,
-    write_float, Out, INSTR_PER_TICK,
+    write_float, Message, Out, INSTR_PER_TICK,
 };
 
 #[cfg(feature = "dummy")]
@@ -131,26 +131,27 @@ fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-/// Prints an error with its `Display` message, the way a firmware reports one to a person; the
-/// derived `Debug` formatting (field names, nesting) is not linked.
-struct Message<E>(E);
-
-impl<E: fmt::Display> fmt::Debug for Message<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The runtime's calls, never inlined into main, so that their stack use is below main's frame
 // (`runtime_stack_bytes`) and their instruction counts are not mixed with main's code.
 
-/// Parses with the model's own operators only (`data::OPS`, from build.rs), so that only
-/// their kernels are linked, as in a real firmware.
+/// How `parse` opens the model (named in the summary and in its error).
+const MODEL_OPEN: &str = if cfg!(tflm_verify_on_device) {
+    "Model::parse_with"
+} else {
+    "Model::from_build_verified"
+};
+
+/// Opens the model with its own operators only (`data::OPS`, from build.rs), so that only
+/// their kernels are linked, as in a real firmware: as build-verified (build.rs ran
+/// `Model::parse_with` on these bytes with these registrations), or verified again on the
+/// device with `TFLM_VERIFY_ON_DEVICE=1`, as a firmware must for bytes from elsewhere.
 #[inline(never)]
 fn parse(bytes: &'static [u8]) -> Result<Model<'static>, impl fmt::Display> {
-    #[cfg(not(feature = "dummy"))]
+    #[cfg(all(not(feature = "dummy"), tflm_verify_on_device))]
     return Model::parse_with(bytes, data::OPS);
+    #[cfg(all(not(feature = "dummy"), not(tflm_verify_on_device)))]
+    return Model::from_build_verified(bytes, data::OPS);
     #[cfg(feature = "dummy")]
     Model::parse(bytes)
 }
@@ -199,7 +200,7 @@ fn main() -> ! {
     let (model, parse_instr) = measure(|| parse(model_bytes));
     let model = match model {
         Ok(m) => m,
-        Err(e) => fail(&mut out, "Model::parse", &Message(e)),
+        Err(e) => fail(&mut out, MODEL_OPEN, &Message(e)),
     };
     let (arena_needed, arena_size_instr) = measure(|| arena_size(&model));
     if arena_needed > data::ARENA_BYTES {
@@ -339,7 +340,7 @@ fn main() -> ! {
     let low = low_water.min(stack_low_water(last_paint_lo));
     let _ = write!(
         out,
-        "{{\"summary\":{{\"machine\":\"{}\",\"cases\":{},\"checked\":{checked},\"mismatches\":{mismatches}",
+        "{{\"summary\":{{\"machine\":\"{}\",\"model_open\":\"{MODEL_OPEN}\",\"cases\":{},\"checked\":{checked},\"mismatches\":{mismatches}",
         data::MACHINE,
         data::NUM_CASES
     );

@@ -161,7 +161,7 @@ fn predict_rows<const N: usize, const M: usize>(
     let mut stats = Stats::default();
     for (i, x) in xs.iter().enumerate() {
         let (y, instr, stack) = measured(|| predict(x));
-        let y = y.unwrap_or_else(|e| h::fail(out, name, &e));
+        let y = y.unwrap_or_else(|e| h::fail(out, name, &h::Message(e)));
         stats.add(instr);
         stats.stack = stats.stack.max(stack);
         let _ = write!(
@@ -191,7 +191,7 @@ fn main() -> ! {
     // SAFETY: the only reference to SINE_ARENA, taken once.
     let arena = unsafe { &mut (*addr_of_mut!(SINE_ARENA)).0 };
     let (model, new_instr, _) = measured(|| sine::Model::new(arena));
-    let mut model = model.unwrap_or_else(|e| h::fail(&mut out, "sine::Model::new", &e));
+    let mut model = model.unwrap_or_else(|e| h::fail(&mut out, "sine::Model::new", &h::Message(e)));
     setup_instr += new_instr;
     let (xs, row) = (&rows::SINE_X, &rows::SINE_ROW);
     print_model(
@@ -217,7 +217,7 @@ fn main() -> ! {
     // SAFETY: the only reference to DIGITS_ARENA, taken once.
     let arena = unsafe { &mut (*addr_of_mut!(DIGITS_ARENA)).0 };
     let (model, new_instr, _) = measured(|| digits::Model::new(arena));
-    let model = model.unwrap_or_else(|e| h::fail(&mut out, "digits::Model::new", &e));
+    let model = model.unwrap_or_else(|e| h::fail(&mut out, "digits::Model::new", &h::Message(e)));
     setup_instr += new_instr;
     let (xs, row) = (&rows::DIGITS_X, &rows::DIGITS_ROW);
     print_model(
@@ -239,7 +239,7 @@ fn main() -> ! {
         |x| model.borrow_mut().predict(x),
         |out, x| {
             let (class, instr, stack) = measured(|| model.borrow_mut().predict_class(x));
-            let class = class.unwrap_or_else(|e| h::fail(out, "digits predict_class", &e));
+            let class = class.unwrap_or_else(|e| h::fail(out, "digits predict_class", &h::Message(e)));
             class_stats.add(instr);
             class_stats.stack = class_stats.stack.max(stack);
             let _ = write!(out, ",\"class\":{class},\"class_instr\":{instr}");
@@ -252,7 +252,7 @@ fn main() -> ! {
     // SAFETY: the only reference to CO2_ARENA, taken once.
     let arena = unsafe { &mut (*addr_of_mut!(CO2_ARENA)).0 };
     let (model, new_instr, _) = measured(|| co2::Model::new(arena));
-    let mut model = model.unwrap_or_else(|e| h::fail(&mut out, "co2::Model::new", &e));
+    let mut model = model.unwrap_or_else(|e| h::fail(&mut out, "co2::Model::new", &h::Message(e)));
     setup_instr += new_instr;
     let (xs, row) = (&rows::CO2_X, &rows::CO2_ROW);
     print_model(

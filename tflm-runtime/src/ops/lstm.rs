@@ -447,11 +447,12 @@ fn prepare_with<const INT8_ONLY: bool>(
     };
     let in_zp = input.quantization.zero_point();
     let state_zp = params.output_state_zp;
+    // Wrapping: a corrupt build-verified model's zero points are not range-checked.
     for g in 0..4 {
-        effective_biases(ops.input_w[g], -in_zp, ops.bias[g], n_cell);
+        effective_biases(ops.input_w[g], in_zp.wrapping_neg(), ops.bias[g], n_cell);
     }
     for g in 0..4 {
-        effective_biases(ops.recurrent_w[g], -state_zp, None, n_cell);
+        effective_biases(ops.recurrent_w[g], state_zp.wrapping_neg(), None, n_cell);
     }
     if ops.projection.is_some() {
         let hidden_zp = params.hidden_zp;
