@@ -528,7 +528,7 @@ pub fn registration_for(model: &Model<'_>, code: i32) -> Option<Registration> {
 
 /// The index of the operator's registration in the model's list, or the reason there is none.
 pub(crate) fn lookup(model: &Model<'_>, code: i32) -> Result<usize, ParseErrorKind> {
-    if let Some(i) = model.registrations().iter().position(|r| r.code == code) {
+    if let Some(i) = position(model, code) {
         return Ok(i);
     }
     let name = crate::schema::op_name(code);
@@ -539,6 +539,13 @@ pub(crate) fn lookup(model: &Model<'_>, code: i32) -> Result<usize, ParseErrorKi
     } else {
         ParseErrorKind::UnsupportedOperator { code, name }
     })
+}
+
+/// The index of the registration of `code` in the model's list: [`lookup`] without the
+/// reason, for a verified model (whose every operator has one), so that no operator name
+/// table is linked for an error that cannot happen.
+pub(crate) fn position(model: &Model<'_>, code: i32) -> Option<usize> {
+    model.registrations().iter().position(|r| r.code == code)
 }
 
 fn registration<'a>(model: &'a Model<'_>, code: i32) -> Result<&'a Registration, ParseErrorKind> {
@@ -601,10 +608,11 @@ fn check_with<'m>(
 /// `prepare` runs: the model's verification (`Model::parse`, or the build's) already made
 /// [`check_recent`]'s other checks, whose code the arena-size path would otherwise link again.
 pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements {
-    registration(model, op.code)
+    position(model, op.code)
+        .and_then(|i| model.registrations().get(i))
         .and_then(|r| {
             let recent = RecentTensors::new();
-            run_prepare(r, model, op, DataWriter::measure(), &[], &recent)
+            run_prepare(r, model, op, DataWriter::measure(), &[], &recent).ok()
         })
         .unwrap_or_default()
 }
