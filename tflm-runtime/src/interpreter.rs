@@ -5,7 +5,7 @@
 //! (`ops::places`) and zeroes the state; `invoke` then only runs kernels.
 
 use crate::arena::{align_up, kind, scratch_slot, Layout, OpSlot, Slot, ALIGN};
-use crate::error::Error;
+use crate::error::{Error, ParseErrorKind};
 use crate::model::{Model, RecentTensors, Tensor};
 use crate::ops::places::{self, Place};
 use crate::ops::{self, OpIo};
@@ -82,7 +82,12 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         for (i, slot) in op_slots.iter_mut().enumerate() {
             let op = model.operator(i);
             let at = |kind| model.operator_error(i, kind);
-            let registration = ops::lookup(model, op.code).map_err(at)?;
+            // The model is verified: every operator has its registration.
+            let registration = ops::position(model, op.code).ok_or_else(|| {
+                at(ParseErrorKind::InvalidGraph {
+                    what: "operator registration",
+                })
+            })?;
             let blob = rest.get_mut(data_offset..).unwrap_or_default();
             let kernel = model
                 .registrations()

@@ -528,7 +528,7 @@ pub fn registration_for(model: &Model<'_>, code: i32) -> Option<Registration> {
 
 /// The index of the operator's registration in the model's list, or the reason there is none.
 pub(crate) fn lookup(model: &Model<'_>, code: i32) -> Result<usize, ParseErrorKind> {
-    if let Some(i) = model.registrations().iter().position(|r| r.code == code) {
+    if let Some(i) = position(model, code) {
         return Ok(i);
     }
     let name = crate::schema::op_name(code);
@@ -541,6 +541,13 @@ pub(crate) fn lookup(model: &Model<'_>, code: i32) -> Result<usize, ParseErrorKi
     })
 }
 
+/// The index of the registration of `code` in the model's list: [`lookup`] without the
+/// reason, for a verified model (whose every operator has one), so that no operator name
+/// table is linked for an error that cannot happen.
+pub(crate) fn position(model: &Model<'_>, code: i32) -> Option<usize> {
+    model.registrations().iter().position(|r| r.code == code)
+}
+
 fn registration<'a>(model: &'a Model<'_>, code: i32) -> Result<&'a Registration, ParseErrorKind> {
     let i = lookup(model, code)?;
     model
@@ -551,13 +558,8 @@ fn registration<'a>(model: &'a Model<'_>, code: i32) -> Result<&'a Registration,
         })
 }
 
-/// Validates an operator and measures what it needs.
-pub(crate) fn check(model: &Model<'_>, op: &Operator<'_>) -> Result<Requirements, ParseErrorKind> {
-    check_recent(model, op, &RecentTensors::new())
-}
-
-/// [`check`], reading the tensors kept in `recent` from there (`Model::parse` keeps those it
-/// has just verified).
+/// Validates an operator and measures what it needs, reading the tensors kept in `recent`
+/// from there (`Model::parse` keeps those it has just verified).
 pub(crate) fn check_recent<'m>(
     model: &Model<'m>,
     op: &Operator<'m>,
@@ -566,7 +568,7 @@ pub(crate) fn check_recent<'m>(
     check_with(registration(model, op.code)?, model, op, recent)
 }
 
-/// [`check`] with the given registration.
+/// [`check_recent`] with the given registration.
 fn check_with<'m>(
     registration: &Registration,
     model: &Model<'m>,
@@ -599,23 +601,20 @@ fn check_with<'m>(
             });
         }
     }
-    let mut p = Prepare {
-        model,
-        op,
-        op_name: registration.op_name,
-        int8_only: registration.int8_only,
-        data: DataWriter::measure(),
-        scratch_bytes: 0,
-        tensor_slots: &[],
-        recent,
-    };
-    (registration.prepare)(&mut p)?;
-    Ok(p.requirements())
+    run_prepare(registration, model, op, DataWriter::measure(), &[], recent)
 }
 
-/// What a verified operator needs (zero for an operator that fails verification).
+/// What a verified operator needs (zero for an operator whose `prepare` fails). Only its
+/// `prepare` runs: the model's verification (`Model::parse`, or the build's) already made
+/// [`check_recent`]'s other checks, whose code the arena-size path would otherwise link again.
 pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements {
-    check(model, op).unwrap_or_default()
+    position(model, op.code)
+        .and_then(|i| model.registrations().get(i))
+        .and_then(|r| {
+            let recent = RecentTensors::new();
+            run_prepare(r, model, op, DataWriter::measure(), &[], &recent).ok()
+        })
+        .unwrap_or_default()
 }
 
 /// Writes the operator's prepared data into `data` and returns what it needs; a `data_bytes`
@@ -630,12 +629,32 @@ pub(crate) fn prepare<'m>(
     tensor_slots: &[Cell<Slot>],
     recent: &RecentTensors<'m>,
 ) -> Result<Requirements, ParseErrorKind> {
+    run_prepare(
+        registration,
+        model,
+        op,
+        DataWriter::into(data),
+        tensor_slots,
+        recent,
+    )
+}
+
+/// Runs the operator's `prepare` writing (or, from [`DataWriter::measure`], only measuring)
+/// its data: what [`check_recent`], [`requirements`] and [`prepare`] share.
+fn run_prepare<'m>(
+    registration: &Registration,
+    model: &Model<'m>,
+    op: &Operator<'m>,
+    data: DataWriter<'_>,
+    tensor_slots: &[Cell<Slot>],
+    recent: &RecentTensors<'m>,
+) -> Result<Requirements, ParseErrorKind> {
     let mut p = Prepare {
         model,
         op,
         op_name: registration.op_name,
         int8_only: registration.int8_only,
-        data: DataWriter::into(data),
+        data,
         scratch_bytes: 0,
         tensor_slots,
         recent,
