@@ -83,16 +83,12 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             let op = model.operator(i);
             let at = |kind| model.operator_error(i, kind);
             // The model is verified: every operator has its registration.
-            let registration = ops::position(model, op.code).ok_or_else(|| {
+            let (registration, kernel) = ops::position(model, op.code).ok_or_else(|| {
                 at(ParseErrorKind::InvalidGraph {
                     what: "operator registration",
                 })
             })?;
             let blob = rest.get_mut(data_offset..).unwrap_or_default();
-            let kernel = model
-                .registrations()
-                .get(registration)
-                .ok_or(internal("no kernel"))?;
             let needs =
                 ops::prepare(kernel, model, &op, blob, tensor_slots, &recent).map_err(at)?;
             if needs.data_bytes > blob.len() {

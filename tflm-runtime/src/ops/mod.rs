@@ -528,7 +528,7 @@ pub fn registration_for(model: &Model<'_>, code: i32) -> Option<Registration> {
 
 /// The index of the operator's registration in the model's list, or the reason there is none.
 pub(crate) fn lookup(model: &Model<'_>, code: i32) -> Result<usize, ParseErrorKind> {
-    if let Some(i) = position(model, code) {
+    if let Some((i, _)) = position(model, code) {
         return Ok(i);
     }
     let name = crate::schema::op_name(code);
@@ -541,11 +541,16 @@ pub(crate) fn lookup(model: &Model<'_>, code: i32) -> Result<usize, ParseErrorKi
     })
 }
 
-/// The index of the registration of `code` in the model's list: [`lookup`] without the
+/// The registration of `code` and its index in the model's list: [`lookup`] without the
 /// reason, for a verified model (whose every operator has one), so that no operator name
-/// table is linked for an error that cannot happen.
-pub(crate) fn position(model: &Model<'_>, code: i32) -> Option<usize> {
-    model.registrations().iter().position(|r| r.code == code)
+/// table is linked for an error that cannot happen. The registration comes with its index
+/// so that callers need no second, bounds-checked look-up.
+pub(crate) fn position<'a>(model: &Model<'a>, code: i32) -> Option<(usize, &'a Registration)> {
+    model
+        .registrations()
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.code == code)
 }
 
 fn registration<'a>(model: &'a Model<'_>, code: i32) -> Result<&'a Registration, ParseErrorKind> {
@@ -609,8 +614,7 @@ fn check_with<'m>(
 /// [`check_recent`]'s other checks, whose code the arena-size path would otherwise link again.
 pub(crate) fn requirements(model: &Model<'_>, op: &Operator<'_>) -> Requirements {
     position(model, op.code)
-        .and_then(|i| model.registrations().get(i))
-        .and_then(|r| {
+        .and_then(|(_, r)| {
             let recent = RecentTensors::new();
             run_prepare(r, model, op, DataWriter::measure(), &[], &recent).ok()
         })
