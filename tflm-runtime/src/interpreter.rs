@@ -75,7 +75,10 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         let mut data_offset = 0usize;
         // The tensors' slots start unread; `prepare` fills those of the tensors it reads, and
         // the planner reads only the others.
-        let (tensor_slots, scratch_slots) = slots.split_at_mut(n_tensors.min(n_slots));
+        // Checked splits (here and after planning): no panic path, and its location's text.
+        let (tensor_slots, scratch_slots) = slots
+            .split_at_mut_checked(n_tensors)
+            .ok_or(internal("slot table too short"))?;
         tensor_slots.fill(Slot::UNREAD);
         let tensor_slots = Cell::from_mut(tensor_slots).as_slice_of_cells();
         let recent = RecentTensors::new();
@@ -142,7 +145,9 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         // Every operator's tensors resolved to their places, now that the plan is known.
         let all_places: &mut [Place] = bytemuck::try_cast_slice_mut(&mut *data_region)
             .map_err(|_| internal("operator places misaligned"))?;
-        let (tensor_slots, scratch_slots) = slots.split_at(n_tensors.min(n_slots));
+        let (tensor_slots, scratch_slots) = slots
+            .split_at_checked(n_tensors)
+            .ok_or(internal("slot table too short"))?;
         for (i, slot) in op_slots.iter_mut().enumerate() {
             let start = slot.places as usize;
             let own = all_places
