@@ -185,7 +185,12 @@ impl<'m> Shape<'m> {
     /// inlined copy of the product loop took about 200 bytes of code.
     #[inline(never)]
     pub fn num_elements(&self) -> usize {
-        self.dims().fold(1, usize::saturating_mul)
+        // Kept rolled: unrolled, the saturating product took about 0.2 KB for shapes of a
+        // few dimensions.
+        self.dims().fold(1, |n, d| {
+            crate::rolled::keep_rolled();
+            n.saturating_mul(d)
+        })
     }
 
     /// The dimensions in a fixed array, padded on the left with 1 up to `N` (TFLite's
