@@ -284,9 +284,7 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             match tensor.dtype {
                 DType::I8 => bytes.fill(zp as i8 as u8),
                 DType::I16 => {
-                    // Kept rolled: a state reset is once per sequence, not per invoke.
                     for c in bytes.chunks_exact_mut(2) {
-                        crate::rolled::keep_rolled();
                         c.copy_from_slice(&(zp as i16).to_le_bytes());
                     }
                 }
