@@ -12,7 +12,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use tflm::calibrate::Method;
-use tflm::fixtures::TensorData;
 use tflm::pipeline::{Converted, Pipeline, Session};
 use tflm::quantize::{IoKind, Mode};
 use tflm::run::AlignedBytes;
@@ -29,23 +28,13 @@ fn co2() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models/co2")
 }
 
-/// The test split encoded as the converted model's input tensors.
-fn test_inputs(session: &Session, c: &Converted) -> Vec<Vec<TensorData>> {
-    session
-        .dataset
-        .test
-        .iter()
-        .map(|ex| c.codec.encode_inputs(&ex.inputs))
-        .collect()
-}
-
 /// Every test window through LiteRT's reference kernels and through the runtime: the same
 /// output bytes.
 fn assert_bit_exact_with_litert(name: &str, session: &Session, c: &Converted) {
     if common::litert_available().is_none() {
         return;
     }
-    let inputs = test_inputs(session, c);
+    let inputs = common::test_inputs(session, c);
     assert_eq!(inputs.len(), 5017);
     let ours = tflm::run::run_cases(&c.tflite, &inputs, true).unwrap();
     let theirs = common::litert_outputs(name, &c.tflite, &inputs);
@@ -64,7 +53,7 @@ fn assert_bit_exact_with_litert(name: &str, session: &Session, c: &Converted) {
 /// windows differ.
 fn compare_with_tflite_micro(name: &str, session: &Session, c: &Converted) -> Option<usize> {
     common::tflite_micro_available()?;
-    let inputs = test_inputs(session, c);
+    let inputs = common::test_inputs(session, c);
     assert_eq!(inputs.len(), 5017);
 
     let mut g = tflm::tflite_import::import(&c.tflite).unwrap();
@@ -358,7 +347,7 @@ fn co2_int16x8_is_within_1_percent_of_float_and_matches_tflite_micro() {
     // LiteRT has no int16 LSTM: its Prepare refuses the int64 biases (its only integer path
     // is 8x8→16), so this file is the one we write that LiteRT cannot run.
     if common::litert_available().is_some() {
-        let inputs = &test_inputs(&session, &q)[..1];
+        let inputs = &common::test_inputs(&session, &q)[..1];
         let err = common::litert_refusal("co2_int16x8", &q.tflite, inputs);
         assert!(
             err.contains(

@@ -6,8 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tflm::fixtures::TensorData;
-use tflm::pipeline::{Converted, Pipeline, PipelineError, Session};
+use tflm::pipeline::{Pipeline, PipelineError};
 use tflm::quantize::{IoKind, Mode};
 use tflm::specs::Dtype;
 
@@ -24,16 +23,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// The test split encoded as the converted model's input tensors.
-fn test_inputs(session: &Session, c: &Converted) -> Vec<Vec<TensorData>> {
-    session
-        .dataset
-        .test
-        .iter()
-        .map(|ex| c.codec.encode_inputs(&ex.inputs))
-        .collect()
 }
 
 #[test]
@@ -75,7 +64,7 @@ fn sine_int8_is_deterministic_accurate_and_bit_exact_with_litert() {
     if common::litert_available().is_none() {
         return;
     }
-    let inputs = test_inputs(&session, &a);
+    let inputs = common::test_inputs(&session, &a);
     let ours = tflm::run::run_cases(&a.tflite, &inputs, true).unwrap();
     let theirs = common::litert_outputs("pipeline_sine_int8", &a.tflite, &inputs);
     assert_eq!(ours.len(), theirs.len());
@@ -113,7 +102,7 @@ fn digits_int8_with_float_io_keeps_accuracy_and_matches_litert() {
     if common::litert_available().is_none() {
         return;
     }
-    let inputs = test_inputs(&session, &q);
+    let inputs = common::test_inputs(&session, &q);
     let ours = tflm::run::run_cases(&q.tflite, &inputs, true).unwrap();
     let theirs = common::litert_outputs("pipeline_digits_int8_f32io", &q.tflite, &inputs);
     for (k, (o, t)) in ours.iter().zip(&theirs).enumerate() {
@@ -457,7 +446,10 @@ fn short_names_shrink_the_file_and_change_no_output() {
         names.len() - 2
     );
     assert!(names.contains(&"co2_next"), "{names:?}");
-    let inputs: Vec<_> = test_inputs(&full, &a).into_iter().take(200).collect();
+    let inputs: Vec<_> = common::test_inputs(&full, &a)
+        .into_iter()
+        .take(200)
+        .collect();
     let want = tflm::run::run_cases(&a.tflite, &inputs, true).unwrap();
     assert_eq!(
         tflm::run::run_cases(&b.tflite, &inputs, true).unwrap(),

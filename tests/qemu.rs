@@ -279,13 +279,8 @@ fn a_mismatch_is_an_error_with_details() {
         expect.push_str(&serde_json::json!({ "outputs": [out.to_json()] }).to_string());
         expect.push('\n');
     }
-    let mut inputs = String::new();
-    for c in cases.iter().take(3) {
-        let ins: Vec<_> = c.inputs.iter().map(|t| t.to_json()).collect();
-        inputs.push_str(&serde_json::json!({ "inputs": ins }).to_string());
-        inputs.push('\n');
-    }
-    std::fs::write(tmp.join("inputs.jsonl"), inputs).unwrap();
+    let inputs: Vec<_> = cases.iter().take(3).map(|c| c.inputs.clone()).collect();
+    common::write_cases(&tmp.join("inputs.jsonl"), &inputs, None);
     std::fs::write(tmp.join("expect.jsonl"), expect).unwrap();
     let opts = QemuOptions {
         expect: Some(tmp.join("expect.jsonl")),

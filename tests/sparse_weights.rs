@@ -1103,18 +1103,7 @@ fn run_on_qemu(
         dir.join(format!("{name}.jsonl")),
     );
     std::fs::write(&model_path, model).unwrap();
-    let lines: Vec<String> = inputs
-        .iter()
-        .zip(want)
-        .map(|(i, o)| {
-            serde_json::json!({
-                "inputs": i.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
-                "outputs": o.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
-            })
-            .to_string()
-        })
-        .collect();
-    std::fs::write(&cases, lines.join("\n") + "\n").unwrap();
+    common::write_cases(&cases, inputs, Some(want));
     tflm::qemu::run(&tflm::qemu::QemuOptions::new(&model_path, &cases))
         .unwrap_or_else(|e| panic!("{name} with sparse weights on QEMU: {e}"))
         .outputs

@@ -160,14 +160,7 @@ fn run_script(
         dir.join(format!("{name}.inputs.jsonl")),
     );
     std::fs::write(&m, model).unwrap();
-    let lines: Vec<String> = inputs
-        .iter()
-        .map(|case| {
-            let t: Vec<serde_json::Value> = case.iter().map(TensorData::to_json).collect();
-            serde_json::json!({ "inputs": t }).to_string()
-        })
-        .collect();
-    std::fs::write(&i, lines.join("\n") + "\n").unwrap();
+    write_cases(&i, inputs, None);
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tools")
         .join(script);
@@ -187,4 +180,39 @@ fn run_script(
             .map(|c| c.outputs)
             .collect(),
     )
+}
+
+/// Writes JSON-lines cases (`tflm run`/`tflm qemu`'s format): one `{"inputs": [...]}` per case,
+/// with an `"outputs"` key when `outputs` are given (checked by whoever reads them).
+pub fn write_cases(
+    path: &std::path::Path,
+    inputs: &[Vec<TensorData>],
+    outputs: Option<&[Vec<TensorData>]>,
+) {
+    let json = |ts: &[TensorData]| ts.iter().map(TensorData::to_json).collect::<Vec<_>>();
+    let lines: Vec<String> = inputs
+        .iter()
+        .enumerate()
+        .map(|(n, case)| {
+            let mut line = serde_json::json!({ "inputs": json(case) });
+            if let Some(outs) = outputs {
+                line["outputs"] = json(&outs[n]).into();
+            }
+            line.to_string()
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+/// The pipeline's test split encoded as the converted model's input tensors.
+pub fn test_inputs(
+    session: &tflm::pipeline::Session,
+    c: &tflm::pipeline::Converted,
+) -> Vec<Vec<TensorData>> {
+    session
+        .dataset
+        .test
+        .iter()
+        .map(|ex| c.codec.encode_inputs(&ex.inputs))
+        .collect()
 }
