@@ -12,7 +12,7 @@ mod common;
 use std::io::Write;
 use std::path::PathBuf;
 use tflm::fixtures::read_cases;
-use tflm::qemu::{self, Machine, QemuError, QemuOptions, QemuReport};
+use tflm::qemu::{self, CrateRun, Machine, QemuError, QemuOptions, QemuReport};
 
 /// Written to the real stderr, not the test harness's captured one, so the line shows in
 /// `cargo test`'s output.
@@ -312,4 +312,59 @@ fn a_mismatch_is_an_error_with_details() {
         Err(e) => panic!("expected an input error, got: {e}"),
         Ok(_) => panic!("hello_world's inputs ran on micro_speech"),
     }
+}
+
+/// A model the runtime refuses never becomes a firmware that trusts it. Built directly (not
+/// through `tflm qemu`, which refuses it on the host first), the firmware's build script fails
+/// with the runtime's parse error; with `TFLM_VERIFY_ON_DEVICE=1` the firmware builds, and
+/// reports the same error on the device and exits with failure.
+#[test]
+fn a_model_the_runtime_refuses_fails_the_firmware_build() {
+    if setup("a refused model's firmware build").is_none() {
+        return;
+    }
+    let fixtures = common::op_fixtures();
+    let mut bad = std::fs::read(fixtures.join("fc_int8_relu.tflite")).unwrap();
+    // The weights' shape [8, 16] becomes [8, 17]: their 128 bytes no longer match it.
+    let at = common::find_shape(&bad, &[8, 16]);
+    bad[at + 4..at + 8].copy_from_slice(&17i32.to_le_bytes());
+    let why = "constant data has 128 bytes but the shape and type need 136";
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("qemu-refused");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let model = tmp.join("fc_bad_shape.tflite");
+    std::fs::write(&model, &bad).unwrap();
+    let run = |on_device: &str| {
+        let env = [
+            ("TFLM_MODEL", model.display().to_string()),
+            (
+                "TFLM_CASES",
+                fixtures
+                    .join("fc_int8_relu.ref.jsonl")
+                    .display()
+                    .to_string(),
+            ),
+            ("TFLM_VERIFY_ON_DEVICE", on_device.to_string()),
+        ];
+        qemu::run_crate(&CrateRun {
+            env: env.map(|(k, v)| (k.to_string(), v)).to_vec(),
+            // Where `tflm qemu` builds this firmware: only the firmware crate rebuilds.
+            target_dir: Some(qemu::source_dir(None).join("target/qemu-firmware")),
+            ..CrateRun::new("examples/qemu-firmware", "tflm-qemu-firmware")
+        })
+    };
+
+    match run("0") {
+        Err(QemuError::Build { log, .. }) => assert!(
+            log.contains("the runtime refuses the model") && log.contains(why),
+            "{log}"
+        ),
+        other => panic!("expected the build to fail, got {other:?}"),
+    }
+    let out = run("1").expect("with on-device verification the firmware builds and runs");
+    assert!(!out.success, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Model::parse_with: tensor") && out.stdout.contains(why),
+        "{}",
+        out.stdout
+    );
 }

@@ -235,7 +235,7 @@ fn corrupt_models_get_precise_errors() {
     );
 
     // A shape that no longer matches its buffer.
-    let shape_pos = find_shape(&good, &[8, 16]);
+    let shape_pos = common::find_shape(&good, &[8, 16]);
     let mut bad_shape = good.clone();
     bad_shape[shape_pos + 4..shape_pos + 8].copy_from_slice(&17i32.to_le_bytes());
     let err = parse(&bad_shape);
@@ -244,19 +244,6 @@ fn corrupt_models_get_precise_errors() {
             .ends_with("constant data has 128 bytes but the shape and type need 136"),
         "{err}"
     );
-}
-
-/// Position of the first `[len, d0, d1]` int32 vector with these dims in a flatbuffer.
-fn find_shape(bytes: &[u8], dims: &[i32]) -> usize {
-    let mut pattern = (dims.len() as u32).to_le_bytes().to_vec();
-    for d in dims {
-        pattern.extend(d.to_le_bytes());
-    }
-    bytes
-        .windows(pattern.len())
-        .position(|w| w == pattern)
-        .expect("shape vector")
-        + 4
 }
 
 #[test]

@@ -216,3 +216,16 @@ pub fn test_inputs(
         .map(|ex| c.codec.encode_inputs(&ex.inputs))
         .collect()
 }
+
+/// Position of the first `[len, d0, d1]` int32 vector with these dims in a flatbuffer.
+pub fn find_shape(bytes: &[u8], dims: &[i32]) -> usize {
+    let mut pattern = (dims.len() as u32).to_le_bytes().to_vec();
+    for d in dims {
+        pattern.extend(d.to_le_bytes());
+    }
+    bytes
+        .windows(pattern.len())
+        .position(|w| w == pattern)
+        .expect("shape vector")
+        + 4
+}
