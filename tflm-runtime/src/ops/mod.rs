@@ -772,6 +772,8 @@ impl<'m> Prepare<'_, 'm, '_> {
     }
 
     /// Checks the operator has between `min` and `max` inputs and exactly `outputs` outputs.
+    /// Never inlined: one copy for every prepare.
+    #[inline(never)]
     pub fn expect_io(&self, min: usize, max: usize, outputs: usize) -> Result<(), ParseErrorKind> {
         let n = self.op.inputs.len();
         if n < min || n > max {
