@@ -811,7 +811,19 @@ impl<'d> DataWriter<'d> {
 
     /// Appends one value, aligned to its type (at least 4 bytes).
     pub fn put<T: Pod>(&mut self, value: T) {
-        self.put_array(1, |_| value);
+        self.put_bytes(core::mem::align_of::<T>().max(4), bytemuck::bytes_of(&value));
+    }
+
+    /// Appends `bytes` at the next multiple of `align` (a power of two). Never inlined: one
+    /// copy for every header every prepare writes.
+    #[inline(never)]
+    fn put_bytes(&mut self, align: usize, bytes: &[u8]) {
+        let start = (self.len + align - 1) & !(align - 1);
+        let end = start + bytes.len();
+        if let Some(dst) = self.buf.as_deref_mut().and_then(|b| b.get_mut(start..end)) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len = end;
     }
 
     /// Appends `n` values produced by `f`, as one array aligned to its type (at least 4 bytes;
