@@ -811,7 +811,10 @@ impl<'d> DataWriter<'d> {
 
     /// Appends one value, aligned to its type (at least 4 bytes).
     pub fn put<T: Pod>(&mut self, value: T) {
-        self.put_bytes(core::mem::align_of::<T>().max(4), bytemuck::bytes_of(&value));
+        self.put_bytes(
+            core::mem::align_of::<T>().max(4),
+            bytemuck::bytes_of(&value),
+        );
     }
 
     /// Appends `bytes` at the next multiple of `align` (a power of two). Never inlined: one
