@@ -181,6 +181,16 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// The `size` bytes of field `id`, or `None` when absent (a scalar's bytes, for a
+    /// caller that decodes them itself with [`Scalar::from_chunk`]).
+    pub fn field_bytes(&self, id: u16, size: usize) -> Result<Option<&'a [u8]>> {
+        let Some(p) = self.field(id, size)? else {
+            return Ok(None);
+        };
+        let end = p.checked_add(size).ok_or(Malformed::OutOfBounds)?;
+        self.buf.get(p..end).map(Some).ok_or(Malformed::OutOfBounds)
+    }
+
     /// Follows an offset field to its target position.
     fn target(&self, id: u16) -> Result<Option<usize>> {
         let Some(p) = self.field(id, 4)? else {
@@ -389,6 +399,13 @@ mod tests {
         assert_eq!(t.string(2).unwrap(), Some("hi"));
         // Absent field beyond the vtable: default.
         assert_eq!(t.scalar::<i32>(9, -5).unwrap(), -5);
+        // A scalar's raw bytes; none for an absent field; a field past its table refused.
+        assert_eq!(t.field_bytes(0, 4).unwrap(), Some(&7u32.to_le_bytes()[..]));
+        assert_eq!(t.field_bytes(9, 4).unwrap(), None);
+        assert_eq!(
+            t.field_bytes(2, 16).unwrap_err(),
+            Malformed::FieldOutsideTable
+        );
     }
 
     #[test]

@@ -713,21 +713,16 @@ impl<'m> Prepare<'_, 'm, '_> {
     }
 
     /// Tensor `t`, its planner slot filled on the way (kept in `recent`, or read and kept).
-    #[inline]
-    fn tensor(&self, t: usize) -> Tensor<'m> {
-        let k = match self.recent.position(t) {
-            Some(k) => k,
-            None => self.read_and_keep(t),
-        };
-        self.recent.at(k)
-    }
-
-    /// Reads tensor `t` into `recent` and returns its place there. Never inlined: one copy
-    /// of the view read instead of one per input and output read.
+    /// Never inlined: every `input`/`output` call of every prepare inlined the look-up in
+    /// `recent` (about 0.1 KB each), for a few dozen instructions of setup per call.
     #[inline(never)]
-    fn read_and_keep(&self, t: usize) -> usize {
-        self.recent
-            .put(self.model.kernel_tensor_noted(t, self.tensor_slots.get(t)))
+    fn tensor(&self, t: usize) -> Tensor<'m> {
+        if let Some(k) = self.recent.position(t) {
+            return self.recent.at(k);
+        }
+        let tensor = self.model.kernel_tensor_noted(t, self.tensor_slots.get(t));
+        self.recent.put(tensor);
+        tensor
     }
 
     /// An `UnsupportedOperands` error for this op.
@@ -777,6 +772,8 @@ impl<'m> Prepare<'_, 'm, '_> {
     }
 
     /// Checks the operator has between `min` and `max` inputs and exactly `outputs` outputs.
+    /// Never inlined: one copy for every prepare.
+    #[inline(never)]
     pub fn expect_io(&self, min: usize, max: usize, outputs: usize) -> Result<(), ParseErrorKind> {
         let n = self.op.inputs.len();
         if n < min || n > max {
@@ -814,7 +811,22 @@ impl<'d> DataWriter<'d> {
 
     /// Appends one value, aligned to its type (at least 4 bytes).
     pub fn put<T: Pod>(&mut self, value: T) {
-        self.put_array(1, |_| value);
+        self.put_bytes(
+            core::mem::align_of::<T>().max(4),
+            bytemuck::bytes_of(&value),
+        );
+    }
+
+    /// Appends `bytes` at the next multiple of `align` (a power of two). Never inlined: one
+    /// copy for every header every prepare writes.
+    #[inline(never)]
+    fn put_bytes(&mut self, align: usize, bytes: &[u8]) {
+        let start = (self.len + align - 1) & !(align - 1);
+        let end = start + bytes.len();
+        if let Some(dst) = self.buf.as_deref_mut().and_then(|b| b.get_mut(start..end)) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len = end;
     }
 
     /// Appends `n` values produced by `f`, as one array aligned to its type (at least 4 bytes;

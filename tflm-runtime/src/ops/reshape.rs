@@ -2,23 +2,18 @@
 //! The target shape is already in the output tensor (shapes are static here), so the shape
 //! input or option only has to agree with it.
 
-use super::{DataReader, OpIo, Prepare};
+use super::{same_quantization, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     p.expect_io(1, 2, 1)?;
     let input = p.input(0)?;
     let output = p.output(0)?;
-    if input.dtype != output.dtype {
-        return Err(p.invalid("input and output types differ"));
+    if input.dtype != output.dtype || !same_quantization(&input, &output) {
+        return Err(p.invalid("input and output types or quantization differ"));
     }
     if input.shape.num_elements() != output.shape.num_elements() {
         return Err(p.invalid("input and output element counts differ"));
-    }
-    if input.quantization.scale() != output.quantization.scale()
-        || input.quantization.zero_point() != output.quantization.zero_point()
-    {
-        return Err(p.invalid("input and output quantization differ"));
     }
     Ok(())
 }
