@@ -399,42 +399,49 @@ mod tests {
     extern crate std;
     use super::*;
 
-    /// The slot table `Interpreter::new` plans (the slots of the tensors `prepare` read
-    /// filled by `arena::tensor_slot`, the others by the planner) is the one the standalone
-    /// planner computes reading every tensor (`arena_size()`'s path), on every fixture model.
-    #[test]
-    fn prepared_slots_equal_the_planners() {
+    /// Runs `check` on an interpreter of every fixture model (`tests/fixtures/{ops,tflm}`),
+    /// with the model's file name; returns how many there were.
+    fn for_each_fixture(
+        mut check: impl FnMut(&str, &Model<'_>, &mut Interpreter<'_, '_>),
+    ) -> usize {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-        let mut checked = 0;
+        let mut count = 0;
         for sub in ["ops", "tflm"] {
             for entry in std::fs::read_dir(std::format!("{dir}/{sub}")).unwrap() {
                 let path = entry.unwrap().path();
                 if path.extension().is_none_or(|e| e != "tflite") {
                     continue;
                 }
+                let name = std::format!("{}", path.display());
                 let bytes = std::fs::read(&path).unwrap();
                 // Constant data must be aligned in memory: the bytes go to 16-byte words.
                 let mut words = std::vec![0u128; bytes.len().div_ceil(16)];
                 let aligned: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
                 aligned[..bytes.len()].copy_from_slice(&bytes);
-                let model = Model::parse(&aligned[..bytes.len()])
-                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let model =
+                    Model::parse(&aligned[..bytes.len()]).unwrap_or_else(|e| panic!("{name}: {e}"));
                 let mut arena = std::vec![0u128; model.arena_size().div_ceil(16)];
-                let interpreter = Interpreter::new(&model, bytemuck::cast_slice_mut(&mut arena))
-                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                let mut planned =
-                    std::vec![Slot::UNREAD; model.num_tensors() + model.num_operators()];
-                Layout::compute(&model, &mut planned);
-                let as_bytes = |s: &[Slot]| bytemuck::cast_slice::<Slot, u8>(s).to_vec();
-                assert_eq!(
-                    as_bytes(interpreter.slots),
-                    as_bytes(&planned),
-                    "{}",
-                    path.display()
-                );
-                checked += 1;
+                let mut interpreter =
+                    Interpreter::new(&model, bytemuck::cast_slice_mut(&mut arena))
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
+                check(&name, &model, &mut interpreter);
+                count += 1;
             }
         }
+        count
+    }
+
+    /// The slot table `Interpreter::new` plans (the slots of the tensors `prepare` read
+    /// filled by `arena::tensor_slot`, the others by the planner) is the one the standalone
+    /// planner computes reading every tensor (`arena_size()`'s path), on every fixture model.
+    #[test]
+    fn prepared_slots_equal_the_planners() {
+        let checked = for_each_fixture(|name, model, interpreter| {
+            let mut planned = std::vec![Slot::UNREAD; model.num_tensors() + model.num_operators()];
+            Layout::compute(model, &mut planned);
+            let as_bytes = |s: &[Slot]| bytemuck::cast_slice::<Slot, u8>(s).to_vec();
+            assert_eq!(as_bytes(interpreter.slots), as_bytes(&planned), "{name}");
+        });
         assert!(checked >= 150, "only {checked} fixture models");
     }
 
@@ -442,47 +449,32 @@ mod tests {
     /// state after scribbling over it.
     #[test]
     fn reset_state_fills_each_variable_tensor_with_its_zero_point() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
         let mut states = 0;
-        for sub in ["ops", "tflm"] {
-            for entry in std::fs::read_dir(std::format!("{dir}/{sub}")).unwrap() {
-                let path = entry.unwrap().path();
-                if path.extension().is_none_or(|e| e != "tflite") {
+        for_each_fixture(|name, model, interpreter| {
+            interpreter.state.fill(0x5a);
+            interpreter.reset_state();
+            for (t, slot) in interpreter
+                .slots
+                .iter()
+                .enumerate()
+                .take(model.num_tensors())
+            {
+                if slot.kind != kind::STATE {
                     continue;
                 }
-                let bytes = std::fs::read(&path).unwrap();
-                let mut words = std::vec![0u128; bytes.len().div_ceil(16)];
-                let aligned: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
-                aligned[..bytes.len()].copy_from_slice(&bytes);
-                let model = Model::parse(&aligned[..bytes.len()]).unwrap();
-                let mut arena = std::vec![0u128; model.arena_size().div_ceil(16)];
-                let mut interpreter =
-                    Interpreter::new(&model, bytemuck::cast_slice_mut(&mut arena)).unwrap();
-                interpreter.state.fill(0x5a);
-                interpreter.reset_state();
-                for (t, slot) in interpreter
-                    .slots
-                    .iter()
-                    .enumerate()
-                    .take(model.num_tensors())
-                {
-                    if slot.kind != kind::STATE {
-                        continue;
-                    }
-                    let tensor = model.kernel_tensor(t);
-                    let zp = tensor.quantization.zero_point();
-                    let start = slot.offset as usize;
-                    let got = &interpreter.state[start..start + slot.size as usize];
-                    let want: std::vec::Vec<u8> = match tensor.dtype {
-                        DType::I8 => std::vec![zp as i8 as u8; got.len()],
-                        DType::I16 => (zp as i16).to_le_bytes().repeat(got.len() / 2),
-                        _ => std::vec![0; got.len()],
-                    };
-                    assert_eq!(got, &want[..], "{} tensor {t}", path.display());
-                    states += 1;
-                }
+                let tensor = model.kernel_tensor(t);
+                let zp = tensor.quantization.zero_point();
+                let start = slot.offset as usize;
+                let got = &interpreter.state[start..start + slot.size as usize];
+                let want: std::vec::Vec<u8> = match tensor.dtype {
+                    DType::I8 => std::vec![zp as i8 as u8; got.len()],
+                    DType::I16 => (zp as i16).to_le_bytes().repeat(got.len() / 2),
+                    _ => std::vec![0; got.len()],
+                };
+                assert_eq!(got, &want[..], "{name} tensor {t}");
+                states += 1;
             }
-        }
+        });
         assert!(states > 0, "no fixture model has variable tensors");
     }
 
