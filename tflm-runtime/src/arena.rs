@@ -153,13 +153,31 @@ impl Layout {
     /// table would become part of the caller's frame, and `Interpreter::new` (which plans
     /// inside the arena and comes here only to report a too small arena) would reserve it on
     /// every firmware's setup path.
-    /// The table is filled from an opaque unread slot (`black_box`): from a known value, LLVM
-    /// writes it with one unrolled store per 8 bytes, up to 0.3 KB of code in each of the
-    /// three copies, where a loop takes a fraction of that.
+    /// The table is an array of zero words, which the compiler clears with one `memset` call
+    /// (a table of slots, even of a constant or opaque one, it wrote with unrolled stores: up
+    /// to 0.3 KB of code in each of the three copies); the one shared [`Layout::compute_unread`]
+    /// then marks the slots in use unread in a rolled loop.
     #[inline(never)]
     fn compute_in<const N: usize>(model: &Model<'_>, n: usize) -> Layout {
-        let mut slots = [core::hint::black_box(Slot::UNREAD); N];
-        Self::compute(model, &mut slots[..n])
+        let mut table = [0u128; N];
+        let slots: &mut [Slot] = bytemuck::cast_slice_mut(&mut table);
+        Self::compute_unread(model, &mut slots[..n])
+    }
+
+    /// [`Layout::compute`] on a table of any contents: every slot is marked unread first.
+    #[inline(never)]
+    fn compute_unread(model: &Model<'_>, slots: &mut [Slot]) -> Layout {
+        mark_unread(slots);
+        Self::compute(model, slots)
+    }
+}
+
+/// Marks every slot [`kind::UNREAD`], in a loop kept rolled: it runs once per tensor at setup,
+/// and unrolled it took several times the code.
+fn mark_unread(slots: &mut [Slot]) {
+    for slot in slots {
+        keep_rolled();
+        *slot = Slot::UNREAD;
     }
 }
 

@@ -222,12 +222,18 @@ pub fn activation_range_quantized(
 ) -> (i32, i32) {
     use crate::types::Activation;
     let quantize = |f: f32| -> i32 { zero_point.saturating_add(round_to_i32(f / scale)) };
-    match activation {
-        Activation::None => (qmin, qmax),
-        Activation::Relu => (qmin.max(quantize(0.0)), qmax),
-        Activation::Relu6 => (qmin.max(quantize(0.0)), qmax.min(quantize(6.0))),
-        Activation::ReluN1To1 => (qmin.max(quantize(-1.0)), qmax.min(quantize(1.0))),
-    }
+    // The bounds first, then one quantization of each: inlined, each arm's own quantizations
+    // were five copies of the division and the rounding.
+    let (lo, hi) = match activation {
+        Activation::None => return (qmin, qmax),
+        Activation::Relu => (0.0, None),
+        Activation::Relu6 => (0.0, Some(6.0)),
+        Activation::ReluN1To1 => (-1.0, Some(1.0)),
+    };
+    (
+        qmin.max(quantize(lo)),
+        hi.map_or(qmax, |hi| qmax.min(quantize(hi))),
+    )
 }
 
 /// `roundf(v) as i32` (half away from zero, then Rust's saturating cast), in two FPU
@@ -256,6 +262,27 @@ pub fn activation_range_f32(activation: crate::types::Activation) -> (f32, f32) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activation_ranges_are_the_quantized_bounds_within_the_type() {
+        use crate::types::Activation::{None, Relu, Relu6, ReluN1To1};
+        // Scale 0.05, zero point -10: 0 -> -10, 6 -> 110, -1 -> -30, 1 -> 10.
+        let r = |a| activation_range_quantized(a, 0.05, -10, -128, 127);
+        assert_eq!(r(None), (-128, 127));
+        assert_eq!(r(Relu), (-10, 127));
+        assert_eq!(r(Relu6), (-10, 110));
+        assert_eq!(r(ReluN1To1), (-30, 10));
+        // Scale 0.01, zero point 100: 6 -> 700 and 1 -> 200 are beyond int8, -1 -> 0.
+        let r = |a| activation_range_quantized(a, 0.01, 100, -128, 127);
+        assert_eq!(r(Relu), (100, 127));
+        assert_eq!(r(Relu6), (100, 127));
+        assert_eq!(r(ReluN1To1), (0, 127));
+        // int16 limits.
+        let r = |a| activation_range_quantized(a, 0.001, 0, -32768, 32767);
+        assert_eq!(r(None), (-32768, 32767));
+        assert_eq!(r(Relu6), (0, 6000));
+        assert_eq!(r(ReluN1To1), (-1000, 1000));
+    }
 
     #[test]
     fn high_mul_rounds_like_gemmlowp_and_saturates() {

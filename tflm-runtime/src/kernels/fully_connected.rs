@@ -651,8 +651,14 @@ fn word_sums(sums: &mut [i32], xw: &[[i8; 4]], rows: &[i8], off: u32) {
             return;
         };
         ws = rest;
-        let (w01, w23) = q.split_at(2 * n);
-        let ((w0, w1), (w2, w3)) = (w01.split_at(n), w23.split_at(n));
+        // `q` is `4 n` words, so these splits cannot fail; checked, they leave no panic path
+        // (nor its location's text), and the early return costs no instruction per pass.
+        let Some(((w0, w1), (w2, w3))) = q
+            .split_at_checked(2 * n)
+            .and_then(|(w01, w23)| Some((w01.split_at_checked(n)?, w23.split_at_checked(n)?)))
+        else {
+            return;
+        };
         let [mut a0, mut a1, mut a2, mut a3] = <[i32; 4]>::try_from(&*quad).unwrap_or_default();
         for ((((xq, q0), q1), q2), q3) in xw.iter().zip(w0).zip(w1).zip(w2).zip(w3) {
             let (xe, xo) = dsp::widen_offset(off, dsp::word(xq));

@@ -120,10 +120,9 @@ fn prepare_with<const INT8_ONLY: bool>(
         bias.map(|b| b.dtype),
     ) {
         (DType::I8, DType::I8, DType::I8, None | Some(DType::I32)) => INT8,
-        // The `_INT8` registrations' refusal (`Prepare::require_int8`).
-        _ if INT8_ONLY => {
-            return Err(p.unsupported(p.int8_only.unwrap_or("types other than int8")));
-        }
+        // The `_INT8` registrations' refusal (`Prepare::require_int8`; only they prepare
+        // with `INT8_ONLY`, and each has its message).
+        _ if INT8_ONLY => return Err(p.unsupported(p.int8_only.unwrap_or_default())),
         (DType::F32, DType::F32, DType::F32, None | Some(DType::F32)) => FLOAT,
         (DType::I16, DType::I8, DType::I16, Some(DType::I32)) => INT16_BIAS32,
         (DType::I16, DType::I8, DType::I16, None | Some(DType::I64)) => INT16_BIAS64,
@@ -143,12 +142,14 @@ fn prepare_with<const INT8_ONLY: bool>(
         (true, INT8, false) => {
             return Err(ParseErrorKind::NotRegistered {
                 code: crate::schema::op::FULLY_CONNECTED,
-                name: if p.int8_only.is_some() {
+                // The `_INT8` registrations (and only they) prepare with `INT8_ONLY`: a
+                // constant, so one name is linked, not both.
+                name: if INT8_ONLY {
                     "FULLY_CONNECTED_SPARSE_INT8"
                 } else {
                     "FULLY_CONNECTED_SPARSE"
                 },
-            })
+            });
         }
         (true, _, _) => return Err(p.unsupported("sparse weights with non-int8 activations")),
     };
@@ -370,7 +371,9 @@ fn eval_variants<const ALL_TYPES: bool>(
             io.optional_input_as(2)?,
             io.output_as(0)?,
         ),
-        _ => return Err(io.internal("FULLY_CONNECTED variant without a registered kernel")),
+        // A variant this registration did not prepare: the interpreter's own text for a
+        // missing kernel, so that no message of its own is linked.
+        _ => return Err(io.internal("no kernel")),
     };
     kernel_result(io, r)
 }
