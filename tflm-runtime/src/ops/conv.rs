@@ -70,8 +70,40 @@ pub(super) fn channel_scales<'b>(
 pub(super) struct ConvOptions {
     pub padding: Padding,
     pub stride: [i32; 2],
+    /// Dilation (height, width); a pool's filter size ([`window_options`]).
     pub dilation: [i32; 2],
     pub activation: Activation,
+}
+
+/// Where a windowed operator's options table keeps padding, stride (height, width), a pair
+/// defaulting to 1 (dilation, or a pool's filter size; height, width) and the fused
+/// activation: the three tables number these fields differently.
+pub(super) type WindowFields = [u16; 6];
+
+/// CONV_2D's fields ([`WindowFields`]).
+const CONV_FIELDS: WindowFields = [
+    f::PADDING,
+    f::STRIDE_H,
+    f::STRIDE_W,
+    f::DILATION_H,
+    f::DILATION_W,
+    f::FUSED_ACTIVATION,
+];
+
+/// Reads a convolution's or a pool's options. Out of line: one copy of the table reads for
+/// every convolution, depthwise and pooling registration a firmware links.
+#[inline(never)]
+pub(super) fn window_options(
+    p: &Prepare<'_, '_, '_>,
+    [padding, stride_h, stride_w, pair_h, pair_w, activation]: WindowFields,
+) -> Result<ConvOptions, ParseErrorKind> {
+    Ok(ConvOptions {
+        padding: Padding::from_schema(p.op.option::<i8>(padding, 0)?)
+            .ok_or(p.invalid("unknown padding"))?,
+        stride: [p.op.option(stride_h, 1)?, p.op.option(stride_w, 1)?],
+        dilation: [p.op.option(pair_h, 1)?, p.op.option(pair_w, 1)?],
+        activation: fused_activation(p, activation)?,
+    })
 }
 
 /// Validates a convolution's tensors and writes header, params and per-channel multipliers.
@@ -80,6 +112,7 @@ pub(super) struct ConvOptions {
 ///
 /// `INT8_ONLY`: an `_INT8` registration's (a constant, so the other types' checks and
 /// constants are compiled out).
+/// `input` and `filter` are the caller's reads of inputs 0 and 1 (read once, not again here).
 pub(super) fn prepare_conv_like<const INT8_ONLY: bool>(
     p: &mut Prepare<'_, '_, '_>,
     o: ConvOptions,
@@ -266,16 +299,7 @@ fn prepare_with<const INT8_ONLY: bool, const POINTWISE: bool>(
     p: &mut Prepare<'_, '_, '_>,
     sparse_ok: bool,
 ) -> Result<(), ParseErrorKind> {
-    let o = ConvOptions {
-        padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
-            .ok_or(p.invalid("unknown padding"))?,
-        stride: [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?],
-        dilation: [
-            p.op.option(f::DILATION_H, 1)?,
-            p.op.option(f::DILATION_W, 1)?,
-        ],
-        activation: fused_activation(p, f::FUSED_ACTIVATION)?,
-    };
+    let o = window_options(p, CONV_FIELDS)?;
     let input = p.input(0)?;
     let filter = p.input(1)?;
     let (in_c, f_c) = (input.shape.dim(3), filter.shape.dim(3));

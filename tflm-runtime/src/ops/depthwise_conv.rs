@@ -2,16 +2,16 @@
 //! per-channel weights). The depth multiplier comes from the shapes, as in LiteRT.
 
 use super::conv::{
-    channel_scales, conv_io, prepare_conv_like, ConvHeader, ConvOptions, FLOAT, HYBRID,
+    channel_scales, conv_io, prepare_conv_like, window_options, ConvHeader, FLOAT, HYBRID,
     INT16_BIAS64, INT8,
 };
-use super::{fused_activation, kernel_result, DataReader, OpIo, Prepare};
+use super::{kernel_result, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::conv::ConvParams;
 use crate::kernels::depthwise_conv as k;
 use crate::kernels::hybrid;
 use crate::schema::field::depthwise_conv2d_options as f;
-use crate::types::{DType, Padding};
+use crate::types::DType;
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     prepare_with::<false, ANY>(p)
@@ -47,16 +47,17 @@ const MULTIPLIER_1: u8 = 2;
 fn prepare_with<const INT8_ONLY: bool, const SHAPES: u8>(
     p: &mut Prepare<'_, '_, '_>,
 ) -> Result<(), ParseErrorKind> {
-    let o = ConvOptions {
-        padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
-            .ok_or(p.invalid("unknown padding"))?,
-        stride: [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?],
-        dilation: [
-            p.op.option(f::DILATION_H, 1)?,
-            p.op.option(f::DILATION_W, 1)?,
+    let o = window_options(
+        p,
+        [
+            f::PADDING,
+            f::STRIDE_H,
+            f::STRIDE_W,
+            f::DILATION_H,
+            f::DILATION_W,
+            f::FUSED_ACTIVATION,
         ],
-        activation: fused_activation(p, f::FUSED_ACTIVATION)?,
-    };
+    )?;
     let input = p.input(0)?;
     let in_c = input.shape.dim(3);
     let one_channel = in_c == 1;

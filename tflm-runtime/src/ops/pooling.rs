@@ -1,13 +1,13 @@
 //! AVERAGE_POOL_2D and MAX_POOL_2D: int8, int16 and float32; quantized pooling keeps the
 //! input's scale and zero point.
 
-use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
+use super::{kernel_result, qrange, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::conv::compute_padding;
 use crate::kernels::pooling::{self as k, PoolParams};
 use crate::schema::field::pool2d_options as f;
 use crate::schema::op;
-use crate::types::{DType, Padding};
+use crate::types::DType;
 use bytemuck::{Pod, Zeroable};
 
 #[repr(C)]
@@ -51,14 +51,22 @@ fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<()
     {
         return Err(p.invalid("input and output quantization differ"));
     }
-    let padding = Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
-        .ok_or(p.invalid("unknown padding"))?;
-    let stride = [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?];
-    let filter = [
-        p.op.option(f::FILTER_HEIGHT, 1)?,
-        p.op.option(f::FILTER_WIDTH, 1)?,
-    ];
-    let activation = fused_activation(p, f::FUSED_ACTIVATION)?;
+    let super::conv::ConvOptions {
+        padding,
+        stride,
+        dilation: filter,
+        activation,
+    } = super::conv::window_options(
+        p,
+        [
+            f::PADDING,
+            f::STRIDE_H,
+            f::STRIDE_W,
+            f::FILTER_HEIGHT,
+            f::FILTER_WIDTH,
+            f::FUSED_ACTIVATION,
+        ],
+    )?;
     let is = input.shape.extended::<4>().ok_or(p.invalid("rank"))?;
     let os = output.shape.extended::<4>().ok_or(p.invalid("rank"))?;
     let window = compute_padding(
