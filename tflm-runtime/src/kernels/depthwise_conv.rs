@@ -130,7 +130,10 @@ fn depthwise_core_with<const ANY_MULTIPLIER: bool, T: Mac, B, O>(
         && dm == 1
         && [f_h, f_w] == [3, 3]
         && (1..=MAX_3X3_QUADS).contains(&quads3);
-    let mut relaid = [[[T::W_ZERO; 4]; 9]; MAX_3X3_QUADS];
+    // One flat array: as `[[[_; 4]; 9]; MAX_3X3_QUADS]` its zeroing was unrolled into one
+    // `memclr` call per quad (about 0.6 KB of code).
+    let mut relaid = [[T::W_ZERO; 4]; 9 * MAX_3X3_QUADS];
+    let (relaid, _) = relaid.as_chunks_mut::<9>();
     let relaid = &mut relaid[..if relay { quads3 } else { 0 }];
     for (q, taps) in relaid.iter_mut().enumerate() {
         for (t, w) in taps.iter_mut().enumerate() {
