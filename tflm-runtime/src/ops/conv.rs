@@ -97,13 +97,21 @@ pub(super) fn window_options(
     p: &Prepare<'_, '_, '_>,
     [padding, stride_h, stride_w, pair_h, pair_w, activation]: WindowFields,
 ) -> Result<ConvOptions, ParseErrorKind> {
+    let padding =
+        Padding::from_schema(p.op.option::<i8>(padding, 0)?).ok_or(p.invalid("unknown padding"))?;
     Ok(ConvOptions {
-        padding: Padding::from_schema(p.op.option::<i8>(padding, 0)?)
-            .ok_or(p.invalid("unknown padding"))?,
-        stride: [p.op.option(stride_h, 1)?, p.op.option(stride_w, 1)?],
-        dilation: [p.op.option(pair_h, 1)?, p.op.option(pair_w, 1)?],
+        padding,
+        stride: [int_option(p, stride_h)?, int_option(p, stride_w)?],
+        dilation: [int_option(p, pair_h)?, int_option(p, pair_w)?],
         activation: fused_activation(p, activation)?,
     })
+}
+
+/// An `i32` option defaulting to 1 ([`window_options`]): out of line, one copy of the table
+/// read for the four fields.
+#[inline(never)]
+fn int_option(p: &Prepare<'_, '_, '_>, id: u16) -> Result<i32, ParseErrorKind> {
+    p.op.option(id, 1)
 }
 
 /// Validates a convolution's tensors and writes header, params and per-channel multipliers.
