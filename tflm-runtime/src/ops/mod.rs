@@ -713,7 +713,9 @@ impl<'m> Prepare<'_, 'm, '_> {
     }
 
     /// Tensor `t`, its planner slot filled on the way (kept in `recent`, or read and kept).
-    #[inline]
+    /// Never inlined: one copy of the look-up and the copy out of `recent` for every
+    /// input and output read of every prepare.
+    #[inline(never)]
     fn tensor(&self, t: usize) -> Tensor<'m> {
         let k = match self.recent.position(t) {
             Some(k) => k,
