@@ -578,6 +578,10 @@ for _op, _p in (('AVERAGE_POOL_2D', 'avgpool'), ('MAX_POOL_2D', 'maxpool')):
     case(f'{_p}_int16_2x2_s2_valid_relu', _op, 'int16 2x2 stride 2 VALID with RELU',
          lambda m, r, _op=_op: pool(m, r, _op, 'int16', [1, 6, 6, 2], 2, 2, 'VALID', 'RELU'))
 
+case('avgpool_int8_256x256_same_wide', 'AVERAGE_POOL_2D', 'int8 256x256 stride 1 SAME over a 3x5 image '
+     '(2^16-element windows: beyond AVERAGE_POOL_2D_INT8\'s i32 sums, every window clipped to the image)',
+     lambda m, r: pool(m, r, 'AVERAGE_POOL_2D', 'int8', [1, 3, 5, 6], 256, 1, 'SAME'))
+
 # ADD / SUB / MUL
 I16_BIN = {  # (input1, input2, output) int16 params, zp 0
     'ADD': ((1 / 3000, 0), (1 / 5000, 0), (1 / 2500, 0)),

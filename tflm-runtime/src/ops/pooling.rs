@@ -91,6 +91,12 @@ fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<()
     {
         return Err(p.invalid("output shape differs from the one the window gives"));
     }
+    if INT8_ONLY && p.op.code == op::AVERAGE_POOL_2D && !k::i32_sums_fit(filter) {
+        return Err(p.unsupported(
+            "average windows of 2^16 elements or more with ops::AVERAGE_POOL_2D_INT8 \
+             (register ops::AVERAGE_POOL_2D)",
+        ));
+    }
     let (qmin, qmax) = qrange(output.dtype);
     let params = PoolParams::quantized(
         stride,
@@ -164,8 +170,12 @@ fn eval_variants<const ALL_TYPES: bool, const AVERAGE: bool>(
         (Some(DType::F32), false) if ALL_TYPES => {
             k::max_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?)
         }
-        (Some(DType::I8), true) => {
+        (Some(DType::I8), true) if ALL_TYPES => {
             k::average_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?)
+        }
+        // The `_INT8` registration's prepare refused windows beyond `i32` sums.
+        (Some(DType::I8), true) => {
+            k::average_pool_i8_i32(&params, is, io.input_as(0)?, os, io.output_as(0)?)
         }
         (Some(DType::I8), false) => {
             k::max_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?)
