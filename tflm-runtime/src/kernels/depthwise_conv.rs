@@ -120,6 +120,12 @@ fn depthwise_core_with<const ANY_MULTIPLIER: bool, T: Mac, B, O>(
     }
     let [_, out_h, out_w, _] = output_shape;
     let off = p.input_offset;
+    // The multiplier-1 loops take the DSP lanes alone (an int8 zero point always fits them:
+    // the verifier keeps zero points in their type's range); past this check LLVM drops the
+    // scalar multiply-accumulates from those loops (about 1.9 KB).
+    if !ANY_MULTIPLIER && dsp::offset16x2(off).is_none() {
+        return Err(KernelError::Shape);
+    }
     let mut acc_buf = [[T::ZERO; 4]; DW_QUADS];
     // 3x3, multiplier 1: each channel quad's nine weight words re-laid side by side, so the
     // interior pixels (every tap in the image) run one quad at a time over all nine taps
