@@ -184,7 +184,8 @@ fn int8_average_pool_refuses_windows_beyond_i32_sums() {
 /// `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8` links no generic kernel, so it refuses a one-channel
 /// filter beyond its stack tables (12 channels of 9x9 taps), naming the registration that
 /// runs it, and `registration_for` picks that one (whose outputs `every_op_fixture_matches_litert`
-/// checks); a filter within the tables (`dw_int8_m4_nonsquare`) keeps the narrow one.
+/// checks); a filter within the tables (`dw_int8_m4_nonsquare`) keeps the narrow one. The
+/// multiplier-1 registration refuses what its kernels do not run (bias-less layers included).
 #[test]
 fn one_channel_depthwise_refuses_filters_beyond_its_tables() {
     let load = |name: &str| {
@@ -223,6 +224,19 @@ fn one_channel_depthwise_refuses_filters_beyond_its_tables() {
         );
         assert_eq!(pick(&bytes), "DEPTHWISE_CONV_2D_INT8", "{name}");
     }
+    // Multiplier 1 without a bias: refused by the multiplier-1 registration too.
+    let nobias = load("dw_int8_m1_nobias");
+    let err = Model::parse_with(
+        nobias.as_slice(),
+        &[ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("without a bias") && err.contains("register ops::DEPTHWISE_CONV_2D_INT8"),
+        "{err}"
+    );
+    assert_eq!(pick(&nobias), "DEPTHWISE_CONV_2D_INT8");
     // Multiplier 1 over four channels: the multiplier-1 registration runs it (and
     // `every_op_fixture_matches_litert` checks its outputs with it).
     assert_eq!(

@@ -491,7 +491,7 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
 
 /// The multiplier-1 kernel runs the DSP lanes alone: an input offset they do not hold (no int8
 /// zero point gives one; the verifier keeps zero points in range) is a shape error, where the
-/// generic kernel still computes the textbook sums.
+/// generic kernel still computes the textbook sums; so is a layer without a bias.
 #[test]
 fn multiplier_1_depthwise_refuses_offsets_beyond_the_lanes() {
     let c = &CASES[0];
@@ -502,9 +502,10 @@ fn multiplier_1_depthwise_refuses_offsets_beyond_the_lanes() {
     let (input, filter) = (rng.vec(h * w * ch), rng.vec(fh * fw * ch));
     let (m, s) = multipliers(ch);
     let mut got = vec![0i8; out_hw[0] * out_hw[1] * ch];
-    let run = |kernel: DepthwiseKernel, output: &mut [i8]| {
+    let bias = [0i32; 4];
+    let run = |kernel: DepthwiseKernel, output: &mut [i8], bias: Option<&[i32]>, p: &ConvParams| {
         kernel(
-            &p,
+            p,
             ChannelScales {
                 multipliers: &m,
                 shifts: &s,
@@ -514,17 +515,17 @@ fn multiplier_1_depthwise_refuses_offsets_beyond_the_lanes() {
                 input: &input,
                 filter_shape: [1, fh, fw, ch],
                 filter: &filter,
-                bias: None,
+                bias,
                 output_shape: [1, out_hw[0], out_hw[1], ch],
                 output,
             },
         )
     };
     assert_eq!(
-        run(depthwise_conv_multiplier_1_i8, &mut got),
+        run(depthwise_conv_multiplier_1_i8, &mut got, Some(&bias), &p),
         Err(KernelError::Shape)
     );
-    run(depthwise_conv_per_channel_i8, &mut got).expect("valid shapes");
+    run(depthwise_conv_per_channel_i8, &mut got, Some(&bias), &p).expect("valid shapes");
     let want = textbook(
         &p,
         out_hw,
@@ -542,6 +543,12 @@ fn multiplier_1_depthwise_refuses_offsets_beyond_the_lanes() {
         },
     );
     assert_eq!(got, want);
+    // Nor does it run a layer without a bias (its registration's prepare refuses those).
+    p.input_offset = 3;
+    assert_eq!(
+        run(depthwise_conv_multiplier_1_i8, &mut got, None, &p),
+        Err(KernelError::Shape)
+    );
 }
 
 /// The one-channel depthwise re-lays at most `MAX_ONE_CHANNEL_WEIGHTS` padded weights and

@@ -278,7 +278,13 @@ fn per_channel_i8<const ANY_MULTIPLIER: bool>(
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
     check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
-    let emit = requantize_i8(p, q, io.bias);
+    if ANY_MULTIPLIER {
+        let emit = requantize_i8(p, q, io.bias);
+        return depthwise_core_with::<ANY_MULTIPLIER, _, _, _>(p, io, emit);
+    }
+    // The multiplier-1 registration's prepare refuses operators without a bias: a known
+    // bias leaves one output stage per loop, not one per case (about 0.6 KB).
+    let emit = requantize_i8(p, q, Some(io.bias.ok_or(KernelError::Shape)?));
     depthwise_core_with::<ANY_MULTIPLIER, _, _, _>(p, io, emit)
 }
 

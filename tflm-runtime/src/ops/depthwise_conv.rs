@@ -75,6 +75,13 @@ fn prepare_with<const INT8_ONLY: bool, const SHAPES: u8>(
              ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8 (register ops::DEPTHWISE_CONV_2D_INT8)",
         ));
     }
+    if SHAPES == MULTIPLIER_1 && !one_channel && p.optional_input(2).is_none() {
+        // Its kernel's output stage assumes a bias (every converter writes one).
+        return Err(p.unsupported(
+            "multiplier-1 layers without a bias with ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8 \
+             (register ops::DEPTHWISE_CONV_2D_INT8)",
+        ));
+    }
     if filter.shape.dim(0) != 1 {
         return Err(p.invalid("weights must have shape [1, h, w, channels]"));
     }
