@@ -143,6 +143,8 @@ fn depthwise_core_with<const ANY_MULTIPLIER: bool, T: Mac, B, O>(
     let relaid = &mut relaid[..if relay { quads3 } else { 0 }];
     for (q, taps) in relaid.iter_mut().enumerate() {
         for (t, w) in taps.iter_mut().enumerate() {
+            // Once per invoke: kept rolled (nine copies of the bounds checks otherwise).
+            crate::rolled::keep_rolled();
             w.copy_from_slice(&filter[t * out_c + 4 * q..][..4]);
         }
     }
