@@ -213,6 +213,8 @@ impl Block<'_> {
             }
             let r = ChannelRescale::new(self.multipliers[c], self.shifts[c]);
             for (k, &s) in s.iter().enumerate() {
+                // Kept rolled: one copy of the output stage, not four.
+                crate::rolled::keep_rolled();
                 if let Some(o) = out.get_mut(k * out_c + c) {
                     *o = self.stage.store(s, &r);
                 }
