@@ -424,7 +424,11 @@ fn one_channel_i8(
     let (Some(off), Some(pad)) = (off, pad) else {
         return one_channel_fallback(p, q, io);
     };
-    if groups == 0
+    // `f_w` and `out_c` tested apart from `groups`: so LLVM sees the divisions and chunk
+    // sizes below are never zero and links none of their panics.
+    if f_w == 0
+        || out_c == 0
+        || groups == 0
         || groups > MAX_ONE_CHANNEL_GROUPS
         || out_c.div_ceil(4) * quad_bytes > MAX_ONE_CHANNEL_WEIGHTS
     {
