@@ -187,12 +187,7 @@ impl Block<'_> {
     /// The outputs of the pixels `x` into `out` (`out_c` per pixel; a short `out` drops the
     /// last pixels' outputs).
     #[inline(always)]
-    fn run(
-        &self,
-        buf: &mut [[u32; 2 * PIXELS]],
-        x: [&[i8]; PIXELS],
-        out: &mut [i8],
-    ) {
+    fn run(&self, buf: &mut [[u32; 2 * PIXELS]], x: [&[i8]; PIXELS], out: &mut [i8]) {
         let n = self.in_c;
         let split = x.map(words);
         let groups = &mut buf[..(n / 4).min(MAX_CHANNELS / 4)];
