@@ -75,33 +75,31 @@ pub(super) struct ConvOptions {
     pub activation: Activation,
 }
 
-/// Where a windowed operator's options table keeps padding, stride (height, width), a pair
-/// defaulting to 1 (dilation, or a pool's filter size; height, width) and the fused
-/// activation: the three tables number these fields differently.
-pub(super) type WindowFields = [u16; 6];
+/// Where a windowed operator's options table keeps the pair defaulting to 1 (dilation, or a
+/// pool's filter size; height, width) and the fused activation: the three tables number these
+/// differently (padding and stride they number alike, checked below).
+pub(super) type WindowFields = [u16; 3];
 
-/// CONV_2D's fields ([`WindowFields`]).
-const CONV_FIELDS: WindowFields = [
-    f::PADDING,
-    f::STRIDE_H,
-    f::STRIDE_W,
-    f::DILATION_H,
-    f::DILATION_W,
-    f::FUSED_ACTIVATION,
-];
+// Padding and stride: the same field numbers in the three tables [`window_options`] reads.
+const _: () = {
+    use crate::schema::field::{depthwise_conv2d_options as d, pool2d_options as q};
+    assert!(d::PADDING == f::PADDING && q::PADDING == f::PADDING);
+    assert!(d::STRIDE_H == f::STRIDE_H && q::STRIDE_H == f::STRIDE_H);
+    assert!(d::STRIDE_W == f::STRIDE_W && q::STRIDE_W == f::STRIDE_W);
+};
 
 /// Reads a convolution's or a pool's options. Out of line: one copy of the table reads for
 /// every convolution, depthwise and pooling registration a firmware links.
 #[inline(never)]
 pub(super) fn window_options(
     p: &Prepare<'_, '_, '_>,
-    [padding, stride_h, stride_w, pair_h, pair_w, activation]: WindowFields,
+    [pair_h, pair_w, activation]: WindowFields,
 ) -> Result<ConvOptions, ParseErrorKind> {
-    let padding =
-        Padding::from_schema(p.op.option::<i8>(padding, 0)?).ok_or(p.invalid("unknown padding"))?;
+    let padding = Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
+        .ok_or(p.invalid("unknown padding"))?;
     Ok(ConvOptions {
         padding,
-        stride: [int_option(p, stride_h)?, int_option(p, stride_w)?],
+        stride: [int_option(p, f::STRIDE_H)?, int_option(p, f::STRIDE_W)?],
         dilation: [int_option(p, pair_h)?, int_option(p, pair_w)?],
         activation: fused_activation(p, activation)?,
     })
@@ -307,7 +305,7 @@ fn prepare_with<const INT8_ONLY: bool, const POINTWISE: bool>(
     p: &mut Prepare<'_, '_, '_>,
     sparse_ok: bool,
 ) -> Result<(), ParseErrorKind> {
-    let o = window_options(p, CONV_FIELDS)?;
+    let o = window_options(p, [f::DILATION_H, f::DILATION_W, f::FUSED_ACTIVATION])?;
     let input = p.input(0)?;
     let filter = p.input(1)?;
     let (in_c, f_c) = (input.shape.dim(3), filter.shape.dim(3));

@@ -47,17 +47,7 @@ const MULTIPLIER_1: u8 = 2;
 fn prepare_with<const INT8_ONLY: bool, const SHAPES: u8>(
     p: &mut Prepare<'_, '_, '_>,
 ) -> Result<(), ParseErrorKind> {
-    let o = window_options(
-        p,
-        [
-            f::PADDING,
-            f::STRIDE_H,
-            f::STRIDE_W,
-            f::DILATION_H,
-            f::DILATION_W,
-            f::FUSED_ACTIVATION,
-        ],
-    )?;
+    let o = window_options(p, [f::DILATION_H, f::DILATION_W, f::FUSED_ACTIVATION])?;
     let input = p.input(0)?;
     let in_c = input.shape.dim(3);
     let one_channel = in_c == 1;

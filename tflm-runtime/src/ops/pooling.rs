@@ -56,17 +56,7 @@ fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<()
         stride,
         dilation: filter,
         activation,
-    } = super::conv::window_options(
-        p,
-        [
-            f::PADDING,
-            f::STRIDE_H,
-            f::STRIDE_W,
-            f::FILTER_HEIGHT,
-            f::FILTER_WIDTH,
-            f::FUSED_ACTIVATION,
-        ],
-    )?;
+    } = super::conv::window_options(p, [f::FILTER_HEIGHT, f::FILTER_WIDTH, f::FUSED_ACTIVATION])?;
     let is = input.shape.extended::<4>().ok_or(p.invalid("rank"))?;
     let os = output.shape.extended::<4>().ok_or(p.invalid("rank"))?;
     let window = compute_padding(
