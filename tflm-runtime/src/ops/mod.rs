@@ -713,9 +713,7 @@ impl<'m> Prepare<'_, 'm, '_> {
     }
 
     /// Tensor `t`, its planner slot filled on the way (kept in `recent`, or read and kept).
-    /// Never inlined: one copy of the look-up and the copy out of `recent` for every
-    /// input and output read of every prepare.
-    #[inline(never)]
+    #[inline]
     fn tensor(&self, t: usize) -> Tensor<'m> {
         let k = match self.recent.position(t) {
             Some(k) => k,
