@@ -152,10 +152,40 @@ fn int16x8_lstm_outside_tflite_micros_scheme_is_refused() {
     );
 }
 
+/// `AVERAGE_POOL_2D_INT8` sums in `i32` alone: it refuses a window of 2^16 elements or more,
+/// naming the full registration, which `registration_for` picks (and with which
+/// `every_op_fixture_matches_litert` checks the outputs); a usual window keeps the `_INT8` one.
+#[test]
+fn int8_average_pool_refuses_windows_beyond_i32_sums() {
+    let load = |name: &str| {
+        AlignedBytes::new(&std::fs::read(op_fixtures().join(format!("{name}.tflite"))).unwrap())
+    };
+    let wide = load("avgpool_int8_256x256_same_wide");
+    let err = Model::parse_with(wide.as_slice(), &[ops::AVERAGE_POOL_2D_INT8])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("average windows of 2^16 elements or more")
+            && err.contains("register ops::AVERAGE_POOL_2D)"),
+        "{err}"
+    );
+    let code = tflm_runtime::schema::op::AVERAGE_POOL_2D;
+    let pick = |bytes: &AlignedBytes| {
+        let model = Model::parse(bytes.as_slice()).unwrap();
+        ops::registration_for(&model, code).unwrap().name()
+    };
+    assert_eq!(pick(&wide), "AVERAGE_POOL_2D");
+    assert_eq!(
+        pick(&load("avgpool_int8_3x3_s2_same_relu6")),
+        "AVERAGE_POOL_2D_INT8"
+    );
+}
+
 /// `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8` links no generic kernel, so it refuses a one-channel
 /// filter beyond its stack tables (12 channels of 9x9 taps), naming the registration that
 /// runs it, and `registration_for` picks that one (whose outputs `every_op_fixture_matches_litert`
-/// checks); a filter within the tables (`dw_int8_m4_nonsquare`) keeps the narrow one.
+/// checks); a filter within the tables (`dw_int8_m4_nonsquare`) keeps the narrow one. The
+/// multiplier-1 registration refuses what its kernels do not run (bias-less layers included).
 #[test]
 fn one_channel_depthwise_refuses_filters_beyond_its_tables() {
     let load = |name: &str| {
@@ -194,6 +224,19 @@ fn one_channel_depthwise_refuses_filters_beyond_its_tables() {
         );
         assert_eq!(pick(&bytes), "DEPTHWISE_CONV_2D_INT8", "{name}");
     }
+    // Multiplier 1 without a bias: refused by the multiplier-1 registration too.
+    let nobias = load("dw_int8_m1_nobias");
+    let err = Model::parse_with(
+        nobias.as_slice(),
+        &[ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("without a bias") && err.contains("register ops::DEPTHWISE_CONV_2D_INT8"),
+        "{err}"
+    );
+    assert_eq!(pick(&nobias), "DEPTHWISE_CONV_2D_INT8");
     // Multiplier 1 over four channels: the multiplier-1 registration runs it (and
     // `every_op_fixture_matches_litert` checks its outputs with it).
     assert_eq!(

@@ -293,7 +293,7 @@ def conv_out(n, k, s, d, padding):
 
 
 def conv2d(m, r, dt, in_shape, cout, kh, kw, stride=(1, 1), dil=(1, 1), padding='SAME', act='NONE',
-           in_q=None, out_zp=None, bias_mean=0.0, depthwise=False, dm=1):
+           in_q=None, out_zp=None, bias_mean=0.0, depthwise=False, dm=1, bias=True):
     n, h, wd, cin = in_shape
     oh = conv_out(h, kh, stride[0], dil[0], padding)
     ow = conv_out(wd, kw, stride[1], dil[1], padding)
@@ -326,14 +326,15 @@ def conv2d(m, r, dt, in_shape, cout, kh, kw, stride=(1, 1), dil=(1, 1), padding=
     std_acc_q = np.sqrt(k) * STD_Q[act_dt] * STD_W
     bdt = 'int64' if act_dt == 'int16' else 'int32'
     bs = bias_scales(in_q[0], ws)
-    b = m.const([cout], bdt, bias_q(r, cout, std_acc_q, bdt, bias_mean), (bs, [0] * cout, 0))
+    # Without a bias: two inputs (LiteRT refuses a -1 bias index here).
+    b = [m.const([cout], bdt, bias_q(r, cout, std_acc_q, bdt, bias_mean), (bs, [0] * cout, 0))] if bias else []
     std = std_acc_q * in_q[0] * float(np.mean(ws))
     oq = out_q(act_dt, *out_range(r, std, act))
     if out_zp is not None:
         oq = (oq[0], out_zp)
     y = m.out(out_shape, act_dt, oq)
     version = (5 if depthwise else 4) if act_dt == 'int16' else 3
-    m.op(opname, [x, f, b], [y], version=version, **opts)
+    m.op(opname, [x, f, *b], [y], version=version, **opts)
 
 
 def pool(m, r, opname, dt, in_shape, k, stride, padding, act='NONE'):
@@ -481,6 +482,9 @@ case('conv_int16x8_relu_s2', 'CONV_2D', 'int16x8 VALID stride 2 with RELU',
 # DEPTHWISE_CONV_2D
 case('dw_int8_m1_same', 'DEPTHWISE_CONV_2D', 'int8 per-channel depth_multiplier 1, 3x3 SAME stride 1',
      lambda m, r: conv2d(m, r, 'int8', [1, 5, 5, 4], 0, 3, 3, depthwise=True))
+case('dw_int8_m1_nobias', 'DEPTHWISE_CONV_2D', 'int8 depth_multiplier 1 without bias (input index -1), '
+     '3x3 SAME stride 1 (refused by DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8)',
+     lambda m, r: conv2d(m, r, 'int8', [1, 5, 5, 8], 0, 3, 3, depthwise=True, bias=False))
 case('dw_int8_m2_valid_s2', 'DEPTHWISE_CONV_2D', 'int8 depth_multiplier 2, 3x3 VALID stride 2',
      lambda m, r: conv2d(m, r, 'int8', [1, 7, 7, 2], 0, 3, 3, stride=(2, 2), padding='VALID', depthwise=True, dm=2))
 case('dw_int8_dil2_relu', 'DEPTHWISE_CONV_2D', 'int8 dilation 2 SAME with RELU',
@@ -577,6 +581,10 @@ for _op, _p in (('AVERAGE_POOL_2D', 'avgpool'), ('MAX_POOL_2D', 'maxpool')):
          lambda m, r, _op=_op: pool(m, r, _op, 'int16', [1, 4, 5, 2], 3, 1, 'SAME'))
     case(f'{_p}_int16_2x2_s2_valid_relu', _op, 'int16 2x2 stride 2 VALID with RELU',
          lambda m, r, _op=_op: pool(m, r, _op, 'int16', [1, 6, 6, 2], 2, 2, 'VALID', 'RELU'))
+
+case('avgpool_int8_256x256_same_wide', 'AVERAGE_POOL_2D', 'int8 256x256 stride 1 SAME over a 3x5 image '
+     '(2^16-element windows: beyond AVERAGE_POOL_2D_INT8\'s i32 sums, every window clipped to the image)',
+     lambda m, r: pool(m, r, 'AVERAGE_POOL_2D', 'int8', [1, 3, 5, 6], 256, 1, 'SAME'))
 
 # ADD / SUB / MUL
 I16_BIN = {  # (input1, input2, output) int16 params, zp 0

@@ -489,6 +489,68 @@ fn depthwise_int8_odd_channels_multipliers_strides_dilation_padding() {
     }
 }
 
+/// The multiplier-1 kernel runs the DSP lanes alone: an input offset they do not hold (no int8
+/// zero point gives one; the verifier keeps zero points in range) is a shape error, where the
+/// generic kernel still computes the textbook sums; so is a layer without a bias.
+#[test]
+fn multiplier_1_depthwise_refuses_offsets_beyond_the_lanes() {
+    let c = &CASES[0];
+    let (out_hw, mut p) = setup(c, 0, 0);
+    p.input_offset = 40_000;
+    let ([h, w], [fh, fw], ch) = (c.input_hw, c.filter_hw, 4);
+    let mut rng = Rng(0x1234_5678);
+    let (input, filter) = (rng.vec(h * w * ch), rng.vec(fh * fw * ch));
+    let (m, s) = multipliers(ch);
+    let mut got = vec![0i8; out_hw[0] * out_hw[1] * ch];
+    let bias = [0i32; 4];
+    let run = |kernel: DepthwiseKernel, output: &mut [i8], bias: Option<&[i32]>, p: &ConvParams| {
+        kernel(
+            p,
+            ChannelScales {
+                multipliers: &m,
+                shifts: &s,
+            },
+            ConvIo {
+                input_shape: [1, h, w, ch],
+                input: &input,
+                filter_shape: [1, fh, fw, ch],
+                filter: &filter,
+                bias,
+                output_shape: [1, out_hw[0], out_hw[1], ch],
+                output,
+            },
+        )
+    };
+    assert_eq!(
+        run(depthwise_conv_multiplier_1_i8, &mut got, Some(&bias), &p),
+        Err(KernelError::Shape)
+    );
+    run(depthwise_conv_per_channel_i8, &mut got, Some(&bias), &p).expect("valid shapes");
+    let want = textbook(
+        &p,
+        out_hw,
+        ch,
+        c.filter_hw,
+        &m,
+        &s,
+        &[0; 4],
+        |oy, ox, oc, fy, fx| match (coord(&p, 0, oy, fy, h), coord(&p, 1, ox, fx, w)) {
+            (Some(y), Some(x)) => vec![(
+                input[(y * w + x) * ch + oc],
+                filter[(fy * fw + fx) * ch + oc],
+            )],
+            _ => Vec::new(),
+        },
+    );
+    assert_eq!(got, want);
+    // Nor does it run a layer without a bias (its registration's prepare refuses those).
+    p.input_offset = 3;
+    assert_eq!(
+        run(depthwise_conv_multiplier_1_i8, &mut got, None, &p),
+        Err(KernelError::Shape)
+    );
+}
+
 /// The one-channel depthwise re-lays at most `MAX_ONE_CHANNEL_WEIGHTS` padded weights and
 /// `MAX_ONE_CHANNEL_GROUPS` four-tap groups on the stack; beyond either it hands over to the
 /// generic kernel, and the one-channel-only kernel (whose registration refuses such filters)

@@ -120,6 +120,12 @@ fn depthwise_core_with<const ANY_MULTIPLIER: bool, T: Mac, B, O>(
     }
     let [_, out_h, out_w, _] = output_shape;
     let off = p.input_offset;
+    // The multiplier-1 loops take the DSP lanes alone (an int8 zero point always fits them:
+    // the verifier keeps zero points in their type's range); past this check LLVM drops the
+    // scalar multiply-accumulates from those loops (about 1.9 KB).
+    if !ANY_MULTIPLIER && dsp::offset16x2(off).is_none() {
+        return Err(KernelError::Shape);
+    }
     let mut acc_buf = [[T::ZERO; 4]; DW_QUADS];
     // 3x3, multiplier 1: each channel quad's nine weight words re-laid side by side, so the
     // interior pixels (every tap in the image) run one quad at a time over all nine taps
@@ -130,10 +136,15 @@ fn depthwise_core_with<const ANY_MULTIPLIER: bool, T: Mac, B, O>(
         && dm == 1
         && [f_h, f_w] == [3, 3]
         && (1..=MAX_3X3_QUADS).contains(&quads3);
-    let mut relaid = [[[T::W_ZERO; 4]; 9]; MAX_3X3_QUADS];
+    // One flat array: as `[[[_; 4]; 9]; MAX_3X3_QUADS]` its zeroing was unrolled into one
+    // `memclr` call per quad (about 0.6 KB of code).
+    let mut relaid = [[T::W_ZERO; 4]; 9 * MAX_3X3_QUADS];
+    let (relaid, _) = relaid.as_chunks_mut::<9>();
     let relaid = &mut relaid[..if relay { quads3 } else { 0 }];
     for (q, taps) in relaid.iter_mut().enumerate() {
         for (t, w) in taps.iter_mut().enumerate() {
+            // Once per invoke: kept rolled (nine copies of the bounds checks otherwise).
+            crate::rolled::keep_rolled();
             w.copy_from_slice(&filter[t * out_c + 4 * q..][..4]);
         }
     }
@@ -269,7 +280,13 @@ fn per_channel_i8<const ANY_MULTIPLIER: bool>(
     io: ConvIo<'_, i8, i8, i32, i8>,
 ) -> Result<(), KernelError> {
     check_channels(io.filter_shape[3], q, io.bias.map(<[i32]>::len))?;
-    let emit = requantize_i8(p, q, io.bias);
+    if ANY_MULTIPLIER {
+        let emit = requantize_i8(p, q, io.bias);
+        return depthwise_core_with::<ANY_MULTIPLIER, _, _, _>(p, io, emit);
+    }
+    // The multiplier-1 registration's prepare refuses operators without a bias: a known
+    // bias leaves one output stage per loop, not one per case (about 0.6 KB).
+    let emit = requantize_i8(p, q, Some(io.bias.ok_or(KernelError::Shape)?));
     depthwise_core_with::<ANY_MULTIPLIER, _, _, _>(p, io, emit)
 }
 
@@ -407,7 +424,11 @@ fn one_channel_i8(
     let (Some(off), Some(pad)) = (off, pad) else {
         return one_channel_fallback(p, q, io);
     };
-    if groups == 0
+    // `f_w` and `out_c` tested apart from `groups`: so LLVM sees the divisions and chunk
+    // sizes below are never zero and links none of their panics.
+    if f_w == 0
+        || out_c == 0
+        || groups == 0
         || groups > MAX_ONE_CHANNEL_GROUPS
         || out_c.div_ceil(4) * quad_bytes > MAX_ONE_CHANNEL_WEIGHTS
     {

@@ -77,7 +77,9 @@ pub fn pointwise_i8(
         off,
         offset: p.input_offset,
     };
-    let mut buf = [[0u32; 2 * PIXELS]; MAX_CHANNELS / 4];
+    // One flat array: as `[[u32; 8]; 64]` its zeroing was unrolled into about 450 stores.
+    let mut buf = [0u32; 2 * PIXELS * MAX_CHANNELS / 4];
+    let (buf, _) = buf.as_chunks_mut::<{ 2 * PIXELS }>();
     for (g, out) in output.chunks_mut(PIXELS * out_c).enumerate() {
         // A short last block repeats its last pixel; the repeats' outputs are dropped.
         // Written out: `array::from_fn`'s closure was not always inlined (about 20 K more
@@ -87,7 +89,7 @@ pub fn pointwise_i8(
             &input[i..i + in_c]
         };
         let x: [&[i8]; PIXELS] = [px(0), px(1), px(2), px(3)];
-        kernel.run(&mut buf, x, out);
+        kernel.run(buf, x, out);
     }
     Ok(())
 }
@@ -185,12 +187,7 @@ impl Block<'_> {
     /// The outputs of the pixels `x` into `out` (`out_c` per pixel; a short `out` drops the
     /// last pixels' outputs).
     #[inline(always)]
-    fn run(
-        &self,
-        buf: &mut [[u32; 2 * PIXELS]; MAX_CHANNELS / 4],
-        x: [&[i8]; PIXELS],
-        out: &mut [i8],
-    ) {
+    fn run(&self, buf: &mut [[u32; 2 * PIXELS]], x: [&[i8]; PIXELS], out: &mut [i8]) {
         let n = self.in_c;
         let split = x.map(words);
         let groups = &mut buf[..(n / 4).min(MAX_CHANNELS / 4)];
@@ -211,6 +208,8 @@ impl Block<'_> {
             }
             let r = ChannelRescale::new(self.multipliers[c], self.shifts[c]);
             for (k, &s) in s.iter().enumerate() {
+                // Kept rolled: one copy of the output stage, not four.
+                crate::rolled::keep_rolled();
                 if let Some(o) = out.get_mut(k * out_c + c) {
                     *o = self.stage.store(s, &r);
                 }

@@ -228,7 +228,48 @@ impl AvgAcc for i64 {
 /// Whether `i32` sums cannot overflow: at most 2^16 window elements of at most 2^15 each
 /// (and the `count / 2` nudge) stay below 2^31.
 fn fits_i32(p: &PoolParams) -> bool {
-    (p.filter_height.max(0) as u64) * (p.filter_width.max(0) as u64) < (1 << 16)
+    i32_sums_fit([p.filter_height, p.filter_width])
+}
+
+/// Whether an average over a `[height, width]` filter sums in `i32` (below 2^16 elements):
+/// `AVERAGE_POOL_2D_INT8`'s prepare refuses the other windows ([`average_pool_i8_i32`]).
+pub fn i32_sums_fit([h, w]: [i32; 2]) -> bool {
+    (h.max(0) as u64) * (w.max(0) as u64) < (1 << 16)
+}
+
+/// An integer average pool: the `i32` sums where they fit, else the `i64` sums when `WIDE`,
+/// else [`KernelError::Shape`] (so that a caller without `WIDE` does not link that loop).
+#[inline(always)]
+fn average_pool<T: Copy + Into<i32>, const WIDE: bool>(
+    p: &PoolParams,
+    input_shape: [usize; 4],
+    input: &[T],
+    output_shape: [usize; 4],
+    output: &mut [T],
+    store: impl Fn(i32) -> T,
+) -> Result<(), KernelError> {
+    let g = geometry(p, input_shape, input.len(), output_shape, output.len())?;
+    let (lo, hi) = (p.activation_min, p.activation_max);
+    if fits_i32(p) {
+        average_int::<T, i32, true>(&g, input, output, lo, hi, store)
+    } else if WIDE {
+        average_int::<T, i64, false>(&g, input, output, lo, hi, store)
+    } else {
+        Err(KernelError::Shape)
+    }
+}
+
+/// [`average_pool_i8`] for windows of fewer than 2^16 elements alone ([`i32_sums_fit`]; the
+/// `AVERAGE_POOL_2D_INT8` registration, whose prepare refuses wider windows): a wider one is
+/// [`KernelError::Shape`], and the `i64` sums' loop is not linked. Same outputs otherwise.
+pub fn average_pool_i8_i32(
+    p: &PoolParams,
+    input_shape: [usize; 4],
+    input: &[i8],
+    output_shape: [usize; 4],
+    output: &mut [i8],
+) -> Result<(), KernelError> {
+    average_pool::<i8, false>(p, input_shape, input, output_shape, output, |v| v as i8)
 }
 
 /// Integer average pool, four channels at a time with the sums in registers (`QUADS`), or one
@@ -321,13 +362,7 @@ macro_rules! int_pools {
             output_shape: [usize; 4],
             output: &mut [$t],
         ) -> Result<(), KernelError> {
-            let g = geometry(p, input_shape, input.len(), output_shape, output.len())?;
-            let (lo, hi) = (p.activation_min, p.activation_max);
-            if fits_i32(p) {
-                average_int::<$t, i32, true>(&g, input, output, lo, hi, |v| v as $t)
-            } else {
-                average_int::<$t, i64, false>(&g, input, output, lo, hi, |v| v as $t)
-            }
+            average_pool::<$t, true>(p, input_shape, input, output_shape, output, |v| v as $t)
         }
 
         /// MAX_POOL_2D; shapes as for the average pool. An empty window yields the type's
@@ -461,6 +496,9 @@ mod tests {
         average_pool_i8(&p, [1, 3, 3, 1], &input, [1, 3, 3, 1], &mut out).unwrap();
         // (1+2+4+5)/4 = 3; (1+2+3+4+5+6)/6 = 3.5 -> 4; (2+3+5+6)/4 = 4; ...; centre 45/9 = 5.
         assert_eq!(out, [3, 4, 4, 5, 5, 6, 6, 7, 7]);
+        let mut narrow = [0i8; 9];
+        average_pool_i8_i32(&p, [1, 3, 3, 1], &input, [1, 3, 3, 1], &mut narrow).unwrap();
+        assert_eq!(narrow, out);
     }
 
     /// The `i32` sums' rounding (the magnitude's unsigned division) against C's
@@ -588,6 +626,11 @@ mod tests {
         );
         assert!(!fits_i32(&p));
         let mut out = [0i8; 90];
+        // The `_INT8` registration's kernel refuses it (its prepare does too).
+        assert_eq!(
+            average_pool_i8_i32(&p, [1, 3, 5, 6], &input, [1, 3, 5, 6], &mut out),
+            Err(KernelError::Shape)
+        );
         average_pool_i8(&p, [1, 3, 5, 6], &input, [1, 3, 5, 6], &mut out).unwrap();
         for (i, &o) in out.iter().enumerate() {
             let c = i % 6;

@@ -70,8 +70,46 @@ pub(super) fn channel_scales<'b>(
 pub(super) struct ConvOptions {
     pub padding: Padding,
     pub stride: [i32; 2],
+    /// Dilation (height, width); a pool's filter size ([`window_options`]).
     pub dilation: [i32; 2],
     pub activation: Activation,
+}
+
+/// Where a windowed operator's options table keeps the pair defaulting to 1 (dilation, or a
+/// pool's filter size; height, width) and the fused activation: the three tables number these
+/// differently (padding and stride they number alike, checked below).
+pub(super) type WindowFields = [u16; 3];
+
+// Padding and stride: the same field numbers in the three tables [`window_options`] reads.
+const _: () = {
+    use crate::schema::field::{depthwise_conv2d_options as d, pool2d_options as q};
+    assert!(d::PADDING == f::PADDING && q::PADDING == f::PADDING);
+    assert!(d::STRIDE_H == f::STRIDE_H && q::STRIDE_H == f::STRIDE_H);
+    assert!(d::STRIDE_W == f::STRIDE_W && q::STRIDE_W == f::STRIDE_W);
+};
+
+/// Reads a convolution's or a pool's options. Out of line: one copy of the table reads for
+/// every convolution, depthwise and pooling registration a firmware links.
+#[inline(never)]
+pub(super) fn window_options(
+    p: &Prepare<'_, '_, '_>,
+    [pair_h, pair_w, activation]: WindowFields,
+) -> Result<ConvOptions, ParseErrorKind> {
+    let padding = Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
+        .ok_or(p.invalid("unknown padding"))?;
+    Ok(ConvOptions {
+        padding,
+        stride: [int_option(p, f::STRIDE_H)?, int_option(p, f::STRIDE_W)?],
+        dilation: [int_option(p, pair_h)?, int_option(p, pair_w)?],
+        activation: fused_activation(p, activation)?,
+    })
+}
+
+/// An `i32` option defaulting to 1 ([`window_options`]): out of line, one copy of the table
+/// read for the four fields.
+#[inline(never)]
+fn int_option(p: &Prepare<'_, '_, '_>, id: u16) -> Result<i32, ParseErrorKind> {
+    p.op.option(id, 1)
 }
 
 /// Validates a convolution's tensors and writes header, params and per-channel multipliers.
@@ -80,6 +118,7 @@ pub(super) struct ConvOptions {
 ///
 /// `INT8_ONLY`: an `_INT8` registration's (a constant, so the other types' checks and
 /// constants are compiled out).
+/// `input` and `filter` are the caller's reads of inputs 0 and 1 (read once, not again here).
 pub(super) fn prepare_conv_like<const INT8_ONLY: bool>(
     p: &mut Prepare<'_, '_, '_>,
     o: ConvOptions,
@@ -266,16 +305,7 @@ fn prepare_with<const INT8_ONLY: bool, const POINTWISE: bool>(
     p: &mut Prepare<'_, '_, '_>,
     sparse_ok: bool,
 ) -> Result<(), ParseErrorKind> {
-    let o = ConvOptions {
-        padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
-            .ok_or(p.invalid("unknown padding"))?,
-        stride: [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?],
-        dilation: [
-            p.op.option(f::DILATION_H, 1)?,
-            p.op.option(f::DILATION_W, 1)?,
-        ],
-        activation: fused_activation(p, f::FUSED_ACTIVATION)?,
-    };
+    let o = window_options(p, [f::DILATION_H, f::DILATION_W, f::FUSED_ACTIVATION])?;
     let input = p.input(0)?;
     let filter = p.input(1)?;
     let (in_c, f_c) = (input.shape.dim(3), filter.shape.dim(3));

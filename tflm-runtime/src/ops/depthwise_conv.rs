@@ -2,16 +2,16 @@
 //! per-channel weights). The depth multiplier comes from the shapes, as in LiteRT.
 
 use super::conv::{
-    channel_scales, conv_io, prepare_conv_like, ConvHeader, ConvOptions, FLOAT, HYBRID,
+    channel_scales, conv_io, prepare_conv_like, window_options, ConvHeader, FLOAT, HYBRID,
     INT16_BIAS64, INT8,
 };
-use super::{fused_activation, kernel_result, DataReader, OpIo, Prepare};
+use super::{kernel_result, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::conv::ConvParams;
 use crate::kernels::depthwise_conv as k;
 use crate::kernels::hybrid;
 use crate::schema::field::depthwise_conv2d_options as f;
-use crate::types::{DType, Padding};
+use crate::types::DType;
 
 pub(super) fn prepare(p: &mut Prepare<'_, '_, '_>) -> Result<(), ParseErrorKind> {
     prepare_with::<false, ANY>(p)
@@ -47,16 +47,7 @@ const MULTIPLIER_1: u8 = 2;
 fn prepare_with<const INT8_ONLY: bool, const SHAPES: u8>(
     p: &mut Prepare<'_, '_, '_>,
 ) -> Result<(), ParseErrorKind> {
-    let o = ConvOptions {
-        padding: Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
-            .ok_or(p.invalid("unknown padding"))?,
-        stride: [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?],
-        dilation: [
-            p.op.option(f::DILATION_H, 1)?,
-            p.op.option(f::DILATION_W, 1)?,
-        ],
-        activation: fused_activation(p, f::FUSED_ACTIVATION)?,
-    };
+    let o = window_options(p, [f::DILATION_H, f::DILATION_W, f::FUSED_ACTIVATION])?;
     let input = p.input(0)?;
     let in_c = input.shape.dim(3);
     let one_channel = in_c == 1;
@@ -72,6 +63,13 @@ fn prepare_with<const INT8_ONLY: bool, const SHAPES: u8>(
         return Err(p.unsupported(
             "depth multipliers other than 1, or channels not in fours, with \
              ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8 (register ops::DEPTHWISE_CONV_2D_INT8)",
+        ));
+    }
+    if SHAPES == MULTIPLIER_1 && !one_channel && p.optional_input(2).is_none() {
+        // Its kernel's output stage assumes a bias (every converter writes one).
+        return Err(p.unsupported(
+            "multiplier-1 layers without a bias with ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8 \
+             (register ops::DEPTHWISE_CONV_2D_INT8)",
         ));
     }
     if filter.shape.dim(0) != 1 {

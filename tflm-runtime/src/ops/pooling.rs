@@ -1,13 +1,13 @@
 //! AVERAGE_POOL_2D and MAX_POOL_2D: int8, int16 and float32; quantized pooling keeps the
 //! input's scale and zero point.
 
-use super::{fused_activation, kernel_result, qrange, DataReader, OpIo, Prepare};
+use super::{kernel_result, qrange, DataReader, OpIo, Prepare};
 use crate::error::{Error, ParseErrorKind};
 use crate::kernels::conv::compute_padding;
 use crate::kernels::pooling::{self as k, PoolParams};
 use crate::schema::field::pool2d_options as f;
 use crate::schema::op;
-use crate::types::{DType, Padding};
+use crate::types::DType;
 use bytemuck::{Pod, Zeroable};
 
 #[repr(C)]
@@ -51,14 +51,12 @@ fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<()
     {
         return Err(p.invalid("input and output quantization differ"));
     }
-    let padding = Padding::from_schema(p.op.option::<i8>(f::PADDING, 0)?)
-        .ok_or(p.invalid("unknown padding"))?;
-    let stride = [p.op.option(f::STRIDE_H, 1)?, p.op.option(f::STRIDE_W, 1)?];
-    let filter = [
-        p.op.option(f::FILTER_HEIGHT, 1)?,
-        p.op.option(f::FILTER_WIDTH, 1)?,
-    ];
-    let activation = fused_activation(p, f::FUSED_ACTIVATION)?;
+    let super::conv::ConvOptions {
+        padding,
+        stride,
+        dilation: filter,
+        activation,
+    } = super::conv::window_options(p, [f::FILTER_HEIGHT, f::FILTER_WIDTH, f::FUSED_ACTIVATION])?;
     let is = input.shape.extended::<4>().ok_or(p.invalid("rank"))?;
     let os = output.shape.extended::<4>().ok_or(p.invalid("rank"))?;
     let window = compute_padding(
@@ -82,6 +80,12 @@ fn prepare_with<const INT8_ONLY: bool>(p: &mut Prepare<'_, '_, '_>) -> Result<()
         ]
     {
         return Err(p.invalid("output shape differs from the one the window gives"));
+    }
+    if INT8_ONLY && p.op.code == op::AVERAGE_POOL_2D && !k::i32_sums_fit(filter) {
+        return Err(p.unsupported(
+            "average windows of 2^16 elements or more with ops::AVERAGE_POOL_2D_INT8 \
+             (register ops::AVERAGE_POOL_2D)",
+        ));
     }
     let (qmin, qmax) = qrange(output.dtype);
     let params = PoolParams::quantized(
@@ -156,8 +160,12 @@ fn eval_variants<const ALL_TYPES: bool, const AVERAGE: bool>(
         (Some(DType::F32), false) if ALL_TYPES => {
             k::max_pool_f32(&params, is, io.input_as(0)?, os, io.output_as(0)?)
         }
-        (Some(DType::I8), true) => {
+        (Some(DType::I8), true) if ALL_TYPES => {
             k::average_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?)
+        }
+        // The `_INT8` registration's prepare refused windows beyond `i32` sums.
+        (Some(DType::I8), true) => {
+            k::average_pool_i8_i32(&params, is, io.input_as(0)?, os, io.output_as(0)?)
         }
         (Some(DType::I8), false) => {
             k::max_pool_i8(&params, is, io.input_as(0)?, os, io.output_as(0)?)
