@@ -108,7 +108,7 @@ impl<'m> RecentTensors<'m> {
         self.tensors
             .get(k)
             .and_then(core::cell::Cell::get)
-            .unwrap_or(Model::placeholder(usize::MAX))
+            .unwrap_or_else(|| Model::placeholder(usize::MAX))
     }
 
     /// Keeps `tensor` in place of the oldest one; returns where.
