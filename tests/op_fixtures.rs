@@ -152,95 +152,84 @@ fn int16x8_lstm_outside_tflite_micros_scheme_is_refused() {
     );
 }
 
-/// `AVERAGE_POOL_2D_INT8` sums in `i32` alone: it refuses a window of 2^16 elements or more,
-/// naming the full registration, which `registration_for` picks (and with which
-/// `every_op_fixture_matches_litert` checks the outputs); a usual window keeps the `_INT8` one.
-#[test]
-fn int8_average_pool_refuses_windows_beyond_i32_sums() {
-    let load = |name: &str| {
-        AlignedBytes::new(&std::fs::read(op_fixtures().join(format!("{name}.tflite"))).unwrap())
-    };
-    let wide = load("avgpool_int8_256x256_same_wide");
-    let err = Model::parse_with(wide.as_slice(), &[ops::AVERAGE_POOL_2D_INT8])
+/// The op fixture `name`, aligned as the runtime reads it.
+fn load_fixture(name: &str) -> AlignedBytes {
+    AlignedBytes::new(&std::fs::read(op_fixtures().join(format!("{name}.tflite"))).unwrap())
+}
+
+/// The registration `ops::registration_for` picks for the fixture's operator `code`.
+fn picked(name: &str, code: i32) -> &'static str {
+    let bytes = load_fixture(name);
+    let model = Model::parse(bytes.as_slice()).unwrap();
+    ops::registration_for(&model, code).unwrap().name()
+}
+
+/// The narrow registration `narrow` refuses fixture `name` with an error that says each of
+/// `says`, and `registration_for` picks `full` for it (whose outputs
+/// `every_op_fixture_matches_litert` checks).
+fn assert_refused_for(name: &str, narrow: ops::Registration, says: &[&str], full: &str) {
+    let bytes = load_fixture(name);
+    let err = Model::parse_with(bytes.as_slice(), &[narrow])
         .unwrap_err()
         .to_string();
+    for s in says {
+        assert!(err.contains(s), "{name}: {err}");
+    }
     assert!(
-        err.contains("average windows of 2^16 elements or more")
-            && err.contains("register ops::AVERAGE_POOL_2D)"),
-        "{err}"
+        err.contains(&format!("register ops::{full}")),
+        "{name}: {err}"
     );
-    let code = tflm_runtime::schema::op::AVERAGE_POOL_2D;
-    let pick = |bytes: &AlignedBytes| {
-        let model = Model::parse(bytes.as_slice()).unwrap();
-        ops::registration_for(&model, code).unwrap().name()
-    };
-    assert_eq!(pick(&wide), "AVERAGE_POOL_2D");
+    assert_eq!(picked(name, narrow.code()), full, "{name}");
+}
+
+/// `AVERAGE_POOL_2D_INT8` sums in `i32` alone: it refuses a window of 2^16 elements or more,
+/// naming the full registration, which `registration_for` picks; a usual window keeps the
+/// `_INT8` one.
+#[test]
+fn int8_average_pool_refuses_windows_beyond_i32_sums() {
+    assert_refused_for(
+        "avgpool_int8_256x256_same_wide",
+        ops::AVERAGE_POOL_2D_INT8,
+        &["average windows of 2^16 elements or more"],
+        "AVERAGE_POOL_2D",
+    );
     assert_eq!(
-        pick(&load("avgpool_int8_3x3_s2_same_relu6")),
+        picked(
+            "avgpool_int8_3x3_s2_same_relu6",
+            tflm_runtime::schema::op::AVERAGE_POOL_2D
+        ),
         "AVERAGE_POOL_2D_INT8"
     );
 }
 
 /// `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8` links no generic kernel, so it refuses a one-channel
 /// filter beyond its stack tables (12 channels of 9x9 taps), naming the registration that
-/// runs it, and `registration_for` picks that one (whose outputs `every_op_fixture_matches_litert`
-/// checks); a filter within the tables (`dw_int8_m4_nonsquare`) keeps the narrow one. The
-/// multiplier-1 registration refuses what its kernels do not run (bias-less layers included).
+/// runs it, and `registration_for` picks that one; a filter within the tables
+/// (`dw_int8_m4_nonsquare`) keeps the narrow one. The multiplier-1 registration refuses what
+/// its kernels do not run (bias-less layers included).
 #[test]
 fn one_channel_depthwise_refuses_filters_beyond_its_tables() {
-    let load = |name: &str| {
-        AlignedBytes::new(&std::fs::read(op_fixtures().join(format!("{name}.tflite"))).unwrap())
-    };
-    let large = load("dw_int8_m12_9x9_one_channel");
-    let err = Model::parse_with(large.as_slice(), &[ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8])
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("filters beyond the one-channel kernel's tables")
-            && err.contains("register ops::DEPTHWISE_CONV_2D_INT8"),
-        "{err}"
+    let full = "DEPTHWISE_CONV_2D_INT8";
+    assert_refused_for(
+        "dw_int8_m12_9x9_one_channel",
+        ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8,
+        &["filters beyond the one-channel kernel's tables"],
+        full,
     );
     let code = tflm_runtime::schema::op::DEPTHWISE_CONV_2D;
-    let pick = |bytes: &AlignedBytes| {
-        let model = Model::parse(bytes.as_slice()).unwrap();
-        ops::registration_for(&model, code).unwrap().name()
-    };
-    assert_eq!(pick(&large), "DEPTHWISE_CONV_2D_INT8");
-    let small = load("dw_int8_m4_nonsquare");
-    assert_eq!(pick(&small), "DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8");
-    // The multiplier-1 registration (MobileNet's layers) refuses that large one-channel filter
-    // too, and a multiplier of 2 on a multi-channel input, naming the full int8 one.
-    for name in ["dw_int8_m12_9x9_one_channel", "dw_int8_m2_valid_s2"] {
-        let bytes = load(name);
-        let err = Model::parse_with(
-            bytes.as_slice(),
-            &[ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8],
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("register ops::DEPTHWISE_CONV_2D_INT8"),
-            "{name}: {err}"
-        );
-        assert_eq!(pick(&bytes), "DEPTHWISE_CONV_2D_INT8", "{name}");
-    }
-    // Multiplier 1 without a bias: refused by the multiplier-1 registration too.
-    let nobias = load("dw_int8_m1_nobias");
-    let err = Model::parse_with(
-        nobias.as_slice(),
-        &[ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8],
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.contains("without a bias") && err.contains("register ops::DEPTHWISE_CONV_2D_INT8"),
-        "{err}"
-    );
-    assert_eq!(pick(&nobias), "DEPTHWISE_CONV_2D_INT8");
-    // Multiplier 1 over four channels: the multiplier-1 registration runs it (and
-    // `every_op_fixture_matches_litert` checks its outputs with it).
     assert_eq!(
-        pick(&load("dw_int8_m1_same")),
+        picked("dw_int8_m4_nonsquare", code),
+        "DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8"
+    );
+    // The multiplier-1 registration (MobileNet's layers) refuses that large one-channel filter
+    // too, a multiplier of 2 on a multi-channel input, and multiplier 1 without a bias.
+    let m1 = ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8;
+    assert_refused_for("dw_int8_m12_9x9_one_channel", m1, &[], full);
+    assert_refused_for("dw_int8_m2_valid_s2", m1, &[], full);
+    assert_refused_for("dw_int8_m1_nobias", m1, &["without a bias"], full);
+    // Multiplier 1 over four channels: the multiplier-1 registration runs it.
+    assert_eq!(
+        picked("dw_int8_m1_same", code),
         "DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8"
     );
 }
