@@ -102,13 +102,12 @@ impl<'m> RecentTensors<'m> {
         self.indices.iter().position(|i| i.get() == t)
     }
 
-    /// The tensor kept at `k` (from [`RecentTensors::position`] or [`RecentTensors::put`]).
+    /// The tensor kept at `k` (from [`RecentTensors::position`] or [`RecentTensors::put`]),
+    /// `None` for a slot not filled yet: the caller reads the tensor instead, so no
+    /// placeholder is built (and copied) for a case that does not happen.
     #[inline]
-    pub(crate) fn at(&self, k: usize) -> Tensor<'m> {
-        self.tensors
-            .get(k)
-            .and_then(core::cell::Cell::get)
-            .unwrap_or_else(|| Model::placeholder(usize::MAX))
+    pub(crate) fn at(&self, k: usize) -> Option<Tensor<'m>> {
+        self.tensors.get(k).and_then(core::cell::Cell::get)
     }
 
     /// Keeps `tensor` in place of the oldest one; returns where.

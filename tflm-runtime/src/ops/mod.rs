@@ -717,8 +717,8 @@ impl<'m> Prepare<'_, 'm, '_> {
     /// `recent` (about 0.1 KB each), for a few dozen instructions of setup per call.
     #[inline(never)]
     fn tensor(&self, t: usize) -> Tensor<'m> {
-        if let Some(k) = self.recent.position(t) {
-            return self.recent.at(k);
+        if let Some(kept) = self.recent.position(t).and_then(|k| self.recent.at(k)) {
+            return kept;
         }
         let tensor = self.model.kernel_tensor_noted(t, self.tensor_slots.get(t));
         self.recent.put(tensor);
