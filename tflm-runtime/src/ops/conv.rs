@@ -118,7 +118,6 @@ fn int_option(p: &Prepare<'_, '_, '_>, id: u16) -> Result<i32, ParseErrorKind> {
 ///
 /// `INT8_ONLY`: an `_INT8` registration's (a constant, so the other types' checks and
 /// constants are compiled out).
-/// `input` and `filter` are the caller's reads of inputs 0 and 1 (read once, not again here).
 pub(super) fn prepare_conv_like<const INT8_ONLY: bool>(
     p: &mut Prepare<'_, '_, '_>,
     o: ConvOptions,
