@@ -406,78 +406,65 @@ sparse_registrations!(CONV_2D => conv,
     CONV_2D_SPARSE, CONV_2D_SPARSE_INT8 [prepare_sparse_int8],
     "int8 filters (input 1) in 1x4 blocks");
 
-/// `DEPTHWISE_CONV_2D_INT8` for depthwise operators that read a one-channel input (micro_speech's
-/// first layer) and nothing else: only the one-channel kernel is linked, not the other int8
-/// paths (the 3x3 interior path, about 4.7 KB; the generic sweep, 1.6 KB). An operator with
-/// more input channels, or a filter beyond the kernel's stack tables, is refused at parse
-/// time, naming [`DEPTHWISE_CONV_2D_INT8`]. [`registration_for`] picks it when it fits every
-/// operator.
-pub const DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: Registration = Registration {
-    code: op::DEPTHWISE_CONV_2D,
-    name: "DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8",
-    op_name: "DEPTHWISE_CONV_2D",
-    int8_only: Some(
-        "types other than int8 with ops::DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8 \
-         (register ops::DEPTHWISE_CONV_2D)",
-    ),
-    prepare: depthwise_conv::prepare_one_channel,
-    eval: depthwise_conv::eval_one_channel,
-    verify_sparse: None,
-    state: None,
-};
+/// Defines a narrow registration of `$code`: one prepare (which refuses what its kernels do
+/// not run, naming the registration that does) and one eval, no sparse weights, no state; an
+/// operator of other types than `$types` is refused naming `$code`'s full registration.
+macro_rules! narrow_registration {
+    ($(#[$doc:meta])* $name:ident: $code:ident => $prepare:path, $eval:path, $types:literal) => {
+        $(#[$doc])*
+        pub const $name: Registration = Registration {
+            code: op::$code,
+            name: stringify!($name),
+            op_name: stringify!($code),
+            int8_only: Some(concat!(
+                "types other than ", $types, " with ops::", stringify!($name),
+                " (register ops::", stringify!($code), ")"
+            )),
+            prepare: $prepare,
+            eval: $eval,
+            verify_sparse: None,
+            state: None,
+        };
+    };
+}
 
-/// `DEPTHWISE_CONV_2D_INT8` for MobileNet-like models (person_detect): one-channel inputs as
-/// [`DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`] takes them, and depth multiplier 1 over a multiple
-/// of 4 channels; the loops for other multipliers and for channels past the last quad are not
-/// linked. Another operator is refused at parse time, naming [`DEPTHWISE_CONV_2D_INT8`].
-pub const DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8: Registration = Registration {
-    code: op::DEPTHWISE_CONV_2D,
-    name: "DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8",
-    op_name: "DEPTHWISE_CONV_2D",
-    int8_only: Some(
-        "types other than int8 with ops::DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8 \
-         (register ops::DEPTHWISE_CONV_2D)",
-    ),
-    prepare: depthwise_conv::prepare_multiplier_1,
-    eval: depthwise_conv::eval_multiplier_1,
-    verify_sparse: None,
-    state: None,
-};
+narrow_registration! {
+    /// `DEPTHWISE_CONV_2D_INT8` for depthwise operators that read a one-channel input
+    /// (micro_speech's first layer) and nothing else: only the one-channel kernel is linked,
+    /// not the other int8 paths (the 3x3 interior path, about 4.7 KB; the generic sweep,
+    /// 1.6 KB). An operator with more input channels, or a filter beyond the kernel's stack
+    /// tables, is refused at parse time, naming [`DEPTHWISE_CONV_2D_INT8`].
+    /// [`registration_for`] picks it when it fits every operator.
+    DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8: DEPTHWISE_CONV_2D =>
+        depthwise_conv::prepare_one_channel, depthwise_conv::eval_one_channel, "int8"
+}
 
-/// `CONV_2D_INT8` for models whose convolutions are all 1x1 over all input channels
-/// (person_detect's): only the pointwise kernel is linked, not the im2col and generic paths
-/// (14 KB less code on person_detect). Another convolution is refused at parse time, naming
-/// [`CONV_2D_INT8`]. [`registration_for`] picks it when it fits every CONV_2D operator.
-pub const CONV_2D_POINTWISE_INT8: Registration = Registration {
-    code: op::CONV_2D,
-    name: "CONV_2D_POINTWISE_INT8",
-    op_name: "CONV_2D",
-    int8_only: Some(
-        "types other than int8 with ops::CONV_2D_POINTWISE_INT8 (register ops::CONV_2D)",
-    ),
-    prepare: conv::prepare_pointwise,
-    eval: conv::eval_pointwise,
-    verify_sparse: None,
-    state: None,
-};
+narrow_registration! {
+    /// `DEPTHWISE_CONV_2D_INT8` for MobileNet-like models (person_detect): one-channel inputs as
+    /// [`DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`] takes them, and depth multiplier 1 over a multiple
+    /// of 4 channels; the loops for other multipliers and for channels past the last quad are not
+    /// linked. Another operator is refused at parse time, naming [`DEPTHWISE_CONV_2D_INT8`].
+    DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8: DEPTHWISE_CONV_2D =>
+        depthwise_conv::prepare_multiplier_1, depthwise_conv::eval_multiplier_1, "int8"
+}
 
-/// `SOFTMAX` for int8 input and int16 output only (keyword_scrambled's; TFLite Micro's
-/// `Register_SOFTMAX_INT8_INT16`): the int8 → int8, int16 and float kernels and the int16
-/// kernel's tables are not linked. Another pair of types is refused at parse time, naming
-/// [`SOFTMAX`]. [`registration_for`] picks it when it fits every SOFTMAX operator.
-pub const SOFTMAX_INT8_INT16: Registration = Registration {
-    code: op::SOFTMAX,
-    name: "SOFTMAX_INT8_INT16",
-    op_name: "SOFTMAX",
-    int8_only: Some(
-        "types other than int8 input and int16 output with ops::SOFTMAX_INT8_INT16 \
-         (register ops::SOFTMAX)",
-    ),
-    prepare: softmax::prepare_int8_int16,
-    eval: softmax::eval_int8_int16,
-    verify_sparse: None,
-    state: None,
-};
+narrow_registration! {
+    /// `CONV_2D_INT8` for models whose convolutions are all 1x1 over all input channels
+    /// (person_detect's): only the pointwise kernel is linked, not the im2col and generic paths
+    /// (14 KB less code on person_detect). Another convolution is refused at parse time, naming
+    /// [`CONV_2D_INT8`]. [`registration_for`] picks it when it fits every CONV_2D operator.
+    CONV_2D_POINTWISE_INT8: CONV_2D =>
+        conv::prepare_pointwise, conv::eval_pointwise, "int8"
+}
+
+narrow_registration! {
+    /// `SOFTMAX` for int8 input and int16 output only (keyword_scrambled's; TFLite Micro's
+    /// `Register_SOFTMAX_INT8_INT16`): the int8 → int8, int16 and float kernels and the int16
+    /// kernel's tables are not linked. Another pair of types is refused at parse time, naming
+    /// [`SOFTMAX`]. [`registration_for`] picks it when it fits every SOFTMAX operator.
+    SOFTMAX_INT8_INT16: SOFTMAX =>
+        softmax::prepare_int8_int16, softmax::eval_int8_int16, "int8 input and int16 output"
+}
 
 /// Whether input `k` of an operator of builtin `code` may be a sparse-encoded tensor: the
 /// weights the sparse kernels read in place (FULLY_CONNECTED's input 1, the LSTM's
