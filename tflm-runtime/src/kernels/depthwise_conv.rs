@@ -395,7 +395,7 @@ fn not_taken(
 }
 
 /// A kernel of the int8 depthwise's signature.
-type DepthwiseI8 =
+pub(crate) type DepthwiseI8 =
     fn(&ConvParams, ChannelScales<'_>, ConvIo<'_, i8, i8, i32, i8>) -> Result<(), KernelError>;
 
 /// The one-channel kernel, calling `fallback` for what it does not take.

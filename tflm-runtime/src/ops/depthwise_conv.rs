@@ -108,19 +108,26 @@ fn prepare_with<const INT8_ONLY: bool, const SHAPES: u8>(
 
 /// `DEPTHWISE_CONV_2D_MULTIPLIER_1_INT8`'s eval.
 pub(super) fn eval_multiplier_1(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
-    let h: ConvHeader = data.get()?;
-    let params: ConvParams = data.get()?;
-    let scales = channel_scales(data, h.filter[3] as usize)?;
-    let r = k::depthwise_conv_multiplier_1_i8(&params, scales, conv_io(io, &h)?);
-    kernel_result(io, r)
+    eval_int8_with(io, data, k::depthwise_conv_multiplier_1_i8)
 }
 
 /// `DEPTHWISE_CONV_2D_ONE_CHANNEL_INT8`'s eval: the one-channel kernel alone.
 pub(super) fn eval_one_channel(io: &mut OpIo<'_>, data: &mut DataReader<'_>) -> Result<(), Error> {
+    eval_int8_with(io, data, k::depthwise_conv_one_channel_only_i8)
+}
+
+/// A narrow registration's eval: its int8 prepared data, then `kernel` alone. Inlined into
+/// each eval, so that the kernel is a direct call.
+#[inline(always)]
+fn eval_int8_with(
+    io: &mut OpIo<'_>,
+    data: &mut DataReader<'_>,
+    kernel: k::DepthwiseI8,
+) -> Result<(), Error> {
     let h: ConvHeader = data.get()?;
     let params: ConvParams = data.get()?;
     let scales = channel_scales(data, h.filter[3] as usize)?;
-    let r = k::depthwise_conv_one_channel_only_i8(&params, scales, conv_io(io, &h)?);
+    let r = kernel(&params, scales, conv_io(io, &h)?);
     kernel_result(io, r)
 }
 
