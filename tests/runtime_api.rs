@@ -443,3 +443,31 @@ fn operator_tensor_indices_are_checked() {
         assert_eq!(err.kind, expect(what, t as i64), "{err}");
     }
 }
+
+/// RESHAPE keeps its input's type and quantization: an int8 RESHAPE whose output has another
+/// scale is refused at parse time, the operator named; with the same quantization it parses.
+#[test]
+fn reshape_to_another_quantization_is_refused() {
+    use tflm::ir::{DType, Graph, Op, OpKind, Quantization, Tensor};
+    let model = |out_scale: f32| {
+        let mut g = Graph::new();
+        let q = |scale| Quantization::per_tensor(scale, 3);
+        let x =
+            g.add_tensor(Tensor::activation("x", DType::I8, vec![1, 8]).with_quantization(q(0.5)));
+        let y = g.add_tensor(
+            Tensor::activation("y", DType::I8, vec![2, 4]).with_quantization(q(out_scale)),
+        );
+        g.add_op(Op::new(OpKind::Reshape(Default::default()), [x], [y]));
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        AlignedBytes::new(&tflm::tflite_writer::write(&g).unwrap())
+    };
+    assert!(Model::parse(model(0.5).as_slice()).is_ok());
+    let err = Model::parse(model(0.25).as_slice()).unwrap_err();
+    assert_eq!(err.location, Location::Operator(0), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("input and output types or quantization differ"),
+        "{err}"
+    );
+}
